@@ -5,10 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.trellis.mtls.MtlsException;
 import dev.trellis.mtls.MtlsException.Reason;
 import dev.trellis.mtls.identity.SpiffeId;
-import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
-import java.security.SecureRandom;
-import java.security.Signature;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -51,7 +48,7 @@ public final class X509Svid {
     if (leaf.getBasicConstraints() >= 0) {
       throw new MtlsException(Reason.INVALID_SVID, "SVID leaf for " + id + " is a CA certificate (CA:true)");
     }
-    if (!keyMatches(leaf, privateKey)) {
+    if (!KeyPairs.matches(leaf.getPublicKey(), privateKey)) {
       throw new MtlsException(Reason.INVALID_SVID,
           "private key does not belong to the SVID leaf for " + id + " (key and certificate are from different pairs)");
     }
@@ -99,34 +96,6 @@ public final class X509Svid {
       }
     }
     return uris;
-  }
-
-  private static boolean keyMatches(X509Certificate leaf, PrivateKey key) {
-    if (!key.getAlgorithm().equals(leaf.getPublicKey().getAlgorithm())) {
-      return false;
-    }
-    String algorithm = switch (key.getAlgorithm()) {
-      case "EC" -> "SHA256withECDSA";
-      case "RSA" -> "SHA256withRSA";
-      default -> null;
-    };
-    if (algorithm == null) {
-      return false;
-    }
-    try {
-      byte[] challenge = new byte[32];
-      new SecureRandom().nextBytes(challenge);
-      Signature signer = Signature.getInstance(algorithm);
-      signer.initSign(key);
-      signer.update(challenge);
-      byte[] signature = signer.sign();
-      Signature verifier = Signature.getInstance(algorithm);
-      verifier.initVerify(leaf.getPublicKey());
-      verifier.update(challenge);
-      return verifier.verify(signature);
-    } catch (GeneralSecurityException e) {
-      return false;
-    }
   }
 
   public SpiffeId id() {

@@ -1,0 +1,67 @@
+package dev.trellis.ca.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.trellis.ca.CaException;
+import dev.trellis.ca.CaException.Reason;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one way callers authenticate to the control plane (CA and xDS alike): an
+ * {@code authorization: Bearer <token>} metadata entry, checked by a {@link CallerAuthenticator}.
+ * An authenticated call carries its {@link Caller} in the gRPC {@link Context}; any other call is
+ * closed with {@code UNAUTHENTICATED} and a message that says what was wrong.
+ */
+public final class BearerAuthInterceptor implements ServerInterceptor {
+
+  private static final Logger log = LoggerFactory.getLogger(BearerAuthInterceptor.class);
+  static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  private static final String BEARER = "bearer ";
+
+  private final CallerAuthenticator authenticator;
+
+  public BearerAuthInterceptor(CallerAuthenticator authenticator) {
+    this.authenticator = requireNonNull(authenticator, "authenticator");
+  }
+
+  @Override
+  public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    Caller caller;
+    try {
+      caller = authenticator.authenticate(bearerToken(headers));
+    } catch (CaException e) {
+      log.debug("rejected call to {}: {}", call.getMethodDescriptor().getFullMethodName(), e.getMessage());
+      call.close(e.toStatus(), new Metadata());
+      return new ServerCall.Listener<>() {};
+    } catch (RuntimeException e) {
+      log.error("authenticator failed for a call to {}", call.getMethodDescriptor().getFullMethodName(), e);
+      call.close(Status.UNAVAILABLE.withDescription("caller authentication is unavailable; retry later"), new Metadata());
+      return new ServerCall.Listener<>() {};
+    }
+    return Contexts.interceptCall(Context.current().withValue(Caller.CONTEXT_KEY, caller), call, headers, next);
+  }
+
+  private static String bearerToken(Metadata headers) {
+    String value = headers.get(AUTHORIZATION);
+    if (value == null || value.isBlank()) {
+      throw new CaException(Reason.UNAUTHENTICATED,
+          "missing 'authorization' metadata (expected: 'authorization: Bearer <node token>')");
+    }
+    if (!value.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+      throw new CaException(Reason.UNAUTHENTICATED, "'authorization' metadata must use the Bearer scheme");
+    }
+    String token = value.substring(BEARER.length()).strip();
+    if (token.isEmpty()) {
+      throw new CaException(Reason.UNAUTHENTICATED, "'authorization: Bearer' carries no token");
+    }
+    return token;
+  }
+}

@@ -1,0 +1,17 @@
+package dev.trellis.ca.server;
+
+import dev.trellis.ca.CaException;
+
+/**
+ * Turns a bearer token into a {@link Caller}. Local mode uses static per-node tokens
+ * ({@link StaticTokenAuthenticator}); Kubernetes will use TokenReview. Runs on gRPC's executor, not
+ * on an event loop, so an implementation may block on I/O.
+ */
+@FunctionalInterface
+public interface CallerAuthenticator {
+
+  /**
+   * @throws CaException {@link CaException.Reason#UNAUTHENTICATED} if the token is not recognized
+   */
+  Caller authenticate(String bearerToken);
+}

@@ -1,0 +1,86 @@
+package dev.trellis.ca.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.trellis.ca.CaException;
+import dev.trellis.ca.CaException.Reason;
+import dev.trellis.ca.csr.CsrValidator;
+import dev.trellis.ca.csr.ValidatedCsr;
+import dev.trellis.ca.issuer.CertificateAuthority;
+import dev.trellis.ca.issuer.IssuedChain;
+import dev.trellis.ca.v1.CertificateServiceGrpc;
+import dev.trellis.ca.v1.SignRequest;
+import dev.trellis.ca.v1.SignResponse;
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.svid.Pem;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * {@code trellis.ca.v1.CertificateService}: signs a node proxy's CSR for one of its workloads. The
+ * order of checks: caller authenticated (by {@link BearerAuthInterceptor}), identity well-formed,
+ * caller's node runs that identity, CSR valid, then sign. Every rejection is a gRPC status with a
+ * message that names the problem; unexpected failures are logged with a reference the caller sees.
+ */
+public final class CertificateService extends CertificateServiceGrpc.CertificateServiceImplBase {
+
+  private static final Logger log = LoggerFactory.getLogger(CertificateService.class);
+
+  private final CertificateAuthority ca;
+  private final NodeAuthorizer authorizer;
+  private final CsrValidator validator;
+
+  public CertificateService(CertificateAuthority ca, NodeAuthorizer authorizer) {
+    this.ca = requireNonNull(ca, "ca");
+    this.authorizer = requireNonNull(authorizer, "authorizer");
+    this.validator = new CsrValidator(ca.trustDomain());
+  }
+
+  @Override
+  public void sign(SignRequest request, StreamObserver<SignResponse> response) {
+    Caller caller = Caller.current();
+    try {
+      if (caller == null) {
+        throw new CaException(Reason.UNAUTHENTICATED, "call was not authenticated (the server lacks BearerAuthInterceptor)");
+      }
+      SpiffeId identity = validator.requestedIdentity(request.getIdentity());
+      authorizer.authorize(caller, identity);
+      ValidatedCsr csr = validator.validate(request.getCsrPem(), identity);
+      Duration ttl = request.hasTtl()
+          ? Duration.ofSeconds(request.getTtl().getSeconds(), request.getTtl().getNanos()) : Duration.ZERO;
+      IssuedChain issued = ca.sign(csr, ttl);
+      log.info("issued {} to {} (serial {}, valid {}, authority {})", identity, caller.principal(),
+          issued.leaf().getSerialNumber().toString(16), issued.grantedTtl(), ca.activeAuthority().id());
+      response.onNext(toResponse(issued));
+      response.onCompleted();
+    } catch (CaException e) {
+      if (e.reason() == Reason.NOT_AUTHORIZED) {
+        log.warn("denied: {}", e.getMessage());
+      } else {
+        log.debug("rejected sign request from {}: {}", caller == null ? "?" : caller.principal(), e.getMessage());
+      }
+      response.onError(e.toStatus().asRuntimeException());
+    } catch (RuntimeException e) {
+      String ref = UUID.randomUUID().toString().substring(0, 8);
+      log.error("[{}] unexpected failure signing for {}", ref, caller == null ? "?" : caller.principal(), e);
+      response.onError(Status.INTERNAL.withDescription("internal error while signing (reference " + ref
+          + " in the control plane log)").asRuntimeException());
+    }
+  }
+
+  private SignResponse toResponse(IssuedChain issued) {
+    SignResponse.Builder b = SignResponse.newBuilder().setTrustDomain(ca.trustDomain().name());
+    for (X509Certificate c : issued.chain()) {
+      b.addCertChain(Pem.encodeCertificate(c));
+    }
+    for (X509Certificate root : issued.bundle().roots(ca.trustDomain())) {
+      b.addTrustBundle(Pem.encodeCertificate(root));
+    }
+    return b.build();
+  }
+}

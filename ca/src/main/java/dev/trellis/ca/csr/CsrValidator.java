@@ -18,9 +18,6 @@ import org.bouncycastle.asn1.x509.Extension;
 import org.bouncycastle.asn1.x509.Extensions;
 import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
-import org.bouncycastle.pkcs.PKCSException;
 import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
 
 /**
@@ -63,7 +60,7 @@ public final class CsrValidator {
     JcaPKCS10CertificationRequest csr = parse(csrPem);
     KeyKind kind = KeyPolicy.check(csr.getSubjectPublicKeyInfo());
     PublicKey key = publicKey(csr);
-    verifySignature(csr, key);
+    CsrSignature.verify(csr, key);
     SpiffeId san = uriSan(csr);
     if (!san.trustDomain().equals(trustDomain)) {
       throw new CaException(Reason.FOREIGN_TRUST_DOMAIN, "CSR URI SAN " + san + " is in trust domain '"
@@ -124,19 +121,6 @@ public final class CsrValidator {
       return csr.getPublicKey();
     } catch (java.security.GeneralSecurityException | RuntimeException e) {
       throw new CaException(Reason.MALFORMED_CSR, "CSR public key cannot be decoded: " + e.getMessage(), e);
-    }
-  }
-
-  private static void verifySignature(JcaPKCS10CertificationRequest csr, PublicKey key) {
-    boolean valid;
-    try {
-      valid = csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(key));
-    } catch (OperatorCreationException | PKCSException | RuntimeException e) {
-      throw new CaException(Reason.CSR_SIGNATURE_INVALID, "CSR signature cannot be checked: " + e.getMessage(), e);
-    }
-    if (!valid) {
-      throw new CaException(Reason.CSR_SIGNATURE_INVALID,
-          "CSR signature does not verify with the CSR's own public key (the CSR was altered or signed with another key)");
     }
   }
 

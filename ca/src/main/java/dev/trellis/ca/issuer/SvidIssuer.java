@@ -15,7 +15,9 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1OctetString;
 import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.AuthorityKeyIdentifier;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
@@ -23,6 +25,7 @@ import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.KeyPurposeId;
 import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.asn1.x509.SubjectKeyIdentifier;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
@@ -101,7 +104,7 @@ public final class SvidIssuer {
       b.addExtension(Extension.subjectAlternativeName, true,
           new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, csr.identity().toString())));
       b.addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(csr.publicKey()));
-      b.addExtension(Extension.authorityKeyIdentifier, false, utils.createAuthorityKeyIdentifier(signer));
+      b.addExtension(Extension.authorityKeyIdentifier, false, authorityKeyIdentifier(signer, utils));
       X509Certificate leaf = new JcaX509CertificateConverter().getCertificate(b.build(signer(authority.key())));
       List<X509Certificate> chain = new ArrayList<>(1 + authority.intermediates().size());
       chain.add(leaf);
@@ -113,6 +116,20 @@ public final class SvidIssuer {
       throw new CaException(Reason.INVALID_CA_MATERIAL, "signing failed with authority " + authority.id() + ": "
           + e.getMessage(), e);
     }
+  }
+
+  /**
+   * Key identifier only (no issuer name and serial, which would tie leaves to one certificate of the
+   * key), copied from the signer's own SKI so the two always match, even for a plug-in CA whose SKI
+   * was computed another way.
+   */
+  private static AuthorityKeyIdentifier authorityKeyIdentifier(X509Certificate signer, JcaX509ExtensionUtils utils) {
+    byte[] ext = signer.getExtensionValue(Extension.subjectKeyIdentifier.getId());
+    if (ext != null) {
+      return new AuthorityKeyIdentifier(
+          SubjectKeyIdentifier.getInstance(ASN1OctetString.getInstance(ext).getOctets()).getKeyIdentifier());
+    }
+    return utils.createAuthorityKeyIdentifier(signer.getPublicKey());
   }
 
   /** 128 random bits, positive and non-zero (RFC 5280 4.1.2.2; CA/B Forum asks for >= 64 bits of entropy). */

@@ -83,6 +83,37 @@ class CsrValidatorTest {
   }
 
   @Test
+  void rejectsCsrWithATamperedBody() {
+    // Flip one byte inside the signed body (the subject's CN) and keep the original signature.
+    String pem = TestCsrs.csr(key, ID);
+    byte[] der = Pem.decode(pem).getFirst().der();
+    int at = indexOf(der, "test".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    der[at] ^= 0x01;
+    assertReason(() -> validator.validate(Pem.encode("CERTIFICATE REQUEST", der), IDENTITY),
+        Reason.CSR_SIGNATURE_INVALID, "signature does not verify");
+  }
+
+  @Test
+  void rejectsUnusualSignatureAlgorithms() {
+    KeyPair rsa = TestCsrs.rsa(2048);
+    assertReason(() -> validator.validate(TestCsrs.csrSignedWith("SHA1withRSA", rsa, ID), IDENTITY),
+        Reason.CSR_SIGNATURE_INVALID, "CSR signature algorithm 1.2.840.113549.1.1.5 is not supported");
+  }
+
+  private static int indexOf(byte[] haystack, byte[] needle) {
+    outer:
+    for (int i = 0; i + needle.length <= haystack.length; i++) {
+      for (int j = 0; j < needle.length; j++) {
+        if (haystack[i + j] != needle[j]) {
+          continue outer;
+        }
+      }
+      return i;
+    }
+    throw new AssertionError("not found");
+  }
+
+  @Test
   void rejectsCsrWithoutUriSan() {
     assertReason(() -> validator.validate(TestCsrs.csr(key), IDENTITY), Reason.NO_URI_SAN, "CSR has no URI SAN");
   }

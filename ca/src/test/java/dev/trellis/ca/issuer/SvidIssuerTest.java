@@ -68,8 +68,10 @@ class SvidIssuerTest {
     byte[] ski = SubjectKeyIdentifier.getInstance(ASN1OctetString.getInstance(leaf.getExtensionValue(
         Extension.subjectKeyIdentifier.getId())).getOctets()).getKeyIdentifier();
     assertThat(ski).isNotEmpty();
-    byte[] aki = AuthorityKeyIdentifier.getInstance(ASN1OctetString.getInstance(leaf.getExtensionValue(
-        Extension.authorityKeyIdentifier.getId())).getOctets()).getKeyIdentifierOctets();
+    AuthorityKeyIdentifier akiExt = AuthorityKeyIdentifier.getInstance(ASN1OctetString.getInstance(leaf.getExtensionValue(
+        Extension.authorityKeyIdentifier.getId())).getOctets());
+    assertThat(akiExt.getAuthorityCertIssuer()).as("key identifier only").isNull();
+    byte[] aki = akiExt.getKeyIdentifierOctets();
     byte[] rootSki = SubjectKeyIdentifier.getInstance(ASN1OctetString.getInstance(root.certificate().getExtensionValue(
         Extension.subjectKeyIdentifier.getId())).getOctets()).getKeyIdentifier();
     assertThat(aki).isEqualTo(rootSki);

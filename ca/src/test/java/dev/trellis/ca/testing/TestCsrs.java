@@ -51,8 +51,22 @@ public final class TestCsrs {
     return csr(key.getPublic(), key, uris);
   }
 
+  /** A CSR signed with an explicit signature algorithm, e.g. an outdated one. */
+  public static String csrSignedWith(String algorithm, KeyPair key, String... uris) {
+    return build(key.getPublic(), key, algorithm, uris);
+  }
+
   /** A CSR carrying {@code subjectKey} but signed with {@code signingKey}: its signature does not verify when they differ. */
   public static String csr(PublicKey subjectKey, KeyPair signingKey, String... uris) {
+    String alg = switch (signingKey.getPrivate().getAlgorithm()) {
+      case "RSA" -> "SHA256withRSA";
+      case "Ed25519", "EdDSA" -> "Ed25519";
+      default -> "SHA256withECDSA";
+    };
+    return build(subjectKey, signingKey, alg, uris);
+  }
+
+  private static String build(PublicKey subjectKey, KeyPair signingKey, String alg, String... uris) {
     try {
       JcaPKCS10CertificationRequestBuilder b = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=test"), subjectKey);
       if (uris.length > 0) {
@@ -62,11 +76,6 @@ public final class TestCsrs {
         ext.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
         b.addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, ext.generate());
       }
-      String alg = switch (signingKey.getPrivate().getAlgorithm()) {
-        case "RSA" -> "SHA256withRSA";
-        case "Ed25519", "EdDSA" -> "Ed25519";
-        default -> "SHA256withECDSA";
-      };
       return Pem.encode("CERTIFICATE REQUEST", b.build(new JcaContentSignerBuilder(alg).build(signingKey.getPrivate())).getEncoded());
     } catch (Exception e) {
       throw new IllegalStateException(e);

@@ -14,6 +14,11 @@ public enum TlsProvider {
   /** The JDK's own TLS (SunJSSE). */
   JDK;
 
+  /** A name for people: "BoringSSL" or "JDK", after resolving AUTO. */
+  public String displayName() {
+    return resolve() == SslProvider.OPENSSL ? "BoringSSL" : "JDK";
+  }
+
   /** The Netty provider this choice resolves to here. */
   public SslProvider resolve() {
     return switch (this) {

@@ -1,0 +1,26 @@
+package dev.trellis.controlplane.cli;
+
+import dev.trellis.ca.issuer.SigningAuthority;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+
+/** Human-readable one-liners for certificates. */
+final class Describe {
+
+  private Describe() {}
+
+  static String certificate(X509Certificate c) {
+    return "serial " + c.getSerialNumber().toString(16) + ", valid " + c.getNotBefore().toInstant() + " .. "
+        + c.getNotAfter().toInstant();
+  }
+
+  static String authority(SigningAuthority a, String activeId) {
+    return a.id() + (a.id().equals(activeId) ? " (active)" : " (trusted, not signing)") + "  "
+        + a.certificate().getSubjectX500Principal().getName() + ", expires " + a.certificate().getNotAfter().toInstant();
+  }
+
+  static String remaining(Instant now, X509Certificate c) {
+    java.time.Duration d = java.time.Duration.between(now, c.getNotAfter().toInstant());
+    return d.toHours() + "h" + (d.toMinutesPart()) + "m";
+  }
+}

@@ -31,11 +31,6 @@ public record IssuancePolicy(Duration defaultTtl, Duration maxTtl, Duration minT
     return new IssuancePolicy(Duration.ofHours(24), Duration.ofDays(7), Duration.ofMinutes(1), Duration.ofMinutes(1));
   }
 
-  public IssuancePolicy withDefaultTtl(Duration ttl) {
-    return new IssuancePolicy(ttl, maxTtl.compareTo(ttl) < 0 ? ttl : maxTtl, minTtl.compareTo(ttl) > 0 ? ttl : minTtl,
-        backdate);
-  }
-
   public IssuancePolicy withMaxTtl(Duration max) {
     return new IssuancePolicy(defaultTtl.compareTo(max) > 0 ? max : defaultTtl, max, minTtl, backdate);
   }

@@ -6,6 +6,7 @@ import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
 import dev.trellis.ca.csr.KeyPolicy.KeyKind;
 import dev.trellis.ca.csr.ValidatedCsr;
+import dev.trellis.mtls.svid.TrustBundle;
 import java.math.BigInteger;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
@@ -76,7 +77,7 @@ public final class SvidIssuer {
   }
 
   public IssuedChain issue(SigningAuthority authority, ValidatedCsr csr, Duration requestedTtl, Instant now,
-      dev.trellis.mtls.svid.TrustBundle bundle) {
+      TrustBundle bundle) {
     Duration ttl = grantedTtl(requestedTtl);
     Instant notAfter = now.plus(ttl);
     for (X509Certificate c : authority.chain()) {

@@ -2,7 +2,6 @@ package dev.trellis.controlplane.cli;
 
 import dev.trellis.ca.issuer.SigningAuthority;
 import java.security.cert.X509Certificate;
-import java.time.Instant;
 
 /** Human-readable one-liners for certificates. */
 final class Describe {
@@ -17,10 +16,5 @@ final class Describe {
   static String authority(SigningAuthority a, String activeId) {
     return a.id() + (a.id().equals(activeId) ? " (active)" : " (trusted, not signing)") + "  "
         + a.certificate().getSubjectX500Principal().getName() + ", expires " + a.certificate().getNotAfter().toInstant();
-  }
-
-  static String remaining(Instant now, X509Certificate c) {
-    java.time.Duration d = java.time.Duration.between(now, c.getNotAfter().toInstant());
-    return d.toHours() + "h" + (d.toMinutesPart()) + "m";
   }
 }

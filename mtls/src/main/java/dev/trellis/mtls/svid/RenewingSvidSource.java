@@ -16,6 +16,7 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -197,7 +198,7 @@ public final class RenewingSvidSource implements SvidSource {
     }
   }
 
-  private void notify(SvidListener listener, java.util.function.Consumer<SvidListener> call) {
+  private void notify(SvidListener listener, Consumer<SvidListener> call) {
     try {
       call.accept(listener);
     } catch (RuntimeException e) {

@@ -45,12 +45,6 @@ public final class LoopbackMtls implements AutoCloseable {
       return clientError == null && echoed != null;
     }
 
-    /** The first {@link MtlsException} in the client's or server's error chain. */
-    public MtlsException mtlsError() {
-      MtlsException e = find(clientError);
-      return e != null ? e : find(serverError);
-    }
-
     public MtlsException serverMtlsError() {
       return find(serverError);
     }

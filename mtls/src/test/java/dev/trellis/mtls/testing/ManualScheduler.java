@@ -58,19 +58,6 @@ public final class ManualScheduler extends AbstractExecutorService implements Sc
     runDue();
   }
 
-  /** Moves time to the next pending task and runs it; returns false if nothing is pending. */
-  public synchronized boolean runNext() {
-    queue.removeIf(Task::isCancelled);
-    if (queue.isEmpty()) {
-      return false;
-    }
-    if (queue.peek().at.isAfter(clock.instant())) {
-      clock.set(queue.peek().at);
-    }
-    runDue();
-    return true;
-  }
-
   /** Delays of the pending, uncancelled tasks from now, soonest first. */
   public synchronized List<Duration> pendingDelays() {
     List<Task<?>> tasks = new ArrayList<>(queue);

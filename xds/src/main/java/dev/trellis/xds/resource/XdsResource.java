@@ -1,0 +1,55 @@
+package dev.trellis.xds.resource;
+
+import static java.util.Objects.requireNonNull;
+
+import com.google.common.hash.Hashing;
+import com.google.protobuf.Any;
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.Message;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+
+/**
+ * One named, versioned resource as it goes on the wire. The version is a hash of the resource's
+ * deterministic serialization, so it changes exactly when the content does and is the same on every
+ * control-plane replica and across restarts.
+ *
+ * @param body null only for a placeholder standing for a version a reconnecting delta client says it has
+ */
+public record XdsResource(ResourceType type, String name, String version, Any body) {
+
+  public XdsResource {
+    requireNonNull(type, "type");
+    requireNonNull(name, "name");
+    requireNonNull(version, "version");
+  }
+
+  public static XdsResource of(ResourceType type, Message message) {
+    String name = type.nameOf(message);
+    if (name.isEmpty()) {
+      throw new IllegalArgumentException(type.shortName() + " resource has an empty name: " + message);
+    }
+    byte[] bytes = deterministicBytes(message);
+    String version = Hashing.murmur3_128().hashBytes(bytes).toString().substring(0, 16);
+    Any body = Any.newBuilder().setTypeUrl(type.typeUrl()).setValue(com.google.protobuf.ByteString.copyFrom(bytes)).build();
+    return new XdsResource(type, name, version, body);
+  }
+
+  /** A stand-in for "the client has version {@code version} of {@code name}" (delta reconnect). */
+  public static XdsResource known(ResourceType type, String name, String version) {
+    return new XdsResource(type, name, version, null);
+  }
+
+  private static byte[] deterministicBytes(Message message) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(message.getSerializedSize());
+    CodedOutputStream coded = CodedOutputStream.newInstance(out);
+    coded.useDeterministicSerialization();
+    try {
+      message.writeTo(coded);
+      coded.flush();
+    } catch (IOException e) {
+      throw new IllegalStateException("serializing to memory failed", e);
+    }
+    return out.toByteArray();
+  }
+}

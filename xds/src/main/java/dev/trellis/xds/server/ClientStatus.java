@@ -1,0 +1,36 @@
+package dev.trellis.xds.server;
+
+import dev.trellis.xds.resource.ResourceType;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+
+/**
+ * What {@code /debug/clients} shows for one connected xDS client.
+ *
+ * @param inFlight the type of the response awaiting an ACK/NACK, or null
+ */
+public record ClientStatus(String streamId, String variant, String clientId, String principal, String node,
+    Instant connectedAt, String inFlight, List<TypeStatus> types) {
+
+  /** One resource type on one stream. */
+  public record TypeStatus(String type, boolean wildcard, int subscribedNames, List<String> someNames, int resourcesHeld,
+      String ackedVersion, Instant ackedAt, long responses, long acks, long nacks, String lastNackVersion,
+      String lastNackError, Instant lastNackAt) {}
+
+  private static final int SHOWN_NAMES = 20;
+
+  static ClientStatus of(XdsStream<?, ?> s, ResourceType inFlight) {
+    List<TypeStatus> types = new ArrayList<>();
+    for (TypeState t : s.types.values()) {
+      List<String> some = new TreeSet<>(t.names).stream().limit(SHOWN_NAMES).toList();
+      types.add(new TypeStatus(t.type.shortName(), t.wildcard, t.names.size(), some, t.sent.size(), t.ackedVersion,
+          t.ackedAt, t.responses, t.acks, t.nacks, t.nackedVersion, t.nackError, t.nackedAt));
+    }
+    ClientScope scope = s.scope;
+    return new ClientStatus(s.streamId, s.variant(), scope == null ? "" : scope.clientId(),
+        scope == null ? "" : scope.principal(), scope == null ? null : scope.node(), s.connectedAt,
+        inFlight == null ? null : inFlight.shortName(), types);
+  }
+}

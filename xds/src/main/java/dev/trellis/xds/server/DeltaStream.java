@@ -1,0 +1,140 @@
+package dev.trellis.xds.server;
+
+import dev.trellis.xds.resource.ResourceType;
+import dev.trellis.xds.resource.XdsResource;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
+import io.envoyproxy.envoy.service.discovery.v3.Resource;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.time.Clock;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Incremental (delta) ADS: requests add and remove subscriptions; responses carry only changed
+ * resources and the names of removed ones. Subscription changes are honoured even with a stale
+ * nonce; a subscribed name that does not exist is reported in {@code removed_resources} at once; a
+ * reconnecting client's {@code initial_resource_versions} spare it the resources it already has.
+ */
+final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+
+  private static final Logger log = LoggerFactory.getLogger(DeltaStream.class);
+
+  private final Set<String> ignoredTypes = new HashSet<>();
+
+  DeltaStream(String id, AdsServer server, ServerCallStreamObserver<DeltaDiscoveryResponse> responses, Executor serial,
+      Clock clock) {
+    super(id, server, responses, serial, clock);
+  }
+
+  @Override
+  String variant() {
+    return "delta";
+  }
+
+  @Override
+  void handle(DeltaDiscoveryRequest request) {
+    start(request.getNode());
+    ResourceType type = ResourceType.forUrl(request.getTypeUrl());
+    if (type == null) {
+      if (ignoredTypes.add(request.getTypeUrl()) && ignoredTypes.size() <= 16) {
+        log.warn("[{}] {} asked for unsupported type '{}'; ignored", streamId, scope.clientId(), request.getTypeUrl());
+      }
+      return;
+    }
+    boolean first = !types.containsKey(type);
+    TypeState state = state(type);
+    String nonce = request.getResponseNonce();
+    if (!nonce.isEmpty() && isInFlight(nonce)) {
+      answered(state, nonce, null,
+          request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null);
+    }
+    if (first) {
+      for (Map.Entry<String, String> e : request.getInitialResourceVersionsMap().entrySet()) {
+        checkName(type, e.getKey());
+        state.sent.put(e.getKey(), XdsResource.known(type, e.getKey(), e.getValue()));
+        state.dirty.add(e.getKey());
+      }
+      if (state.sent.size() > server.limits().maxNamesPerType()) {
+        throw io.grpc.Status.RESOURCE_EXHAUSTED.withDescription("initial_resource_versions lists " + state.sent.size()
+            + " " + type.shortName() + " resources, over the limit of " + server.limits().maxNamesPerType())
+            .asRuntimeException();
+      }
+    }
+    subscribe(state, request, first);
+  }
+
+  private void subscribe(TypeState state, DeltaDiscoveryRequest request, boolean first) {
+    Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+    if (first && request.getResourceNamesSubscribeCount() == 0 && request.getResourceNamesUnsubscribeCount() == 0) {
+      enableWildcard(state, view); // legacy wildcard
+      return;
+    }
+    for (String name : request.getResourceNamesSubscribeList()) {
+      checkName(state.type, name);
+      state.explicit = true;
+      if (name.equals("*")) {
+        enableWildcard(state, view);
+      } else {
+        state.names.add(name);
+        state.dirty.add(name);
+        state.forced.add(name); // the client may have forgotten it: always resend
+        state.reportedMissing.remove(name);
+      }
+    }
+    checkCount(state);
+    for (String name : request.getResourceNamesUnsubscribeList()) {
+      if (name.equals("*")) {
+        state.wildcard = false;
+        // The client drops what only the wildcard gave it.
+        state.sent.keySet().removeIf(n -> !state.names.contains(n));
+        state.dirty.removeIf(n -> !state.names.contains(n));
+      } else if (state.names.remove(name)) {
+        state.forced.remove(name);
+        state.reportedMissing.remove(name);
+        if (state.wildcard) {
+          // It may or may not be covered by the wildcard: tell the client which (xDS protocol, unsubscribing).
+          state.dirty.add(name);
+          state.forced.add(name);
+          if (!view.containsKey(name)) {
+            state.sent.putIfAbsent(name, XdsResource.known(state.type, name, ""));
+          }
+        } else {
+          state.sent.remove(name);
+          state.dirty.remove(name);
+        }
+      }
+    }
+  }
+
+  private static void enableWildcard(TypeState state, Map<String, XdsResource> view) {
+    if (!state.wildcard) {
+      state.wildcard = true;
+      state.dirty.addAll(view.keySet());
+    }
+  }
+
+  @Override
+  boolean needsResponse(TypeState state, Work work) {
+    return !work.isEmpty();
+  }
+
+  @Override
+  void send(TypeState state, Work work, String nonce, boolean finalPhase) {
+    DeltaDiscoveryResponse.Builder response = DeltaDiscoveryResponse.newBuilder()
+        .setTypeUrl(state.type.typeUrl())
+        .setSystemVersionInfo(versionInfo())
+        .setNonce(nonce);
+    for (XdsResource r : work.upserts) {
+      response.addResources(Resource.newBuilder().setName(r.name()).setVersion(r.version()).setResource(r.body()));
+    }
+    response.addAllRemovedResources(work.removals);
+    response.addAllRemovedResources(work.notFound);
+    settle(state, work);
+    emit(response.build());
+  }
+}

@@ -1,0 +1,171 @@
+package dev.trellis.xds.server;
+
+import dev.trellis.xds.resource.ResourceType;
+import dev.trellis.xds.resource.XdsResource;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.grpc.stub.ServerCallStreamObserver;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * State-of-the-world ADS: every request carries the full subscription of its type; a request whose
+ * nonce is not the latest one sent for its type is stale and ignored. Listener, Cluster and Workload
+ * responses carry everything the client is interested in; other types carry only what changed.
+ */
+final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
+
+  private static final Logger log = LoggerFactory.getLogger(SotwStream.class);
+
+  private final Set<String> ignoredTypes = new HashSet<>();
+
+  SotwStream(String id, AdsServer server, ServerCallStreamObserver<DiscoveryResponse> responses, Executor serial,
+      Clock clock) {
+    super(id, server, responses, serial, clock);
+  }
+
+  @Override
+  String variant() {
+    return "sotw";
+  }
+
+  @Override
+  void handle(DiscoveryRequest request) {
+    start(request.getNode());
+    ResourceType type = ResourceType.forUrl(request.getTypeUrl());
+    if (type == null) {
+      if (ignoredTypes.add(request.getTypeUrl()) && ignoredTypes.size() <= 16) {
+        log.warn("[{}] {} asked for unsupported type '{}'; ignored", streamId, scope.clientId(), request.getTypeUrl());
+      }
+      return;
+    }
+    TypeState state = state(type);
+    String nonce = request.getResponseNonce();
+    if (!nonce.isEmpty()) {
+      if (!nonce.equals(state.lastNonce)) {
+        return; // stale or unknown nonce: a newer response is on its way, the client will answer it
+      }
+      answered(state, nonce, request.getVersionInfo(),
+          request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null);
+    }
+    subscribe(state, request, nonce.isEmpty());
+  }
+
+  private void subscribe(TypeState state, DiscoveryRequest request, boolean initial) {
+    Set<String> requested = new HashSet<>(request.getResourceNamesCount());
+    for (String name : request.getResourceNamesList()) {
+      checkName(state.type, name);
+      requested.add(name);
+    }
+    boolean wildcard;
+    if (requested.isEmpty() && !state.explicit) {
+      wildcard = true; // legacy wildcard: never subscribed to anything explicitly
+    } else {
+      state.explicit = true;
+      wildcard = requested.remove("*");
+    }
+    // The effective interest changes when the wildcard toggles, or the names change without a wildcard.
+    boolean changed = wildcard != state.wildcard || (!wildcard && !requested.equals(state.names));
+    Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+    if (wildcard && !state.wildcard) {
+      state.dirty.addAll(view.keySet());
+      state.forced.addAll(view.keySet());
+    }
+    for (String name : requested) {
+      if (!state.names.contains(name) && !state.wildcard) {
+        state.dirty.add(name);
+        state.forced.add(name); // newly requested: resend even if sent before
+      }
+    }
+    for (String name : state.names) {
+      if (!requested.contains(name) && !wildcard) {
+        state.sent.remove(name);
+        state.dirty.remove(name);
+      }
+    }
+    if (state.wildcard && !wildcard) {
+      state.sent.keySet().removeIf(n -> !requested.contains(n));
+      state.dirty.removeIf(n -> !requested.contains(n));
+    }
+    state.wildcard = wildcard;
+    state.names.clear();
+    state.names.addAll(requested);
+    checkCount(state);
+    if (state.type.fullStateInSotw() && (changed || initial)) {
+      state.mustRespond = true;
+    }
+  }
+
+  @Override
+  boolean needsResponse(TypeState state, Work work) {
+    // SotW has no "does not exist" message: a full-state response simply lacks the name.
+    work.notFound.forEach(state.dirty::remove);
+    work.notFound.clear();
+    if (state.type.fullStateInSotw()) {
+      return state.mustRespond || !work.upserts.isEmpty() || !work.removals.isEmpty();
+    }
+    // Other types cannot express removals: drop them from the books silently.
+    if (!work.removals.isEmpty()) {
+      for (String name : work.removals) {
+        state.sent.remove(name);
+        state.dirty.remove(name);
+      }
+      work.removals.clear();
+    }
+    return !work.upserts.isEmpty();
+  }
+
+  @Override
+  void send(TypeState state, Work work, String nonce, boolean finalPhase) {
+    DiscoveryResponse.Builder response = DiscoveryResponse.newBuilder()
+        .setTypeUrl(state.type.typeUrl())
+        .setVersionInfo(versionInfo())
+        .setNonce(nonce);
+    settle(state, work);
+    if (state.type.fullStateInSotw()) {
+      // Everything the client is interested in, plus resources whose removal is deferred to phase B.
+      Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+      Map<String, XdsResource> included = new HashMap<>();
+      if (state.wildcard) {
+        included.putAll(view);
+      } else {
+        for (String name : state.names) {
+          XdsResource r = view.get(name);
+          if (r != null) {
+            included.put(name, r);
+          }
+        }
+      }
+      if (!finalPhase) {
+        for (Map.Entry<String, XdsResource> e : state.sent.entrySet()) {
+          if (!included.containsKey(e.getKey()) && e.getValue().body() != null && state.type.deferredRemoval()) {
+            included.put(e.getKey(), e.getValue());
+          }
+        }
+      }
+      for (XdsResource r : included.values()) {
+        response.addResources(r.body());
+      }
+      // The client now has exactly what was included; only resources kept for phase B stay dirty.
+      state.sent = included;
+      state.dirty.clear();
+      state.forced.clear();
+      for (String name : included.keySet()) {
+        if (!view.containsKey(name)) {
+          state.dirty.add(name);
+        }
+      }
+    } else {
+      for (XdsResource r : work.upserts) {
+        response.addResources(r.body());
+      }
+    }
+    emit(response.build());
+  }
+}

@@ -1,0 +1,79 @@
+package dev.trellis.xds.server;
+
+import dev.trellis.xds.resource.ResourceType;
+import dev.trellis.xds.resource.XdsResource;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/** What one stream knows about one resource type. Confined to the stream's serial executor. */
+final class TypeState {
+
+  final ResourceType type;
+  /** The client has explicitly subscribed to some name ("*" included): legacy wildcard no longer applies. */
+  boolean explicit;
+  boolean wildcard;
+  final Set<String> names = new HashSet<>();
+  /** What the client has (or was last sent), by name. */
+  Map<String, XdsResource> sent = new HashMap<>();
+  /** Names to re-evaluate against the snapshot at the next drain. */
+  final Set<String> dirty = new HashSet<>();
+  /** Names to send even if the client seems to have the current version (re-subscribed). */
+  final Set<String> forced = new HashSet<>();
+  /** Delta: subscribed names already reported as non-existent. */
+  final Set<String> reportedMissing = new HashSet<>();
+  /** SotW full-state type: the subscription changed, so a response is due even if nothing changed. */
+  boolean mustRespond;
+  /** The nonce and version of the last response of this type. */
+  String lastNonce;
+  String lastSentVersion = "";
+
+  // For debug output.
+  String ackedVersion = "";
+  Instant ackedAt;
+  String nackedVersion;
+  String nackError;
+  Instant nackedAt;
+  long acks;
+  long nacks;
+  long responses;
+
+  TypeState(ResourceType type) {
+    this.type = type;
+  }
+
+  boolean interested(String name) {
+    return wildcard || names.contains(name);
+  }
+
+  /** Marks the names of a snapshot change that this client cares about. */
+  void markChanged(Set<String> changed) {
+    if (changed.isEmpty()) {
+      return;
+    }
+    if (wildcard) {
+      dirty.addAll(changed);
+      return;
+    }
+    if (changed.size() <= names.size()) {
+      for (String n : changed) {
+        if (names.contains(n) || sent.containsKey(n)) {
+          dirty.add(n);
+        }
+      }
+    } else {
+      for (String n : names) {
+        if (changed.contains(n)) {
+          dirty.add(n);
+        }
+      }
+      for (String n : sent.keySet()) {
+        if (changed.contains(n)) {
+          dirty.add(n);
+        }
+      }
+    }
+  }
+}

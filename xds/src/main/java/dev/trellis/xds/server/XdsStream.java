@@ -1,0 +1,330 @@
+package dev.trellis.xds.server;
+
+import dev.trellis.xds.cache.ConfigStore;
+import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.cache.SnapshotDiff;
+import dev.trellis.xds.resource.ResourceType;
+import dev.trellis.xds.resource.XdsResource;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One ADS stream, protocol-variant independent. All state lives on the stream's serial executor:
+ * requests and snapshot changes are queued there, never handled concurrently.
+ *
+ * <p>Pushing: at most one response is in flight per stream; the next is sent when the client
+ * ACKs or NACKs it. Changes arriving meanwhile accumulate as dirty names and go out together, so a
+ * slow client costs bounded memory and always gets the latest state. Types are visited in
+ * {@link ResourceType} order (secrets, clusters, endpoints, listeners, routes, workloads); removals
+ * of clusters, endpoints and secrets wait until nothing else is pending, so a client never holds a
+ * route or listener pointing at something already removed (make before break).
+ *
+ * @param <Q> request message
+ * @param <R> response message
+ */
+abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.SnapshotWatcher {
+
+  private static final Logger log = LoggerFactory.getLogger(XdsStream.class);
+
+  final String streamId;
+  final AdsServer server;
+  private final ServerCallStreamObserver<R> responses;
+  private final Executor serial;
+  private final Context context;
+  final Clock clock;
+
+  final Map<ResourceType, TypeState> types = new EnumMap<>(ResourceType.class);
+  ClientScope scope;
+  Node node;
+  Snapshot snapshot;
+  private String inFlightNonce;
+  private ResourceType inFlightType;
+  private long nonces;
+  private boolean closed;
+  final Instant connectedAt;
+
+  XdsStream(String streamId, AdsServer server, ServerCallStreamObserver<R> responses, Executor serial, Clock clock) {
+    this.streamId = streamId;
+    this.server = server;
+    this.responses = responses;
+    this.serial = serial;
+    this.clock = clock;
+    this.context = Context.current();
+    this.connectedAt = clock.instant();
+    responses.setOnReadyHandler(() -> serial.execute(this::drain));
+    responses.setOnCancelHandler(() -> serial.execute(() -> close(null)));
+  }
+
+  abstract String variant();
+
+  /** Handles one request on the serial executor. */
+  abstract void handle(Q request);
+
+  /** Builds and sends the response for {@code work} of {@code state}'s type; updates {@code state.sent}. */
+  abstract void send(TypeState state, Work work, String nonce, boolean finalPhase);
+
+  // ---- gRPC callbacks (any thread)
+
+  @Override
+  public void onNext(Q request) {
+    serial.execute(() -> {
+      if (closed) {
+        return;
+      }
+      try {
+        handle(request);
+        drain();
+      } catch (StatusRuntimeException e) {
+        close(e.getStatus());
+      } catch (RuntimeException e) {
+        log.error("[{}] failed to handle a request", streamId, e);
+        close(Status.INTERNAL.withDescription("internal error handling the request; see the control plane log"));
+      }
+    });
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    serial.execute(() -> close(null));
+  }
+
+  @Override
+  public void onCompleted() {
+    serial.execute(() -> close(Status.OK));
+  }
+
+  @Override
+  public void onSnapshot(Snapshot next, SnapshotDiff diff) {
+    serial.execute(() -> {
+      if (closed || scope == null) {
+        return;
+      }
+      snapshot = next;
+      for (TypeState state : types.values()) {
+        state.markChanged(diff.changed(state.type, scope.node()));
+      }
+      drain();
+    });
+  }
+
+  // ---- shared request handling
+
+  /** Authorizes the stream on its first request and starts watching the config store. */
+  void start(Node first) {
+    if (scope != null) {
+      return;
+    }
+    node = first;
+    Context previous = context.attach();
+    try {
+      scope = server.authorizer().authorize(first);
+    } finally {
+      context.detach(previous);
+    }
+    snapshot = server.store().watch(this);
+    server.registry().add(this);
+    log.debug("[{}] {} stream from {} ({})", streamId, variant(), scope.clientId(), scope.principal());
+  }
+
+  TypeState state(ResourceType type) {
+    return types.computeIfAbsent(type, TypeState::new);
+  }
+
+  void checkName(ResourceType type, String name) {
+    if (name.length() > server.limits().maxNameLength()) {
+      throw Status.INVALID_ARGUMENT.withDescription(type.shortName() + " resource name of " + name.length()
+          + " characters exceeds the limit of " + server.limits().maxNameLength()).asRuntimeException();
+    }
+  }
+
+  void checkCount(TypeState state) {
+    if (state.names.size() > server.limits().maxNamesPerType()) {
+      throw Status.RESOURCE_EXHAUSTED.withDescription("subscription to " + state.names.size() + " "
+          + state.type.shortName() + " names exceeds the limit of " + server.limits().maxNamesPerType()
+          + "; subscribe to '*' instead").asRuntimeException();
+    }
+  }
+
+  /**
+   * Called by a variant when the client answered {@code nonce}; clears the in-flight response.
+   *
+   * @param version the version the client now runs (an ACK), or null to take the version sent
+   * @param errorMessage the NACK's error_detail, or null for an ACK
+   */
+  void answered(TypeState state, String nonce, String version, String errorMessage) {
+    if (!nonce.equals(inFlightNonce)) {
+      return;
+    }
+    inFlightNonce = null;
+    inFlightType = null;
+    if (errorMessage == null) {
+      state.acks++;
+      state.ackedVersion = version != null ? version : state.lastSentVersion;
+      state.ackedAt = clock.instant();
+      server.metrics().acked(state.type);
+    } else {
+      state.nacks++;
+      state.nackedVersion = state.lastSentVersion;
+      state.nackError = errorMessage;
+      state.nackedAt = clock.instant();
+      server.metrics().nacked(state.type);
+      log.warn("[{}] {} NACKed {} version {}: {}", streamId, scope.clientId(), state.type.shortName(), version, errorMessage);
+    }
+  }
+
+  boolean isInFlight(String nonce) {
+    return nonce.equals(inFlightNonce);
+  }
+
+  // ---- pushing
+
+  final void drain() {
+    if (closed || scope == null || inFlightNonce != null || !responses.isReady()) {
+      return;
+    }
+    for (ResourceType type : ResourceType.values()) {
+      TypeState state = types.get(type);
+      if (state != null && trySend(state, false)) {
+        return;
+      }
+    }
+    for (ResourceType type : ResourceType.DEFERRED_REMOVALS) {
+      TypeState state = types.get(type);
+      if (state != null && trySend(state, true)) {
+        return;
+      }
+    }
+  }
+
+  private boolean trySend(TypeState state, boolean finalPhase) {
+    if (state.dirty.isEmpty() && !state.mustRespond) {
+      return false;
+    }
+    Work work = evaluate(state, finalPhase);
+    if (!needsResponse(state, work)) {
+      return false;
+    }
+    String nonce = Long.toString(++nonces);
+    inFlightNonce = nonce;
+    inFlightType = state.type;
+    state.lastNonce = nonce;
+    state.lastSentVersion = versionInfo();
+    state.responses++;
+    state.mustRespond = false;
+    send(state, work, nonce, finalPhase);
+    server.metrics().pushed(state.type);
+    return true;
+  }
+
+  /** Whether {@code work} calls for a response in this protocol variant (it may also apply silent drops). */
+  abstract boolean needsResponse(TypeState state, Work work);
+
+  /**
+   * Classifies the dirty names of {@code state} against the current snapshot. Names that need no
+   * message are settled here; the rest are left for {@link #send} to settle.
+   */
+  private Work evaluate(TypeState state, boolean finalPhase) {
+    Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+    Work work = new Work();
+    boolean deferred = state.type.deferredRemoval();
+    for (Iterator<String> it = state.dirty.iterator(); it.hasNext(); ) {
+      String name = it.next();
+      XdsResource current = view.get(name);
+      XdsResource had = state.sent.get(name);
+      boolean interested = state.interested(name);
+      if (current != null && interested) {
+        if (finalPhase) {
+          continue;
+        }
+        if (state.forced.contains(name) || had == null || !had.version().equals(current.version())) {
+          work.upserts.add(current);
+        } else {
+          it.remove();
+        }
+      } else if (current == null && had != null) {
+        if (deferred && !finalPhase) {
+          work.deferredPending = true;
+        } else {
+          work.removals.add(name);
+        }
+      } else if (current == null && state.names.contains(name) && !state.reportedMissing.contains(name)) {
+        if (!finalPhase) {
+          work.notFound.add(name);
+        }
+      } else if (current != null && had != null) {
+        // Exists but the client lost interest: it drops it itself.
+        state.sent.remove(name);
+        it.remove();
+      } else {
+        it.remove();
+      }
+    }
+    return work;
+  }
+
+  /** Records that {@code work} was sent: the client now has the upserts and not the removals. */
+  void settle(TypeState state, Work work) {
+    for (XdsResource r : work.upserts) {
+      state.sent.put(r.name(), r);
+      state.dirty.remove(r.name());
+      state.forced.remove(r.name());
+      state.reportedMissing.remove(r.name());
+    }
+    for (String name : work.removals) {
+      state.sent.remove(name);
+      state.dirty.remove(name);
+    }
+    for (String name : work.notFound) {
+      state.reportedMissing.add(name);
+      state.dirty.remove(name);
+    }
+  }
+
+  void emit(R response) {
+    responses.onNext(response);
+  }
+
+  String versionInfo() {
+    return Long.toString(snapshot.version());
+  }
+
+  /** Ends the stream: with {@code status} sent to the client, or silently if it is already gone (null). */
+  void close(Status status) {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    server.store().unwatch(this);
+    server.registry().remove(this);
+    if (status != null) {
+      try {
+        if (status.isOk()) {
+          responses.onCompleted();
+        } else {
+          log.info("[{}] closing {} stream of {}: {}", streamId, variant(), scope == null ? "?" : scope.clientId(),
+              status.getDescription());
+          responses.onError(status.asRuntimeException());
+        }
+      } catch (RuntimeException e) {
+        log.debug("[{}] stream already closed: {}", streamId, e.toString());
+      }
+    }
+  }
+
+  /** A consistent copy of this stream's state for debug output; runs on the serial executor. */
+  java.util.concurrent.CompletableFuture<ClientStatus> status() {
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> ClientStatus.of(this, inFlightType), serial);
+  }
+}

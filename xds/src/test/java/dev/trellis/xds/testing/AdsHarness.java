@@ -34,7 +34,8 @@ public final class AdsHarness implements AutoCloseable {
 
   public final ConfigStore store = new ConfigStore();
   public final AdsServer ads;
-  private final Server server;
+  private final String name = InProcessServerBuilder.generateName();
+  private Server server;
   private final ManagedChannel channel;
 
   public AdsHarness() {
@@ -43,13 +44,31 @@ public final class AdsHarness implements AutoCloseable {
 
   public AdsHarness(ClientAuthorizer authorizer, AdsLimits limits) {
     ads = new AdsServer(store, authorizer, limits, MoreExecutors.directExecutor(), Clock.systemUTC());
-    String name = InProcessServerBuilder.generateName();
+    startServer();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+  }
+
+  private void startServer() {
     try {
       server = InProcessServerBuilder.forName(name).directExecutor().addService(ads).build().start();
     } catch (java.io.IOException e) {
       throw new IllegalStateException(e);
     }
-    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+  }
+
+  /** The channel clients under test use. */
+  public ManagedChannel channel() {
+    return channel;
+  }
+
+  /** Takes the server away: open streams fail, new ones cannot connect. */
+  public void stop() throws InterruptedException {
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  /** Brings the server back under the same name, with the same store. */
+  public void restart() {
+    startServer();
   }
 
   public void publish(Snapshot.Builder snapshot) {

@@ -1,0 +1,135 @@
+package dev.trellis.xds.client;
+
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
+import dev.trellis.xds.resource.ResourceType;
+import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
+import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
+import io.grpc.Status;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * State-of-the-world ADS for {@link AdsClient}: each request carries the full subscription, the last
+ * accepted version and the latest nonce; absence from a Listener/Cluster/Workload response means removal.
+ */
+final class SotwTransport implements Transport, ClientResponseObserver<DiscoveryRequest, DiscoveryResponse> {
+
+  private final AdsClient client;
+  private final AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub;
+  private ClientCallStreamObserver<DiscoveryRequest> requests;
+  private boolean nodeSent;
+
+  SotwTransport(AdsClient client, AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub) {
+    this.client = client;
+    this.stub = stub;
+  }
+
+  @Override
+  public void beforeStart(ClientCallStreamObserver<DiscoveryRequest> requestStream) {
+    this.requests = requestStream;
+  }
+
+  @Override
+  public void open() {
+    stub.streamAggregatedResources(this);
+    // Nonces belong to a stream: forget the previous stream's.
+    client.types.values().forEach(tw -> tw.lastNonce = "");
+  }
+
+  private void request(AdsClient.TypeWatch tw, com.google.rpc.Status error) {
+    DiscoveryRequest.Builder b = DiscoveryRequest.newBuilder().setTypeUrl(tw.type.typeUrl())
+        .setVersionInfo(tw.sotwVersion).setResponseNonce(tw.lastNonce);
+    if (tw.isWildcard()) {
+      b.addResourceNames("*");
+    }
+    b.addAllResourceNames(tw.names());
+    if (error != null) {
+      b.setErrorDetail(error);
+    }
+    if (!nodeSent) {
+      b.setNode(client.node);
+      nodeSent = true;
+    }
+    requests.onNext(b.build());
+  }
+
+  @Override
+  public void subscribeAll(AdsClient.TypeWatch tw) {
+    request(tw, null);
+  }
+
+  @Override
+  public void subscriptionChanged(AdsClient.TypeWatch tw, String name, boolean added) {
+    request(tw, null);
+  }
+
+  @Override
+  public void cancel() {
+    requests.cancel("client closed", null);
+  }
+
+  @Override
+  public void onNext(DiscoveryResponse response) {
+    client.executor.execute(() -> handle(response));
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    client.executor.execute(() -> client.failed(this, Status.fromThrowable(t)));
+  }
+
+  @Override
+  public void onCompleted() {
+    client.executor.execute(() -> client.failed(this, Status.UNAVAILABLE.withDescription("control plane ended the stream")));
+  }
+
+  private void handle(DiscoveryResponse response) {
+    client.healthy(this);
+    ResourceType type = ResourceType.forUrl(response.getTypeUrl());
+    AdsClient.TypeWatch tw = type == null ? null : client.types.get(type);
+    if (tw == null) {
+      return; // not subscribed: nothing to ACK against
+    }
+    tw.lastNonce = response.getNonce();
+    List<String> problems = new ArrayList<>();
+    Set<String> present = new HashSet<>();
+    for (Any any : response.getResourcesList()) {
+      Message m;
+      try {
+        m = type.unpack(any);
+      } catch (InvalidProtocolBufferException e) {
+        problems.add(type.shortName() + " resource cannot be decoded: " + e.getMessage());
+        continue;
+      }
+      String name = type.nameOf(m);
+      if (!present.add(name)) {
+        problems.add(type.shortName() + " resource '" + name + "' appears twice in one response");
+        continue;
+      }
+      String problem = client.accept(tw, name, response.getVersionInfo(), m);
+      if (problem != null) {
+        problems.add(problem);
+      }
+    }
+    if (type.fullStateInSotw()) {
+      for (String name : new ArrayList<>(tw.cache.keySet())) {
+        if (!present.contains(name)) {
+          client.remove(tw, name);
+        }
+      }
+    }
+    if (problems.isEmpty()) {
+      tw.sotwVersion = response.getVersionInfo();
+      request(tw, null);
+    } else {
+      request(tw, DeltaTransport.error(String.join("; ", problems)));
+    }
+  }
+}

@@ -1,0 +1,333 @@
+package dev.trellis.controlplane.config;
+
+import dev.trellis.controlplane.model.AuthorizationPolicy;
+import dev.trellis.controlplane.model.HttpRoute;
+import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshNode;
+import dev.trellis.controlplane.model.MtlsMode;
+import dev.trellis.controlplane.model.ObjectRef;
+import dev.trellis.controlplane.model.Service;
+import dev.trellis.controlplane.model.ServicePort;
+import dev.trellis.controlplane.model.ServicePort.AppProtocol;
+import dev.trellis.controlplane.model.TrafficPolicy;
+import dev.trellis.controlplane.model.Workload;
+import dev.trellis.mtls.MtlsException;
+import dev.trellis.mtls.identity.TrustDomain;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.snakeyaml.engine.v2.api.LoadSettings;
+import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
+import org.snakeyaml.engine.v2.nodes.Node;
+
+/**
+ * The local-mode config source: a YAML mesh file describing the same model Kubernetes will feed
+ * (nodes, workloads, services, routes, traffic and authorization policies). Parsing is strict:
+ * unknown fields, wrong types, dangling references are all reported, each with file, line, column
+ * and field path. The format is documented in docs/mesh-file.md.
+ */
+public final class MeshFile {
+
+  static final Set<String> ROOT = Set.of("trustDomain", "clusterDomain", "mtls", "nodes", "workloads", "services",
+      "routes", "policies", "authorizations");
+  /** Mesh files larger than this are refused before parsing. */
+  static final int MAX_BYTES = 16 * 1024 * 1024;
+
+  private MeshFile() {}
+
+  public static Mesh load(Path file) throws MeshFileException {
+    String text;
+    try {
+      if (Files.size(file) > MAX_BYTES) {
+        throw new MeshFileException(List.of(file + ": larger than " + MAX_BYTES / (1024 * 1024) + " MiB"));
+      }
+      text = Files.readString(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new MeshFileException(List.of(file + ": cannot be read: " + e));
+    }
+    return parse(text, file.toString(), file.toAbsolutePath().getParent());
+  }
+
+  /**
+   * @param label how the file is named in messages
+   * @param baseDir where relative paths in the file (tokenFile) resolve
+   */
+  public static Mesh parse(String text, String label, Path baseDir) throws MeshFileException {
+    Node root;
+    try {
+      LoadSettings settings = LoadSettings.builder().setLabel(label).setAllowDuplicateKeys(true)
+          .setMaxAliasesForCollections(50).setCodePointLimit(MAX_BYTES).build();
+      Optional<Node> composed = new Compose(settings).composeString(text);
+      if (composed.isEmpty()) {
+        throw new MeshFileException(List.of(label + ": the file is empty"));
+      }
+      root = composed.get();
+    } catch (YamlEngineException e) {
+      throw new MeshFileException(List.of(label + ": not valid YAML: " + e.getMessage().replace('\n', ' ')));
+    }
+    YamlValue.Problems problems = new YamlValue.Problems();
+    Mesh mesh = new MeshFile.Parser(new YamlValue(root, "", label, problems), problems, baseDir).mesh();
+    if (!problems.isEmpty()) {
+      throw new MeshFileException(problems.messages());
+    }
+    return mesh;
+  }
+
+  /** One parse; sections in dependency order so references can be checked where they are written. */
+  static final class Parser {
+    final YamlValue root;
+    final YamlValue.Problems problems;
+    final Path baseDir;
+    final Map<ObjectRef, Service> services = new HashMap<>();
+    final Set<String> nodeNames = new HashSet<>();
+
+    Parser(YamlValue root, YamlValue.Problems problems, Path baseDir) {
+      this.root = root;
+      this.problems = problems;
+      this.baseDir = baseDir;
+    }
+
+    Mesh mesh() {
+      Map<String, YamlValue> f = root.fields(ROOT);
+      TrustDomain td = TrustDomain.CLUSTER_LOCAL;
+      if (f.containsKey("trustDomain")) {
+        String s = f.get("trustDomain").string();
+        try {
+          td = s == null ? td : TrustDomain.of(s);
+        } catch (MtlsException e) {
+          f.get("trustDomain").problem(e.getMessage());
+        }
+      }
+      String clusterDomain = f.containsKey("clusterDomain") ? Names.dnsName(f.get("clusterDomain")) : "cluster.local";
+      MtlsMode mtls = MtlsMode.PERMISSIVE;
+      if (f.containsKey("mtls")) {
+        Map<String, YamlValue> m = f.get("mtls").fields(Set.of("mode"));
+        if (m.containsKey("mode")) {
+          MtlsMode mode = m.get("mode").enumValue(MtlsMode.class);
+          mtls = mode == null ? mtls : mode;
+        }
+      }
+      List<MeshNode> nodes = nodes(section(f, "nodes"));
+      List<Service> svcs = services(section(f, "services"));
+      List<Workload> workloads = workloads(section(f, "workloads"));
+      TrafficSections traffic = new TrafficSections(this);
+      List<HttpRoute> routes = traffic.routes(section(f, "routes"));
+      List<TrafficPolicy> policies = traffic.policies(section(f, "policies"));
+      List<AuthorizationPolicy> authz = traffic.authorizations(section(f, "authorizations"));
+      if (nodes.isEmpty() && !f.containsKey("nodes")) {
+        root.problem("no nodes: declare at least one under 'nodes' (name, address, token)");
+      }
+      return new Mesh(td, clusterDomain == null ? "cluster.local" : clusterDomain, mtls, nodes, workloads, svcs, routes,
+          policies, authz);
+    }
+
+    private static List<YamlValue> section(Map<String, YamlValue> f, String name) {
+      return f.containsKey(name) ? f.get(name).list() : List.of();
+    }
+
+    private List<MeshNode> nodes(List<YamlValue> items) {
+      List<MeshNode> out = new ArrayList<>();
+      Map<String, String> tokens = new HashMap<>();
+      Set<String> addresses = new HashSet<>();
+      for (YamlValue item : items) {
+        Map<String, YamlValue> f = item.fields(Set.of("name", "address", "token", "tokenFile"));
+        String name = required(item, f, "name") ? Names.label(f.get("name")) : null;
+        String address = required(item, f, "address") ? Names.ip(f.get("address")) : null;
+        String token = token(item, f);
+        if (name != null && !nodeNames.add(name)) {
+          f.get("name").problem("node '" + name + "' is declared twice");
+        }
+        if (address != null && !addresses.add(address)) {
+          f.get("address").problem("address " + address + " is used by another node");
+        }
+        if (token != null) {
+          String other = tokens.put(token, name);
+          if (other != null) {
+            item.problem("node '" + name + "' has the same token as node '" + other + "'; give each node its own");
+          }
+        }
+        if (name != null && address != null && token != null) {
+          out.add(new MeshNode(name, address, token));
+        }
+      }
+      return out;
+    }
+
+    private String token(YamlValue item, Map<String, YamlValue> f) {
+      String token;
+      YamlValue at;
+      if (f.containsKey("token") == f.containsKey("tokenFile")) {
+        item.problem("give exactly one of 'token' or 'tokenFile' (the node proxy's secret for the control plane; "
+            + "generate one with 'openssl rand -hex 16')");
+        return null;
+      }
+      if (f.containsKey("token")) {
+        at = f.get("token");
+        token = at.string();
+      } else {
+        at = f.get("tokenFile");
+        String path = at.string();
+        if (path == null) {
+          return null;
+        }
+        Path file = baseDir == null ? Path.of(path) : baseDir.resolve(path);
+        try {
+          token = Files.readString(file, StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+          at.problem("cannot read token file " + file + ": " + e.getMessage());
+          return null;
+        }
+      }
+      if (token != null && token.length() < 16) {
+        at.problem("token has " + token.length() + " characters (expected: at least 16; generate one with "
+            + "'openssl rand -hex 16')");
+        return null;
+      }
+      return token;
+    }
+
+    private List<Service> services(List<YamlValue> items) {
+      List<Service> out = new ArrayList<>();
+      Map<String, String> vips = new HashMap<>();
+      for (YamlValue item : items) {
+        Map<String, YamlValue> f = item.fields(Set.of("name", "namespace", "vip", "selector", "ports"));
+        String name = required(item, f, "name") ? Names.label(f.get("name")) : null;
+        String ns = required(item, f, "namespace") ? Names.label(f.get("namespace")) : null;
+        String vip = f.containsKey("vip") ? Names.ip(f.get("vip")) : null;
+        Map<String, String> selector = f.containsKey("selector") ? f.get("selector").stringMap() : Map.of();
+        List<ServicePort> ports = new ArrayList<>();
+        Set<Integer> numbers = new HashSet<>();
+        if (required(item, f, "ports")) {
+          for (YamlValue p : f.get("ports").list()) {
+            ServicePort port = port(p);
+            if (port != null && !numbers.add(port.port())) {
+              p.problem("port " + port.port() + " is declared twice");
+            } else if (port != null) {
+              ports.add(port);
+            }
+          }
+          if (ports.isEmpty() && f.get("ports").list().isEmpty()) {
+            f.get("ports").problem("a service needs at least one port");
+          }
+        }
+        if (name == null || ns == null) {
+          continue;
+        }
+        ObjectRef ref = new ObjectRef(ns, name);
+        if (vip != null) {
+          String other = vips.put(vip, ref.toString());
+          if (other != null) {
+            f.get("vip").problem("vip " + vip + " is already the address of service " + other);
+          }
+        }
+        Service s = new Service(name, ns, vip, selector, ports);
+        if (services.putIfAbsent(ref, s) != null) {
+          item.problem("service " + ref + " is declared twice");
+          continue;
+        }
+        out.add(s);
+      }
+      return out;
+    }
+
+    private ServicePort port(YamlValue item) {
+      Map<String, YamlValue> f = item.fields(Set.of("name", "port", "targetPort", "protocol"));
+      Integer port = required(item, f, "port") ? f.get("port").integer(1, 65535) : null;
+      Integer target = f.containsKey("targetPort") ? f.get("targetPort").integer(1, 65535) : port;
+      String name = f.containsKey("name") ? Names.label(f.get("name")) : null;
+      AppProtocol protocol;
+      if (f.containsKey("protocol")) {
+        protocol = f.get("protocol").enumValue(AppProtocol.class);
+      } else {
+        protocol = inferProtocol(name);
+      }
+      if (port == null || target == null || protocol == null) {
+        return null;
+      }
+      return new ServicePort(name == null ? protocol.name().toLowerCase(java.util.Locale.ROOT) + "-" + port : name, port,
+          target, protocol);
+    }
+
+    /** As Istio does: a port named grpc, http, http2 (or prefixed "grpc-" etc.) has that protocol; others are TCP. */
+    static AppProtocol inferProtocol(String name) {
+      if (name == null) {
+        return AppProtocol.TCP;
+      }
+      for (AppProtocol p : List.of(AppProtocol.GRPC, AppProtocol.HTTP2, AppProtocol.HTTP)) {
+        String n = p.name().toLowerCase(java.util.Locale.ROOT);
+        if (name.equals(n) || name.startsWith(n + "-")) {
+          return p;
+        }
+      }
+      return AppProtocol.TCP;
+    }
+
+    private List<Workload> workloads(List<YamlValue> items) {
+      List<Workload> out = new ArrayList<>();
+      Set<ObjectRef> refs = new HashSet<>();
+      Map<String, String> addresses = new HashMap<>();
+      for (YamlValue item : items) {
+        Map<String, YamlValue> f = item.fields(Set.of("name", "namespace", "serviceAccount", "node", "address", "labels",
+            "inMesh", "mtls"));
+        String name = required(item, f, "name") ? Names.label(f.get("name")) : null;
+        String ns = required(item, f, "namespace") ? Names.label(f.get("namespace")) : null;
+        String sa = f.containsKey("serviceAccount") ? Names.label(f.get("serviceAccount")) : "default";
+        String node = required(item, f, "node") ? f.get("node").string() : null;
+        if (node != null && !nodeNames.contains(node)) {
+          f.get("node").problem("no node named '" + node + "' (declared nodes: " + new java.util.TreeSet<>(nodeNames) + ")");
+          node = null;
+        }
+        String address = required(item, f, "address") ? Names.ip(f.get("address")) : null;
+        Map<String, String> labels = f.containsKey("labels") ? f.get("labels").stringMap() : Map.of();
+        Boolean inMesh = f.containsKey("inMesh") ? f.get("inMesh").bool() : Boolean.TRUE;
+        MtlsMode mtls = f.containsKey("mtls") ? f.get("mtls").enumValue(MtlsMode.class) : null;
+        if (name == null || ns == null || sa == null || node == null || address == null || inMesh == null) {
+          continue;
+        }
+        if (!refs.add(new ObjectRef(ns, name))) {
+          item.problem("workload " + ns + "/" + name + " is declared twice");
+          continue;
+        }
+        String other = addresses.put(address, ns + "/" + name);
+        if (other != null) {
+          f.get("address").problem("address " + address + " is already used by workload " + other);
+          continue;
+        }
+        out.add(new Workload(name, ns, sa, node, address, labels, inMesh, mtls));
+      }
+      return out;
+    }
+
+    boolean required(YamlValue item, Map<String, YamlValue> f, String field) {
+      if (!f.containsKey(field)) {
+        item.problem("missing required field '" + field + "'");
+        return false;
+      }
+      return true;
+    }
+
+    /** A reference written as {@code name} (in {@code namespace}) or {@code namespace/name}. */
+    ObjectRef serviceRef(YamlValue v, String namespace) {
+      String s = v.string();
+      if (s == null) {
+        return null;
+      }
+      ObjectRef ref = s.contains("/") ? new ObjectRef(s.substring(0, s.indexOf('/')), s.substring(s.indexOf('/') + 1))
+          : new ObjectRef(namespace, s);
+      if (!services.containsKey(ref)) {
+        v.problem("no service " + ref + " (declared services: " + new java.util.TreeSet<>(services.keySet()) + ")");
+        return null;
+      }
+      return ref;
+    }
+  }
+}

@@ -1,0 +1,305 @@
+package dev.trellis.controlplane.config;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.snakeyaml.engine.v2.exceptions.Mark;
+import org.snakeyaml.engine.v2.nodes.MappingNode;
+import org.snakeyaml.engine.v2.nodes.Node;
+import org.snakeyaml.engine.v2.nodes.NodeTuple;
+import org.snakeyaml.engine.v2.nodes.ScalarNode;
+import org.snakeyaml.engine.v2.nodes.SequenceNode;
+
+/**
+ * A YAML node with its field path (e.g. {@code services[0].ports[1].port}) and position, so every
+ * problem can be reported as {@code file:line:column: path: message}. Problems are collected, not
+ * thrown: the parser reports them all at once. Accessors return empty or null after reporting.
+ */
+final class YamlValue {
+
+  /** Collected problems, in the order found. */
+  static final class Problems {
+    private final List<String> messages = new ArrayList<>();
+
+    void add(YamlValue at, String message) {
+      messages.add(at.where() + ": " + message);
+    }
+
+    void addAt(String where, String message) {
+      messages.add(where + ": " + message);
+    }
+
+    List<String> messages() {
+      return List.copyOf(messages);
+    }
+
+    boolean isEmpty() {
+      return messages.isEmpty();
+    }
+  }
+
+  private static final Pattern DURATION = Pattern.compile("^(\\d+(?:\\.\\d+)?)(ms|s|m|h)$");
+
+  private final Node node;
+  private final String path;
+  private final String file;
+  private final Problems problems;
+
+  YamlValue(Node node, String path, String file, Problems problems) {
+    this.node = node;
+    this.path = path;
+    this.file = file;
+    this.problems = problems;
+  }
+
+  String path() {
+    return path;
+  }
+
+  /** {@code file:line:column: path}, lines and columns from 1. */
+  String where() {
+    Optional<Mark> m = node.getStartMark();
+    String position = m.map(mark -> ":" + (mark.getLine() + 1) + ":" + (mark.getColumn() + 1)).orElse("");
+    return file + position + (path.isEmpty() ? "" : ": " + path);
+  }
+
+  void problem(String message) {
+    problems.add(this, message);
+  }
+
+  /** The fields of a mapping; reports unknown and duplicate keys. Empty if this is not a mapping. */
+  Map<String, YamlValue> fields(Set<String> allowed) {
+    Map<String, YamlValue> result = new LinkedHashMap<>();
+    if (!(node instanceof MappingNode mapping)) {
+      problem("expected a mapping (key: value lines), found " + kind());
+      return result;
+    }
+    for (NodeTuple t : mapping.getValue()) {
+      YamlValue keyAt = new YamlValue(t.getKeyNode(), path, file, problems);
+      if (!(t.getKeyNode() instanceof ScalarNode key)) {
+        keyAt.problem("keys must be plain strings");
+        continue;
+      }
+      String name = key.getValue();
+      String childPath = path.isEmpty() ? name : path + "." + name;
+      if (!allowed.contains(name)) {
+        new YamlValue(t.getKeyNode(), childPath, file, problems).problem("unknown field '" + name + "'"
+            + suggestion(name, allowed) + " (expected one of: " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+        continue;
+      }
+      if (result.containsKey(name)) {
+        new YamlValue(t.getKeyNode(), childPath, file, problems).problem("field '" + name + "' is given twice");
+        continue;
+      }
+      result.put(name, new YamlValue(t.getValueNode(), childPath, file, problems));
+    }
+    return result;
+  }
+
+  List<YamlValue> list() {
+    if (isNull()) {
+      return List.of();
+    }
+    if (!(node instanceof SequenceNode seq)) {
+      problem("expected a list (lines starting with '- '), found " + kind());
+      return List.of();
+    }
+    List<YamlValue> items = new ArrayList<>();
+    for (int i = 0; i < seq.getValue().size(); i++) {
+      items.add(new YamlValue(seq.getValue().get(i), path + "[" + i + "]", file, problems));
+    }
+    return items;
+  }
+
+  boolean isNull() {
+    return node instanceof ScalarNode s && s.getTag().getValue().endsWith(":null");
+  }
+
+  /** The scalar's text, or null after reporting if this is not a scalar or is empty. */
+  String string() {
+    if (!(node instanceof ScalarNode s) || isNull()) {
+      problem("expected a value, found " + kind());
+      return null;
+    }
+    if (s.getValue().isBlank()) {
+      problem("must not be empty");
+      return null;
+    }
+    return s.getValue();
+  }
+
+  Integer integer(int min, int max) {
+    String s = string();
+    if (s == null) {
+      return null;
+    }
+    try {
+      int v = Integer.parseInt(s.strip());
+      if (v < min || v > max) {
+        problem(v + " is out of range (expected: " + min + ".." + max + ")");
+        return null;
+      }
+      return v;
+    } catch (NumberFormatException e) {
+      problem("'" + s + "' is not a whole number (expected: " + min + ".." + max + ")");
+      return null;
+    }
+  }
+
+  Double decimal(double min, double max) {
+    String s = string();
+    if (s == null) {
+      return null;
+    }
+    try {
+      double v = Double.parseDouble(s.strip());
+      if (!(v >= min && v <= max)) {
+        problem(s + " is out of range (expected: " + min + ".." + max + ")");
+        return null;
+      }
+      return v;
+    } catch (NumberFormatException e) {
+      problem("'" + s + "' is not a number");
+      return null;
+    }
+  }
+
+  Boolean bool() {
+    String s = string();
+    if (s == null) {
+      return null;
+    }
+    return switch (s.strip().toLowerCase(java.util.Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> {
+        problem("'" + s + "' is not true or false");
+        yield null;
+      }
+    };
+  }
+
+  /** A positive duration like {@code 250ms}, {@code 2s}, {@code 1.5m}, {@code 1h}. */
+  Duration duration() {
+    String s = string();
+    if (s == null) {
+      return null;
+    }
+    Matcher m = DURATION.matcher(s.strip());
+    if (!m.matches()) {
+      problem("'" + s + "' is not a duration (expected e.g. 250ms, 2s, 1.5m, 1h)");
+      return null;
+    }
+    double amount = Double.parseDouble(m.group(1));
+    long millis = Math.round(amount * switch (m.group(2)) {
+      case "ms" -> 1;
+      case "s" -> 1_000;
+      case "m" -> 60_000;
+      default -> 3_600_000;
+    });
+    if (millis <= 0) {
+      problem("'" + s + "' must be longer than 0ms");
+      return null;
+    }
+    return Duration.ofMillis(millis);
+  }
+
+  <E extends Enum<E>> E enumValue(Class<E> type) {
+    String s = string();
+    if (s == null) {
+      return null;
+    }
+    String normalized = s.strip().toUpperCase(java.util.Locale.ROOT).replace('-', '_');
+    for (E e : type.getEnumConstants()) {
+      if (e.name().equals(normalized)) {
+        return e;
+      }
+    }
+    List<String> names = new ArrayList<>();
+    for (E e : type.getEnumConstants()) {
+      names.add(e.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+    }
+    problem("'" + s + "' is not one of " + names);
+    return null;
+  }
+
+  /** A mapping of strings to strings (labels, selectors). */
+  Map<String, String> stringMap() {
+    Map<String, String> result = new LinkedHashMap<>();
+    if (isNull()) {
+      return result;
+    }
+    if (!(node instanceof MappingNode mapping)) {
+      problem("expected a mapping of names to values, found " + kind());
+      return result;
+    }
+    for (NodeTuple t : mapping.getValue()) {
+      if (t.getKeyNode() instanceof ScalarNode k && t.getValueNode() instanceof ScalarNode v) {
+        if (result.put(k.getValue(), v.getValue()) != null) {
+          new YamlValue(t.getKeyNode(), path + "." + k.getValue(), file, problems).problem("given twice");
+        }
+      } else {
+        new YamlValue(t.getKeyNode(), path, file, problems).problem("entries must be plain 'name: value' pairs");
+      }
+    }
+    return result;
+  }
+
+  List<String> strings() {
+    List<String> out = new ArrayList<>();
+    for (YamlValue v : list()) {
+      String s = v.string();
+      if (s != null) {
+        out.add(s);
+      }
+    }
+    return out;
+  }
+
+  private String kind() {
+    if (node instanceof MappingNode) {
+      return "a mapping";
+    }
+    if (node instanceof SequenceNode) {
+      return "a list";
+    }
+    return isNull() ? "nothing" : "'" + ((ScalarNode) node).getValue() + "'";
+  }
+
+  private static String suggestion(String name, Set<String> allowed) {
+    String best = null;
+    int bestDistance = 3;
+    for (String a : allowed) {
+      int d = distance(name.toLowerCase(java.util.Locale.ROOT), a.toLowerCase(java.util.Locale.ROOT));
+      if (d < bestDistance) {
+        bestDistance = d;
+        best = a;
+      }
+    }
+    return best == null ? "" : "; did you mean '" + best + "'?";
+  }
+
+  private static int distance(String a, String b) {
+    int[] prev = new int[b.length() + 1];
+    int[] cur = new int[b.length() + 1];
+    for (int j = 0; j <= b.length(); j++) {
+      prev[j] = j;
+    }
+    for (int i = 1; i <= a.length(); i++) {
+      cur[0] = i;
+      for (int j = 1; j <= b.length(); j++) {
+        cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+      }
+      int[] t = prev;
+      prev = cur;
+      cur = t;
+    }
+    return prev[b.length()];
+  }
+}

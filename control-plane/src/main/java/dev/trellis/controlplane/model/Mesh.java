@@ -1,0 +1,40 @@
+package dev.trellis.controlplane.model;
+
+import dev.trellis.mtls.identity.TrustDomain;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The whole mesh as users describe it: the same model whether it comes from a local mesh file or
+ * from Kubernetes. Validated on construction of its parts; cross-references are checked by the
+ * config source that builds it (it knows where each part came from).
+ *
+ * @param clusterDomain DNS suffix of service names, e.g. {@code cluster.local} in {@code greeter.demo.svc.cluster.local}
+ * @param defaultMtls mTLS mode of workloads that do not set one
+ */
+public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
+    List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
+    List<AuthorizationPolicy> authorizations) {
+
+  public Mesh {
+    nodes = List.copyOf(nodes);
+    workloads = List.copyOf(workloads);
+    services = List.copyOf(services);
+    routes = List.copyOf(routes);
+    policies = List.copyOf(policies);
+    authorizations = List.copyOf(authorizations);
+  }
+
+  public Optional<Service> service(ObjectRef ref) {
+    return services.stream().filter(s -> s.ref().equals(ref)).findFirst();
+  }
+
+  public Optional<MeshNode> node(String name) {
+    return nodes.stream().filter(n -> n.name().equals(name)).findFirst();
+  }
+
+  /** Fully-qualified DNS name of a service: {@code <name>.<namespace>.svc.<clusterDomain>}. */
+  public String fqdn(Service service) {
+    return service.name() + "." + service.namespace() + ".svc." + clusterDomain;
+  }
+}

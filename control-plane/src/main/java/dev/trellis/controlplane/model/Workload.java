@@ -1,0 +1,32 @@
+package dev.trellis.controlplane.model;
+
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.identity.TrustDomain;
+import java.util.Map;
+
+/**
+ * One workload instance (a pod).
+ *
+ * @param address its IP (local mode: a loopback address)
+ * @param mtls its own mTLS mode, or null for the mesh default
+ */
+public record Workload(String name, String namespace, String serviceAccount, String node, String address,
+    Map<String, String> labels, boolean inMesh, MtlsMode mtls) {
+
+  public Workload {
+    labels = Map.copyOf(labels);
+  }
+
+  public ObjectRef ref() {
+    return new ObjectRef(namespace, name);
+  }
+
+  public SpiffeId identity(TrustDomain trustDomain) {
+    return SpiffeId.forWorkload(trustDomain, namespace, serviceAccount);
+  }
+
+  /** Whether every entry of {@code selector} is among this workload's labels. */
+  public boolean matches(Map<String, String> selector) {
+    return !selector.isEmpty() && selector.entrySet().stream().allMatch(e -> e.getValue().equals(labels.get(e.getKey())));
+  }
+}

@@ -1,0 +1,160 @@
+package dev.trellis.controlplane.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.trellis.controlplane.model.HttpRoute;
+import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MtlsMode;
+import dev.trellis.controlplane.model.ObjectRef;
+import dev.trellis.controlplane.model.ServicePort.AppProtocol;
+import dev.trellis.controlplane.model.TrafficPolicy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class MeshFileTest {
+
+  static final Path EXAMPLE = Path.of("..", "examples", "mesh.yaml");
+
+  private static final String NODES = """
+      nodes:
+        - {name: node-1, address: 127.0.1.1, token: node-1-token-0123456789}
+      """;
+
+  @Test
+  void theShippedExampleParses() throws Exception {
+    Mesh mesh = MeshFile.load(EXAMPLE);
+    assertThat(mesh.trustDomain().name()).isEqualTo("cluster.local");
+    assertThat(mesh.defaultMtls()).isEqualTo(MtlsMode.PERMISSIVE);
+    assertThat(mesh.nodes()).hasSize(2);
+    assertThat(mesh.workloads()).hasSize(4);
+    assertThat(mesh.service(new ObjectRef("demo", "greeter")).orElseThrow().ports().getFirst().protocol())
+        .isEqualTo(AppProtocol.GRPC);
+    HttpRoute route = mesh.routes().getFirst();
+    assertThat(route.rules().getFirst().backends()).extracting(HttpRoute.Backend::weight).containsExactly(80, 20);
+    assertThat(route.rules().getFirst().timeout()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(route.rules().getFirst().retry().backoffBase()).isEqualTo(Duration.ofMillis(25));
+    assertThat(mesh.policies().getFirst().loadBalancer().algorithm()).isEqualTo(TrafficPolicy.Algorithm.LEAST_REQUEST);
+    assertThat(mesh.fqdn(mesh.services().get(1))).isEqualTo("greeter.demo.svc.cluster.local");
+  }
+
+  @ParameterizedTest(name = "{1}")
+  @CsvSource(delimiter = '|', textBlock = """
+      trustDomain: Bad.Domain                                            | test.yaml:3:14: trustDomain: trust domain 'Bad.Domain'
+      servces: []                                                        | test.yaml:3:1: servces: unknown field 'servces'; did you mean 'services'?
+      services: [{name: a, namespace: demo, ports: [{port: 70000}]}]     | services[0].ports[0].port: 70000 is out of range (expected: 1..65535)
+      services: [{name: a, namespace: demo, ports: [{port: x}]}]         | services[0].ports[0].port: 'x' is not a whole number
+      services: [{name: A_b, namespace: demo, ports: [{port: 1}]}]       | services[0].name: 'A_b' is not a valid name
+      services: [{name: a, namespace: demo, ports: []}]                  | services[0].ports: a service needs at least one port
+      services: [{name: a, namespace: demo, vip: nope, ports: [{port: 1}]}] | services[0].vip: 'nope' is not an IP address
+      workloads: [{name: w, namespace: demo, node: node-9, address: 10.0.0.1}] | workloads[0].node: no node named 'node-9'
+      workloads: [{name: w, namespace: demo, node: node-1}]              | workloads[0]: missing required field 'address'
+      mtls: {mode: sometimes}                                            | mtls.mode: 'sometimes' is not one of [strict, permissive, disable]
+      routes: [{name: r, namespace: demo, service: nope, rules: [{backends: [{service: nope}]}]}] | routes[0].service: no service demo/nope
+      """)
+  void eachProblemNamesFileLineColumnAndField(String yaml, String expected) {
+    assertThatThrownBy(() -> MeshFile.parse(NODES + yaml, "test.yaml", null))
+        .isInstanceOf(MeshFileException.class)
+        .satisfies(e -> assertThat(((MeshFileException) e).problems()).anySatisfy(p -> assertThat(p).contains(expected)));
+  }
+
+  @Test
+  void lineAndColumnPointAtTheOffendingValue() {
+    String yaml = NODES + """
+        services:
+          - name: greeter
+            namespace: demo
+            ports:
+              - port: 99999
+        """;
+    assertThatThrownBy(() -> MeshFile.parse(yaml, "mesh.yaml", null))
+        .hasMessage("mesh.yaml:7:15: services[0].ports[0].port: 99999 is out of range (expected: 1..65535)");
+  }
+
+  @Test
+  void allProblemsAreReportedAtOnce() {
+    String yaml = NODES + """
+        services:
+          - {name: a, namespace: demo, ports: [{port: 0}]}
+          - {name: b, namespace: demo, ports: [{port: 1, protocol: quic}]}
+        workloads:
+          - {name: w, namespace: demo, node: nowhere, address: 10.0.0.1}
+        """;
+    assertThatThrownBy(() -> MeshFile.parse(yaml, "m.yaml", null))
+        .satisfies(e -> assertThat(((MeshFileException) e).problems()).hasSize(3)
+            .anySatisfy(p -> assertThat(p).contains("ports[0].port: 0 is out of range"))
+            .anySatisfy(p -> assertThat(p).contains("protocol: 'quic' is not one of [http, http2, grpc, tcp]"))
+            .anySatisfy(p -> assertThat(p).contains("no node named 'nowhere'")));
+  }
+
+  @Test
+  void crossReferencesAreChecked() {
+    String yaml = NODES + """
+        services:
+          - {name: web, namespace: demo, ports: [{name: http, port: 80}, {name: db, port: 5432}]}
+        routes:
+          - name: r
+            namespace: demo
+            service: web
+            port: 5432
+            rules: [{backends: [{service: web, weight: 0}]}]
+          - name: r2
+            namespace: demo
+            service: web
+            rules: [{backends: [{service: web, port: 81}]}]
+        """;
+    assertThatThrownBy(() -> MeshFile.parse(yaml, "m.yaml", null))
+        .satisfies(e -> assertThat(((MeshFileException) e).problems())
+            .anySatisfy(p -> assertThat(p).contains("port 5432 of service demo/web is TCP"))
+            .anySatisfy(p -> assertThat(p).contains("backend weights sum to 0"))
+            .anySatisfy(p -> assertThat(p).contains("backend service demo/web has no port 81")));
+  }
+
+  @Test
+  void duplicatesAreRefused() {
+    String yaml = """
+        nodes:
+          - {name: n, address: 127.0.1.1, token: same-token-0123456789}
+          - {name: m, address: 127.0.1.1, token: same-token-0123456789}
+        workloads:
+          - {name: w, namespace: d, node: n, address: 10.0.0.1}
+          - {name: v, namespace: d, node: n, address: 10.0.0.1}
+        """;
+    assertThatThrownBy(() -> MeshFile.parse(yaml, "m.yaml", null))
+        .satisfies(e -> assertThat(((MeshFileException) e).problems())
+            .anySatisfy(p -> assertThat(p).contains("address 127.0.1.1 is used by another node"))
+            .anySatisfy(p -> assertThat(p).contains("has the same token as node 'n'"))
+            .anySatisfy(p -> assertThat(p).contains("address 10.0.0.1 is already used by workload d/w")));
+  }
+
+  @Test
+  void shortTokensAndTokenFiles(@TempDir Path dir) throws Exception {
+    assertThatThrownBy(() -> MeshFile.parse("nodes: [{name: n, address: 127.0.0.1, token: short}]", "m.yaml", null))
+        .hasMessageContaining("token has 5 characters (expected: at least 16");
+    Files.writeString(dir.resolve("n.token"), "from-a-file-0123456789\n");
+    Mesh mesh = MeshFile.parse("nodes: [{name: n, address: 127.0.0.1, tokenFile: n.token}]", "m.yaml", dir);
+    assertThat(mesh.nodes().getFirst().token()).isEqualTo("from-a-file-0123456789");
+  }
+
+  @Test
+  void notYamlAndEmptyFiles() {
+    assertThatThrownBy(() -> MeshFile.parse("a: [", "m.yaml", null)).hasMessageStartingWith("m.yaml: not valid YAML:");
+    assertThatThrownBy(() -> MeshFile.parse("", "m.yaml", null)).hasMessage("m.yaml: the file is empty");
+    assertThatThrownBy(() -> MeshFile.parse("just text", "m.yaml", null))
+        .hasMessageContaining("expected a mapping (key: value lines), found 'just text'");
+  }
+
+  @Test
+  void portProtocolIsInferredFromItsNameAsIstioDoes() {
+    assertThat(MeshFile.Parser.inferProtocol("grpc-api")).isEqualTo(AppProtocol.GRPC);
+    assertThat(MeshFile.Parser.inferProtocol("http")).isEqualTo(AppProtocol.HTTP);
+    assertThat(MeshFile.Parser.inferProtocol("http2")).isEqualTo(AppProtocol.HTTP2);
+    assertThat(MeshFile.Parser.inferProtocol("https")).isEqualTo(AppProtocol.TCP);
+    assertThat(MeshFile.Parser.inferProtocol(null)).isEqualTo(AppProtocol.TCP);
+  }
+}

@@ -124,6 +124,12 @@ public final class CertificateAuthority {
     return issuer.issue(s.material().active(), csr, requestedTtl, clock.instant(), s.bundle());
   }
 
+  /** Signs a serving certificate: the SVID of {@code csr} plus {@code dnsNames} as DNS SANs. */
+  public IssuedChain signServing(ValidatedCsr csr, List<String> dnsNames, Duration requestedTtl) {
+    State s = state;
+    return issuer.issue(s.material().active(), csr, requestedTtl, clock.instant(), s.bundle(), dnsNames);
+  }
+
   /** Step 1 of a rotation: a new root joins the trust bundle; the current authority keeps signing. */
   public synchronized SigningAuthority stageNewRoot() {
     requireStore("stage a new root");

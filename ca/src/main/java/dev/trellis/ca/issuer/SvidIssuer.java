@@ -78,6 +78,16 @@ public final class SvidIssuer {
 
   public IssuedChain issue(SigningAuthority authority, ValidatedCsr csr, Duration requestedTtl, Instant now,
       TrustBundle bundle) {
+    return issue(authority, csr, requestedTtl, now, bundle, List.of());
+  }
+
+  /**
+   * Like {@link #issue(SigningAuthority, ValidatedCsr, Duration, Instant, TrustBundle)}, adding DNS SANs
+   * beside the SPIFFE ID (the X.509-SVID spec allows them) for servers that standard TLS clients
+   * verify by host name, such as the control plane's own port 15012.
+   */
+  public IssuedChain issue(SigningAuthority authority, ValidatedCsr csr, Duration requestedTtl, Instant now,
+      TrustBundle bundle, List<String> dnsNames) {
     Duration ttl = grantedTtl(requestedTtl);
     Instant notAfter = now.plus(ttl);
     for (X509Certificate c : authority.chain()) {
@@ -102,8 +112,10 @@ public final class SvidIssuer {
       b.addExtension(Extension.extendedKeyUsage, false,
           new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
       // Subject is empty, so the SAN must be critical (RFC 5280 4.2.1.6).
-      b.addExtension(Extension.subjectAlternativeName, true,
-          new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, csr.identity().toString())));
+      List<GeneralName> names = new ArrayList<>();
+      names.add(new GeneralName(GeneralName.uniformResourceIdentifier, csr.identity().toString()));
+      dnsNames.forEach(d -> names.add(new GeneralName(GeneralName.dNSName, d)));
+      b.addExtension(Extension.subjectAlternativeName, true, new GeneralNames(names.toArray(GeneralName[]::new)));
       b.addExtension(Extension.subjectKeyIdentifier, false, utils.createSubjectKeyIdentifier(csr.publicKey()));
       b.addExtension(Extension.authorityKeyIdentifier, false, authorityKeyIdentifier(signer, utils));
       X509Certificate leaf = new JcaX509CertificateConverter().getCertificate(b.build(signer(authority.key())));

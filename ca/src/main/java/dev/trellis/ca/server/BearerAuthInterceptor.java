@@ -17,8 +17,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The one way callers authenticate to the control plane (CA and xDS alike): an
  * {@code authorization: Bearer <token>} metadata entry, checked by a {@link CallerAuthenticator}.
- * An authenticated call carries its {@link Caller} in the gRPC {@link Context}; any other call is
- * closed with {@code UNAUTHENTICATED} and a message that says what was wrong.
+ * An authenticated call carries its {@link Caller} in the gRPC {@link Context}. A call with a bad
+ * token is always closed with {@code UNAUTHENTICATED} and a message that says what was wrong; one
+ * with no token at all is refused too, unless {@link Anonymous#ALLOW} lets it through uncredited.
  */
 public final class BearerAuthInterceptor implements ServerInterceptor {
 
@@ -26,14 +27,31 @@ public final class BearerAuthInterceptor implements ServerInterceptor {
   static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   private static final String BEARER = "bearer ";
 
+  /** What to do with a call that carries no {@code authorization} metadata at all. */
+  public enum Anonymous {
+    /** Refuse it with UNAUTHENTICATED. */
+    REJECT,
+    /** Let it through without a {@link Caller}; each service decides what an anonymous caller may do. */
+    ALLOW
+  }
+
   private final CallerAuthenticator authenticator;
+  private final Anonymous anonymous;
 
   public BearerAuthInterceptor(CallerAuthenticator authenticator) {
+    this(authenticator, Anonymous.REJECT);
+  }
+
+  public BearerAuthInterceptor(CallerAuthenticator authenticator, Anonymous anonymous) {
     this.authenticator = requireNonNull(authenticator, "authenticator");
+    this.anonymous = requireNonNull(anonymous, "anonymous");
   }
 
   @Override
   public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+    if (anonymous == Anonymous.ALLOW && headers.get(AUTHORIZATION) == null) {
+      return next.startCall(call, headers);
+    }
     Caller caller;
     try {
       caller = authenticator.authenticate(bearerToken(headers));

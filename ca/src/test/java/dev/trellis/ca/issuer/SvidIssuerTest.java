@@ -104,6 +104,16 @@ class SvidIssuerTest {
   }
 
   @Test
+  void servingCertificatesCarryDnsNamesBesideTheSingleUriSan() throws Exception {
+    X509Certificate leaf = issuer.issue(root, csr(TestCsrs.ec("secp256r1")), Duration.ZERO, NOW, bundle,
+        List.of("localhost", "trellis-control-plane.trellis-system.svc")).leaf();
+    assertThat(X509Svid.uriSans(leaf)).containsExactly(ID.toString());
+    assertThat(leaf.getSubjectAlternativeNames()).extracting(san -> san.get(0) + "=" + san.get(1)).containsExactly(
+        "6=" + ID, "2=localhost", "2=trellis-control-plane.trellis-system.svc");
+    assertThat(new SvidVerifier(bundle, TD, new ManualClock(NOW)).verify(new X509Certificate[] {leaf})).isEqualTo(ID);
+  }
+
+  @Test
   void rsaKeysAlsoGetKeyEnciphermentUsage() {
     X509Certificate leaf = issuer.issue(root, csr(TestCsrs.rsa(2048)), Duration.ZERO, NOW, bundle).leaf();
     assertThat(leaf.getKeyUsage()[0]).isTrue();

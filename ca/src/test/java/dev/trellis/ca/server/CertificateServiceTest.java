@@ -200,6 +200,25 @@ class CertificateServiceTest {
   }
 
   @Test
+  void anAnonymousCallLetThroughByTheInterceptorIsStillRefusedByTheCa() throws Exception {
+    String name = InProcessServerBuilder.generateName();
+    Server lenient = InProcessServerBuilder.forName(name).directExecutor()
+        .addService(ServerInterceptors.intercept(new CertificateService(ca, new NodeAuthorizer(directory)),
+            new BearerAuthInterceptor(token -> authenticator.apply(token), BearerAuthInterceptor.Anonymous.ALLOW)))
+        .build().start();
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).directExecutor().build();
+    try {
+      var stub = CertificateServiceGrpc.newBlockingStub(ch);
+      assertStatus(() -> stub.sign(request("x", WEB)), Status.Code.UNAUTHENTICATED, "call was not authenticated");
+      assertStatus(() -> stub.withCallCredentials(BearerTokenCredentials.of("wrong-token-0123456789")).sign(request("x", WEB)),
+          Status.Code.UNAUTHENTICATED, "not a known node token");
+    } finally {
+      ch.shutdownNow();
+      lenient.shutdownNow();
+    }
+  }
+
+  @Test
   void tokensMustBeLongAndDistinct() {
     assertThatThrownBy(() -> new StaticTokenAuthenticator(Map.of("n", "short")))
         .hasMessageContaining("token of node 'n': 5 characters (expected: at least 16");

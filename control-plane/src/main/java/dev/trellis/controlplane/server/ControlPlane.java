@@ -1,0 +1,258 @@
+package dev.trellis.controlplane.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.trellis.ca.csr.CsrBuilder;
+import dev.trellis.ca.csr.CsrValidator;
+import dev.trellis.ca.issuer.CertificateAuthority;
+import dev.trellis.ca.issuer.IssuancePolicy;
+import dev.trellis.ca.issuer.IssuedChain;
+import dev.trellis.ca.server.BearerAuthInterceptor;
+import dev.trellis.ca.server.CertificateService;
+import dev.trellis.ca.server.NodeAuthorizer;
+import dev.trellis.ca.store.FileCaStore;
+import dev.trellis.controlplane.admin.AdminServer;
+import dev.trellis.controlplane.config.MeshFileException;
+import dev.trellis.controlplane.config.MeshFileSource;
+import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.translate.Translator;
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.svid.Backoff;
+import dev.trellis.mtls.svid.IssuedSvid;
+import dev.trellis.mtls.svid.RenewingSvidSource;
+import dev.trellis.mtls.svid.X509Svid;
+import dev.trellis.xds.cache.ConfigStore;
+import dev.trellis.xds.cache.Debouncer;
+import dev.trellis.xds.server.AdsLimits;
+import dev.trellis.xds.server.AdsServer;
+import io.grpc.Server;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.TlsServerCredentials;
+import io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.security.KeyPair;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The control-plane process in local mode: the mesh file (hot-reloaded) is translated into xDS
+ * resources and served over ADS together with the CA, on 15010 (plaintext) and 15012 (TLS with a
+ * certificate from the mesh CA, renewed without restart); health, metrics and debug on 15014.
+ */
+public final class ControlPlane implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
+  /** Max size of one gRPC message the control plane accepts (a CSR is at most 64 KiB; requests are small). */
+  static final int MAX_INBOUND_MESSAGE = 4 * 1024 * 1024;
+
+  private final ControlPlaneOptions options;
+  private final Clock clock;
+  private final ScheduledExecutorService scheduler =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("trellis-config").daemon().factory());
+  private final ExecutorService xdsExecutor =
+      Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
+          Thread.ofPlatform().name("trellis-xds-", 0).daemon().factory());
+  private final ConfigStore store = new ConfigStore();
+
+  private CertificateAuthority ca;
+  private MeshState meshState;
+  private MeshFileSource source;
+  private Debouncer debouncer;
+  private AdsServer ads;
+  private Server plaintext;
+  private Server tls;
+  private AdminServer admin;
+  private RenewingSvidSource servingSource;
+  private final ServingKeyManager servingKeys = new ServingKeyManager();
+  private volatile Mesh pendingMesh;
+
+  public ControlPlane(ControlPlaneOptions options, Clock clock) {
+    this.options = requireNonNull(options, "options");
+    this.clock = requireNonNull(clock, "clock");
+  }
+
+  /**
+   * Starts everything; returns once all ports accept connections.
+   *
+   * @throws MeshFileException if the mesh file is invalid (each problem listed)
+   * @throws IOException if a port cannot be bound (the message names the port and the option)
+   */
+  public ControlPlane start() throws MeshFileException, IOException {
+    source = new MeshFileSource(options.meshFile(), scheduler, options.pollInterval(), clock, this::onMeshChanged);
+    Mesh mesh = source.load();
+    meshState = new MeshState(mesh);
+    ca = CertificateAuthority.openOrCreate(mesh.trustDomain(), new FileCaStore(options.stateDir().resolve("ca")),
+        IssuancePolicy.defaults(), clock);
+    store.publish(Translator.translate(mesh, ca.trustBundle()));
+    debouncer = new Debouncer(this::publishPending, scheduler, options.debounce(), options.maxDebounce(), System::nanoTime);
+
+    ads = new AdsServer(store, new XdsAccess(options.anonymousXds()), AdsLimits.defaults(), xdsExecutor, clock);
+    CertificateService certificates = new CertificateService(ca, new NodeAuthorizer(meshState));
+    plaintext = startGrpc("xds", options.xdsPort(), NettyServerBuilder.forAddress(address(options.xdsPort())),
+        certificates, BearerAuthInterceptor.Anonymous.ALLOW);
+    startServingCertificate(mesh);
+    tls = startGrpc("xds-tls", options.xdsTlsPort(), NettyServerBuilder.forAddress(address(options.xdsTlsPort()),
+        TlsServerCredentials.newBuilder().keyManager(servingKeys).build()), certificates,
+        options.anonymousXds() ? BearerAuthInterceptor.Anonymous.ALLOW : BearerAuthInterceptor.Anonymous.REJECT);
+    admin = AdminServer.start(new InetSocketAddress(options.bind(), options.adminPort()), this);
+    source.start();
+    log.info("control plane up: xDS+CA {} (plaintext), {} (TLS), admin {}; trust domain {}, {} services",
+        plaintext.getPort(), tls.getPort(), admin.port(), mesh.trustDomain(), mesh.services().size());
+    return this;
+  }
+
+  private InetSocketAddress address(int port) {
+    return new InetSocketAddress(options.bind(), port);
+  }
+
+  private Server startGrpc(String what, int port, NettyServerBuilder builder, CertificateService certificates,
+      BearerAuthInterceptor.Anonymous anonymous) throws IOException {
+    BearerAuthInterceptor auth = new BearerAuthInterceptor(meshState, anonymous);
+    ServerServiceDefinition adsService = ServerInterceptors.intercept(ads, auth);
+    ServerServiceDefinition caService = ServerInterceptors.intercept(certificates, auth);
+    try {
+      return builder.maxInboundMessageSize(MAX_INBOUND_MESSAGE)
+          .permitKeepAliveTime(30, TimeUnit.SECONDS)
+          .addService(adsService).addService(caService)
+          .build().start();
+    } catch (IOException e) {
+      if (e instanceof BindException || e.getCause() instanceof BindException) {
+        throw new IOException("cannot listen on " + options.bind() + ":" + port + " (" + what + "): the port is in use; "
+            + "stop the other process or choose another port", e);
+      }
+      throw e;
+    }
+  }
+
+  /** The control plane's own SVID (plus DNS names) for 15012, renewed at half life like any workload's. */
+  private void startServingCertificate(Mesh mesh) throws IOException {
+    SpiffeId id = SpiffeId.forWorkload(mesh.trustDomain(), "trellis-system", "trellis-control-plane");
+    CsrValidator validator = new CsrValidator(mesh.trustDomain());
+    servingSource = RenewingSvidSource.start(id, identity -> CompletableFuture.supplyAsync(() -> {
+      KeyPair key = CsrBuilder.newKeyPair();
+      IssuedChain chain = ca.signServing(validator.validate(CsrBuilder.csrPem(identity, key), identity),
+          options.servingDnsNames(), Duration.ZERO);
+      return new IssuedSvid(X509Svid.of(chain.chain(), key.getPrivate()), chain.bundle());
+    }, scheduler), scheduler, clock, Backoff.defaults());
+    CompletableFuture<Void> first = new CompletableFuture<>();
+    servingSource.addListener(servingKeys);
+    servingSource.addListener(update -> first.complete(null));
+    try {
+      // The TLS port must not accept connections before it has a certificate.
+      first.get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IOException("could not issue the control plane's serving certificate within 10 s", e);
+    }
+  }
+
+  private void onMeshChanged(Mesh mesh) {
+    pendingMesh = mesh;
+    debouncer.changed();
+  }
+
+  private void publishPending() {
+    Mesh mesh = pendingMesh;
+    if (mesh == null) {
+      return;
+    }
+    try {
+      if (!mesh.trustDomain().equals(ca.trustDomain())) {
+        log.error("mesh file changes the trust domain from {} to {}; that needs a restart (and new certificates "
+            + "for every workload), so the change is not applied", ca.trustDomain(), mesh.trustDomain());
+        return;
+      }
+      meshState.update(mesh);
+      var diff = store.publish(Translator.translate(mesh, ca.trustBundle()));
+      log.info("pushed snapshot {} ({} types changed)", store.current().version(),
+          diff.global().size() + diff.byNode().size());
+    } catch (RuntimeException e) {
+      log.error("translating the new mesh failed; keeping the last good configuration", e);
+    }
+  }
+
+  // ---- for the admin server and tests
+
+  public ConfigStore store() {
+    return store;
+  }
+
+  public AdsServer ads() {
+    return ads;
+  }
+
+  public CertificateAuthority ca() {
+    return ca;
+  }
+
+  public Mesh mesh() {
+    return meshState.mesh();
+  }
+
+  public MeshFileSource.Status meshStatus() {
+    return source.status();
+  }
+
+  /** Checks the mesh file now and, if it changed, pushes it (bypassing the debounce); for tests and admin. */
+  public boolean reloadNow() {
+    try {
+      return CompletableFuture.supplyAsync(() -> {
+        boolean changed = source.checkNow();
+        publishPending();
+        return changed;
+      }, scheduler).get(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("reload failed", e);
+    }
+  }
+
+  public int xdsPort() {
+    return plaintext.getPort();
+  }
+
+  public int xdsTlsPort() {
+    return tls.getPort();
+  }
+
+  public int adminPort() {
+    return admin.port();
+  }
+
+  X509Svid servingCertificate() {
+    return servingKeys.current();
+  }
+
+  @Override
+  public void close() {
+    if (admin != null) {
+      admin.close();
+    }
+    for (Server s : new Server[] {plaintext, tls}) {
+      if (s != null) {
+        s.shutdownNow();
+        try {
+          s.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
+    }
+    if (servingSource != null) {
+      servingSource.close();
+    }
+    if (source != null) {
+      source.close();
+    }
+    scheduler.shutdownNow();
+    xdsExecutor.shutdownNow();
+  }
+}

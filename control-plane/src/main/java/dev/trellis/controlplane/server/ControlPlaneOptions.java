@@ -1,0 +1,60 @@
+package dev.trellis.controlplane.server;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * How a control plane runs. Ports 0 pick free ones (tests).
+ *
+ * @param meshFile the local-mode mesh file
+ * @param stateDir where the CA keeps its root ({@code <stateDir>/ca})
+ * @param bind the address all ports listen on (local mode: 127.0.0.1)
+ * @param xdsPort plaintext xDS + CA (15010)
+ * @param xdsTlsPort TLS xDS + CA with a certificate from the mesh CA (15012)
+ * @param adminPort health, metrics, debug (15014)
+ * @param anonymousXds whether plaintext xDS clients without a token get the global view
+ * @param debounce quiet period before a change is pushed
+ * @param maxDebounce longest a burst of changes may delay a push
+ * @param pollInterval how often the mesh file is checked for changes
+ * @param servingDnsNames DNS SANs of the 15012 certificate
+ */
+public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int xdsPort, int xdsTlsPort, int adminPort,
+    boolean anonymousXds, Duration debounce, Duration maxDebounce, Duration pollInterval, List<String> servingDnsNames) {
+
+  public ControlPlaneOptions {
+    servingDnsNames = List.copyOf(servingDnsNames);
+    for (int port : new int[] {xdsPort, xdsTlsPort, adminPort}) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port: " + port + " (expected: 0..65535)");
+      }
+    }
+  }
+
+  /** Local-mode defaults: loopback, the standard ports, anonymous plaintext xDS, 100 ms debounce. */
+  public static ControlPlaneOptions local(Path meshFile, Path stateDir) {
+    return new ControlPlaneOptions(meshFile, stateDir, "127.0.0.1", 15010, 15012, 15014, true, Duration.ofMillis(100),
+        Duration.ofSeconds(1), Duration.ofSeconds(1),
+        List.of("localhost", "trellis-control-plane", "trellis-control-plane.trellis-system.svc"));
+  }
+
+  public ControlPlaneOptions withPorts(int xds, int xdsTls, int admin) {
+    return new ControlPlaneOptions(meshFile, stateDir, bind, xds, xdsTls, admin, anonymousXds, debounce, maxDebounce,
+        pollInterval, servingDnsNames);
+  }
+
+  public ControlPlaneOptions withBind(String address) {
+    return new ControlPlaneOptions(meshFile, stateDir, address, xdsPort, xdsTlsPort, adminPort, anonymousXds, debounce,
+        maxDebounce, pollInterval, servingDnsNames);
+  }
+
+  public ControlPlaneOptions withDebounce(Duration quiet, Duration max) {
+    return new ControlPlaneOptions(meshFile, stateDir, bind, xdsPort, xdsTlsPort, adminPort, anonymousXds, quiet, max,
+        pollInterval, servingDnsNames);
+  }
+
+  public ControlPlaneOptions withPollInterval(Duration interval) {
+    return new ControlPlaneOptions(meshFile, stateDir, bind, xdsPort, xdsTlsPort, adminPort, anonymousXds, debounce,
+        maxDebounce, interval, servingDnsNames);
+  }
+}

@@ -1,0 +1,57 @@
+package dev.trellis.controlplane.server;
+
+import dev.trellis.ca.CaException;
+import dev.trellis.ca.server.Caller;
+import dev.trellis.ca.server.CallerAuthenticator;
+import dev.trellis.ca.server.StaticTokenAuthenticator;
+import dev.trellis.ca.server.WorkloadDirectory;
+import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshNode;
+import dev.trellis.controlplane.model.Workload;
+import dev.trellis.mtls.identity.SpiffeId;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The mesh currently in effect and what derives from it for access control: node tokens and which
+ * identities run on which node. Replaced as a whole on reload, read lock-free, so a token or a
+ * workload added to the mesh file is honoured at once, and a removed one no longer is.
+ */
+final class MeshState implements CallerAuthenticator, WorkloadDirectory {
+
+  private record Derived(Mesh mesh, StaticTokenAuthenticator tokens, Map<String, Set<SpiffeId>> identitiesByNode) {}
+
+  private volatile Derived current;
+
+  MeshState(Mesh mesh) {
+    update(mesh);
+  }
+
+  void update(Mesh mesh) {
+    Map<String, String> tokens = new HashMap<>();
+    for (MeshNode n : mesh.nodes()) {
+      tokens.put(n.name(), n.token());
+    }
+    Map<String, Set<SpiffeId>> byNode = new HashMap<>();
+    for (Workload w : mesh.workloads()) {
+      byNode.computeIfAbsent(w.node(), n -> new HashSet<>()).add(w.identity(mesh.trustDomain()));
+    }
+    current = new Derived(mesh, new StaticTokenAuthenticator(tokens), byNode);
+  }
+
+  Mesh mesh() {
+    return current.mesh();
+  }
+
+  @Override
+  public Caller authenticate(String bearerToken) throws CaException {
+    return current.tokens().authenticate(bearerToken);
+  }
+
+  @Override
+  public boolean runsOn(SpiffeId identity, String node) {
+    return current.identitiesByNode().getOrDefault(node, Set.of()).contains(identity);
+  }
+}

@@ -1,0 +1,240 @@
+package dev.trellis.controlplane.server;
+
+import static dev.trellis.xds.resource.ResourceType.CLUSTER;
+import static dev.trellis.xds.resource.ResourceType.ROUTE;
+import static dev.trellis.xds.resource.ResourceType.WORKLOAD;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.Message;
+import dev.trellis.ca.client.BearerTokenCredentials;
+import dev.trellis.ca.client.CaClient;
+import dev.trellis.controlplane.config.MeshFileException;
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.identity.TrustDomain;
+import dev.trellis.mtls.svid.IssuedSvid;
+import dev.trellis.mtls.svid.X509Svid;
+import dev.trellis.xds.client.AdsClient;
+import dev.trellis.xds.client.ResourceWatcher;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
+import io.grpc.ManagedChannel;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.TlsChannelCredentials;
+import io.grpc.netty.NettyChannelBuilder;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The control-plane process on loopback ports: xDS, CA, TLS port, hot reload, admin endpoints. */
+class ControlPlaneTest {
+
+  static final String NODE1_TOKEN = "example-node-1-token-change-me";
+
+  @TempDir
+  Path dir;
+
+  private Path meshFile;
+  private ControlPlane cp;
+  private ManagedChannel channel;
+  private final ScheduledExecutorService clientExecutor = Executors.newSingleThreadScheduledExecutor();
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  @BeforeEach
+  void start() throws Exception {
+    meshFile = dir.resolve("mesh.yaml");
+    Files.copy(Path.of("..", "examples", "mesh.yaml"), meshFile);
+    cp = new ControlPlane(ControlPlaneOptions.local(meshFile, dir.resolve("state")).withPorts(0, 0, 0)
+        .withPollInterval(Duration.ofMillis(100)).withDebounce(Duration.ofMillis(20), Duration.ofMillis(200)),
+        Clock.systemUTC()).start();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", cp.xdsPort()).usePlaintext().build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    clientExecutor.shutdownNow();
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    cp.close();
+  }
+
+  /** Collects the latest resource per name, thread-safe for awaiting. */
+  static final class Latest<T extends Message> implements ResourceWatcher<T> {
+    final Map<String, T> resources = new ConcurrentHashMap<>();
+    volatile Status ambient;
+
+    @Override
+    public void onChanged(String name, T resource) {
+      resources.put(name, resource);
+    }
+
+    @Override
+    public void onRemoved(String name) {
+      resources.remove(name);
+    }
+
+    @Override
+    public void onAmbientError(Status status) {
+      ambient = status;
+    }
+  }
+
+  private AdsClient client(String nodeId, String token) {
+    AdsClient.Builder b = AdsClient.builder(channel, Node.newBuilder().setId(nodeId).build(), clientExecutor);
+    if (token != null) {
+      b.callCredentials(BearerTokenCredentials.of(token));
+    }
+    return b.build();
+  }
+
+  @Test
+  void aNodeProxySeesTheGlobalConfigAndOnlyItsOwnWorkloads() {
+    AdsClient c = client("node-1", NODE1_TOKEN);
+    Latest<Message> clusters = new Latest<>();
+    Latest<Message> workloads = new Latest<>();
+    c.watch(CLUSTER, "*", clusters);
+    c.watch(WORKLOAD, "*", workloads);
+    c.start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> workloads.resources.size() == 2 && clusters.resources.size() == 5);
+    assertThat(workloads.resources).containsOnlyKeys("demo/frontend-0", "demo/greeter-v1-0");
+    c.close();
+  }
+
+  @Test
+  void anAnonymousClientGetsNoWorkloadsAndAWrongNodeIdIsRefused() {
+    AdsClient anonymous = client("proxyless-1", null);
+    Latest<Message> clusters = new Latest<>();
+    Latest<Message> workloads = new Latest<>();
+    anonymous.watch(CLUSTER, "*", clusters);
+    anonymous.watch(WORKLOAD, "*", workloads);
+    anonymous.start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> clusters.resources.size() == 5);
+    assertThat(workloads.resources).isEmpty();
+    anonymous.close();
+
+    AdsClient impostor = client("node-2", NODE1_TOKEN);
+    Latest<Message> w = new Latest<>();
+    impostor.watch(WORKLOAD, "*", w);
+    impostor.start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> w.ambient != null);
+    assertThat(w.ambient.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(w.ambient.getDescription()).contains("node.id 'node-2' does not match the node of the token (node-1)");
+    impostor.close();
+  }
+
+  @Test
+  void theCaSignsForWorkloadsOfTheCallersNodeOnly() throws Exception {
+    CaClient ca = new CaClient(channel, BearerTokenCredentials.of(NODE1_TOKEN), Duration.ZERO, Duration.ofSeconds(5),
+        Clock.systemUTC());
+    IssuedSvid greeter = ca.fetchSvid(SpiffeId.parse("spiffe://cluster.local/ns/demo/sa/greeter"))
+        .toCompletableFuture().get(10, TimeUnit.SECONDS);
+    assertThat(greeter.svid().id().toString()).isEqualTo("spiffe://cluster.local/ns/demo/sa/greeter");
+    assertThatThrownBy(() -> ca.fetchSvid(SpiffeId.parse("spiffe://cluster.local/ns/demo/sa/nobody"))
+        .toCompletableFuture().get(10, TimeUnit.SECONDS))
+        .hasCauseInstanceOf(StatusRuntimeException.class)
+        .hasMessageContaining("PERMISSION_DENIED");
+  }
+
+  @Test
+  void theTlsPortPresentsAMeshCertificateThatStandardClientsVerify() throws Exception {
+    X509Svid serving = cp.servingCertificate();
+    assertThat(serving.id().toString()).isEqualTo("spiffe://cluster.local/ns/trellis-system/sa/trellis-control-plane");
+    var roots = cp.ca().trustBundle().roots(TrustDomain.CLUSTER_LOCAL);
+    ManagedChannel tls = NettyChannelBuilder.forAddress(new InetSocketAddress("127.0.0.1", cp.xdsTlsPort()),
+            TlsChannelCredentials.newBuilder().trustManager(new java.io.ByteArrayInputStream(
+                dev.trellis.mtls.svid.Pem.encodeCertificates(roots).getBytes(java.nio.charset.StandardCharsets.US_ASCII)))
+                .build())
+        .overrideAuthority("localhost").build();
+    try {
+      CaClient ca = new CaClient(tls, BearerTokenCredentials.of(NODE1_TOKEN), Duration.ZERO, Duration.ofSeconds(5),
+          Clock.systemUTC());
+      IssuedSvid svid = ca.fetchSvid(SpiffeId.parse("spiffe://cluster.local/ns/demo/sa/frontend"))
+          .toCompletableFuture().get(10, TimeUnit.SECONDS);
+      assertThat(svid.svid().id().toString()).endsWith("/sa/frontend");
+    } finally {
+      tls.shutdownNow();
+    }
+  }
+
+  @Test
+  void anEditOfTheMeshFileReachesARunningClientAndABadEditKeepsTheLastGoodConfig() throws Exception {
+    AdsClient c = client("node-1", NODE1_TOKEN);
+    Latest<RouteConfiguration> routes = new Latest<>();
+    String name = "greeter.demo.svc.cluster.local:50051";
+    c.watch(ROUTE, name, routes);
+    c.start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> routes.resources.containsKey(name));
+    assertThat(weights(routes.resources.get(name))).containsExactly(80, 20);
+
+    Files.writeString(meshFile, Files.readString(meshFile).replace("weight: 80}", "weight: 50}")
+        .replace("weight: 20}", "weight: 50}"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> weights(routes.resources.get(name)).equals(List.of(50, 50)));
+
+    long version = cp.store().current().version();
+    Files.writeString(meshFile, Files.readString(meshFile).replace("weight: 50}", "weight: lots}"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> !cp.meshStatus().lastProblems().isEmpty());
+    assertThat(cp.meshStatus().lastProblems()).anySatisfy(p -> assertThat(p).contains("weight: 'lots' is not a whole number"));
+    assertThat(cp.store().current().version()).isEqualTo(version);
+    assertThat(get("/healthz/ready").body()).contains("the latest mesh file edit was rejected").contains("'lots'");
+    c.close();
+  }
+
+  @Test
+  void adminEndpointsShowClientsConfigAndMetrics() throws Exception {
+    AdsClient c = client("node-1", NODE1_TOKEN);
+    Latest<Message> clusters = new Latest<>();
+    c.watch(CLUSTER, "*", clusters);
+    c.start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> clusters.resources.size() == 5);
+    await().atMost(Duration.ofSeconds(10)).until(() -> get("/debug/clients").body().contains("\"acks\": 1"));
+    String clients = get("/debug/clients").body();
+    assertThat(clients).contains("\"client\": \"node-1\"").contains("\"principal\": \"node token of node-1\"")
+        .contains("\"type\": \"CDS\"").contains("\"protocol\": \"delta\"");
+    String config = get("/debug/config").body();
+    assertThat(config).contains("\"outbound|50051||greeter.demo.svc.cluster.local\"").contains("\"lbPolicy\": \"LEAST_REQUEST\"")
+        .contains("spiffe://cluster.local/ns/demo/sa/greeter").doesNotContain("PRIVATE KEY");
+    String metrics = get("/metrics").body();
+    assertThat(metrics).contains("trellis_xds_connected_clients 1").contains("trellis_xds_acks_total{type=\"CDS\"} 1");
+    assertThat(get("/healthz/ready").statusCode()).isEqualTo(200);
+    assertThat(get("/nope").statusCode()).isEqualTo(404);
+    c.close();
+  }
+
+  @Test
+  void anInvalidMeshFileStopsTheStartWithEveryProblem() throws Exception {
+    Path bad = dir.resolve("bad.yaml");
+    Files.writeString(bad, "nodes: [{name: n, address: 127.0.0.1, token: short}]\nservces: []\n");
+    ControlPlane other = new ControlPlane(ControlPlaneOptions.local(bad, dir.resolve("s2")).withPorts(0, 0, 0), Clock.systemUTC());
+    assertThatThrownBy(other::start).isInstanceOfSatisfying(MeshFileException.class, e -> assertThat(e.problems())
+        .anySatisfy(p -> assertThat(p).contains("bad.yaml:1:").contains("token has 5 characters"))
+        .anySatisfy(p -> assertThat(p).contains("bad.yaml:2:1: servces: unknown field")));
+    other.close();
+  }
+
+  private static List<Integer> weights(RouteConfiguration rc) {
+    return rc == null ? List.of() : rc.getVirtualHosts(0).getRoutes(0).getRoute().getWeightedClusters().getClustersList()
+        .stream().map(w -> w.getWeight().getValue()).toList();
+  }
+
+  private HttpResponse<String> get(String path) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + cp.adminPort() + path)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+}

@@ -145,6 +145,16 @@ public final class AdminServer implements AutoCloseable {
     b.append("# HELP trellis_config_reloads_total Mesh file reloads by result.\n# TYPE trellis_config_reloads_total counter\n");
     b.append("trellis_config_reloads_total{result=\"applied\"} ").append(s.reloads()).append('\n');
     b.append("trellis_config_reloads_total{result=\"rejected\"} ").append(s.failedReloads()).append('\n');
+    var os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+    if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
+      b.append("# HELP process_cpu_seconds_total CPU time of the control-plane process.\n")
+          .append("# TYPE process_cpu_seconds_total counter\n")
+          .append("process_cpu_seconds_total ").append(sun.getProcessCpuTime() / 1e9).append('\n');
+    }
+    var heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
+    gauge(b, "jvm_memory_heap_used_bytes", "Heap in use.", heap.getUsed());
+    gauge(b, "jvm_memory_heap_committed_bytes", "Heap committed by the JVM.", heap.getCommitted());
+    gauge(b, "jvm_memory_heap_max_bytes", "Maximum heap (-Xmx).", heap.getMax());
     counter(b, "trellis_xds_responses_total", "xDS responses pushed, by type.", t -> cp.ads().metrics().pushes(t));
     counter(b, "trellis_xds_acks_total", "xDS ACKs received, by type.", t -> cp.ads().metrics().acks(t));
     counter(b, "trellis_xds_nacks_total", "xDS NACKs received, by type.", t -> cp.ads().metrics().nacks(t));

@@ -40,11 +40,21 @@ final class ControlPlaneCommand implements Callable<Integer> {
   @Option(names = "--admin-port", defaultValue = "15014", description = "Admin HTTP (default: ${DEFAULT-VALUE}).")
   int adminPort;
 
+  @Option(names = "--poll-interval", defaultValue = "1s", converter = DurationConverter.class,
+      description = "How often the mesh file is checked for changes (default: ${DEFAULT-VALUE}).")
+  java.time.Duration pollInterval;
+
+  @Option(names = "--debounce", defaultValue = "100ms", converter = DurationConverter.class,
+      description = "Quiet period before a change is pushed; bursts are pushed at most 1s after they start "
+          + "(default: ${DEFAULT-VALUE}).")
+  java.time.Duration debounce;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
     ControlPlaneOptions options = ControlPlaneOptions.local(mesh, stateDir).withPorts(xdsPort, xdsTlsPort, adminPort)
-        .withBind(bind);
+        .withBind(bind).withPollInterval(pollInterval)
+        .withDebounce(debounce, debounce.compareTo(java.time.Duration.ofSeconds(1)) > 0 ? debounce : java.time.Duration.ofSeconds(1));
     ControlPlane cp;
     try {
       cp = new ControlPlane(options, Clock.systemUTC()).start();

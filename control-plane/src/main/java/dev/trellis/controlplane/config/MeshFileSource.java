@@ -21,10 +21,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The local-mode config source: a mesh file, reloaded when it changes. The file is checked every
- * {@code pollInterval} (modification time and size first, content only when they moved), which also
- * catches editors that replace files by renaming. A bad edit keeps the last good mesh in effect and
- * is reported (log and {@link #status()}) with every problem; fixing the file applies it.
+ * The local-mode config source: a mesh file, reloaded when it changes. A file-system watch on its
+ * directory notices edits at once (checked {@value #SETTLE_MILLIS} ms after the last event, so a file
+ * being written is not read half-way); the file is also checked every {@code pollInterval} in case
+ * the watch misses something (some network and overlay file systems). Each check compares
+ * modification time and size first, content only when they moved. A bad edit keeps the last good
+ * mesh in effect and is reported (log and {@link #status()}) with every problem; fixing the file
+ * applies it.
  */
 public final class MeshFileSource implements AutoCloseable {
 
@@ -32,6 +35,8 @@ public final class MeshFileSource implements AutoCloseable {
 
   /** The outcome of the latest load, for health and debug output. */
   public record Status(Instant lastLoadedAt, long reloads, long failedReloads, List<String> lastProblems) {}
+
+  static final long SETTLE_MILLIS = 25;
 
   private final Path file;
   private final ScheduledExecutorService scheduler;
@@ -44,6 +49,8 @@ public final class MeshFileSource implements AutoCloseable {
   private byte[] lastContent;
   private volatile Status status = new Status(null, 0, 0, List.of());
   private ScheduledFuture<?> poller;
+  private ScheduledFuture<?> settling;
+  private java.nio.file.WatchService watcher;
 
   public MeshFileSource(Path file, ScheduledExecutorService scheduler, Duration pollInterval, Clock clock,
       Consumer<Mesh> onMesh) {
@@ -56,10 +63,12 @@ public final class MeshFileSource implements AutoCloseable {
 
   /** Loads the file once; a start-up with a bad file fails with every problem listed. */
   public synchronized Mesh load() throws MeshFileException {
+    FileTime modified = modifiedTime();
+    long size = size();
     byte[] content = read();
     Mesh mesh = MeshFile.parse(new String(content, java.nio.charset.StandardCharsets.UTF_8), file.toString(),
         file.toAbsolutePath().getParent());
-    remember(content);
+    remember(content, modified, size);
     status = new Status(clock.instant(), status.reloads(), status.failedReloads(), List.of());
     return mesh;
   }
@@ -68,20 +77,55 @@ public final class MeshFileSource implements AutoCloseable {
   public void start() {
     long millis = pollInterval.toMillis();
     poller = scheduler.scheduleWithFixedDelay(this::checkNow, millis, millis, TimeUnit.MILLISECONDS);
+    startWatch();
+  }
+
+  private void startWatch() {
+    Path directory = file.toAbsolutePath().getParent();
+    try {
+      watcher = directory.getFileSystem().newWatchService();
+      directory.register(watcher, java.nio.file.StandardWatchEventKinds.ENTRY_MODIFY,
+          java.nio.file.StandardWatchEventKinds.ENTRY_CREATE);
+    } catch (IOException | UnsupportedOperationException e) {
+      log.info("no file-system watch on {} ({}); relying on polling every {}", directory, e.getMessage(), pollInterval);
+      return;
+    }
+    Path name = file.getFileName();
+    Thread.ofPlatform().daemon().name("trellis-mesh-watch").start(() -> {
+      try {
+        while (true) {
+          java.nio.file.WatchKey key = watcher.take();
+          boolean ours = key.pollEvents().stream().anyMatch(e -> name.equals(e.context()));
+          key.reset();
+          if (ours) {
+            settle();
+          }
+        }
+      } catch (InterruptedException | java.nio.file.ClosedWatchServiceException e) {
+        // closed
+      }
+    });
+  }
+
+  private synchronized void settle() {
+    if (settling != null) {
+      settling.cancel(false);
+    }
+    settling = scheduler.schedule(this::checkNow, SETTLE_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /** Checks the file at once and applies it if it changed and is valid. Returns true if a new mesh was applied. */
   public synchronized boolean checkNow() {
     try {
-      FileTime modified = Files.getLastModifiedTime(file);
-      long size = Files.size(file);
+      // Stat before reading: a write that lands after this point shows up as a change next time.
+      FileTime modified = modifiedTime();
+      long size = size();
       if (modified.equals(lastModified) && size == lastSize) {
         return false;
       }
       byte[] content = read();
       if (Arrays.equals(content, lastContent)) {
-        lastModified = modified;
-        lastSize = size;
+        remember(content, modified, size);
         return false;
       }
       Mesh mesh;
@@ -89,20 +133,23 @@ public final class MeshFileSource implements AutoCloseable {
         mesh = MeshFile.parse(new String(content, java.nio.charset.StandardCharsets.UTF_8), file.toString(),
             file.toAbsolutePath().getParent());
       } catch (MeshFileException e) {
-        remember(content);
+        if (!modified.equals(modifiedTime()) || size != size()) {
+          settle(); // read while it was being written: look again once the writer is done
+          return false;
+        }
+        remember(content, modified, size);
         status = new Status(status.lastLoadedAt(), status.reloads(), status.failedReloads() + 1, e.problems());
         log.error("mesh file {} changed but is invalid; keeping the last good configuration:\n  {}", file,
             String.join("\n  ", e.problems()));
         return false;
       }
-      remember(content);
+      remember(content, modified, size);
       status = new Status(clock.instant(), status.reloads() + 1, status.failedReloads(), List.of());
       log.info("mesh file {} reloaded", file);
       onMesh.accept(mesh);
       return true;
-    } catch (IOException | MeshFileException e) {
-      status = new Status(status.lastLoadedAt(), status.reloads(), status.failedReloads() + 1,
-          List.of(file + ": cannot be read: " + e.getMessage()));
+    } catch (MeshFileException e) {
+      status = new Status(status.lastLoadedAt(), status.reloads(), status.failedReloads() + 1, e.problems());
       log.error("cannot read mesh file {}; keeping the last good configuration: {}", file, e.getMessage());
       return false;
     } catch (RuntimeException e) {
@@ -130,21 +177,39 @@ public final class MeshFileSource implements AutoCloseable {
     }
   }
 
-  private void remember(byte[] content) {
-    lastContent = content;
+  private FileTime modifiedTime() throws MeshFileException {
     try {
-      lastModified = Files.getLastModifiedTime(file);
-      lastSize = Files.size(file);
+      return Files.getLastModifiedTime(file);
     } catch (IOException e) {
-      lastModified = null;
-      lastSize = -1;
+      throw new MeshFileException(List.of(file + ": cannot be read: " + e));
     }
+  }
+
+  private long size() throws MeshFileException {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      throw new MeshFileException(List.of(file + ": cannot be read: " + e));
+    }
+  }
+
+  private void remember(byte[] content, FileTime modified, long size) {
+    lastContent = content;
+    lastModified = modified;
+    lastSize = size;
   }
 
   @Override
   public void close() {
     if (poller != null) {
       poller.cancel(false);
+    }
+    if (watcher != null) {
+      try {
+        watcher.close();
+      } catch (IOException e) {
+        // closing anyway
+      }
     }
   }
 }

@@ -24,6 +24,13 @@ public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int
 
   public ControlPlaneOptions {
     servingDnsNames = List.copyOf(servingDnsNames);
+    if (pollInterval.isNegative() || pollInterval.isZero()) {
+      throw new IllegalArgumentException("poll interval: " + pollInterval + " (expected: > 0)");
+    }
+    if (debounce.isNegative() || maxDebounce.compareTo(debounce) < 0) {
+      throw new IllegalArgumentException("debounce: " + debounce + ", max " + maxDebounce
+          + " (expected: 0 <= debounce <= max)");
+    }
     for (int port : new int[] {xdsPort, xdsTlsPort, adminPort}) {
       if (port < 0 || port > 65535) {
         throw new IllegalArgumentException("port: " + port + " (expected: 0..65535)");

@@ -14,7 +14,11 @@ import dev.trellis.xds.resource.ResourceType;
 import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
+import dev.trellis.controlplane.model.MtlsMode;
+import dev.trellis.xds.resource.XdsResource;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -26,30 +30,61 @@ public final class Translator {
   private Translator() {}
 
   public static Snapshot translate(Mesh mesh, TrustBundle bundle) {
+    return translate(mesh, bundle, new TranslationCache());
+  }
+
+  /** As {@link #translate(Mesh, TrustBundle)}, reusing the unchanged parts of the previous translation. */
+  public static Snapshot translate(Mesh mesh, TrustBundle bundle, TranslationCache cache) {
     Snapshot.Builder snapshot = Snapshot.builder();
     Map<String, HttpRoute> routes = routesByServicePort(mesh);
     Map<ObjectRef, TrafficPolicy> policies = new HashMap<>();
     mesh.policies().forEach(p -> policies.put(p.service(), p));
+    Membership members = new Membership(mesh);
 
     for (Service service : mesh.services()) {
       TrafficPolicy policy = policies.get(service.ref());
-      for (ServicePort port : service.ports()) {
-        snapshot.add(ResourceType.CLUSTER, ClusterTranslation.cluster(mesh, service, port, policy));
-        snapshot.add(ResourceType.ENDPOINT, EndpointTranslation.endpoints(mesh, service, port, mesh.workloads()));
-        if (port.protocol().isHttp()) {
-          snapshot.add(ResourceType.ROUTE, RouteTranslation.routeConfig(mesh, service, port,
-              routes.get(service.ref() + ":" + port.port()), policy));
-          snapshot.add(ResourceType.LISTENER, ListenerTranslation.apiListener(mesh, service, port));
-        }
+      List<HttpRoute> attached = service.ports().stream().map(p -> routes.get(service.ref() + ":" + p.port())).toList();
+      List<Workload> selected = members.workloads(service);
+      ServiceKey key = new ServiceKey(mesh.trustDomain().name(), mesh.clusterDomain(), service, policy, attached, selected);
+      for (XdsResource r : cache.get(key, () -> serviceResources(mesh, service, policy, routes, selected))) {
+        snapshot.add(r);
       }
     }
     snapshot.add(ResourceType.CLUSTER, ClusterTranslation.passthrough());
     snapshot.add(ResourceType.LISTENER, ListenerTranslation.outbound(mesh, mesh.services()));
     snapshot.add(ResourceType.SECRET, trustBundle(mesh, bundle));
     for (Workload w : mesh.workloads()) {
-      snapshot.addForNode(ResourceType.WORKLOAD, w.node(), workload(mesh, w));
+      List<Service> selecting = members.services(w);
+      WorkloadKey key = new WorkloadKey(mesh.trustDomain().name(), mesh.clusterDomain(), mesh.defaultMtls(), w, selecting);
+      for (XdsResource r : cache.get(key, () -> List.of(XdsResource.of(ResourceType.WORKLOAD, workload(mesh, w, selecting))))) {
+        snapshot.addForNode(w.node(), r);
+      }
     }
+    cache.finish();
     return snapshot.build();
+  }
+
+  /** Everything that decides a service's resources. */
+  private record ServiceKey(String trustDomain, String clusterDomain, Service service, TrafficPolicy policy,
+      List<HttpRoute> routes, List<Workload> members) {}
+
+  /** Everything that decides a workload's resource. */
+  private record WorkloadKey(String trustDomain, String clusterDomain, MtlsMode defaultMtls, Workload workload,
+      List<Service> services) {}
+
+  private static List<XdsResource> serviceResources(Mesh mesh, Service service, TrafficPolicy policy,
+      Map<String, HttpRoute> routes, List<Workload> selected) {
+    List<XdsResource> out = new ArrayList<>();
+    for (ServicePort port : service.ports()) {
+      out.add(XdsResource.of(ResourceType.CLUSTER, ClusterTranslation.cluster(mesh, service, port, policy)));
+      out.add(XdsResource.of(ResourceType.ENDPOINT, EndpointTranslation.endpoints(mesh, service, port, selected)));
+      if (port.protocol().isHttp()) {
+        out.add(XdsResource.of(ResourceType.ROUTE, RouteTranslation.routeConfig(mesh, service, port,
+            routes.get(service.ref() + ":" + port.port()), policy)));
+        out.add(XdsResource.of(ResourceType.LISTENER, ListenerTranslation.apiListener(mesh, service, port)));
+      }
+    }
+    return out;
   }
 
   private static Map<String, HttpRoute> routesByServicePort(Mesh mesh) {
@@ -72,7 +107,7 @@ public final class Translator {
         .build();
   }
 
-  static dev.trellis.mesh.v1.Workload workload(Mesh mesh, Workload w) {
+  static dev.trellis.mesh.v1.Workload workload(Mesh mesh, Workload w, java.util.List<Service> services) {
     Builder b = dev.trellis.mesh.v1.Workload.newBuilder()
         .setName(w.ref().toString())
         .setNamespace(w.namespace())
@@ -87,10 +122,8 @@ public final class Translator {
           case DISABLE -> dev.trellis.mesh.v1.MtlsMode.DISABLE;
         })
         .putAllLabels(w.labels());
-    for (Service s : mesh.services()) {
-      if (w.matches(s.selector())) {
-        b.addServices(mesh.fqdn(s));
-      }
+    for (Service s : services) {
+      b.addServices(mesh.fqdn(s));
     }
     return b.build();
   }

@@ -227,6 +227,21 @@ class TranslatorTest {
   }
 
   @Test
+  void aCachedTranslationAfterAChangeEqualsAColdOne() throws Exception {
+    String text = java.nio.file.Files.readString(Path.of("..", "examples", "mesh.yaml"));
+    TranslationCache cache = new TranslationCache();
+    TrustBundle bundle = TrustBundle.of(TrustDomain.CLUSTER_LOCAL, java.util.List.of(pki.root()));
+    Translator.translate(MeshFile.parse(text, "m.yaml", null), bundle, cache);
+    Mesh changed = MeshFile.parse(text.replace("127.0.2.12", "127.0.2.99").replace("weight: 80", "weight: 70"),
+        "m.yaml", null);
+    Snapshot cached = Translator.translate(changed, bundle, cache);
+    Snapshot cold = Translator.translate(changed, bundle);
+    assertThat(cached.diffFrom(cold).isEmpty()).isTrue();
+    assertThat(cold.diffFrom(example).isEmpty()).isFalse();
+    assertThat(cache.hits()).as("unchanged services and workloads were reused").isPositive();
+  }
+
+  @Test
   void translationIsDeterministic() {
     Snapshot again = translate(load(Path.of("..", "examples", "mesh.yaml")));
     assertThat(again.diffFrom(example).isEmpty()).isTrue();

@@ -145,6 +145,23 @@ public final class Snapshot {
       return this;
     }
 
+    /** Adds an already built resource (a translation cache hit). */
+    public Builder add(XdsResource resource) {
+      if (byNode.containsKey(resource.type())) {
+        throw new IllegalArgumentException(resource.type().shortName() + " resources are node-scoped in this snapshot");
+      }
+      put(global.computeIfAbsent(resource.type(), t -> new HashMap<>()), resource);
+      return this;
+    }
+
+    public Builder addForNode(String node, XdsResource resource) {
+      if (global.containsKey(resource.type())) {
+        throw new IllegalArgumentException(resource.type().shortName() + " resources are global in this snapshot");
+      }
+      put(byNode.computeIfAbsent(resource.type(), t -> new HashMap<>()).computeIfAbsent(node, n -> new HashMap<>()), resource);
+      return this;
+    }
+
     public Builder addForNode(ResourceType type, String node, Message message) {
       if (global.containsKey(type)) {
         throw new IllegalArgumentException(type.shortName() + " resources are global in this snapshot; cannot add a node-scoped one");

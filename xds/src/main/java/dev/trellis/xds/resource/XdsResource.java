@@ -7,6 +7,7 @@ import com.google.protobuf.Any;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.Message;
 import java.io.ByteArrayOutputStream;
+import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import java.io.IOException;
 
 /**
@@ -16,12 +17,28 @@ import java.io.IOException;
  *
  * @param body null only for a placeholder standing for a version a reconnecting delta client says it has
  */
-public record XdsResource(ResourceType type, String name, String version, Any body) {
+public record XdsResource(ResourceType type, String name, String version, Any body, Resource deltaForm) {
 
   public XdsResource {
     requireNonNull(type, "type");
     requireNonNull(name, "name");
     requireNonNull(version, "version");
+  }
+
+  private XdsResource(ResourceType type, String name, String version, Any body) {
+    this(type, name, version, body, body == null ? null : deltaResource(name, version, body));
+  }
+
+  /**
+   * The delta-xDS wrapper, built once and shared by every stream: its strings are pre-encoded so
+   * serializing it for the n-th client copies bytes instead of encoding text again.
+   */
+  private static Resource deltaResource(String name, String version, Any body) {
+    Resource r = Resource.newBuilder().setName(name).setVersion(version).setResource(body).build();
+    r.getNameBytes();
+    r.getVersionBytes();
+    r.getSerializedSize();
+    return r;
   }
 
   public static XdsResource of(ResourceType type, Message message) {

@@ -4,7 +4,6 @@ import dev.trellis.xds.resource.ResourceType;
 import dev.trellis.xds.resource.XdsResource;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
-import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Clock;
 import java.util.HashSet;
@@ -130,7 +129,7 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
         .setSystemVersionInfo(versionInfo())
         .setNonce(nonce);
     for (XdsResource r : work.upserts) {
-      response.addResources(Resource.newBuilder().setName(r.name()).setVersion(r.version()).setResource(r.body()));
+      response.addResources(r.deltaForm());
     }
     response.addAllRemovedResources(work.removals);
     response.addAllRemovedResources(work.notFound);

@@ -1,0 +1,52 @@
+package dev.trellis.controlplane.translate;
+
+import dev.trellis.xds.resource.XdsResource;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * Reuses translated resources across translations: a service's resources depend only on the service,
+ * its traffic policy and route, the workloads it selects and a few mesh-wide settings; a workload's
+ * resource only on the workload and the services selecting it. When those inputs are equal (records
+ * compare by value), the previous resources are reused, so a one-endpoint change re-translates one
+ * service instead of all of them. The output is identical to a cold translation.
+ *
+ * <p>Entries not used by the latest translation are dropped, so the cache never outgrows the mesh.
+ * Not thread-safe: one translation at a time (the control plane translates on its config thread).
+ */
+public final class TranslationCache {
+
+  private Map<Object, List<XdsResource>> previous = new HashMap<>();
+  private Map<Object, List<XdsResource>> current = new HashMap<>();
+  private long hits;
+  private long misses;
+
+  /** The resources for {@code key}: reused if the previous translation had them, else computed. */
+  List<XdsResource> get(Object key, Supplier<List<XdsResource>> compute) {
+    List<XdsResource> cached = previous.get(key);
+    if (cached != null) {
+      hits++;
+    } else {
+      misses++;
+      cached = List.copyOf(compute.get());
+    }
+    current.put(key, cached);
+    return cached;
+  }
+
+  /** Ends a translation: what it used is kept for the next, the rest is dropped. */
+  void finish() {
+    previous = current;
+    current = new HashMap<>();
+  }
+
+  public long hits() {
+    return hits;
+  }
+
+  public long misses() {
+    return misses;
+  }
+}

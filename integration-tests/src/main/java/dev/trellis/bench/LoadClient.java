@@ -39,6 +39,7 @@ final class LoadClient {
 
   private volatile String watched;
   private volatile long watchAckNanos;
+  private volatile long watchAckEpochMillis;
   private volatile CountDownLatch watchDone;
 
   private StreamObserver<DiscoveryRequest> sotw;
@@ -118,6 +119,11 @@ final class LoadClient {
     return watchAckNanos;
   }
 
+  /** Wall-clock time of the ACK, comparable with the control plane's publish time (same machine). */
+  long watchAckEpochMillis() {
+    return watchAckEpochMillis;
+  }
+
   private synchronized void onDelta(DeltaDiscoveryResponse r) {
     ResourceType t = ResourceType.forUrl(r.getTypeUrl());
     Set<String> names = deltaNames.computeIfAbsent(t, x -> new HashSet<>());
@@ -156,6 +162,7 @@ final class LoadClient {
   private void afterAck(boolean hit) {
     if (hit && watchAckNanos == 0) {
       watchAckNanos = System.nanoTime();
+      watchAckEpochMillis = System.currentTimeMillis();
       watched = null;
       watchDone.countDown();
     }

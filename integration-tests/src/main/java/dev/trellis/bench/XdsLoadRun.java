@@ -70,7 +70,9 @@ public final class XdsLoadRun {
     command.addAll(List.of("-cp", jar, "dev.trellis.controlplane.cli.TrellisCli", "control-plane",
         "--mesh", mesh.toString(), "--state-dir", dir.resolve("state").toString(), "--xds-port", "" + xds,
         "--xds-tls-port", "" + tls, "--admin-port", "" + admin, "--poll-interval", poll, "--debounce", debounce));
-    Process cp = new ProcessBuilder(command)
+    ProcessBuilder builder = new ProcessBuilder(command);
+    builder.environment().put("TRELLIS_LOG_LEVEL", opts.getOrDefault("cp-log-level", "warn"));
+    Process cp = builder
         .redirectErrorStream(true).redirectOutput(dir.resolve("control-plane.log").toFile()).start();
     HttpClient http = HttpClient.newHttpClient();
     List<ManagedChannel> channels = new ArrayList<>();
@@ -118,6 +120,7 @@ public final class XdsLoadRun {
           (long) (afterSync.get("jvm_memory_heap_used_bytes") / (1 << 20)));
 
       List<Long> latencies = new ArrayList<>();
+      List<Long> pushLatencies = new ArrayList<>();
       double cpuBefore = afterSync.get("process_cpu_seconds_total");
       for (int c = 0; c < changes; c++) {
         int service = (c * 37) % services;
@@ -131,8 +134,17 @@ public final class XdsLoadRun {
         if (!done.await(60, TimeUnit.SECONDS)) {
           throw new IllegalStateException("change " + c + ": only " + (clients - done.getCount()) + " clients ACKed");
         }
+        long published = (long) (metrics(http, admin).get("trellis_config_last_push_timestamp_seconds") * 1000);
         for (LoadClient l : load) {
-          latencies.add(l.watchAckNanos() - written);
+          pushLatencies.add(TimeUnit.MILLISECONDS.toNanos(l.watchAckEpochMillis() - published));
+        }
+        long[] these = load.stream().mapToLong(l -> l.watchAckNanos() - written).toArray();
+        for (long x : these) {
+          latencies.add(x);
+        }
+        if (opts.containsKey("per-change")) {
+          System.out.printf("  change %2d (%s): median %d ms, last client %d ms%n", c, cluster, ms(percentile(these, 50)),
+              ms(percentile(these, 100)));
         }
       }
       Map<String, Double> end = metrics(http, admin);
@@ -142,6 +154,10 @@ public final class XdsLoadRun {
               + "p99 %d ms, max %d ms%n",
           changes, clients, poll, debounce, ms(percentile(lat, 50)), ms(percentile(lat, 90)), ms(percentile(lat, 99)),
           ms(percentile(lat, 100)));
+      long[] push = pushLatencies.stream().mapToLong(Long::longValue).toArray();
+      System.out.printf("push latency, snapshot published -> every client ACKed (same changes): p50 %d ms, p90 %d ms, "
+          + "p99 %d ms, max %d ms%n", ms(percentile(push, 50)), ms(percentile(push, 90)), ms(percentile(push, 99)),
+          ms(percentile(push, 100)));
       System.out.printf("control plane: CPU %.2f s per change (reparse, translate, push); heap used %d MiB "
               + "(committed %d MiB, max %d MiB); %d clients connected; NACKs %d%n",
           (end.get("process_cpu_seconds_total") - cpuBefore) / Math.max(1, changes),

@@ -93,6 +93,10 @@ class GrpcXdsInteropIT {
   }
 
   static String mesh(int v1Weight, int v2Weight) {
+    return mesh(v1Weight, v2Weight, "127.0.2.12");
+  }
+
+  static String mesh(int v1Weight, int v2Weight, String v2Address) {
     return """
         trustDomain: cluster.local
         nodes:
@@ -101,7 +105,7 @@ class GrpcXdsInteropIT {
         workloads:
           - {name: greeter-v1-0, namespace: demo, serviceAccount: greeter, node: node-1, address: 127.0.1.11, labels: {app: greeter, version: v1}}
           - {name: greeter-v1-1, namespace: demo, serviceAccount: greeter, node: node-1, address: 127.0.1.12, labels: {app: greeter, version: v1}}
-          - {name: greeter-v2-0, namespace: demo, serviceAccount: greeter, node: node-2, address: 127.0.2.12, labels: {app: greeter, version: v2}}
+          - {name: greeter-v2-0, namespace: demo, serviceAccount: greeter, node: node-2, address: %4$s, labels: {app: greeter, version: v2}}
         services:
           - {name: greeter, namespace: demo, vip: 10.96.0.10, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
           - {name: greeter-v1, namespace: demo, selector: {app: greeter, version: v1}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
@@ -115,7 +119,7 @@ class GrpcXdsInteropIT {
                   - {service: greeter-v1, weight: %2$d}
                   - {service: greeter-v2, weight: %3$d}
                 retry: {attempts: 2, on: [unavailable], backoff: {base: 5ms, max: 20ms}}
-        """.formatted(port, v1Weight, v2Weight);
+        """.formatted(port, v1Weight, v2Weight, v2Address);
   }
 
   @BeforeEach
@@ -194,6 +198,24 @@ class GrpcXdsInteropIT {
       }
       return true;
     });
+  }
+
+  @Test
+  void movingAnEndpointInTheMeshFileReachesTheRunningClient() throws Exception {
+    try (GreeterBackend moved = new GreeterBackend("greeter-v2-moved", "127.0.2.13", port)) {
+      Files.writeString(meshFile, mesh(0, 100, "127.0.2.13"));
+      assertThat(cp.reloadNow()).isTrue();
+      await().atMost(Duration.ofSeconds(20)).until(() -> {
+        for (int i = 0; i < 20; i++) {
+          if (!"greeter-v2-moved".equals(call())) {
+            return false;
+          }
+        }
+        return true;
+      });
+      assertThat(backends.get("greeter-v2-0").calls.get()).as("the old address gets nothing once moved").isLessThan(
+          moved.calls.get());
+    }
   }
 
   @Test

@@ -141,6 +141,12 @@ public final class AdminServer implements AutoCloseable {
     gauge(b, "trellis_xds_connected_clients", "Connected xDS streams.", cp.ads().registry().size());
     gauge(b, "trellis_config_snapshot_version", "Version of the snapshot being served.", cp.store().current().version());
     gauge(b, "trellis_config_resources", "Resources in the served snapshot.", cp.store().current().size());
+    java.time.Instant published = cp.lastPublished();
+    if (published != null) {
+      b.append("# HELP trellis_config_last_push_timestamp_seconds When the latest config change was published (Unix time).\n")
+          .append("# TYPE trellis_config_last_push_timestamp_seconds gauge\n")
+          .append("trellis_config_last_push_timestamp_seconds ").append(published.toEpochMilli() / 1000.0).append('\n');
+    }
     MeshFileSource.Status s = cp.meshStatus();
     b.append("# HELP trellis_config_reloads_total Mesh file reloads by result.\n# TYPE trellis_config_reloads_total counter\n");
     b.append("trellis_config_reloads_total{result=\"applied\"} ").append(s.reloads()).append('\n');

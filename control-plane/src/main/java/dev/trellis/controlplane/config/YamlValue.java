@@ -47,25 +47,50 @@ final class YamlValue {
   private static final Pattern DURATION = Pattern.compile("^(\\d+(?:\\.\\d+)?)(ms|s|m|h)$");
 
   private final Node node;
-  private final String path;
+  // The path is built only when a message needs it: parent + key or index, not a string per node.
+  private final YamlValue parent;
+  private final String key;
+  private final int index;
   private final String file;
   private final Problems problems;
 
   YamlValue(Node node, String path, String file, Problems problems) {
+    this(node, null, path, -1, file, problems);
+  }
+
+  private YamlValue(Node node, YamlValue parent, String key, int index, String file, Problems problems) {
     this.node = node;
-    this.path = path;
+    this.parent = parent;
+    this.key = key;
+    this.index = index;
     this.file = file;
     this.problems = problems;
   }
 
+  private YamlValue child(Node n, String childKey) {
+    return new YamlValue(n, this, childKey, -1, file, problems);
+  }
+
+  private YamlValue element(Node n, int i) {
+    return new YamlValue(n, this, null, i, file, problems);
+  }
+
   String path() {
-    return path;
+    if (parent == null) {
+      return key == null ? "" : key;
+    }
+    String p = parent.path();
+    if (key == null) {
+      return p + "[" + index + "]";
+    }
+    return p.isEmpty() ? key : p + "." + key;
   }
 
   /** {@code file:line:column: path}, lines and columns from 1. */
   String where() {
     Optional<Mark> m = node.getStartMark();
     String position = m.map(mark -> ":" + (mark.getLine() + 1) + ":" + (mark.getColumn() + 1)).orElse("");
+    String path = path();
     return file + position + (path.isEmpty() ? "" : ": " + path);
   }
 
@@ -81,23 +106,21 @@ final class YamlValue {
       return result;
     }
     for (NodeTuple t : mapping.getValue()) {
-      YamlValue keyAt = new YamlValue(t.getKeyNode(), path, file, problems);
-      if (!(t.getKeyNode() instanceof ScalarNode key)) {
-        keyAt.problem("keys must be plain strings");
+      if (!(t.getKeyNode() instanceof ScalarNode keyNode)) {
+        new YamlValue(t.getKeyNode(), parent, key, index, file, problems).problem("keys must be plain strings");
         continue;
       }
-      String name = key.getValue();
-      String childPath = path.isEmpty() ? name : path + "." + name;
+      String name = keyNode.getValue();
       if (!allowed.contains(name)) {
-        new YamlValue(t.getKeyNode(), childPath, file, problems).problem("unknown field '" + name + "'"
+        child(t.getKeyNode(), name).problem("unknown field '" + name + "'"
             + suggestion(name, allowed) + " (expected one of: " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
         continue;
       }
       if (result.containsKey(name)) {
-        new YamlValue(t.getKeyNode(), childPath, file, problems).problem("field '" + name + "' is given twice");
+        child(t.getKeyNode(), name).problem("field '" + name + "' is given twice");
         continue;
       }
-      result.put(name, new YamlValue(t.getValueNode(), childPath, file, problems));
+      result.put(name, child(t.getValueNode(), name));
     }
     return result;
   }
@@ -112,7 +135,7 @@ final class YamlValue {
     }
     List<YamlValue> items = new ArrayList<>();
     for (int i = 0; i < seq.getValue().size(); i++) {
-      items.add(new YamlValue(seq.getValue().get(i), path + "[" + i + "]", file, problems));
+      items.add(element(seq.getValue().get(i), i));
     }
     return items;
   }
@@ -242,10 +265,10 @@ final class YamlValue {
     for (NodeTuple t : mapping.getValue()) {
       if (t.getKeyNode() instanceof ScalarNode k && t.getValueNode() instanceof ScalarNode v) {
         if (result.put(k.getValue(), v.getValue()) != null) {
-          new YamlValue(t.getKeyNode(), path + "." + k.getValue(), file, problems).problem("given twice");
+          child(t.getKeyNode(), k.getValue()).problem("given twice");
         }
       } else {
-        new YamlValue(t.getKeyNode(), path, file, problems).problem("entries must be plain 'name: value' pairs");
+        new YamlValue(t.getKeyNode(), parent, key, index, file, problems).problem("entries must be plain 'name: value' pairs");
       }
     }
     return result;

@@ -76,6 +76,7 @@ public final class ControlPlane implements AutoCloseable {
   private RenewingSvidSource servingSource;
   private final ServingKeyManager servingKeys = new ServingKeyManager();
   private volatile Mesh pendingMesh;
+  private volatile java.time.Instant lastPublished;
   /** Used on the config thread only (start, then publishPending). */
   private final TranslationCache translations = new TranslationCache();
 
@@ -179,6 +180,9 @@ public final class ControlPlane implements AutoCloseable {
       var snapshot = Translator.translate(mesh, ca.trustBundle(), translations);
       long translated = System.nanoTime();
       var diff = store.publish(snapshot);
+      if (!diff.isEmpty()) {
+        lastPublished = clock.instant();
+      }
       log.info("translated in {} ms, published in {} ms", (translated - started) / 1_000_000,
           (System.nanoTime() - translated) / 1_000_000);
       log.info("pushed snapshot {} ({} types changed)", store.current().version(),
@@ -204,6 +208,11 @@ public final class ControlPlane implements AutoCloseable {
 
   public Mesh mesh() {
     return meshState.mesh();
+  }
+
+  /** When the latest change was published to the xDS server (null before the first change after start). */
+  public java.time.Instant lastPublished() {
+    return lastPublished;
   }
 
   public MeshFileSource.Status meshStatus() {

@@ -49,6 +49,9 @@ public record XdsResource(ResourceType type, String name, String version, Any bo
     byte[] bytes = deterministicBytes(message);
     String version = Hashing.murmur3_128().hashBytes(bytes).toString().substring(0, 16);
     Any body = Any.newBuilder().setTypeUrl(type.typeUrl()).setValue(com.google.protobuf.ByteString.copyFrom(bytes)).build();
+    // Encode the type URL once here, not once per client that receives the resource.
+    body.getTypeUrlBytes();
+    body.getSerializedSize();
     return new XdsResource(type, name, version, body);
   }
 

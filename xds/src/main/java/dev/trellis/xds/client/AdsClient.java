@@ -85,7 +85,7 @@ public final class AdsClient implements AutoCloseable {
   private final Protocol protocol;
   private final Backoff backoff;
 
-  private Transport transport;
+  private Transport<?, ?> transport;
   private ScheduledFuture<?> reconnect;
   private int failures;
   private boolean started;
@@ -203,14 +203,14 @@ public final class AdsClient implements AutoCloseable {
   }
 
   /** A response arrived on {@code from}: the connection works. */
-  void healthy(Transport from) {
+  void healthy(Transport<?, ?> from) {
     if (from == transport) {
       failures = 0;
     }
   }
 
   /** {@code from} failed: tell watchers, keep the cache, reconnect after a backoff. */
-  void failed(Transport from, Status status) {
+  void failed(Transport<?, ?> from, Status status) {
     if (from != transport || closed) {
       return;
     }

@@ -7,34 +7,24 @@ import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
-import io.grpc.Status;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 
 /** Incremental ADS for {@link AdsClient}: subscribe/unsubscribe deltas, per-resource versions, initial versions on reconnect. */
-final class DeltaTransport implements Transport, ClientResponseObserver<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+final class DeltaTransport extends Transport<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
 
-  private final AdsClient client;
   private final AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub;
-  private ClientCallStreamObserver<DeltaDiscoveryRequest> requests;
   private boolean nodeSent;
 
   DeltaTransport(AdsClient client, AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub) {
-    this.client = client;
+    super(client);
     this.stub = stub;
   }
 
   @Override
-  public void beforeStart(ClientCallStreamObserver<DeltaDiscoveryRequest> requestStream) {
-    this.requests = requestStream;
-  }
-
-  @Override
-  public void open() {
+  void open() {
     stub.deltaAggregatedResources(this);
   }
 
@@ -47,7 +37,7 @@ final class DeltaTransport implements Transport, ClientResponseObserver<DeltaDis
   }
 
   @Override
-  public void subscribeAll(AdsClient.TypeWatch tw) {
+  void subscribeAll(AdsClient.TypeWatch tw) {
     DeltaDiscoveryRequest.Builder b = DeltaDiscoveryRequest.newBuilder().setTypeUrl(tw.type.typeUrl());
     if (tw.isWildcard()) {
       b.addResourceNamesSubscribe("*");
@@ -58,7 +48,7 @@ final class DeltaTransport implements Transport, ClientResponseObserver<DeltaDis
   }
 
   @Override
-  public void subscriptionChanged(AdsClient.TypeWatch tw, String name, boolean added) {
+  void subscriptionChanged(AdsClient.TypeWatch tw, String name, boolean added) {
     DeltaDiscoveryRequest.Builder b = DeltaDiscoveryRequest.newBuilder().setTypeUrl(tw.type.typeUrl());
     if (added) {
       b.addResourceNamesSubscribe(name);
@@ -69,27 +59,7 @@ final class DeltaTransport implements Transport, ClientResponseObserver<DeltaDis
   }
 
   @Override
-  public void cancel() {
-    requests.cancel("client closed", null);
-  }
-
-  @Override
-  public void onNext(DeltaDiscoveryResponse response) {
-    client.executor.execute(() -> handle(response));
-  }
-
-  @Override
-  public void onError(Throwable t) {
-    client.executor.execute(() -> client.failed(this, Status.fromThrowable(t)));
-  }
-
-  @Override
-  public void onCompleted() {
-    client.executor.execute(() -> client.failed(this, Status.UNAVAILABLE.withDescription("control plane ended the stream")));
-  }
-
-  private void handle(DeltaDiscoveryResponse response) {
-    client.healthy(this);
+  void handle(DeltaDiscoveryResponse response) {
     ResourceType type = ResourceType.forUrl(response.getTypeUrl());
     AdsClient.TypeWatch tw = type == null ? null : client.types.get(type);
     DeltaDiscoveryRequest.Builder ack = DeltaDiscoveryRequest.newBuilder().setTypeUrl(response.getTypeUrl())
@@ -124,9 +94,5 @@ final class DeltaTransport implements Transport, ClientResponseObserver<DeltaDis
       ack.setErrorDetail(error(String.join("; ", problems)));
     }
     send(ack);
-  }
-
-  static com.google.rpc.Status error(String message) {
-    return com.google.rpc.Status.newBuilder().setCode(Status.Code.INVALID_ARGUMENT.value()).setMessage(message).build();
   }
 }

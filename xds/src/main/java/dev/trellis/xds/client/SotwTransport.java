@@ -7,9 +7,6 @@ import dev.trellis.xds.resource.ResourceType;
 import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryResponse;
-import io.grpc.Status;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientResponseObserver;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -19,25 +16,18 @@ import java.util.Set;
  * State-of-the-world ADS for {@link AdsClient}: each request carries the full subscription, the last
  * accepted version and the latest nonce; absence from a Listener/Cluster/Workload response means removal.
  */
-final class SotwTransport implements Transport, ClientResponseObserver<DiscoveryRequest, DiscoveryResponse> {
+final class SotwTransport extends Transport<DiscoveryRequest, DiscoveryResponse> {
 
-  private final AdsClient client;
   private final AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub;
-  private ClientCallStreamObserver<DiscoveryRequest> requests;
   private boolean nodeSent;
 
   SotwTransport(AdsClient client, AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub) {
-    this.client = client;
+    super(client);
     this.stub = stub;
   }
 
   @Override
-  public void beforeStart(ClientCallStreamObserver<DiscoveryRequest> requestStream) {
-    this.requests = requestStream;
-  }
-
-  @Override
-  public void open() {
+  void open() {
     stub.streamAggregatedResources(this);
     // Nonces belong to a stream: forget the previous stream's.
     client.types.values().forEach(tw -> tw.lastNonce = "");
@@ -61,37 +51,17 @@ final class SotwTransport implements Transport, ClientResponseObserver<Discovery
   }
 
   @Override
-  public void subscribeAll(AdsClient.TypeWatch tw) {
+  void subscribeAll(AdsClient.TypeWatch tw) {
     request(tw, null);
   }
 
   @Override
-  public void subscriptionChanged(AdsClient.TypeWatch tw, String name, boolean added) {
+  void subscriptionChanged(AdsClient.TypeWatch tw, String name, boolean added) {
     request(tw, null);
   }
 
   @Override
-  public void cancel() {
-    requests.cancel("client closed", null);
-  }
-
-  @Override
-  public void onNext(DiscoveryResponse response) {
-    client.executor.execute(() -> handle(response));
-  }
-
-  @Override
-  public void onError(Throwable t) {
-    client.executor.execute(() -> client.failed(this, Status.fromThrowable(t)));
-  }
-
-  @Override
-  public void onCompleted() {
-    client.executor.execute(() -> client.failed(this, Status.UNAVAILABLE.withDescription("control plane ended the stream")));
-  }
-
-  private void handle(DiscoveryResponse response) {
-    client.healthy(this);
+  void handle(DiscoveryResponse response) {
     ResourceType type = ResourceType.forUrl(response.getTypeUrl());
     AdsClient.TypeWatch tw = type == null ? null : client.types.get(type);
     if (tw == null) {
@@ -129,7 +99,7 @@ final class SotwTransport implements Transport, ClientResponseObserver<Discovery
       tw.sotwVersion = response.getVersionInfo();
       request(tw, null);
     } else {
-      request(tw, DeltaTransport.error(String.join("; ", problems)));
+      request(tw, error(String.join("; ", problems)));
     }
   }
 }

@@ -6,12 +6,8 @@ import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.grpc.stub.ServerCallStreamObserver;
 import java.time.Clock;
-import java.util.HashSet;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Executor;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Incremental (delta) ADS: requests add and remove subscriptions; responses carry only changed
@@ -20,10 +16,6 @@ import org.slf4j.LoggerFactory;
  * reconnecting client's {@code initial_resource_versions} spare it the resources it already has.
  */
 final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
-
-  private static final Logger log = LoggerFactory.getLogger(DeltaStream.class);
-
-  private final Set<String> ignoredTypes = new HashSet<>();
 
   DeltaStream(String id, AdsServer server, ServerCallStreamObserver<DeltaDiscoveryResponse> responses, Executor serial,
       Clock clock) {
@@ -38,11 +30,8 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
   @Override
   void handle(DeltaDiscoveryRequest request) {
     start(request.getNode());
-    ResourceType type = ResourceType.forUrl(request.getTypeUrl());
+    ResourceType type = supportedType(request.getTypeUrl());
     if (type == null) {
-      if (ignoredTypes.add(request.getTypeUrl()) && ignoredTypes.size() <= 16) {
-        log.warn("[{}] {} asked for unsupported type '{}'; ignored", streamId, scope.clientId(), request.getTypeUrl());
-      }
       return;
     }
     boolean first = !types.containsKey(type);

@@ -11,8 +11,6 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executor;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * State-of-the-world ADS: every request carries the full subscription of its type; a request whose
@@ -20,10 +18,6 @@ import org.slf4j.LoggerFactory;
  * responses carry everything the client is interested in; other types carry only what changed.
  */
 final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
-
-  private static final Logger log = LoggerFactory.getLogger(SotwStream.class);
-
-  private final Set<String> ignoredTypes = new HashSet<>();
 
   SotwStream(String id, AdsServer server, ServerCallStreamObserver<DiscoveryResponse> responses, Executor serial,
       Clock clock) {
@@ -38,11 +32,8 @@ final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
   @Override
   void handle(DiscoveryRequest request) {
     start(request.getNode());
-    ResourceType type = ResourceType.forUrl(request.getTypeUrl());
+    ResourceType type = supportedType(request.getTypeUrl());
     if (type == null) {
-      if (ignoredTypes.add(request.getTypeUrl()) && ignoredTypes.size() <= 16) {
-        log.warn("[{}] {} asked for unsupported type '{}'; ignored", streamId, scope.clientId(), request.getTypeUrl());
-      }
       return;
     }
     TypeState state = state(type);

@@ -138,6 +138,20 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
     log.debug("[{}] {} stream from {} ({})", streamId, variant(), scope.clientId(), scope.principal());
   }
 
+  private final java.util.Set<String> ignoredTypes = new java.util.HashSet<>();
+
+  /**
+   * The resource type of a request's type URL, or null for one Trellis does not serve: such
+   * requests are ignored (the client sees nothing for them), with a warning once per type.
+   */
+  ResourceType supportedType(String typeUrl) {
+    ResourceType type = ResourceType.forUrl(typeUrl);
+    if (type == null && ignoredTypes.size() < 16 && ignoredTypes.add(typeUrl)) {
+      log.warn("[{}] {} asked for unsupported type '{}'; ignored", streamId, scope.clientId(), typeUrl);
+    }
+    return type;
+  }
+
   TypeState state(ResourceType type) {
     return types.computeIfAbsent(type, TypeState::new);
   }

@@ -4,6 +4,7 @@ import static dev.trellis.xds.resource.ResourceType.CLUSTER;
 import static dev.trellis.xds.resource.ResourceType.ENDPOINT;
 import static dev.trellis.xds.resource.ResourceType.LISTENER;
 import static dev.trellis.xds.resource.ResourceType.ROUTE;
+import static dev.trellis.xds.testing.Resources.base;
 import static dev.trellis.xds.testing.Resources.cluster;
 import static dev.trellis.xds.testing.Resources.endpoints;
 import static dev.trellis.xds.testing.Resources.listener;
@@ -31,13 +32,6 @@ class DeltaProtocolTest {
     ads.close();
   }
 
-  private static Snapshot.Builder base() {
-    return Snapshot.builder()
-        .add(CLUSTER, cluster("c1")).add(CLUSTER, cluster("c2"))
-        .add(ENDPOINT, endpoints("c1", 8080)).add(ENDPOINT, endpoints("c2", 8081))
-        .add(LISTENER, listener("l1"))
-        .add(ROUTE, route("r1", "c1"));
-  }
 
   private static List<String> names(DeltaDiscoveryResponse r) {
     return r.getResourcesList().stream().map(Resource::getName).sorted().toList();

@@ -5,6 +5,7 @@ import static dev.trellis.xds.resource.ResourceType.ENDPOINT;
 import static dev.trellis.xds.resource.ResourceType.LISTENER;
 import static dev.trellis.xds.resource.ResourceType.ROUTE;
 import static dev.trellis.xds.resource.ResourceType.WORKLOAD;
+import static dev.trellis.xds.testing.Resources.base;
 import static dev.trellis.xds.testing.Resources.cluster;
 import static dev.trellis.xds.testing.Resources.endpoints;
 import static dev.trellis.xds.testing.Resources.listener;
@@ -36,13 +37,6 @@ class SotwProtocolTest {
     ads.close();
   }
 
-  private static Snapshot.Builder base() {
-    return Snapshot.builder()
-        .add(CLUSTER, cluster("c1")).add(CLUSTER, cluster("c2"))
-        .add(ENDPOINT, endpoints("c1", 8080)).add(ENDPOINT, endpoints("c2", 8081))
-        .add(LISTENER, listener("l1"))
-        .add(ROUTE, route("r1", "c1"));
-  }
 
   static List<String> names(ResourceType type, DiscoveryResponse r) {
     return r.getResourcesList().stream().map(a -> unpack(type, a)).map(type::nameOf).sorted().toList();

@@ -48,6 +48,17 @@ public final class Resources {
     return Listener.newBuilder().setName(name).build();
   }
 
+  /** Two clusters with endpoints, a listener and a route to c1: the starting point of the protocol tests. */
+  public static dev.trellis.xds.cache.Snapshot.Builder base() {
+    return dev.trellis.xds.cache.Snapshot.builder()
+        .add(dev.trellis.xds.resource.ResourceType.CLUSTER, cluster("c1"))
+        .add(dev.trellis.xds.resource.ResourceType.CLUSTER, cluster("c2"))
+        .add(dev.trellis.xds.resource.ResourceType.ENDPOINT, endpoints("c1", 8080))
+        .add(dev.trellis.xds.resource.ResourceType.ENDPOINT, endpoints("c2", 8081))
+        .add(dev.trellis.xds.resource.ResourceType.LISTENER, listener("l1"))
+        .add(dev.trellis.xds.resource.ResourceType.ROUTE, route("r1", "c1"));
+  }
+
   public static Workload workload(String name, String node) {
     return Workload.newBuilder().setName(name).setNode(node).setNamespace(name.split("/")[0]).build();
   }

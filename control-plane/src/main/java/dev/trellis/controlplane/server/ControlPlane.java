@@ -92,6 +92,15 @@ public final class ControlPlane implements AutoCloseable {
    * @throws IOException if a port cannot be bound (the message names the port and the option)
    */
   public ControlPlane start() throws MeshFileException, IOException {
+    try {
+      return startAll();
+    } catch (MeshFileException | IOException | RuntimeException e) {
+      close(); // nothing started half-way stays behind
+      throw e;
+    }
+  }
+
+  private ControlPlane startAll() throws MeshFileException, IOException {
     source = new MeshFileSource(options.meshFile(), scheduler, options.pollInterval(), clock, this::onMeshChanged);
     Mesh mesh = source.load();
     meshState = new MeshState(mesh);

@@ -228,6 +228,15 @@ class ControlPlaneTest {
     other.close();
   }
 
+  @Test
+  void aPortInUseFailsTheStartNamingThePortAndLeavesTheOtherInstanceAlone() throws Exception {
+    ControlPlane second = new ControlPlane(ControlPlaneOptions.local(meshFile, dir.resolve("s3"))
+        .withPorts(0, 0, cp.adminPort()), Clock.systemUTC());
+    assertThatThrownBy(second::start).isInstanceOf(java.io.IOException.class)
+        .hasMessageContaining(":" + cp.adminPort()).hasMessageContaining("the port is in use");
+    assertThat(get("/healthz/ready").statusCode()).as("the first control plane is unaffected").isEqualTo(200);
+  }
+
   private static List<Integer> weights(RouteConfiguration rc) {
     return rc == null ? List.of() : rc.getVirtualHosts(0).getRoutes(0).getRoute().getWeightedClusters().getClustersList()
         .stream().map(w -> w.getWeight().getValue()).toList();

@@ -1,0 +1,18 @@
+package dev.trellis.proxy.state;
+
+import dev.trellis.mtls.identity.SpiffeId;
+
+/**
+ * One endpoint of a cluster.
+ *
+ * @param identity the workload's SPIFFE ID from EDS metadata; null for endpoints outside the mesh
+ * @param inMesh whether to reach it over HBONE (mTLS) rather than plaintext
+ * @param locality node name (sub_zone), for locality-aware choices later
+ */
+public record EndpointSpec(String address, int port, SpiffeId identity, String node, boolean inMesh, String workload,
+    String locality, int weight) {
+
+  public String hostPort() {
+    return (address.contains(":") ? "[" + address + "]" : address) + ":" + port;
+  }
+}

@@ -1,0 +1,45 @@
+package dev.trellis.proxy.state;
+
+import dev.trellis.proxy.route.RouteTable;
+import java.net.InetAddress;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything the proxy runs by, as one immutable value built from xDS (see {@link ProxyConfigs}).
+ * Connections take the config current when they start; a new config never changes one in flight.
+ *
+ * @param localByAddress workloads on this node by each of their addresses
+ */
+public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
+    Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress) {
+
+  public static final ProxyConfig EMPTY = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(), Map.of());
+
+  public ProxyConfig {
+    outbound = List.copyOf(outbound);
+    clusters = Map.copyOf(clusters);
+    endpoints = Map.copyOf(endpoints);
+    routes = Map.copyOf(routes);
+    localByAddress = Map.copyOf(localByAddress);
+  }
+
+  /** The outbound rule for a destination, most specific prefix first; null when it is not a mesh service. */
+  public OutboundRule findOutbound(InetAddress address, int port) {
+    OutboundRule best = null;
+    for (OutboundRule r : outbound) {
+      if (r.matches(address, port) && (best == null || r.destination().prefixLength() > best.destination().prefixLength())) {
+        best = r;
+      }
+    }
+    return best;
+  }
+
+  public LocalWorkload findLocal(String address) {
+    return localByAddress.get(address);
+  }
+
+  public List<EndpointSpec> findEndpoints(String cluster) {
+    return endpoints.getOrDefault(cluster, List.of());
+  }
+}

@@ -35,8 +35,10 @@ public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String,
     return best;
   }
 
+  /** The local workload at {@code address} (any textual form of the IP). */
   public LocalWorkload findLocal(String address) {
-    return localByAddress.get(address);
+    LocalWorkload w = localByAddress.get(address);
+    return w != null ? w : localByAddress.get(ProxyConfigs.normalize(address));
   }
 
   public List<EndpointSpec> findEndpoints(String cluster) {

@@ -61,7 +61,7 @@ public final class ProxyConfigs {
     for (Workload w : workloads) {
       LocalWorkload lw = localWorkload(w);
       if (lw != null) {
-        lw.addresses().forEach(a -> local.put(a, lw));
+        lw.addresses().forEach(a -> local.put(normalize(a), lw));
       }
     }
     return new ProxyConfig(version, rules, cs, eps, rts, local);
@@ -267,6 +267,15 @@ public final class ProxyConfigs {
       default -> LocalWorkload.MtlsMode.PERMISSIVE;
     };
     return new LocalWorkload(w.getName(), w.getNamespace(), id, w.getAddressesList(), w.getInMesh(), mode, w.getLabelsMap());
+  }
+
+  /** The canonical text of an IP literal, as {@code InetAddress.getHostAddress()} writes it. */
+  public static String normalize(String address) {
+    try {
+      return java.net.InetAddress.ofLiteral(address).getHostAddress();
+    } catch (IllegalArgumentException e) {
+      return address;
+    }
   }
 
   private static Duration duration(com.google.protobuf.Duration d) {

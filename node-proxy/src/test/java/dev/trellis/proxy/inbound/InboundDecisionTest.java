@@ -1,0 +1,58 @@
+package dev.trellis.proxy.inbound;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.state.ProxyConfig;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class InboundDecisionTest {
+
+  static final SpiffeId PEER = SpiffeId.parse("spiffe://cluster.local/ns/d/sa/client");
+  static final LocalWorkload WEB = new LocalWorkload("d/web-0", "d", SpiffeId.parse("spiffe://cluster.local/ns/d/sa/web"),
+      List.of("127.0.2.10"), true, LocalWorkload.MtlsMode.STRICT, Map.of());
+  static final ProxyConfig CONFIG = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of("127.0.2.10", WEB));
+  static final Set<Integer> OWN = Set.of(15001, 15006, 15008, 15020);
+  static final InboundAuthorizer DENY_8443 = (peer, target, port) -> port == 8443 ? "port 8443 is admins only" : null;
+
+  @ParameterizedTest(name = "{0} {1} -> {2}")
+  @CsvSource(delimiter = '|', textBlock = """
+      CONNECT | 127.0.2.10:8080  | forward | 127.0.2.10:8080
+      GET     | 127.0.2.10:8080  | 400     | method GET is not accepted
+      CONNECT | web:8080         | 400     | authority 'web:8080' is not <ip>:<port>
+      CONNECT | 127.0.2.10       | 400     | is not <ip>:<port>
+      CONNECT | 127.0.2.10:0     | 400     | is not <ip>:<port>
+      CONNECT | 127.0.2.10:99999 | 400     | is not <ip>:<port>
+      CONNECT | 127.0.2.11:8080  | 400     | no workload with address 127.0.2.11 runs on this node
+      CONNECT | 127.0.2.10:15008 | 400     | port 15008 belongs to the node proxy itself
+      CONNECT | 127.0.2.10:15020 | 400     | port 15020 belongs to the node proxy itself
+      CONNECT | 127.0.2.10:8443  | 401     | port 8443 is admins only
+      """)
+  void checksHappenInTheHboneOrder(String method, String authority, String outcome, String detail) {
+    InboundDecision d = InboundDecision.decide(method, authority, PEER, CONFIG, OWN, DENY_8443);
+    if (outcome.equals("forward")) {
+      assertThat(d).isInstanceOfSatisfying(InboundDecision.Forward.class, f -> {
+        assertThat(f.address() + ":" + f.port()).isEqualTo(detail);
+        assertThat(f.target()).isEqualTo(WEB);
+      });
+    } else {
+      assertThat(d).isInstanceOfSatisfying(InboundDecision.Reject.class, r -> {
+        assertThat(r.status()).isEqualTo(Integer.parseInt(outcome));
+        assertThat(r.reason()).contains(detail);
+      });
+    }
+  }
+
+  @ParameterizedTest
+  @CsvSource({"[::1]:80,0:0:0:0:0:0:0:1,80", "[fd00::10]:8080,fd00:0:0:0:0:0:0:10,8080", "10.0.0.1:443,10.0.0.1,443"})
+  void authoritiesParseIpv4AndBracketedIpv6(String authority, String host, int port) {
+    InboundDecision.HostPort hp = InboundDecision.HostPort.parse(authority);
+    assertThat(hp.host()).isEqualTo(host);
+    assertThat(hp.port()).isEqualTo(port);
+  }
+}

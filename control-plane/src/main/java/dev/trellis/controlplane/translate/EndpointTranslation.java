@@ -21,7 +21,8 @@ import java.util.TreeMap;
 /**
  * Service port → {@link ClusterLoadAssignment}: the workloads its selector picks, grouped in one
  * locality per node (sub_zone = node name) weighted by endpoint count, each endpoint carrying its
- * workload, SPIFFE identity, node and whether it is in the mesh as {@code filter_metadata["trellis"]}.
+ * workload, SPIFFE identity, node (and its address) and whether it is in the mesh as
+ * {@code filter_metadata["trellis"]}.
  */
 final class EndpointTranslation {
 
@@ -38,6 +39,8 @@ final class EndpointTranslation {
       meta.put("workload", w.ref().toString());
       meta.put("identity", w.identity(mesh.trustDomain()).toString());
       meta.put("node", w.node());
+      // Local mode dials HBONE at the destination node's address (capture mode dials the pod's).
+      mesh.node(w.node()).ifPresent(n -> meta.put("node_address", n.address()));
       meta.put("in_mesh", w.inMesh());
       LbEndpoint endpoint = LbEndpoint.newBuilder()
           .setEndpoint(Endpoint.newBuilder().setAddress(Address.newBuilder().setSocketAddress(

@@ -99,6 +99,7 @@ class TranslatorTest {
     var meta = endpoint.getMetadata().getFilterMetadataOrThrow("trellis");
     assertThat(meta.getFieldsOrThrow("identity").getStringValue()).isEqualTo("spiffe://cluster.local/ns/demo/sa/greeter");
     assertThat(meta.getFieldsOrThrow("node").getStringValue()).isEqualTo("node-1");
+    assertThat(meta.getFieldsOrThrow("node_address").getStringValue()).isEqualTo("127.0.1.1");
     assertThat(meta.getFieldsOrThrow("workload").getStringValue()).isEqualTo("demo/greeter-v1-0");
     assertThat(meta.getFieldsOrThrow("in_mesh").getBoolValue()).isTrue();
     ClusterLoadAssignment all = get(example, ENDPOINT, null, "outbound|50051||" + GREETER);

@@ -158,7 +158,8 @@ public final class ProxyConfigs {
         }
         Value inMesh = meta.getFieldsOrDefault("in_mesh", null);
         boolean mesh = identity != null && (inMesh == null || inMesh.getBoolValue());
-        out.add(new EndpointSpec(sa.getAddress(), sa.getPortValue(), identity, string(meta, "node"), mesh,
+        out.add(new EndpointSpec(sa.getAddress(), sa.getPortValue(), identity, string(meta, "node"),
+            string(meta, "node_address"), mesh,
             string(meta, "workload"), l.getLocality().getSubZone(),
             e.hasLoadBalancingWeight() ? Math.max(1, e.getLoadBalancingWeight().getValue()) : 1));
       }

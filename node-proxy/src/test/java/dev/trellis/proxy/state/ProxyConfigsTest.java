@@ -74,6 +74,7 @@ class ProxyConfigsTest {
     Struct meta = Struct.newBuilder()
         .putFields("identity", Value.newBuilder().setStringValue("spiffe://cluster.local/ns/d/sa/web").build())
         .putFields("node", Value.newBuilder().setStringValue("node-2").build())
+        .putFields("node_address", Value.newBuilder().setStringValue("127.0.2.1").build())
         .putFields("workload", Value.newBuilder().setStringValue("d/web-0").build())
         .putFields("in_mesh", Value.newBuilder().setBoolValue(true).build()).build();
     return ClusterLoadAssignment.newBuilder().setClusterName(cluster)
@@ -161,6 +162,7 @@ class ProxyConfigsTest {
     assertThat(mesh.identity().toString()).isEqualTo("spiffe://cluster.local/ns/d/sa/web");
     assertThat(mesh.inMesh()).isTrue();
     assertThat(mesh.node()).isEqualTo("node-2");
+    assertThat(mesh.nodeAddress()).isEqualTo("127.0.2.1");
     assertThat(mesh.locality()).isEqualTo("node-2");
     EndpointSpec outside = eps.get(1);
     assertThat(outside.identity()).isNull();

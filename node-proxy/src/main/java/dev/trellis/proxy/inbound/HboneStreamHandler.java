@@ -1,0 +1,116 @@
+package dev.trellis.proxy.inbound;
+
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.verify.PeerIdentityHandler;
+import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.tunnel.SocketToStreamHandler;
+import dev.trellis.proxy.tunnel.StreamToSocketHandler;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
+import java.time.Clock;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * One HBONE request stream on the server side: the first HEADERS frame is decided by
+ * {@link InboundDecision}; a rejection is answered and the stream ended; a forward connects to the
+ * workload (on this stream's event loop), answers 200 only once connected (503 if that fails), then
+ * hands the stream to the byte relays. The stream runs with auto-read off; nothing it sends before
+ * the upstream is up is read.
+ */
+final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
+
+  private final Supplier<ProxyConfig> config;
+  private final Set<Integer> ownPorts;
+  private final InboundAuthorizer authorizer;
+  private final InboundRecords records;
+  private final Clock clock;
+  private final int connectTimeoutMillis;
+  private boolean decided;
+
+  HboneStreamHandler(Supplier<ProxyConfig> config, Set<Integer> ownPorts, InboundAuthorizer authorizer,
+      InboundRecords records, Clock clock, int connectTimeoutMillis) {
+    this.config = config;
+    this.ownPorts = ownPorts;
+    this.authorizer = authorizer;
+    this.records = records;
+    this.clock = clock;
+    this.connectTimeoutMillis = connectTimeoutMillis;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    ctx.read();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (decided || !(msg instanceof Http2HeadersFrame headers)) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    decided = true;
+    Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
+    SpiffeId peer = PeerIdentityHandler.peerIdentity(stream.parent());
+    String method = headers.headers().method() == null ? "" : headers.headers().method().toString();
+    String authority = headers.headers().authority() == null ? "" : headers.headers().authority().toString();
+    InboundDecision decision = InboundDecision.decide(method, authority, peer, config.get(), ownPorts, authorizer);
+    switch (decision) {
+      case InboundDecision.Reject r -> {
+        records.add(new InboundRecords.Entry(clock.instant(), peer, authority, null, r.status(), r.reason()));
+        respond(ctx, r.status(), true).addListener(f -> ctx.close());
+      }
+      case InboundDecision.Forward f -> connect(ctx, stream, peer, authority, f);
+    }
+  }
+
+  private void connect(ChannelHandlerContext ctx, Http2StreamChannel stream, SpiffeId peer, String authority,
+      InboundDecision.Forward f) {
+    new Bootstrap().group(stream.eventLoop()).channel(NioSocketChannel.class)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+        .handler(new SocketToStreamHandler(stream))
+        .connect(f.address(), f.port())
+        .addListener((ChannelFuture cf) -> {
+          String workload = f.target().name();
+          if (!cf.isSuccess()) {
+            records.add(new InboundRecords.Entry(clock.instant(), peer, authority, workload, 503,
+                "connecting to " + authority + " failed: " + cf.cause().getMessage()));
+            respond(ctx, 503, true).addListener(x -> ctx.close());
+            return;
+          }
+          Channel upstream = cf.channel();
+          if (!stream.isActive()) {
+            upstream.close();
+            return;
+          }
+          records.add(new InboundRecords.Entry(clock.instant(), peer, authority, workload, 200, null));
+          respond(ctx, 200, false);
+          ctx.pipeline().replace(this, "relay", new StreamToSocketHandler(upstream));
+          upstream.read();
+          stream.read();
+        });
+  }
+
+  private static ChannelFuture respond(ChannelHandlerContext ctx, int status, boolean end) {
+    Http2Headers h = new DefaultHttp2Headers().status(Integer.toString(status));
+    return ctx.writeAndFlush(new DefaultHttp2HeadersFrame(h, end));
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.close();
+  }
+}

@@ -1,0 +1,36 @@
+package dev.trellis.proxy.inbound;
+
+import dev.trellis.mtls.identity.SpiffeId;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+
+/**
+ * The most recent inbound HBONE requests and what became of them, for {@code /connections} and tests.
+ * Bounded: the oldest entries fall off. Telemetry proper (access logs, metrics) comes with the
+ * telemetry work; this is the proxy's own short memory.
+ */
+public final class InboundRecords {
+
+  /** One request: who asked (verified SPIFFE ID), for what, and the answer. */
+  public record Entry(Instant at, SpiffeId peer, String authority, String workload, int status, String reason) {}
+
+  private final int capacity;
+  private final Deque<Entry> entries = new ArrayDeque<>();
+
+  public InboundRecords(int capacity) {
+    this.capacity = capacity;
+  }
+
+  public synchronized void add(Entry e) {
+    if (entries.size() == capacity) {
+      entries.removeFirst();
+    }
+    entries.addLast(e);
+  }
+
+  public synchronized List<Entry> recent() {
+    return List.copyOf(entries);
+  }
+}

@@ -1,0 +1,176 @@
+package dev.trellis.proxy.tunnel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.identity.TrustDomain;
+import dev.trellis.mtls.svid.Backoff;
+import dev.trellis.mtls.testing.TestPki;
+import dev.trellis.mtls.tls.TlsOptions;
+import dev.trellis.proxy.identity.CertificateManager;
+import dev.trellis.proxy.inbound.HboneServer;
+import dev.trellis.proxy.inbound.InboundAuthorizer;
+import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.state.ProxyConfig;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The HBONE tunnel on loopback: real TLS, real HTTP/2, a real workload behind the server. */
+class HboneTunnelTest {
+
+  static final TrustDomain TD = TrustDomain.CLUSTER_LOCAL;
+  static final SpiffeId CLIENT = SpiffeId.forWorkload(TD, "d", "client");
+  static final SpiffeId WEB = SpiffeId.forWorkload(TD, "d", "web");
+  static final String SERVER_NODE = "127.0.72.1";
+  static final String WEB_ADDRESS = "127.0.72.10";
+
+  private final TestPki pki = TestPki.newRoot(TD);
+  private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+  private final ScheduledExecutorService certExecutor = Executors.newSingleThreadScheduledExecutor();
+  private CertificateManager serverCerts;
+  private CertificateManager clientCerts;
+  private HboneServer server;
+  private Channel echo;
+  private final InboundRecords records = new InboundRecords(100);
+
+  private CertificateManager certs(Set<SpiffeId> ids) {
+    CertificateManager m = new CertificateManager(id -> CompletableFuture.completedFuture(
+        pki.leaf(id.namespace().orElseThrow(), id.serviceAccount().orElseThrow()).issue()), certExecutor,
+        Clock.systemUTC(), TlsOptions.defaults().withAlpn("h2"),
+        Backoff.exponential(Duration.ofMillis(100), Duration.ofSeconds(1), 2, 0, new Random()));
+    m.track(ids);
+    await().atMost(Duration.ofSeconds(10)).until(() -> ids.stream().allMatch(id -> m.current(id).isPresent()));
+    await().atMost(Duration.ofSeconds(10)).until(() -> ids.stream().allMatch(id -> {
+      try {
+        m.contexts(id).orElseThrow().serverContext();
+        return true;
+      } catch (RuntimeException e) {
+        return false;
+      }
+    }));
+    return m;
+  }
+
+  @BeforeEach
+  void start() {
+    echo = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+        .childHandler(new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.writeAndFlush(msg);
+          }
+        })
+        .bind(new InetSocketAddress(WEB_ADDRESS, 0)).syncUninterruptibly().channel();
+    serverCerts = certs(Set.of(WEB));
+    clientCerts = certs(Set.of(CLIENT));
+    LocalWorkload web = new LocalWorkload("d/web-0", "d", WEB, List.of(WEB_ADDRESS), true, LocalWorkload.MtlsMode.STRICT,
+        Map.of());
+    ProxyConfig config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of(WEB_ADDRESS, web));
+    server = HboneServer.start(group, new InetSocketAddress(SERVER_NODE, 0), () -> config, serverCerts, TD,
+        Set.of(15001, 15006, 15008, 15020), InboundAuthorizer.allowAll(), records, Clock.systemUTC());
+  }
+
+  @AfterEach
+  void stop() {
+    server.close();
+    echo.close().syncUninterruptibly();
+    serverCerts.close();
+    clientCerts.close();
+    certExecutor.shutdownNow();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  private Future<Http2StreamChannel> open(SpiffeId destination, String authority) throws Exception {
+    EventLoop loop = group.next();
+    HboneConnector connector = new HboneConnector(loop, clientCerts, 5000);
+    return loop.submit(() -> connector.open(CLIENT, destination, server.address(), authority, null)).get()
+        .await();
+  }
+
+  private static String exchange(Http2StreamChannel stream, String message) throws Exception {
+    CompletableFuture<String> reply = new CompletableFuture<>();
+    stream.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+      @Override
+      public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        try {
+          if (msg instanceof Http2DataFrame d) {
+            reply.complete(d.content().toString(StandardCharsets.UTF_8));
+          }
+        } finally {
+          ReferenceCountUtil.release(msg);
+        }
+        ctx.read();
+      }
+    });
+    ByteBuf buf = Unpooled.copiedBuffer(message, StandardCharsets.UTF_8);
+    stream.writeAndFlush(new DefaultHttp2DataFrame(buf));
+    stream.read();
+    return reply.get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void bytesCrossTheTunnelAndTheServerSeesTheCallersIdentity() throws Exception {
+    String authority = WEB_ADDRESS + ":" + ((InetSocketAddress) echo.localAddress()).getPort();
+    Future<Http2StreamChannel> f = open(WEB, authority);
+    assertThat(f.isSuccess()).as("%s", f.cause()).isTrue();
+    assertThat(exchange(f.getNow(), "hello through hbone")).isEqualTo("hello through hbone");
+    InboundRecords.Entry e = records.recent().getLast();
+    assertThat(e.peer()).isEqualTo(CLIENT);
+    assertThat(e.status()).isEqualTo(200);
+    assertThat(e.workload()).isEqualTo("d/web-0");
+    f.getNow().close().syncUninterruptibly();
+  }
+
+  @Test
+  void anAuthorityThatIsNotALocalWorkloadIsRefusedWith400() throws Exception {
+    Future<Http2StreamChannel> f = open(WEB, "127.0.72.99:80");
+    assertThat(f.isSuccess()).isFalse();
+    assertThat(((HboneConnector.HboneException) f.cause()).status()).isEqualTo(400);
+    assertThat(records.recent().getLast().reason()).contains("no workload with address 127.0.72.99");
+  }
+
+  @Test
+  void anUnreachableWorkloadPortIs503() throws Exception {
+    Future<Http2StreamChannel> f = open(WEB, WEB_ADDRESS + ":1");
+    assertThat(((HboneConnector.HboneException) f.cause()).status()).isEqualTo(503);
+  }
+
+  @Test
+  void aDestinationIdentityTheServerDoesNotHaveFailsTheHandshake() throws Exception {
+    Future<Http2StreamChannel> f = open(SpiffeId.forWorkload(TD, "d", "db"), WEB_ADDRESS + ":80");
+    assertThat(f.isSuccess()).isFalse();
+    assertThat(((HboneConnector.HboneException) f.cause()).status()).isZero();
+    assertThat(f.cause()).hasMessageContaining("HBONE connection to");
+  }
+}

@@ -44,16 +44,16 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-class ProxyConfigsTest {
+public class ProxyConfigsTest {
 
   static final String WEB = "outbound|80||web.d.svc.cluster.local";
   static final String DB = "outbound|5432||db.d.svc.cluster.local";
 
   static Listener outbound() {
     return Listener.newBuilder().setName("trellis-outbound")
-        .addFilterChains(chain("web", "10.96.0.10", 80, Any.pack(HttpConnectionManager.newBuilder()
+        .addFilterChains(chain("web.d.svc.cluster.local:80", "10.96.0.10", 80, Any.pack(HttpConnectionManager.newBuilder()
             .setRds(Rds.newBuilder().setRouteConfigName("web.d.svc.cluster.local:80")).build())))
-        .addFilterChains(chain("db", "10.96.0.11", 5432, Any.pack(TcpProxy.newBuilder().setCluster(DB).build())))
+        .addFilterChains(chain("db.d.svc.cluster.local:5432", "10.96.0.11", 5432, Any.pack(TcpProxy.newBuilder().setCluster(DB).build())))
         .addFilterChains(chain("wide", "10.0.0.0", 80, Any.pack(TcpProxy.newBuilder().setCluster("wide").build()), 8))
         .build();
   }
@@ -115,7 +115,8 @@ class ProxyConfigsTest {
         .build();
   }
 
-  static ProxyConfig config() {
+  /** The config the tests share: web (HTTP, VIP 10.96.0.10:80) and db (TCP) services, one local workload. */
+  public static ProxyConfig config() {
     Cluster web = Cluster.newBuilder().setName(WEB).setLbPolicy(Cluster.LbPolicy.LEAST_REQUEST)
         .setConnectTimeout(com.google.protobuf.Duration.newBuilder().setSeconds(2))
         .setCircuitBreakers(CircuitBreakers.newBuilder().addThresholds(CircuitBreakers.Thresholds.newBuilder()

@@ -1,0 +1,184 @@
+package dev.trellis.proxy;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.trellis.ca.client.BearerTokenCredentials;
+import dev.trellis.ca.client.CaClient;
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.svid.Backoff;
+import dev.trellis.mtls.tls.TlsOptions;
+import dev.trellis.proxy.admin.ProxyAdminServer;
+import dev.trellis.proxy.identity.CertificateManager;
+import dev.trellis.proxy.inbound.HboneServer;
+import dev.trellis.proxy.inbound.InboundAuthorizer;
+import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.outbound.SocksEntryServer;
+import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.state.ProxyState;
+import dev.trellis.proxy.tunnel.HboneConnector;
+import dev.trellis.xds.client.AdsClient;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One node proxy: xDS in (through {@link AdsClient}), SVIDs for the node's workloads, the HBONE
+ * server, the outbound entry and the admin port. See ARCHITECTURE.md for threads and ports.
+ */
+public final class NodeProxy implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(NodeProxy.class);
+
+  private final NodeProxyOptions options;
+  private final Clock clock;
+  private final ScheduledExecutorService control =
+      Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("trellis-proxy-control").daemon().factory());
+  private final EventLoopGroup loops = new MultiThreadIoEventLoopGroup(Math.max(2, Runtime.getRuntime().availableProcessors()),
+      NioIoHandler.newFactory());
+  private final ProxyState state = new ProxyState();
+  private final InboundRecords inbound = new InboundRecords(1000);
+  private final Map<EventLoop, HboneConnector> connectors = new ConcurrentHashMap<>();
+  private final Map<String, AtomicLong> counters = new ConcurrentHashMap<>();
+  private ManagedChannel controlPlane;
+  private AdsClient ads;
+  private CertificateManager certificates;
+  private HboneServer hbone;
+  private SocksEntryServer entry;
+  private ProxyAdminServer admin;
+
+  public NodeProxy(NodeProxyOptions options, Clock clock) {
+    this.options = requireNonNull(options, "options");
+    this.clock = requireNonNull(clock, "clock");
+  }
+
+  public NodeProxy start() throws IOException {
+    try {
+      controlPlane = NettyChannelBuilder.forTarget(options.controlPlane()).usePlaintext().build();
+      BearerTokenCredentials credentials = BearerTokenCredentials.of(options.token());
+      certificates = new CertificateManager(new CaClient(controlPlane, credentials, Duration.ZERO, Duration.ofSeconds(10),
+          clock), control, clock, TlsOptions.defaults().withAlpn("h2"), Backoff.defaults());
+      state.addListener(this::onConfig);
+      ads = AdsClient.builder(controlPlane, Node.newBuilder().setId(options.node())
+              .setMetadata(com.google.protobuf.Struct.newBuilder()
+                  .putFields("trellis.role", com.google.protobuf.Value.newBuilder().setStringValue("node-proxy").build())
+                  .putFields("trellis.node", com.google.protobuf.Value.newBuilder().setStringValue(options.node()).build())
+                  .putFields("trellis.addresses", com.google.protobuf.Value.newBuilder().setStringValue(options.address()).build()))
+              .build(), control)
+          .callCredentials(credentials).build();
+      state.watch(ads);
+      ads.start();
+      hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
+          certificates, options.trustDomain(), ownPorts(),
+          InboundAuthorizer.allowAll(), inbound, clock);
+      entry = SocksEntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()), state::current,
+          loop -> connectors.computeIfAbsent(loop, l -> new HboneConnector(l, certificates, 5000)),
+          cluster -> counters.computeIfAbsent(cluster, c -> new AtomicLong()).getAndIncrement(), 5000);
+      admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this);
+      log.info("node proxy {} up on {}: entry {}, HBONE {}, admin {}", options.node(), options.address(),
+          entry.address().getPort(), hbone.address().getPort(), admin.port());
+      return this;
+    } catch (RuntimeException | IOException e) {
+      close();
+      throw e instanceof IOException io ? io : new IOException("node proxy " + options.node() + " failed to start: "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** The standard proxy ports plus the configured ones: HBONE never forwards to them. */
+  private Set<Integer> ownPorts() {
+    Set<Integer> ports = new HashSet<>(Set.of(15001, 15006, 15008, 15020));
+    for (int p : new int[] {options.entryPort(), options.hbonePort(), options.adminPort()}) {
+      if (p > 0) {
+        ports.add(p);
+      }
+    }
+    return Set.copyOf(ports);
+  }
+
+  private void onConfig(ProxyConfig config) {
+    Set<SpiffeId> identities = new HashSet<>();
+    for (LocalWorkload w : config.localByAddress().values()) {
+      if (w.inMesh()) {
+        identities.add(w.identity());
+      }
+    }
+    certificates.track(identities);
+  }
+
+  /** Ready once the control plane's config arrived and every local identity has its SVID. */
+  public boolean ready() {
+    ProxyConfig c = state.current();
+    return c.version() > 0 && certificates.status().values().stream().allMatch(CertificateManager.IdentityStatus::ready);
+  }
+
+  public ProxyConfig config() {
+    return state.current();
+  }
+
+  public CertificateManager certificates() {
+    return certificates;
+  }
+
+  public InboundRecords inbound() {
+    return inbound;
+  }
+
+  public NodeProxyOptions options() {
+    return options;
+  }
+
+  public int entryPort() {
+    return entry.address().getPort();
+  }
+
+  public int hbonePort() {
+    return hbone.address().getPort();
+  }
+
+  public int adminPort() {
+    return admin.port();
+  }
+
+  @Override
+  public void close() {
+    for (AutoCloseable c : new AutoCloseable[] {admin, entry, hbone}) {
+      if (c != null) {
+        try {
+          c.close();
+        } catch (Exception e) {
+          log.debug("closing {}: {}", c, e.toString());
+        }
+      }
+    }
+    if (ads != null) {
+      ads.close();
+    }
+    if (certificates != null) {
+      certificates.close();
+    }
+    if (controlPlane != null) {
+      controlPlane.shutdownNow();
+    }
+    loops.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+    control.shutdownNow();
+  }
+}

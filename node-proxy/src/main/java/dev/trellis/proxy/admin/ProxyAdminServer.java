@@ -1,0 +1,105 @@
+package dev.trellis.proxy.admin;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import dev.trellis.proxy.NodeProxy;
+import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.state.ClusterSpec;
+import dev.trellis.proxy.state.EndpointSpec;
+import dev.trellis.proxy.state.OutboundRule;
+import dev.trellis.proxy.state.ProxyConfig;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * The node proxy's admin port (15020): {@code /healthz/ready}, {@code /config_dump} (what the proxy
+ * runs), {@code /connections} (recent inbound HBONE requests with the caller's identity). Plain text,
+ * one fact per line, for people and grep; metrics come with the telemetry work.
+ */
+public final class ProxyAdminServer implements AutoCloseable {
+
+  private final HttpServer server;
+  private final ExecutorService executor;
+
+  private ProxyAdminServer(HttpServer server, ExecutorService executor) {
+    this.server = server;
+    this.executor = executor;
+  }
+
+  public static ProxyAdminServer start(InetSocketAddress address, NodeProxy proxy) throws IOException {
+    HttpServer server;
+    try {
+      server = HttpServer.create(address, 32);
+    } catch (java.net.BindException e) {
+      throw new IOException("cannot listen on " + address + " (node proxy admin): the port is in use", e);
+    }
+    ExecutorService executor = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("trellis-proxy-admin").daemon()
+        .factory());
+    server.setExecutor(executor);
+    server.createContext("/healthz/ready", ex -> reply(ex, proxy.ready() ? 200 : 503,
+        proxy.ready() ? "ready\n" : "not ready: waiting for config from the control plane or SVIDs of local workloads\n"));
+    server.createContext("/config_dump", ex -> reply(ex, 200, configDump(proxy)));
+    server.createContext("/connections", ex -> reply(ex, 200, connections(proxy.inbound())));
+    server.start();
+    return new ProxyAdminServer(server, executor);
+  }
+
+  static String configDump(NodeProxy proxy) {
+    ProxyConfig c = proxy.config();
+    StringBuilder b = new StringBuilder("version ").append(c.version()).append('\n');
+    b.append("local workloads:\n");
+    new TreeMap<>(c.localByAddress()).forEach((addr, w) -> b.append("  ").append(addr).append(' ').append(w.name())
+        .append(' ').append(w.identity()).append(" mtls=").append(w.mtls()).append(w.inMesh() ? "" : " (not in mesh)")
+        .append('\n'));
+    b.append("identities:\n");
+    proxy.certificates().status().forEach((id, s) -> b.append("  ").append(id).append(s.ready()
+        ? " ready until " + s.notAfter() + " serial " + s.serial() : " NOT READY").append('\n'));
+    b.append("outbound:\n");
+    for (OutboundRule r : c.outbound()) {
+      b.append("  ").append(r.destination()).append(':').append(r.port()).append(" -> ").append(r.target()).append('\n');
+    }
+    b.append("clusters:\n");
+    for (Map.Entry<String, ClusterSpec> e : new TreeMap<>(c.clusters()).entrySet()) {
+      b.append("  ").append(e.getKey()).append(" lb=").append(e.getValue().lb()).append('\n');
+      for (EndpointSpec ep : c.findEndpoints(e.getKey())) {
+        b.append("    ").append(ep.hostPort()).append(ep.inMesh() ? " hbone " + ep.identity() : " plaintext").append('\n');
+      }
+    }
+    return b.toString();
+  }
+
+  static String connections(InboundRecords records) {
+    StringBuilder b = new StringBuilder();
+    for (InboundRecords.Entry e : records.recent()) {
+      b.append(e.at()).append(' ').append(e.status()).append(' ').append(e.peer()).append(" -> ").append(e.authority())
+          .append(e.workload() == null ? "" : " (" + e.workload() + ")").append(e.reason() == null ? "" : ": " + e.reason())
+          .append('\n');
+    }
+    return b.toString();
+  }
+
+  private static void reply(HttpExchange ex, int status, String body) throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    ex.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+    ex.sendResponseHeaders(status, bytes.length);
+    try (OutputStream out = ex.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+}

@@ -1,0 +1,57 @@
+package dev.trellis.proxy.tunnel;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+
+/**
+ * Goes last in a TCP socket's pipeline (auto-read off, half-closure allowed) to copy its bytes to
+ * {@code peer}, reading again only once the write succeeded. End of input half-closes the peer's
+ * output; closing closes the peer after its pending writes.
+ */
+public final class SocketRelayHandler extends ChannelInboundHandlerAdapter {
+
+  private final Channel peer;
+
+  public SocketRelayHandler(Channel peer) {
+    this.peer = peer;
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    peer.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
+      if (f.isSuccess()) {
+        ctx.read();
+      } else {
+        ctx.close();
+      }
+    });
+  }
+
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof ChannelInputShutdownEvent) {
+      if (peer instanceof DuplexChannel d && peer.isActive()) {
+        d.shutdownOutput();
+      }
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (peer.isActive()) {
+      peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.close();
+  }
+}

@@ -115,19 +115,27 @@ public final class NodeProxy implements AutoCloseable {
   }
 
   private void onConfig(ProxyConfig config) {
+    certificates.track(identities(config));
+  }
+
+  private static Set<SpiffeId> identities(ProxyConfig config) {
     Set<SpiffeId> identities = new HashSet<>();
     for (LocalWorkload w : config.localByAddress().values()) {
       if (w.inMesh()) {
         identities.add(w.identity());
       }
     }
-    certificates.track(identities);
+    return identities;
   }
 
-  /** Ready once the control plane's config arrived and every local identity has its SVID. */
+  /**
+   * Ready once the control plane has answered every watched type (the view is complete, even if
+   * empty) and every local identity has its SVID.
+   */
   public boolean ready() {
-    ProxyConfig c = state.current();
-    return c.version() > 0 && certificates.status().values().stream().allMatch(CertificateManager.IdentityStatus::ready);
+    return ads != null && ProxyState.WATCHED.stream().allMatch(ads::hasReceived)
+        && certificates.status().values().stream().allMatch(CertificateManager.IdentityStatus::ready)
+        && certificates.status().size() == identities(state.current()).size();
   }
 
   public ProxyConfig config() {

@@ -29,6 +29,9 @@ public final class ProxyState {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyState.class);
   public static final String OUTBOUND_LISTENER = "trellis-outbound";
+  /** The types a node proxy watches; it is in sync once each has been answered. */
+  public static final List<ResourceType> WATCHED = List.of(ResourceType.LISTENER, ResourceType.CLUSTER,
+      ResourceType.ENDPOINT, ResourceType.ROUTE, ResourceType.WORKLOAD);
 
   private final Map<ResourceType, Map<String, Message>> resources = new EnumMap<>(ResourceType.class);
   private final List<Consumer<ProxyConfig>> listeners = new ArrayList<>();

@@ -81,6 +81,8 @@ public final class AdsClient implements AutoCloseable {
   final ScheduledExecutorService executor;
   final Map<ResourceType, TypeWatch> types = new EnumMap<>(ResourceType.class);
   final Map<ResourceType, ResourceValidator> validators;
+  /** Types the control plane has answered at least once (across reconnects); read from any thread. */
+  private final java.util.Set<ResourceType> answered = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub;
   private final Protocol protocol;
   private final Backoff backoff;
@@ -207,6 +209,19 @@ public final class AdsClient implements AutoCloseable {
     if (from == transport) {
       failures = 0;
     }
+  }
+
+  /** Records that a response of {@code type} arrived. */
+  void answered(ResourceType type) {
+    answered.add(type);
+  }
+
+  /**
+   * Whether the control plane has answered {@code type} at least once: the client's view of it is
+   * complete (possibly empty). Thread-safe.
+   */
+  public boolean hasReceived(ResourceType type) {
+    return answered.contains(type);
   }
 
   /** {@code from} failed: tell watchers, keep the cache, reconnect after a backoff. */

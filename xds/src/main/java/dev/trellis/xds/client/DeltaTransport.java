@@ -62,6 +62,9 @@ final class DeltaTransport extends Transport<DeltaDiscoveryRequest, DeltaDiscove
   void handle(DeltaDiscoveryResponse response) {
     ResourceType type = ResourceType.forUrl(response.getTypeUrl());
     AdsClient.TypeWatch tw = type == null ? null : client.types.get(type);
+    if (tw != null) {
+      client.answered(type);
+    }
     DeltaDiscoveryRequest.Builder ack = DeltaDiscoveryRequest.newBuilder().setTypeUrl(response.getTypeUrl())
         .setResponseNonce(response.getNonce());
     if (tw == null) {

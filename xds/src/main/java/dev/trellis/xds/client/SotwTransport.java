@@ -64,6 +64,9 @@ final class SotwTransport extends Transport<DiscoveryRequest, DiscoveryResponse>
   void handle(DiscoveryResponse response) {
     ResourceType type = ResourceType.forUrl(response.getTypeUrl());
     AdsClient.TypeWatch tw = type == null ? null : client.types.get(type);
+    if (tw != null) {
+      client.answered(type);
+    }
     if (tw == null) {
       return; // not subscribed: nothing to ACK against
     }

@@ -54,6 +54,11 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       }
     }
     subscribe(state, request, first);
+    if (first) {
+      // Answer the first request of a type even when there is nothing to send, so the client knows its
+      // view of that type is complete (a node with no workloads must not wait forever).
+      state.mustRespond = true;
+    }
   }
 
   private void subscribe(TypeState state, DeltaDiscoveryRequest request, boolean first) {
@@ -108,7 +113,7 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
 
   @Override
   boolean needsResponse(TypeState state, Work work) {
-    return !work.isEmpty();
+    return !work.isEmpty() || state.mustRespond;
   }
 
   @Override

@@ -98,6 +98,8 @@ class AdsClientTest {
     scheduler.runDue();
     assertThat(clusters.events).containsExactlyInAnyOrder("changed c1", "changed c2");
     assertThat(c1.events).containsExactly("changed c1 port 8080");
+    assertThat(c.hasReceived(CLUSTER)).isTrue();
+    assertThat(c.hasReceived(LISTENER)).as("not watched").isFalse();
 
     ads.publish(base(9090));
     scheduler.runDue();

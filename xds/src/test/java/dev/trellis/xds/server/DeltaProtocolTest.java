@@ -55,6 +55,17 @@ class DeltaProtocolTest {
   }
 
   @Test
+  void theFirstRequestOfATypeIsAnsweredEvenWhenThereIsNothingToSend() {
+    ads.publish(base());
+    AdsHarness.Delta client = ads.delta("node-1");
+    client.send(DeltaDiscoveryRequest.newBuilder().setTypeUrl(dev.trellis.xds.resource.ResourceType.WORKLOAD.typeUrl()));
+    DeltaDiscoveryResponse r = client.take();
+    assertThat(r.getResourcesList()).isEmpty();
+    client.ack(r);
+    client.assertNothingSent();
+  }
+
+  @Test
   void onlyTheChangedResourceIsSent() {
     ads.publish(base());
     AdsHarness.Delta client = ads.delta("node-1");
@@ -131,7 +142,9 @@ class DeltaProtocolTest {
     AdsHarness.Delta third = ads.delta("node-1");
     third.send(DeltaDiscoveryRequest.newBuilder().setTypeUrl(LISTENER.typeUrl()).addResourceNamesSubscribe("*")
         .putInitialResourceVersions("l1", ads.store.current().view(LISTENER, "node-1").get("l1").version()));
-    third.assertNothingSent();
+    DeltaDiscoveryResponse nothingNew = third.take();
+    assertThat(nothingNew.getResourcesList()).isEmpty();
+    assertThat(nothingNew.getRemovedResourcesList()).isEmpty();
   }
 
   @Test

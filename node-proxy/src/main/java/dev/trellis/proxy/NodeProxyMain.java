@@ -1,0 +1,105 @@
+package dev.trellis.proxy;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * {@code trellis node-proxy}: runs one node proxy until interrupted.
+ *
+ * <pre>
+ * trellis node-proxy --node node-1 --address 127.0.1.1 --token-file node-1.token [--control-plane 127.0.0.1:15010]
+ *                    [--entry-port 15001] [--hbone-port 15008] [--admin-port 15020]
+ * </pre>
+ */
+public final class NodeProxyMain {
+
+  private NodeProxyMain() {}
+
+  public static void main(String[] args) throws Exception {
+    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      String level = System.getenv("TRELLIS_LOG_LEVEL");
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level == null || level.isBlank() ? "info" : level);
+    }
+    Map<String, String> opts;
+    try {
+      opts = options(args);
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      usage();
+      System.exit(2);
+      return;
+    }
+    if (opts.containsKey("help")) {
+      usage();
+      return;
+    }
+    String token = opts.get("token");
+    if (token == null && opts.containsKey("token-file")) {
+      try {
+        token = Files.readString(Path.of(opts.get("token-file")), StandardCharsets.UTF_8).strip();
+      } catch (IOException e) {
+        System.err.println("error: cannot read --token-file " + opts.get("token-file") + ": " + e.getMessage());
+        System.exit(2);
+      }
+    }
+    for (String required : new String[] {"node", "address"}) {
+      if (!opts.containsKey(required)) {
+        System.err.println("error: --" + required + " is required");
+        usage();
+        System.exit(2);
+      }
+    }
+    if (token == null) {
+      System.err.println("error: give --token or --token-file (the node's token from the mesh file)");
+      System.exit(2);
+    }
+    NodeProxyOptions options = NodeProxyOptions.local(opts.get("node"), opts.get("address"),
+        opts.getOrDefault("control-plane", "127.0.0.1:15010"), token).withPorts(
+        Integer.parseInt(opts.getOrDefault("entry-port", "15001")),
+        Integer.parseInt(opts.getOrDefault("hbone-port", "15008")),
+        Integer.parseInt(opts.getOrDefault("admin-port", "15020")));
+    NodeProxy proxy;
+    try {
+      proxy = new NodeProxy(options, Clock.systemUTC()).start();
+    } catch (IOException e) {
+      System.err.println("error: " + e.getMessage());
+      System.exit(1);
+      return;
+    }
+    System.out.println("node proxy " + options.node() + " up on " + options.address() + ": entry (SOCKS5) "
+        + proxy.entryPort() + ", HBONE " + proxy.hbonePort() + ", admin http://" + options.address() + ":"
+        + proxy.adminPort() + "/config_dump");
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      proxy.close();
+      stopped.countDown();
+    }));
+    stopped.await();
+  }
+
+  private static Map<String, String> options(String[] args) {
+    Map<String, String> m = new HashMap<>();
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals("--help") || args[i].equals("-h")) {
+        m.put("help", "");
+        continue;
+      }
+      if (!args[i].startsWith("--") || i + 1 >= args.length) {
+        throw new IllegalArgumentException("unexpected argument '" + args[i] + "'");
+      }
+      m.put(args[i].substring(2), args[++i]);
+    }
+    return m;
+  }
+
+  private static void usage() {
+    System.err.println("usage: trellis node-proxy --node NAME --address IP (--token T | --token-file F)"
+        + " [--control-plane HOST:PORT] [--entry-port 15001] [--hbone-port 15008] [--admin-port 15020]");
+  }
+}

@@ -12,16 +12,17 @@ import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.InboundAuthorizer;
 import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.outbound.OutboundServices;
 import dev.trellis.proxy.outbound.SocksEntryServer;
+import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.tunnel.HboneNames;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.state.ProxyState;
-import dev.trellis.proxy.tunnel.HboneConnector;
 import dev.trellis.xds.client.AdsClient;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
-import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -30,13 +31,10 @@ import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +45,7 @@ import org.slf4j.LoggerFactory;
 public final class NodeProxy implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(NodeProxy.class);
+  static final int CONNECT_TIMEOUT_MILLIS = 5000;
 
   private final NodeProxyOptions options;
   private final Clock clock;
@@ -56,12 +55,12 @@ public final class NodeProxy implements AutoCloseable {
       NioIoHandler.newFactory());
   private final ProxyState state = new ProxyState();
   private final InboundRecords inbound = new InboundRecords(1000);
-  private final Map<EventLoop, HboneConnector> connectors = new ConcurrentHashMap<>();
-  private final Map<String, AtomicLong> counters = new ConcurrentHashMap<>();
+  private final Clusters clusters = new Clusters();
   private ManagedChannel controlPlane;
   private AdsClient ads;
   private CertificateManager certificates;
   private HboneServer hbone;
+  private OutboundServices outbound;
   private SocksEntryServer entry;
   private ProxyAdminServer admin;
 
@@ -89,9 +88,10 @@ public final class NodeProxy implements AutoCloseable {
       hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
           certificates, options.trustDomain(), ownPorts(),
           InboundAuthorizer.allowAll(), inbound, clock);
-      entry = SocksEntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()), state::current,
-          loop -> connectors.computeIfAbsent(loop, l -> new HboneConnector(l, certificates, 5000)),
-          cluster -> counters.computeIfAbsent(cluster, c -> new AtomicLong()).getAndIncrement(), 5000);
+      outbound = new OutboundServices(state::current, clusters, certificates,
+          options.hbonePort() > 0 ? options.hbonePort() : HboneNames.HBONE_PORT, CONNECT_TIMEOUT_MILLIS,
+          System::nanoTime);
+      entry = SocksEntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()), outbound);
       admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this);
       log.info("node proxy {} up on {}: entry {}, HBONE {}, admin {}", options.node(), options.address(),
           entry.address().getPort(), hbone.address().getPort(), admin.port());
@@ -115,6 +115,7 @@ public final class NodeProxy implements AutoCloseable {
   }
 
   private void onConfig(ProxyConfig config) {
+    clusters.apply(config);
     certificates.track(identities(config));
   }
 
@@ -146,6 +147,14 @@ public final class NodeProxy implements AutoCloseable {
     return certificates;
   }
 
+  public Clusters clusters() {
+    return clusters;
+  }
+
+  public OutboundServices outbound() {
+    return outbound;
+  }
+
   public InboundRecords inbound() {
     return inbound;
   }
@@ -168,7 +177,7 @@ public final class NodeProxy implements AutoCloseable {
 
   @Override
   public void close() {
-    for (AutoCloseable c : new AutoCloseable[] {admin, entry, hbone}) {
+    for (AutoCloseable c : new AutoCloseable[] {admin, entry, hbone, outbound}) {
       if (c != null) {
         try {
           c.close();

@@ -80,6 +80,7 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
     new Bootstrap().group(stream.eventLoop()).channel(NioSocketChannel.class)
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
         .handler(new SocketToStreamHandler(stream))
         .connect(f.address(), f.port())

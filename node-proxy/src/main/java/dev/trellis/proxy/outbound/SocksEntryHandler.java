@@ -44,23 +44,17 @@ import org.slf4j.LoggerFactory;
  * transparent capture. The client's source address says which workload is calling, exactly as the
  * captured pod's address will; the requested address (a service VIP or a {@code <fqdn>}) is the
  * original destination. The decision is {@link OutboundDecision}'s; this handler only does the I/O:
- * open an HBONE stream or a direct connection, answer the SOCKS request, then relay bytes.
+ * answer the SOCKS request, then hand the connection to the HTTP pipeline (L7) or relay its bytes to
+ * an upstream chosen by {@link TcpUpstream} (L4) or to the original destination (passthrough).
  */
 final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> {
 
   private static final Logger log = LoggerFactory.getLogger(SocksEntryHandler.class);
 
-  private final Supplier<ProxyConfig> config;
-  private final Function<EventLoop, HboneConnector> connectors;
-  private final ToLongFunction<String> counters;
-  private final int connectTimeoutMillis;
+  private final OutboundServices services;
 
-  SocksEntryHandler(Supplier<ProxyConfig> config, Function<EventLoop, HboneConnector> connectors,
-      ToLongFunction<String> counters, int connectTimeoutMillis) {
-    this.config = config;
-    this.connectors = connectors;
-    this.counters = counters;
-    this.connectTimeoutMillis = connectTimeoutMillis;
+  SocksEntryHandler(OutboundServices services) {
+    this.services = services;
   }
 
   @Override
@@ -95,53 +89,64 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
       destination = InetAddress.ofLiteral(cmd.dstAddr());
     }
     String source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-    OutboundDecision decision = OutboundDecision.decide(source, destination, cmd.dstPort(), name, config.get(),
-        bound -> ThreadLocalRandom.current().nextInt(bound), counters, HboneNames.HBONE_PORT);
+    OutboundDecision decision = OutboundDecision.decide(source, destination, cmd.dstPort(), name, services.config());
     switch (decision) {
       case OutboundDecision.Refuse r -> {
         log.debug("refused {} -> {}:{}: {}", source, cmd.dstAddr(), cmd.dstPort(), r.reason());
         fail(ctx, Socks5CommandStatus.FORBIDDEN, cmd);
       }
-      case OutboundDecision.Direct d -> direct(ctx, cmd, d);
-      case OutboundDecision.Hbone h -> hbone(ctx, cmd, h, source);
+      case OutboundDecision.Passthrough d -> direct(ctx, cmd, d);
+      case OutboundDecision.Tcp t -> tcp(ctx, cmd, t);
+      case OutboundDecision.Http h -> {
+        HttpContext cx = new HttpContext(services.configSupplier(), services.clusters(),
+            services.pool(ctx.channel().eventLoop()), h.routeConfig(), h.source(), source, UpstreamPool.Protocol.HTTP1,
+            services.ticker());
+        succeed(ctx, cmd).addListener(x -> ctx.pipeline().addLast("sniff", new HttpSniffHandler(cx)));
+      }
     }
   }
 
-  private void hbone(ChannelHandlerContext ctx, Socks5CommandRequest cmd, OutboundDecision.Hbone h, String source) {
+  private void tcp(ChannelHandlerContext ctx, Socks5CommandRequest cmd, OutboundDecision.Tcp t) {
     Channel downstream = ctx.channel();
-    HboneConnector connector = connectors.apply(downstream.eventLoop());
-    DefaultHttp2Headers extra = new DefaultHttp2Headers();
-    extra.add("forwarded", "for=\"" + source + "\"");
-    Future<Http2StreamChannel> opened = connector.open(h.source(), h.destination(), h.dial(), h.authority(), extra);
-    opened.addListener(f -> {
+    var cluster = services.clusters().find(t.cluster());
+    if (cluster == null) {
+      log.debug("cluster {} of {} not known yet", t.cluster(), t.service());
+      fail(ctx, Socks5CommandStatus.HOST_UNREACHABLE, cmd);
+      return;
+    }
+    TcpUpstream.open(services, downstream.eventLoop(), t.source(), cluster).addListener(f -> {
       if (!f.isSuccess()) {
-        HboneConnector.HboneException e = f.cause() instanceof HboneConnector.HboneException x ? x : null;
-        log.debug("HBONE to {} for {} failed: {}", h.authority(), source, f.cause().getMessage());
-        fail(ctx, e != null && (e.status() == 400 || e.status() == 401) ? Socks5CommandStatus.FORBIDDEN
-            : e != null && e.status() == 503 ? Socks5CommandStatus.CONNECTION_REFUSED : Socks5CommandStatus.HOST_UNREACHABLE,
-            cmd);
+        TcpUpstream.TcpUpstreamException e = f.cause() instanceof TcpUpstream.TcpUpstreamException x ? x : null;
+        log.debug("{} -> {}: {}", t.source().name(), t.service(), f.cause().getMessage());
+        fail(ctx, e != null && e.denied ? Socks5CommandStatus.FORBIDDEN
+            : e != null && e.overflow ? Socks5CommandStatus.FAILURE : Socks5CommandStatus.HOST_UNREACHABLE, cmd);
         return;
       }
-      Http2StreamChannel stream = opened.getNow();
+      Channel upstream = (Channel) f.getNow();
       if (!downstream.isActive()) {
-        stream.close();
+        upstream.close();
         return;
       }
       succeed(ctx, cmd).addListener(x -> {
-        downstream.pipeline().addLast("relay", new SocketToStreamHandler(stream));
-        stream.pipeline().addLast("relay", new StreamToSocketHandler(downstream));
+        if (upstream instanceof Http2StreamChannel stream) {
+          downstream.pipeline().addLast("relay", new SocketToStreamHandler(stream));
+          stream.pipeline().addLast("relay", new StreamToSocketHandler(downstream));
+        } else {
+          downstream.pipeline().addLast("relay", new SocketRelayHandler(upstream));
+          upstream.pipeline().addLast("relay", new SocketRelayHandler(downstream));
+        }
         downstream.read();
-        stream.read();
+        upstream.read();
       });
     });
   }
 
-  private void direct(ChannelHandlerContext ctx, Socks5CommandRequest cmd, OutboundDecision.Direct d) {
+  private void direct(ChannelHandlerContext ctx, Socks5CommandRequest cmd, OutboundDecision.Passthrough d) {
     Channel downstream = ctx.channel();
     new Bootstrap().group(downstream.eventLoop()).channel(NioSocketChannel.class)
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, services.connectTimeoutMillis())
         .handler(new SocketRelayHandler(downstream))
         .connect(d.address(), d.port())
         .addListener((ChannelFuture cf) -> {

@@ -1,21 +1,15 @@
 package dev.trellis.proxy.outbound;
 
-import dev.trellis.proxy.state.ProxyConfig;
-import dev.trellis.proxy.tunnel.HboneConnector;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
 import java.net.InetSocketAddress;
-import java.util.function.Function;
-import java.util.function.Supplier;
-import java.util.function.ToLongFunction;
 
 /** The SOCKS5 entry listener (local mode's stand-in for capture on 15001). */
 public final class SocksEntryServer implements AutoCloseable {
@@ -26,8 +20,7 @@ public final class SocksEntryServer implements AutoCloseable {
     this.channel = channel;
   }
 
-  public static SocksEntryServer start(EventLoopGroup group, InetSocketAddress address, Supplier<ProxyConfig> config,
-      Function<EventLoop, HboneConnector> connectors, ToLongFunction<String> counters, int connectTimeoutMillis) {
+  public static SocksEntryServer start(EventLoopGroup group, InetSocketAddress address, OutboundServices services) {
     Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -37,7 +30,7 @@ public final class SocksEntryServer implements AutoCloseable {
           protected void initChannel(SocketChannel c) {
             c.pipeline().addLast(Socks5ServerEncoder.DEFAULT);
             c.pipeline().addLast(new Socks5InitialRequestDecoder());
-            c.pipeline().addLast(new SocksEntryHandler(config, connectors, counters, connectTimeoutMillis));
+            c.pipeline().addLast(new SocksEntryHandler(services));
             c.read();
           }
         })

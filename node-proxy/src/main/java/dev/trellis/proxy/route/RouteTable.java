@@ -92,7 +92,9 @@ public record RouteTable(String name, List<VirtualHost> virtualHosts) {
 
   /**
    * The rule for a request: the virtual host whose domains contain {@code authority} (exact, then
-   * {@code *}), then its first matching rule. Null when nothing matches (the proxy answers 404).
+   * {@code *}; a table of one virtual host uses it for any authority, since the destination address
+   * already chose the service), then its first matching rule. Null when nothing matches (the proxy
+   * answers 404).
    */
   public Rule find(String authority, String path, Function<String, String> header) {
     VirtualHost vh = host(authority);
@@ -117,6 +119,9 @@ public record RouteTable(String name, List<VirtualHost> virtualHosts) {
       if (vh.domains().contains("*")) {
         wildcard = vh;
       }
+    }
+    if (wildcard == null && virtualHosts.size() == 1) {
+      return virtualHosts.getFirst();
     }
     return wildcard;
   }

@@ -235,11 +235,12 @@ public final class ProxyConfigs {
           on.add(s.strip());
         }
       }
+      // Envoy's defaults: one retry, 25 ms base interval, max interval ten times the base.
+      Duration base = p.hasRetryBackOff() ? duration(p.getRetryBackOff().getBaseInterval()) : Duration.ofMillis(25);
+      Duration max = p.hasRetryBackOff() && p.getRetryBackOff().hasMaxInterval()
+          ? duration(p.getRetryBackOff().getMaxInterval()) : base.multipliedBy(10);
       retry = new RouteTable.RetrySpec(on, p.hasNumRetries() ? p.getNumRetries().getValue() : 1,
-          p.hasPerTryTimeout() ? duration(p.getPerTryTimeout()) : null,
-          p.hasRetryBackOff() ? duration(p.getRetryBackOff().getBaseInterval()) : Duration.ofMillis(25),
-          p.hasRetryBackOff() && p.getRetryBackOff().hasMaxInterval() ? duration(p.getRetryBackOff().getMaxInterval())
-              : Duration.ofMillis(250),
+          p.hasPerTryTimeout() ? duration(p.getPerTryTimeout()) : null, base, max,
           new HashSet<>(p.getRetriableStatusCodesList()));
     }
     String hashHeader = null;

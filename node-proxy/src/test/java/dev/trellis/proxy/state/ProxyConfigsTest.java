@@ -183,7 +183,11 @@ public class ProxyConfigsTest {
     assertThat(t.find("WEB.d.svc.cluster.local", "/api/x", RouteTable.headers(Map.of())).name()).isEqualTo("all");
     assertThat(t.find("10.96.0.10:80", "/", RouteTable.headers(Map.of())).action().clusters())
         .containsExactly(new RouteTable.WeightedCluster(WEB, 1));
-    assertThat(t.find("elsewhere", "/", RouteTable.headers(Map.of()))).isNull();
+    // One virtual host: the destination address already chose the service, so any Host header routes.
+    assertThat(t.find("elsewhere", "/", RouteTable.headers(Map.of())).name()).isEqualTo("all");
+    RouteTable two = new RouteTable("two", List.of(t.virtualHosts().getFirst(),
+        new RouteTable.VirtualHost("other", java.util.Set.of("other.d"), List.of())));
+    assertThat(two.find("elsewhere", "/", RouteTable.headers(Map.of()))).isNull();
   }
 
   @Test

@@ -1,0 +1,169 @@
+package dev.trellis.proxy.outbound;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.util.ReferenceCountUtil;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Last in a downstream HTTP/1.1 connection's pipeline, after {@code HttpServerCodec}: runs its
+ * requests one at a time as {@link HttpExchange}s. Auto-read is off; the connection is read when no
+ * request is in progress or when the exchange wants more body. Pipelined requests decoded early wait
+ * in order. A request the decoder rejects (malformed, smuggling-shaped, oversized) gets 400, 414 or
+ * 431 and the connection closes.
+ */
+final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implements HttpExchange.Downstream {
+
+  private static final Logger log = LoggerFactory.getLogger(Http1DownstreamHandler.class);
+
+  private final HttpContext cx;
+  private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
+  private ChannelHandlerContext ctx;
+  private HttpExchange current;
+  private boolean closing;
+
+  Http1DownstreamHandler(HttpContext cx) {
+    this.cx = cx;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+    ctx.channel().config().setAutoRead(false);
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (closing || !(msg instanceof HttpObject o)) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    if (o.decoderResult().isFailure()) {
+      ReferenceCountUtil.release(msg);
+      reject(o.decoderResult().cause());
+      return;
+    }
+    queued.add(o);
+    drain();
+  }
+
+  private void drain() {
+    while (!queued.isEmpty() && !closing) {
+      HttpObject m = queued.peek();
+      if (m instanceof HttpRequest req) {
+        if (current != null) {
+          return;
+        }
+        queued.poll();
+        current = new HttpExchange(this, cx);
+        current.start(req);
+      } else {
+        queued.poll();
+        if (current == null) {
+          ReferenceCountUtil.release(m); // the rest of a request answered early
+        } else {
+          current.onRequestContent((HttpContent) m);
+        }
+      }
+    }
+  }
+
+  private void reject(Throwable cause) {
+    HttpResponseStatus status = cause instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+        : cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
+        : cause instanceof TooLongFrameException ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE
+        : HttpResponseStatus.BAD_REQUEST;
+    log.debug("[{}] rejected a request: {}", ctx.channel().id(), cause.toString());
+    closing = true;
+    queued.forEach(ReferenceCountUtil::release);
+    queued.clear();
+    if (current != null && !current.finished()) {
+      current.onDownstreamClosed();
+      ctx.close();
+      return;
+    }
+    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+        Unpooled.copiedBuffer(status.reasonPhrase() + "\n", StandardCharsets.UTF_8));
+    r.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8");
+    r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());
+    r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    r.headers().set(HeaderHygiene.FLAGS, LocalReply.Flag.DPE.name());
+    ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+  }
+
+  @Override
+  public Channel channel() {
+    return ctx.channel();
+  }
+
+  @Override
+  public void read() {
+    ctx.read();
+  }
+
+  @Override
+  public void done(boolean keepAlive) {
+    current = null;
+    if (!keepAlive) {
+      closing = true;
+      queued.forEach(ReferenceCountUtil::release);
+      queued.clear();
+      ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      return;
+    }
+    drain();
+    if (current == null) {
+      ctx.read();
+    }
+  }
+
+  @Override
+  public void abort() {
+    current = null;
+    closing = true;
+    ctx.close();
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (current != null && ctx.channel().isWritable()) {
+      current.onDownstreamWritable();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    closing = true;
+    if (current != null) {
+      current.onDownstreamClosed();
+      current = null;
+    }
+    queued.forEach(ReferenceCountUtil::release);
+    queued.clear();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    log.debug("[{}] downstream error: {}", ctx.channel().id(), cause.toString());
+    ctx.close();
+  }
+}

@@ -1,0 +1,93 @@
+package dev.trellis.proxy.outbound;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * Last in a downstream HTTP/2 stream's pipeline (an {@code Http2StreamChannel}, auto-read off, after
+ * {@code Http2StreamFrameToHttpObjectCodec}): one stream, one {@link HttpExchange}. Ending early
+ * (a response before the whole request, or an abort) resets the stream.
+ */
+final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter implements HttpExchange.Downstream {
+
+  private final HttpContext cx;
+  private ChannelHandlerContext ctx;
+  private HttpExchange exchange;
+  private boolean requestEnded;
+
+  Http2DownstreamStreamHandler(HttpContext cx) {
+    this.cx = cx;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    this.ctx = ctx;
+  }
+
+  @Override
+  public void channelActive(ChannelHandlerContext ctx) {
+    ctx.read();
+    ctx.fireChannelActive();
+  }
+
+  @Override
+  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
+      requestEnded = true;
+    }
+    if (msg instanceof HttpRequest req && exchange == null) {
+      exchange = new HttpExchange(this, cx);
+      exchange.start(req);
+    } else if (msg instanceof HttpContent c && exchange != null) {
+      exchange.onRequestContent(c);
+    } else {
+      ReferenceCountUtil.release(msg);
+    }
+  }
+
+  @Override
+  public Channel channel() {
+    return ctx.channel();
+  }
+
+  @Override
+  public void read() {
+    ctx.read();
+  }
+
+  @Override
+  public void done(boolean keepAlive) {
+    if (!requestEnded) {
+      ctx.close();
+    }
+  }
+
+  @Override
+  public void abort() {
+    ctx.close();
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (exchange != null && ctx.channel().isWritable()) {
+      exchange.onDownstreamWritable();
+    }
+    ctx.fireChannelWritabilityChanged();
+  }
+
+  @Override
+  public void channelInactive(ChannelHandlerContext ctx) {
+    if (exchange != null) {
+      exchange.onDownstreamClosed();
+    }
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    ctx.close();
+  }
+}

@@ -1,0 +1,23 @@
+package dev.trellis.proxy.outbound;
+
+import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.state.ProxyConfig;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * What every request of one downstream connection shares: who calls (the source workload and its
+ * address), which route configuration the destination chose, the protocol spoken, and the proxy's
+ * shared state. Each request reads the config current when it starts, so a route change applies to the
+ * next request on a kept-alive connection while requests in flight finish as they began.
+ *
+ * @param ticker nanoseconds for outlier detection and deadlines (System::nanoTime outside tests)
+ */
+record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool pool, String routeConfig,
+    LocalWorkload source, String sourceAddress, UpstreamPool.Protocol protocol, LongSupplier ticker) {
+
+  HttpContext withProtocol(UpstreamPool.Protocol p) {
+    return new HttpContext(config, clusters, pool, routeConfig, source, sourceAddress, p, ticker);
+  }
+}

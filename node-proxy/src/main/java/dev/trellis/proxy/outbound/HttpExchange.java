@@ -1,0 +1,656 @@
+package dev.trellis.proxy.outbound;
+
+import dev.trellis.proxy.cluster.ClusterRuntime;
+import dev.trellis.proxy.cluster.Hashing;
+import dev.trellis.proxy.cluster.Host;
+import dev.trellis.proxy.cluster.LoadBalancer;
+import dev.trellis.proxy.resilience.AttemptResult;
+import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
+import dev.trellis.proxy.resilience.RetryDecision;
+import dev.trellis.proxy.route.RequestRouting;
+import dev.trellis.proxy.route.RouteTable;
+import dev.trellis.proxy.state.ProxyConfig;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One HTTP request through the outbound proxy, from request headers to the last byte of the response,
+ * on the downstream's event loop. It routes ({@link RequestRouting}), takes a request slot of the
+ * cluster's circuit breaker, picks a host ({@link LoadBalancer}), leases an upstream channel
+ * ({@link UpstreamPool}) and streams the request; the response streams back. Until response headers
+ * are forwarded, a failed attempt may be retried ({@link RetryDecision}) on another host: the request
+ * body is held for replay up to {@link #RETRY_BUFFER_BYTES}, beyond which it streams without retries.
+ * Every attempt's result feeds outlier detection.
+ *
+ * <p>Backpressure both ways: the request body is read from downstream only while the upstream channel
+ * is writable (or while the retry buffer has room before a connection exists); the response is read
+ * from upstream only while the downstream is writable.
+ */
+final class HttpExchange {
+
+  private static final Logger log = LoggerFactory.getLogger(HttpExchange.class);
+
+  /** Request bodies up to this size are held for retries (Envoy's default buffer limit). */
+  static final int RETRY_BUFFER_BYTES = 1024 * 1024;
+
+  /** What an exchange needs from its downstream: an HTTP/1.1 connection or an HTTP/2 stream. */
+  interface Downstream {
+    Channel channel();
+
+    /** Asks for more of the request body. */
+    void read();
+
+    /** The response went out whole; {@code keepAlive}: the connection may carry another request. */
+    void done(boolean keepAlive);
+
+    /** The response cannot be completed: HTTP/1.1 closes the connection, HTTP/2 resets the stream. */
+    void abort();
+  }
+
+  private final Downstream down;
+  private final HttpContext cx;
+  private HttpRequest request;
+  private final List<HttpContent> body = new ArrayList<>();
+  private long bodyBytes;
+  private long bufferedBytes;
+  private boolean replayable = true;
+  private boolean requestComplete;
+  /** HTTP/1.1 without Content-Length or chunked framing: the body is empty before its end arrives. */
+  private boolean bodyless;
+  private boolean keepAliveDown;
+  private RouteTable.Rule rule;
+  private ClusterRuntime cluster;
+  private long hash;
+  private boolean hashed;
+  private Attempt attempt;
+  private final List<Host> tried = new ArrayList<>(2);
+  private int retries;
+  private boolean staleRetried;
+  private boolean responseStarted;
+  private boolean downstreamBlocked;
+  private boolean finished;
+  private boolean holdsRequest;
+  private boolean holdsRetry;
+  private long deadline = Long.MAX_VALUE;
+  private ScheduledFuture<?> routeTimer;
+  private ScheduledFuture<?> retryTimer;
+
+  /** One try of the request against one host. */
+  private final class Attempt {
+    final Host host;
+    Future<UpstreamPool.Lease> pending;
+    UpstreamPool.Lease lease;
+    int sent;
+    ScheduledFuture<?> perTry;
+    boolean informational;
+    boolean upstreamKeepAlive = true;
+    boolean done;
+
+    Attempt(Host host) {
+      this.host = host;
+    }
+  }
+
+  HttpExchange(Downstream down, HttpContext cx) {
+    this.down = down;
+    this.cx = cx;
+  }
+
+  boolean finished() {
+    return finished;
+  }
+
+  /** Request headers arrived: route, admit, and start the first attempt. */
+  void start(HttpRequest req) {
+    LastHttpContent whole = null;
+    if (req instanceof FullHttpRequest full) {
+      request = new DefaultHttpRequest(full.protocolVersion(), full.method(), full.uri(), full.headers());
+      whole = new DefaultLastHttpContent(full.content().retain(), full.trailingHeaders());
+      full.release();
+    } else {
+      request = req;
+    }
+    keepAliveDown = HttpUtil.isKeepAlive(request);
+    bodyless = whole == null && cx.protocol() == UpstreamPool.Protocol.HTTP1
+        && !HttpUtil.isTransferEncodingChunked(request) && HttpUtil.getContentLength(request, 0L) == 0;
+    if (whole != null) {
+      addBody(whole);
+    }
+    ProxyConfig config = cx.config().get();
+    String authority = request.headers().get(HttpHeaderNames.HOST);
+    RequestRouting.Decision decision = RequestRouting.decide(config.routes().get(cx.routeConfig()), authority,
+        request.uri(), this::header, bound -> ThreadLocalRandom.current().nextInt(bound));
+    switch (decision) {
+      case RequestRouting.NoRoute nr -> {
+        reply(LocalReply.of(404, LocalReply.Flag.NR, nr.reason()));
+        return;
+      }
+      case RequestRouting.Forward f -> {
+        rule = f.rule();
+        cluster = cx.clusters().find(f.cluster());
+        if (cluster == null) {
+          reply(LocalReply.of(503, LocalReply.Flag.NC, "cluster " + f.cluster() + " not found (config not synced yet?)"));
+          return;
+        }
+      }
+    }
+    if (!cluster.breaker().tryAcquire(Resource.REQUESTS)) {
+      reply(LocalReply.of(503, LocalReply.Flag.UO, "upstream overflow: cluster " + cluster.name() + " has max_requests "
+          + cluster.breaker().limit(Resource.REQUESTS) + " in flight"));
+      return;
+    }
+    holdsRequest = true;
+    cluster.stats().requests.incrementAndGet();
+    RouteTable.Action action = rule.action();
+    if (action.hashHeader() != null) {
+      String v = request.headers().get(action.hashHeader());
+      if (v != null) {
+        hash = Hashing.hash(v);
+        hashed = true;
+      }
+    } else if (action.hashSourceIp()) {
+      hash = Hashing.hash(cx.sourceAddress());
+      hashed = true;
+    }
+    HeaderHygiene.strip(request.headers(), false);
+    if (requestComplete) {
+      startRouteTimer();
+    }
+    newAttempt();
+    maybeReadDownstream();
+  }
+
+  /** Route matches may name pseudo-headers; everything else is a plain header lookup. */
+  private String header(String name) {
+    return switch (name) {
+      case ":method" -> request.method().name();
+      case ":path" -> request.uri();
+      case ":authority" -> request.headers().get(HttpHeaderNames.HOST);
+      default -> request.headers().get(name);
+    };
+  }
+
+  /** A piece of the request body (the last one may carry trailers). Takes ownership. */
+  void onRequestContent(HttpContent c) {
+    if (finished || request == null) {
+      c.release();
+      return;
+    }
+    addBody(c);
+    if (requestComplete) {
+      startRouteTimer();
+    }
+    pumpRequest();
+  }
+
+  private void addBody(HttpContent c) {
+    int n = c.content().readableBytes();
+    bodyBytes += n;
+    bufferedBytes += n;
+    body.add(c);
+    if (c instanceof LastHttpContent) {
+      requestComplete = true;
+    }
+    if (replayable && bodyBytes > RETRY_BUFFER_BYTES) {
+      replayable = false;
+      dropSent();
+    }
+  }
+
+  /** Once the body cannot be replayed, chunks already written upstream need not be kept. */
+  private void dropSent() {
+    int sent = attempt == null ? 0 : attempt.sent;
+    for (int i = 0; i < sent; i++) {
+      HttpContent c = body.removeFirst();
+      bufferedBytes -= c.content().readableBytes();
+      c.release();
+    }
+    if (attempt != null) {
+      attempt.sent = 0;
+    }
+  }
+
+  /** Writes body chunks the current attempt has not had yet, then asks downstream for more if there is room. */
+  private void pumpRequest() {
+    Attempt a = attempt;
+    if (a != null && a.lease != null && !a.done) {
+      Channel up = a.lease.channel();
+      boolean wrote = false;
+      while (a.sent < body.size()) {
+        if (replayable) {
+          up.write(body.get(a.sent++).retainedDuplicate());
+        } else {
+          HttpContent c = body.removeFirst();
+          bufferedBytes -= c.content().readableBytes();
+          up.write(c);
+        }
+        wrote = true;
+      }
+      if (wrote) {
+        up.flush();
+      }
+    }
+    maybeReadDownstream();
+  }
+
+  private void maybeReadDownstream() {
+    if (requestComplete || finished) {
+      return;
+    }
+    Attempt a = attempt;
+    boolean room = a != null && a.lease != null && !a.done
+        ? a.lease.channel().isWritable() && a.sent == body.size()
+        : bufferedBytes < RETRY_BUFFER_BYTES;
+    if (room) {
+      down.read();
+    }
+  }
+
+  private void newAttempt() {
+    long now = cx.ticker().getAsLong();
+    LoadBalancer.Input in = new LoadBalancer.Input(now, hash, hashed, tried, cluster.nextCount(),
+        bound -> ThreadLocalRandom.current().nextLong(bound));
+    Host host = cluster.pick(in);
+    if (host == null) {
+      reply(LocalReply.of(503, LocalReply.Flag.UH, "no healthy upstream: cluster " + cluster.name() + " has no endpoints"));
+      return;
+    }
+    Attempt a = new Attempt(host);
+    attempt = a;
+    tried.add(host);
+    host.requestStarted();
+    RouteTable.RetrySpec retry = rule.action().retry();
+    if (retry != null && retry.perTryTimeout() != null) {
+      a.perTry = down.channel().eventLoop().schedule(() -> onPerTryTimeout(a), retry.perTryTimeout().toMillis(),
+          TimeUnit.MILLISECONDS);
+    }
+    a.pending = cx.pool().acquire(cluster, host, cx.source(), cx.protocol());
+    a.pending.addListener(f -> onLease(a, f));
+  }
+
+  private void onLease(Attempt a, Future<?> f) {
+    if (a != attempt || a.done || finished) {
+      if (f.isSuccess()) {
+        ((UpstreamPool.Lease) f.getNow()).release(true);
+      }
+      return;
+    }
+    if (!f.isSuccess()) {
+      UpstreamPool.UpstreamException e = f.cause() instanceof UpstreamPool.UpstreamException x ? x
+          : new UpstreamPool.UpstreamException(UpstreamPool.UpstreamException.Kind.CONNECT_FAILURE,
+              String.valueOf(f.cause()), f.cause());
+      switch (e.kind) {
+        case OVERFLOW -> {
+          endAttempt(a, false);
+          reply(LocalReply.of(503, LocalReply.Flag.UO, e.getMessage()));
+        }
+        case DENIED -> {
+          endAttempt(a, false);
+          reply(LocalReply.of(403, LocalReply.Flag.UF, "the destination denied this workload: " + e.getMessage()));
+        }
+        case CONNECT_FAILURE -> {
+          cluster.stats().connectFailures.incrementAndGet();
+          attemptFailed(a, AttemptResult.of(AttemptResult.Kind.CONNECT_FAILURE), e.getMessage());
+        }
+      }
+      return;
+    }
+    a.lease = (UpstreamPool.Lease) f.getNow();
+    Channel up = a.lease.channel();
+    up.pipeline().addLast(UpstreamPool.ATTEMPT, new AttemptHandler(a));
+    up.write(request);
+    pumpRequest();
+    up.flush();
+    up.read();
+  }
+
+  private void onUpstream(Attempt a, Object msg) {
+    if (a != attempt || a.done || finished) {
+      ReferenceCountUtil.release(msg);
+      return;
+    }
+    if (msg instanceof HttpResponse res && !onResponseHead(a, res)) {
+      return;
+    }
+    if (msg instanceof HttpContent c && !(msg instanceof HttpResponse)) {
+      if (a.informational) {
+        a.informational = !(c instanceof LastHttpContent);
+        c.release();
+        a.lease.channel().read();
+        return;
+      }
+      down.channel().write(c);
+    }
+    if (msg instanceof LastHttpContent) {
+      onResponseEnd(a);
+      return;
+    }
+    if (down.channel().isWritable()) {
+      a.lease.channel().read();
+    } else {
+      downstreamBlocked = true;
+    }
+  }
+
+  /** Returns false when the message was consumed here (informational, or a response discarded for a retry). */
+  private boolean onResponseHead(Attempt a, HttpResponse res) {
+    int code = res.status().code();
+    if (code >= 100 && code < 200) {
+      if (!(res instanceof FullHttpResponse)) {
+        a.informational = true;
+      }
+      ReferenceCountUtil.release(res);
+      down.channel().writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), res.status(), Unpooled.EMPTY_BUFFER,
+          res.headers().copy(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE));
+      a.lease.channel().read();
+      return false;
+    }
+    cancel(a.perTry);
+    String grpc = res.headers().get("grpc-status");
+    AttemptResult result = grpc != null ? AttemptResult.grpc(code, parseInt(grpc)) : AttemptResult.response(code);
+    cluster.record(a.host, result, cx.ticker().getAsLong());
+    if (!responseStarted) {
+      RetryDecision d = decideRetry(result);
+      if (d instanceof RetryDecision.Retry r) {
+        ReferenceCountUtil.release(res);
+        endAttempt(a, false);
+        scheduleRetry(r.backoffMillis());
+        return false;
+      }
+    }
+    responseStarted = true;
+    a.upstreamKeepAlive = HttpUtil.isKeepAlive(res);
+    HeaderHygiene.strip(res.headers(), false);
+    if (!keepAliveDown) {
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    down.channel().write(res);
+    return true;
+  }
+
+  private void onResponseEnd(Attempt a) {
+    down.channel().flush();
+    boolean reusable = cx.protocol() == UpstreamPool.Protocol.HTTP2
+        || a.upstreamKeepAlive && requestComplete && a.sent == body.size();
+    endAttempt(a, reusable);
+    finish(keepAliveDown && (requestComplete || bodyless));
+  }
+
+  private void onUpstreamClosed(Attempt a) {
+    if (a != attempt || a.done || finished) {
+      return;
+    }
+    if (responseStarted) {
+      endAttempt(a, false);
+      cluster.record(a.host, AttemptResult.of(AttemptResult.Kind.RESET), cx.ticker().getAsLong());
+      abort();
+      return;
+    }
+    if (a.lease != null && a.lease.reused() && !staleRetried && replayable) {
+      // A kept-alive connection the server closed as we reused it: not the endpoint's fault; once, try afresh.
+      staleRetried = true;
+      endAttempt(a, false);
+      tried.remove(a.host);
+      newAttempt();
+      return;
+    }
+    attemptFailed(a, AttemptResult.of(AttemptResult.Kind.RESET), "upstream closed the connection before response headers");
+  }
+
+  private void onPerTryTimeout(Attempt a) {
+    if (a != attempt || a.done || finished || responseStarted) {
+      return;
+    }
+    cluster.stats().timeouts.incrementAndGet();
+    attemptFailed(a, AttemptResult.of(AttemptResult.Kind.PER_TRY_TIMEOUT), "per-try timeout");
+  }
+
+  private void onRouteTimeout() {
+    if (finished) {
+      return;
+    }
+    cluster.stats().timeouts.incrementAndGet();
+    if (attempt != null && !attempt.done) {
+      endAttempt(attempt, false);
+    }
+    if (responseStarted) {
+      abort();
+    } else {
+      reply(LocalReply.of(504, LocalReply.Flag.UT, "upstream request timeout"));
+    }
+  }
+
+  private void attemptFailed(Attempt a, AttemptResult result, String detail) {
+    endAttempt(a, false);
+    cluster.record(a.host, result, cx.ticker().getAsLong());
+    RetryDecision d = decideRetry(result);
+    if (d instanceof RetryDecision.Retry r) {
+      scheduleRetry(r.backoffMillis());
+      return;
+    }
+    reply(switch (result.kind()) {
+      case PER_TRY_TIMEOUT -> LocalReply.of(504, LocalReply.Flag.UT, "upstream request timeout");
+      case CONNECT_FAILURE -> LocalReply.of(503, LocalReply.Flag.UF,
+          "upstream connect error or disconnect/reset before headers. reset reason: connection failure: " + detail);
+      default -> LocalReply.of(503, LocalReply.Flag.UC,
+          "upstream connect error or disconnect/reset before headers. reset reason: connection termination");
+    });
+  }
+
+  private RetryDecision decideRetry(AttemptResult result) {
+    if (holdsRetry) {
+      cluster.breaker().release(Resource.RETRIES);
+      holdsRetry = false;
+    }
+    long now = cx.ticker().getAsLong();
+    long left = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(0, (deadline - now) / 1_000_000);
+    RetryDecision d = RetryDecision.decide(rule.action().retry(), result, retries, replayable, true,
+        bound -> ThreadLocalRandom.current().nextLong(bound), left);
+    if (d instanceof RetryDecision.Retry) {
+      if (!cluster.breaker().tryAcquire(Resource.RETRIES)) {
+        cluster.stats().retriesOverflowed.incrementAndGet();
+        return new RetryDecision.GiveUp(RetryDecision.Reason.BUDGET_EXHAUSTED);
+      }
+      holdsRetry = true;
+      retries++;
+      cluster.stats().retries.incrementAndGet();
+    }
+    return d;
+  }
+
+  private void scheduleRetry(long backoffMillis) {
+    attempt = null;
+    if (backoffMillis <= 0) {
+      newAttempt();
+      return;
+    }
+    retryTimer = down.channel().eventLoop().schedule(() -> {
+      retryTimer = null;
+      if (!finished) {
+        newAttempt();
+        pumpRequest();
+      }
+    }, backoffMillis, TimeUnit.MILLISECONDS);
+  }
+
+  private void startRouteTimer() {
+    if (routeTimer != null || finished || rule == null || rule.action().timeout() == null) {
+      return;
+    }
+    long millis = rule.action().timeout().toMillis();
+    if (millis <= 0) {
+      return;
+    }
+    deadline = cx.ticker().getAsLong() + millis * 1_000_000;
+    routeTimer = down.channel().eventLoop().schedule(this::onRouteTimeout, millis, TimeUnit.MILLISECONDS);
+  }
+
+  private void endAttempt(Attempt a, boolean reusable) {
+    if (a.done) {
+      return;
+    }
+    a.done = true;
+    cancel(a.perTry);
+    if (a.pending != null && !a.pending.isDone()) {
+      a.pending.cancel(false);
+    }
+    if (a.lease != null) {
+      a.lease.release(reusable);
+    }
+    a.host.requestEnded();
+  }
+
+  /** Answers the request from the proxy itself (or resets, if the response has begun). */
+  private void reply(LocalReply r) {
+    if (finished) {
+      return;
+    }
+    if (responseStarted) {
+      abort();
+      return;
+    }
+    responseStarted = true;
+    log.debug("local reply {} {} to {} {}: {}", r.status(), r.flag(), request.method(), request.uri(), r.message());
+    FullHttpResponse res = r.toResponse(request, down.channel().alloc());
+    boolean keepAlive = keepAliveDown && (requestComplete || bodyless);
+    if (!keepAlive) {
+      res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+    }
+    down.channel().writeAndFlush(res);
+    finish(keepAlive);
+  }
+
+  private void abort() {
+    if (finished) {
+      return;
+    }
+    cleanUp();
+    down.abort();
+  }
+
+  private void finish(boolean keepAlive) {
+    if (finished) {
+      return;
+    }
+    cleanUp();
+    down.done(keepAlive);
+  }
+
+  /** The downstream went away (connection closed or stream reset): stop everything quietly. */
+  void onDownstreamClosed() {
+    if (!finished) {
+      cleanUp();
+    }
+  }
+
+  void onDownstreamWritable() {
+    Attempt a = attempt;
+    if (downstreamBlocked && a != null && a.lease != null && !a.done && down.channel().isWritable()) {
+      downstreamBlocked = false;
+      a.lease.channel().read();
+    }
+  }
+
+  private void cleanUp() {
+    finished = true;
+    cancel(routeTimer);
+    cancel(retryTimer);
+    if (attempt != null && !attempt.done) {
+      endAttempt(attempt, false);
+    }
+    if (holdsRetry) {
+      cluster.breaker().release(Resource.RETRIES);
+      holdsRetry = false;
+    }
+    if (holdsRequest) {
+      cluster.breaker().release(Resource.REQUESTS);
+      holdsRequest = false;
+    }
+    body.forEach(ReferenceCountUtil::release);
+    body.clear();
+    bufferedBytes = 0;
+  }
+
+  private static void cancel(ScheduledFuture<?> f) {
+    if (f != null) {
+      f.cancel(false);
+    }
+  }
+
+  private static int parseInt(String s) {
+    try {
+      return Integer.parseInt(s.trim());
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  /** Installed on the leased upstream channel for one attempt; removed when the lease is released. */
+  private final class AttemptHandler extends ChannelInboundHandlerAdapter {
+    private final Attempt a;
+
+    AttemptHandler(Attempt a) {
+      this.a = a;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      onUpstream(a, msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      if (a == attempt && responseStarted && !finished) {
+        down.channel().flush();
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      if (a == attempt && ctx.channel().isWritable()) {
+        maybeReadDownstream();
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      onUpstreamClosed(a);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("upstream {} of {}: {}", a.host, cluster.name(), cause.toString());
+      ctx.close();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return request == null ? "exchange" : request.method() + " " + request.uri().toLowerCase(Locale.ROOT);
+  }
+}

@@ -1,0 +1,90 @@
+package dev.trellis.proxy.outbound;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.identity.CertificateManager;
+import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.tunnel.HboneConnector;
+import io.netty.channel.EventLoop;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * What outbound listeners share: the config, the clusters' run-time state, and per event loop an
+ * HBONE connector and an upstream HTTP pool (so upstream connections live on the downstream's loop).
+ */
+public final class OutboundServices implements AutoCloseable {
+
+  private final Supplier<ProxyConfig> config;
+  private final Clusters clusters;
+  private final CertificateManager certificates;
+  private final int hbonePort;
+  private final int connectTimeoutMillis;
+  private final LongSupplier ticker;
+  private final Map<EventLoop, HboneConnector> connectors = new ConcurrentHashMap<>();
+  private final Map<EventLoop, UpstreamPool> pools = new ConcurrentHashMap<>();
+
+  /**
+   * @param hbonePort the port peers' HBONE servers listen on (15008)
+   * @param ticker nanoseconds, for outlier detection and deadlines
+   */
+  public OutboundServices(Supplier<ProxyConfig> config, Clusters clusters, CertificateManager certificates, int hbonePort,
+      int connectTimeoutMillis, LongSupplier ticker) {
+    this.config = requireNonNull(config, "config");
+    this.clusters = requireNonNull(clusters, "clusters");
+    this.certificates = requireNonNull(certificates, "certificates");
+    this.hbonePort = hbonePort;
+    this.connectTimeoutMillis = connectTimeoutMillis;
+    this.ticker = requireNonNull(ticker, "ticker");
+  }
+
+  ProxyConfig config() {
+    return config.get();
+  }
+
+  Supplier<ProxyConfig> configSupplier() {
+    return config;
+  }
+
+  Clusters clusters() {
+    return clusters;
+  }
+
+  int hbonePort() {
+    return hbonePort;
+  }
+
+  int connectTimeoutMillis() {
+    return connectTimeoutMillis;
+  }
+
+  LongSupplier ticker() {
+    return ticker;
+  }
+
+  HboneConnector connector(EventLoop loop) {
+    return connectors.computeIfAbsent(loop, l -> new HboneConnector(l, certificates, connectTimeoutMillis));
+  }
+
+  UpstreamPool pool(EventLoop loop) {
+    return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, connector(l), hbonePort, connectTimeoutMillis));
+  }
+
+  /** Pooled HBONE connections across event loops (approximate: read without stopping the loops). */
+  public int hboneConnections() {
+    return connectors.values().stream().mapToInt(HboneConnector::connections).sum();
+  }
+
+  /** Upstream HTTP connections across event loops (approximate). */
+  public int upstreamConnections() {
+    return pools.values().stream().mapToInt(UpstreamPool::connections).sum();
+  }
+
+  @Override
+  public void close() {
+    pools.forEach((loop, pool) -> loop.execute(pool::close));
+  }
+}

@@ -1,0 +1,568 @@
+package dev.trellis.proxy.outbound;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.proxy.cluster.ClusterRuntime;
+import dev.trellis.proxy.cluster.Host;
+import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
+import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.tunnel.HboneConnector;
+import dev.trellis.proxy.tunnel.StreamBytesHandler;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Upstream HTTP connections of one event loop, pooled per (cluster, endpoint, source identity,
+ * protocol). An HTTP/1.1 connection is leased to one request at a time and kept alive between them;
+ * an HTTP/2 connection carries up to {@link #MAX_H2_STREAMS} concurrent requests (or fewer, if the
+ * server says so). A connection is a plain TCP socket to an endpoint outside the mesh, or an HBONE
+ * stream to one inside it; either way the codecs see bytes.
+ *
+ * <p>The cluster's circuit breaker bounds connections; a request that finds none free waits in a
+ * bounded pending queue ({@code max_pending_requests}) for at most the connect timeout, and overflow
+ * fails at once. Confined to its event loop: no locks.
+ */
+final class UpstreamPool {
+
+  private static final Logger log = LoggerFactory.getLogger(UpstreamPool.class);
+
+  static final int MAX_H2_STREAMS = 100;
+  static final long IDLE_MILLIS = 30_000;
+  static final long PENDING_RECHECK_MILLIS = 20;
+  static final int MAX_HEADER_BYTES = 64 * 1024;
+  /** Name of the handler a lease's user installs on {@link Lease#channel()}; released leases lose it. */
+  static final String ATTEMPT = "attempt";
+
+  enum Protocol {
+    HTTP1,
+    HTTP2
+  }
+
+  /** A request channel leased to one attempt: HTTP objects written to it go upstream; responses come back. */
+  interface Lease {
+    Channel channel();
+
+    /** Whether the connection served an earlier request (a stale keep-alive connection may fail first). */
+    boolean reused();
+
+    /** Returns the channel: kept for the next request if {@code reusable}, else closed. Idempotent. */
+    void release(boolean reusable);
+  }
+
+  /** Why no lease: overflow (fast local 503), connect failure (retriable), or the peer refused us. */
+  static final class UpstreamException extends RuntimeException {
+    enum Kind {
+      OVERFLOW,
+      CONNECT_FAILURE,
+      DENIED
+    }
+
+    final Kind kind;
+
+    UpstreamException(Kind kind, String message, Throwable cause) {
+      super(message, cause, false, false);
+      this.kind = kind;
+    }
+  }
+
+  private record Key(String cluster, String host, SpiffeId source, Protocol protocol) {}
+
+  private final EventLoop loop;
+  private final HboneConnector hbone;
+  private final int hbonePort;
+  private final int connectTimeoutMillis;
+  private final Map<Key, ArrayDeque<H1Conn>> idleH1 = new HashMap<>();
+  private final Map<Key, List<H2Conn>> h2 = new HashMap<>();
+  private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+  private ScheduledFuture<?> recheck;
+  private int open;
+
+  UpstreamPool(EventLoop loop, HboneConnector hbone, int hbonePort, int connectTimeoutMillis) {
+    this.loop = requireNonNull(loop, "loop");
+    this.hbone = requireNonNull(hbone, "hbone");
+    this.hbonePort = hbonePort;
+    this.connectTimeoutMillis = connectTimeoutMillis;
+  }
+
+  /** Connections this pool holds open (idle or busy). */
+  int connections() {
+    return open;
+  }
+
+  /** Leases a request channel to {@code host}. Must be called on this pool's event loop. */
+  Future<Lease> acquire(ClusterRuntime cluster, Host host, LocalWorkload source, Protocol protocol) {
+    Key key = new Key(cluster.name(), host.key(), source.identity(), protocol);
+    Promise<Lease> p = loop.newPromise();
+    if (tryServe(key, cluster, host, source, p)) {
+      return p;
+    }
+    if (!cluster.breaker().tryAcquire(Resource.PENDING_REQUESTS)) {
+      return p.setFailure(new UpstreamException(UpstreamException.Kind.OVERFLOW, "upstream overflow: cluster "
+          + cluster.name() + " is at max_connections " + cluster.breaker().limit(Resource.CONNECTIONS)
+          + " and max_pending_requests " + cluster.breaker().limit(Resource.PENDING_REQUESTS), null));
+    }
+    Waiter w = new Waiter(key, cluster, host, source, p);
+    w.timeout = loop.schedule(() -> {
+      if (waiters.remove(w)) {
+        cluster.breaker().release(Resource.PENDING_REQUESTS);
+        p.tryFailure(new UpstreamException(UpstreamException.Kind.OVERFLOW, "upstream overflow: no connection to "
+            + cluster.name() + " freed up within " + connectTimeoutMillis + " ms", null));
+      }
+    }, connectTimeoutMillis, TimeUnit.MILLISECONDS);
+    p.addListener(f -> {
+      if (f.isCancelled() && waiters.remove(w)) {
+        w.timeout.cancel(false);
+        cluster.breaker().release(Resource.PENDING_REQUESTS);
+      }
+    });
+    waiters.add(w);
+    scheduleRecheck();
+    return p;
+  }
+
+  private boolean tryServe(Key key, ClusterRuntime cluster, Host host, LocalWorkload source, Promise<Lease> p) {
+    if (key.protocol() == Protocol.HTTP1) {
+      ArrayDeque<H1Conn> idle = idleH1.get(key);
+      H1Conn c;
+      while (idle != null && (c = idle.pollFirst()) != null) {
+        if (c.channel.isActive()) {
+          c.lease(p, true);
+          return true;
+        }
+      }
+      if (cluster.breaker().tryAcquire(Resource.CONNECTIONS)) {
+        new H1Conn(key, cluster).connect(host, source, p);
+        return true;
+      }
+      closeIdleOf(cluster.name());
+      return false;
+    }
+    for (H2Conn c : h2.getOrDefault(key, List.of())) {
+      if (c.hasRoom()) {
+        c.openStream(p);
+        return true;
+      }
+    }
+    if (cluster.breaker().tryAcquire(Resource.CONNECTIONS)) {
+      H2Conn c = new H2Conn(key, cluster);
+      h2.computeIfAbsent(key, k -> new ArrayList<>()).add(c);
+      c.connect(host, source);
+      c.openStream(p);
+      return true;
+    }
+    closeIdleOf(cluster.name());
+    return false;
+  }
+
+  /** Frees a connection slot held by an idle connection of the cluster, for a request that needs another host. */
+  private void closeIdleOf(String cluster) {
+    for (Map.Entry<Key, ArrayDeque<H1Conn>> e : idleH1.entrySet()) {
+      if (e.getKey().cluster().equals(cluster) && !e.getValue().isEmpty()) {
+        e.getValue().pollLast().channel.close();
+        return;
+      }
+    }
+  }
+
+  /** Gives waiting requests what has freed up, oldest first. */
+  private void serveWaiters() {
+    Iterator<Waiter> it = waiters.iterator();
+    while (it.hasNext()) {
+      Waiter w = it.next();
+      if (w.promise.isDone()) {
+        it.remove();
+        continue;
+      }
+      Promise<Lease> relay = loop.newPromise();
+      if (tryServe(w.key, w.cluster, w.host, w.source, relay)) {
+        it.remove();
+        w.timeout.cancel(false);
+        w.cluster.breaker().release(Resource.PENDING_REQUESTS);
+        relay.addListener(f -> {
+          if (f.isSuccess()) {
+            Lease lease = relay.getNow();
+            if (!w.promise.trySuccess(lease)) {
+              lease.release(true);
+            }
+          } else {
+            w.promise.tryFailure(f.cause());
+          }
+        });
+      }
+    }
+  }
+
+  /** Slots freed on other event loops do not wake this one: poll while requests wait. */
+  private void scheduleRecheck() {
+    if (recheck == null && !waiters.isEmpty()) {
+      recheck = loop.schedule(() -> {
+        recheck = null;
+        serveWaiters();
+        scheduleRecheck();
+      }, PENDING_RECHECK_MILLIS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** Opens the byte stream to the endpoint: an HBONE stream or a TCP connection, auto-read off. */
+  private Future<Channel> openTransport(Host host, LocalWorkload source) {
+    Promise<Channel> p = loop.newPromise();
+    switch (UpstreamTarget.of(source, host.endpoint(), hbonePort)) {
+      case UpstreamTarget.Hbone t -> {
+        DefaultHttp2Headers extra = new DefaultHttp2Headers();
+        String forwarded = source.addresses().isEmpty() ? null : source.addresses().getFirst();
+        if (forwarded != null) {
+          extra.add("forwarded", "for=\"" + forwarded + "\"");
+        }
+        hbone.open(t.source(), t.destination(), t.dial(), t.authority(), extra).addListener(f -> {
+          if (!f.isSuccess()) {
+            HboneConnector.HboneException e = f.cause() instanceof HboneConnector.HboneException x ? x : null;
+            boolean denied = e != null && (e.status() == 401 || e.status() == 403);
+            p.setFailure(new UpstreamException(denied ? UpstreamException.Kind.DENIED
+                : UpstreamException.Kind.CONNECT_FAILURE, f.cause().getMessage(), f.cause()));
+            return;
+          }
+          Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
+          stream.pipeline().addFirst("bytes", new StreamBytesHandler());
+          p.setSuccess(stream);
+        });
+      }
+      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(NioSocketChannel.class)
+          .option(ChannelOption.AUTO_READ, false)
+          .option(ChannelOption.TCP_NODELAY, true)
+          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+          .handler(new ChannelInboundHandlerAdapter())
+          .connect(d.address(), d.port())
+          .addListener((ChannelFuture f) -> {
+            if (f.isSuccess()) {
+              p.setSuccess(f.channel());
+            } else {
+              p.setFailure(new UpstreamException(UpstreamException.Kind.CONNECT_FAILURE, "connection to " + d.address()
+                  + ":" + d.port() + " failed: " + f.cause().getMessage(), f.cause()));
+            }
+          });
+    }
+    return p;
+  }
+
+  private void opened(Channel ch, ClusterRuntime cluster, Runnable onClose) {
+    open++;
+    ch.closeFuture().addListener(x -> {
+      open--;
+      cluster.breaker().release(Resource.CONNECTIONS);
+      onClose.run();
+      serveWaiters();
+    });
+  }
+
+  private static HttpDecoderConfig decoderConfig() {
+    return new HttpDecoderConfig().setMaxHeaderSize(MAX_HEADER_BYTES).setMaxInitialLineLength(16 * 1024);
+  }
+
+  /** An HTTP/1.1 connection: one request at a time, parked in the idle list between requests. */
+  private final class H1Conn {
+    final Key key;
+    final ClusterRuntime cluster;
+    Channel channel;
+    ScheduledFuture<?> idleTimer;
+
+    H1Conn(Key key, ClusterRuntime cluster) {
+      this.key = key;
+      this.cluster = cluster;
+    }
+
+    void connect(Host host, LocalWorkload source, Promise<Lease> p) {
+      openTransport(host, source).addListener(f -> {
+        if (!f.isSuccess()) {
+          cluster.breaker().release(Resource.CONNECTIONS);
+          p.tryFailure(f.cause());
+          serveWaiters();
+          return;
+        }
+        channel = (Channel) f.getNow();
+        channel.pipeline().addLast("http", new HttpClientCodec(decoderConfig(), true, false));
+        opened(channel, cluster, () -> {
+          ArrayDeque<H1Conn> idle = idleH1.get(key);
+          if (idle != null) {
+            idle.remove(this);
+          }
+          if (idleTimer != null) {
+            idleTimer.cancel(false);
+          }
+        });
+        lease(p, false);
+      });
+    }
+
+    void lease(Promise<Lease> p, boolean reused) {
+      if (idleTimer != null) {
+        idleTimer.cancel(false);
+        idleTimer = null;
+      }
+      if (channel.pipeline().get(IdleGuardHandler.class) != null) {
+        channel.pipeline().remove(IdleGuardHandler.class);
+      }
+      channel.config().setAutoRead(false);
+      Lease lease = new Lease() {
+        boolean released;
+
+        @Override
+        public Channel channel() {
+          return channel;
+        }
+
+        @Override
+        public boolean reused() {
+          return reused;
+        }
+
+        @Override
+        public void release(boolean reusable) {
+          if (released) {
+            return;
+          }
+          released = true;
+          if (channel.pipeline().get(ATTEMPT) != null) {
+            channel.pipeline().remove(ATTEMPT);
+          }
+          if (reusable && channel.isActive()) {
+            park();
+          } else {
+            channel.close();
+          }
+        }
+      };
+      if (!p.trySuccess(lease)) {
+        lease.release(true);
+      }
+    }
+
+    /** Back to the pool: a waiter of the same key takes it at once, else it idles (and notices a server close). */
+    private void park() {
+      for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+        Waiter w = it.next();
+        if (w.key.equals(key) && !w.promise.isDone()) {
+          it.remove();
+          w.timeout.cancel(false);
+          cluster.breaker().release(Resource.PENDING_REQUESTS);
+          lease(w.promise, true);
+          return;
+        }
+      }
+      channel.pipeline().addLast(new IdleGuardHandler());
+      channel.config().setAutoRead(true);
+      idleH1.computeIfAbsent(key, k -> new ArrayDeque<>()).addFirst(this);
+      idleTimer = loop.schedule(() -> channel.close(), IDLE_MILLIS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** On an idle HTTP/1.1 connection nothing may arrive: anything that does means it is unusable. */
+  private static final class IdleGuardHandler extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      ReferenceCountUtil.release(msg);
+      ctx.close();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
+    }
+  }
+
+  /** An HTTP/2 connection: requests are streams on it, up to the server's limit. */
+  private final class H2Conn {
+    final Key key;
+    final ClusterRuntime cluster;
+    final Promise<Channel> ready;
+    Channel channel;
+    int streams;
+    boolean draining;
+
+    H2Conn(Key key, ClusterRuntime cluster) {
+      this.key = key;
+      this.cluster = cluster;
+      this.ready = loop.newPromise();
+    }
+
+    boolean hasRoom() {
+      if (draining || ready.isDone() && (!ready.isSuccess() || !channel.isActive())) {
+        return false;
+      }
+      int limit = MAX_H2_STREAMS;
+      if (channel != null) {
+        Http2FrameCodec codec = channel.pipeline().get(Http2FrameCodec.class);
+        if (codec != null) {
+          limit = Math.min(limit, codec.connection().local().maxActiveStreams());
+        }
+      }
+      return streams < limit;
+    }
+
+    void connect(Host host, LocalWorkload source) {
+      openTransport(host, source).addListener(f -> {
+        if (!f.isSuccess()) {
+          cluster.breaker().release(Resource.CONNECTIONS);
+          remove();
+          ready.setFailure(f.cause());
+          serveWaiters();
+          return;
+        }
+        channel = (Channel) f.getNow();
+        channel.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient()
+            .initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(MAX_HEADER_BYTES)).build());
+        channel.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(ChannelHandlerContext c, Object msg) {
+            ReferenceCountUtil.release(msg); // servers do not push to us
+            c.close();
+          }
+        }));
+        channel.pipeline().addLast("goaway", new ChannelInboundHandlerAdapter() {
+          @Override
+          public void channelRead(ChannelHandlerContext c, Object msg) {
+            if (msg instanceof Http2GoAwayFrame) {
+              draining = true;
+            }
+            ReferenceCountUtil.release(msg);
+          }
+        });
+        channel.config().setAutoRead(true);
+        opened(channel, cluster, this::remove);
+        ready.setSuccess(channel);
+      });
+    }
+
+    private void remove() {
+      List<H2Conn> list = h2.get(key);
+      if (list != null) {
+        list.remove(this);
+        if (list.isEmpty()) {
+          h2.remove(key);
+        }
+      }
+    }
+
+    void openStream(Promise<Lease> p) {
+      streams++;
+      ready.addListener(f -> {
+        if (!f.isSuccess()) {
+          streams--;
+          p.tryFailure(f.cause());
+          return;
+        }
+        new Http2StreamChannelBootstrap(channel).handler(new ChannelInitializer<Http2StreamChannel>() {
+          @Override
+          protected void initChannel(Http2StreamChannel s) {
+            s.config().setAutoRead(false);
+            s.pipeline().addLast("http", new Http2StreamFrameToHttpObjectCodec(false));
+          }
+        }).open().addListener(o -> {
+          if (!o.isSuccess()) {
+            streams--;
+            p.tryFailure(new UpstreamException(UpstreamException.Kind.CONNECT_FAILURE, "cannot open an HTTP/2 stream to "
+                + key.host() + ": " + o.cause().getMessage(), o.cause()));
+            serveWaiters();
+            return;
+          }
+          Http2StreamChannel s = (Http2StreamChannel) o.getNow();
+          boolean reused = s.stream().id() > 3 || streams > 1;
+          Lease lease = new Lease() {
+            boolean released;
+
+            @Override
+            public Channel channel() {
+              return s;
+            }
+
+            @Override
+            public boolean reused() {
+              return reused;
+            }
+
+            @Override
+            public void release(boolean reusable) {
+              if (released) {
+                return;
+              }
+              released = true;
+              streams--;
+              if (s.isActive()) {
+                s.close();
+              }
+              serveWaiters();
+            }
+          };
+          if (!p.trySuccess(lease)) {
+            lease.release(false);
+          }
+        });
+      });
+    }
+  }
+
+  private static final class Waiter {
+    final Key key;
+    final ClusterRuntime cluster;
+    final Host host;
+    final LocalWorkload source;
+    final Promise<Lease> promise;
+    ScheduledFuture<?> timeout;
+
+    Waiter(Key key, ClusterRuntime cluster, Host host, LocalWorkload source, Promise<Lease> promise) {
+      this.key = key;
+      this.cluster = cluster;
+      this.host = host;
+      this.source = source;
+      this.promise = promise;
+    }
+  }
+
+  /** Closes every connection; pending requests fail. */
+  void close() {
+    for (Waiter w : waiters) {
+      w.timeout.cancel(false);
+      w.cluster.breaker().release(Resource.PENDING_REQUESTS);
+      w.promise.tryFailure(new UpstreamException(UpstreamException.Kind.CONNECT_FAILURE, "proxy shutting down", null));
+    }
+    waiters.clear();
+    idleH1.values().forEach(q -> q.forEach(c -> c.channel.close()));
+    h2.values().forEach(l -> l.forEach(c -> {
+      if (c.channel != null) {
+        c.channel.close();
+      }
+    }));
+    log.debug("upstream pool on {} closed", loop);
+  }
+}

@@ -1,0 +1,24 @@
+package dev.trellis.proxy.outbound;
+
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.proxy.state.EndpointSpec;
+import dev.trellis.proxy.state.LocalWorkload;
+import java.net.InetSocketAddress;
+
+/** How to reach one endpoint from one source workload: HBONE when both are in the mesh, else directly. Pure. */
+sealed interface UpstreamTarget {
+
+  /** Tunnel to {@code authority} via the node proxy at {@code dial}, presenting {@code source}'s SVID. */
+  record Hbone(SpiffeId source, SpiffeId destination, InetSocketAddress dial, String authority) implements UpstreamTarget {}
+
+  /** Plaintext straight to the endpoint (it is outside the mesh, or the source is). */
+  record Direct(String address, int port) implements UpstreamTarget {}
+
+  static UpstreamTarget of(LocalWorkload source, EndpointSpec ep, int hbonePort) {
+    if (ep.inMesh() && source.inMesh()) {
+      String dialHost = ep.nodeAddress() != null ? ep.nodeAddress() : ep.address();
+      return new Hbone(source.identity(), ep.identity(), new InetSocketAddress(dialHost, hbonePort), ep.hostPort());
+    }
+    return new Direct(ep.address(), ep.port());
+  }
+}

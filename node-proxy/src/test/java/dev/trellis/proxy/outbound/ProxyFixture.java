@@ -1,0 +1,189 @@
+package dev.trellis.proxy.outbound;
+
+import static org.awaitility.Awaitility.await;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
+import com.sun.net.httpserver.HttpServer;
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.identity.TrustDomain;
+import dev.trellis.mtls.svid.Backoff;
+import dev.trellis.mtls.testing.TestPki;
+import dev.trellis.mtls.tls.TlsOptions;
+import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.identity.CertificateManager;
+import dev.trellis.proxy.inbound.HboneServer;
+import dev.trellis.proxy.inbound.InboundAuthorizer;
+import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.route.RouteTable;
+import dev.trellis.proxy.state.Cidr;
+import dev.trellis.proxy.state.ClusterSpec;
+import dev.trellis.proxy.state.EndpointSpec;
+import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.state.OutboundRule;
+import dev.trellis.proxy.state.ProxyConfig;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.ResourceLeakDetector;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * One node's data path on loopback, for tests of the outbound HTTP and TCP paths: the SOCKS entry,
+ * the outbound services, and an HBONE server fronting backend workloads on 127.0.73.x addresses, all
+ * with real TLS from a per-test CA. The client workload is 127.0.0.1. Mesh endpoints go over HBONE to
+ * this same node; {@link #direct} endpoints are dialed in plaintext. Time for outlier detection and
+ * deadlines is {@link #ticker}, advanced by the test.
+ */
+final class ProxyFixture implements AutoCloseable {
+
+  static final TrustDomain TD = TrustDomain.CLUSTER_LOCAL;
+  static final SpiffeId CLIENT = SpiffeId.forWorkload(TD, "d", "client");
+  static final SpiffeId WEB = SpiffeId.forWorkload(TD, "d", "web");
+  static final String NODE = "127.0.73.1";
+  static final String VIP = "10.96.0.10";
+  static final String ROUTES = "web.d.svc.cluster.local:80";
+
+  static {
+    ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
+    System.setProperty("sun.net.httpserver.nodelay", "true"); // the JDK test server writes headers and body apart
+  }
+
+  final AtomicLong ticker = new AtomicLong(1_000_000_000L);
+  final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+  final InboundRecords inbound = new InboundRecords(1000);
+  final Clusters clusters = new Clusters();
+  private final TestPki pki = TestPki.newRoot(TD);
+  private final ScheduledExecutorService certExecutor = Executors.newSingleThreadScheduledExecutor();
+  private final AtomicReference<ProxyConfig> config = new AtomicReference<>(ProxyConfig.EMPTY);
+  private final List<HttpServer> backends = new ArrayList<>();
+  private final Map<String, LocalWorkload> locals = new HashMap<>();
+  final CertificateManager certificates;
+  final HboneServer hbone;
+  final OutboundServices services;
+  final SocksEntryServer entry;
+
+  ProxyFixture() {
+    certificates = new CertificateManager(id -> CompletableFuture.completedFuture(
+        pki.leaf(id.namespace().orElseThrow(), id.serviceAccount().orElseThrow()).issue()), certExecutor,
+        Clock.systemUTC(), TlsOptions.defaults().withAlpn("h2"),
+        Backoff.exponential(Duration.ofMillis(100), Duration.ofSeconds(1), 2, 0, new Random()));
+    certificates.track(Set.of(CLIENT, WEB));
+    await().atMost(Duration.ofSeconds(10)).until(() -> certificates.status().values().stream()
+        .filter(CertificateManager.IdentityStatus::ready).count() == 2);
+    locals.put("127.0.0.1", new LocalWorkload("d/client-0", "d", CLIENT, List.of("127.0.0.1"), true,
+        LocalWorkload.MtlsMode.STRICT, Map.of()));
+    hbone = HboneServer.start(group, new InetSocketAddress(NODE, 0), config::get, certificates, TD,
+        Set.of(15001, 15006, 15008, 15020), InboundAuthorizer.allowAll(), inbound, Clock.systemUTC());
+    services = new OutboundServices(config::get, clusters, certificates, hbone.address().getPort(), 2000, ticker::get);
+    entry = SocksEntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), services);
+  }
+
+  /** Starts an HTTP/1.1 backend workload on {@code address} (127.0.73.x) and makes it a local workload. */
+  InetSocketAddress backend(String address, HttpHandler handler) throws IOException {
+    HttpServer s = HttpServer.create(new InetSocketAddress(address, 0), 100);
+    s.createContext("/", handler);
+    s.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
+    s.start();
+    backends.add(s);
+    locals.put(address, new LocalWorkload("d/web-" + address, "d", WEB, List.of(address), true,
+        LocalWorkload.MtlsMode.STRICT, Map.of()));
+    return s.getAddress();
+  }
+
+  /** A mesh endpoint (reached over HBONE via this node). */
+  static EndpointSpec mesh(InetSocketAddress a) {
+    return new EndpointSpec(a.getAddress().getHostAddress(), a.getPort(), WEB, "node", NODE, true, "d/web", null, 1);
+  }
+
+  /** An endpoint outside the mesh (plaintext). */
+  static EndpointSpec direct(InetSocketAddress a) {
+    return new EndpointSpec(a.getAddress().getHostAddress(), a.getPort(), null, null, null, false, "d/ext", null, 1);
+  }
+
+  static ClusterSpec cluster(String name) {
+    return new ClusterSpec(name, ClusterSpec.LbAlgorithm.ROUND_ROBIN, Duration.ofSeconds(2), ClusterSpec.Breaker.DEFAULTS,
+        null);
+  }
+
+  static RouteTable.Rule rule(String name, String prefix, RouteTable.Action action) {
+    return new RouteTable.Rule(name, new RouteTable.Match(null, prefix, null, List.of()), action);
+  }
+
+  static RouteTable.Action to(String cluster) {
+    return new RouteTable.Action(List.of(new RouteTable.WeightedCluster(cluster, 1)), null, null, null, false);
+  }
+
+  /** Applies a config: the VIP routes HTTP with {@code rules}; clusters with their endpoints. */
+  void http(List<RouteTable.Rule> rules, Map<ClusterSpec, List<EndpointSpec>> clusterEndpoints) {
+    Map<String, ClusterSpec> cs = new HashMap<>();
+    Map<String, List<EndpointSpec>> eps = new HashMap<>();
+    clusterEndpoints.forEach((c, e) -> {
+      cs.put(c.name(), c);
+      eps.put(c.name(), e);
+    });
+    RouteTable table = new RouteTable(ROUTES, List.of(new RouteTable.VirtualHost("web", Set.of("web.d.svc.cluster.local"),
+        rules)));
+    apply(new ProxyConfig(config.get().version() + 1,
+        List.of(new OutboundRule(ROUTES, Cidr.of(VIP, 32), 80, new OutboundRule.Http(ROUTES))), cs, eps,
+        Map.of(ROUTES, table), locals));
+  }
+
+  /** Applies a config where the VIP is a TCP service of {@code cluster}. */
+  void tcp(ClusterSpec cluster, List<EndpointSpec> endpoints) {
+    apply(new ProxyConfig(config.get().version() + 1,
+        List.of(new OutboundRule("db", Cidr.of(VIP, 32), 80, new OutboundRule.Tcp(cluster.name()))),
+        Map.of(cluster.name(), cluster), Map.of(cluster.name(), endpoints), Map.of(), locals));
+  }
+
+  private void apply(ProxyConfig c) {
+    Map<String, LocalWorkload> byAddress = new HashMap<>(c.localByAddress());
+    config.set(new ProxyConfig(c.version(), c.outbound(), c.clusters(), c.endpoints(), c.routes(), byAddress));
+    clusters.apply(config.get());
+  }
+
+  RawHttp client() throws IOException {
+    return RawHttp.socks(entry.address(), "127.0.0.1", VIP, 80);
+  }
+
+  void advance(Duration d) {
+    ticker.addAndGet(d.toNanos());
+  }
+
+  static byte[] readAll(HttpExchange ex) throws IOException {
+    return ex.getRequestBody().readAllBytes();
+  }
+
+  static void respond(HttpExchange ex, int status, String body) throws IOException {
+    byte[] b = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    ex.sendResponseHeaders(status, b.length == 0 ? -1 : b.length);
+    ex.getResponseBody().write(b);
+    ex.close();
+  }
+
+  @Override
+  public void close() {
+    entry.close();
+    services.close();
+    hbone.close();
+    backends.forEach(s -> s.stop(0));
+    certificates.close();
+    certExecutor.shutdownNow();
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+}

@@ -380,6 +380,11 @@ final class UpstreamPool {
           return;
         }
       }
+      if (cluster.breaker().used(Resource.PENDING_REQUESTS) > 0) {
+        // Requests of this cluster wait on another event loop: free the connection slot for them.
+        channel.close();
+        return;
+      }
       channel.pipeline().addLast(new IdleGuardHandler());
       channel.config().setAutoRead(true);
       idleH1.computeIfAbsent(key, k -> new ArrayDeque<>()).addFirst(this);
@@ -522,6 +527,9 @@ final class UpstreamPool {
                 s.close();
               }
               serveWaiters();
+              if (streams == 0 && cluster.breaker().used(Resource.PENDING_REQUESTS) > 0) {
+                channel.close(); // requests wait on another event loop: free the connection slot for them
+              }
             }
           };
           if (!p.trySuccess(lease)) {

@@ -13,7 +13,7 @@ import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.InboundAuthorizer;
 import dev.trellis.proxy.inbound.InboundRecords;
 import dev.trellis.proxy.outbound.OutboundServices;
-import dev.trellis.proxy.outbound.SocksEntryServer;
+import dev.trellis.proxy.outbound.EntryServer;
 import dev.trellis.proxy.cluster.Clusters;
 import dev.trellis.proxy.tunnel.HboneNames;
 import dev.trellis.proxy.state.LocalWorkload;
@@ -61,7 +61,7 @@ public final class NodeProxy implements AutoCloseable {
   private CertificateManager certificates;
   private HboneServer hbone;
   private OutboundServices outbound;
-  private SocksEntryServer entry;
+  private EntryServer entry;
   private ProxyAdminServer admin;
 
   public NodeProxy(NodeProxyOptions options, Clock clock) {
@@ -91,7 +91,7 @@ public final class NodeProxy implements AutoCloseable {
       outbound = new OutboundServices(state::current, clusters, certificates,
           options.hbonePort() > 0 ? options.hbonePort() : HboneNames.HBONE_PORT, CONNECT_TIMEOUT_MILLIS,
           System::nanoTime);
-      entry = SocksEntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()), outbound);
+      entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()), outbound);
       admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this);
       log.info("node proxy {} up on {}: entry {}, HBONE {}, admin {}", options.node(), options.address(),
           entry.address().getPort(), hbone.address().getPort(), admin.port());

@@ -62,6 +62,11 @@ public final class RotatingTlsContexts implements SvidListener {
     current = null;
   }
 
+  /** Whether contexts exist: an SVID arrived and TLS contexts were built from it. */
+  public boolean ready() {
+    return current != null;
+  }
+
   /** The credentials the current contexts were built from. */
   public IssuedSvid credentials() {
     return contexts().credentials();

@@ -92,7 +92,8 @@ public final class CertificateManager implements AutoCloseable {
     Map<SpiffeId, IdentityStatus> out = new TreeMap<>();
     managed.forEach((id, m) -> {
       Optional<IssuedSvid> svid = m.source().current();
-      out.put(id, new IdentityStatus(id, svid.isPresent(), svid.map(s -> s.svid().notAfter()).orElse(null),
+      // Ready means usable: the SVID arrived and the TLS contexts were built from it.
+      out.put(id, new IdentityStatus(id, svid.isPresent() && m.contexts().ready(), svid.map(s -> s.svid().notAfter()).orElse(null),
           svid.map(s -> s.svid().leaf().getSerialNumber().toString(16)).orElse(null)));
     });
     return out;

@@ -76,7 +76,7 @@ final class ProxyFixture implements AutoCloseable {
   final CertificateManager certificates;
   final HboneServer hbone;
   final OutboundServices services;
-  final SocksEntryServer entry;
+  final EntryServer entry;
 
   ProxyFixture() {
     certificates = new CertificateManager(id -> CompletableFuture.completedFuture(
@@ -91,7 +91,7 @@ final class ProxyFixture implements AutoCloseable {
     hbone = HboneServer.start(group, new InetSocketAddress(NODE, 0), config::get, certificates, TD,
         Set.of(15001, 15006, 15008, 15020), InboundAuthorizer.allowAll(), inbound, Clock.systemUTC());
     services = new OutboundServices(config::get, clusters, certificates, hbone.address().getPort(), 2000, ticker::get);
-    entry = SocksEntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), services);
+    entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), services);
   }
 
   /** Starts an HTTP/1.1 backend workload on {@code address} (127.0.73.x) and makes it a local workload. */
@@ -104,6 +104,12 @@ final class ProxyFixture implements AutoCloseable {
     locals.put(address, new LocalWorkload("d/web-" + address, "d", WEB, List.of(address), true,
         LocalWorkload.MtlsMode.STRICT, Map.of()));
     return s.getAddress();
+  }
+
+  /** Makes {@code address} a local workload (with the web identity) without starting a server there. */
+  void workload(String address) {
+    locals.put(address, new LocalWorkload("d/web-" + address, "d", WEB, List.of(address), true,
+        LocalWorkload.MtlsMode.STRICT, Map.of()));
   }
 
   /** A mesh endpoint (reached over HBONE via this node). */

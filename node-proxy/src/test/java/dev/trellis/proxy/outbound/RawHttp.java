@@ -125,6 +125,10 @@ final class RawHttp implements AutoCloseable {
     return new Response(code, headers, body);
   }
 
+  byte[] readN(int n) throws IOException {
+    return in.readNBytes(n);
+  }
+
   /** Whether the proxy closed the connection (reads end of stream). */
   boolean closed() throws IOException {
     try {

@@ -7,20 +7,21 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
-import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
 import java.net.InetSocketAddress;
 
-/** The SOCKS5 entry listener (local mode's stand-in for capture on 15001). */
-public final class SocksEntryServer implements AutoCloseable {
+/**
+ * The local-mode entry listener (stand-in for capture on 15001): SOCKS5 or HTTP CONNECT, told apart
+ * by the first byte ({@link EntryProtocolHandler}).
+ */
+public final class EntryServer implements AutoCloseable {
 
   private final Channel channel;
 
-  private SocksEntryServer(Channel channel) {
+  private EntryServer(Channel channel) {
     this.channel = channel;
   }
 
-  public static SocksEntryServer start(EventLoopGroup group, InetSocketAddress address, OutboundServices services) {
+  public static EntryServer start(EventLoopGroup group, InetSocketAddress address, OutboundServices services) {
     Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -28,14 +29,12 @@ public final class SocksEntryServer implements AutoCloseable {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel c) {
-            c.pipeline().addLast(Socks5ServerEncoder.DEFAULT);
-            c.pipeline().addLast(new Socks5InitialRequestDecoder());
-            c.pipeline().addLast(new SocksEntryHandler(services));
+            c.pipeline().addLast("entry", new EntryProtocolHandler(services));
             c.read();
           }
         })
         .bind(address).syncUninterruptibly().channel();
-    return new SocksEntryServer(ch);
+    return new EntryServer(ch);
   }
 
   public InetSocketAddress address() {

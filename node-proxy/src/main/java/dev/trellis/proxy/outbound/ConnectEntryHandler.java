@@ -1,0 +1,107 @@
+package dev.trellis.proxy.outbound;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * The HTTP CONNECT side of the local-mode entry (what gRPC and most HTTP clients speak to a proxy):
+ * {@code CONNECT <vip or fqdn>:<port>} names the original destination, {@code 200} means the tunnel
+ * is up; refusals are 403, 502 or 503. Anything but CONNECT gets 405. The client must wait for the
+ * 200 before sending its own bytes.
+ */
+final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> {
+
+  private final OutboundServices services;
+  private boolean handled;
+
+  ConnectEntryHandler(OutboundServices services) {
+    this.services = services;
+  }
+
+  @Override
+  protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+    if (handled) {
+      return;
+    }
+    if (!(msg instanceof HttpRequest req)) {
+      ctx.read();
+      return;
+    }
+    handled = true;
+    if (req.decoderResult().isFailure()) {
+      answer(ctx, HttpResponseStatus.BAD_REQUEST, "malformed request: " + req.decoderResult().cause().getMessage());
+      return;
+    }
+    if (req.method() != HttpMethod.CONNECT) {
+      answer(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, "this entry only tunnels: use CONNECT <service-vip>:<port>");
+      return;
+    }
+    String target = req.uri();
+    int colon = target.lastIndexOf(':');
+    int port;
+    try {
+      port = colon < 0 ? -1 : Integer.parseInt(target.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      port = -1;
+    }
+    if (port <= 0 || port > 65535) {
+      answer(ctx, HttpResponseStatus.BAD_REQUEST, "CONNECT target '" + target + "' needs a port (host:port)");
+      return;
+    }
+    String host = target.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    InetAddress destination = null;
+    String name = null;
+    try {
+      destination = InetAddress.ofLiteral(host);
+    } catch (IllegalArgumentException e) {
+      name = host;
+    }
+    String source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+    OutboundDispatch.dispatch(services, ctx.channel(), source, destination, name, port, new OutboundDispatch.EntryReply() {
+      @Override
+      public ChannelFuture accept() {
+        ChannelFuture f = ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+            new HttpResponseStatus(200, "Connection Established")));
+        // From here on the connection carries the client's bytes: the HTTP codec and this handler leave.
+        ctx.pipeline().remove(HttpServerCodec.class);
+        ctx.pipeline().remove(ConnectEntryHandler.this);
+        return f;
+      }
+
+      @Override
+      public void reject(OutboundDispatch.Refusal why) {
+        answer(ctx, switch (why) {
+          case FORBIDDEN -> HttpResponseStatus.FORBIDDEN;
+          case UNREACHABLE -> HttpResponseStatus.BAD_GATEWAY;
+          case OVERFLOW -> HttpResponseStatus.SERVICE_UNAVAILABLE;
+        }, "refused: " + why.name().toLowerCase(java.util.Locale.ROOT));
+      }
+    });
+  }
+
+  private static void answer(ChannelHandlerContext ctx, HttpResponseStatus status, String message) {
+    FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+        Unpooled.copiedBuffer(message + "\n", StandardCharsets.UTF_8));
+    r.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, r.content().readableBytes());
+    r.headers().set(HttpHeaderNames.CONNECTION, "close");
+    ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
+  }
+}

@@ -1,0 +1,127 @@
+package dev.trellis.proxy.outbound;
+
+import dev.trellis.proxy.tunnel.SocketRelayHandler;
+import dev.trellis.proxy.tunnel.SocketToStreamHandler;
+import dev.trellis.proxy.tunnel.StreamToSocketHandler;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import java.net.InetAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What happens to an outbound connection once its original destination is known, whatever brought
+ * it in (the SOCKS5 or HTTP CONNECT entry, later transparent capture): {@link OutboundDecision}
+ * decides, this does the I/O. L7 connections are accepted at once and handed to the HTTP pipeline;
+ * L4 and passthrough connections are accepted only once their upstream is connected, so a client
+ * sees a refusal rather than a connection that dies.
+ */
+final class OutboundDispatch {
+
+  private static final Logger log = LoggerFactory.getLogger(OutboundDispatch.class);
+
+  /** Why an entry refuses a connection; each entry protocol maps it to its own status. */
+  enum Refusal {
+    /** Policy: the source is not a workload here, or the destination refused this identity. */
+    FORBIDDEN,
+    /** No endpoint could be reached. */
+    UNREACHABLE,
+    /** A circuit breaker is full. */
+    OVERFLOW
+  }
+
+  /** How the entry answers its client. */
+  interface EntryReply {
+    /** Tells the client the connection is up and removes the entry's own handlers; completes once written. */
+    ChannelFuture accept();
+
+    /** Tells the client no and closes. */
+    void reject(Refusal why);
+  }
+
+  private OutboundDispatch() {}
+
+  /**
+   * @param destination the original destination address, or null when the client named a service ({@code name})
+   */
+  static void dispatch(OutboundServices services, Channel downstream, String source, InetAddress destination, String name,
+      int port, EntryReply reply) {
+    OutboundDecision decision = OutboundDecision.decide(source, destination, port, name, services.config());
+    switch (decision) {
+      case OutboundDecision.Refuse r -> {
+        log.debug("refused {} -> {}:{}: {}", source, destination != null ? destination.getHostAddress() : name, port,
+            r.reason());
+        reply.reject(Refusal.FORBIDDEN);
+      }
+      case OutboundDecision.Passthrough d -> passthrough(services, downstream, d, reply);
+      case OutboundDecision.Tcp t -> tcp(services, downstream, t, reply);
+      case OutboundDecision.Http h -> {
+        HttpContext cx = new HttpContext(services.configSupplier(), services.clusters(),
+            services.pool(downstream.eventLoop()), h.routeConfig(), h.source(), source, UpstreamPool.Protocol.HTTP1,
+            services.ticker());
+        reply.accept().addListener(x -> downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx)));
+      }
+    }
+  }
+
+  private static void tcp(OutboundServices services, Channel downstream, OutboundDecision.Tcp t, EntryReply reply) {
+    var cluster = services.clusters().find(t.cluster());
+    if (cluster == null) {
+      log.debug("cluster {} of {} not known yet", t.cluster(), t.service());
+      reply.reject(Refusal.UNREACHABLE);
+      return;
+    }
+    TcpUpstream.open(services, downstream.eventLoop(), t.source(), cluster).addListener(f -> {
+      if (!f.isSuccess()) {
+        TcpUpstream.TcpUpstreamException e = f.cause() instanceof TcpUpstream.TcpUpstreamException x ? x : null;
+        log.debug("{} -> {}: {}", t.source().name(), t.service(), f.cause().getMessage());
+        reply.reject(e != null && e.denied ? Refusal.FORBIDDEN : e != null && e.overflow ? Refusal.OVERFLOW
+            : Refusal.UNREACHABLE);
+        return;
+      }
+      relay(downstream, (Channel) f.getNow(), reply);
+    });
+  }
+
+  private static void passthrough(OutboundServices services, Channel downstream, OutboundDecision.Passthrough d,
+      EntryReply reply) {
+    new Bootstrap().group(downstream.eventLoop()).channel(NioSocketChannel.class)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, services.connectTimeoutMillis())
+        .handler(new ChannelInboundHandlerAdapter())
+        .connect(d.address(), d.port())
+        .addListener((ChannelFuture cf) -> {
+          if (!cf.isSuccess()) {
+            reply.reject(Refusal.UNREACHABLE);
+            return;
+          }
+          relay(downstream, cf.channel(), reply);
+        });
+  }
+
+  /** Accepts the client, then copies bytes both ways (HBONE stream or socket upstream). */
+  private static void relay(Channel downstream, Channel upstream, EntryReply reply) {
+    if (!downstream.isActive()) {
+      upstream.close();
+      return;
+    }
+    reply.accept().addListener(x -> {
+      if (upstream instanceof Http2StreamChannel stream) {
+        downstream.pipeline().addLast("relay", new SocketToStreamHandler(stream));
+        stream.pipeline().addLast("relay", new StreamToSocketHandler(downstream));
+      } else {
+        downstream.pipeline().addLast("relay", new SocketRelayHandler(upstream));
+        upstream.pipeline().addLast("relay", new SocketRelayHandler(downstream));
+      }
+      downstream.read();
+      upstream.read();
+    });
+  }
+}

@@ -1,0 +1,98 @@
+package dev.trellis.proxy.outbound;
+
+import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
+import static dev.trellis.proxy.outbound.ProxyFixture.mesh;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.trellis.proxy.resilience.CircuitBreaker;
+import dev.trellis.proxy.state.ClusterSpec;
+import dev.trellis.proxy.state.EndpointSpec;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** L4 services through the outbound proxy on loopback: HBONE relay, connect retries, connection limits. */
+class TcpProxyTest {
+
+  private final ProxyFixture fx = new ProxyFixture();
+  private final ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+
+  @AfterEach
+  void close() {
+    fx.close();
+    pool.shutdownNow();
+  }
+
+  /** An echo workload on {@code address}; registered as a local workload through a throwaway HTTP backend slot. */
+  private InetSocketAddress echo(String address) throws IOException {
+    ServerSocket s = new ServerSocket(0, 50, InetAddress.getByName(address));
+    fx.backend(address, ex -> ProxyFixture.respond(ex, 200, "unused")).getPort();
+    pool.submit(() -> {
+      while (!s.isClosed()) {
+        Socket c = s.accept();
+        pool.submit(() -> {
+          try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
+            in.transferTo(out);
+          }
+          return null;
+        });
+      }
+      return null;
+    });
+    return new InetSocketAddress(address, s.getLocalPort());
+  }
+
+  @Test
+  void bytesReachTheClustersEndpointOverHbone() throws Exception {
+    InetSocketAddress e = echo("127.0.73.30");
+    fx.tcp(cluster("db"), List.of(mesh(e)));
+    try (RawHttp c = fx.client()) {
+      c.send("ping");
+      assertThat(new String(c.readN(4), StandardCharsets.UTF_8)).isEqualTo("ping");
+    }
+    assertThat(fx.inbound.recent().getLast().peer()).isEqualTo(ProxyFixture.CLIENT);
+  }
+
+  @Test
+  void aFailedConnectIsTriedOnAnotherEndpoint() throws Exception {
+    InetSocketAddress e = echo("127.0.73.30");
+    int closed;
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.73.31"))) {
+      closed = s.getLocalPort();
+    }
+    EndpointSpec dead = new EndpointSpec("127.0.73.31", closed, null, null, null, false, "d/dead", null, 1);
+    fx.tcp(cluster("db"), List.of(dead, mesh(e)));
+    for (int i = 0; i < 4; i++) {
+      try (RawHttp c = fx.client()) {
+        c.send("x" + i);
+        assertThat(new String(c.readN(2), StandardCharsets.UTF_8)).isEqualTo("x" + i);
+      }
+    }
+    assertThat(fx.clusters.find("db").stats().connectFailures.get()).isGreaterThanOrEqualTo(1);
+  }
+
+  @Test
+  void maxConnectionsRefusesTheNextConnection() throws Exception {
+    InetSocketAddress e = echo("127.0.73.30");
+    fx.tcp(new ClusterSpec("db", ClusterSpec.LbAlgorithm.ROUND_ROBIN, Duration.ofSeconds(2),
+        new ClusterSpec.Breaker(1, 1024, 1024, 3, -1, 3), null), List.of(mesh(e)));
+    try (RawHttp first = fx.client()) {
+      first.send("a");
+      assertThat(first.readN(1)).isEqualTo("a".getBytes());
+      assertThatThrownBy(fx::client).hasMessageContaining("SOCKS CONNECT refused with status 1");
+    }
+    assertThat(fx.clusters.find("db").breaker().overflows(CircuitBreaker.Resource.CONNECTIONS)).isEqualTo(1);
+  }
+}

@@ -38,7 +38,9 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
   private HttpExchange current;
+  private DownstreamTimersHandler timers;
   private boolean closing;
+  private boolean inputClosed;
 
   Http1DownstreamHandler(HttpContext cx) {
     this.cx = cx;
@@ -47,6 +49,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
+    this.timers = ctx.pipeline().get(DownstreamTimersHandler.class);
     ctx.channel().config().setAutoRead(false);
   }
 
@@ -61,6 +64,11 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
       reject(o.decoderResult().cause());
       return;
     }
+    if (o instanceof HttpRequest req && req.protocolVersion().majorVersion() != 1) {
+      ReferenceCountUtil.release(msg);
+      reject(new UnsupportedVersionException(req.protocolVersion().text()));
+      return;
+    }
     queued.add(o);
     drain();
   }
@@ -73,6 +81,9 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
           return;
         }
         queued.poll();
+        if (timers != null) {
+          timers.requestStarted();
+        }
         current = new HttpExchange(this, cx);
         current.start(req);
       } else {
@@ -87,7 +98,8 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   }
 
   private void reject(Throwable cause) {
-    HttpResponseStatus status = cause instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+    HttpResponseStatus status = cause instanceof UnsupportedVersionException ? HttpResponseStatus.HTTP_VERSION_NOT_SUPPORTED
+        : cause instanceof TooLongHttpHeaderException ? HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
         : cause instanceof TooLongHttpLineException ? HttpResponseStatus.REQUEST_URI_TOO_LONG
         : cause instanceof TooLongFrameException ? HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE
         : HttpResponseStatus.BAD_REQUEST;
@@ -109,6 +121,13 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
     ctx.writeAndFlush(r).addListener(ChannelFutureListener.CLOSE);
   }
 
+  /** A request line naming an HTTP version other than 1.x. */
+  private static final class UnsupportedVersionException extends RuntimeException {
+    UnsupportedVersionException(String version) {
+      super("HTTP version " + version + " is not supported (expected HTTP/1.0 or HTTP/1.1)", null, false, false);
+    }
+  }
+
   @Override
   public Channel channel() {
     return ctx.channel();
@@ -122,7 +141,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   @Override
   public void done(boolean keepAlive) {
     current = null;
-    if (!keepAlive) {
+    if (!keepAlive || inputClosed && queued.isEmpty()) {
       closing = true;
       queued.forEach(ReferenceCountUtil::release);
       queued.clear();
@@ -131,8 +150,33 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
     }
     drain();
     if (current == null) {
+      if (timers != null) {
+        timers.awaitingRequest();
+      }
       ctx.read();
     }
+  }
+
+  /** A client that half-closed after its request still gets the response; then the connection closes. */
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+      inputClosed = true;
+      if (current != null && !current.requestComplete()) {
+        // The client left mid-request: the rest can never come.
+        closing = true;
+        current.onDownstreamClosed();
+        current = null;
+        ctx.close();
+        return;
+      }
+      if (current == null && queued.isEmpty()) {
+        closing = true;
+        ctx.close();
+      }
+      return;
+    }
+    ctx.fireUserEventTriggered(evt);
   }
 
   @Override

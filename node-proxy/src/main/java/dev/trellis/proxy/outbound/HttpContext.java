@@ -15,9 +15,9 @@ import java.util.function.Supplier;
  * @param ticker nanoseconds for outlier detection and deadlines (System::nanoTime outside tests)
  */
 record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool pool, String routeConfig,
-    LocalWorkload source, String sourceAddress, UpstreamPool.Protocol protocol, LongSupplier ticker) {
+    LocalWorkload source, String sourceAddress, UpstreamPool.Protocol protocol, LongSupplier ticker, HttpLimits limits) {
 
   HttpContext withProtocol(UpstreamPool.Protocol p) {
-    return new HttpContext(config, clusters, pool, routeConfig, source, sourceAddress, p, ticker);
+    return new HttpContext(config, clusters, pool, routeConfig, source, sourceAddress, p, ticker, limits);
   }
 }

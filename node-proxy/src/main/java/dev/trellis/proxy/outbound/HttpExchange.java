@@ -124,6 +124,11 @@ final class HttpExchange {
     return finished;
   }
 
+  /** Whether the whole request (or, without a body, its headers) has arrived. */
+  boolean requestComplete() {
+    return requestComplete || bodyless;
+  }
+
   /** Request headers arrived: route, admit, and start the first attempt. */
   void start(HttpRequest req) {
     LastHttpContent whole = null;

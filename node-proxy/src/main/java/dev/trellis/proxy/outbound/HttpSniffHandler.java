@@ -64,7 +64,8 @@ final class HttpSniffHandler extends ByteToMessageDecoder {
         }));
         ctx.channel().config().setAutoRead(true);
       } else {
-        p.addAfter(ctx.name(), "http", new HttpServerCodec(new HttpDecoderConfig()
+        p.addAfter(ctx.name(), "timers", new DownstreamTimersHandler(cx.limits()));
+        p.addAfter("timers", "http", new HttpServerCodec(new HttpDecoderConfig()
             .setMaxHeaderSize(UpstreamPool.MAX_HEADER_BYTES).setMaxInitialLineLength(16 * 1024)));
         p.addAfter("http", "exchange", new Http1DownstreamHandler(cx.withProtocol(UpstreamPool.Protocol.HTTP1)));
       }

@@ -63,7 +63,7 @@ final class OutboundDispatch {
       case OutboundDecision.Http h -> {
         HttpContext cx = new HttpContext(services.configSupplier(), services.clusters(),
             services.pool(downstream.eventLoop()), h.routeConfig(), h.source(), source, UpstreamPool.Protocol.HTTP1,
-            services.ticker());
+            services.ticker(), services.limits());
         reply.accept().addListener(x -> downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx)));
       }
     }

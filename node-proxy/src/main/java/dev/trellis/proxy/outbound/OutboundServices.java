@@ -24,6 +24,7 @@ public final class OutboundServices implements AutoCloseable {
   private final int hbonePort;
   private final int connectTimeoutMillis;
   private final LongSupplier ticker;
+  private final HttpLimits limits;
   private final Map<EventLoop, HboneConnector> connectors = new ConcurrentHashMap<>();
   private final Map<EventLoop, UpstreamPool> pools = new ConcurrentHashMap<>();
 
@@ -33,12 +34,22 @@ public final class OutboundServices implements AutoCloseable {
    */
   public OutboundServices(Supplier<ProxyConfig> config, Clusters clusters, CertificateManager certificates, int hbonePort,
       int connectTimeoutMillis, LongSupplier ticker) {
+    this(config, clusters, certificates, hbonePort, connectTimeoutMillis, ticker, HttpLimits.DEFAULTS);
+  }
+
+  public OutboundServices(Supplier<ProxyConfig> config, Clusters clusters, CertificateManager certificates, int hbonePort,
+      int connectTimeoutMillis, LongSupplier ticker, HttpLimits limits) {
     this.config = requireNonNull(config, "config");
     this.clusters = requireNonNull(clusters, "clusters");
     this.certificates = requireNonNull(certificates, "certificates");
     this.hbonePort = hbonePort;
     this.connectTimeoutMillis = connectTimeoutMillis;
     this.ticker = requireNonNull(ticker, "ticker");
+    this.limits = requireNonNull(limits, "limits");
+  }
+
+  HttpLimits limits() {
+    return limits;
   }
 
   ProxyConfig config() {

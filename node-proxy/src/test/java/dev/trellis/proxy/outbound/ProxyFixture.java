@@ -22,10 +22,10 @@ import dev.trellis.proxy.state.EndpointSpec;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.OutboundRule;
 import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.testing.LeakRecorder;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.util.ResourceLeakDetector;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -60,7 +60,6 @@ final class ProxyFixture implements AutoCloseable {
   static final String ROUTES = "web.d.svc.cluster.local:80";
 
   static {
-    ResourceLeakDetector.setLevel(ResourceLeakDetector.Level.PARANOID);
     System.setProperty("sun.net.httpserver.nodelay", "true"); // the JDK test server writes headers and body apart
   }
 
@@ -79,6 +78,10 @@ final class ProxyFixture implements AutoCloseable {
   final EntryServer entry;
 
   ProxyFixture() {
+    this(HttpLimits.DEFAULTS);
+  }
+
+  ProxyFixture(HttpLimits limits) {
     certificates = new CertificateManager(id -> CompletableFuture.completedFuture(
         pki.leaf(id.namespace().orElseThrow(), id.serviceAccount().orElseThrow()).issue()), certExecutor,
         Clock.systemUTC(), TlsOptions.defaults().withAlpn("h2"),
@@ -90,7 +93,8 @@ final class ProxyFixture implements AutoCloseable {
         LocalWorkload.MtlsMode.STRICT, Map.of()));
     hbone = HboneServer.start(group, new InetSocketAddress(NODE, 0), config::get, certificates, TD,
         Set.of(15001, 15006, 15008, 15020), InboundAuthorizer.allowAll(), inbound, Clock.systemUTC());
-    services = new OutboundServices(config::get, clusters, certificates, hbone.address().getPort(), 2000, ticker::get);
+    services = new OutboundServices(config::get, clusters, certificates, hbone.address().getPort(), 2000, ticker::get,
+        limits);
     entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), services);
   }
 
@@ -191,5 +195,6 @@ final class ProxyFixture implements AutoCloseable {
     certificates.close();
     certExecutor.shutdownNow();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    LeakRecorder.assertNoLeaks();
   }
 }

@@ -125,6 +125,11 @@ final class RawHttp implements AutoCloseable {
     return new Response(code, headers, body);
   }
 
+  RawHttp shutdownOutput() throws IOException {
+    socket.shutdownOutput();
+    return this;
+  }
+
   byte[] readN(int n) throws IOException {
     return in.readNBytes(n);
   }

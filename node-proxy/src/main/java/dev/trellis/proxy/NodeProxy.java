@@ -8,17 +8,19 @@ import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.admin.ProxyAdminServer;
+import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.entry.EntryServer;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
-import dev.trellis.proxy.inbound.InboundAuthorizer;
 import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.inbound.PlaintextInbound;
+import dev.trellis.proxy.outbound.HttpInspection;
+import dev.trellis.proxy.outbound.OutboundDispatch;
 import dev.trellis.proxy.outbound.OutboundServices;
-import dev.trellis.proxy.outbound.EntryServer;
-import dev.trellis.proxy.cluster.Clusters;
-import dev.trellis.proxy.tunnel.HboneNames;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.state.ProxyState;
+import dev.trellis.proxy.tunnel.HboneNames;
 import dev.trellis.xds.client.AdsClient;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.ManagedChannel;
@@ -61,7 +63,9 @@ public final class NodeProxy implements AutoCloseable {
   private CertificateManager certificates;
   private HboneServer hbone;
   private OutboundServices outbound;
+  private HttpInspection inspection;
   private EntryServer entry;
+  private EntryServer plaintextInbound;
   private ProxyAdminServer admin;
 
   public NodeProxy(NodeProxyOptions options, Clock clock) {
@@ -85,16 +89,19 @@ public final class NodeProxy implements AutoCloseable {
           .callCredentials(credentials).build();
       state.watch(ads);
       ads.start();
-      hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
-          certificates, options.trustDomain(), ownPorts(),
-          InboundAuthorizer.allowAll(), inbound, clock);
       outbound = new OutboundServices(state::current, clusters, certificates,
           options.hbonePort() > 0 ? options.hbonePort() : HboneNames.HBONE_PORT, CONNECT_TIMEOUT_MILLIS,
           System::nanoTime);
-      entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()), outbound);
+      inspection = new HttpInspection(outbound);
+      hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
+          certificates, options.trustDomain(), ownPorts(), inspection, inbound, clock);
+      entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()),
+          new OutboundDispatch(outbound));
+      plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
+          new PlaintextInbound(state::current, ownPorts(), inspection, inbound, clock, CONNECT_TIMEOUT_MILLIS));
       admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this);
-      log.info("node proxy {} up on {}: entry {}, HBONE {}, admin {}", options.node(), options.address(),
-          entry.address().getPort(), hbone.address().getPort(), admin.port());
+      log.info("node proxy {} up on {}: entry {}, inbound {}, HBONE {}, admin {}", options.node(), options.address(),
+          entry.address().getPort(), plaintextInbound.address().getPort(), hbone.address().getPort(), admin.port());
       return this;
     } catch (RuntimeException | IOException e) {
       close();
@@ -106,7 +113,7 @@ public final class NodeProxy implements AutoCloseable {
   /** The standard proxy ports plus the configured ones: HBONE never forwards to them. */
   private Set<Integer> ownPorts() {
     Set<Integer> ports = new HashSet<>(Set.of(15001, 15006, 15008, 15020));
-    for (int p : new int[] {options.entryPort(), options.hbonePort(), options.adminPort()}) {
+    for (int p : new int[] {options.entryPort(), options.hbonePort(), options.adminPort(), options.inboundPort()}) {
       if (p > 0) {
         ports.add(p);
       }
@@ -167,6 +174,10 @@ public final class NodeProxy implements AutoCloseable {
     return entry.address().getPort();
   }
 
+  public int inboundPort() {
+    return plaintextInbound.address().getPort();
+  }
+
   public int hbonePort() {
     return hbone.address().getPort();
   }
@@ -177,7 +188,10 @@ public final class NodeProxy implements AutoCloseable {
 
   @Override
   public void close() {
-    for (AutoCloseable c : new AutoCloseable[] {admin, entry, hbone, outbound}) {
+    if (inspection != null) {
+      inspection.close();
+    }
+    for (AutoCloseable c : new AutoCloseable[] {admin, entry, plaintextInbound, hbone, outbound}) {
       if (c != null) {
         try {
           c.close();

@@ -14,7 +14,7 @@ import java.util.concurrent.CountDownLatch;
  *
  * <pre>
  * trellis node-proxy --node node-1 --address 127.0.1.1 --token-file node-1.token [--control-plane 127.0.0.1:15010]
- *                    [--entry-port 15001] [--hbone-port 15008] [--admin-port 15020]
+ *                    [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008] [--admin-port 15020]
  * </pre>
  */
 public final class NodeProxyMain {
@@ -63,7 +63,8 @@ public final class NodeProxyMain {
         opts.getOrDefault("control-plane", "127.0.0.1:15010"), token).withPorts(
         Integer.parseInt(opts.getOrDefault("entry-port", "15001")),
         Integer.parseInt(opts.getOrDefault("hbone-port", "15008")),
-        Integer.parseInt(opts.getOrDefault("admin-port", "15020")));
+        Integer.parseInt(opts.getOrDefault("admin-port", "15020")))
+        .withInboundPort(Integer.parseInt(opts.getOrDefault("inbound-port", "15006")));
     NodeProxy proxy;
     try {
       proxy = new NodeProxy(options, Clock.systemUTC()).start();
@@ -73,7 +74,7 @@ public final class NodeProxyMain {
       return;
     }
     System.out.println("node proxy " + options.node() + " up on " + options.address() + ": entry (SOCKS5) "
-        + proxy.entryPort() + ", HBONE " + proxy.hbonePort() + ", admin http://" + options.address() + ":"
+        + proxy.entryPort() + ", inbound " + proxy.inboundPort() + ", HBONE " + proxy.hbonePort() + ", admin http://" + options.address() + ":"
         + proxy.adminPort() + "/config_dump");
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -100,6 +101,7 @@ public final class NodeProxyMain {
 
   private static void usage() {
     System.err.println("usage: trellis node-proxy --node NAME --address IP (--token T | --token-file F)"
-        + " [--control-plane HOST:PORT] [--entry-port 15001] [--hbone-port 15008] [--admin-port 15020]");
+        + " [--control-plane HOST:PORT] [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008]"
+        + " [--admin-port 15020]");
   }
 }

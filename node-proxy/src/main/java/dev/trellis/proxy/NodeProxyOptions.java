@@ -12,15 +12,20 @@ import dev.trellis.mtls.identity.TrustDomain;
  * @param entryPort outbound entry: in local mode a SOCKS5 listener (15001)
  * @param hbonePort HBONE server (15008); peers dial this port
  * @param adminPort admin HTTP (15020)
+ * @param inboundPort plaintext inbound (15006): in local mode a SOCKS5/CONNECT listener naming the workload
  */
 public record NodeProxyOptions(String node, String address, String controlPlane, String token, TrustDomain trustDomain,
-    int entryPort, int hbonePort, int adminPort) {
+    int entryPort, int hbonePort, int adminPort, int inboundPort) {
 
   public static NodeProxyOptions local(String node, String address, String controlPlane, String token) {
-    return new NodeProxyOptions(node, address, controlPlane, token, TrustDomain.CLUSTER_LOCAL, 15001, 15008, 15020);
+    return new NodeProxyOptions(node, address, controlPlane, token, TrustDomain.CLUSTER_LOCAL, 15001, 15008, 15020, 15006);
   }
 
   public NodeProxyOptions withPorts(int entry, int hbone, int admin) {
-    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entry, hbone, admin);
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entry, hbone, admin, inboundPort);
+  }
+
+  public NodeProxyOptions withInboundPort(int inbound) {
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort, inbound);
   }
 }

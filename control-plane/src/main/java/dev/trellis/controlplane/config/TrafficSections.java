@@ -332,11 +332,19 @@ final class TrafficSections {
               }
             }
           }
-          List<String> methods = rf.containsKey("methods") ? rf.get("methods").strings() : List.of();
+          List<String> methods = new ArrayList<>();
+          for (String m : rf.containsKey("methods") ? rf.get("methods").strings() : List.<String>of()) {
+            if (!m.matches("[A-Za-z]+")) {
+              rf.get("methods").problem("method '" + m + "' is not an HTTP method name (e.g. GET, POST)");
+            }
+            methods.add(m.toUpperCase(java.util.Locale.ROOT));
+          }
           List<String> paths = rf.containsKey("paths") ? rf.get("paths").strings() : List.of();
           for (String path : paths) {
             if (!path.startsWith("/")) {
               rf.get("paths").problem("path '" + path + "' must start with '/'");
+            } else if (path.indexOf('*') >= 0 && path.indexOf('*') != path.length() - 1) {
+              rf.get("paths").problem("path '" + path + "': '*' may only end a path (a prefix match, e.g. /api/*)");
             }
           }
           rules.add(new AuthorizationPolicy.Rule(from, ports, methods, paths));

@@ -1,12 +1,16 @@
 package dev.trellis.controlplane.translate;
 
+import dev.trellis.controlplane.model.AuthorizationPolicy;
 import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.model.ObjectRef;
 import dev.trellis.controlplane.model.Service;
 import dev.trellis.controlplane.model.ServicePort;
 import dev.trellis.controlplane.model.TrafficPolicy;
 import dev.trellis.controlplane.model.Workload;
+import dev.trellis.mesh.v1.Authorization;
+import dev.trellis.mesh.v1.AuthorizationRule;
 import dev.trellis.mesh.v1.Workload.Builder;
 import dev.trellis.mtls.svid.TrustBundle;
 import dev.trellis.xds.cache.Snapshot;
@@ -14,7 +18,6 @@ import dev.trellis.xds.resource.ResourceType;
 import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
-import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.xds.resource.XdsResource;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -55,8 +58,11 @@ public final class Translator {
     snapshot.add(ResourceType.SECRET, trustBundle(mesh, bundle));
     for (Workload w : mesh.workloads()) {
       List<Service> selecting = members.services(w);
-      WorkloadKey key = new WorkloadKey(mesh.trustDomain().name(), mesh.clusterDomain(), mesh.defaultMtls(), w, selecting);
-      for (XdsResource r : cache.get(key, () -> List.of(XdsResource.of(ResourceType.WORKLOAD, workload(mesh, w, selecting))))) {
+      List<AuthorizationPolicy> authz = authorizations(mesh, w);
+      WorkloadKey key = new WorkloadKey(mesh.trustDomain().name(), mesh.clusterDomain(), mesh.defaultMtls(), w, selecting,
+          authz);
+      for (XdsResource r : cache.get(key, () -> List.of(XdsResource.of(ResourceType.WORKLOAD,
+          workload(mesh, w, selecting, authz))))) {
         snapshot.addForNode(w.node(), r);
       }
     }
@@ -70,7 +76,18 @@ public final class Translator {
 
   /** Everything that decides a workload's resource. */
   private record WorkloadKey(String trustDomain, String clusterDomain, MtlsMode defaultMtls, Workload workload,
-      List<Service> services) {}
+      List<Service> services, List<AuthorizationPolicy> authorizations) {}
+
+  /** The policies of the workload's namespace whose selector its labels satisfy (empty selector: all). */
+  static List<AuthorizationPolicy> authorizations(Mesh mesh, Workload w) {
+    List<AuthorizationPolicy> out = new ArrayList<>();
+    for (AuthorizationPolicy p : mesh.authorizations()) {
+      if (p.namespace().equals(w.namespace()) && w.labels().entrySet().containsAll(p.selector().entrySet())) {
+        out.add(p);
+      }
+    }
+    return out;
+  }
 
   private static List<XdsResource> serviceResources(Mesh mesh, Service service, TrafficPolicy policy,
       Map<String, HttpRoute> routes, List<Workload> selected) {
@@ -107,7 +124,12 @@ public final class Translator {
         .build();
   }
 
-  static dev.trellis.mesh.v1.Workload workload(Mesh mesh, Workload w, java.util.List<Service> services) {
+  static dev.trellis.mesh.v1.Workload workload(Mesh mesh, Workload w, List<Service> services) {
+    return workload(mesh, w, services, authorizations(mesh, w));
+  }
+
+  static dev.trellis.mesh.v1.Workload workload(Mesh mesh, Workload w, List<Service> services,
+      List<AuthorizationPolicy> authz) {
     Builder b = dev.trellis.mesh.v1.Workload.newBuilder()
         .setName(w.ref().toString())
         .setNamespace(w.namespace())
@@ -124,6 +146,20 @@ public final class Translator {
         .putAllLabels(w.labels());
     for (Service s : services) {
       b.addServices(mesh.fqdn(s));
+      for (ServicePort port : s.ports()) {
+        b.putPortProtocols(port.targetPort(), port.protocol().name().toLowerCase(java.util.Locale.ROOT));
+      }
+    }
+    for (AuthorizationPolicy p : authz) {
+      Authorization.Builder a = Authorization.newBuilder().setName(p.namespace() + "/" + p.name())
+          .setAction(p.action() == AuthorizationPolicy.Action.DENY ? Authorization.Action.DENY : Authorization.Action.ALLOW);
+      for (AuthorizationPolicy.Rule r : p.rules()) {
+        AuthorizationRule.Builder rb = AuthorizationRule.newBuilder().addAllFrom(r.from()).addAllMethods(r.methods())
+            .addAllPaths(r.paths());
+        r.ports().forEach(rb::addPorts);
+        a.addRules(rb);
+      }
+      b.addAuthorizations(a);
     }
     return b.build();
   }

@@ -225,6 +225,20 @@ class TranslatorTest {
     assertThat(w.getServicesList()).containsExactly(GREETER, "greeter-v2.demo.svc.cluster.local");
     assertThat(w.getMtlsMode()).isEqualTo(dev.trellis.mesh.v1.MtlsMode.PERMISSIVE);
     assertThat(w.getAddressesList()).containsExactly("127.0.2.12");
+    assertThat(w.getPortProtocolsMap()).containsEntry(50051, "grpc");
+  }
+
+  @Test
+  void workloadsCarryTheAuthorizationPoliciesThatSelectThem() {
+    dev.trellis.mesh.v1.Workload greeter = get(example, WORKLOAD, "node-2", "demo/greeter-v2-0");
+    assertThat(greeter.getAuthorizationsList()).singleElement().satisfies(a -> {
+      assertThat(a.getName()).isEqualTo("demo/greeter-callers");
+      assertThat(a.getAction()).isEqualTo(dev.trellis.mesh.v1.Authorization.Action.ALLOW);
+      assertThat(a.getRules(0).getFromList()).containsExactly("spiffe://cluster.local/ns/demo/sa/frontend");
+      assertThat(a.getRules(0).getPortsList()).containsExactly(50051);
+    });
+    dev.trellis.mesh.v1.Workload frontend = get(example, WORKLOAD, "node-1", "demo/frontend-0");
+    assertThat(frontend.getAuthorizationsList()).as("the selector does not pick the frontend").isEmpty();
   }
 
   @Test

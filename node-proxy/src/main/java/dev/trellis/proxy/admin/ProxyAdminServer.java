@@ -77,7 +77,7 @@ public final class ProxyAdminServer implements AutoCloseable {
   static String connections(InboundRecords records) {
     StringBuilder b = new StringBuilder();
     for (InboundRecords.Entry e : records.recent()) {
-      b.append(e.at()).append(' ').append(e.status()).append(' ').append(e.peer()).append(" -> ").append(e.authority())
+      b.append(e.at()).append(' ').append(e.status()).append(' ').append(e.peer() == null ? "plaintext" : e.peer()).append(" -> ").append(e.authority())
           .append(e.workload() == null ? "" : " (" + e.workload() + ")").append(e.reason() == null ? "" : ": " + e.reason())
           .append('\n');
     }

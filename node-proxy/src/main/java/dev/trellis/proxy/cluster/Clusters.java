@@ -29,6 +29,11 @@ public final class Clusters {
     clusters.keySet().retainAll(config.clusters().keySet());
   }
 
+  /** The cluster named by {@code spec}, created with {@code endpoints} if absent (clusters not from xDS). */
+  public ClusterRuntime findOrCreate(ClusterSpec spec, java.util.List<dev.trellis.proxy.state.EndpointSpec> endpoints) {
+    return clusters.computeIfAbsent(spec.name(), n -> new ClusterRuntime(spec, endpoints));
+  }
+
   /** The cluster's state, or null if the config has no such cluster. */
   public ClusterRuntime find(String name) {
     return clusters.get(name);

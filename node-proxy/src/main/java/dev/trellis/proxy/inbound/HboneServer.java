@@ -55,7 +55,7 @@ public final class HboneServer implements AutoCloseable {
   }
 
   public static HboneServer start(EventLoopGroup group, InetSocketAddress address, Supplier<ProxyConfig> config,
-      CertificateManager certificates, TrustDomain trustDomain, Set<Integer> ownPorts, InboundAuthorizer authorizer,
+      CertificateManager certificates, TrustDomain trustDomain, Set<Integer> ownPorts, HttpInspector inspector,
       InboundRecords records, Clock clock) {
     ChannelInitializer<SocketChannel> init = new ChannelInitializer<>() {
       @Override
@@ -94,7 +94,7 @@ public final class HboneServer implements AutoCloseable {
               @Override
               protected void initChannel(Http2StreamChannel stream) {
                 stream.config().setAutoRead(false);
-                stream.pipeline().addLast(new HboneStreamHandler(config, ownPorts, authorizer, records, clock, 5000));
+                stream.pipeline().addLast(new HboneStreamHandler(config, ownPorts, inspector, records, clock, 5000));
               }
             }));
           }

@@ -4,6 +4,7 @@ import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.verify.PeerIdentityHandler;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
+import dev.trellis.proxy.tunnel.StreamBytesHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -33,17 +34,17 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
 
   private final Supplier<ProxyConfig> config;
   private final Set<Integer> ownPorts;
-  private final InboundAuthorizer authorizer;
+  private final HttpInspector inspector;
   private final InboundRecords records;
   private final Clock clock;
   private final int connectTimeoutMillis;
   private boolean decided;
 
-  HboneStreamHandler(Supplier<ProxyConfig> config, Set<Integer> ownPorts, InboundAuthorizer authorizer,
+  HboneStreamHandler(Supplier<ProxyConfig> config, Set<Integer> ownPorts, HttpInspector inspector,
       InboundRecords records, Clock clock, int connectTimeoutMillis) {
     this.config = config;
     this.ownPorts = ownPorts;
-    this.authorizer = authorizer;
+    this.inspector = inspector;
     this.records = records;
     this.clock = clock;
     this.connectTimeoutMillis = connectTimeoutMillis;
@@ -65,7 +66,7 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
     SpiffeId peer = PeerIdentityHandler.peerIdentity(stream.parent());
     String method = headers.headers().method() == null ? "" : headers.headers().method().toString();
     String authority = headers.headers().authority() == null ? "" : headers.headers().authority().toString();
-    InboundDecision decision = InboundDecision.decide(method, authority, peer, config.get(), ownPorts, authorizer);
+    InboundDecision decision = InboundDecision.decide(method, authority, peer, config.get(), ownPorts);
     switch (decision) {
       case InboundDecision.Reject r -> {
         records.add(new InboundRecords.Entry(clock.instant(), peer, authority, null, r.status(), r.reason()));
@@ -82,7 +83,7 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
-        .handler(new SocketToStreamHandler(stream))
+        .handler(new ChannelInboundHandlerAdapter())
         .connect(f.address(), f.port())
         .addListener((ChannelFuture cf) -> {
           String workload = f.target().name();
@@ -99,6 +100,12 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
           }
           records.add(new InboundRecords.Entry(clock.instant(), peer, authority, workload, 200, null));
           respond(ctx, 200, false);
+          if (f.inspection() == InboundDecision.Inspection.HTTP) {
+            ctx.pipeline().replace(this, "bytes", new StreamBytesHandler());
+            inspector.inspect(stream, upstream, f.target(), peer, f.address(), f.port());
+            return;
+          }
+          upstream.pipeline().addLast("relay", new SocketToStreamHandler(stream));
           ctx.pipeline().replace(this, "relay", new StreamToSocketHandler(upstream));
           upstream.read();
           stream.read();

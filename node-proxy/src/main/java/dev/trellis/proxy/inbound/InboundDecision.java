@@ -10,17 +10,26 @@ import java.util.Set;
  * order the checks must happen: not CONNECT → 400; authority not {@code ip:port} → 400; no local
  * workload at that ip → 400; one of the proxy's own ports → 400; authorization denied → 401;
  * otherwise connect to the workload (the I/O side answers 503 if that fails and 200 once it works).
+ * {@link #plaintext} decides the same for a plaintext connection entering on the inbound port, where
+ * the workload's mTLS mode applies first.
  */
 public sealed interface InboundDecision {
 
+  /** How much of the tunneled traffic the proxy must look at. */
+  enum Inspection {
+    /** Relay bytes: the connection was authorized as a whole. */
+    NONE,
+    /** Parse HTTP and authorize every request (a policy names methods or paths). */
+    HTTP
+  }
+
   /** Connect to {@code address}:{@code port} of {@code target}. */
-  record Forward(LocalWorkload target, String address, int port) implements InboundDecision {}
+  record Forward(LocalWorkload target, String address, int port, Inspection inspection) implements InboundDecision {}
 
   /** Answer {@code status} and end the stream. */
   record Reject(int status, String reason) implements InboundDecision {}
 
-  static InboundDecision decide(String method, String authority, SpiffeId peer, ProxyConfig config, Set<Integer> ownPorts,
-      InboundAuthorizer authorizer) {
+  static InboundDecision decide(String method, String authority, SpiffeId peer, ProxyConfig config, Set<Integer> ownPorts) {
     if (!"CONNECT".equals(method)) {
       return new Reject(400, "method " + method + " is not accepted on the HBONE port (expected CONNECT)");
     }
@@ -28,6 +37,27 @@ public sealed interface InboundDecision {
     if (hp == null) {
       return new Reject(400, "authority '" + authority + "' is not <ip>:<port>");
     }
+    return toWorkload(hp, peer, config, ownPorts);
+  }
+
+  /**
+   * A plaintext connection for {@code address}:{@code port} (no peer identity): refused (403) when the
+   * workload's mTLS mode is STRICT, else authorized as a caller without identity.
+   */
+  static InboundDecision plaintext(String address, int port, ProxyConfig config, Set<Integer> ownPorts) {
+    HostPort hp = HostPort.parse((address.contains(":") ? "[" + address + "]" : address) + ":" + port);
+    if (hp == null) {
+      return new Reject(400, "destination " + address + ":" + port + " is not <ip>:<port>");
+    }
+    LocalWorkload target = config.findLocal(hp.host());
+    if (target != null && target.mtls() == LocalWorkload.MtlsMode.STRICT) {
+      return new Reject(403, "workload " + target.name() + " accepts only mTLS (mode STRICT); plaintext from outside "
+          + "the mesh is refused");
+    }
+    return toWorkload(hp, null, config, ownPorts);
+  }
+
+  private static InboundDecision toWorkload(HostPort hp, SpiffeId peer, ProxyConfig config, Set<Integer> ownPorts) {
     LocalWorkload target = config.findLocal(hp.host());
     if (target == null) {
       return new Reject(400, "no workload with address " + hp.host() + " runs on this node");
@@ -35,11 +65,14 @@ public sealed interface InboundDecision {
     if (ownPorts.contains(hp.port())) {
       return new Reject(400, "port " + hp.port() + " belongs to the node proxy itself");
     }
-    String denied = authorizer.deny(peer, target, hp.port());
-    if (denied != null) {
-      return new Reject(401, denied);
-    }
-    return new Forward(target, hp.host(), hp.port());
+    return switch (Authorization.evaluate(target.authorizations(), peer, hp.port(), null, null)) {
+      case Authorization.Deny d -> new Reject(401, d.reason());
+      case Authorization.Allow a -> new Forward(target, hp.host(), hp.port(), Inspection.NONE);
+      case Authorization.NeedsRequest n -> target.isHttpPort(hp.port())
+          ? new Forward(target, hp.host(), hp.port(), Inspection.HTTP)
+          : new Reject(401, "a policy of " + target.name() + " names HTTP methods or paths, but port " + hp.port()
+              + " is not declared as an HTTP port of any service, so requests cannot be checked; denied");
+    };
   }
 
   /** An IP literal and port, as HBONE's {@code :authority} carries them ({@code [v6]:port} for IPv6). */

@@ -51,7 +51,10 @@ final class HeaderHygiene {
     } else {
       h.remove(HttpHeaderNames.UPGRADE);
     }
-    // Our own markers are ours to set: a client must not forge them.
+  }
+
+  /** Our own markers are ours to set: a client must not forge them on a request. */
+  static void stripMarkers(HttpHeaders h) {
     h.remove(FLAGS);
     h.remove(OVERLOADED);
   }

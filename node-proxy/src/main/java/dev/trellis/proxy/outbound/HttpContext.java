@@ -13,11 +13,20 @@ import java.util.function.Supplier;
  * next request on a kept-alive connection while requests in flight finish as they began.
  *
  * @param ticker nanoseconds for outlier detection and deadlines (System::nanoTime outside tests)
+ * @param gate checked for every request before routing, or null
  */
 record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool pool, String routeConfig,
-    LocalWorkload source, String sourceAddress, UpstreamPool.Protocol protocol, LongSupplier ticker, HttpLimits limits) {
+    LocalWorkload source, String sourceAddress, UpstreamPool.Protocol protocol, LongSupplier ticker, HttpLimits limits,
+    RequestGate gate) {
+
+  /** A check every request passes before it is routed (inbound authorization); null: none. */
+  @FunctionalInterface
+  interface RequestGate {
+    /** Null to let the request through, else the reply that refuses it. */
+    LocalReply check(io.netty.handler.codec.http.HttpRequest request);
+  }
 
   HttpContext withProtocol(UpstreamPool.Protocol p) {
-    return new HttpContext(config, clusters, pool, routeConfig, source, sourceAddress, p, ticker, limits);
+    return new HttpContext(config, clusters, pool, routeConfig, source, sourceAddress, p, ticker, limits, gate);
   }
 }

@@ -145,6 +145,13 @@ final class HttpExchange {
     if (whole != null) {
       addBody(whole);
     }
+    if (cx.gate() != null) {
+      LocalReply refused = cx.gate().check(request);
+      if (refused != null) {
+        reply(refused);
+        return;
+      }
+    }
     ProxyConfig config = cx.config().get();
     String authority = request.headers().get(HttpHeaderNames.HOST);
     RequestRouting.Decision decision = RequestRouting.decide(config.routes().get(cx.routeConfig()), authority,
@@ -182,6 +189,7 @@ final class HttpExchange {
       hashed = true;
     }
     HeaderHygiene.strip(request.headers(), false);
+    HeaderHygiene.stripMarkers(request.headers());
     if (requestComplete) {
       startRouteTimer();
     }

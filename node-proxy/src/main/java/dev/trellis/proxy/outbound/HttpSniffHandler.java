@@ -26,9 +26,12 @@ final class HttpSniffHandler extends ByteToMessageDecoder {
   static final int MAX_H2_STREAMS = 1000;
 
   private final HttpContext cx;
+  private final java.util.function.Consumer<UpstreamPool.Protocol> onProtocol;
 
-  HttpSniffHandler(HttpContext cx) {
+  /** @param onProtocol told the protocol once known (inbound inspection adopts its workload connection then); may be null */
+  HttpSniffHandler(HttpContext cx, java.util.function.Consumer<UpstreamPool.Protocol> onProtocol) {
     this.cx = cx;
+    this.onProtocol = onProtocol;
   }
 
   @Override
@@ -48,6 +51,9 @@ final class HttpSniffHandler extends ByteToMessageDecoder {
         return;
       }
       ChannelPipeline p = ctx.pipeline();
+      if (onProtocol != null) {
+        onProtocol.accept(prefix ? UpstreamPool.Protocol.HTTP2 : UpstreamPool.Protocol.HTTP1);
+      }
       if (prefix) {
         HttpContext h2 = cx.withProtocol(UpstreamPool.Protocol.HTTP2);
         p.addAfter(ctx.name(), "h2", Http2FrameCodecBuilder.forServer()

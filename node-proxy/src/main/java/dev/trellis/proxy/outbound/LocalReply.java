@@ -35,7 +35,9 @@ record LocalReply(int status, Flag flag, String message) {
     /** Upstream request timeout. */
     UT,
     /** Bad downstream request. */
-    DPE
+    DPE,
+    /** Denied by an authorization policy. */
+    RBAC
   }
 
   static LocalReply of(int status, Flag flag, String message) {

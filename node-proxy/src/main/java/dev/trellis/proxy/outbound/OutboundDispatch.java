@@ -1,5 +1,6 @@
 package dev.trellis.proxy.outbound;
 
+import dev.trellis.proxy.entry.EntryDispatcher;
 import dev.trellis.proxy.tunnel.SocketRelayHandler;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;
@@ -21,36 +22,19 @@ import org.slf4j.LoggerFactory;
  * L4 and passthrough connections are accepted only once their upstream is connected, so a client
  * sees a refusal rather than a connection that dies.
  */
-final class OutboundDispatch {
+public final class OutboundDispatch implements EntryDispatcher {
 
   private static final Logger log = LoggerFactory.getLogger(OutboundDispatch.class);
 
-  /** Why an entry refuses a connection; each entry protocol maps it to its own status. */
-  enum Refusal {
-    /** Policy: the source is not a workload here, or the destination refused this identity. */
-    FORBIDDEN,
-    /** No endpoint could be reached. */
-    UNREACHABLE,
-    /** A circuit breaker is full. */
-    OVERFLOW
+  private final OutboundServices services;
+
+  public OutboundDispatch(OutboundServices services) {
+    this.services = services;
   }
 
-  /** How the entry answers its client. */
-  interface EntryReply {
-    /** Tells the client the connection is up and removes the entry's own handlers; completes once written. */
-    ChannelFuture accept();
-
-    /** Tells the client no and closes. */
-    void reject(Refusal why);
-  }
-
-  private OutboundDispatch() {}
-
-  /**
-   * @param destination the original destination address, or null when the client named a service ({@code name})
-   */
-  static void dispatch(OutboundServices services, Channel downstream, String source, InetAddress destination, String name,
-      int port, EntryReply reply) {
+  @Override
+  public void dispatch(Channel downstream, String source, InetAddress destination, String name, int port,
+      EntryReply reply) {
     OutboundDecision decision = OutboundDecision.decide(source, destination, port, name, services.config());
     switch (decision) {
       case OutboundDecision.Refuse r -> {
@@ -63,8 +47,8 @@ final class OutboundDispatch {
       case OutboundDecision.Http h -> {
         HttpContext cx = new HttpContext(services.configSupplier(), services.clusters(),
             services.pool(downstream.eventLoop()), h.routeConfig(), h.source(), source, UpstreamPool.Protocol.HTTP1,
-            services.ticker(), services.limits());
-        reply.accept().addListener(x -> downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx)));
+            services.ticker(), services.limits(), null);
+        reply.accept().addListener(x -> downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx, null)));
       }
     }
   }
@@ -107,7 +91,7 @@ final class OutboundDispatch {
   }
 
   /** Accepts the client, then copies bytes both ways (HBONE stream or socket upstream). */
-  private static void relay(Channel downstream, Channel upstream, EntryReply reply) {
+  static void relay(Channel downstream, Channel upstream, EntryReply reply) {
     if (!downstream.isActive()) {
       upstream.close();
       return;

@@ -224,6 +224,28 @@ final class UpstreamPool {
     }
   }
 
+  /**
+   * Takes an already connected socket to {@code host} into the pool as an idle connection speaking
+   * {@code protocol} (inbound inspection connects to the workload before answering HBONE's 200).
+   * Closed instead if the cluster has no connection slot left.
+   */
+  void adopt(ClusterRuntime cluster, Host host, LocalWorkload source, Protocol protocol, Channel ch) {
+    Key key = new Key(cluster.name(), host.key(), source.identity(), protocol);
+    if (!cluster.breaker().tryAcquire(Resource.CONNECTIONS)) {
+      ch.close();
+      return;
+    }
+    if (protocol == Protocol.HTTP1) {
+      H1Conn c = new H1Conn(key, cluster);
+      c.attach(ch);
+      c.park();
+      return;
+    }
+    H2Conn c = new H2Conn(key, cluster);
+    h2.computeIfAbsent(key, k -> new ArrayList<>()).add(c);
+    c.attach(ch);
+  }
+
   /** Slots freed on other event loops do not wake this one: poll while requests wait. */
   private void scheduleRecheck() {
     if (recheck == null && !waiters.isEmpty()) {
@@ -310,18 +332,22 @@ final class UpstreamPool {
           serveWaiters();
           return;
         }
-        channel = (Channel) f.getNow();
-        channel.pipeline().addLast("http", new HttpClientCodec(decoderConfig(), true, false));
-        opened(channel, cluster, () -> {
-          ArrayDeque<H1Conn> idle = idleH1.get(key);
-          if (idle != null) {
-            idle.remove(this);
-          }
-          if (idleTimer != null) {
-            idleTimer.cancel(false);
-          }
-        });
+        attach((Channel) f.getNow());
         lease(p, false);
+      });
+    }
+
+    void attach(Channel ch) {
+      channel = ch;
+      channel.pipeline().addLast("http", new HttpClientCodec(decoderConfig(), true, false));
+      opened(channel, cluster, () -> {
+        ArrayDeque<H1Conn> idle = idleH1.get(key);
+        if (idle != null) {
+          idle.remove(this);
+        }
+        if (idleTimer != null) {
+          idleTimer.cancel(false);
+        }
       });
     }
 
@@ -369,7 +395,7 @@ final class UpstreamPool {
     }
 
     /** Back to the pool: a waiter of the same key takes it at once, else it idles (and notices a server close). */
-    private void park() {
+    void park() {
       for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
         Waiter w = it.next();
         if (w.key.equals(key) && !w.promise.isDone()) {
@@ -444,29 +470,33 @@ final class UpstreamPool {
           serveWaiters();
           return;
         }
-        channel = (Channel) f.getNow();
-        channel.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient()
-            .initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(MAX_HEADER_BYTES)).build());
-        channel.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
-          @Override
-          public void channelRead(ChannelHandlerContext c, Object msg) {
-            ReferenceCountUtil.release(msg); // servers do not push to us
-            c.close();
-          }
-        }));
-        channel.pipeline().addLast("goaway", new ChannelInboundHandlerAdapter() {
-          @Override
-          public void channelRead(ChannelHandlerContext c, Object msg) {
-            if (msg instanceof Http2GoAwayFrame) {
-              draining = true;
-            }
-            ReferenceCountUtil.release(msg);
-          }
-        });
-        channel.config().setAutoRead(true);
-        opened(channel, cluster, this::remove);
-        ready.setSuccess(channel);
+        attach((Channel) f.getNow());
       });
+    }
+
+    void attach(Channel ch) {
+      channel = ch;
+      channel.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient()
+          .initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(MAX_HEADER_BYTES)).build());
+      channel.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
+        @Override
+        public void channelRead(ChannelHandlerContext c, Object msg) {
+          ReferenceCountUtil.release(msg); // servers do not push to us
+          c.close();
+        }
+      }));
+      channel.pipeline().addLast("goaway", new ChannelInboundHandlerAdapter() {
+        @Override
+        public void channelRead(ChannelHandlerContext c, Object msg) {
+          if (msg instanceof Http2GoAwayFrame) {
+            draining = true;
+          }
+          ReferenceCountUtil.release(msg);
+        }
+      });
+      channel.config().setAutoRead(true);
+      opened(channel, cluster, this::remove);
+      ready.setSuccess(channel);
     }
 
     private void remove() {

@@ -268,7 +268,28 @@ public final class ProxyConfigs {
       case DISABLE -> LocalWorkload.MtlsMode.DISABLE;
       default -> LocalWorkload.MtlsMode.PERMISSIVE;
     };
-    return new LocalWorkload(w.getName(), w.getNamespace(), id, w.getAddressesList(), w.getInMesh(), mode, w.getLabelsMap());
+    List<AuthorizationSpec> policies = new ArrayList<>();
+    for (var a : w.getAuthorizationsList()) {
+      List<AuthorizationSpec.Rule> rules = new ArrayList<>();
+      for (var r : a.getRulesList()) {
+        Set<String> ids = new HashSet<>();
+        Set<String> namespaces = new HashSet<>();
+        for (String from : r.getFromList()) {
+          if (from.startsWith("ns/")) {
+            namespaces.add(from.substring(3));
+          } else {
+            ids.add(from);
+          }
+        }
+        Set<String> methods = new HashSet<>();
+        r.getMethodsList().forEach(m -> methods.add(m.toUpperCase(Locale.ROOT)));
+        rules.add(new AuthorizationSpec.Rule(ids, namespaces, new HashSet<>(r.getPortsList()), methods, r.getPathsList()));
+      }
+      policies.add(new AuthorizationSpec(a.getName(), a.getAction() == dev.trellis.mesh.v1.Authorization.Action.DENY
+          ? AuthorizationSpec.Action.DENY : AuthorizationSpec.Action.ALLOW, rules));
+    }
+    return new LocalWorkload(w.getName(), w.getNamespace(), id, w.getAddressesList(), w.getInMesh(), mode, w.getLabelsMap(),
+        policies, w.getPortProtocolsMap());
   }
 
   /** The canonical text of an IP literal, as {@code InetAddress.getHostAddress()} writes it. */

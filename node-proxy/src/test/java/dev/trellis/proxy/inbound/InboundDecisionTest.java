@@ -3,22 +3,31 @@ package dev.trellis.proxy.inbound;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class InboundDecisionTest {
 
   static final SpiffeId PEER = SpiffeId.parse("spiffe://cluster.local/ns/d/sa/client");
+  static final AuthorizationSpec DENY_8443 = new AuthorizationSpec("d/admins-only", AuthorizationSpec.Action.DENY,
+      List.of(new AuthorizationSpec.Rule(Set.of(), Set.of(), Set.of(8443), Set.of(), List.of())));
+  static final AuthorizationSpec NO_DELETE = new AuthorizationSpec("d/no-delete", AuthorizationSpec.Action.DENY,
+      List.of(new AuthorizationSpec.Rule(Set.of(), Set.of(), Set.of(), Set.of("DELETE"), List.of())));
   static final LocalWorkload WEB = new LocalWorkload("d/web-0", "d", SpiffeId.parse("spiffe://cluster.local/ns/d/sa/web"),
-      List.of("127.0.2.10"), true, LocalWorkload.MtlsMode.STRICT, Map.of());
-  static final ProxyConfig CONFIG = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of("127.0.2.10", WEB));
+      List.of("127.0.2.10"), true, LocalWorkload.MtlsMode.STRICT, Map.of(), List.of(DENY_8443, NO_DELETE),
+      Map.of(8080, "http", 5432, "tcp"));
+  static final LocalWorkload OPEN = new LocalWorkload("d/open-0", "d", SpiffeId.parse("spiffe://cluster.local/ns/d/sa/open"),
+      List.of("127.0.2.20"), true, LocalWorkload.MtlsMode.PERMISSIVE, Map.of());
+  static final ProxyConfig CONFIG = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(),
+      Map.of("127.0.2.10", WEB, "127.0.2.20", OPEN));
   static final Set<Integer> OWN = Set.of(15001, 15006, 15008, 15020);
-  static final InboundAuthorizer DENY_8443 = (peer, target, port) -> port == 8443 ? "port 8443 is admins only" : null;
 
   @ParameterizedTest(name = "{0} {1} -> {2}")
   @CsvSource(delimiter = '|', textBlock = """
@@ -31,14 +40,17 @@ class InboundDecisionTest {
       CONNECT | 127.0.2.11:8080  | 400     | no workload with address 127.0.2.11 runs on this node
       CONNECT | 127.0.2.10:15008 | 400     | port 15008 belongs to the node proxy itself
       CONNECT | 127.0.2.10:15020 | 400     | port 15020 belongs to the node proxy itself
-      CONNECT | 127.0.2.10:8443  | 401     | port 8443 is admins only
+      CONNECT | 127.0.2.10:8443  | 401     | denied by policy d/admins-only
+      CONNECT | 127.0.2.10:5432  | 401     | port 5432 is not declared as an HTTP port
       """)
   void checksHappenInTheHboneOrder(String method, String authority, String outcome, String detail) {
-    InboundDecision d = InboundDecision.decide(method, authority, PEER, CONFIG, OWN, DENY_8443);
+    InboundDecision d = InboundDecision.decide(method, authority, PEER, CONFIG, OWN);
     if (outcome.equals("forward")) {
       assertThat(d).isInstanceOfSatisfying(InboundDecision.Forward.class, f -> {
         assertThat(f.address() + ":" + f.port()).isEqualTo(detail);
         assertThat(f.target()).isEqualTo(WEB);
+        assertThat(f.inspection()).as("a DENY rule on a method needs each request checked")
+            .isEqualTo(InboundDecision.Inspection.HTTP);
       });
     } else {
       assertThat(d).isInstanceOfSatisfying(InboundDecision.Reject.class, r -> {
@@ -46,6 +58,24 @@ class InboundDecisionTest {
         assertThat(r.reason()).contains(detail);
       });
     }
+  }
+
+  @Test
+  void withoutHttpRulesTheConnectionIsRelayedWhole() {
+    assertThat(InboundDecision.decide("CONNECT", "127.0.2.20:9000", PEER, CONFIG, OWN))
+        .isEqualTo(new InboundDecision.Forward(OPEN, "127.0.2.20", 9000, InboundDecision.Inspection.NONE));
+  }
+
+  @Test
+  void plaintextIsRefusedByStrictWorkloadsAndAuthorizedWithoutIdentityElsewhere() {
+    assertThat(InboundDecision.plaintext("127.0.2.10", 8080, CONFIG, OWN)).isInstanceOfSatisfying(
+        InboundDecision.Reject.class, r -> {
+          assertThat(r.status()).isEqualTo(403);
+          assertThat(r.reason()).contains("accepts only mTLS (mode STRICT)");
+        });
+    assertThat(InboundDecision.plaintext("127.0.2.20", 9000, CONFIG, OWN))
+        .isEqualTo(new InboundDecision.Forward(OPEN, "127.0.2.20", 9000, InboundDecision.Inspection.NONE));
+    assertThat(InboundDecision.plaintext("127.0.2.99", 9000, CONFIG, OWN)).isInstanceOf(InboundDecision.Reject.class);
   }
 
   @ParameterizedTest

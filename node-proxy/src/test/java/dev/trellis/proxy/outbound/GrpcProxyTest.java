@@ -185,6 +185,21 @@ class GrpcProxyTest {
   }
 
   @Test
+  void aPolicyOnAGrpcMethodIsEnforcedPerCallAtTheDestination() {
+    fx.policies("127.0.73.10", dev.trellis.proxy.state.LocalWorkload.MtlsMode.STRICT, List.of(
+        new dev.trellis.proxy.state.AuthorizationSpec("d/no-streams", dev.trellis.proxy.state.AuthorizationSpec.Action.DENY,
+            List.of(new dev.trellis.proxy.state.AuthorizationSpec.Rule(Set.of(), Set.of(), Set.of(), Set.of(),
+                List.of("/test.Echo/Stream"))))), Map.of(server.getPort(), "grpc"));
+    route(null, null);
+    assertThat(call("fine")).isEqualTo("echo fine");
+    Iterator<String> it = ClientCalls.blockingServerStreamingCall(channel, STREAM,
+        CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS), "3");
+    assertThatThrownBy(it::next).isInstanceOfSatisfying(StatusRuntimeException.class,
+        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
+    assertThat(call("still fine")).isEqualTo("echo still fine");
+  }
+
+  @Test
   void noRouteIsUnimplemented() {
     fx.http(List.of(rule("other", "/other", new RouteTable.Action(List.of(new RouteTable.WeightedCluster("grpc", 1)),
         null, null, null, false))), Map.of(cluster("grpc"), List.of()));

@@ -13,7 +13,9 @@ import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.cluster.Clusters;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
-import dev.trellis.proxy.inbound.InboundAuthorizer;
+import dev.trellis.proxy.entry.EntryServer;
+import dev.trellis.proxy.inbound.PlaintextInbound;
+import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.inbound.InboundRecords;
 import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.state.Cidr;
@@ -75,7 +77,9 @@ final class ProxyFixture implements AutoCloseable {
   final CertificateManager certificates;
   final HboneServer hbone;
   final OutboundServices services;
+  HttpInspection inspection; // set after the HBONE server, whose port the outbound services need
   final EntryServer entry;
+  final EntryServer plaintext;
 
   ProxyFixture() {
     this(HttpLimits.DEFAULTS);
@@ -92,10 +96,14 @@ final class ProxyFixture implements AutoCloseable {
     locals.put("127.0.0.1", new LocalWorkload("d/client-0", "d", CLIENT, List.of("127.0.0.1"), true,
         LocalWorkload.MtlsMode.STRICT, Map.of()));
     hbone = HboneServer.start(group, new InetSocketAddress(NODE, 0), config::get, certificates, TD,
-        Set.of(15001, 15006, 15008, 15020), InboundAuthorizer.allowAll(), inbound, Clock.systemUTC());
+        Set.of(15001, 15006, 15008, 15020), (d, w, t, p, a, port) -> this.inspection.inspect(d, w, t, p, a, port), inbound,
+        Clock.systemUTC());
     services = new OutboundServices(config::get, clusters, certificates, hbone.address().getPort(), 2000, ticker::get,
         limits);
-    entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), services);
+    inspection = new HttpInspection(services);
+    entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), new OutboundDispatch(services));
+    plaintext = EntryServer.start(group, new InetSocketAddress(NODE, 0), new PlaintextInbound(config::get,
+        Set.of(15001, 15006, 15008, 15020), inspection, inbound, Clock.systemUTC(), 2000));
   }
 
   /** Starts an HTTP/1.1 backend workload on {@code address} (127.0.73.x) and makes it a local workload. */
@@ -108,6 +116,19 @@ final class ProxyFixture implements AutoCloseable {
     locals.put(address, new LocalWorkload("d/web-" + address, "d", WEB, List.of(address), true,
         LocalWorkload.MtlsMode.STRICT, Map.of()));
     return s.getAddress();
+  }
+
+  /** Gives the local workload at {@code address} authorization policies, a mode, and port protocols. */
+  void policies(String address, LocalWorkload.MtlsMode mode, List<AuthorizationSpec> policies,
+      Map<Integer, String> protocols) {
+    LocalWorkload w = locals.get(address);
+    locals.put(address, new LocalWorkload(w.name(), w.namespace(), w.identity(), w.addresses(), w.inMesh(), mode,
+        w.labels(), policies, protocols));
+  }
+
+  /** A plaintext client entering the inbound port for {@code address}:{@code port}. */
+  RawHttp plaintextClient(String address, int port) throws IOException {
+    return RawHttp.socks(plaintext.address(), "127.0.0.1", address, port);
   }
 
   /** Makes {@code address} a local workload (with the web identity) without starting a server there. */
@@ -189,6 +210,8 @@ final class ProxyFixture implements AutoCloseable {
   @Override
   public void close() {
     entry.close();
+    plaintext.close();
+    inspection.close();
     services.close();
     hbone.close();
     backends.forEach(s -> s.stop(0));

@@ -10,7 +10,6 @@ import dev.trellis.mtls.testing.TestPki;
 import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
-import dev.trellis.proxy.inbound.InboundAuthorizer;
 import dev.trellis.proxy.inbound.InboundRecords;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
@@ -98,7 +97,7 @@ class HboneTunnelTest {
         Map.of());
     ProxyConfig config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of(WEB_ADDRESS, web));
     server = HboneServer.start(group, new InetSocketAddress(SERVER_NODE, 0), () -> config, serverCerts, TD,
-        Set.of(15001, 15006, 15008, 15020), InboundAuthorizer.allowAll(), records, Clock.systemUTC());
+        Set.of(15001, 15006, 15008, 15020), (d, w, t, p, a, port) -> d.close(), records, Clock.systemUTC());
   }
 
   @AfterEach

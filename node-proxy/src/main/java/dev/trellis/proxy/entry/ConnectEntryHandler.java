@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.entry;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
@@ -26,11 +26,11 @@ import java.nio.charset.StandardCharsets;
  */
 final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
-  private final OutboundServices services;
+  private final EntryDispatcher dispatcher;
   private boolean handled;
 
-  ConnectEntryHandler(OutboundServices services) {
-    this.services = services;
+  ConnectEntryHandler(EntryDispatcher dispatcher) {
+    this.dispatcher = dispatcher;
   }
 
   @Override
@@ -75,7 +75,7 @@ final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> 
       name = host;
     }
     String source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-    OutboundDispatch.dispatch(services, ctx.channel(), source, destination, name, port, new OutboundDispatch.EntryReply() {
+    dispatcher.dispatch(ctx.channel(), source, destination, name, port, new EntryDispatcher.EntryReply() {
       @Override
       public ChannelFuture accept() {
         ChannelFuture f = ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
@@ -87,7 +87,7 @@ final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> 
       }
 
       @Override
-      public void reject(OutboundDispatch.Refusal why) {
+      public void reject(EntryDispatcher.Refusal why) {
         answer(ctx, switch (why) {
           case FORBIDDEN -> HttpResponseStatus.FORBIDDEN;
           case UNREACHABLE -> HttpResponseStatus.BAD_GATEWAY;

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.entry;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -21,7 +21,7 @@ public final class EntryServer implements AutoCloseable {
     this.channel = channel;
   }
 
-  public static EntryServer start(EventLoopGroup group, InetSocketAddress address, OutboundServices services) {
+  public static EntryServer start(EventLoopGroup group, InetSocketAddress address, EntryDispatcher dispatcher) {
     Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -29,7 +29,7 @@ public final class EntryServer implements AutoCloseable {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel c) {
-            c.pipeline().addLast("entry", new EntryProtocolHandler(services));
+            c.pipeline().addLast("entry", new EntryProtocolHandler(dispatcher));
             c.read();
           }
         })

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.entry;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -14,10 +14,10 @@ import java.util.List;
  */
 final class EntryProtocolHandler extends ByteToMessageDecoder {
 
-  private final OutboundServices services;
+  private final EntryDispatcher dispatcher;
 
-  EntryProtocolHandler(OutboundServices services) {
-    this.services = services;
+  EntryProtocolHandler(EntryDispatcher dispatcher) {
+    this.dispatcher = dispatcher;
   }
 
   @Override
@@ -29,10 +29,10 @@ final class EntryProtocolHandler extends ByteToMessageDecoder {
     if (in.getByte(in.readerIndex()) == 5) {
       ctx.pipeline().addAfter(name, "socks-encoder", Socks5ServerEncoder.DEFAULT);
       ctx.pipeline().addAfter("socks-encoder", "socks-initial", new Socks5InitialRequestDecoder());
-      ctx.pipeline().addAfter("socks-initial", "socks", new SocksEntryHandler(services));
+      ctx.pipeline().addAfter("socks-initial", "socks", new SocksEntryHandler(dispatcher));
     } else {
       ctx.pipeline().addAfter(name, "connect-codec", new HttpServerCodec());
-      ctx.pipeline().addAfter("connect-codec", "connect", new ConnectEntryHandler(services));
+      ctx.pipeline().addAfter("connect-codec", "connect", new ConnectEntryHandler(dispatcher));
     }
     ctx.pipeline().remove(this);
   }

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.entry;
 
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -22,14 +22,14 @@ import java.net.InetSocketAddress;
 /**
  * The SOCKS5 side of the local-mode entry (no authentication, CONNECT only). The client's source
  * address says which workload calls, as a captured pod's address will; the requested address (a
- * service VIP or a {@code <fqdn>}) is the original destination, handed to {@link OutboundDispatch}.
+ * service VIP or a {@code <fqdn>}) is the original destination, handed to the {@link EntryDispatcher}.
  */
 final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> {
 
-  private final OutboundServices services;
+  private final EntryDispatcher dispatcher;
 
-  SocksEntryHandler(OutboundServices services) {
-    this.services = services;
+  SocksEntryHandler(EntryDispatcher dispatcher) {
+    this.dispatcher = dispatcher;
   }
 
   @Override
@@ -57,8 +57,8 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
         destination = InetAddress.ofLiteral(cmd.dstAddr());
       }
       String source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-      OutboundDispatch.dispatch(services, ctx.channel(), source, destination, name, cmd.dstPort(),
-          new OutboundDispatch.EntryReply() {
+      dispatcher.dispatch(ctx.channel(), source, destination, name, cmd.dstPort(),
+          new EntryDispatcher.EntryReply() {
             @Override
             public ChannelFuture accept() {
               ChannelFuture f = ctx.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.SUCCESS,
@@ -71,7 +71,7 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
             }
 
             @Override
-            public void reject(OutboundDispatch.Refusal why) {
+            public void reject(EntryDispatcher.Refusal why) {
               fail(ctx, switch (why) {
                 case FORBIDDEN -> Socks5CommandStatus.FORBIDDEN;
                 case UNREACHABLE -> Socks5CommandStatus.HOST_UNREACHABLE;

@@ -1,0 +1,85 @@
+package dev.trellis.proxy.inbound;
+
+import dev.trellis.proxy.entry.EntryDispatcher;
+import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.tunnel.SocketRelayHandler;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import java.net.InetAddress;
+import java.time.Clock;
+import java.util.Set;
+import java.util.function.Supplier;
+
+/**
+ * Plaintext traffic to a local workload (the inbound port, 15006: PERMISSIVE mode's other half).
+ * STRICT workloads refuse it; otherwise the caller is authorized as one without identity
+ * ({@link InboundDecision#plaintext}) and the bytes are relayed, or inspected per HTTP request when a
+ * policy names methods or paths.
+ */
+public final class PlaintextInbound implements EntryDispatcher {
+
+  private final Supplier<ProxyConfig> config;
+  private final Set<Integer> ownPorts;
+  private final HttpInspector inspector;
+  private final InboundRecords records;
+  private final Clock clock;
+  private final int connectTimeoutMillis;
+
+  public PlaintextInbound(Supplier<ProxyConfig> config, Set<Integer> ownPorts, HttpInspector inspector,
+      InboundRecords records, Clock clock, int connectTimeoutMillis) {
+    this.config = config;
+    this.ownPorts = ownPorts;
+    this.inspector = inspector;
+    this.records = records;
+    this.clock = clock;
+    this.connectTimeoutMillis = connectTimeoutMillis;
+  }
+
+  @Override
+  public void dispatch(Channel downstream, String source, InetAddress destination, String name, int port, EntryReply reply) {
+    String authority = (destination != null ? destination.getHostAddress() : name) + ":" + port;
+    if (destination == null) {
+      records.add(new InboundRecords.Entry(clock.instant(), null, authority, null, 400,
+          "the inbound port takes a workload address, not a name"));
+      reply.reject(Refusal.UNREACHABLE);
+      return;
+    }
+    switch (InboundDecision.plaintext(destination.getHostAddress(), port, config.get(), ownPorts)) {
+      case InboundDecision.Reject r -> {
+        records.add(new InboundRecords.Entry(clock.instant(), null, authority, null, r.status(), r.reason()));
+        reply.reject(r.status() == 401 || r.status() == 403 ? Refusal.FORBIDDEN : Refusal.UNREACHABLE);
+      }
+      case InboundDecision.Forward f -> new Bootstrap().group(downstream.eventLoop()).channel(NioSocketChannel.class)
+          .option(ChannelOption.AUTO_READ, false)
+          .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+          .option(ChannelOption.TCP_NODELAY, true)
+          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+          .handler(new ChannelInboundHandlerAdapter())
+          .connect(f.address(), f.port())
+          .addListener((ChannelFuture cf) -> {
+            if (!cf.isSuccess()) {
+              records.add(new InboundRecords.Entry(clock.instant(), null, authority, f.target().name(), 503,
+                  "connecting to " + authority + " failed: " + cf.cause().getMessage()));
+              reply.reject(Refusal.UNREACHABLE);
+              return;
+            }
+            Channel workload = cf.channel();
+            records.add(new InboundRecords.Entry(clock.instant(), null, authority, f.target().name(), 200, null));
+            reply.accept().addListener(x -> {
+              if (f.inspection() == InboundDecision.Inspection.HTTP) {
+                inspector.inspect(downstream, workload, f.target(), null, f.address(), f.port());
+                return;
+              }
+              downstream.pipeline().addLast("relay", new SocketRelayHandler(workload));
+              workload.pipeline().addLast("relay", new SocketRelayHandler(downstream));
+              downstream.read();
+              workload.read();
+            });
+          });
+    }
+  }
+}

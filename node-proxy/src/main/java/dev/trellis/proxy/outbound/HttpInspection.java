@@ -1,0 +1,81 @@
+package dev.trellis.proxy.outbound;
+
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.proxy.cluster.ClusterRuntime;
+import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.inbound.Authorization;
+import dev.trellis.proxy.inbound.HttpInspector;
+import dev.trellis.proxy.inbound.PathNormalizer;
+import dev.trellis.proxy.route.RouteTable;
+import dev.trellis.proxy.state.ClusterSpec;
+import dev.trellis.proxy.state.EndpointSpec;
+import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.state.ProxyConfig;
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoop;
+import io.netty.handler.codec.http.HttpRequest;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Inbound HTTP authorization on the outbound HTTP engine: requests on an inspected inbound connection
+ * run as {@link HttpExchange}s to an "inbound" cluster whose one endpoint is the workload's port (the
+ * already-connected socket is adopted as its first upstream connection), and each request must pass
+ * {@link Authorization} with its method and path first; a denied one gets 403 (flag RBAC).
+ */
+public final class HttpInspection implements HttpInspector {
+
+  private final OutboundServices services;
+  private final Clusters clusters = new Clusters();
+  private final Map<EventLoop, UpstreamPool> pools = new ConcurrentHashMap<>();
+
+  public HttpInspection(OutboundServices services) {
+    this.services = services;
+  }
+
+  @Override
+  public void inspect(Channel downstream, Channel workload, LocalWorkload target, SpiffeId peer, String address, int port) {
+    String name = "inbound|" + port + "|" + target.name();
+    EndpointSpec ep = new EndpointSpec(address, port, null, null, null, false, target.name(), null, 1);
+    ClusterRuntime cluster = clusters.findOrCreate(new ClusterSpec(name, ClusterSpec.LbAlgorithm.ROUND_ROBIN,
+        Duration.ofMillis(services.connectTimeoutMillis()), ClusterSpec.Breaker.DEFAULTS, null), List.of(ep));
+    RouteTable table = new RouteTable(name, List.of(new RouteTable.VirtualHost(name, Set.of("*"), List.of(
+        new RouteTable.Rule("all", new RouteTable.Match(null, "/", null, List.of()),
+            new RouteTable.Action(List.of(new RouteTable.WeightedCluster(name, 1)), null, null, null, false))))));
+    ProxyConfig routes = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(name, table), Map.of());
+    UpstreamPool pool = pools.computeIfAbsent(downstream.eventLoop(),
+        l -> new UpstreamPool(l, services.connector(l), services.hbonePort(), services.connectTimeoutMillis()));
+    HttpContext cx = new HttpContext(() -> routes, clusters, pool, name, target, peer == null ? "" : peer.toString(),
+        UpstreamPool.Protocol.HTTP1, services.ticker(), services.limits(), request -> check(target, peer, port, request));
+    downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx,
+        protocol -> pool.adopt(cluster, cluster.hosts().getFirst(), target, protocol, workload)));
+  }
+
+  private static LocalReply check(LocalWorkload target, SpiffeId peer, int port, HttpRequest request) {
+    String normalized = PathNormalizer.normalize(request.uri());
+    if (normalized == null) {
+      return LocalReply.of(400, LocalReply.Flag.DPE, "path '" + request.uri() + "' is not a plain origin-form path "
+          + "(escaped slashes, dots or backslashes are refused where paths are authorized)");
+    }
+    request.setUri(normalized); // the workload receives exactly the path that was authorized
+    int q = normalized.indexOf('?');
+    String path = q < 0 ? normalized : normalized.substring(0, q);
+    return switch (Authorization.evaluate(target.authorizations(), peer, port, request.method().name(), path)) {
+      case Authorization.Deny d -> LocalReply.of(403, LocalReply.Flag.RBAC, "RBAC: access denied (" + d.reason() + ")");
+      case Authorization.Allow a -> null;
+      case Authorization.NeedsRequest n -> LocalReply.of(403, LocalReply.Flag.RBAC, "RBAC: access denied");
+    };
+  }
+
+  /** Inspected connections' pooled workload connections, for admin output. */
+  public int connections() {
+    return pools.values().stream().mapToInt(UpstreamPool::connections).sum();
+  }
+
+  public void close() {
+    pools.forEach((loop, pool) -> loop.execute(pool::close));
+  }
+}

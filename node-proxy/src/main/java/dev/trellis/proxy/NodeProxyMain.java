@@ -26,6 +26,10 @@ public final class NodeProxyMain {
       String level = System.getenv("TRELLIS_LOG_LEVEL");
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level == null || level.isBlank() ? "info" : level);
     }
+    if (args.length > 0 && args[0].equals("standalone")) {
+      dev.trellis.proxy.standalone.StandaloneMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+      return;
+    }
     Map<String, String> opts;
     try {
       opts = options(args);

@@ -56,6 +56,9 @@ public interface LoadBalancer {
 
   /** Hosts that may take the attempt: healthy ones (or all, in panic), minus those to avoid if any remain. */
   static List<Host> candidates(List<Host> hosts, Input in) {
+    if (in.avoid().isEmpty() && noneEjected(hosts, in.now())) {
+      return hosts; // the common case allocates nothing
+    }
     List<Host> healthy = new ArrayList<>(hosts.size());
     for (Host h : hosts) {
       if (!h.ejectedAt(in.now())) {
@@ -73,6 +76,15 @@ public interface LoadBalancer {
       }
     }
     return fresh.isEmpty() ? base : fresh;
+  }
+
+  private static boolean noneEjected(List<Host> hosts, long now) {
+    for (Host h : hosts) {
+      if (h.ejectedAt(now)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   /** Weighted choice: the host whose share of the total weight contains {@code slot}. */

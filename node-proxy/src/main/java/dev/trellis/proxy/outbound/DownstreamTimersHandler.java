@@ -15,37 +15,46 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Goes before {@code HttpServerCodec} on a downstream HTTP/1.1 connection and watches raw bytes: while
- * the connection waits for a request, the first byte starts the header timer (the request's headers
- * must be complete within {@link HttpLimits#headerTimeout}, else 408 and close), and silence for
- * {@link HttpLimits#idleTimeout} closes it. {@link Http1DownstreamHandler} says when a request's
- * headers arrived ({@link #requestStarted}) and when it waits again ({@link #awaitingRequest}).
+ * Goes before {@code HttpServerCodec} on a downstream HTTP/1.1 connection and watches raw bytes:
+ * while the connection waits for a request, its first byte starts the header clock (the headers must
+ * be complete within {@link HttpLimits#headerTimeout}, else 408 and close), and silence for
+ * {@link HttpLimits#idleTimeout} closes the connection. {@link Http1DownstreamHandler} says when a
+ * request's headers arrived ({@link #requestStarted}) and when it waits again ({@link #awaitingRequest}).
+ *
+ * <p>One periodic check per connection (a quarter of the shorter limit) instead of timers scheduled
+ * and cancelled per request: a limit is enforced within 1.25 times its value.
  */
 final class DownstreamTimersHandler extends ChannelDuplexHandler {
 
   private final HttpLimits limits;
+  private final long headerNanos;
+  private final long idleNanos;
   private ChannelHandlerContext ctx;
   private boolean awaiting = true;
-  private ScheduledFuture<?> headerTimer;
-  private ScheduledFuture<?> idleTimer;
+  private long headerDeadline;
+  private long lastActivity;
+  private ScheduledFuture<?> tick;
 
   DownstreamTimersHandler(HttpLimits limits) {
     this.limits = limits;
+    this.headerNanos = limits.headerTimeout().toNanos();
+    this.idleNanos = limits.idleTimeout().toNanos();
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    armIdle();
+    lastActivity = System.nanoTime();
+    long period = Math.max(TimeUnit.MILLISECONDS.toNanos(10), Math.min(headerNanos, idleNanos) / 4);
+    tick = ctx.executor().scheduleWithFixedDelay(this::check, period, period, TimeUnit.NANOSECONDS);
   }
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (awaiting && msg instanceof ByteBuf b && b.isReadable()) {
-      cancel(idleTimer);
-      idleTimer = null;
-      if (headerTimer == null) {
-        headerTimer = ctx.executor().schedule(this::headersTooSlow, limits.headerTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      lastActivity = System.nanoTime();
+      if (headerDeadline == 0) {
+        headerDeadline = lastActivity + headerNanos;
       }
     }
     ctx.fireChannelRead(msg);
@@ -53,31 +62,31 @@ final class DownstreamTimersHandler extends ChannelDuplexHandler {
 
   void requestStarted() {
     awaiting = false;
-    cancel(headerTimer);
-    headerTimer = null;
-    cancel(idleTimer);
-    idleTimer = null;
+    headerDeadline = 0;
   }
 
   void awaitingRequest() {
     awaiting = true;
-    armIdle();
+    lastActivity = System.nanoTime();
   }
 
-  private void armIdle() {
-    cancel(idleTimer);
-    idleTimer = ctx.executor().schedule(() -> {
-      if (awaiting && headerTimer == null) {
-        ctx.close();
-      }
-    }, limits.idleTimeout().toMillis(), TimeUnit.MILLISECONDS);
-  }
-
-  private void headersTooSlow() {
-    headerTimer = null;
+  private void check() {
     if (!awaiting || !ctx.channel().isActive()) {
       return;
     }
+    long now = System.nanoTime();
+    if (headerDeadline != 0) {
+      if (now - headerDeadline >= 0) {
+        headersTooSlow();
+      }
+      return;
+    }
+    if (now - lastActivity >= idleNanos) {
+      ctx.close();
+    }
+  }
+
+  private void headersTooSlow() {
     awaiting = false;
     FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.REQUEST_TIMEOUT,
         Unpooled.copiedBuffer("request headers not received within " + limits.headerTimeout().toMillis() + " ms\n",
@@ -91,14 +100,12 @@ final class DownstreamTimersHandler extends ChannelDuplexHandler {
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
-    cancel(headerTimer);
-    cancel(idleTimer);
+    tick.cancel(false);
     ctx.fireChannelInactive();
   }
 
-  private static void cancel(ScheduledFuture<?> f) {
-    if (f != null) {
-      f.cancel(false);
-    }
+  @Override
+  public void handlerRemoved(ChannelHandlerContext ctx) {
+    tick.cancel(false);
   }
 }

@@ -12,8 +12,6 @@ import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.state.ProxyConfig;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
@@ -334,11 +332,10 @@ final class HttpExchange {
     }
     a.lease = (UpstreamPool.Lease) f.getNow();
     Channel up = a.lease.channel();
-    up.pipeline().addLast(UpstreamPool.ATTEMPT, new AttemptHandler(a));
+    a.lease.listen(new AttemptListener(a));
     up.write(request);
     pumpRequest();
     up.flush();
-    up.read();
   }
 
   private void onUpstream(Attempt a, Object msg) {
@@ -353,7 +350,6 @@ final class HttpExchange {
       if (a.informational) {
         a.informational = !(c instanceof LastHttpContent);
         c.release();
-        a.lease.channel().read();
         return;
       }
       down.channel().write(c);
@@ -362,10 +358,9 @@ final class HttpExchange {
       onResponseEnd(a);
       return;
     }
-    if (down.channel().isWritable()) {
-      a.lease.channel().read();
-    } else {
-      downstreamBlocked = true;
+    if (!down.channel().isWritable() && !downstreamBlocked) {
+      downstreamBlocked = true; // the client reads slower than the upstream sends: pause the upstream
+      a.lease.channel().config().setAutoRead(false);
     }
   }
 
@@ -379,7 +374,6 @@ final class HttpExchange {
       ReferenceCountUtil.release(res);
       down.channel().writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), res.status(), Unpooled.EMPTY_BUFFER,
           res.headers().copy(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE));
-      a.lease.channel().read();
       return false;
     }
     cancel(a.perTry);
@@ -584,7 +578,7 @@ final class HttpExchange {
     Attempt a = attempt;
     if (downstreamBlocked && a != null && a.lease != null && !a.done && down.channel().isWritable()) {
       downstreamBlocked = false;
-      a.lease.channel().read();
+      a.lease.channel().config().setAutoRead(true);
     }
   }
 
@@ -622,43 +616,36 @@ final class HttpExchange {
     }
   }
 
-  /** Installed on the leased upstream channel for one attempt; removed when the lease is released. */
-  private final class AttemptHandler extends ChannelInboundHandlerAdapter {
+  /** Receives the leased upstream channel's events for one attempt, until the lease is released. */
+  private final class AttemptListener implements UpstreamPool.UpstreamListener {
     private final Attempt a;
 
-    AttemptHandler(Attempt a) {
+    AttemptListener(Attempt a) {
       this.a = a;
     }
 
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    public void onMessage(Object msg) {
       onUpstream(a, msg);
     }
 
     @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
+    public void onReadComplete() {
       if (a == attempt && responseStarted && !finished) {
         down.channel().flush();
       }
     }
 
     @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-      if (a == attempt && ctx.channel().isWritable()) {
+    public void onWritable() {
+      if (a == attempt) {
         maybeReadDownstream();
       }
-      ctx.fireChannelWritabilityChanged();
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
+    public void onClosed() {
       onUpstreamClosed(a);
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("upstream {} of {}: {}", a.host, cluster.name(), cause.toString());
-      ctx.close();
     }
   }
 

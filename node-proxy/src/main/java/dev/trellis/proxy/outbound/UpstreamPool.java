@@ -62,17 +62,30 @@ final class UpstreamPool {
   static final long IDLE_MILLIS = 30_000;
   static final long PENDING_RECHECK_MILLIS = 20;
   static final int MAX_HEADER_BYTES = 64 * 1024;
-  /** Name of the handler a lease's user installs on {@link Lease#channel()}; released leases lose it. */
-  static final String ATTEMPT = "attempt";
 
   enum Protocol {
     HTTP1,
     HTTP2
   }
 
+  /** Receives what arrives on a leased channel, on its event loop. */
+  interface UpstreamListener {
+    void onMessage(Object msg);
+
+    void onReadComplete();
+
+    /** The channel became writable again. */
+    void onWritable();
+
+    void onClosed();
+  }
+
   /** A request channel leased to one attempt: HTTP objects written to it go upstream; responses come back. */
   interface Lease {
     Channel channel();
+
+    /** Where responses go until the lease is released. */
+    void listen(UpstreamListener listener);
 
     /** Whether the connection served an earlier request (a stale keep-alive connection may fail first). */
     boolean reused();
@@ -316,6 +329,7 @@ final class UpstreamPool {
   private final class H1Conn {
     final Key key;
     final ClusterRuntime cluster;
+    final LeaseHandler handler = new LeaseHandler();
     Channel channel;
     ScheduledFuture<?> idleTimer;
 
@@ -340,6 +354,8 @@ final class UpstreamPool {
     void attach(Channel ch) {
       channel = ch;
       channel.pipeline().addLast("http", new HttpClientCodec(decoderConfig(), true, false));
+      channel.pipeline().addLast("lease", handler);
+      channel.config().setAutoRead(true);
       opened(channel, cluster, () -> {
         ArrayDeque<H1Conn> idle = idleH1.get(key);
         if (idle != null) {
@@ -356,16 +372,17 @@ final class UpstreamPool {
         idleTimer.cancel(false);
         idleTimer = null;
       }
-      if (channel.pipeline().get(IdleGuardHandler.class) != null) {
-        channel.pipeline().remove(IdleGuardHandler.class);
-      }
-      channel.config().setAutoRead(false);
       Lease lease = new Lease() {
         boolean released;
 
         @Override
         public Channel channel() {
           return channel;
+        }
+
+        @Override
+        public void listen(UpstreamListener listener) {
+          handler.listener = listener;
         }
 
         @Override
@@ -379,9 +396,8 @@ final class UpstreamPool {
             return;
           }
           released = true;
-          if (channel.pipeline().get(ATTEMPT) != null) {
-            channel.pipeline().remove(ATTEMPT);
-          }
+          handler.listener = null;
+          channel.config().setAutoRead(true); // an attempt may have paused reading for backpressure
           if (reusable && channel.isActive()) {
             park();
           } else {
@@ -411,23 +427,59 @@ final class UpstreamPool {
         channel.close();
         return;
       }
-      channel.pipeline().addLast(new IdleGuardHandler());
-      channel.config().setAutoRead(true);
       idleH1.computeIfAbsent(key, k -> new ArrayDeque<>()).addFirst(this);
       idleTimer = loop.schedule(() -> channel.close(), IDLE_MILLIS, TimeUnit.MILLISECONDS);
     }
   }
 
-  /** On an idle HTTP/1.1 connection nothing may arrive: anything that does means it is unusable. */
-  private static final class IdleGuardHandler extends ChannelInboundHandlerAdapter {
+  /**
+   * Last in every upstream request channel's pipeline: hands what arrives to the current lease's
+   * listener. With none (an idle HTTP/1.1 connection) nothing may arrive, so anything that does makes
+   * the connection unusable and it closes.
+   */
+  static final class LeaseHandler extends ChannelInboundHandlerAdapter {
+    UpstreamListener listener;
+
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      ReferenceCountUtil.release(msg);
-      ctx.close();
+      UpstreamListener l = listener;
+      if (l == null) {
+        ReferenceCountUtil.release(msg);
+        ctx.close();
+        return;
+      }
+      l.onMessage(msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+      UpstreamListener l = listener;
+      if (l != null) {
+        l.onReadComplete();
+      }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+      UpstreamListener l = listener;
+      if (l != null && ctx.channel().isWritable()) {
+        l.onWritable();
+      }
+      ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+      UpstreamListener l = listener;
+      if (l != null) {
+        l.onClosed();
+      }
+      ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      log.debug("upstream {}: {}", ctx.channel().remoteAddress(), cause.toString());
       ctx.close();
     }
   }
@@ -439,6 +491,7 @@ final class UpstreamPool {
     final Promise<Channel> ready;
     Channel channel;
     int streams;
+    int served;
     boolean draining;
 
     H2Conn(Key key, ClusterRuntime cluster) {
@@ -520,8 +573,8 @@ final class UpstreamPool {
         new Http2StreamChannelBootstrap(channel).handler(new ChannelInitializer<Http2StreamChannel>() {
           @Override
           protected void initChannel(Http2StreamChannel s) {
-            s.config().setAutoRead(false);
             s.pipeline().addLast("http", new Http2StreamFrameToHttpObjectCodec(false));
+            s.pipeline().addLast("lease", new LeaseHandler());
           }
         }).open().addListener(o -> {
           if (!o.isSuccess()) {
@@ -532,7 +585,7 @@ final class UpstreamPool {
             return;
           }
           Http2StreamChannel s = (Http2StreamChannel) o.getNow();
-          boolean reused = s.stream().id() > 3 || streams > 1;
+          boolean reused = served++ > 0;
           Lease lease = new Lease() {
             boolean released;
 
@@ -547,11 +600,17 @@ final class UpstreamPool {
             }
 
             @Override
+            public void listen(UpstreamListener listener) {
+              s.pipeline().get(LeaseHandler.class).listener = listener;
+            }
+
+            @Override
             public void release(boolean reusable) {
               if (released) {
                 return;
               }
               released = true;
+              s.pipeline().get(LeaseHandler.class).listener = null;
               streams--;
               if (s.isActive()) {
                 s.close();

@@ -19,6 +19,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -166,6 +167,9 @@ public final class HboneConnector {
                     ctx.close();
                     return;
                   }
+                  // Streams' writes in one event-loop turn leave as one TLS record and one write(2).
+                  ctx.pipeline().addLast("flush", new FlushConsolidationHandler(
+                      FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
                   ctx.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient().build());
                   ctx.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
                     @Override

@@ -10,8 +10,9 @@ import io.netty.channel.socket.DuplexChannel;
 
 /**
  * Goes last in a TCP socket's pipeline (auto-read off, half-closure allowed) to copy its bytes to
- * {@code peer}, reading again only once the write succeeded. End of input half-closes the peer's
- * output; closing closes the peer after its pending writes.
+ * {@code peer}: what one read batch brings is written, flushed once, and the socket is read again only
+ * while {@code peer} is writable (when it becomes writable again, the peer's relay asks this socket for
+ * more). End of input half-closes the peer's output; closing closes the peer after its pending writes.
  */
 public final class SocketRelayHandler extends ChannelInboundHandlerAdapter {
 
@@ -23,20 +24,34 @@ public final class SocketRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    peer.writeAndFlush(msg).addListener((ChannelFutureListener) f -> {
-      if (f.isSuccess()) {
-        ctx.read();
-      } else {
-        ctx.close();
-      }
-    });
+    peer.write(msg, peer.voidPromise());
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    peer.flush();
+    if (peer.isWritable()) {
+      ctx.read();
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable()) {
+      peer.read(); // this socket drained: the peer may send more our way
+    }
+    ctx.fireChannelWritabilityChanged();
   }
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
     if (evt instanceof ChannelInputShutdownEvent) {
-      if (peer instanceof DuplexChannel d && peer.isActive()) {
-        d.shutdownOutput();
+      if (peer.isActive()) {
+        peer.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+          if (peer instanceof DuplexChannel d && peer.isActive()) {
+            d.shutdownOutput();
+          }
+        });
       }
       return;
     }

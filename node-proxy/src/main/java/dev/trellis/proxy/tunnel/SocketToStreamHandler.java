@@ -13,9 +13,10 @@ import io.netty.util.ReferenceCountUtil;
 
 /**
  * Goes last in a TCP socket's pipeline (auto-read off, half-closure allowed): bytes read from the
- * socket become DATA frames on the HBONE stream, and the socket is read again only once the frame was
- * written (which waits for the stream's flow-control window). The socket's end of input becomes
- * END_STREAM; an error resets the stream.
+ * socket become DATA frames on the HBONE stream, flushed once per read batch; the socket is read again
+ * only while the stream is writable (its flow-control window and buffer have room; when it drains,
+ * {@link StreamToSocketHandler} asks for more). The socket's end of input becomes END_STREAM; an error
+ * resets the stream.
  */
 public final class SocketToStreamHandler extends ChannelInboundHandlerAdapter {
 
@@ -28,18 +29,27 @@ public final class SocketToStreamHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (!(msg instanceof ByteBuf buf)) {
+    if (!(msg instanceof ByteBuf buf) || ended) {
       ReferenceCountUtil.release(msg);
-      ctx.read();
       return;
     }
-    stream.writeAndFlush(new DefaultHttp2DataFrame(buf)).addListener((ChannelFutureListener) f -> {
-      if (f.isSuccess()) {
-        ctx.read();
-      } else {
-        ctx.close();
-      }
-    });
+    stream.write(new DefaultHttp2DataFrame(buf), stream.voidPromise());
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    stream.flush();
+    if (stream.isWritable()) {
+      ctx.read();
+    }
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable()) {
+      stream.read(); // the socket drained: the stream may deliver more
+    }
+    ctx.fireChannelWritabilityChanged();
   }
 
   @Override

@@ -1,6 +1,5 @@
 package dev.trellis.proxy.tunnel;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -12,13 +11,15 @@ import io.netty.util.ReferenceCountUtil;
 
 /**
  * Goes last in an HBONE stream's pipeline (an {@code Http2StreamChannel} with auto-read off): each
- * DATA frame's bytes are written to the socket, and the stream is read again only once that write
- * succeeded, so a slow socket holds back the HTTP/2 flow-control window instead of filling memory.
+ * DATA frame's bytes are written to the socket and flushed once per read batch; the stream is read
+ * again only while the socket is writable, so a slow socket holds back the HTTP/2 flow-control window
+ * instead of filling memory (when the stream drains, {@link SocketToStreamHandler} asks for more).
  * END_STREAM half-closes the socket's output; a RST_STREAM or the stream's end closes the socket.
  */
 public final class StreamToSocketHandler extends ChannelInboundHandlerAdapter {
 
   private final Channel socket;
+  private boolean ended;
 
   public StreamToSocketHandler(Channel socket) {
     this.socket = socket;
@@ -27,32 +28,44 @@ public final class StreamToSocketHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (msg instanceof Http2DataFrame frame) {
-      ByteBuf content = frame.content().retain();
-      boolean end = frame.isEndStream();
+      if (frame.content().isReadable()) {
+        socket.write(frame.content().retain(), socket.voidPromise());
+      }
+      ended |= frame.isEndStream();
       frame.release();
-      socket.writeAndFlush(content).addListener((ChannelFutureListener) f -> {
-        if (!f.isSuccess()) {
-          ctx.close();
-        } else if (end) {
-          if (socket instanceof DuplexChannel d) {
-            d.shutdownOutput();
-          } else {
-            socket.close();
-          }
+      return;
+    }
+    ReferenceCountUtil.release(msg);
+    if (msg instanceof Http2ResetFrame) {
+      socket.close();
+      ctx.close();
+    }
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    if (ended) {
+      socket.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> {
+        if (socket instanceof DuplexChannel d && socket.isActive()) {
+          d.shutdownOutput();
         } else {
-          ctx.read();
+          socket.close();
         }
       });
       return;
     }
-    if (msg instanceof Http2ResetFrame) {
-      ReferenceCountUtil.release(msg);
-      socket.close();
-      ctx.close();
-      return;
+    socket.flush();
+    if (socket.isWritable()) {
+      ctx.read();
     }
-    ReferenceCountUtil.release(msg);
-    ctx.read();
+  }
+
+  @Override
+  public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+    if (ctx.channel().isWritable()) {
+      socket.read(); // the stream drained: the socket may send more
+    }
+    ctx.fireChannelWritabilityChanged();
   }
 
   @Override

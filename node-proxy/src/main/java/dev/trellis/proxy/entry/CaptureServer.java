@@ -1,0 +1,68 @@
+package dev.trellis.proxy.entry;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import java.net.InetSocketAddress;
+
+/**
+ * A capture listener: connections arrive without any entry protocol, and where each was going comes
+ * from an {@link OriginalDestination} (a fixed service in standalone mode; the redirection lookup
+ * once transparent capture exists). The connection is handed to the dispatcher at once.
+ */
+public final class CaptureServer implements AutoCloseable {
+
+  /** Where an accepted connection was originally going. */
+  @FunctionalInterface
+  public interface OriginalDestination {
+    InetSocketAddress of(Channel accepted);
+  }
+
+  private final Channel channel;
+
+  private CaptureServer(Channel channel) {
+    this.channel = channel;
+  }
+
+  public static CaptureServer start(EventLoopGroup group, InetSocketAddress address, OriginalDestination destination,
+      EntryDispatcher dispatcher) {
+    Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+        .childOption(ChannelOption.AUTO_READ, false)
+        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel c) {
+            InetSocketAddress to = destination.of(c);
+            String source = c.remoteAddress().getAddress().getHostAddress();
+            dispatcher.dispatch(c, source, to.getAddress(), null, to.getPort(), new EntryDispatcher.EntryReply() {
+              @Override
+              public io.netty.channel.ChannelFuture accept() {
+                return c.newSucceededFuture();
+              }
+
+              @Override
+              public void reject(EntryDispatcher.Refusal why) {
+                c.close();
+              }
+            });
+          }
+        })
+        .bind(address).syncUninterruptibly().channel();
+    return new CaptureServer(ch);
+  }
+
+  public InetSocketAddress address() {
+    return (InetSocketAddress) channel.localAddress();
+  }
+
+  @Override
+  public void close() {
+    channel.close().syncUninterruptibly();
+  }
+}

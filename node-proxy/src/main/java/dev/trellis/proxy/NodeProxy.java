@@ -37,6 +37,7 @@ import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -58,6 +59,8 @@ public final class NodeProxy implements AutoCloseable {
   private final ProxyState state = new ProxyState();
   private final InboundRecords inbound = new InboundRecords(1000);
   private final Clusters clusters = new Clusters();
+  /** Nanoseconds for outlier detection, deadlines and the admin views (the only clock adapter of the data path). */
+  private final LongSupplier ticker = System::nanoTime;
   private ManagedChannel controlPlane;
   private AdsClient ads;
   private CertificateManager certificates;
@@ -91,7 +94,7 @@ public final class NodeProxy implements AutoCloseable {
       ads.start();
       outbound = new OutboundServices(state::current, clusters, certificates,
           options.hbonePort() > 0 ? options.hbonePort() : HboneNames.HBONE_PORT, CONNECT_TIMEOUT_MILLIS,
-          System::nanoTime);
+          ticker);
       inspection = new HttpInspection(outbound);
       hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
           certificates, options.trustDomain(), ownPorts(), inspection, inbound, clock);
@@ -99,7 +102,7 @@ public final class NodeProxy implements AutoCloseable {
           new OutboundDispatch(outbound));
       plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
           new PlaintextInbound(state::current, ownPorts(), inspection, inbound, clock, CONNECT_TIMEOUT_MILLIS));
-      admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this);
+      admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this, ticker);
       log.info("node proxy {} up on {}: entry {}, inbound {}, HBONE {}, admin {}", options.node(), options.address(),
           entry.address().getPort(), plaintextInbound.address().getPort(), hbone.address().getPort(), admin.port());
       return this;

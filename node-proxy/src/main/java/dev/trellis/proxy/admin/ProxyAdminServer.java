@@ -16,11 +16,13 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.function.LongSupplier;
 
 /**
  * The node proxy's admin port (15020): {@code /healthz/ready}, {@code /config_dump} (what the proxy
- * runs), {@code /connections} (recent inbound HBONE requests with the caller's identity). Plain text,
- * one fact per line, for people and grep; metrics come with the telemetry work.
+ * runs), {@code /clusters} (endpoints, health, ejections, breaker counters), {@code /metrics}
+ * (Prometheus text format) and {@code /connections} (recent inbound requests with the caller's
+ * identity). Plain text, one fact per line, for people and grep.
  */
 public final class ProxyAdminServer implements AutoCloseable {
 
@@ -32,7 +34,11 @@ public final class ProxyAdminServer implements AutoCloseable {
     this.executor = executor;
   }
 
-  public static ProxyAdminServer start(InetSocketAddress address, NodeProxy proxy) throws IOException {
+  /**
+   * @param ticker nanoseconds, the clock the data path's outlier detection uses (ejection times)
+   */
+  public static ProxyAdminServer start(InetSocketAddress address, NodeProxy proxy, LongSupplier ticker)
+      throws IOException {
     HttpServer server;
     try {
       server = HttpServer.create(address, 32);
@@ -45,9 +51,18 @@ public final class ProxyAdminServer implements AutoCloseable {
     server.createContext("/healthz/ready", ex -> reply(ex, proxy.ready() ? 200 : 503,
         proxy.ready() ? "ready\n" : "not ready: waiting for config from the control plane or SVIDs of local workloads\n"));
     server.createContext("/config_dump", ex -> reply(ex, 200, configDump(proxy)));
+    server.createContext("/clusters", ex -> reply(ex, 200, AdminViews.clusters(proxy.clusters().all(),
+        ticker.getAsLong())));
+    server.createContext("/metrics", ex -> reply(ex, 200, AdminViews.metrics(proxy.clusters().all(), facts(proxy),
+        ticker.getAsLong()), "text/plain; version=0.0.4; charset=utf-8"));
     server.createContext("/connections", ex -> reply(ex, 200, connections(proxy.inbound())));
     server.start();
     return new ProxyAdminServer(server, executor);
+  }
+
+  private static AdminViews.ProxyFacts facts(NodeProxy proxy) {
+    return new AdminViews.ProxyFacts(proxy.ready(), Long.toString(proxy.config().version()), proxy.outbound().hboneConnections(),
+        proxy.outbound().upstreamConnections(), proxy.inbound().countByStatus(), proxy.certificates().status().values());
   }
 
   static String configDump(NodeProxy proxy) {
@@ -85,8 +100,12 @@ public final class ProxyAdminServer implements AutoCloseable {
   }
 
   private static void reply(HttpExchange ex, int status, String body) throws IOException {
+    reply(ex, status, body, "text/plain; charset=utf-8");
+  }
+
+  private static void reply(HttpExchange ex, int status, String body, String contentType) throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+    ex.getResponseHeaders().set("Content-Type", contentType);
     ex.sendResponseHeaders(status, bytes.length);
     try (OutputStream out = ex.getResponseBody()) {
       out.write(bytes);

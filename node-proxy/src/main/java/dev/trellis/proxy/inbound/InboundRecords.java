@@ -5,6 +5,8 @@ import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The most recent inbound HBONE requests and what became of them, for {@code /connections} and tests.
@@ -18,6 +20,7 @@ public final class InboundRecords {
 
   private final int capacity;
   private final Deque<Entry> entries = new ArrayDeque<>();
+  private final Map<Integer, Long> byStatus = new TreeMap<>();
 
   public InboundRecords(int capacity) {
     this.capacity = capacity;
@@ -28,6 +31,12 @@ public final class InboundRecords {
       entries.removeFirst();
     }
     entries.addLast(e);
+    byStatus.merge(e.status(), 1L, Long::sum);
+  }
+
+  /** Every request so far, counted by the status it was answered with (for {@code /metrics}). */
+  public synchronized Map<Integer, Long> countByStatus() {
+    return Map.copyOf(byStatus);
   }
 
   public synchronized List<Entry> recent() {

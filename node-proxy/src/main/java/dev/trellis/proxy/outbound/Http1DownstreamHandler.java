@@ -3,8 +3,10 @@ package dev.trellis.proxy.outbound;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -14,6 +16,7 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
@@ -177,6 +180,27 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
       return;
     }
     ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public boolean upgradable() {
+    return true;
+  }
+
+  /** Hands the connection to a byte relay: the HTTP codec's leftover bytes go to the relay as it leaves. */
+  @Override
+  public void upgrade(ChannelHandler relay) {
+    current = null;
+    closing = true;
+    queued.forEach(ReferenceCountUtil::release);
+    queued.clear();
+    ChannelPipeline p = ctx.pipeline();
+    p.addLast("relay", relay);
+    if (timers != null) {
+      p.remove(timers);
+    }
+    p.remove(this);
+    p.remove(HttpServerCodec.class);
   }
 
   @Override

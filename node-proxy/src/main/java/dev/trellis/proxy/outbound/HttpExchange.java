@@ -10,6 +10,9 @@ import dev.trellis.proxy.resilience.RetryDecision;
 import dev.trellis.proxy.route.RequestRouting;
 import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.tunnel.SocketRelayHandler;
+import dev.trellis.proxy.tunnel.SocketToStreamHandler;
+import dev.trellis.proxy.tunnel.StreamToSocketHandler;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -24,6 +27,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -67,6 +71,19 @@ final class HttpExchange {
 
     /** The response cannot be completed: HTTP/1.1 closes the connection, HTTP/2 resets the stream. */
     void abort();
+
+    /** Whether this downstream can switch protocols (HTTP/1.1 {@code Upgrade}); HTTP/2 streams cannot. */
+    default boolean upgradable() {
+      return false;
+    }
+
+    /**
+     * The upstream answered an upgrade with 101 (already written): from now on {@code relay} carries
+     * the connection's bytes to the upstream channel (on the same event loop).
+     */
+    default void upgrade(io.netty.channel.ChannelHandler relay) {
+      throw new UnsupportedOperationException("this downstream cannot switch protocols");
+    }
   }
 
   private final Downstream down;
@@ -80,6 +97,8 @@ final class HttpExchange {
   /** HTTP/1.1 without Content-Length or chunked framing: the body is empty before its end arrives. */
   private boolean bodyless;
   private boolean keepAliveDown;
+  /** An HTTP/1.1 {@code Upgrade} request (WebSocket and the like) that a 101 turns into a byte relay. */
+  private boolean upgrade;
   private RouteTable.Rule rule;
   private ClusterRuntime cluster;
   private long hash;
@@ -186,13 +205,35 @@ final class HttpExchange {
       hash = Hashing.hash(cx.sourceAddress());
       hashed = true;
     }
-    HeaderHygiene.strip(request.headers(), false);
+    upgrade = cx.protocol() == UpstreamPool.Protocol.HTTP1 && down.upgradable() && isUpgrade(request);
+    HeaderHygiene.strip(request.headers(), upgrade);
     HeaderHygiene.stripMarkers(request.headers());
     if (requestComplete) {
       startRouteTimer();
     }
     newAttempt();
     maybeReadDownstream();
+  }
+
+  /**
+   * HTTP/1.1 with {@code Connection: upgrade} and an {@code Upgrade} protocol. {@code h2c} is not
+   * passed on: the proxy speaks HTTP/2 to clients itself (prior knowledge), and a relayed h2c
+   * connection would escape per-request routing.
+   */
+  static boolean isUpgrade(HttpRequest req) {
+    String protocol = req.headers().get(HttpHeaderNames.UPGRADE);
+    if (protocol == null || protocol.isBlank() || !req.protocolVersion().equals(io.netty.handler.codec.http.HttpVersion.HTTP_1_1)
+        || protocol.strip().toLowerCase(Locale.ROOT).startsWith("h2c")) {
+      return false;
+    }
+    for (String v : req.headers().getAll(HttpHeaderNames.CONNECTION)) {
+      for (String token : v.split(",")) {
+        if (token.strip().equalsIgnoreCase("upgrade")) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   /** Route matches may name pseudo-headers; everything else is a plain header lookup. */
@@ -367,6 +408,15 @@ final class HttpExchange {
   /** Returns false when the message was consumed here (informational, or a response discarded for a retry). */
   private boolean onResponseHead(Attempt a, HttpResponse res) {
     int code = res.status().code();
+    if (code == 101) {
+      ReferenceCountUtil.release(res);
+      if (upgrade && !responseStarted) {
+        switchProtocols(a, res);
+      } else {
+        attemptFailed(a, AttemptResult.of(AttemptResult.Kind.RESET), "upstream switched protocols unasked");
+      }
+      return false;
+    }
     if (code >= 100 && code < 200) {
       if (!(res instanceof FullHttpResponse)) {
         a.informational = true;
@@ -397,6 +447,34 @@ final class HttpExchange {
     }
     down.channel().write(res);
     return true;
+  }
+
+  /**
+   * 101 to an upgrade: the response goes down, then both connections become a byte relay (bytes the
+   * upstream sent after its 101 included) and the exchange ends; the upstream connection leaves the
+   * pool but keeps its connection slot until it closes.
+   */
+  private void switchProtocols(Attempt a, HttpResponse res) {
+    cancel(a.perTry);
+    cluster.record(a.host, AttemptResult.response(101), cx.ticker().getAsLong());
+    responseStarted = true;
+    HeaderHygiene.strip(res.headers(), true);
+    down.channel().writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), res.status(),
+        Unpooled.EMPTY_BUFFER, res.headers(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE));
+    Channel downstream = down.channel();
+    Channel up = a.lease.channel();
+    if (up instanceof Http2StreamChannel) {
+      down.upgrade(new SocketToStreamHandler(up));
+      a.lease.detach(new StreamToSocketHandler(downstream));
+    } else {
+      down.upgrade(new SocketRelayHandler(up));
+      a.lease.detach(new SocketRelayHandler(downstream));
+    }
+    cleanUp();
+    log.debug("[{}] {} switched protocols to {} via {}", downstream.id(), this, res.headers().get(HttpHeaderNames.UPGRADE),
+        a.host.key());
+    downstream.read();
+    up.read();
   }
 
   private void onResponseEnd(Attempt a) {

@@ -12,10 +12,12 @@ import dev.trellis.proxy.tunnel.StreamBytesHandler;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
@@ -92,6 +94,13 @@ final class UpstreamPool {
 
     /** Returns the channel: kept for the next request if {@code reusable}, else closed. Idempotent. */
     void release(boolean reusable);
+
+    /**
+     * Takes the connection out of the pool for good after a protocol switch (101): the HTTP codec
+     * leaves, {@code relay} takes the bytes (including any that came with the 101), auto-read is off.
+     * It still holds its connection slot until it closes. HTTP/1.1 only; a later release does nothing.
+     */
+    Channel detach(ChannelHandler relay);
   }
 
   /** Why no lease: overflow (fast local 503), connect failure (retriable), or the peer refused us. */
@@ -404,6 +413,21 @@ final class UpstreamPool {
             channel.close();
           }
         }
+
+        @Override
+        public Channel detach(ChannelHandler relay) {
+          released = true;
+          handler.listener = null;
+          channel.config().setAutoRead(false);
+          ChannelPipeline p = channel.pipeline();
+          p.addLast("relay", relay);
+          p.remove(handler);
+          p.remove("http"); // the decoder hands bytes it holds past the 101 to the relay
+          if (p.get("bytes") != null) {
+            p.remove("bytes"); // an HBONE stream: the relay speaks DATA frames (half-close is END_STREAM)
+          }
+          return channel;
+        }
       };
       if (!p.trySuccess(lease)) {
         lease.release(true);
@@ -602,6 +626,11 @@ final class UpstreamPool {
             @Override
             public void listen(UpstreamListener listener) {
               s.pipeline().get(LeaseHandler.class).listener = listener;
+            }
+
+            @Override
+            public Channel detach(ChannelHandler relay) {
+              throw new UnsupportedOperationException("an HTTP/2 stream cannot switch protocols");
             }
 
             @Override

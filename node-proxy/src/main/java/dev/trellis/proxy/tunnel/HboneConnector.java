@@ -84,12 +84,22 @@ public final class HboneConnector {
   private final EventLoop loop;
   private final CertificateManager certificates;
   private final int connectTimeoutMillis;
+  private final long keepAliveMillis;
   private final Map<Key, List<Connection>> pool = new HashMap<>();
 
   public HboneConnector(EventLoop loop, CertificateManager certificates, int connectTimeoutMillis) {
+    this(loop, certificates, connectTimeoutMillis, HboneKeepAliveHandler.DEFAULT_INTERVAL_MILLIS);
+  }
+
+  /** @param keepAliveMillis quiet time before a keep-alive PING, and the time its answer may take */
+  public HboneConnector(EventLoop loop, CertificateManager certificates, int connectTimeoutMillis, long keepAliveMillis) {
     this.loop = requireNonNull(loop, "loop");
     this.certificates = requireNonNull(certificates, "certificates");
     this.connectTimeoutMillis = connectTimeoutMillis;
+    if (keepAliveMillis <= 0) {
+      throw new IllegalArgumentException("keepAliveMillis: " + keepAliveMillis + " (expected: > 0)");
+    }
+    this.keepAliveMillis = keepAliveMillis;
   }
 
   /**
@@ -171,6 +181,7 @@ public final class HboneConnector {
                   ctx.pipeline().addLast("flush", new FlushConsolidationHandler(
                       FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
                   ctx.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient().build());
+                  ctx.pipeline().addLast("keepalive", new HboneKeepAliveHandler(keepAliveMillis));
                   ctx.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
                     @Override
                     public void channelRead(ChannelHandlerContext c, Object msg) {

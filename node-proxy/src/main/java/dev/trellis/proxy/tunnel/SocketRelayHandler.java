@@ -1,5 +1,6 @@
 package dev.trellis.proxy.tunnel;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -7,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
 
 /**
  * Goes last in a TCP socket's pipeline (auto-read off, half-closure allowed) to copy its bytes to
@@ -24,6 +26,10 @@ public final class SocketRelayHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    if (!(msg instanceof ByteBuf)) {
+      ReferenceCountUtil.release(msg); // a codec's last message as it left the pipeline (protocol switch)
+      return;
+    }
     peer.write(msg, peer.voidPromise());
   }
 

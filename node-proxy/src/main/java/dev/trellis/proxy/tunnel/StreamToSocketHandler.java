@@ -35,6 +35,10 @@ public final class StreamToSocketHandler extends ChannelInboundHandlerAdapter {
       frame.release();
       return;
     }
+    if (msg instanceof io.netty.buffer.ByteBuf buf) {
+      socket.write(buf, socket.voidPromise()); // bytes a byte codec held as it left the stream's pipeline
+      return;
+    }
     ReferenceCountUtil.release(msg);
     if (msg instanceof Http2ResetFrame) {
       socket.close();

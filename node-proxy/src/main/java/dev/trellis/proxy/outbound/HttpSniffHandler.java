@@ -60,7 +60,8 @@ final class HttpSniffHandler extends ByteToMessageDecoder {
             .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(MAX_H2_STREAMS)
                 .maxHeaderListSize(UpstreamPool.MAX_HEADER_BYTES))
             .build());
-        p.addAfter("h2", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+        p.addAfter("h2", "idle", new Http2IdleHandler(cx.limits(), System::nanoTime));
+        p.addAfter("idle", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
           @Override
           protected void initChannel(Http2StreamChannel s) {
             s.config().setAutoRead(false);

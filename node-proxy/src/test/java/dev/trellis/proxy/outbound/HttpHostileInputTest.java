@@ -143,6 +143,21 @@ class HttpHostileInputTest {
   }
 
   @Test
+  void anIdleHttp2ConnectionGetsAGoawayAndIsClosed() throws Exception {
+    try (RawHttp c = fx.client()) {
+      c.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+      c.send(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0}); // an empty SETTINGS frame
+      byte[] frames = c.readToEnd(); // returns once the idle timeout closed the connection
+      List<Integer> types = new java.util.ArrayList<>();
+      for (int i = 0; i + 9 <= frames.length; i += 9 + ((frames[i] & 0xff) << 16 | (frames[i + 1] & 0xff) << 8
+          | frames[i + 2] & 0xff)) {
+        types.add(frames[i + 3] & 0xff);
+      }
+      assertThat(types).as("frame types the proxy sent").startsWith(4).contains(7); // SETTINGS ... GOAWAY
+    }
+  }
+
+  @Test
   void aHalfClosedClientStillGetsItsResponse() throws Exception {
     try (RawHttp c = fx.client()) {
       c.send("GET /half HTTP/1.1\r\nHost: web\r\n\r\n").shutdownOutput();

@@ -134,6 +134,11 @@ final class RawHttp implements AutoCloseable {
     return in.readNBytes(n);
   }
 
+  /** Everything until the proxy closes the connection. */
+  byte[] readToEnd() throws IOException {
+    return in.readAllBytes();
+  }
+
   /** Whether the proxy closed the connection (reads end of stream). */
   boolean closed() throws IOException {
     try {

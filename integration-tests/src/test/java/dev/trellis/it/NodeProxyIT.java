@@ -151,6 +151,9 @@ class NodeProxyIT {
       assertThat(e.peer().toString()).isEqualTo("spiffe://cluster.local/ns/demo/sa/client");
       assertThat(e.workload()).isEqualTo("demo/echo-0");
       assertThat(e.status()).isEqualTo(200);
+      assertThat(e.tunnel()).containsEntry("forwarded", "for=\"127.0.81.10\"")
+          .containsEntry("baggage", "k8s.namespace.name=demo,k8s.pod.name=client-0");
+      assertThat(e.tunnel().get("traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
     });
   }
 

@@ -55,6 +55,9 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
     ctx.read();
   }
 
+  /** What the CONNECT said about its source, for the record of this stream. */
+  private final java.util.Map<String, String> tunnel = new java.util.HashMap<>(4);
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (decided || !(msg instanceof Http2HeadersFrame headers)) {
@@ -72,7 +75,15 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
         records.add(new InboundRecords.Entry(clock.instant(), peer, authority, null, r.status(), r.reason()));
         respond(ctx, r.status(), true).addListener(f -> ctx.close());
       }
-      case InboundDecision.Forward f -> connect(ctx, stream, peer, authority, f);
+      case InboundDecision.Forward f -> {
+        for (String name : new String[] {"forwarded", "traceparent", "baggage"}) {
+          CharSequence v = headers.headers().get(name);
+          if (v != null) {
+            tunnel.put(name, v.toString());
+          }
+        }
+        connect(ctx, stream, peer, authority, f);
+      }
     }
   }
 
@@ -98,7 +109,7 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
             upstream.close();
             return;
           }
-          records.add(new InboundRecords.Entry(clock.instant(), peer, authority, workload, 200, null));
+          records.add(new InboundRecords.Entry(clock.instant(), peer, authority, workload, 200, null, tunnel));
           respond(ctx, 200, false);
           if (f.inspection() == InboundDecision.Inspection.HTTP) {
             ctx.pipeline().replace(this, "bytes", new StreamBytesHandler());

@@ -15,8 +15,22 @@ import java.util.TreeMap;
  */
 public final class InboundRecords {
 
-  /** One request: who asked (verified SPIFFE ID), for what, and the answer. */
-  public record Entry(Instant at, SpiffeId peer, String authority, String workload, int status, String reason) {}
+  /**
+   * One request: who asked (verified SPIFFE ID), for what, and the answer.
+   *
+   * @param tunnel the CONNECT's {@code forwarded}, {@code traceparent} and {@code baggage} headers, as sent
+   */
+  public record Entry(Instant at, SpiffeId peer, String authority, String workload, int status, String reason,
+      Map<String, String> tunnel) {
+
+    public Entry {
+      tunnel = Map.copyOf(tunnel);
+    }
+
+    public Entry(Instant at, SpiffeId peer, String authority, String workload, int status, String reason) {
+      this(at, peer, authority, workload, status, reason, Map.of());
+    }
+  }
 
   private final int capacity;
   private final Deque<Entry> entries = new ArrayDeque<>();

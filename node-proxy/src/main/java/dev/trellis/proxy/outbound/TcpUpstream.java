@@ -14,7 +14,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.util.ArrayList;
@@ -97,11 +96,7 @@ final class TcpUpstream {
     Promise<Channel> p = loop.newPromise();
     switch (UpstreamTarget.of(source, host.endpoint(), s.hbonePort())) {
       case UpstreamTarget.Hbone t -> {
-        DefaultHttp2Headers extra = new DefaultHttp2Headers();
-        if (!source.addresses().isEmpty()) {
-          extra.add("forwarded", "for=\"" + source.addresses().getFirst() + "\"");
-        }
-        s.connector(loop).open(t.source(), t.destination(), t.dial(), t.authority(), extra).addListener(f -> {
+        s.connector(loop).open(t.source(), t.destination(), t.dial(), t.authority(), TunnelHeaders.of(source)).addListener(f -> {
           if (f.isSuccess()) {
             p.setSuccess((Channel) f.getNow());
             return;

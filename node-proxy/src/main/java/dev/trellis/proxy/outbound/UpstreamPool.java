@@ -22,7 +22,6 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
@@ -284,12 +283,7 @@ final class UpstreamPool {
     Promise<Channel> p = loop.newPromise();
     switch (UpstreamTarget.of(source, host.endpoint(), hbonePort)) {
       case UpstreamTarget.Hbone t -> {
-        DefaultHttp2Headers extra = new DefaultHttp2Headers();
-        String forwarded = source.addresses().isEmpty() ? null : source.addresses().getFirst();
-        if (forwarded != null) {
-          extra.add("forwarded", "for=\"" + forwarded + "\"");
-        }
-        hbone.open(t.source(), t.destination(), t.dial(), t.authority(), extra).addListener(f -> {
+        hbone.open(t.source(), t.destination(), t.dial(), t.authority(), TunnelHeaders.of(source)).addListener(f -> {
           if (!f.isSuccess()) {
             HboneConnector.HboneException e = f.cause() instanceof HboneConnector.HboneException x ? x : null;
             boolean denied = e != null && (e.status() == 401 || e.status() == 403);

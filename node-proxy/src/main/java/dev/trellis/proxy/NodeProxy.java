@@ -20,14 +20,13 @@ import dev.trellis.proxy.outbound.OutboundServices;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.state.ProxyState;
+import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.HboneNames;
 import dev.trellis.xds.client.AdsClient;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -54,8 +53,8 @@ public final class NodeProxy implements AutoCloseable {
   private final Clock clock;
   private final ScheduledExecutorService control =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("trellis-proxy-control").daemon().factory());
-  private final EventLoopGroup loops = new MultiThreadIoEventLoopGroup(Math.max(2, Runtime.getRuntime().availableProcessors()),
-      NioIoHandler.newFactory());
+  private final EventLoopGroup loops =
+      Transport.current().newGroup(Math.max(2, Runtime.getRuntime().availableProcessors()), "trellis-proxy");
   private final ProxyState state = new ProxyState();
   private final InboundRecords inbound = new InboundRecords(1000);
   private final Clusters clusters = new Clusters();

@@ -1,12 +1,12 @@
 package dev.trellis.proxy.entry;
 
+import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.net.InetSocketAddress;
 
 /**
@@ -22,7 +22,7 @@ public final class EntryServer implements AutoCloseable {
   }
 
   public static EntryServer start(EventLoopGroup group, InetSocketAddress address, EntryDispatcher dispatcher) {
-    Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+    Channel ch = new ServerBootstrap().group(group).channel(Transport.current().serverChannel())
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .childOption(ChannelOption.TCP_NODELAY, true)

@@ -8,6 +8,7 @@ import dev.trellis.mtls.verify.PeerIdentityHandler;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.HboneNames;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -15,7 +16,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -111,7 +111,7 @@ public final class HboneServer implements AutoCloseable {
         });
       }
     };
-    Channel ch = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+    Channel ch = new ServerBootstrap().group(group).channel(Transport.current().serverChannel())
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childHandler(init)
         .bind(address).syncUninterruptibly().channel();

@@ -3,6 +3,7 @@ package dev.trellis.proxy.inbound;
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.verify.PeerIdentityHandler;
 import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamBytesHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;
@@ -12,7 +13,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -89,7 +89,7 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
 
   private void connect(ChannelHandlerContext ctx, Http2StreamChannel stream, SpiffeId peer, String authority,
       InboundDecision.Forward f) {
-    new Bootstrap().group(stream.eventLoop()).channel(NioSocketChannel.class)
+    new Bootstrap().group(stream.eventLoop()).channel(Transport.current().socketChannel())
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.TCP_NODELAY, true)

@@ -294,11 +294,11 @@ final class HttpExchange {
       boolean wrote = false;
       while (a.sent < body.size()) {
         if (replayable) {
-          up.write(body.get(a.sent++).retainedDuplicate());
+          up.write(body.get(a.sent++).retainedDuplicate(), up.voidPromise());
         } else {
           HttpContent c = body.removeFirst();
           bufferedBytes -= c.content().readableBytes();
-          up.write(c);
+          up.write(c, up.voidPromise());
         }
         wrote = true;
       }
@@ -340,6 +340,11 @@ final class HttpExchange {
       a.perTry = down.channel().eventLoop().schedule(() -> onPerTryTimeout(a), retry.perTryTimeout().toMillis(),
           TimeUnit.MILLISECONDS);
     }
+    UpstreamPool.Lease idle = cx.pool().tryAcquireIdle(cluster, host, cx.source(), cx.protocol());
+    if (idle != null) {
+      onLeased(a, idle);
+      return;
+    }
     a.pending = cx.pool().acquire(cluster, host, cx.source(), cx.protocol());
     a.pending.addListener(f -> onLease(a, f));
   }
@@ -371,10 +376,14 @@ final class HttpExchange {
       }
       return;
     }
-    a.lease = (UpstreamPool.Lease) f.getNow();
-    Channel up = a.lease.channel();
-    a.lease.listen(new AttemptListener(a));
-    up.write(request);
+    onLeased(a, (UpstreamPool.Lease) f.getNow());
+  }
+
+  private void onLeased(Attempt a, UpstreamPool.Lease lease) {
+    a.lease = lease;
+    Channel up = lease.channel();
+    lease.listen(new AttemptListener(a));
+    up.write(request, up.voidPromise());
     pumpRequest();
     up.flush();
   }
@@ -393,7 +402,7 @@ final class HttpExchange {
         c.release();
         return;
       }
-      down.channel().write(c);
+      down.channel().write(c, down.channel().voidPromise());
     }
     if (msg instanceof LastHttpContent) {
       onResponseEnd(a);
@@ -445,7 +454,7 @@ final class HttpExchange {
     if (!keepAliveDown) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
-    down.channel().write(res);
+    down.channel().write(res, down.channel().voidPromise());
     return true;
   }
 

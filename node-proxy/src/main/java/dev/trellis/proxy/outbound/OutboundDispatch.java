@@ -1,6 +1,7 @@
 package dev.trellis.proxy.outbound;
 
 import dev.trellis.proxy.entry.EntryDispatcher;
+import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.SocketRelayHandler;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;
@@ -9,7 +10,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import java.net.InetAddress;
 import org.slf4j.Logger;
@@ -74,7 +74,7 @@ public final class OutboundDispatch implements EntryDispatcher {
 
   private static void passthrough(OutboundServices services, Channel downstream, OutboundDecision.Passthrough d,
       EntryReply reply) {
-    new Bootstrap().group(downstream.eventLoop()).channel(NioSocketChannel.class)
+    new Bootstrap().group(downstream.eventLoop()).channel(Transport.current().socketChannel())
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.TCP_NODELAY, true)

@@ -6,6 +6,7 @@ import dev.trellis.proxy.cluster.LoadBalancer;
 import dev.trellis.proxy.resilience.AttemptResult;
 import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
 import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.HboneConnector;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -13,7 +14,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.util.ArrayList;
@@ -106,7 +106,7 @@ final class TcpUpstream {
           p.setFailure(new TcpUpstreamException(f.cause().getMessage(), false, denied, f.cause()));
         });
       }
-      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(NioSocketChannel.class)
+      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(Transport.current().socketChannel())
           .option(ChannelOption.AUTO_READ, false)
           .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
           .option(ChannelOption.TCP_NODELAY, true)

@@ -7,6 +7,7 @@ import dev.trellis.proxy.cluster.ClusterRuntime;
 import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
 import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.HboneConnector;
 import dev.trellis.proxy.tunnel.StreamBytesHandler;
 import io.netty.bootstrap.Bootstrap;
@@ -19,7 +20,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -128,6 +128,7 @@ final class UpstreamPool {
   private final Map<Key, List<H2Conn>> h2 = new HashMap<>();
   private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
   private ScheduledFuture<?> recheck;
+  private ScheduledFuture<?> sweep;
   private int open;
 
   UpstreamPool(EventLoop loop, HboneConnector hbone, int hbonePort, int connectTimeoutMillis) {
@@ -140,6 +141,24 @@ final class UpstreamPool {
   /** Connections this pool holds open (idle or busy). */
   int connections() {
     return open;
+  }
+
+  /**
+   * An idle HTTP/1.1 connection to {@code host} leased at once, or null (then {@link #acquire}): the
+   * common keep-alive case without a promise and its listener. Must be called on this pool's event loop.
+   */
+  Lease tryAcquireIdle(ClusterRuntime cluster, Host host, LocalWorkload source, Protocol protocol) {
+    if (protocol != Protocol.HTTP1) {
+      return null;
+    }
+    ArrayDeque<H1Conn> idle = idleH1.get(new Key(cluster.name(), host.key(), source.identity(), protocol));
+    H1Conn c;
+    while (idle != null && (c = idle.pollFirst()) != null) {
+      if (c.channel.isActive()) {
+        return c.newLease(true);
+      }
+    }
+    return null;
   }
 
   /** Leases a request channel to {@code host}. Must be called on this pool's event loop. */
@@ -267,6 +286,31 @@ final class UpstreamPool {
     c.attach(ch);
   }
 
+  /**
+   * Closes HTTP/1.1 connections idle for longer than {@link #IDLE_MILLIS}. One timer per pool, running
+   * while connections idle, instead of a timer per parked connection (a schedule and a cancel per request).
+   */
+  private void scheduleSweep() {
+    if (sweep != null) {
+      return;
+    }
+    sweep = loop.schedule(() -> {
+      sweep = null;
+      long now = System.nanoTime();
+      boolean any = false;
+      for (ArrayDeque<H1Conn> idle : idleH1.values()) {
+        H1Conn oldest;
+        while ((oldest = idle.peekLast()) != null && now - oldest.idleSince >= IDLE_MILLIS * 1_000_000) {
+          idle.pollLast().channel.close(); // most recently used first: the oldest are at the end
+        }
+        any |= !idle.isEmpty();
+      }
+      if (any) {
+        scheduleSweep();
+      }
+    }, IDLE_MILLIS / 4, TimeUnit.MILLISECONDS);
+  }
+
   /** Slots freed on other event loops do not wake this one: poll while requests wait. */
   private void scheduleRecheck() {
     if (recheck == null && !waiters.isEmpty()) {
@@ -296,7 +340,7 @@ final class UpstreamPool {
           p.setSuccess(stream);
         });
       }
-      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(NioSocketChannel.class)
+      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(Transport.current().socketChannel())
           .option(ChannelOption.AUTO_READ, false)
           .option(ChannelOption.TCP_NODELAY, true)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
@@ -334,7 +378,8 @@ final class UpstreamPool {
     final ClusterRuntime cluster;
     final LeaseHandler handler = new LeaseHandler();
     Channel channel;
-    ScheduledFuture<?> idleTimer;
+    /** When it was parked (ticker nanos); the pool's sweep closes it after {@link #IDLE_MILLIS}. */
+    long idleSince;
 
     H1Conn(Key key, ClusterRuntime cluster) {
       this.key = key;
@@ -364,18 +409,18 @@ final class UpstreamPool {
         if (idle != null) {
           idle.remove(this);
         }
-        if (idleTimer != null) {
-          idleTimer.cancel(false);
-        }
       });
     }
 
     void lease(Promise<Lease> p, boolean reused) {
-      if (idleTimer != null) {
-        idleTimer.cancel(false);
-        idleTimer = null;
+      Lease lease = newLease(reused);
+      if (!p.trySuccess(lease)) {
+        lease.release(true);
       }
-      Lease lease = new Lease() {
+    }
+
+    Lease newLease(boolean reused) {
+      return new Lease() {
         boolean released;
 
         @Override
@@ -423,9 +468,6 @@ final class UpstreamPool {
           return channel;
         }
       };
-      if (!p.trySuccess(lease)) {
-        lease.release(true);
-      }
     }
 
     /** Back to the pool: a waiter of the same key takes it at once, else it idles (and notices a server close). */
@@ -446,7 +488,8 @@ final class UpstreamPool {
         return;
       }
       idleH1.computeIfAbsent(key, k -> new ArrayDeque<>()).addFirst(this);
-      idleTimer = loop.schedule(() -> channel.close(), IDLE_MILLIS, TimeUnit.MILLISECONDS);
+      idleSince = System.nanoTime();
+      scheduleSweep();
     }
   }
 
@@ -677,6 +720,9 @@ final class UpstreamPool {
       w.promise.tryFailure(new UpstreamException(UpstreamException.Kind.CONNECT_FAILURE, "proxy shutting down", null));
     }
     waiters.clear();
+    if (sweep != null) {
+      sweep.cancel(false);
+    }
     idleH1.values().forEach(q -> q.forEach(c -> c.channel.close()));
     h2.values().forEach(l -> l.forEach(c -> {
       if (c.channel != null) {

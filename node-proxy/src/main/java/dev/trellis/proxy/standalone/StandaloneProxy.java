@@ -21,9 +21,8 @@ import dev.trellis.proxy.state.EndpointSpec;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.OutboundRule;
 import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.transport.Transport;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
@@ -66,7 +65,7 @@ public final class StandaloneProxy implements AutoCloseable {
   private HttpInspection inspection;
 
   private StandaloneProxy(Options o) {
-    group = new MultiThreadIoEventLoopGroup(o.threads(), NioIoHandler.newFactory());
+    group = Transport.current().newGroup(o.threads(), "trellis-proxy");
     SpiffeId me = o.svid().svid().id();
     certificates = new CertificateManager(id -> CompletableFuture.completedFuture(o.svid()), certExecutor,
         Clock.systemUTC(), TlsOptions.defaults().withAlpn("h2"),

@@ -6,6 +6,7 @@ import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.verify.ExpectedPeers;
 import dev.trellis.mtls.verify.PeerIdentityHandler;
 import dev.trellis.proxy.identity.CertificateManager;
+import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -15,7 +16,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
@@ -159,7 +159,7 @@ public final class HboneConnector {
     ChannelFuture cf;
     try {
       var ssl = contexts.get().clientContext();
-      cf = new Bootstrap().group(loop).channel(NioSocketChannel.class)
+      cf = new Bootstrap().group(loop).channel(Transport.current().socketChannel())
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
           .option(ChannelOption.TCP_NODELAY, true)
           .handler(new ChannelInitializer<SocketChannel>() {

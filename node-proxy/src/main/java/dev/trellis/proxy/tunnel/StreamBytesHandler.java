@@ -65,7 +65,8 @@ public final class StreamBytesHandler extends ChannelDuplexHandler {
         }
         return;
       }
-      lastWrite = ctx.write(new DefaultHttp2DataFrame(buf), promise);
+      // A void promise cannot be listened to; an empty write after this one needs a future to wait for.
+      lastWrite = ctx.write(new DefaultHttp2DataFrame(buf), promise.isVoid() ? ctx.newPromise() : promise);
       return;
     }
     ctx.write(msg, promise);

@@ -25,9 +25,8 @@ import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.OutboundRule;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.testing.LeakRecorder;
+import dev.trellis.proxy.transport.Transport;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Clock;
@@ -66,7 +65,7 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   final AtomicLong ticker = new AtomicLong(1_000_000_000L);
-  final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+  final EventLoopGroup group = Transport.current().newGroup(2, "trellis-proxy");
   final InboundRecords inbound = new InboundRecords(1000);
   final Clusters clusters = new Clusters();
   private final TestPki pki = TestPki.newRoot(TD);

@@ -13,6 +13,7 @@ import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.InboundRecords;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -21,9 +22,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -55,7 +53,7 @@ class HboneTunnelTest {
   static final String WEB_ADDRESS = "127.0.72.10";
 
   private final TestPki pki = TestPki.newRoot(TD);
-  private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+  private final EventLoopGroup group = Transport.current().newGroup(2, "trellis-proxy");
   private final ScheduledExecutorService certExecutor = Executors.newSingleThreadScheduledExecutor();
   private CertificateManager serverCerts;
   private CertificateManager clientCerts;
@@ -83,7 +81,7 @@ class HboneTunnelTest {
 
   @BeforeEach
   void start() {
-    echo = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+    echo = new ServerBootstrap().group(group).channel(Transport.current().serverChannel())
         .childHandler(new ChannelInboundHandlerAdapter() {
           @Override
           public void channelRead(ChannelHandlerContext ctx, Object msg) {

@@ -9,6 +9,7 @@ import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.transport.Transport;
+import dev.trellis.proxy.tunnel.HboneFlowControl;
 import dev.trellis.proxy.tunnel.HboneNames;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -16,10 +17,10 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -91,9 +92,10 @@ public final class HboneServer implements AutoCloseable {
             // Streams' writes in one event-loop turn leave as one TLS record and one write(2).
             ctx.pipeline().addLast("flush", new FlushConsolidationHandler(
                 FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
-            ctx.pipeline().addLast("h2", Http2FrameCodecBuilder.forServer()
-                .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(MAX_STREAMS))
-                .build());
+            Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
+                .initialSettings(HboneFlowControl.settings(MAX_STREAMS)).build();
+            ctx.pipeline().addLast("h2", codec);
+            HboneFlowControl.widenConnectionWindow(ctx, codec);
             ctx.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
               @Override
               protected void initChannel(Http2StreamChannel stream) {

@@ -18,6 +18,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -180,7 +181,10 @@ public final class HboneConnector {
                   // Streams' writes in one event-loop turn leave as one TLS record and one write(2).
                   ctx.pipeline().addLast("flush", new FlushConsolidationHandler(
                       FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true));
-                  ctx.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient().build());
+                  Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+                      .initialSettings(HboneFlowControl.settings(0)).build();
+                  ctx.pipeline().addLast("h2", codec);
+                  HboneFlowControl.widenConnectionWindow(ctx, codec);
                   ctx.pipeline().addLast("keepalive", new HboneKeepAliveHandler(keepAliveMillis));
                   ctx.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
                     @Override

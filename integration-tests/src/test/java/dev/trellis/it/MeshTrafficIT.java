@@ -266,6 +266,12 @@ class MeshTrafficIT {
         }
       }
     }
+    String dump = admin(node1, "/config_dump");
+    var routes = com.google.gson.JsonParser.parseString(dump).getAsJsonObject().getAsJsonArray("routes");
+    assertThat(routes.asList()).as("the route node 1 runs, in /config_dump").anySatisfy(r -> {
+      assertThat(r.getAsJsonObject().get("name").getAsString()).isEqualTo("web.demo.svc.cluster.local:80");
+      assertThat(r.toString()).contains("\"cluster\":\"outbound|80||web-v1.demo.svc.cluster.local\",\"weight\":80");
+    });
     double sigma = Math.sqrt(n * 0.8 * 0.2);
     assertThat((double) v1).as("v1 share of %d requests at 80/20", n).isBetween(800 - 4.5 * sigma, 800 + 4.5 * sigma);
   }

@@ -7,7 +7,6 @@ import dev.trellis.controlplane.server.ControlPlane;
 import dev.trellis.controlplane.server.ControlPlaneOptions;
 import dev.trellis.proxy.NodeProxy;
 import dev.trellis.proxy.NodeProxyOptions;
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -101,30 +100,8 @@ class NodeProxyIT {
 
   /** A SOCKS5 CONNECT from {@code source} through node 1's entry; returns the connected socket or the reply code. */
   private static Socket socks(String source, byte[] address, int port) throws IOException {
-    Socket s = new Socket();
-    s.bind(new InetSocketAddress(source, 0));
-    s.connect(new InetSocketAddress("127.0.81.1", node1.entryPort()), 5000);
-    s.setSoTimeout(10_000);
-    OutputStream out = s.getOutputStream();
-    DataInputStream in = new DataInputStream(s.getInputStream());
-    out.write(new byte[] {5, 1, 0});
-    byte[] hello = new byte[2];
-    in.readFully(hello);
-    byte[] req = new byte[6 + address.length];
-    req[0] = 5;
-    req[1] = 1;
-    req[3] = 1;
-    System.arraycopy(address, 0, req, 4, address.length);
-    req[4 + address.length] = (byte) (port >> 8);
-    req[5 + address.length] = (byte) port;
-    out.write(req);
-    byte[] reply = new byte[10];
-    in.readFully(reply);
-    if (reply[1] != 0) {
-      s.close();
-      throw new IOException("SOCKS reply " + reply[1]);
-    }
-    return s;
+    return MeshHttpClient.socks(new InetSocketAddress("127.0.81.1", node1.entryPort()), source,
+        InetAddress.getByAddress(address).getHostAddress(), port);
   }
 
   private static String sha256(byte[] data) throws Exception {

@@ -4,23 +4,17 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.trellis.proxy.NodeProxy;
 import dev.trellis.proxy.inbound.InboundRecords;
-import dev.trellis.proxy.state.ClusterSpec;
-import dev.trellis.proxy.state.EndpointSpec;
-import dev.trellis.proxy.state.OutboundRule;
-import dev.trellis.proxy.state.ProxyConfig;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.LongSupplier;
 
 /**
  * The node proxy's admin port (15020): {@code /healthz/ready}, {@code /config_dump} (what the proxy
- * runs), {@code /clusters} (endpoints, health, ejections, breaker counters), {@code /metrics}
+ * runs, as JSON), {@code /clusters} (endpoints, health, ejections, breaker counters), {@code /metrics}
  * (Prometheus text format) and {@code /connections} (recent inbound requests with the caller's
  * identity). Plain text, one fact per line, for people and grep.
  */
@@ -50,7 +44,8 @@ public final class ProxyAdminServer implements AutoCloseable {
     server.setExecutor(executor);
     server.createContext("/healthz/ready", ex -> reply(ex, proxy.ready() ? 200 : 503,
         proxy.ready() ? "ready\n" : "not ready: waiting for config from the control plane or SVIDs of local workloads\n"));
-    server.createContext("/config_dump", ex -> reply(ex, 200, configDump(proxy)));
+    server.createContext("/config_dump", ex -> reply(ex, 200, ConfigDump.json(proxy.config(),
+        proxy.certificates().status().values()), "application/json; charset=utf-8"));
     server.createContext("/clusters", ex -> reply(ex, 200, AdminViews.clusters(proxy.clusters().all(),
         ticker.getAsLong())));
     server.createContext("/metrics", ex -> reply(ex, 200, AdminViews.metrics(proxy.clusters().all(), facts(proxy),
@@ -63,30 +58,6 @@ public final class ProxyAdminServer implements AutoCloseable {
   private static AdminViews.ProxyFacts facts(NodeProxy proxy) {
     return new AdminViews.ProxyFacts(proxy.ready(), Long.toString(proxy.config().version()), proxy.outbound().hboneConnections(),
         proxy.outbound().upstreamConnections(), proxy.inbound().countByStatus(), proxy.certificates().status().values());
-  }
-
-  static String configDump(NodeProxy proxy) {
-    ProxyConfig c = proxy.config();
-    StringBuilder b = new StringBuilder("version ").append(c.version()).append('\n');
-    b.append("local workloads:\n");
-    new TreeMap<>(c.localByAddress()).forEach((addr, w) -> b.append("  ").append(addr).append(' ').append(w.name())
-        .append(' ').append(w.identity()).append(" mtls=").append(w.mtls()).append(w.inMesh() ? "" : " (not in mesh)")
-        .append('\n'));
-    b.append("identities:\n");
-    proxy.certificates().status().forEach((id, s) -> b.append("  ").append(id).append(s.ready()
-        ? " ready until " + s.notAfter() + " serial " + s.serial() : " NOT READY").append('\n'));
-    b.append("outbound:\n");
-    for (OutboundRule r : c.outbound()) {
-      b.append("  ").append(r.destination()).append(':').append(r.port()).append(" -> ").append(r.target()).append('\n');
-    }
-    b.append("clusters:\n");
-    for (Map.Entry<String, ClusterSpec> e : new TreeMap<>(c.clusters()).entrySet()) {
-      b.append("  ").append(e.getKey()).append(" lb=").append(e.getValue().lb()).append('\n');
-      for (EndpointSpec ep : c.findEndpoints(e.getKey())) {
-        b.append("    ").append(ep.hostPort()).append(ep.inMesh() ? " hbone " + ep.identity() : " plaintext").append('\n');
-      }
-    }
-    return b.toString();
   }
 
   static String connections(InboundRecords records) {

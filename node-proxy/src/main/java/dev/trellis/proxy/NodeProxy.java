@@ -54,7 +54,7 @@ public final class NodeProxy implements AutoCloseable {
   private final ScheduledExecutorService control =
       Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("trellis-proxy-control").daemon().factory());
   private final EventLoopGroup loops =
-      Transport.current().newGroup(Math.max(2, Runtime.getRuntime().availableProcessors()), "trellis-proxy");
+      Transport.newGroup(Math.max(2, Runtime.getRuntime().availableProcessors()), "trellis-proxy");
   private final ProxyState state = new ProxyState();
   private final InboundRecords inbound = new InboundRecords(1000);
   private final Clusters clusters = new Clusters();

@@ -31,7 +31,7 @@ public final class CaptureServer implements AutoCloseable {
 
   public static CaptureServer start(EventLoopGroup group, InetSocketAddress address, OriginalDestination destination,
       EntryDispatcher dispatcher) {
-    Channel ch = new ServerBootstrap().group(group).channel(Transport.current().serverChannel())
+    Channel ch = new ServerBootstrap().group(group).channel(Transport.serverChannel())
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .childOption(ChannelOption.TCP_NODELAY, true)

@@ -22,7 +22,7 @@ public final class EntryServer implements AutoCloseable {
   }
 
   public static EntryServer start(EventLoopGroup group, InetSocketAddress address, EntryDispatcher dispatcher) {
-    Channel ch = new ServerBootstrap().group(group).channel(Transport.current().serverChannel())
+    Channel ch = new ServerBootstrap().group(group).channel(Transport.serverChannel())
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .childOption(ChannelOption.TCP_NODELAY, true)

@@ -113,7 +113,7 @@ public final class HboneServer implements AutoCloseable {
         });
       }
     };
-    Channel ch = new ServerBootstrap().group(group).channel(Transport.current().serverChannel())
+    Channel ch = new ServerBootstrap().group(group).channel(Transport.serverChannel())
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childHandler(init)
         .bind(address).syncUninterruptibly().channel();

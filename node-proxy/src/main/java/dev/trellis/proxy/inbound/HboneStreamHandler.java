@@ -89,7 +89,7 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
 
   private void connect(ChannelHandlerContext ctx, Http2StreamChannel stream, SpiffeId peer, String authority,
       InboundDecision.Forward f) {
-    new Bootstrap().group(stream.eventLoop()).channel(Transport.current().socketChannel())
+    new Bootstrap().group(stream.eventLoop()).channel(Transport.socketChannel())
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.TCP_NODELAY, true)

@@ -53,7 +53,7 @@ public final class PlaintextInbound implements EntryDispatcher {
         records.add(new InboundRecords.Entry(clock.instant(), null, authority, null, r.status(), r.reason()));
         reply.reject(r.status() == 401 || r.status() == 403 ? Refusal.FORBIDDEN : Refusal.UNREACHABLE);
       }
-      case InboundDecision.Forward f -> new Bootstrap().group(downstream.eventLoop()).channel(Transport.current().socketChannel())
+      case InboundDecision.Forward f -> new Bootstrap().group(downstream.eventLoop()).channel(Transport.socketChannel())
           .option(ChannelOption.AUTO_READ, false)
           .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
           .option(ChannelOption.TCP_NODELAY, true)

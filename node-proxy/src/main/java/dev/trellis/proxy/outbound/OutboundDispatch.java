@@ -74,7 +74,7 @@ public final class OutboundDispatch implements EntryDispatcher {
 
   private static void passthrough(OutboundServices services, Channel downstream, OutboundDecision.Passthrough d,
       EntryReply reply) {
-    new Bootstrap().group(downstream.eventLoop()).channel(Transport.current().socketChannel())
+    new Bootstrap().group(downstream.eventLoop()).channel(Transport.socketChannel())
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.TCP_NODELAY, true)

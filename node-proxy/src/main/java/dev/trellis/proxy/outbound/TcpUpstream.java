@@ -106,7 +106,7 @@ final class TcpUpstream {
           p.setFailure(new TcpUpstreamException(f.cause().getMessage(), false, denied, f.cause()));
         });
       }
-      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(Transport.current().socketChannel())
+      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(Transport.socketChannel())
           .option(ChannelOption.AUTO_READ, false)
           .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
           .option(ChannelOption.TCP_NODELAY, true)

@@ -10,8 +10,8 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.random.RandomGenerator;
 
 /**
- * The request headers an outbound HBONE CONNECT carries besides {@code :authority}, as Istio
- * ambient's peers expect: {@code forwarded: for="<source ip>"}, a W3C {@code traceparent} naming the
+ * The request headers an outbound HBONE CONNECT carries besides {@code :authority} (the shared HBONE
+ * design names them): {@code forwarded: for="<source ip>"}, a W3C {@code traceparent} naming the
  * tunnel (a new trace, not sampled, until tracing joins it to the request's trace) and a W3C
  * {@code baggage} describing the source workload.
  */

@@ -340,7 +340,7 @@ final class UpstreamPool {
           p.setSuccess(stream);
         });
       }
-      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(Transport.current().socketChannel())
+      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(Transport.socketChannel())
           .option(ChannelOption.AUTO_READ, false)
           .option(ChannelOption.TCP_NODELAY, true)
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)

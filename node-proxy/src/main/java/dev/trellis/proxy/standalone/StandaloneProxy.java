@@ -65,7 +65,7 @@ public final class StandaloneProxy implements AutoCloseable {
   private HttpInspection inspection;
 
   private StandaloneProxy(Options o) {
-    group = Transport.current().newGroup(o.threads(), "trellis-proxy");
+    group = Transport.newGroup(o.threads(), "trellis-proxy");
     SpiffeId me = o.svid().svid().id();
     certificates = new CertificateManager(id -> CompletableFuture.completedFuture(o.svid()), certExecutor,
         Clock.systemUTC(), TlsOptions.defaults().withAlpn("h2"),

@@ -160,7 +160,7 @@ public final class HboneConnector {
     ChannelFuture cf;
     try {
       var ssl = contexts.get().clientContext();
-      cf = new Bootstrap().group(loop).channel(Transport.current().socketChannel())
+      cf = new Bootstrap().group(loop).channel(Transport.socketChannel())
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
           .option(ChannelOption.TCP_NODELAY, true)
           .handler(new ChannelInitializer<SocketChannel>() {

@@ -20,7 +20,7 @@ public final class HboneKeepAliveHandler extends IdleStateHandler {
 
   private static final Logger log = LoggerFactory.getLogger(HboneKeepAliveHandler.class);
 
-  /** Default interval, as ztunnel's HBONE client pings: quiet for this long means ask. */
+  /** Default interval: quiet for this long means ask. */
   public static final long DEFAULT_INTERVAL_MILLIS = 10_000;
 
   private boolean awaitingAck;

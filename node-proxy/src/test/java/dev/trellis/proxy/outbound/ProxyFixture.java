@@ -65,7 +65,7 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   final AtomicLong ticker = new AtomicLong(1_000_000_000L);
-  final EventLoopGroup group = Transport.current().newGroup(2, "trellis-proxy");
+  final EventLoopGroup group = Transport.newGroup(2, "trellis-proxy");
   final InboundRecords inbound = new InboundRecords(1000);
   final Clusters clusters = new Clusters();
   private final TestPki pki = TestPki.newRoot(TD);

@@ -53,7 +53,7 @@ class HboneTunnelTest {
   static final String WEB_ADDRESS = "127.0.72.10";
 
   private final TestPki pki = TestPki.newRoot(TD);
-  private final EventLoopGroup group = Transport.current().newGroup(2, "trellis-proxy");
+  private final EventLoopGroup group = Transport.newGroup(2, "trellis-proxy");
   private final ScheduledExecutorService certExecutor = Executors.newSingleThreadScheduledExecutor();
   private CertificateManager serverCerts;
   private CertificateManager clientCerts;
@@ -81,7 +81,7 @@ class HboneTunnelTest {
 
   @BeforeEach
   void start() {
-    echo = new ServerBootstrap().group(group).channel(Transport.current().serverChannel())
+    echo = new ServerBootstrap().group(group).channel(Transport.serverChannel())
         .childHandler(new ChannelInboundHandlerAdapter() {
           @Override
           public void channelRead(ChannelHandlerContext ctx, Object msg) {

@@ -1,0 +1,167 @@
+package dev.trellis.proxy.cni;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The node agent over its Unix socket. One connection per call; the request is one JSON object on a
+ * line, {@code {"op": "add"|"del"|"check"|"status"|"gc", ...}}, and so is the answer:
+ * {@code {"state": "CAPTURED"|"NOT_ENROLLED"|"MISSING"|"READY"|"NOT_READY", "reason": "..."}} or
+ * {@code {"error": "..."}}. A call that takes longer than the timeout counts as not answered.
+ */
+final class UnixSocketNodeAgent implements NodeAgent {
+
+  static final int MAX_ANSWER_BYTES = 64 * 1024;
+
+  private final Path socket;
+  private final long timeoutMillis;
+
+  UnixSocketNodeAgent(Path socket, long timeoutMillis) {
+    this.socket = socket;
+    this.timeoutMillis = timeoutMillis;
+  }
+
+  @Override
+  public Answer add(Attachment attachment) throws IOException {
+    return answer(call(request("add", attachment)));
+  }
+
+  @Override
+  public void delete(Attachment attachment) throws IOException {
+    answer(call(request("del", attachment)));
+  }
+
+  @Override
+  public Answer check(Attachment attachment) throws IOException {
+    return answer(call(request("check", attachment)));
+  }
+
+  @Override
+  public Answer status() throws IOException {
+    JsonObject r = new JsonObject();
+    r.addProperty("op", "status");
+    return answer(call(r));
+  }
+
+  @Override
+  public void collect(List<String> validContainerIds) throws IOException {
+    JsonObject r = new JsonObject();
+    r.addProperty("op", "gc");
+    JsonArray ids = new JsonArray();
+    validContainerIds.forEach(ids::add);
+    r.add("validContainerIds", ids);
+    answer(call(r));
+  }
+
+  static JsonObject request(String op, Attachment a) {
+    JsonObject r = new JsonObject();
+    r.addProperty("op", op);
+    r.addProperty("containerId", a.containerId());
+    r.addProperty("netns", a.netns());
+    r.addProperty("ifname", a.ifname());
+    r.addProperty("namespace", a.namespace());
+    r.addProperty("pod", a.pod());
+    r.addProperty("podUid", a.podUid());
+    JsonArray ips = new JsonArray();
+    a.ips().forEach(ips::add);
+    r.add("ips", ips);
+    return r;
+  }
+
+  static Answer answer(JsonObject o) {
+    if (o.has("error")) {
+      throw new CniPlugin.AgentException(o.get("error").getAsString());
+    }
+    if (!o.has("state")) {
+      throw new CniPlugin.AgentException("the node agent answered without a state: " + o);
+    }
+    try {
+      State state = State.valueOf(o.get("state").getAsString().toUpperCase(Locale.ROOT));
+      return new Answer(state, o.has("reason") ? o.get("reason").getAsString() : null);
+    } catch (IllegalArgumentException e) {
+      throw new CniPlugin.AgentException("the node agent answered an unknown state: " + o.get("state"));
+    }
+  }
+
+  /** One request and its answer, within the timeout (connect, write and read together). */
+  private JsonObject call(JsonObject request) throws IOException {
+    ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      Future<JsonObject> f = executor.submit(() -> exchange(ch, request));
+      try {
+        return f.get(timeoutMillis, TimeUnit.MILLISECONDS);
+      } catch (TimeoutException e) {
+        f.cancel(true);
+        throw new IOException("no answer within " + timeoutMillis + " ms");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted");
+      } catch (java.util.concurrent.ExecutionException e) {
+        Throwable c = e.getCause();
+        if (c instanceof IOException io) {
+          throw io;
+        }
+        if (c instanceof RuntimeException re) {
+          throw re;
+        }
+        throw new IOException(c);
+      }
+    } finally {
+      executor.shutdownNow();
+    }
+  }
+
+  private JsonObject exchange(SocketChannel ch, JsonObject request) throws IOException {
+    try {
+      ch.connect(UnixDomainSocketAddress.of(socket));
+    } catch (IOException e) {
+      throw new IOException("cannot connect to " + socket + ": " + e.getMessage(), e);
+    }
+    ch.write(ByteBuffer.wrap((request + "\n").getBytes(StandardCharsets.UTF_8)));
+    ByteBuffer buf = ByteBuffer.allocate(MAX_ANSWER_BYTES);
+    while (true) {
+      int n = ch.read(buf);
+      int newline = indexOf(buf, (byte) '\n');
+      if (newline >= 0 || n < 0) {
+        int end = newline >= 0 ? newline : buf.position();
+        String line = new String(buf.array(), 0, end, StandardCharsets.UTF_8);
+        if (line.isBlank()) {
+          throw new IOException("the node agent closed the connection without an answer");
+        }
+        try {
+          return JsonParser.parseString(line).getAsJsonObject();
+        } catch (JsonParseException | IllegalStateException e) {
+          throw new CniPlugin.AgentException("the node agent's answer is not a JSON object: " + line);
+        }
+      }
+      if (!buf.hasRemaining()) {
+        throw new CniPlugin.AgentException("the node agent's answer exceeds " + MAX_ANSWER_BYTES + " bytes");
+      }
+    }
+  }
+
+  private static int indexOf(ByteBuffer buf, byte b) {
+    for (int i = 0; i < buf.position(); i++) {
+      if (buf.get(i) == b) {
+        return i;
+      }
+    }
+    return -1;
+  }
+}

@@ -11,10 +11,12 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 
 /**
  * The socket transport every listener and connection of the proxy uses, in one place: event loops and
- * channel classes must come from the same transport. Java NIO today. Netty's native epoll transport
- * was tried (no measurable gain in the proxy benchmark) and lost the end of half-closed TCP streams
- * in the relays (NodeProxyIT, MeshTrafficIT), so it is not offered until that is understood; the
- * redirection work (original destination, transparent sockets) will revisit it.
+ * channel classes must come from the same transport. Java NIO today: the benchmarks were measured with
+ * it. Netty's native epoll transport gave no measurable gain there; it first lost the end of half-closed
+ * TCP streams, because the relays asked a half-closed socket to read and epoll answers that with an
+ * {@code epoll_ctl} error that closed the connection ({@link dev.trellis.proxy.tunnel.Relays#readIfOpen}
+ * fixed it; the whole test suite then passed on epoll). The redirection work, which needs epoll's
+ * socket options, can switch here.
  */
 public final class Transport {
 

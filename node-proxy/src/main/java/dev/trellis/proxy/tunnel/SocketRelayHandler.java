@@ -37,14 +37,14 @@ public final class SocketRelayHandler extends ChannelInboundHandlerAdapter {
   public void channelReadComplete(ChannelHandlerContext ctx) {
     peer.flush();
     if (peer.isWritable()) {
-      ctx.read();
+      Relays.readIfOpen(ctx.channel());
     }
   }
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
     if (ctx.channel().isWritable()) {
-      peer.read(); // this socket drained: the peer may send more our way
+      Relays.readIfOpen(peer); // this socket drained: the peer may send more our way
     }
     ctx.fireChannelWritabilityChanged();
   }

@@ -40,7 +40,7 @@ public final class SocketToStreamHandler extends ChannelInboundHandlerAdapter {
   public void channelReadComplete(ChannelHandlerContext ctx) {
     stream.flush();
     if (stream.isWritable()) {
-      ctx.read();
+      Relays.readIfOpen(ctx.channel());
     }
   }
 

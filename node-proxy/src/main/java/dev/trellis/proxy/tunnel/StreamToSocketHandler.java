@@ -60,14 +60,14 @@ public final class StreamToSocketHandler extends ChannelInboundHandlerAdapter {
     }
     socket.flush();
     if (socket.isWritable()) {
-      ctx.read();
+      Relays.readIfOpen(ctx.channel());
     }
   }
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
     if (ctx.channel().isWritable()) {
-      socket.read(); // the stream drained: the socket may send more
+      Relays.readIfOpen(socket); // the stream drained: the socket may send more
     }
     ctx.fireChannelWritabilityChanged();
   }

@@ -66,6 +66,27 @@ class TcpProxyTest {
   }
 
   @Test
+  void aHalfClosedConnectionGetsEveryByteBackBeforeItsEnd() throws Exception {
+    InetSocketAddress e = echo("127.0.73.30");
+    fx.tcp(cluster("db"), List.of(mesh(e)));
+    byte[] payload = new byte[4 * 1024 * 1024];
+    new java.util.Random(7).nextBytes(payload);
+    for (int round = 0; round < 3; round++) {
+      try (RawHttp c = fx.client()) {
+        java.util.concurrent.CompletableFuture<byte[]> back = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+          try {
+            return c.readToEnd();
+          } catch (IOException x) {
+            throw new java.io.UncheckedIOException(x);
+          }
+        }, pool);
+        c.send(payload).shutdownOutput(); // the client is done sending; the echo is still on its way back
+        assertThat(back.get(30, java.util.concurrent.TimeUnit.SECONDS)).as("round %d", round).isEqualTo(payload);
+      }
+    }
+  }
+
+  @Test
   void aFailedConnectIsTriedOnAnotherEndpoint() throws Exception {
     InetSocketAddress e = echo("127.0.73.30");
     int closed;

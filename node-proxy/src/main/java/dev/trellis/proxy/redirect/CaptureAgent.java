@@ -1,0 +1,144 @@
+package dev.trellis.proxy.redirect;
+
+import dev.trellis.proxy.cni.CniPlugin;
+import dev.trellis.proxy.cni.NodeAgent;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node agent's decisions and memory: which pods on this node are captured, kept in step with the
+ * runtime's CNI calls. ADD decides enrollment ({@link Enrollment}) and installs redirection before it
+ * answers, so a pod's containers never start uncaptured; a repeated ADD for the same container installs
+ * nothing twice; DEL removes everything (and is no error for an unknown container); CHECK verifies;
+ * GC removes captures of containers the runtime no longer has. Not thread-safe: the agent server calls
+ * it from one thread.
+ */
+public final class CaptureAgent implements NodeAgent {
+
+  private static final Logger log = LoggerFactory.getLogger(CaptureAgent.class);
+
+  private final PodDirectory directory;
+  private final Redirector redirector;
+  private final Map<String, Redirector.Target> captured = new LinkedHashMap<>();
+  private volatile boolean ready;
+
+  public CaptureAgent(PodDirectory directory, Redirector redirector) {
+    this.directory = directory;
+    this.redirector = redirector;
+  }
+
+  /** Marks the agent able to take ADDs (after it reconciled what existed before it started). */
+  public void ready() {
+    ready = true;
+  }
+
+  /** The containers currently captured (for status and tests). */
+  public Set<String> capturedContainers() {
+    return Set.copyOf(captured.keySet());
+  }
+
+  @Override
+  public Answer add(Attachment a) {
+    if (!ready) {
+      throw new CniPlugin.AgentException("the node agent is still starting");
+    }
+    Redirector.Target existing = captured.get(a.containerId());
+    if (existing != null) {
+      return new Answer(State.CAPTURED, "already captured");
+    }
+    Optional<PodDirectory.Pod> pod = a.namespace() == null ? Optional.empty()
+        : directory.find(a.namespace(), a.pod(), a.podUid());
+    if (pod.isEmpty()) {
+      // Unknown pods are not guessed at: the runtime retries, and the directory catches up.
+      throw new CniPlugin.AgentException("pod " + a.namespace() + "/" + a.pod() + " (uid " + a.podUid()
+          + ") is not known to the node agent yet");
+    }
+    Enrollment.Decision d = Enrollment.decide(pod.get().namespace(), pod.get().namespaceLabels(), pod.get().labels(),
+        pod.get().hostNetwork());
+    if (!d.enrolled()) {
+      return new Answer(State.NOT_ENROLLED, d.reason());
+    }
+    Redirector.Target t = new Redirector.Target(a.containerId(), a.netns(), a.namespace(), a.pod(), a.ips());
+    try {
+      redirector.install(t);
+    } catch (IOException | RuntimeException e) {
+      removeQuietly(t);
+      throw new CniPlugin.AgentException(redirector.name() + " redirection for " + a.namespace() + "/" + a.pod()
+          + " failed: " + e.getMessage());
+    }
+    captured.put(a.containerId(), t);
+    log.info("captured pod {}/{} ({}; {})", a.namespace(), a.pod(), redirector.name(), d.reason());
+    return new Answer(State.CAPTURED, d.reason());
+  }
+
+  @Override
+  public void delete(Attachment a) {
+    Redirector.Target t = captured.remove(a.containerId());
+    if (t == null) {
+      return;
+    }
+    try {
+      redirector.remove(t);
+      log.info("released pod {}/{}", t.namespace(), t.pod());
+    } catch (IOException | RuntimeException e) {
+      captured.put(a.containerId(), t); // keep it, so a retried DEL or GC removes it later
+      throw new CniPlugin.AgentException("removing " + redirector.name() + " redirection for " + t.namespace() + "/"
+          + t.pod() + " failed: " + e.getMessage());
+    }
+  }
+
+  @Override
+  public Answer check(Attachment a) {
+    Redirector.Target t = captured.get(a.containerId());
+    if (t == null) {
+      return new Answer(State.NOT_ENROLLED, "container " + a.containerId() + " is not captured");
+    }
+    try {
+      return redirector.verify(t) ? new Answer(State.CAPTURED, "in place")
+          : new Answer(State.MISSING, redirector.name() + " redirection for " + t.namespace() + "/" + t.pod()
+              + " is incomplete");
+    } catch (IOException e) {
+      throw new CniPlugin.AgentException("verifying redirection failed: " + e.getMessage());
+    }
+  }
+
+  @Override
+  public Answer status() {
+    return ready ? new Answer(State.READY, redirector.name() + ", " + captured.size() + " pods captured")
+        : new Answer(State.NOT_READY, "starting");
+  }
+
+  @Override
+  public void collect(List<String> validContainerIds) {
+    Set<String> valid = new HashSet<>(validContainerIds);
+    List<String> failures = new ArrayList<>();
+    for (String id : List.copyOf(captured.keySet())) {
+      if (!valid.contains(id)) {
+        try {
+          delete(new Attachment(id, null, null, null, null, null, List.of()));
+        } catch (CniPlugin.AgentException e) {
+          failures.add(e.getMessage());
+        }
+      }
+    }
+    if (!failures.isEmpty()) {
+      throw new CniPlugin.AgentException(String.join("; ", failures));
+    }
+  }
+
+  private void removeQuietly(Redirector.Target t) {
+    try {
+      redirector.remove(t);
+    } catch (IOException | RuntimeException e) {
+      log.warn("cleaning up a failed capture of {}/{}: {}", t.namespace(), t.pod(), e.toString());
+    }
+  }
+}

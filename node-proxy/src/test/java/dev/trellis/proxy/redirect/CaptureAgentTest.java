@@ -1,0 +1,145 @@
+package dev.trellis.proxy.redirect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.trellis.proxy.cni.CniPlugin;
+import dev.trellis.proxy.cni.NodeAgent;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class CaptureAgentTest {
+
+  /** Records installs and removals; can be told to fail or to lose a pod's rules. */
+  static final class RecordingRedirector implements Redirector {
+    final List<String> log = new ArrayList<>();
+    final Set<String> installed = new HashSet<>();
+    IOException failInstall;
+    IOException failRemove;
+
+    @Override
+    public void install(Target t) throws IOException {
+      log.add("install " + t.containerId());
+      if (failInstall != null) {
+        throw failInstall;
+      }
+      installed.add(t.containerId());
+    }
+
+    @Override
+    public void remove(Target t) throws IOException {
+      log.add("remove " + t.containerId());
+      if (failRemove != null) {
+        throw failRemove;
+      }
+      installed.remove(t.containerId());
+    }
+
+    @Override
+    public boolean verify(Target t) {
+      return installed.contains(t.containerId());
+    }
+
+    @Override
+    public String name() {
+      return "recording";
+    }
+  }
+
+  static PodDirectory directory(Map<String, PodDirectory.Pod> pods) {
+    return (ns, name, uid) -> Optional.ofNullable(pods.get(ns + "/" + name));
+  }
+
+  static final Map<String, String> ENABLED = Map.of(Enrollment.LABEL, "enabled");
+  final Map<String, PodDirectory.Pod> pods = new HashMap<>(Map.of(
+      "demo/web-0", new PodDirectory.Pod("demo", "web-0", "u1", Map.of("app", "web"), ENABLED, false),
+      "demo/batch-0", new PodDirectory.Pod("demo", "batch-0", "u2", Map.of(Enrollment.LABEL, "disabled"), ENABLED,
+          false),
+      "plain/app-0", new PodDirectory.Pod("plain", "app-0", "u3", Map.of(), Map.of(), false)));
+  final RecordingRedirector redirector = new RecordingRedirector();
+  final CaptureAgent agent = new CaptureAgent(directory(pods), redirector);
+
+  static NodeAgent.Attachment pod(String container, String ns, String name) {
+    return new NodeAgent.Attachment(container, "/var/run/netns/" + container, "eth0", ns, name, "u", List.of("10.1.0.7"));
+  }
+
+  @Test
+  void anEnrolledPodIsCapturedOnceHoweverOftenItIsAdded() {
+    agent.ready();
+    assertThat(agent.add(pod("c1", "demo", "web-0")).state()).isEqualTo(NodeAgent.State.CAPTURED);
+    assertThat(agent.add(pod("c1", "demo", "web-0")).reason()).isEqualTo("already captured");
+    assertThat(redirector.log).containsExactly("install c1");
+    assertThat(agent.check(pod("c1", "demo", "web-0")).state()).isEqualTo(NodeAgent.State.CAPTURED);
+  }
+
+  @Test
+  void podsThatAreNotEnrolledAreLeftAlone() {
+    agent.ready();
+    assertThat(agent.add(pod("c2", "demo", "batch-0")))
+        .isEqualTo(new NodeAgent.Answer(NodeAgent.State.NOT_ENROLLED, "pod is labeled trellis.dev/mesh=disabled"));
+    assertThat(agent.add(pod("c3", "plain", "app-0")).state()).isEqualTo(NodeAgent.State.NOT_ENROLLED);
+    assertThat(redirector.log).isEmpty();
+  }
+
+  @Test
+  void addsWaitUntilTheAgentIsReadyAndUnknownPodsAreNotGuessed() {
+    assertThatThrownBy(() -> agent.add(pod("c1", "demo", "web-0"))).isInstanceOf(CniPlugin.AgentException.class)
+        .hasMessage("the node agent is still starting");
+    assertThat(agent.status().state()).isEqualTo(NodeAgent.State.NOT_READY);
+    agent.ready();
+    assertThatThrownBy(() -> agent.add(pod("c9", "demo", "ghost-0"))).hasMessageContaining("not known to the node agent");
+    assertThat(redirector.log).isEmpty();
+  }
+
+  @Test
+  void aFailedInstallLeavesNothingBehind() {
+    agent.ready();
+    redirector.failInstall = new IOException("map full");
+    assertThatThrownBy(() -> agent.add(pod("c1", "demo", "web-0"))).isInstanceOf(CniPlugin.AgentException.class)
+        .hasMessage("recording redirection for demo/web-0 failed: map full");
+    assertThat(redirector.log).containsExactly("install c1", "remove c1");
+    assertThat(agent.capturedContainers()).isEmpty();
+  }
+
+  @Test
+  void deleteRemovesEverythingAndIsIdempotent() {
+    agent.ready();
+    agent.add(pod("c1", "demo", "web-0"));
+    agent.delete(pod("c1", null, null));
+    agent.delete(pod("c1", null, null));
+    assertThat(redirector.log).containsExactly("install c1", "remove c1");
+    assertThat(redirector.installed).isEmpty();
+    assertThat(agent.check(pod("c1", "demo", "web-0")).state()).isEqualTo(NodeAgent.State.NOT_ENROLLED);
+  }
+
+  @Test
+  void aFailedRemovalIsKeptForTheNextTry() {
+    agent.ready();
+    agent.add(pod("c1", "demo", "web-0"));
+    redirector.failRemove = new IOException("busy");
+    assertThatThrownBy(() -> agent.delete(pod("c1", null, null))).hasMessageContaining("busy");
+    redirector.failRemove = null;
+    agent.collect(List.of());
+    assertThat(redirector.installed).isEmpty();
+    assertThat(agent.capturedContainers()).isEmpty();
+  }
+
+  @Test
+  void checkFindsMissingRedirectionAndGcKeepsOnlyValidContainers() {
+    agent.ready();
+    agent.add(pod("c1", "demo", "web-0"));
+    agent.add(pod("c4", "demo", "web-0"));
+    redirector.installed.remove("c1"); // someone flushed the rules
+    assertThat(agent.check(pod("c1", "demo", "web-0")).state()).isEqualTo(NodeAgent.State.MISSING);
+    agent.collect(List.of("c1"));
+    assertThat(agent.capturedContainers()).containsExactly("c1");
+    assertThat(redirector.log).endsWith("remove c4");
+  }
+}

@@ -36,7 +36,8 @@ public final class NodeAgentServer implements AutoCloseable {
   private final NodeAgent agent;
   private final ExecutorService serial = Executors.newSingleThreadExecutor(
       Thread.ofPlatform().name("trellis-node-agent").daemon().factory());
-  private final ExecutorService connections = Executors.newVirtualThreadPerTaskExecutor();
+  private final ExecutorService connections = Executors.newCachedThreadPool(
+      Thread.ofPlatform().name("trellis-node-agent-conn-", 0).daemon().factory());
 
   private NodeAgentServer(ServerSocketChannel server, Path socket, NodeAgent agent) {
     this.server = server;

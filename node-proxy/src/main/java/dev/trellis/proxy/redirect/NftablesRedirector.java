@@ -1,0 +1,173 @@
+package dev.trellis.proxy.redirect;
+
+import java.io.IOException;
+import java.net.Inet6Address;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Redirection with nftables TPROXY, where eBPF is unavailable. One table, {@code inet trellis}, is set
+ * up once ({@link #ensureBase}); it holds the captured pods' addresses in two sets and a prerouting
+ * chain that sends their TCP traffic to the node proxy: connections a pod opens to the outbound
+ * listener (15001), HBONE to a pod's port 15008 to the HBONE server, other TCP to a pod to the
+ * plaintext inbound listener (15006). Capturing or releasing a pod is adding or deleting set
+ * elements: atomic, and idempotent by construction (a set holds an address once). The proxy's own
+ * connections to pods leave through the output hook and are never redirected. TPROXY also needs the
+ * policy route for the mark ({@code ip rule add fwmark 0x539 lookup 539; ip route add local
+ * 0.0.0.0/0 dev lo table 539}) and a transparent listener, which come with the capture listeners.
+ */
+public final class NftablesRedirector implements Redirector {
+
+  public static final String TABLE = "trellis";
+  public static final int MARK = 0x539;
+
+  /** Runs an nft script (stdin of {@code nft -f -}); returns nft's exit status and its output. */
+  public interface Nft {
+    record Result(int exitCode, String output) {}
+
+    Result run(String script) throws IOException;
+
+    /** The real {@code nft}, optionally inside a network namespace ({@code ip netns exec NS nft ...}). */
+    static Nft command(String netns) {
+      return script -> {
+        List<String> cmd = new ArrayList<>();
+        if (netns != null) {
+          cmd.addAll(List.of("ip", "netns", "exec", netns));
+        }
+        cmd.addAll(List.of("nft", "-f", "-"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        p.getOutputStream().write(script.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        try {
+          if (!p.waitFor(30, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("nft did not finish within 30 s");
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException("interrupted while running nft", e);
+        }
+        return new Result(p.exitValue(), out.strip());
+      };
+    }
+  }
+
+  /** Where the node proxy listens for redirected traffic. */
+  public record Ports(int outbound, int inbound, int hbone) {
+    public static final Ports DEFAULTS = new Ports(15001, 15006, 15008);
+  }
+
+  private final Nft nft;
+  private final Ports ports;
+
+  public NftablesRedirector(Nft nft, Ports ports) {
+    this.nft = nft;
+    this.ports = ports;
+  }
+
+  /** The table, replaced as a whole in one transaction (its sets start empty: the agent re-adds its pods). */
+  static String baseScript(Ports p) {
+    String mark = "0x" + Integer.toHexString(MARK);
+    return """
+        table inet %1$s {}
+        delete table inet %1$s
+        table inet %1$s {
+          set pods4 { type ipv4_addr; }
+          set pods6 { type ipv6_addr; }
+          chain prerouting {
+            type filter hook prerouting priority mangle; policy accept;
+            meta l4proto tcp socket transparent 1 meta mark set %2$s accept
+            ip saddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:%3$d meta mark set %2$s accept
+            ip6 saddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:%3$d meta mark set %2$s accept
+            ip daddr @pods4 tcp dport %5$d tproxy ip to 127.0.0.1:%5$d meta mark set %2$s accept
+            ip6 daddr @pods6 tcp dport %5$d tproxy ip6 to [::1]:%5$d meta mark set %2$s accept
+            ip daddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:%4$d meta mark set %2$s accept
+            ip6 daddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:%4$d meta mark set %2$s accept
+          }
+        }
+        """.formatted(TABLE, mark, p.outbound(), p.inbound(), p.hbone());
+  }
+
+  /** Sets the table up (again): call at agent start, before re-adding the pods it knows. */
+  public void ensureBase() throws IOException {
+    check(nft.run(baseScript(ports)), "setting up table inet " + TABLE);
+  }
+
+  /** Removes the table: nothing of Trellis is left in the kernel. */
+  public void removeAll() throws IOException {
+    check(nft.run("table inet " + TABLE + " {}\ndelete table inet " + TABLE + "\n"), "removing table inet " + TABLE);
+  }
+
+  static String elements(String verb, Target t) {
+    StringBuilder b = new StringBuilder();
+    List<String> v4 = new ArrayList<>();
+    List<String> v6 = new ArrayList<>();
+    for (String ip : t.ips()) {
+      (isV6(ip) ? v6 : v4).add(ip);
+    }
+    if (!v4.isEmpty()) {
+      b.append(verb).append(" element inet ").append(TABLE).append(" pods4 { ").append(String.join(", ", v4))
+          .append(" }\n");
+    }
+    if (!v6.isEmpty()) {
+      b.append(verb).append(" element inet ").append(TABLE).append(" pods6 { ").append(String.join(", ", v6))
+          .append(" }\n");
+    }
+    return b.toString();
+  }
+
+  private static boolean isV6(String ip) {
+    try {
+      return InetAddress.ofLiteral(ip) instanceof Inet6Address;
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("pod address '" + ip + "' is not an IP literal", e);
+    }
+  }
+
+  @Override
+  public void install(Target t) throws IOException {
+    if (t.ips().isEmpty()) {
+      throw new IOException("pod " + t.namespace() + "/" + t.pod() + " has no address to capture");
+    }
+    // "add" of an element already in the set is no error and adds nothing.
+    check(nft.run(elements("add", t)), "capturing " + t.namespace() + "/" + t.pod());
+  }
+
+  @Override
+  public void remove(Target t) throws IOException {
+    for (String ip : t.ips()) {
+      Target one = new Target(t.containerId(), t.netns(), t.namespace(), t.pod(), List.of(ip));
+      if (present(one)) {
+        check(nft.run(elements("delete", one)), "releasing " + t.namespace() + "/" + t.pod());
+      }
+    }
+  }
+
+  @Override
+  public boolean verify(Target t) throws IOException {
+    for (String ip : t.ips()) {
+      if (!present(new Target(t.containerId(), t.netns(), t.namespace(), t.pod(), List.of(ip)))) {
+        return false;
+      }
+    }
+    return !t.ips().isEmpty();
+  }
+
+  private boolean present(Target one) throws IOException {
+    return nft.run(elements("get", one)).exitCode() == 0;
+  }
+
+  @Override
+  public String name() {
+    return "nftables";
+  }
+
+  private static void check(Nft.Result r, String what) throws IOException {
+    if (r.exitCode() != 0) {
+      throw new IOException(what + ": nft exited with " + r.exitCode() + ": " + r.output());
+    }
+  }
+}

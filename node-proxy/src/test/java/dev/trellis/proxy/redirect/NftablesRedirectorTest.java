@@ -1,0 +1,75 @@
+package dev.trellis.proxy.redirect;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/** The nft scripts, against a stand-in for nft that keeps the two sets. */
+class NftablesRedirectorTest {
+
+  final List<String> scripts = new ArrayList<>();
+  final Set<String> elements = new HashSet<>();
+
+  final NftablesRedirector.Nft fake = script -> {
+    scripts.add(script.strip());
+    Matcher m = Pattern.compile("(add|delete|get) element inet trellis (pods[46]) \\{ (.+) }").matcher(script);
+    int status = 0;
+    while (m.find()) {
+      for (String ip : m.group(3).split(", ")) {
+        String key = m.group(2) + " " + ip;
+        switch (m.group(1)) {
+          case "add" -> elements.add(key);
+          case "delete" -> status |= elements.remove(key) ? 0 : 1;
+          default -> status |= elements.contains(key) ? 0 : 1;
+        }
+      }
+    }
+    return new NftablesRedirector.Nft.Result(status, status == 0 ? "" : "No such file or directory");
+  };
+  final NftablesRedirector redirector = new NftablesRedirector(fake, NftablesRedirector.Ports.DEFAULTS);
+
+  static Redirector.Target pod(String... ips) {
+    return new Redirector.Target("c1", "/var/run/netns/p", "demo", "web-0", List.of(ips));
+  }
+
+  @Test
+  void theTableSendsPodTrafficToTheProxyPorts() {
+    String base = NftablesRedirector.baseScript(new NftablesRedirector.Ports(15001, 15006, 15008));
+    assertThat(base).startsWith("table inet trellis {}\ndelete table inet trellis\n")
+        .contains("ip saddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:15001 meta mark set 0x539 accept")
+        .contains("ip daddr @pods4 tcp dport 15008 tproxy ip to 127.0.0.1:15008")
+        .contains("ip daddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:15006")
+        .contains("ip6 saddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:15001");
+    assertThat(base.indexOf("dport 15008")).as("HBONE before the catch-all inbound rule")
+        .isLessThan(base.indexOf("tproxy ip to 127.0.0.1:15006"));
+  }
+
+  @Test
+  void capturingAddsEachAddressToItsFamilysSetAndReleasingRemovesOnlyWhatIsThere() throws IOException {
+    redirector.install(pod("10.1.0.7", "fd00::7"));
+    assertThat(scripts.getLast()).isEqualTo(
+        "add element inet trellis pods4 { 10.1.0.7 }\nadd element inet trellis pods6 { fd00::7 }");
+    assertThat(redirector.verify(pod("10.1.0.7", "fd00::7"))).isTrue();
+    elements.remove("pods6 fd00::7");
+    assertThat(redirector.verify(pod("10.1.0.7", "fd00::7"))).as("one address lost").isFalse();
+    redirector.remove(pod("10.1.0.7", "fd00::7"));
+    redirector.remove(pod("10.1.0.7", "fd00::7"));
+    assertThat(elements).isEmpty();
+    assertThat(scripts.stream().filter(s -> s.startsWith("delete")).toList())
+        .containsExactly("delete element inet trellis pods4 { 10.1.0.7 }");
+  }
+
+  @Test
+  void aPodWithoutAddressesOrWithANameForAnAddressIsRefused() {
+    assertThatThrownBy(() -> redirector.install(pod())).hasMessage("pod demo/web-0 has no address to capture");
+    assertThatThrownBy(() -> redirector.install(pod("web.local"))).hasMessageContaining("not an IP literal");
+  }
+}

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.proxy.redirect.NftablesRedirector;
 import dev.trellis.proxy.redirect.Redirector;
+import dev.trellis.proxy.redirect.TproxyRouting;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -26,6 +27,7 @@ class NftablesRedirectorIT {
   void createNamespace() throws Exception {
     netns = "trellis-it-nft-" + Integer.toHexString(ThreadLocalRandom.current().nextInt());
     run("ip", "netns", "add", netns);
+    run("ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up");
     redirector = new NftablesRedirector(NftablesRedirector.Nft.command(netns), NftablesRedirector.Ports.DEFAULTS);
   }
 
@@ -44,6 +46,24 @@ class NftablesRedirectorIT {
 
   String table() throws Exception {
     return run("ip", "netns", "exec", netns, "nft", "list", "table", "inet", "trellis");
+  }
+
+  @Test
+  void thePolicyRouteForMarkedPacketsIsInstalledOnceAndRemoved() throws Exception {
+    TproxyRouting routing = new TproxyRouting(TproxyRouting.Ip.command(netns));
+    routing.install();
+    routing.install();
+    for (String family : new String[] {"-4", "-6"}) {
+      assertThat(run("ip", "netns", "exec", netns, "ip", family, "rule", "show").lines()
+          .filter(l -> l.contains("fwmark 0x539 lookup 1337")).count()).as(family).isEqualTo(1);
+      assertThat(run("ip", "netns", "exec", netns, "ip", family, "route", "show", "table", "1337"))
+          .startsWith("local default dev lo");
+    }
+    routing.remove();
+    routing.remove();
+    for (String family : new String[] {"-4", "-6"}) {
+      assertThat(run("ip", "netns", "exec", netns, "ip", family, "rule", "show")).doesNotContain("0x539");
+    }
   }
 
   static Redirector.Target pod(String container, String... ips) {

@@ -1,0 +1,83 @@
+package dev.trellis.proxy.redirect;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The policy route TPROXY needs: packets the nftables chain marked ({@link NftablesRedirector#MARK})
+ * are looked up in a table whose only route delivers everything locally, so they reach the proxy's
+ * transparent listener instead of being forwarded. Both families; installing twice or removing what is
+ * not there is no error.
+ */
+public final class TproxyRouting {
+
+  static final int TABLE = NftablesRedirector.MARK;
+  static final int PRIORITY = NftablesRedirector.MARK;
+
+  /** Runs {@code ip ARGS}; returns its exit status and output. */
+  public interface Ip {
+    record Result(int exitCode, String output) {}
+
+    Result run(List<String> args) throws IOException;
+
+    /** The real {@code ip}, optionally inside a network namespace. */
+    static Ip command(String netns) {
+      return args -> {
+        List<String> cmd = new ArrayList<>();
+        if (netns != null) {
+          cmd.addAll(List.of("ip", "netns", "exec", netns));
+        }
+        cmd.add("ip");
+        cmd.addAll(args);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+          if (!p.waitFor(30, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IOException("ip " + String.join(" ", args) + " did not finish within 30 s");
+          }
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException("interrupted", e);
+        }
+        return new Result(p.exitValue(), out.strip());
+      };
+    }
+  }
+
+  private final Ip ip;
+
+  public TproxyRouting(Ip ip) {
+    this.ip = ip;
+  }
+
+  public void install() throws IOException {
+    for (String family : List.of("-4", "-6")) {
+      expect(ip.run(rule(family, "add")), "File exists");
+      expect(ip.run(List.of(family, "route", "replace", "local", family.equals("-4") ? "0.0.0.0/0" : "::/0", "dev",
+          "lo", "table", Integer.toString(TABLE))), null);
+    }
+  }
+
+  public void remove() throws IOException {
+    for (String family : List.of("-4", "-6")) {
+      expect(ip.run(rule(family, "del")), "No such file or directory");
+      expect(ip.run(List.of(family, "route", "flush", "table", Integer.toString(TABLE))), "No such file or directory");
+    }
+  }
+
+  private static List<String> rule(String family, String verb) {
+    return List.of(family, "rule", verb, "fwmark", "0x" + Integer.toHexString(NftablesRedirector.MARK), "lookup",
+        Integer.toString(TABLE), "priority", Integer.toString(PRIORITY));
+  }
+
+  /** Success, or the one failure that means "already so" ({@code tolerated}). */
+  private static void expect(Ip.Result r, String tolerated) throws IOException {
+    if (r.exitCode() != 0 && (tolerated == null || !r.output().contains(tolerated))) {
+      throw new IOException("ip exited with " + r.exitCode() + ": " + r.output());
+    }
+  }
+}

@@ -31,7 +31,22 @@ public final class CaptureServer implements AutoCloseable {
 
   public static CaptureServer start(EventLoopGroup group, InetSocketAddress address, OriginalDestination destination,
       EntryDispatcher dispatcher) {
-    Channel ch = new ServerBootstrap().group(group).channel(Transport.serverChannel())
+    return start(new ServerBootstrap(), group, address, destination, dispatcher);
+  }
+
+  /**
+   * A transparent capture listener (TPROXY, {@code IP_TRANSPARENT}; needs the epoll transport): each
+   * connection's original destination is its local address.
+   */
+  public static CaptureServer startTransparent(EventLoopGroup group, InetSocketAddress address,
+      EntryDispatcher dispatcher) {
+    return start(Transport.transparent(new ServerBootstrap()), group, address,
+        accepted -> (InetSocketAddress) accepted.localAddress(), dispatcher);
+  }
+
+  private static CaptureServer start(ServerBootstrap bootstrap, EventLoopGroup group, InetSocketAddress address,
+      OriginalDestination destination, EntryDispatcher dispatcher) {
+    Channel ch = bootstrap.group(group).channel(Transport.serverChannel())
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .childOption(ChannelOption.TCP_NODELAY, true)

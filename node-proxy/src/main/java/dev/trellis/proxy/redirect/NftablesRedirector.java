@@ -15,8 +15,8 @@ import java.util.concurrent.TimeUnit;
  * plaintext inbound listener (15006). Capturing or releasing a pod is adding or deleting set
  * elements: atomic, and idempotent by construction (a set holds an address once). The proxy's own
  * connections to pods leave through the output hook and are never redirected. TPROXY also needs the
- * policy route for the mark ({@code ip rule add fwmark 0x539 lookup 539; ip route add local
- * 0.0.0.0/0 dev lo table 539}) and a transparent listener, which come with the capture listeners.
+ * policy route for the mark ({@link TproxyRouting}) and transparent listeners
+ * ({@code CaptureServer.startTransparent}, epoll transport).
  */
 public final class NftablesRedirector implements Redirector {
 

@@ -1,37 +1,84 @@
 package dev.trellis.proxy.transport;
 
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.util.Locale;
 
 /**
  * The socket transport every listener and connection of the proxy uses, in one place: event loops and
- * channel classes must come from the same transport. Java NIO today: the benchmarks were measured with
- * it. Netty's native epoll transport gave no measurable gain there; it first lost the end of half-closed
- * TCP streams, because the relays asked a half-closed socket to read and epoll answers that with an
- * {@code epoll_ctl} error that closed the connection ({@link dev.trellis.proxy.tunnel.Relays#readIfOpen}
- * fixed it; the whole test suite then passed on epoll). The redirection work, which needs epoll's
- * socket options, can switch here.
+ * channel classes must come from the same transport. One choice per process, {@code
+ * -Dtrellis.transport=nio|epoll}: Java NIO by default (what the benchmarks measured; epoll gave no
+ * measurable gain there), Netty's native epoll where transparent capture needs {@code IP_TRANSPARENT}.
+ * With epoll the relays must never ask a half-closed socket to read (see
+ * {@link dev.trellis.proxy.tunnel.Relays#readIfOpen}); the whole test suite passes on both.
  */
-public final class Transport {
+public enum Transport {
+  NIO,
+  EPOLL;
 
-  private Transport() {}
+  private static final Transport CURRENT = choose(System.getProperty("trellis.transport"));
+
+  static Transport choose(String forced) {
+    if (forced == null || forced.isBlank()) {
+      return NIO;
+    }
+    return switch (forced.strip().toLowerCase(Locale.ROOT)) {
+      case "nio" -> NIO;
+      case "epoll" -> {
+        if (!Epoll.isAvailable()) {
+          throw new IllegalStateException("trellis.transport=epoll, but epoll does not load here: "
+              + Epoll.unavailabilityCause() + " (use trellis.transport=nio)");
+        }
+        yield EPOLL;
+      }
+      default -> throw new IllegalArgumentException("trellis.transport: '" + forced + "' (expected: nio or epoll)");
+    };
+  }
+
+  /** The process's transport. */
+  public static Transport current() {
+    return CURRENT;
+  }
+
+  private IoHandlerFactory ioHandlerFactory() {
+    return this == EPOLL ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+  }
 
   /** Event loops; threads named {@code <name>-<n>-<m>}. */
   public static EventLoopGroup newGroup(int threads, String name) {
-    return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name), NioIoHandler.newFactory());
+    return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name), CURRENT.ioHandlerFactory());
   }
 
   public static Class<? extends SocketChannel> socketChannel() {
-    return NioSocketChannel.class;
+    return CURRENT == EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
   }
 
   public static Class<? extends ServerSocketChannel> serverChannel() {
-    return NioServerSocketChannel.class;
+    return CURRENT == EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+  }
+
+  /**
+   * Makes a listener transparent ({@code IP_TRANSPARENT}): it accepts connections TPROXY hands it for
+   * any destination address, and each accepted socket's local address is where the client was going.
+   */
+  public static ServerBootstrap transparent(ServerBootstrap b) {
+    if (CURRENT != EPOLL) {
+      throw new IllegalStateException("transparent capture needs the epoll transport: run the node proxy with "
+          + "-Dtrellis.transport=epoll (Java NIO cannot set IP_TRANSPARENT)");
+    }
+    return b.option(EpollChannelOption.IP_TRANSPARENT, true);
   }
 }

@@ -18,8 +18,10 @@ import org.slf4j.LoggerFactory;
  * runtime's CNI calls. ADD decides enrollment ({@link Enrollment}) and installs redirection before it
  * answers, so a pod's containers never start uncaptured; a repeated ADD for the same container installs
  * nothing twice; DEL removes everything (and is no error for an unknown container); CHECK verifies;
- * GC removes captures of containers the runtime no longer has. Not thread-safe: the agent server calls
- * it from one thread.
+ * GC removes captures of containers the runtime no longer has. It remembers every pod the runtime
+ * reported, so a label change later can enroll or release it ({@link #reconcile}), and with an
+ * {@link AgentStateFile} it gets them back after its own restart ({@link #restore}). Not thread-safe:
+ * the agent server calls it from one thread.
  */
 public final class CaptureAgent implements NodeAgent {
 
@@ -27,17 +29,106 @@ public final class CaptureAgent implements NodeAgent {
 
   private final PodDirectory directory;
   private final Redirector redirector;
+  private final AgentStateFile state;
+  /** Every attachment the runtime reported and not yet deleted, enrolled or not. */
+  private final Map<String, Attachment> known = new LinkedHashMap<>();
   private final Map<String, Redirector.Target> captured = new LinkedHashMap<>();
   private volatile boolean ready;
 
   public CaptureAgent(PodDirectory directory, Redirector redirector) {
+    this(directory, redirector, null);
+  }
+
+  /** @param state where the agent remembers its pods across restarts, or null to forget them */
+  public CaptureAgent(PodDirectory directory, Redirector redirector, AgentStateFile state) {
     this.directory = directory;
     this.redirector = redirector;
+    this.state = state;
   }
 
   /** Marks the agent able to take ADDs (after it reconciled what existed before it started). */
   public void ready() {
     ready = true;
+  }
+
+  /**
+   * After a restart: takes back the pods it knew, re-installs the captured ones (the redirector's
+   * tables were set up afresh), then reconciles with the directory. Established connections keep
+   * flowing throughout (redirection only steers new ones).
+   */
+  public Reconciliation restore() throws IOException {
+    if (state != null) {
+      for (AgentStateFile.Entry e : state.load()) {
+        Attachment a = e.attachment();
+        known.put(a.containerId(), a);
+        if (e.captured()) {
+          Redirector.Target t = target(a);
+          redirector.install(t);
+          captured.put(a.containerId(), t);
+        }
+      }
+    }
+    return reconcile();
+  }
+
+  /** What one reconciliation changed, and what it could not. */
+  public record Reconciliation(List<String> captured, List<String> released, List<String> failures) {}
+
+  /**
+   * Brings every known pod in line with its enrollment now (namespace or pod labels changed): enrolls
+   * newly labeled pods, releases un-enrolled ones; pods the directory no longer knows are left to DEL
+   * and GC. One failure does not stop the others.
+   */
+  public Reconciliation reconcile() {
+    List<String> added = new ArrayList<>();
+    List<String> released = new ArrayList<>();
+    List<String> failures = new ArrayList<>();
+    for (Attachment a : List.copyOf(known.values())) {
+      Optional<PodDirectory.Pod> pod = a.namespace() == null ? Optional.empty()
+          : directory.find(a.namespace(), a.pod(), a.podUid());
+      if (pod.isEmpty()) {
+        continue;
+      }
+      boolean enrolled = Enrollment.decide(pod.get().namespace(), pod.get().namespaceLabels(), pod.get().labels(),
+          pod.get().hostNetwork()).enrolled();
+      String name = a.namespace() + "/" + a.pod();
+      try {
+        if (enrolled && !captured.containsKey(a.containerId())) {
+          Redirector.Target t = target(a);
+          redirector.install(t);
+          captured.put(a.containerId(), t);
+          added.add(name);
+        } else if (!enrolled && captured.containsKey(a.containerId())) {
+          redirector.remove(captured.get(a.containerId()));
+          captured.remove(a.containerId());
+          released.add(name);
+        }
+      } catch (IOException | RuntimeException e) {
+        failures.add(name + ": " + e.getMessage());
+      }
+    }
+    persist();
+    if (!added.isEmpty() || !released.isEmpty() || !failures.isEmpty()) {
+      log.info("reconciled: captured {}, released {}, failed {}", added, released, failures);
+    }
+    return new Reconciliation(added, released, failures);
+  }
+
+  private static Redirector.Target target(Attachment a) {
+    return new Redirector.Target(a.containerId(), a.netns(), a.namespace(), a.pod(), a.ips());
+  }
+
+  private void persist() {
+    if (state == null) {
+      return;
+    }
+    List<AgentStateFile.Entry> entries = new ArrayList<>();
+    known.values().forEach(a -> entries.add(new AgentStateFile.Entry(a, captured.containsKey(a.containerId()))));
+    try {
+      state.save(entries);
+    } catch (IOException e) {
+      log.warn("cannot save the node agent's state: {}", e.toString()); // in memory it is still right
+    }
   }
 
   /** The containers currently captured (for status and tests). */
@@ -63,33 +154,41 @@ public final class CaptureAgent implements NodeAgent {
     }
     Enrollment.Decision d = Enrollment.decide(pod.get().namespace(), pod.get().namespaceLabels(), pod.get().labels(),
         pod.get().hostNetwork());
+    known.put(a.containerId(), a);
     if (!d.enrolled()) {
+      persist();
       return new Answer(State.NOT_ENROLLED, d.reason());
     }
     Redirector.Target t = new Redirector.Target(a.containerId(), a.netns(), a.namespace(), a.pod(), a.ips());
     try {
       redirector.install(t);
     } catch (IOException | RuntimeException e) {
+      known.remove(a.containerId());
       removeQuietly(t);
       throw new CniPlugin.AgentException(redirector.name() + " redirection for " + a.namespace() + "/" + a.pod()
           + " failed: " + e.getMessage());
     }
     captured.put(a.containerId(), t);
+    persist();
     log.info("captured pod {}/{} ({}; {})", a.namespace(), a.pod(), redirector.name(), d.reason());
     return new Answer(State.CAPTURED, d.reason());
   }
 
   @Override
   public void delete(Attachment a) {
+    known.remove(a.containerId());
     Redirector.Target t = captured.remove(a.containerId());
     if (t == null) {
+      persist();
       return;
     }
     try {
       redirector.remove(t);
+      persist();
       log.info("released pod {}/{}", t.namespace(), t.pod());
     } catch (IOException | RuntimeException e) {
       captured.put(a.containerId(), t); // keep it, so a retried DEL or GC removes it later
+      persist();
       throw new CniPlugin.AgentException("removing " + redirector.name() + " redirection for " + t.namespace() + "/"
           + t.pod() + " failed: " + e.getMessage());
     }
@@ -120,6 +219,7 @@ public final class CaptureAgent implements NodeAgent {
   public void collect(List<String> validContainerIds) {
     Set<String> valid = new HashSet<>(validContainerIds);
     List<String> failures = new ArrayList<>();
+    known.keySet().removeIf(id -> !valid.contains(id) && !captured.containsKey(id));
     for (String id : List.copyOf(captured.keySet())) {
       if (!valid.contains(id)) {
         try {
@@ -129,6 +229,7 @@ public final class CaptureAgent implements NodeAgent {
         }
       }
     }
+    persist();
     if (!failures.isEmpty()) {
       throw new CniPlugin.AgentException(String.join("; ", failures));
     }

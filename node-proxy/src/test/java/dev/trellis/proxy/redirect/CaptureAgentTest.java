@@ -142,4 +142,54 @@ class CaptureAgentTest {
     assertThat(agent.capturedContainers()).containsExactly("c1");
     assertThat(redirector.log).endsWith("remove c4");
   }
+
+  @Test
+  void labelChangesEnrollAndReleasePodsTheAgentAlreadyKnows() {
+    agent.ready();
+    agent.add(pod("c3", "plain", "app-0"));
+    agent.add(pod("c2", "demo", "batch-0"));
+    assertThat(agent.capturedContainers()).isEmpty();
+
+    pods.put("plain/app-0", new PodDirectory.Pod("plain", "app-0", "u3", Map.of(), ENABLED, false)); // ns labeled
+    pods.put("demo/batch-0", new PodDirectory.Pod("demo", "batch-0", "u2", Map.of(), ENABLED, false)); // opt-out gone
+    CaptureAgent.Reconciliation r = agent.reconcile();
+    assertThat(r.captured()).containsExactlyInAnyOrder("plain/app-0", "demo/batch-0");
+    assertThat(agent.capturedContainers()).containsExactlyInAnyOrder("c2", "c3");
+
+    pods.put("plain/app-0", new PodDirectory.Pod("plain", "app-0", "u3", Map.of(), Map.of(), false)); // unlabeled
+    assertThat(agent.reconcile().released()).containsExactly("plain/app-0");
+    assertThat(redirector.installed).containsExactly("c2");
+    assertThat(agent.reconcile()).isEqualTo(new CaptureAgent.Reconciliation(List.of(), List.of(), List.of()));
+  }
+
+  @Test
+  void aRestartedAgentTakesBackItsPodsFromTheStateFile(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+      throws IOException {
+    AgentStateFile file = new AgentStateFile(dir.resolve("agent/state.json"));
+    CaptureAgent first = new CaptureAgent(directory(pods), redirector, file);
+    first.ready();
+    first.add(pod("c1", "demo", "web-0"));
+    first.add(pod("c3", "plain", "app-0"));
+
+    RecordingRedirector fresh = new RecordingRedirector(); // the tables were set up afresh
+    CaptureAgent second = new CaptureAgent(directory(pods), fresh, file);
+    assertThat(second.restore().failures()).isEmpty();
+    second.ready();
+    assertThat(second.capturedContainers()).containsExactly("c1");
+    assertThat(fresh.installed).containsExactly("c1");
+    pods.put("plain/app-0", new PodDirectory.Pod("plain", "app-0", "u3", Map.of(), ENABLED, false));
+    assertThat(second.reconcile().captured()).as("the pod it knew but had not captured").containsExactly("plain/app-0");
+
+    second.delete(pod("c1", null, null));
+    assertThat(new AgentStateFile(dir.resolve("agent/state.json")).load()).extracting(e -> e.attachment().containerId())
+        .containsExactly("c3");
+  }
+
+  @Test
+  void aDamagedStateFileIsNamed(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
+    java.nio.file.Path f = dir.resolve("state.json");
+    java.nio.file.Files.writeString(f, "{\"pods\": [{\"containerId\": 1");
+    assertThatThrownBy(() -> new AgentStateFile(f).load()).isInstanceOf(IOException.class)
+        .hasMessageContaining("node agent state file " + f + " is damaged");
+  }
 }

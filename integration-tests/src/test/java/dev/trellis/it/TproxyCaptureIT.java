@@ -72,11 +72,7 @@ class TproxyCaptureIT {
   }
 
   static String run(String... cmd) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as("%s: %s", String.join(" ", cmd), out).isZero();
-    return out;
+    return NftablesRedirectorIT.run(cmd);
   }
 
   /** From {@code pod}: connect to the VIP, read one line; null when the connection fails. */

@@ -1,6 +1,5 @@
 package dev.trellis.proxy.cni;
 
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
@@ -116,17 +115,7 @@ public final class NodeAgentServer implements AutoCloseable {
   }
 
   private static NodeAgent.Attachment attachment(JsonObject r) {
-    List<String> ips = new ArrayList<>();
-    if (r.has("ips") && r.get("ips").isJsonArray()) {
-      r.getAsJsonArray("ips").forEach(e -> ips.add(e.getAsString()));
-    }
-    return new NodeAgent.Attachment(string(r, "containerId"), string(r, "netns"), string(r, "ifname"),
-        string(r, "namespace"), string(r, "pod"), string(r, "podUid"), ips);
-  }
-
-  private static String string(JsonObject r, String name) {
-    JsonElement e = r.get(name);
-    return e == null || e.isJsonNull() ? null : e.getAsString();
+    return AttachmentJson.fromJson(r);
   }
 
   private static JsonObject answer(NodeAgent.Answer a) {

@@ -68,17 +68,8 @@ final class UnixSocketNodeAgent implements NodeAgent {
   }
 
   static JsonObject request(String op, Attachment a) {
-    JsonObject r = new JsonObject();
+    JsonObject r = AttachmentJson.toJson(a);
     r.addProperty("op", op);
-    r.addProperty("containerId", a.containerId());
-    r.addProperty("netns", a.netns());
-    r.addProperty("ifname", a.ifname());
-    r.addProperty("namespace", a.namespace());
-    r.addProperty("pod", a.pod());
-    r.addProperty("podUid", a.podUid());
-    JsonArray ips = new JsonArray();
-    a.ips().forEach(ips::add);
-    r.add("ips", ips);
     return r;
   }
 

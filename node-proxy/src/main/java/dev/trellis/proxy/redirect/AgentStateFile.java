@@ -6,6 +6,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import dev.trellis.proxy.cni.AttachmentJson;
 import dev.trellis.proxy.cni.NodeAgent;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -35,17 +36,7 @@ public final class AgentStateFile {
   public void save(Collection<Entry> entries) throws IOException {
     JsonArray pods = new JsonArray();
     for (Entry e : entries) {
-      NodeAgent.Attachment a = e.attachment();
-      JsonObject o = new JsonObject();
-      o.addProperty("containerId", a.containerId());
-      o.addProperty("netns", a.netns());
-      o.addProperty("ifname", a.ifname());
-      o.addProperty("namespace", a.namespace());
-      o.addProperty("pod", a.pod());
-      o.addProperty("podUid", a.podUid());
-      JsonArray ips = new JsonArray();
-      a.ips().forEach(ips::add);
-      o.add("ips", ips);
+      JsonObject o = AttachmentJson.toJson(e.attachment());
       o.addProperty("captured", e.captured());
       pods.add(o);
     }
@@ -68,20 +59,12 @@ public final class AgentStateFile {
       List<Entry> out = new ArrayList<>();
       for (JsonElement e : root.getAsJsonArray("pods")) {
         JsonObject o = e.getAsJsonObject();
-        List<String> ips = new ArrayList<>();
-        o.getAsJsonArray("ips").forEach(ip -> ips.add(ip.getAsString()));
-        out.add(new Entry(new NodeAgent.Attachment(string(o, "containerId"), string(o, "netns"), string(o, "ifname"),
-            string(o, "namespace"), string(o, "pod"), string(o, "podUid"), ips), o.get("captured").getAsBoolean()));
+        out.add(new Entry(AttachmentJson.fromJson(o), o.get("captured").getAsBoolean()));
       }
       return out;
     } catch (JsonParseException | IllegalStateException | NullPointerException | UnsupportedOperationException e) {
       throw new IOException("node agent state file " + file + " is damaged (" + e.getMessage()
           + "); move it away to start from the runtime's next calls", e);
     }
-  }
-
-  private static String string(JsonObject o, String name) {
-    JsonElement e = o.get(name);
-    return e == null || e.isJsonNull() ? null : e.getAsString();
   }
 }

@@ -5,7 +5,6 @@ import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Redirection with nftables TPROXY, where eBPF is unavailable. One table, {@code inet trellis}, is set
@@ -32,25 +31,8 @@ public final class NftablesRedirector implements Redirector {
     /** The real {@code nft}, optionally inside a network namespace ({@code ip netns exec NS nft ...}). */
     static Nft command(String netns) {
       return script -> {
-        List<String> cmd = new ArrayList<>();
-        if (netns != null) {
-          cmd.addAll(List.of("ip", "netns", "exec", netns));
-        }
-        cmd.addAll(List.of("nft", "-f", "-"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        p.getOutputStream().write(script.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        try {
-          if (!p.waitFor(30, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException("nft did not finish within 30 s");
-          }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IOException("interrupted while running nft", e);
-        }
-        return new Result(p.exitValue(), out.strip());
+        Commands.Result r = Commands.run(netns, List.of("nft", "-f", "-"), script);
+        return new Result(r.exitCode(), r.output());
       };
     }
   }

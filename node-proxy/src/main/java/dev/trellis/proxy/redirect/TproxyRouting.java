@@ -1,10 +1,8 @@
 package dev.trellis.proxy.redirect;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The policy route TPROXY needs: packets the nftables chain marked ({@link NftablesRedirector#MARK})
@@ -26,24 +24,10 @@ public final class TproxyRouting {
     /** The real {@code ip}, optionally inside a network namespace. */
     static Ip command(String netns) {
       return args -> {
-        List<String> cmd = new ArrayList<>();
-        if (netns != null) {
-          cmd.addAll(List.of("ip", "netns", "exec", netns));
-        }
-        cmd.add("ip");
+        List<String> cmd = new ArrayList<>(List.of("ip"));
         cmd.addAll(args);
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        try {
-          if (!p.waitFor(30, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException("ip " + String.join(" ", args) + " did not finish within 30 s");
-          }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new IOException("interrupted", e);
-        }
-        return new Result(p.exitValue(), out.strip());
+        Commands.Result r = Commands.run(netns, cmd, null);
+        return new Result(r.exitCode(), r.output());
       };
     }
   }

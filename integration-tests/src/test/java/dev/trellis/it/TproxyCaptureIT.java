@@ -2,6 +2,7 @@ package dev.trellis.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.trellis.proxy.redirect.Exclusions;
 import dev.trellis.proxy.redirect.NftablesRedirector;
 import dev.trellis.proxy.redirect.Redirector;
 import dev.trellis.proxy.redirect.TproxyRouting;
@@ -22,8 +23,8 @@ import org.junit.jupiter.api.Test;
  * "pods" joined to it by veth pairs, no route anywhere else. The node runs the proxy's transparent
  * capture listener (in its own JVM, epoll transport); the nftables redirector captures one pod. That
  * pod's unmodified connection to a service VIP that exists nowhere reaches the listener, which sees
- * the VIP as the original destination and the pod as the source; the other pod's, and the first one's
- * after it is released, go nowhere.
+ * the VIP as the original destination and the pod as the source, except on a port its annotations
+ * exclude; the other pod's, and the first one's after it is released, go nowhere.
  */
 class TproxyCaptureIT {
 
@@ -77,8 +78,12 @@ class TproxyCaptureIT {
 
   /** From {@code pod}: connect to the VIP, read one line; null when the connection fails. */
   static String dialVip(String pod) throws Exception {
+    return dialVip(pod, 80);
+  }
+
+  static String dialVip(String pod, int port) throws Exception {
     Process p = new ProcessBuilder("ip", "netns", "exec", pod, "timeout", "3", "bash", "-c",
-        "exec 3<>/dev/tcp/10.96.0.1/80 && head -n 1 <&3").redirectErrorStream(true).start();
+        "exec 3<>/dev/tcp/10.96.0.1/" + port + " && head -n 1 <&3").redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
     p.waitFor(10, TimeUnit.SECONDS);
     return p.exitValue() == 0 ? out : null;
@@ -91,7 +96,7 @@ class TproxyCaptureIT {
     redirector.ensureBase();
     new TproxyRouting(TproxyRouting.Ip.command(node)).install();
     Redirector.Target captured = new Redirector.Target("c1", "/var/run/netns/" + pod1, "demo", "client-0",
-        List.of("10.200.1.2"));
+        List.of("10.200.1.2"), new Exclusions(List.of(81), List.of("10.96.9.0/24")));
     redirector.install(captured);
 
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
@@ -103,6 +108,8 @@ class TproxyCaptureIT {
     assertThat(ready).as("the probe's first line").startsWith("listening on /127.0.0.1:15001 with EPOLL");
 
     assertThat(dialVip(pod1)).isEqualTo("orig=10.96.0.1:80 from=10.200.1.2");
+    assertThat(dialVip(pod1, 8080)).isEqualTo("orig=10.96.0.1:8080 from=10.200.1.2");
+    assertThat(dialVip(pod1, 81)).as("port 81 is excluded by the pod's annotation: not redirected").isNull();
     assertThat(dialVip(pod2)).as("a pod that is not captured has no way to the VIP").isNull();
 
     redirector.remove(captured);

@@ -62,7 +62,13 @@ public final class CaptureAgent implements NodeAgent {
         Attachment a = e.attachment();
         known.put(a.containerId(), a);
         if (e.captured()) {
-          Redirector.Target t = target(a);
+          Redirector.Target t;
+          try {
+            t = target(a, a.namespace() == null ? Optional.empty() : directory.find(a.namespace(), a.pod(), a.podUid()));
+          } catch (IllegalArgumentException bad) {
+            log.warn("pod {}/{}: {}; restored without exclusions", a.namespace(), a.pod(), bad.getMessage());
+            t = target(a, Optional.empty());
+          }
           redirector.install(t);
           captured.put(a.containerId(), t);
         }
@@ -94,7 +100,7 @@ public final class CaptureAgent implements NodeAgent {
       String name = a.namespace() + "/" + a.pod();
       try {
         if (enrolled && !captured.containsKey(a.containerId())) {
-          Redirector.Target t = target(a);
+          Redirector.Target t = target(a, pod);
           redirector.install(t);
           captured.put(a.containerId(), t);
           added.add(name);
@@ -114,8 +120,10 @@ public final class CaptureAgent implements NodeAgent {
     return new Reconciliation(added, released, failures);
   }
 
-  private static Redirector.Target target(Attachment a) {
-    return new Redirector.Target(a.containerId(), a.netns(), a.namespace(), a.pod(), a.ips());
+  /** What to install for the pod: its addresses and the exclusions its annotations ask for. */
+  private static Redirector.Target target(Attachment a, Optional<PodDirectory.Pod> pod) {
+    Exclusions exclusions = pod.map(p -> Exclusions.of(p.annotations())).orElse(Exclusions.NONE);
+    return new Redirector.Target(a.containerId(), a.netns(), a.namespace(), a.pod(), a.ips(), exclusions);
   }
 
   private void persist() {
@@ -159,7 +167,14 @@ public final class CaptureAgent implements NodeAgent {
       persist();
       return new Answer(State.NOT_ENROLLED, d.reason());
     }
-    Redirector.Target t = new Redirector.Target(a.containerId(), a.netns(), a.namespace(), a.pod(), a.ips());
+    Redirector.Target t;
+    try {
+      t = target(a, pod);
+    } catch (IllegalArgumentException e) {
+      known.remove(a.containerId());
+      throw new CniPlugin.AgentException("pod " + a.namespace() + "/" + a.pod() + " has a bad annotation: "
+          + e.getMessage());
+    }
     try {
       redirector.install(t);
     } catch (IOException | RuntimeException e) {

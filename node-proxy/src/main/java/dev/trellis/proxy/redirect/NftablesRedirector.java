@@ -8,7 +8,8 @@ import java.util.List;
 
 /**
  * Redirection with nftables TPROXY, where eBPF is unavailable. One table, {@code inet trellis}, is set
- * up once ({@link #ensureBase}); it holds the captured pods' addresses in two sets and a prerouting
+ * up once ({@link #ensureBase}); it holds the captured pods' addresses in two sets (and their
+ * {@link Exclusions}, as address-and-port and address-and-CIDR sets checked first) and a prerouting
  * chain that sends their TCP traffic to the node proxy: connections a pod opens to the outbound
  * listener (15001), HBONE to a pod's port 15008 to the HBONE server, other TCP to a pod to the
  * plaintext inbound listener (15006). Capturing or releasing a pod is adding or deleting set
@@ -59,9 +60,17 @@ public final class NftablesRedirector implements Redirector {
         table inet %1$s {
           set pods4 { type ipv4_addr; }
           set pods6 { type ipv6_addr; }
+          set excluded_ports4 { type ipv4_addr . inet_service; }
+          set excluded_ports6 { type ipv6_addr . inet_service; }
+          set excluded_cidrs4 { type ipv4_addr . ipv4_addr; flags interval; }
+          set excluded_cidrs6 { type ipv6_addr . ipv6_addr; flags interval; }
           chain prerouting {
             type filter hook prerouting priority mangle; policy accept;
             meta l4proto tcp socket transparent 1 meta mark set %2$s accept
+            meta l4proto tcp ip saddr . tcp dport @excluded_ports4 accept
+            meta l4proto tcp ip6 saddr . tcp dport @excluded_ports6 accept
+            meta l4proto tcp ip saddr . ip daddr @excluded_cidrs4 accept
+            meta l4proto tcp ip6 saddr . ip6 daddr @excluded_cidrs6 accept
             ip saddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:%3$d meta mark set %2$s accept
             ip6 saddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:%3$d meta mark set %2$s accept
             ip daddr @pods4 tcp dport %5$d tproxy ip to 127.0.0.1:%5$d meta mark set %2$s accept
@@ -83,6 +92,7 @@ public final class NftablesRedirector implements Redirector {
     check(nft.run("table inet " + TABLE + " {}\ndelete table inet " + TABLE + "\n"), "removing table inet " + TABLE);
   }
 
+  /** The set elements for a pod's addresses (and, with {@code exclusions}, its exclusions per address). */
   static String elements(String verb, Target t) {
     StringBuilder b = new StringBuilder();
     List<String> v4 = new ArrayList<>();
@@ -90,15 +100,22 @@ public final class NftablesRedirector implements Redirector {
     for (String ip : t.ips()) {
       (isV6(ip) ? v6 : v4).add(ip);
     }
-    if (!v4.isEmpty()) {
-      b.append(verb).append(" element inet ").append(TABLE).append(" pods4 { ").append(String.join(", ", v4))
-          .append(" }\n");
-    }
-    if (!v6.isEmpty()) {
-      b.append(verb).append(" element inet ").append(TABLE).append(" pods6 { ").append(String.join(", ", v6))
-          .append(" }\n");
+    element(b, verb, "pods4", v4);
+    element(b, verb, "pods6", v6);
+    for (String ip : t.ips()) {
+      String family = isV6(ip) ? "6" : "4";
+      element(b, verb, "excluded_ports" + family, t.exclusions().ports().stream().map(p -> ip + " . " + p).toList());
+      element(b, verb, "excluded_cidrs" + family, t.exclusions().cidrs().stream()
+          .filter(c -> isV6(c.substring(0, c.indexOf('/'))) == isV6(ip)).map(c -> ip + " . " + c).toList());
     }
     return b.toString();
+  }
+
+  private static void element(StringBuilder b, String verb, String set, List<String> values) {
+    if (!values.isEmpty()) {
+      b.append(verb).append(" element inet ").append(TABLE).append(' ').append(set).append(" { ")
+          .append(String.join(", ", values)).append(" }\n");
+    }
   }
 
   private static boolean isV6(String ip) {
@@ -121,9 +138,20 @@ public final class NftablesRedirector implements Redirector {
   @Override
   public void remove(Target t) throws IOException {
     for (String ip : t.ips()) {
-      Target one = new Target(t.containerId(), t.netns(), t.namespace(), t.pod(), List.of(ip));
-      if (present(one)) {
-        check(nft.run(elements("delete", one)), "releasing " + t.namespace() + "/" + t.pod());
+      Target one = new Target(t.containerId(), t.netns(), t.namespace(), t.pod(), List.of(ip), t.exclusions());
+      Target address = new Target(t.containerId(), t.netns(), t.namespace(), t.pod(), List.of(ip));
+      if (!present(address)) {
+        continue;
+      }
+      // The address and its exclusions went in together and leave together (one transaction); if the
+      // exclusions are not all there any more, the address goes alone and each exclusion on its own.
+      if (nft.run(elements("delete", one)).exitCode() != 0) {
+        check(nft.run(elements("delete", address)), "releasing " + t.namespace() + "/" + t.pod());
+        for (String line : elements("delete", one).split("\n")) {
+          if (line.contains(" excluded_")) {
+            nft.run(line + "\n");
+          }
+        }
       }
     }
   }

@@ -11,10 +11,17 @@ public interface PodDirectory {
 
   /** A pod as the directory knows it. */
   record Pod(String namespace, String name, String uid, Map<String, String> labels, Map<String, String> namespaceLabels,
-      boolean hostNetwork) {
+      boolean hostNetwork, Map<String, String> annotations) {
     public Pod {
       labels = Map.copyOf(labels);
       namespaceLabels = Map.copyOf(namespaceLabels);
+      annotations = Map.copyOf(annotations);
+    }
+
+    /** A pod without annotations. */
+    public Pod(String namespace, String name, String uid, Map<String, String> labels, Map<String, String> namespaceLabels,
+        boolean hostNetwork) {
+      this(namespace, name, uid, labels, namespaceLabels, hostNetwork, Map.of());
     }
   }
 

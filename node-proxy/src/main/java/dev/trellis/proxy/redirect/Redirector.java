@@ -10,10 +10,17 @@ import java.util.List;
  */
 public interface Redirector {
 
-  /** A pod to capture: its sandbox and addresses. */
-  record Target(String containerId, String netns, String namespace, String pod, List<String> ips) {
+  /** A pod to capture: its sandbox, addresses, and the outbound traffic that bypasses the mesh. */
+  record Target(String containerId, String netns, String namespace, String pod, List<String> ips,
+      Exclusions exclusions) {
     public Target {
       ips = List.copyOf(ips);
+      exclusions = exclusions == null ? Exclusions.NONE : exclusions;
+    }
+
+    /** A pod without exclusions. */
+    public Target(String containerId, String netns, String namespace, String pod, List<String> ips) {
+      this(containerId, netns, namespace, pod, ips, Exclusions.NONE);
     }
   }
 

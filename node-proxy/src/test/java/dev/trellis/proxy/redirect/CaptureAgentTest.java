@@ -21,12 +21,14 @@ class CaptureAgentTest {
   static final class RecordingRedirector implements Redirector {
     final List<String> log = new ArrayList<>();
     final Set<String> installed = new HashSet<>();
+    final List<Target> targets = new ArrayList<>();
     IOException failInstall;
     IOException failRemove;
 
     @Override
     public void install(Target t) throws IOException {
       log.add("install " + t.containerId());
+      targets.add(t);
       if (failInstall != null) {
         throw failInstall;
       }
@@ -191,5 +193,25 @@ class CaptureAgentTest {
     java.nio.file.Files.writeString(f, "{\"pods\": [{\"containerId\": 1");
     assertThatThrownBy(() -> new AgentStateFile(f).load()).isInstanceOf(IOException.class)
         .hasMessageContaining("node agent state file " + f + " is damaged");
+  }
+
+  @Test
+  void annotationsExcludePortsAndCidrsAndBadOnesAreRefused() {
+    agent.ready();
+    assertThat(redirector.targets).isEmpty();
+    pods.put("demo/db-client-0", new PodDirectory.Pod("demo", "db-client-0", "u5", Map.of(), ENABLED, false,
+        Map.of(Exclusions.PORTS, "5432, 6379", Exclusions.CIDRS, "10.0.0.0/8")));
+    CaptureAgent capturing = agent;
+    capturing.add(pod("c5", "demo", "db-client-0"));
+    assertThat(redirector.targets.getFirst().exclusions()).isEqualTo(new Exclusions(List.of(5432, 6379), List.of("10.0.0.0/8")));
+
+    pods.put("demo/bad-0", new PodDirectory.Pod("demo", "bad-0", "u6", Map.of(), ENABLED, false,
+        Map.of(Exclusions.PORTS, "http")));
+    assertThatThrownBy(() -> capturing.add(pod("c6", "demo", "bad-0"))).isInstanceOf(CniPlugin.AgentException.class)
+        .hasMessage("pod demo/bad-0 has a bad annotation: trellis.dev/exclude-outbound-ports: 'http' is not a port "
+            + "(expected: 1..65535, comma-separated)");
+    assertThatThrownBy(() -> Exclusions.of(Map.of(Exclusions.CIDRS, "10.0.0.0/33")))
+        .hasMessageContaining("'10.0.0.0/33' is not a CIDR");
+    assertThat(Exclusions.of(Map.of(Exclusions.CIDRS, "fd00::1"))).isEqualTo(new Exclusions(List.of(), List.of("fd00:0:0:0:0:0:0:1/128")));
   }
 }

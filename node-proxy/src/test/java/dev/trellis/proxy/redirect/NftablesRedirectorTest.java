@@ -20,17 +20,22 @@ class NftablesRedirectorTest {
 
   final NftablesRedirector.Nft fake = script -> {
     scripts.add(script.strip());
-    Matcher m = Pattern.compile("(add|delete|get) element inet trellis (pods[46]) \\{ (.+) }").matcher(script);
+    Matcher m = Pattern.compile("(add|delete|get) element inet trellis (\\w+) \\{ (.+) }").matcher(script);
     int status = 0;
+    Set<String> after = new HashSet<>(elements); // like nft, a script is one transaction: all or nothing
     while (m.find()) {
       for (String ip : m.group(3).split(", ")) {
         String key = m.group(2) + " " + ip;
         switch (m.group(1)) {
-          case "add" -> elements.add(key);
-          case "delete" -> status |= elements.remove(key) ? 0 : 1;
-          default -> status |= elements.contains(key) ? 0 : 1;
+          case "add" -> after.add(key);
+          case "delete" -> status |= after.remove(key) ? 0 : 1;
+          default -> status |= after.contains(key) ? 0 : 1;
         }
       }
+    }
+    if (status == 0) {
+      elements.clear();
+      elements.addAll(after);
     }
     return new NftablesRedirector.Nft.Result(status, status == 0 ? "" : "No such file or directory");
   };
@@ -71,5 +76,22 @@ class NftablesRedirectorTest {
   void aPodWithoutAddressesOrWithANameForAnAddressIsRefused() {
     assertThatThrownBy(() -> redirector.install(pod())).hasMessage("pod demo/web-0 has no address to capture");
     assertThatThrownBy(() -> redirector.install(pod("web.local"))).hasMessageContaining("not an IP literal");
+  }
+
+  @Test
+  void exclusionsGoInAndOutWithTheirAddress() throws IOException {
+    Redirector.Target t = new Redirector.Target("c1", "/n", "demo", "web-0", List.of("10.1.0.7", "fd00::7"),
+        new Exclusions(List.of(5432), List.of("10.96.0.0/16", "fd00:96::/64")));
+    redirector.install(t);
+    assertThat(scripts.getLast()).isEqualTo("""
+        add element inet trellis pods4 { 10.1.0.7 }
+        add element inet trellis pods6 { fd00::7 }
+        add element inet trellis excluded_ports4 { 10.1.0.7 . 5432 }
+        add element inet trellis excluded_cidrs4 { 10.1.0.7 . 10.96.0.0/16 }
+        add element inet trellis excluded_ports6 { fd00::7 . 5432 }
+        add element inet trellis excluded_cidrs6 { fd00::7 . fd00:96::/64 }""");
+    elements.remove("excluded_ports4 10.1.0.7 . 5432"); // changed behind our back
+    redirector.remove(t);
+    assertThat(elements).isEmpty();
   }
 }

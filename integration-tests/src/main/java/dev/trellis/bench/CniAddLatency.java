@@ -38,25 +38,7 @@ public final class CniAddLatency {
       System.exit(2);
     }
     Path dir = Files.createTempDirectory("trellis-cni-bench");
-    PodDirectory pods = (ns, name, uid) -> Optional.of(new PodDirectory.Pod(ns, name, uid, Map.of(),
-        Map.of(Enrollment.LABEL, "enabled"), false));
-    CaptureAgent agent = new CaptureAgent(pods, new Redirector() {
-      @Override
-      public void install(Target t) {}
-
-      @Override
-      public void remove(Target t) {}
-
-      @Override
-      public boolean verify(Target t) {
-        return true;
-      }
-
-      @Override
-      public String name() {
-        return "none";
-      }
-    });
+    CaptureAgent agent = agentEnrollingEveryPod(new java.util.ArrayList<>());
     agent.ready();
     List<String> common = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k");
     Path jsa = dir.resolve("cni.jsa");
@@ -95,6 +77,34 @@ public final class CniAddLatency {
       }
       System.out.printf("%npods captured by the agent: %d%n", agent.capturedContainers().size());
     }
+  }
+
+  /**
+   * A node agent for which every pod is enrolled and whose redirector only notes what it would
+   * install ({@code "<pod> <ips>"} into {@code installs}): the plugin's own cost, nothing of the kernel's.
+   */
+  public static CaptureAgent agentEnrollingEveryPod(List<String> installs) {
+    PodDirectory pods = (ns, name, uid) -> Optional.of(new PodDirectory.Pod(ns, name, uid, Map.of(),
+        Map.of(Enrollment.LABEL, "enabled"), false));
+    return new CaptureAgent(pods, new Redirector() {
+      @Override
+      public void install(Target t) {
+        installs.add(t.pod() + " " + t.ips());
+      }
+
+      @Override
+      public void remove(Target t) {}
+
+      @Override
+      public boolean verify(Target t) {
+        return true;
+      }
+
+      @Override
+      public String name() {
+        return "recording";
+      }
+    });
   }
 
   /** One ADD in a fresh process; fails the run on anything but success. */

@@ -4,18 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.trellis.bench.CniAddLatency;
 import dev.trellis.proxy.cni.NodeAgentServer;
 import dev.trellis.proxy.redirect.CaptureAgent;
-import dev.trellis.proxy.redirect.Enrollment;
-import dev.trellis.proxy.redirect.PodDirectory;
-import dev.trellis.proxy.redirect.Redirector;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,27 +62,7 @@ class TrellisCniIT {
     assertThat(dir.resolve("bin/trellis-cni.d/trellis-cni.aot")).exists();
 
     List<String> installed = new ArrayList<>();
-    PodDirectory pods = (ns, name, uid) -> Optional.of(new PodDirectory.Pod(ns, name, uid, Map.of(),
-        Map.of(Enrollment.LABEL, "enabled"), false));
-    CaptureAgent agent = new CaptureAgent(pods, new Redirector() {
-      @Override
-      public void install(Target t) {
-        installed.add(t.pod() + " " + t.ips());
-      }
-
-      @Override
-      public void remove(Target t) {}
-
-      @Override
-      public boolean verify(Target t) {
-        return true;
-      }
-
-      @Override
-      public String name() {
-        return "recording";
-      }
-    });
+    CaptureAgent agent = CniAddLatency.agentEnrollingEveryPod(installed);
     agent.ready();
     String prev = "{\"cniVersion\": \"1.0.0\", \"interfaces\": [{\"name\": \"eth0\", \"sandbox\": \"/var/run/netns/web-0\"}],"
         + " \"ips\": [{\"address\": \"10.1.0.7/24\", \"interface\": 0}]}";

@@ -3,7 +3,9 @@ package dev.trellis.proxy.cluster;
 import dev.trellis.proxy.state.ClusterSpec;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.LongUnaryOperator;
 
 /**
@@ -101,6 +103,29 @@ public interface LoadBalancer {
       }
     }
     return candidates.getLast();
+  }
+
+  /**
+   * The hash-based pick (ring hash, Maglev): the slot the hash lands on, or, when some hosts are not
+   * candidates (ejected, already tried), the first candidate walking on from there, so a host's keys
+   * move to its successors only. Unhashed requests are spread by weight instead.
+   */
+  static Host byHash(Host[] slots, int start, List<Host> hosts, Input in) {
+    List<Host> c = candidates(hosts, in);
+    if (!in.hashed()) {
+      return weighted(c, in.random().applyAsLong(totalWeight(c)));
+    }
+    if (c.size() == hosts.size()) {
+      return slots[start];
+    }
+    Set<Host> usable = new HashSet<>(c);
+    for (int k = 0; k < slots.length; k++) {
+      Host h = slots[(start + k) % slots.length];
+      if (usable.contains(h)) {
+        return h;
+      }
+    }
+    return c.getFirst();
   }
 
   static long totalWeight(List<Host> candidates) {

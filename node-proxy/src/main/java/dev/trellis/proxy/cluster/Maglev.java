@@ -1,9 +1,7 @@
 package dev.trellis.proxy.cluster;
 
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Maglev consistent hashing: a lookup table of prime size filled by each host's own permutation
@@ -63,22 +61,8 @@ final class Maglev implements LoadBalancer {
     if (hosts.isEmpty()) {
       return null;
     }
-    List<Host> c = LoadBalancer.candidates(hosts, in);
-    if (!in.hashed()) {
-      return LoadBalancer.weighted(c, in.random().applyAsLong(LoadBalancer.totalWeight(c)));
-    }
-    int start = (int) Long.remainderUnsigned(in.hash(), table.length);
-    if (c.size() == hosts.size()) {
-      return table[start];
-    }
-    Set<Host> usable = new HashSet<>(c);
-    for (int k = 0; k < table.length; k++) {
-      Host h = table[(start + k) % table.length];
-      if (usable.contains(h)) {
-        return h;
-      }
-    }
-    return c.getFirst();
+    return LoadBalancer.byHash(table, in.hashed() ? (int) Long.remainderUnsigned(in.hash(), table.length) : 0, hosts,
+        in);
   }
 
   @Override

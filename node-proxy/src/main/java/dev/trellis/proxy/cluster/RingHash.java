@@ -1,9 +1,7 @@
 package dev.trellis.proxy.cluster;
 
 import java.util.Arrays;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 
 /**
  * Consistent hashing on a ring: each host owns {@link #POINTS_PER_WEIGHT} entries per unit of weight
@@ -55,22 +53,7 @@ final class RingHash implements LoadBalancer {
     if (hosts.isEmpty()) {
       return null;
     }
-    List<Host> c = LoadBalancer.candidates(hosts, in);
-    if (!in.hashed()) {
-      return LoadBalancer.weighted(c, in.random().applyAsLong(LoadBalancer.totalWeight(c)));
-    }
-    int start = firstAtOrAfter(in.hash());
-    if (c.size() == hosts.size()) {
-      return owners[start];
-    }
-    Set<Host> usable = new HashSet<>(c);
-    for (int k = 0; k < ring.length; k++) {
-      Host h = owners[(start + k) % ring.length];
-      if (usable.contains(h)) {
-        return h;
-      }
-    }
-    return c.getFirst();
+    return LoadBalancer.byHash(owners, in.hashed() ? firstAtOrAfter(in.hash()) : 0, hosts, in);
   }
 
   private int firstAtOrAfter(long hash) {

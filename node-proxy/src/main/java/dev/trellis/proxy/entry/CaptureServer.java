@@ -3,9 +3,7 @@ package dev.trellis.proxy.entry;
 import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
@@ -46,10 +44,7 @@ public final class CaptureServer implements AutoCloseable {
 
   private static CaptureServer start(ServerBootstrap bootstrap, EventLoopGroup group, InetSocketAddress address,
       OriginalDestination destination, EntryDispatcher dispatcher) {
-    Channel ch = bootstrap.group(group).channel(Transport.serverChannel())
-        .childOption(ChannelOption.AUTO_READ, false)
-        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .childOption(ChannelOption.TCP_NODELAY, true)
+    Channel ch = Transport.relayListener(bootstrap, group)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel c) {

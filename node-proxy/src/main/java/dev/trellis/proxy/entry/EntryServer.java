@@ -4,7 +4,6 @@ import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
@@ -22,10 +21,7 @@ public final class EntryServer implements AutoCloseable {
   }
 
   public static EntryServer start(EventLoopGroup group, InetSocketAddress address, EntryDispatcher dispatcher) {
-    Channel ch = new ServerBootstrap().group(group).channel(Transport.serverChannel())
-        .childOption(ChannelOption.AUTO_READ, false)
-        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .childOption(ChannelOption.TCP_NODELAY, true)
+    Channel ch = Transport.relayListener(new ServerBootstrap(), group)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel c) {

@@ -7,12 +7,10 @@ import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamBytesHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2Headers;
@@ -89,12 +87,7 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
 
   private void connect(ChannelHandlerContext ctx, Http2StreamChannel stream, SpiffeId peer, String authority,
       InboundDecision.Forward f) {
-    new Bootstrap().group(stream.eventLoop()).channel(Transport.socketChannel())
-        .option(ChannelOption.AUTO_READ, false)
-        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
-        .handler(new ChannelInboundHandlerAdapter())
+    Transport.relayConnection(stream.eventLoop(), connectTimeoutMillis)
         .connect(f.address(), f.port())
         .addListener((ChannelFuture cf) -> {
           String workload = f.target().name();

@@ -4,11 +4,8 @@ import dev.trellis.proxy.entry.EntryDispatcher;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.SocketRelayHandler;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import java.net.InetAddress;
 import java.time.Clock;
 import java.util.Set;
@@ -53,12 +50,7 @@ public final class PlaintextInbound implements EntryDispatcher {
         records.add(new InboundRecords.Entry(clock.instant(), null, authority, null, r.status(), r.reason()));
         reply.reject(r.status() == 401 || r.status() == 403 ? Refusal.FORBIDDEN : Refusal.UNREACHABLE);
       }
-      case InboundDecision.Forward f -> new Bootstrap().group(downstream.eventLoop()).channel(Transport.socketChannel())
-          .option(ChannelOption.AUTO_READ, false)
-          .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-          .option(ChannelOption.TCP_NODELAY, true)
-          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
-          .handler(new ChannelInboundHandlerAdapter())
+      case InboundDecision.Forward f -> Transport.relayConnection(downstream.eventLoop(), connectTimeoutMillis)
           .connect(f.address(), f.port())
           .addListener((ChannelFuture cf) -> {
             if (!cf.isSuccess()) {

@@ -5,11 +5,8 @@ import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.SocketRelayHandler;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import java.net.InetAddress;
 import org.slf4j.Logger;
@@ -74,12 +71,7 @@ public final class OutboundDispatch implements EntryDispatcher {
 
   private static void passthrough(OutboundServices services, Channel downstream, OutboundDecision.Passthrough d,
       EntryReply reply) {
-    new Bootstrap().group(downstream.eventLoop()).channel(Transport.socketChannel())
-        .option(ChannelOption.AUTO_READ, false)
-        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .option(ChannelOption.TCP_NODELAY, true)
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, services.connectTimeoutMillis())
-        .handler(new ChannelInboundHandlerAdapter())
+    Transport.relayConnection(downstream.eventLoop(), services.connectTimeoutMillis())
         .connect(d.address(), d.port())
         .addListener((ChannelFuture cf) -> {
           if (!cf.isSuccess()) {

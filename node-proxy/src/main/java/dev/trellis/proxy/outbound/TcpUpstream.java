@@ -8,11 +8,8 @@ import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.HboneConnector;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
@@ -106,12 +103,7 @@ final class TcpUpstream {
           p.setFailure(new TcpUpstreamException(f.cause().getMessage(), false, denied, f.cause()));
         });
       }
-      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(Transport.socketChannel())
-          .option(ChannelOption.AUTO_READ, false)
-          .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-          .option(ChannelOption.TCP_NODELAY, true)
-          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, s.connectTimeoutMillis())
-          .handler(new ChannelInboundHandlerAdapter())
+      case UpstreamTarget.Direct d -> Transport.relayConnection(loop, s.connectTimeoutMillis())
           .connect(d.address(), d.port())
           .addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {

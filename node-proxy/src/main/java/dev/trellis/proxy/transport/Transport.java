@@ -1,6 +1,10 @@
 package dev.trellis.proxy.transport;
 
+import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -68,6 +72,28 @@ public enum Transport {
 
   public static Class<? extends ServerSocketChannel> serverChannel() {
     return CURRENT == EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+  }
+
+  /**
+   * A connection for a byte relay, on {@code loop} (the downstream's): auto-read off (the relay reads
+   * when the other side can take more), half-closure allowed (one direction may end first), no Nagle
+   * delay, and the connect timeout. The caller adds its handlers once connected.
+   */
+  public static Bootstrap relayConnection(EventLoop loop, int connectTimeoutMillis) {
+    return new Bootstrap().group(loop).channel(socketChannel())
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+        .handler(new ChannelInboundHandlerAdapter());
+  }
+
+  /** A listener whose accepted connections are relayed: the same socket policy as {@link #relayConnection}. */
+  public static ServerBootstrap relayListener(ServerBootstrap b, EventLoopGroup group) {
+    return b.group(group).channel(serverChannel())
+        .childOption(ChannelOption.AUTO_READ, false)
+        .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .childOption(ChannelOption.TCP_NODELAY, true);
   }
 
   /**

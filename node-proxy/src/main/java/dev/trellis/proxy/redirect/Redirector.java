@@ -10,12 +10,26 @@ import java.util.List;
  */
 public interface Redirector {
 
-  /** A pod to capture: its sandbox, addresses, and the outbound traffic that bypasses the mesh. */
+  /**
+   * A pod to capture: its sandbox, addresses, the outbound traffic that bypasses the mesh, and its cgroup
+   * v2 directory (absolute path; eBPF attaches there; null where unknown, which nftables does not need).
+   */
   record Target(String containerId, String netns, String namespace, String pod, List<String> ips,
-      Exclusions exclusions) {
+      Exclusions exclusions, String cgroup) {
     public Target {
       ips = List.copyOf(ips);
       exclusions = exclusions == null ? Exclusions.NONE : exclusions;
+    }
+
+    /** A pod whose cgroup is not known. */
+    public Target(String containerId, String netns, String namespace, String pod, List<String> ips,
+        Exclusions exclusions) {
+      this(containerId, netns, namespace, pod, ips, exclusions, null);
+    }
+
+    /** The same pod with its cgroup directory. */
+    public Target withCgroup(String cgroupDirectory) {
+      return new Target(containerId, netns, namespace, pod, ips, exclusions, cgroupDirectory);
     }
 
     /** A pod without exclusions. */

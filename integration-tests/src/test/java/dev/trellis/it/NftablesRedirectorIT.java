@@ -75,6 +75,7 @@ class NftablesRedirectorIT {
     redirector.ensureBase();
     redirector.ensureBase(); // again, as after an agent restart: one table, one chain
     assertThat(run("ip", "netns", "exec", netns, "nft", "list", "tables")).isEqualTo("table inet trellis\n");
+    assertThat(table().split("tproxy ip to 127.0.0.1:15001", -1)).as("the outbound rule once").hasSize(2);
     assertThat(table()).contains("tproxy ip to 127.0.0.1:15001").contains("tcp dport 15008 tproxy ip to 127.0.0.1:15008");
 
     redirector.install(pod("a", "10.1.0.7", "fd00::7"));
@@ -82,6 +83,8 @@ class NftablesRedirectorIT {
     redirector.install(pod("b", "10.1.0.8"));
     String table = table();
     assertThat(table).contains("elements = { 10.1.0.7, 10.1.0.8 }").contains("elements = { fd00::7 }");
+    redirector.ensureBase(); // an agent restart keeps every captured pod captured (no empty window)
+    assertThat(table()).contains("elements = { 10.1.0.7, 10.1.0.8 }").contains("elements = { fd00::7 }");
     assertThat(redirector.verify(pod("a", "10.1.0.7", "fd00::7"))).isTrue();
 
     run("ip", "netns", "exec", netns, "nft", "delete", "element", "inet", "trellis", "pods6", "{ fd00::7 }");

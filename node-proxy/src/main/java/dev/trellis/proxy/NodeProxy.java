@@ -9,12 +9,15 @@ import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.admin.ProxyAdminServer;
 import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.entry.CaptureServer;
 import dev.trellis.proxy.entry.EntryServer;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.InboundRecords;
 import dev.trellis.proxy.inbound.PlaintextInbound;
+import dev.trellis.proxy.outbound.HboneDialing;
 import dev.trellis.proxy.outbound.HttpInspection;
+import dev.trellis.proxy.outbound.HttpLimits;
 import dev.trellis.proxy.outbound.OutboundDispatch;
 import dev.trellis.proxy.outbound.OutboundServices;
 import dev.trellis.proxy.state.LocalWorkload;
@@ -26,12 +29,18 @@ import dev.trellis.xds.client.AdsClient;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -47,6 +56,13 @@ import org.slf4j.LoggerFactory;
 public final class NodeProxy implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(NodeProxy.class);
+  private static final InetAddress ANY = InetAddress.ofLiteral("0.0.0.0");
+
+  /** Recovers where a redirected connection was going from its peer address (the eBPF redirection map). */
+  @FunctionalInterface
+  public interface RedirectLookup {
+    Optional<InetSocketAddress> find(InetSocketAddress peerOfAcceptedConnection);
+  }
   static final int CONNECT_TIMEOUT_MILLIS = 5000;
 
   private final NodeProxyOptions options;
@@ -68,11 +84,21 @@ public final class NodeProxy implements AutoCloseable {
   private HttpInspection inspection;
   private EntryServer entry;
   private EntryServer plaintextInbound;
+  private CaptureServer captureOutbound;
+  private CaptureServer captureInbound;
+  /** Original destinations of eBPF-redirected connections; null without eBPF lookups. */
+  private final RedirectLookup redirects;
   private ProxyAdminServer admin;
 
   public NodeProxy(NodeProxyOptions options, Clock clock) {
+    this(options, clock, null);
+  }
+
+  /** @param redirects where eBPF-redirected connections were going (capture mode with eBPF), or null */
+  public NodeProxy(NodeProxyOptions options, Clock clock, RedirectLookup redirects) {
     this.options = requireNonNull(options, "options");
     this.clock = requireNonNull(clock, "clock");
+    this.redirects = redirects;
   }
 
   public NodeProxy start() throws IOException {
@@ -91,24 +117,72 @@ public final class NodeProxy implements AutoCloseable {
           .callCredentials(credentials).build();
       state.watch(ads);
       ads.start();
-      outbound = new OutboundServices(state::current, clusters, certificates,
-          options.hbonePort() > 0 ? options.hbonePort() : HboneNames.HBONE_PORT, CONNECT_TIMEOUT_MILLIS,
-          ticker);
+      int peerHbonePort = options.hbonePort() > 0 ? options.hbonePort() : HboneNames.HBONE_PORT;
+      boolean capture = options.capture() == NodeProxyOptions.Capture.TRANSPARENT;
+      if (capture && (options.entryPort() <= 0 || options.hbonePort() <= 0 || options.inboundPort() <= 0)) {
+        throw new IOException("capture mode needs fixed ports (redirection targets them): entry " + options.entryPort()
+            + ", HBONE " + options.hbonePort() + ", inbound " + options.inboundPort());
+      }
+      outbound = new OutboundServices(state::current, clusters, certificates, capture
+          ? HboneDialing.podAddresses(peerHbonePort, options.node(), new InetSocketAddress("127.0.0.1", options.hbonePort()))
+          : HboneDialing.nodeAddresses(peerHbonePort), CONNECT_TIMEOUT_MILLIS, ticker, HttpLimits.DEFAULTS);
       inspection = new HttpInspection(outbound);
-      hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
-          certificates, options.trustDomain(), ownPorts(), inspection, inbound, clock);
-      entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()),
-          new OutboundDispatch(outbound));
-      plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
-          new PlaintextInbound(state::current, ownPorts(), inspection, inbound, clock, CONNECT_TIMEOUT_MILLIS));
+      PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts(), inspection, inbound, clock,
+          CONNECT_TIMEOUT_MILLIS);
+      if (capture) {
+        // Every address: TPROXY hands over connections for pod and service addresses, eBPF sends them to the
+        // node address, and this proxy dials its own HBONE listener on loopback for pods of this node.
+        hbone = HboneServer.start(Transport.transparent(new ServerBootstrap()), loops,
+            new InetSocketAddress(ANY, options.hbonePort()), state::current, certificates, options.trustDomain(),
+            ownPorts(), inspection, inbound, clock);
+        captureOutbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.entryPort()),
+            this::outboundDestination, new OutboundDispatch(outbound));
+        captureInbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.inboundPort()),
+            plaintext);
+      } else {
+        hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
+            certificates, options.trustDomain(), ownPorts(), inspection, inbound, clock);
+        entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()),
+            new OutboundDispatch(outbound));
+        plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
+            plaintext);
+      }
       admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this, ticker);
-      log.info("node proxy {} up on {}: entry {}, inbound {}, HBONE {}, admin {}", options.node(), options.address(),
-          entry.address().getPort(), plaintextInbound.address().getPort(), hbone.address().getPort(), admin.port());
+      log.info("node proxy {} up on {} ({}): outbound {}, inbound {}, HBONE {}, admin {}", options.node(),
+          options.address(), capture ? "transparent capture" + (redirects == null ? "" : ", eBPF lookups")
+              : "explicit entry", entryPort(), inboundPort(), hbone.address().getPort(), admin.port());
       return this;
     } catch (RuntimeException | IOException e) {
       close();
       throw e instanceof IOException io ? io : new IOException("node proxy " + options.node() + " failed to start: "
           + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * Where a captured outbound connection was going: the eBPF map knows for connections whose destination a
+   * cgroup program rewrote to this listener; under TPROXY the accepted socket's local address is it. A
+   * connection made straight to one of this proxy's ports on one of this node's addresses was not redirected
+   * and is refused (forwarding it would loop).
+   */
+  private InetSocketAddress outboundDestination(Channel accepted) {
+    InetSocketAddress peer = (InetSocketAddress) accepted.remoteAddress();
+    if (redirects != null) {
+      Optional<InetSocketAddress> original = redirects.find(peer);
+      if (original.isPresent()) {
+        return original.get();
+      }
+    }
+    InetSocketAddress local = (InetSocketAddress) accepted.localAddress();
+    return ownPorts().contains(local.getPort()) && isThisNode(local.getAddress()) ? null : local;
+  }
+
+  private static boolean isThisNode(InetAddress address) {
+    try {
+      return address.isAnyLocalAddress() || address.isLoopbackAddress()
+          || NetworkInterface.getByInetAddress(address) != null;
+    } catch (SocketException e) {
+      return true;
     }
   }
 
@@ -173,11 +247,11 @@ public final class NodeProxy implements AutoCloseable {
   }
 
   public int entryPort() {
-    return entry.address().getPort();
+    return entry != null ? entry.address().getPort() : captureOutbound.address().getPort();
   }
 
   public int inboundPort() {
-    return plaintextInbound.address().getPort();
+    return plaintextInbound != null ? plaintextInbound.address().getPort() : captureInbound.address().getPort();
   }
 
   public int hbonePort() {
@@ -193,7 +267,8 @@ public final class NodeProxy implements AutoCloseable {
     if (inspection != null) {
       inspection.close();
     }
-    for (AutoCloseable c : new AutoCloseable[] {admin, entry, plaintextInbound, hbone, outbound}) {
+    for (AutoCloseable c : new AutoCloseable[] {admin, entry, plaintextInbound, captureOutbound, captureInbound, hbone,
+        outbound}) {
       if (c != null) {
         try {
           c.close();

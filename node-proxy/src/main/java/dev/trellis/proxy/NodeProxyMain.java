@@ -15,6 +15,8 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * trellis node-proxy --node node-1 --address 127.0.1.1 --token-file node-1.token [--control-plane 127.0.0.1:15010]
  *                    [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008] [--admin-port 15020]
+ *                    [--capture none|transparent]
+ * trellis node-proxy agent ...   (the node agent, see {@link NodeAgentMain})
  * </pre>
  */
 public final class NodeProxyMain {
@@ -25,6 +27,10 @@ public final class NodeProxyMain {
     if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
       String level = System.getenv("TRELLIS_LOG_LEVEL");
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level == null || level.isBlank() ? "info" : level);
+    }
+    if (args.length > 0 && args[0].equals("agent")) {
+      NodeAgentMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
+      return;
     }
     if (args.length > 0 && args[0].equals("standalone")) {
       dev.trellis.proxy.standalone.StandaloneMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
@@ -69,6 +75,21 @@ public final class NodeProxyMain {
         Integer.parseInt(opts.getOrDefault("hbone-port", "15008")),
         Integer.parseInt(opts.getOrDefault("admin-port", "15020")))
         .withInboundPort(Integer.parseInt(opts.getOrDefault("inbound-port", "15006")));
+    String capture = opts.getOrDefault("capture", "none");
+    switch (capture) {
+      case "none" -> { }
+      case "transparent" -> {
+        options = options.withCapture(NodeProxyOptions.Capture.TRANSPARENT);
+        if (System.getProperty("trellis.transport") == null) {
+          System.setProperty("trellis.transport", "epoll"); // IP_TRANSPARENT needs Netty's native transport
+        }
+      }
+      default -> {
+        System.err.println("error: --capture '" + capture + "' (expected: none or transparent)");
+        System.exit(2);
+        return;
+      }
+    }
     NodeProxy proxy;
     try {
       proxy = new NodeProxy(options, Clock.systemUTC()).start();
@@ -77,7 +98,8 @@ public final class NodeProxyMain {
       System.exit(1);
       return;
     }
-    System.out.println("node proxy " + options.node() + " up on " + options.address() + ": entry (SOCKS5) "
+    System.out.println("node proxy " + options.node() + " up on " + options.address() + ": "
+        + (options.capture() == NodeProxyOptions.Capture.TRANSPARENT ? "outbound capture " : "entry (SOCKS5) ")
         + proxy.entryPort() + ", inbound " + proxy.inboundPort() + ", HBONE " + proxy.hbonePort() + ", admin http://" + options.address() + ":"
         + proxy.adminPort() + "/config_dump");
     CountDownLatch stopped = new CountDownLatch(1);
@@ -106,6 +128,6 @@ public final class NodeProxyMain {
   private static void usage() {
     System.err.println("usage: trellis node-proxy --node NAME --address IP (--token T | --token-file F)"
         + " [--control-plane HOST:PORT] [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008]"
-        + " [--admin-port 15020]");
+        + " [--admin-port 15020] [--capture none|transparent]");
   }
 }

@@ -6,26 +6,52 @@ import dev.trellis.mtls.identity.TrustDomain;
  * How a node proxy runs.
  *
  * @param node this node's name (the Node.id it presents to the control plane)
- * @param address the node's address; every port listens there
+ * @param address the node's address; the admin port listens there, and in local mode every port
  * @param controlPlane host:port of the control plane's xDS + CA port (15010 plaintext in local mode)
  * @param token the node's bearer token for the control plane
- * @param entryPort outbound entry: in local mode a SOCKS5 listener (15001)
+ * @param entryPort outbound entry: in local mode a SOCKS5 listener (15001); with capture the outbound capture listener
  * @param hbonePort HBONE server (15008); peers dial this port
  * @param adminPort admin HTTP (15020)
- * @param inboundPort plaintext inbound (15006): in local mode a SOCKS5/CONNECT listener naming the workload
+ * @param inboundPort plaintext inbound (15006): in local mode a SOCKS5/CONNECT listener naming the workload; with
+ *     capture the listener for plaintext redirected to a pod
+ * @param capture whether pod traffic arrives redirected (transparent listeners) or through the explicit entry
  */
 public record NodeProxyOptions(String node, String address, String controlPlane, String token, TrustDomain trustDomain,
-    int entryPort, int hbonePort, int adminPort, int inboundPort) {
+    int entryPort, int hbonePort, int adminPort, int inboundPort, Capture capture) {
+
+  /** How traffic reaches the proxy. */
+  public enum Capture {
+    /** Local mode: clients name their destination (SOCKS5 / HTTP CONNECT on the entry port). */
+    NONE,
+    /**
+     * Redirected pod traffic (eBPF or nftables TPROXY): 15001, 15006 and 15008 listen on every address with
+     * {@code IP_TRANSPARENT} (epoll transport), the original destination comes from the eBPF map or the
+     * accepted socket's local address, and HBONE is dialed at pod addresses.
+     */
+    TRANSPARENT
+  }
+
+  public NodeProxyOptions {
+    capture = capture == null ? Capture.NONE : capture;
+  }
 
   public static NodeProxyOptions local(String node, String address, String controlPlane, String token) {
-    return new NodeProxyOptions(node, address, controlPlane, token, TrustDomain.CLUSTER_LOCAL, 15001, 15008, 15020, 15006);
+    return new NodeProxyOptions(node, address, controlPlane, token, TrustDomain.CLUSTER_LOCAL, 15001, 15008, 15020, 15006,
+        Capture.NONE);
   }
 
   public NodeProxyOptions withPorts(int entry, int hbone, int admin) {
-    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entry, hbone, admin, inboundPort);
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entry, hbone, admin, inboundPort,
+        capture);
   }
 
   public NodeProxyOptions withInboundPort(int inbound) {
-    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort, inbound);
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort, inbound,
+        capture);
+  }
+
+  public NodeProxyOptions withCapture(Capture mode) {
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
+        inboundPort, mode);
   }
 }

@@ -2,7 +2,6 @@ package dev.trellis.proxy.cni;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 
 /**
  * The {@code trellis-cni} executable's entry point: reads the network configuration from stdin and the
@@ -15,7 +14,7 @@ public final class CniMain {
 
   public static void main(String[] args) throws IOException {
     String stdin = new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
-    CniPlugin plugin = new CniPlugin(c -> new UnixSocketNodeAgent(Path.of(c.agentSocket()), c.agentTimeoutMillis()));
+    CniPlugin plugin = CniPlugin.overUnixSocket();
     CniPlugin.Outcome o = plugin.run(System.getenv(), stdin);
     System.out.print(o.stdout());
     System.out.flush();

@@ -29,6 +29,11 @@ public final class CniPlugin {
   private NodeAgent agent;
   private String agentDescription;
 
+  /** The plugin as shipped: it talks to the node agent over the configuration's Unix socket. */
+  public static CniPlugin overUnixSocket() {
+    return new CniPlugin(c -> new UnixSocketNodeAgent(java.nio.file.Path.of(c.agentSocket()), c.agentTimeoutMillis()));
+  }
+
   /** @param agents the node agent client for a configuration (its socket and timeout) */
   CniPlugin(java.util.function.Function<TrellisCniConfig, NodeAgent> agents) {
     this.agents = agents;

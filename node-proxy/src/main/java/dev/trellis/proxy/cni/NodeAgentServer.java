@@ -151,6 +151,14 @@ public final class NodeAgentServer implements AutoCloseable {
     return socket;
   }
 
+  /**
+   * Runs {@code task} on the thread that calls the agent (reconciliations after a label change must not
+   * interleave with ADD/DEL); returns at once.
+   */
+  public void execute(Runnable task) {
+    serial.execute(task);
+  }
+
   @Override
   public void close() throws IOException {
     server.close();

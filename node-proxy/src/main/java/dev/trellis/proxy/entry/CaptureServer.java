@@ -15,7 +15,9 @@ import java.net.InetSocketAddress;
  */
 public final class CaptureServer implements AutoCloseable {
 
-  /** Where an accepted connection was originally going. */
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(CaptureServer.class);
+
+  /** Where an accepted connection was originally going; null if it was not redirected (it is closed). */
   @FunctionalInterface
   public interface OriginalDestination {
     InetSocketAddress of(Channel accepted);
@@ -38,8 +40,13 @@ public final class CaptureServer implements AutoCloseable {
    */
   public static CaptureServer startTransparent(EventLoopGroup group, InetSocketAddress address,
       EntryDispatcher dispatcher) {
-    return start(Transport.transparent(new ServerBootstrap()), group, address,
-        accepted -> (InetSocketAddress) accepted.localAddress(), dispatcher);
+    return startTransparent(group, address, accepted -> (InetSocketAddress) accepted.localAddress(), dispatcher);
+  }
+
+  /** A transparent capture listener whose connections' original destinations come from {@code destination}. */
+  public static CaptureServer startTransparent(EventLoopGroup group, InetSocketAddress address,
+      OriginalDestination destination, EntryDispatcher dispatcher) {
+    return start(Transport.transparent(new ServerBootstrap()), group, address, destination, dispatcher);
   }
 
   private static CaptureServer start(ServerBootstrap bootstrap, EventLoopGroup group, InetSocketAddress address,
@@ -49,6 +56,11 @@ public final class CaptureServer implements AutoCloseable {
           @Override
           protected void initChannel(SocketChannel c) {
             InetSocketAddress to = destination.of(c);
+            if (to == null) {
+              log.debug("closing {} -> {}: not a redirected connection", c.remoteAddress(), c.localAddress());
+              c.close();
+              return;
+            }
             String source = c.remoteAddress().getAddress().getHostAddress();
             dispatcher.dispatch(c, source, to.getAddress(), null, to.getPort(), new EntryDispatcher.EntryReply() {
               @Override

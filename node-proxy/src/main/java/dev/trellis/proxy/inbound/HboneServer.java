@@ -59,6 +59,17 @@ public final class HboneServer implements AutoCloseable {
   public static HboneServer start(EventLoopGroup group, InetSocketAddress address, Supplier<ProxyConfig> config,
       CertificateManager certificates, TrustDomain trustDomain, Set<Integer> ownPorts, HttpInspector inspector,
       InboundRecords records, Clock clock) {
+    return start(new ServerBootstrap(), group, address, config, certificates, trustDomain, ownPorts, inspector, records,
+        clock);
+  }
+
+  /**
+   * @param bootstrap the listener's bootstrap, with its socket options set (a transparent one with capture,
+   *     see {@code Transport.transparent}); the local address of each accepted connection picks the certificate
+   */
+  public static HboneServer start(ServerBootstrap bootstrap, EventLoopGroup group, InetSocketAddress address,
+      Supplier<ProxyConfig> config, CertificateManager certificates, TrustDomain trustDomain, Set<Integer> ownPorts,
+      HttpInspector inspector, InboundRecords records, Clock clock) {
     ChannelInitializer<SocketChannel> init = new ChannelInitializer<>() {
       @Override
       protected void initChannel(SocketChannel ch) {
@@ -113,7 +124,7 @@ public final class HboneServer implements AutoCloseable {
         });
       }
     };
-    Channel ch = new ServerBootstrap().group(group).channel(Transport.serverChannel())
+    Channel ch = bootstrap.group(group).channel(Transport.serverChannel())
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childHandler(init)
         .bind(address).syncUninterruptibly().channel();

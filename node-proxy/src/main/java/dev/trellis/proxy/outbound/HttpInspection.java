@@ -47,7 +47,7 @@ public final class HttpInspection implements HttpInspector {
             new RouteTable.Action(List.of(new RouteTable.WeightedCluster(name, 1)), null, null, null, false))))));
     ProxyConfig routes = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(name, table), Map.of());
     UpstreamPool pool = pools.computeIfAbsent(downstream.eventLoop(),
-        l -> new UpstreamPool(l, services.connector(l), services.hbonePort(), services.connectTimeoutMillis()));
+        l -> new UpstreamPool(l, services.connector(l), services.dialing(), services.connectTimeoutMillis()));
     HttpContext cx = new HttpContext(() -> routes, clusters, pool, name, target, peer == null ? "" : peer.toString(),
         UpstreamPool.Protocol.HTTP1, services.ticker(), services.limits(), request -> check(target, peer, port, request));
     downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx,

@@ -21,7 +21,7 @@ public final class OutboundServices implements AutoCloseable {
   private final Supplier<ProxyConfig> config;
   private final Clusters clusters;
   private final CertificateManager certificates;
-  private final int hbonePort;
+  private final HboneDialing dialing;
   private final int connectTimeoutMillis;
   private final LongSupplier ticker;
   private final HttpLimits limits;
@@ -39,10 +39,16 @@ public final class OutboundServices implements AutoCloseable {
 
   public OutboundServices(Supplier<ProxyConfig> config, Clusters clusters, CertificateManager certificates, int hbonePort,
       int connectTimeoutMillis, LongSupplier ticker, HttpLimits limits) {
+    this(config, clusters, certificates, HboneDialing.nodeAddresses(hbonePort), connectTimeoutMillis, ticker, limits);
+  }
+
+  /** @param dialing where HBONE tunnels are dialed (node addresses in local mode, pod addresses with capture) */
+  public OutboundServices(Supplier<ProxyConfig> config, Clusters clusters, CertificateManager certificates,
+      HboneDialing dialing, int connectTimeoutMillis, LongSupplier ticker, HttpLimits limits) {
     this.config = requireNonNull(config, "config");
     this.clusters = requireNonNull(clusters, "clusters");
     this.certificates = requireNonNull(certificates, "certificates");
-    this.hbonePort = hbonePort;
+    this.dialing = requireNonNull(dialing, "dialing");
     this.connectTimeoutMillis = connectTimeoutMillis;
     this.ticker = requireNonNull(ticker, "ticker");
     this.limits = requireNonNull(limits, "limits");
@@ -64,8 +70,8 @@ public final class OutboundServices implements AutoCloseable {
     return clusters;
   }
 
-  int hbonePort() {
-    return hbonePort;
+  HboneDialing dialing() {
+    return dialing;
   }
 
   int connectTimeoutMillis() {
@@ -81,7 +87,7 @@ public final class OutboundServices implements AutoCloseable {
   }
 
   UpstreamPool pool(EventLoop loop) {
-    return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, connector(l), hbonePort, connectTimeoutMillis));
+    return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, connector(l), dialing, connectTimeoutMillis));
   }
 
   /** Pooled HBONE connections across event loops (approximate: read without stopping the loops). */

@@ -91,7 +91,7 @@ final class TcpUpstream {
 
   private static Future<Channel> connect(OutboundServices s, EventLoop loop, LocalWorkload source, Host host) {
     Promise<Channel> p = loop.newPromise();
-    switch (UpstreamTarget.of(source, host.endpoint(), s.hbonePort())) {
+    switch (UpstreamTarget.of(source, host.endpoint(), s.dialing())) {
       case UpstreamTarget.Hbone t -> {
         s.connector(loop).open(t.source(), t.destination(), t.dial(), t.authority(), TunnelHeaders.of(source)).addListener(f -> {
           if (f.isSuccess()) {

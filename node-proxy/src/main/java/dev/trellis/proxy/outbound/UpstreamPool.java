@@ -122,7 +122,7 @@ final class UpstreamPool {
 
   private final EventLoop loop;
   private final HboneConnector hbone;
-  private final int hbonePort;
+  private final HboneDialing dialing;
   private final int connectTimeoutMillis;
   private final Map<Key, ArrayDeque<H1Conn>> idleH1 = new HashMap<>();
   private final Map<Key, List<H2Conn>> h2 = new HashMap<>();
@@ -131,10 +131,10 @@ final class UpstreamPool {
   private ScheduledFuture<?> sweep;
   private int open;
 
-  UpstreamPool(EventLoop loop, HboneConnector hbone, int hbonePort, int connectTimeoutMillis) {
+  UpstreamPool(EventLoop loop, HboneConnector hbone, HboneDialing dialing, int connectTimeoutMillis) {
     this.loop = requireNonNull(loop, "loop");
     this.hbone = requireNonNull(hbone, "hbone");
-    this.hbonePort = hbonePort;
+    this.dialing = dialing;
     this.connectTimeoutMillis = connectTimeoutMillis;
   }
 
@@ -325,7 +325,7 @@ final class UpstreamPool {
   /** Opens the byte stream to the endpoint: an HBONE stream or a TCP connection, auto-read off. */
   private Future<Channel> openTransport(Host host, LocalWorkload source) {
     Promise<Channel> p = loop.newPromise();
-    switch (UpstreamTarget.of(source, host.endpoint(), hbonePort)) {
+    switch (UpstreamTarget.of(source, host.endpoint(), dialing)) {
       case UpstreamTarget.Hbone t -> {
         hbone.open(t.source(), t.destination(), t.dial(), t.authority(), TunnelHeaders.of(source)).addListener(f -> {
           if (!f.isSuccess()) {

@@ -15,9 +15,12 @@ sealed interface UpstreamTarget {
   record Direct(String address, int port) implements UpstreamTarget {}
 
   static UpstreamTarget of(LocalWorkload source, EndpointSpec ep, int hbonePort) {
+    return of(source, ep, HboneDialing.nodeAddresses(hbonePort));
+  }
+
+  static UpstreamTarget of(LocalWorkload source, EndpointSpec ep, HboneDialing dialing) {
     if (ep.inMesh() && source.inMesh()) {
-      String dialHost = ep.nodeAddress() != null ? ep.nodeAddress() : ep.address();
-      return new Hbone(source.identity(), ep.identity(), new InetSocketAddress(dialHost, hbonePort), ep.hostPort());
+      return new Hbone(source.identity(), ep.identity(), dialing.dial(ep), ep.hostPort());
     }
     return new Direct(ep.address(), ep.port());
   }

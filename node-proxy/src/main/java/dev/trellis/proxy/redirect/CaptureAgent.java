@@ -30,6 +30,7 @@ public final class CaptureAgent implements NodeAgent {
   private final PodDirectory directory;
   private final Redirector redirector;
   private final AgentStateFile state;
+  private final CgroupResolver cgroups;
   /** Every attachment the runtime reported and not yet deleted, enrolled or not. */
   private final Map<String, Attachment> known = new LinkedHashMap<>();
   private final Map<String, Redirector.Target> captured = new LinkedHashMap<>();
@@ -41,9 +42,15 @@ public final class CaptureAgent implements NodeAgent {
 
   /** @param state where the agent remembers its pods across restarts, or null to forget them */
   public CaptureAgent(PodDirectory directory, Redirector redirector, AgentStateFile state) {
+    this(directory, redirector, state, CgroupResolver.none());
+  }
+
+  /** @param cgroups finds each pod's cgroup directory (eBPF attaches there) */
+  public CaptureAgent(PodDirectory directory, Redirector redirector, AgentStateFile state, CgroupResolver cgroups) {
     this.directory = directory;
     this.redirector = redirector;
     this.state = state;
+    this.cgroups = cgroups;
   }
 
   /** Marks the agent able to take ADDs (after it reconciled what existed before it started). */
@@ -120,10 +127,11 @@ public final class CaptureAgent implements NodeAgent {
     return new Reconciliation(added, released, failures);
   }
 
-  /** What to install for the pod: its addresses and the exclusions its annotations ask for. */
-  private static Redirector.Target target(Attachment a, Optional<PodDirectory.Pod> pod) {
+  /** What to install for the pod: its addresses, the exclusions its annotations ask for, its cgroup. */
+  private Redirector.Target target(Attachment a, Optional<PodDirectory.Pod> pod) {
     Exclusions exclusions = pod.map(p -> Exclusions.of(p.annotations())).orElse(Exclusions.NONE);
-    return new Redirector.Target(a.containerId(), a.netns(), a.namespace(), a.pod(), a.ips(), exclusions);
+    return new Redirector.Target(a.containerId(), a.netns(), a.namespace(), a.pod(), a.ips(), exclusions,
+        cgroups.find(a, pod).orElse(null));
   }
 
   private void persist() {

@@ -38,9 +38,11 @@ public final class NftablesRedirector implements Redirector {
     }
   }
 
-  /** Where the node proxy listens for redirected traffic. */
+  /** Where the node proxy listens for redirected traffic; {@code outbound} 0 leaves outbound to eBPF. */
   public record Ports(int outbound, int inbound, int hbone) {
     public static final Ports DEFAULTS = new Ports(15001, 15006, 15008);
+    /** Inbound capture only (15006, 15008), beside eBPF outbound redirection. */
+    public static final Ports INBOUND_ONLY = new Ports(0, 15006, 15008);
   }
 
   private final Nft nft;
@@ -51,38 +53,41 @@ public final class NftablesRedirector implements Redirector {
     this.ports = ports;
   }
 
-  /** The table, replaced as a whole in one transaction (its sets start empty: the agent re-adds its pods). */
+  /**
+   * The table, brought to the current rules in one transaction. Sets are created if missing and keep their
+   * elements, so an agent restart never opens a window in which a captured pod is not captured; the chain
+   * is flushed and refilled. With {@code Ports.outbound} 0 the outbound rules are left out (eBPF steers
+   * outbound traffic; nftables then captures inbound only).
+   */
   static String baseScript(Ports p) {
     String mark = "0x" + Integer.toHexString(MARK);
+    String outbound = p.outbound() <= 0 ? "" : """
+        add rule inet %1$s prerouting ip saddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:%3$d meta mark set %2$s accept
+        add rule inet %1$s prerouting ip6 saddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:%3$d meta mark set %2$s accept
+        """.formatted(TABLE, mark, p.outbound());
     return """
-        table inet %1$s {}
-        delete table inet %1$s
-        table inet %1$s {
-          set pods4 { type ipv4_addr; }
-          set pods6 { type ipv6_addr; }
-          set excluded_ports4 { type ipv4_addr . inet_service; }
-          set excluded_ports6 { type ipv6_addr . inet_service; }
-          set excluded_cidrs4 { type ipv4_addr . ipv4_addr; flags interval; }
-          set excluded_cidrs6 { type ipv6_addr . ipv6_addr; flags interval; }
-          chain prerouting {
-            type filter hook prerouting priority mangle; policy accept;
-            meta l4proto tcp socket transparent 1 meta mark set %2$s accept
-            meta l4proto tcp ip saddr . tcp dport @excluded_ports4 accept
-            meta l4proto tcp ip6 saddr . tcp dport @excluded_ports6 accept
-            meta l4proto tcp ip saddr . ip daddr @excluded_cidrs4 accept
-            meta l4proto tcp ip6 saddr . ip6 daddr @excluded_cidrs6 accept
-            ip saddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:%3$d meta mark set %2$s accept
-            ip6 saddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:%3$d meta mark set %2$s accept
-            ip daddr @pods4 tcp dport %5$d tproxy ip to 127.0.0.1:%5$d meta mark set %2$s accept
-            ip6 daddr @pods6 tcp dport %5$d tproxy ip6 to [::1]:%5$d meta mark set %2$s accept
-            ip daddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:%4$d meta mark set %2$s accept
-            ip6 daddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:%4$d meta mark set %2$s accept
-          }
-        }
-        """.formatted(TABLE, mark, p.outbound(), p.inbound(), p.hbone());
+        add table inet %1$s
+        add set inet %1$s pods4 { type ipv4_addr; }
+        add set inet %1$s pods6 { type ipv6_addr; }
+        add set inet %1$s excluded_ports4 { type ipv4_addr . inet_service; }
+        add set inet %1$s excluded_ports6 { type ipv6_addr . inet_service; }
+        add set inet %1$s excluded_cidrs4 { type ipv4_addr . ipv4_addr; flags interval; }
+        add set inet %1$s excluded_cidrs6 { type ipv6_addr . ipv6_addr; flags interval; }
+        add chain inet %1$s prerouting { type filter hook prerouting priority mangle; policy accept; }
+        flush chain inet %1$s prerouting
+        add rule inet %1$s prerouting meta l4proto tcp socket transparent 1 meta mark set %2$s accept
+        add rule inet %1$s prerouting meta l4proto tcp ip saddr . tcp dport @excluded_ports4 accept
+        add rule inet %1$s prerouting meta l4proto tcp ip6 saddr . tcp dport @excluded_ports6 accept
+        add rule inet %1$s prerouting meta l4proto tcp ip saddr . ip daddr @excluded_cidrs4 accept
+        add rule inet %1$s prerouting meta l4proto tcp ip6 saddr . ip6 daddr @excluded_cidrs6 accept
+        %3$sadd rule inet %1$s prerouting ip daddr @pods4 tcp dport %5$d tproxy ip to 127.0.0.1:%5$d meta mark set %2$s accept
+        add rule inet %1$s prerouting ip6 daddr @pods6 tcp dport %5$d tproxy ip6 to [::1]:%5$d meta mark set %2$s accept
+        add rule inet %1$s prerouting ip daddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:%4$d meta mark set %2$s accept
+        add rule inet %1$s prerouting ip6 daddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:%4$d meta mark set %2$s accept
+        """.formatted(TABLE, mark, outbound, p.inbound(), p.hbone());
   }
 
-  /** Sets the table up (again): call at agent start, before re-adding the pods it knows. */
+  /** Sets the table up (again): call at agent start; pods captured before stay captured throughout. */
   public void ensureBase() throws IOException {
     check(nft.run(baseScript(ports)), "setting up table inet " + TABLE);
   }

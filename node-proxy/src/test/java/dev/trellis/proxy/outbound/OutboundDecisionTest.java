@@ -73,4 +73,25 @@ class OutboundDecisionTest {
     assertThat(UpstreamTarget.of(source, noNode, 15008)).isEqualTo(new UpstreamTarget.Hbone(source.identity(),
         noNode.identity(), new InetSocketAddress("10.0.0.5", 15008), "10.0.0.5:80"));
   }
+
+  @Test
+  void withCaptureHboneIsDialedAtThePodAddressExceptForPodsOfThisNode() throws Exception {
+    var source = CONFIG.findLocal("127.0.1.10");
+    EndpointSpec remote = new EndpointSpec("10.2.1.2", 8080, SpiffeId.parse("spiffe://cluster.local/ns/d/sa/web"),
+        "node-2", "10.0.0.2", true, "d/web", null, 1);
+    EndpointSpec local = new EndpointSpec("10.1.1.3", 8080, SpiffeId.parse("spiffe://cluster.local/ns/d/sa/web"),
+        "node-1", "10.0.0.1", true, "d/web", null, 1);
+    HboneDialing capture = HboneDialing.podAddresses(15008, "node-1", new InetSocketAddress("127.0.0.1", 15008));
+    assertThat(UpstreamTarget.of(source, remote, capture)).isInstanceOfSatisfying(UpstreamTarget.Hbone.class, h -> {
+      assertThat(h.dial()).isEqualTo(new InetSocketAddress("10.2.1.2", 15008));
+      assertThat(h.authority()).isEqualTo("10.2.1.2:8080");
+    });
+    assertThat(UpstreamTarget.of(source, local, capture)).isInstanceOfSatisfying(UpstreamTarget.Hbone.class, h -> {
+      assertThat(h.dial()).isEqualTo(new InetSocketAddress("127.0.0.1", 15008));
+      assertThat(h.authority()).isEqualTo("10.1.1.3:8080");
+    });
+    assertThat(UpstreamTarget.of(source, remote, HboneDialing.nodeAddresses(15008)))
+        .isInstanceOfSatisfying(UpstreamTarget.Hbone.class,
+            h -> assertThat(h.dial()).isEqualTo(new InetSocketAddress("10.0.0.2", 15008)));
+  }
 }

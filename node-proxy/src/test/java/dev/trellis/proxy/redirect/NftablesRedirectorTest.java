@@ -48,13 +48,24 @@ class NftablesRedirectorTest {
   @Test
   void theTableSendsPodTrafficToTheProxyPorts() {
     String base = NftablesRedirector.baseScript(new NftablesRedirector.Ports(15001, 15006, 15008));
-    assertThat(base).startsWith("table inet trellis {}\ndelete table inet trellis\n")
+    assertThat(base).startsWith("add table inet trellis\n").doesNotContain("delete table").doesNotContain("flush set")
+        .contains("flush chain inet trellis prerouting\n")
         .contains("ip saddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:15001 meta mark set 0x539 accept")
         .contains("ip daddr @pods4 tcp dport 15008 tproxy ip to 127.0.0.1:15008")
         .contains("ip daddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:15006")
         .contains("ip6 saddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:15001");
     assertThat(base.indexOf("dport 15008")).as("HBONE before the catch-all inbound rule")
         .isLessThan(base.indexOf("tproxy ip to 127.0.0.1:15006"));
+    assertThat(base.indexOf("add set inet trellis pods4")).as("sets are created (kept) before the chain refers to them")
+        .isLessThan(base.indexOf("add chain"));
+  }
+
+  @Test
+  void besideEbpfOnlyInboundTrafficIsCaptured() {
+    String base = NftablesRedirector.baseScript(NftablesRedirector.Ports.INBOUND_ONLY);
+    assertThat(base).doesNotContain("saddr @pods4 meta l4proto tcp tproxy").doesNotContain(":0 ")
+        .contains("ip daddr @pods4 tcp dport 15008 tproxy ip to 127.0.0.1:15008")
+        .contains("ip daddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:15006");
   }
 
   @Test

@@ -9,7 +9,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * An unmodified gRPC client for the namespace tests: plaintext to {@code HOST:PORT} (a service VIP), COUNT
- * unary calls, one line per call ("ok BACKEND" or "error STATUS"); exit status 0 only if every call succeeded.
+ * unary calls on one channel (one connection), INTERVAL_MS apart (default 0), one line per call ("ok BACKEND"
+ * or "error STATUS"); exit status 0 only if every call succeeded.
  */
 public final class GrpcCall {
 
@@ -20,7 +21,11 @@ public final class GrpcCall {
     int failures = 0;
     try {
       GreeterGrpc.GreeterBlockingStub stub = GreeterGrpc.newBlockingStub(channel);
+      long interval = args.length > 2 ? Long.parseLong(args[2]) : 0;
       for (int i = 0; i < Integer.parseInt(args[1]); i++) {
+        if (i > 0 && interval > 0) {
+          Thread.sleep(interval); // pacing a client, not waiting for a condition
+        }
         try {
           var reply = stub.withDeadlineAfter(5, TimeUnit.SECONDS).sayHello(HelloRequest.newBuilder().setName("pod").build());
           System.out.println("ok " + reply.getBackend());

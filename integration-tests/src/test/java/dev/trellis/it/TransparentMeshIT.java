@@ -43,6 +43,7 @@ abstract class TransparentMeshIT {
   NamespaceCluster.Pod client;
   NamespaceCluster.Pod optOut;
   NamespaceCluster.Pod legacy;
+  NamespaceCluster.Pod localWeb;
   NamespaceCluster.Pod webV1;
   NamespaceCluster.Pod webV2;
   String link;
@@ -70,6 +71,7 @@ abstract class TransparentMeshIT {
           - {name: client, namespace: demo, serviceAccount: client, node: node-1, address: 10.11.1.2, labels: {app: client}}
           - {name: opt-out, namespace: demo, serviceAccount: client, node: node-1, address: 10.11.2.2, inMesh: false, labels: {trellis.dev/mesh: disabled}}
           - {name: legacy, namespace: legacy, node: node-1, address: 10.11.3.2, inMesh: false}
+          - {name: local-web, namespace: demo, serviceAccount: local, node: node-1, address: 10.11.4.2, labels: {app: local}}
           - {name: web-v1, namespace: demo, serviceAccount: web, node: node-2, address: 10.12.1.2, labels: {app: web, version: v1}}
           - {name: web-v2, namespace: demo, serviceAccount: web, node: node-2, address: 10.12.2.2, labels: {app: web, version: v2}}
         services:
@@ -77,6 +79,7 @@ abstract class TransparentMeshIT {
           - {name: web-v1, namespace: demo, selector: {app: web, version: v1}, ports: [{name: http, port: 80, targetPort: 8080}]}
           - {name: web-v2, namespace: demo, selector: {app: web, version: v2}, ports: [{name: http, port: 80, targetPort: 8080}]}
           - {name: greeter, namespace: demo, vip: 10.96.0.11, selector: {app: web}, ports: [{name: grpc, port: 9090}]}
+          - {name: local, namespace: demo, vip: 10.96.0.12, selector: {app: local}, ports: [{name: http, port: 80, targetPort: 8080}]}
         routes:
           - name: web-split
             namespace: demo
@@ -113,6 +116,7 @@ abstract class TransparentMeshIT {
     client = cluster.pod("n1", "client", "10.11.1.2", "10.11.1.1");
     optOut = cluster.pod("n1", "opt-out", "10.11.2.2", "10.11.2.1");
     legacy = cluster.pod("n1", "legacy", "10.11.3.2", "10.11.3.1");
+    localWeb = cluster.pod("n1", "local-web", "10.11.4.2", "10.11.4.1");
     webV1 = cluster.pod("n2", "web-v1", "10.12.1.2", "10.12.1.1");
     webV2 = cluster.pod("n2", "web-v2", "10.12.2.2", "10.12.2.1");
 
@@ -120,7 +124,7 @@ abstract class TransparentMeshIT {
     Files.writeString(dir.resolve("mesh.yaml"), mesh());
     Files.writeString(dir.resolve("n1.token"), TOKEN_1);
     Files.writeString(dir.resolve("n2.token"), TOKEN_2);
-    Files.writeString(dir.resolve("n1-pods.json"), podsFile("enabled", client, optOut, legacy));
+    Files.writeString(dir.resolve("n1-pods.json"), podsFile("enabled", client, optOut, legacy, localWeb));
     Files.writeString(dir.resolve("n2-pods.json"), podsFile("enabled", webV1, webV2));
 
     cluster.start("control-plane", cluster.netns("n1"), null, NamespaceCluster.java(TrellisCli.class, "control-plane",
@@ -134,16 +138,19 @@ abstract class TransparentMeshIT {
         "10.12.1.2", "8080", "9090", "0"));
     cluster.start("web-v2", webV2.netns(), webV2.cgroup(), NamespaceCluster.java(PodServer.class, "web-v2",
         "10.12.2.2", "8080", "9090", "2"));
+    cluster.start("local-web", localWeb.netns(), localWeb.cgroup(), NamespaceCluster.java(PodServer.class, "local-web",
+        "10.11.4.2", "8080", "9090", "0"));
     await().atMost(Duration.ofSeconds(60)).until(() -> cluster.log("n1-agent").contains("node agent up")
         && cluster.log("n2-agent").contains("node agent up"));
 
     // The runtime attaches each pod: ADD through the CNI plugin, answered once redirection is in place.
-    for (NamespaceCluster.Pod p : List.of(client, optOut, legacy, webV1, webV2)) {
+    for (NamespaceCluster.Pod p : List.of(client, optOut, legacy, localWeb, webV1, webV2)) {
       CniPlugin.Outcome o = cni("ADD", p);
       assertThat(o.exitCode()).as("ADD %s: %s", p.name(), o.stdout()).isZero();
     }
     await().atMost(Duration.ofSeconds(90)).until(() -> ready("n1", "10.10.0.1") && ready("n2", "10.10.0.2")
-        && cluster.log("web-v1").contains("ready") && cluster.log("web-v2").contains("ready"));
+        && cluster.log("web-v1").contains("ready") && cluster.log("web-v2").contains("ready")
+        && cluster.log("local-web").contains("ready"));
   }
 
   void startAgent(String node) throws Exception {
@@ -253,6 +260,15 @@ abstract class TransparentMeshIT {
   }
 
   @Test
+  @Order(2)
+  void aPodOnTheSameNodeIsReachedThroughThisProxysOwnHboneServer() throws Exception {
+    NamespaceCluster.Result r = curl(client, "http://10.96.0.12/");
+    assertThat(r.output()).isEqualTo("local-web\n 200");
+    assertThat(curlFromNode("n1", "http://10.10.0.1:15020/connections").output())
+        .contains("200 spiffe://cluster.local/ns/demo/sa/client -> 10.11.4.2:8080");
+  }
+
+  @Test
   @Order(3)
   void strictRefusesAPodOutsideTheMeshAndOptedOutOrLegacyPodsAreNotCaptured() throws Exception {
     NamespaceCluster.Result direct = curl(legacy, "http://10.12.1.2:8080/");
@@ -271,11 +287,18 @@ abstract class TransparentMeshIT {
   @Test
   @Order(4)
   void restartingTheNodeAgentKeepsTrafficFlowingAndCapturesNothingTwice() throws Exception {
+    // A gRPC client keeps calling on one connection across the restart: established flows are untouched.
+    Process calls = cluster.start("grpc-across-restart", client.netns(), client.cgroup(),
+        NamespaceCluster.java(GrpcCall.class, "10.96.0.11:9090", "30", "200"));
+    await().atMost(Duration.ofSeconds(30)).until(() -> cluster.log("grpc-across-restart").contains("ok web-v"));
     cluster.stop("n1-agent");
     assertThat(curl(client, "http://10.96.0.10/").output()).as("agent down: redirection stays").endsWith(" 200");
     startAgent("n1");
     await().atMost(Duration.ofSeconds(60)).until(() -> cluster.log("n1-agent").split("node agent up").length > 2);
     assertThat(curl(client, "http://10.96.0.10/").output()).endsWith(" 200");
+    assertThat(calls.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    assertThat(calls.exitValue()).as(cluster.log("grpc-across-restart")).isZero();
+    assertThat(cluster.log("grpc-across-restart").lines().filter(l -> l.startsWith("ok ")).count()).isEqualTo(30);
     assertThat(cni("CHECK", client).exitCode()).as("CHECK after the restart").isZero();
     assertThat(redirectionPresent(client)).isTrue();
   }
@@ -294,7 +317,7 @@ abstract class TransparentMeshIT {
   @Test
   @Order(6)
   void unEnrollingTheNamespaceReleasesThePodAndDeleteRemovesTheRest() throws Exception {
-    Files.writeString(cluster.dir.resolve("n1-pods.json"), podsFile("disabled", client, optOut, legacy));
+    Files.writeString(cluster.dir.resolve("n1-pods.json"), podsFile("disabled", client, optOut, legacy, localWeb));
     await().atMost(Duration.ofSeconds(20)).until(() -> !redirectionPresent(client));
     assertThat(curl(client, "http://10.96.0.10/").output()).as("released: nothing steers the VIP any more")
         .doesNotEndWith(" 200");

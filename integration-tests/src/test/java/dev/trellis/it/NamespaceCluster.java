@@ -122,6 +122,11 @@ final class NamespaceCluster implements AutoCloseable {
     return p;
   }
 
+  /** The process started as {@code name}, if running. */
+  Process process(String name) {
+    return processes.get(name);
+  }
+
   /** Stops the process started as {@code name} (SIGTERM, then SIGKILL after 10 s). */
   void stop(String name) throws InterruptedException {
     Process p = processes.remove(name);

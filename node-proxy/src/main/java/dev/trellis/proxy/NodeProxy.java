@@ -56,7 +56,12 @@ import org.slf4j.LoggerFactory;
 public final class NodeProxy implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(NodeProxy.class);
-  private static final InetAddress ANY = InetAddress.ofLiteral("0.0.0.0");
+  /**
+   * Where capture listeners bind: the IPv6 wildcard (dual stack: TPROXY hands it IPv4 and IPv6 connections
+   * alike) unless the kernel has no IPv6.
+   */
+  private static final InetAddress ANY = InetAddress.ofLiteral(
+      java.nio.file.Files.exists(java.nio.file.Path.of("/proc/net/if_inet6")) ? "::" : "0.0.0.0");
 
   /** Recovers where a redirected connection was going from its peer address (the eBPF redirection map). */
   @FunctionalInterface

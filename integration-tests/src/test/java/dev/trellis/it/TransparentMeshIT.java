@@ -316,14 +316,24 @@ abstract class TransparentMeshIT {
 
   @Test
   @Order(6)
-  void unEnrollingTheNamespaceReleasesThePodAndDeleteRemovesTheRest() throws Exception {
+  void unEnrollingTheNamespaceReleasesItsRunningPodsAndLabelingItAgainCapturesThem() throws Exception {
     Files.writeString(cluster.dir.resolve("n1-pods.json"), podsFile("disabled", client, optOut, legacy, localWeb));
-    await().atMost(Duration.ofSeconds(20)).until(() -> !redirectionPresent(client));
+    await().atMost(Duration.ofSeconds(20)).until(() -> !redirectionPresent(client) && !redirectionPresent(localWeb));
     assertThat(curl(client, "http://10.96.0.10/").output()).as("released: nothing steers the VIP any more")
         .doesNotEndWith(" 200");
-    for (NamespaceCluster.Pod p : List.of(webV1, webV2)) {
+    Files.writeString(cluster.dir.resolve("n1-pods.json"), podsFile("enabled", client, optOut, legacy, localWeb));
+    await().atMost(Duration.ofSeconds(20)).until(() -> redirectionPresent(client));
+    assertThat(curl(client, "http://10.96.0.10/").output()).as("a running pod enrolled by its label").endsWith(" 200");
+  }
+
+  @Test
+  @Order(7)
+  void deleteRemovesEverythingInstalledForThePod() throws Exception {
+    for (NamespaceCluster.Pod p : List.of(client, localWeb, webV1, webV2)) {
+      assertThat(redirectionPresent(p)).as("%s before DEL", p.name()).isTrue();
       assertThat(cni("DEL", p).exitCode()).isZero();
       assertThat(redirectionPresent(p)).as("%s after DEL", p.name()).isFalse();
     }
+    assertThat(curl(client, "http://10.96.0.10/").output()).doesNotEndWith(" 200");
   }
 }

@@ -91,15 +91,16 @@ final class NamespaceCluster implements AutoCloseable {
     run("ip", "netns", "exec", ns, "ip", "link", "set", veth, "up");
   }
 
-  /** {@code cmd} inside {@code netns}, and inside {@code cgroup} when not null (as a pod's container is). */
+  /**
+   * {@code cmd} inside {@code netns}, and inside {@code cgroup} when not null (as a pod's container is). Only
+   * the network namespace changes ({@code nsenter --net}): {@code ip netns exec} would also remount /sys and
+   * hide the cgroup and bpf filesystems the node agent works on.
+   */
   static List<String> inside(String netns, Path cgroup, List<String> cmd) {
     List<String> full = new ArrayList<>();
-    if (cgroup != null) {
-      full.addAll(List.of("sh", "-c", "echo $$ > " + cgroup.resolve("cgroup.procs") + " && exec ip netns exec \"$0\" \"$@\"",
-          netns));
-    } else {
-      full.addAll(List.of("ip", "netns", "exec", netns));
-    }
+    String enter = "exec nsenter --net=/var/run/netns/\"$0\" \"$@\"";
+    full.addAll(List.of("sh", "-c", (cgroup == null ? "" : "echo $$ > " + cgroup.resolve("cgroup.procs") + " && ") + enter,
+        netns));
     full.addAll(cmd);
     return full;
   }

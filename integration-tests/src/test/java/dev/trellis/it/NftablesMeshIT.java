@@ -15,6 +15,11 @@ class NftablesMeshIT extends TransparentMeshIT {
   }
 
   @Override
+  boolean anythingPresent(NamespaceCluster.Pod pod) throws Exception {
+    return redirectionPresent(pod);
+  }
+
+  @Override
   boolean anythingLeft(String node) throws Exception {
     String tables = cluster.exec(cluster.netns(node), null, 10, "nft", "list", "tables").output();
     String rules = cluster.exec(cluster.netns(node), null, 10, "ip", "rule", "show").output();

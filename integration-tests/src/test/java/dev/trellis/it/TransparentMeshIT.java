@@ -51,8 +51,11 @@ abstract class TransparentMeshIT {
   /** The node agent's {@code --redirect} mode. */
   abstract String redirectMode();
 
-  /** Whether what the agent installed for {@code pod} is in the kernel (rules, set elements, programs, pins). */
+  /** Whether everything the agent installs for {@code pod} is in the kernel (set elements, programs, pins). */
   abstract boolean redirectionPresent(NamespaceCluster.Pod pod) throws Exception;
+
+  /** Whether anything installed for {@code pod} is left in the kernel. */
+  abstract boolean anythingPresent(NamespaceCluster.Pod pod) throws Exception;
 
   /** Whether anything of Trellis's redirection is left on {@code node} (after uninstall). */
   abstract boolean anythingLeft(String node) throws Exception;
@@ -279,8 +282,8 @@ abstract class TransparentMeshIT {
       assertThat(vip.output()).as("%s is not captured: the VIP exists nowhere", p.name()).doesNotEndWith(" 200")
           .containsAnyOf("Network is unreachable", "No route to host", "Couldn't connect", "Failed to connect");
     }
-    assertThat(redirectionPresent(optOut)).isFalse();
-    assertThat(redirectionPresent(legacy)).isFalse();
+    assertThat(anythingPresent(optOut)).isFalse();
+    assertThat(anythingPresent(legacy)).isFalse();
     assertThat(redirectionPresent(client)).isTrue();
   }
 
@@ -318,7 +321,7 @@ abstract class TransparentMeshIT {
   @Order(6)
   void unEnrollingTheNamespaceReleasesItsRunningPodsAndLabelingItAgainCapturesThem() throws Exception {
     Files.writeString(cluster.dir.resolve("n1-pods.json"), podsFile("disabled", client, optOut, legacy, localWeb));
-    await().atMost(Duration.ofSeconds(20)).until(() -> !redirectionPresent(client) && !redirectionPresent(localWeb));
+    await().atMost(Duration.ofSeconds(20)).until(() -> !anythingPresent(client) && !anythingPresent(localWeb));
     assertThat(curl(client, "http://10.96.0.10/").output()).as("released: nothing steers the VIP any more")
         .doesNotEndWith(" 200");
     Files.writeString(cluster.dir.resolve("n1-pods.json"), podsFile("enabled", client, optOut, legacy, localWeb));
@@ -332,7 +335,7 @@ abstract class TransparentMeshIT {
     for (NamespaceCluster.Pod p : List.of(client, localWeb, webV1, webV2)) {
       assertThat(redirectionPresent(p)).as("%s before DEL", p.name()).isTrue();
       assertThat(cni("DEL", p).exitCode()).isZero();
-      assertThat(redirectionPresent(p)).as("%s after DEL", p.name()).isFalse();
+      assertThat(anythingPresent(p)).as("%s after DEL", p.name()).isFalse();
     }
     assertThat(curl(client, "http://10.96.0.10/").output()).doesNotEndWith(" 200");
   }

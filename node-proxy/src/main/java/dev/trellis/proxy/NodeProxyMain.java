@@ -15,7 +15,7 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * trellis node-proxy --node node-1 --address 127.0.1.1 --token-file node-1.token [--control-plane 127.0.0.1:15010]
  *                    [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008] [--admin-port 15020]
- *                    [--capture none|transparent]
+ *                    [--capture none|transparent] [--ebpf-pins /sys/fs/bpf/trellis]
  * trellis node-proxy agent ...   (the node agent, see {@link NodeAgentMain})
  * </pre>
  */
@@ -90,9 +90,22 @@ public final class NodeProxyMain {
         return;
       }
     }
+    NodeProxy.RedirectLookup redirects = null;
+    if (opts.containsKey("ebpf-pins")) {
+      if (options.capture() != NodeProxyOptions.Capture.TRANSPARENT) {
+        System.err.println("error: --ebpf-pins needs --capture transparent");
+        System.exit(2);
+      }
+      try {
+        redirects = new dev.trellis.proxy.redirect.EbpfOriginalDestinations(Path.of(opts.get("ebpf-pins")))::find;
+      } catch (IOException e) {
+        System.err.println("error: --ebpf-pins: " + e.getMessage());
+        System.exit(1);
+      }
+    }
     NodeProxy proxy;
     try {
-      proxy = new NodeProxy(options, Clock.systemUTC()).start();
+      proxy = new NodeProxy(options, Clock.systemUTC(), redirects).start();
     } catch (IOException e) {
       System.err.println("error: " + e.getMessage());
       System.exit(1);
@@ -128,6 +141,6 @@ public final class NodeProxyMain {
   private static void usage() {
     System.err.println("usage: trellis node-proxy --node NAME --address IP (--token T | --token-file F)"
         + " [--control-plane HOST:PORT] [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008]"
-        + " [--admin-port 15020] [--capture none|transparent]");
+        + " [--admin-port 15020] [--capture none|transparent] [--ebpf-pins DIR (eBPF redirection's pins)]");
   }
 }

@@ -1,8 +1,12 @@
 package dev.trellis.proxy.redirect;
 
 import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,20 +51,96 @@ public final class Redirection {
 
   /** Chooses and sets up redirection (idempotent: pods captured before stay captured). */
   public static Redirection open(Settings s) throws IOException {
-    if (s.mode() == Mode.EBPF) {
-      throw new IOException("--redirect ebpf: not available in this build");
+    Mode mode = s.mode();
+    if (mode == Mode.AUTO) {
+      Optional<String> why = s.proxyAddress() == null ? Optional.of("no --proxy-address to redirect to")
+          : EbpfRedirector.unavailableReason(s.pins());
+      mode = why.isEmpty() ? Mode.EBPF : Mode.NFTABLES;
+      why.ifPresent(reason -> log.warn("eBPF redirection is unavailable here ({}); using nftables TPROXY", reason));
     }
     new TproxyRouting(TproxyRouting.Ip.command(null)).install();
-    NftablesRedirector nft = new NftablesRedirector(NftablesRedirector.Nft.command(null),
-        NftablesRedirector.Ports.DEFAULTS);
-    nft.ensureBase();
-    return new Redirection(nft, "nftables TPROXY");
+    if (mode == Mode.NFTABLES) {
+      // Programs a previous eBPF agent pinned would redirect first: the modes never run together.
+      EbpfRedirector.removeAll(s.pins());
+      NftablesRedirector nft = new NftablesRedirector(NftablesRedirector.Nft.command(null),
+          NftablesRedirector.Ports.DEFAULTS);
+      nft.ensureBase();
+      return new Redirection(nft, "nftables TPROXY");
+    }
+    if (s.proxyAddress() == null) {
+      throw new IOException("--redirect ebpf needs --proxy-address (the node proxy's address as pods reach it)");
+    }
+    Inet4Address v4 = null;
+    Inet6Address v6 = null;
+    for (String a : s.proxyAddress().split(",")) {
+      InetAddress ip;
+      try {
+        ip = InetAddress.ofLiteral(a.strip());
+      } catch (IllegalArgumentException e) {
+        throw new IOException("--proxy-address: '" + a + "' is not an IP address");
+      }
+      if (ip instanceof Inet4Address i4) {
+        v4 = i4;
+      } else {
+        v6 = (Inet6Address) ip;
+      }
+    }
+    if (v4 == null) {
+      throw new IOException("--proxy-address needs the node proxy's IPv4 address (and optionally ,IPv6)");
+    }
+    EbpfRedirector ebpf = new EbpfRedirector(new EbpfRedirector.Config(v4, v6, OUTBOUND_PORT, s.pins()));
+    NftablesRedirector inbound = new NftablesRedirector(NftablesRedirector.Nft.command(null),
+        NftablesRedirector.Ports.INBOUND_ONLY);
+    inbound.ensureBase();
+    return new Redirection(new Both(ebpf, inbound), "eBPF outbound (pins " + s.pins() + "), nftables TPROXY inbound");
   }
 
   /** Removes everything Trellis installed on this node: nftables table, policy routing, eBPF pins. */
   public static void uninstall(Settings s) throws IOException {
     new NftablesRedirector(NftablesRedirector.Nft.command(null), NftablesRedirector.Ports.DEFAULTS).removeAll();
     new TproxyRouting(TproxyRouting.Ip.command(null)).remove();
+    EbpfRedirector.removeAll(s.pins());
+  }
+
+  private static final int OUTBOUND_PORT = 15001;
+
+  /** eBPF outbound and nftables inbound, installed and removed together for each pod. */
+  private record Both(EbpfRedirector outbound, NftablesRedirector inbound) implements Redirector {
+    @Override
+    public void install(Target t) throws IOException {
+      outbound.install(t);
+      try {
+        inbound.install(t);
+      } catch (IOException | RuntimeException e) {
+        outbound.remove(t);
+        throw e;
+      }
+    }
+
+    @Override
+    public void remove(Target t) throws IOException {
+      IOException first = null;
+      for (Redirector r : new Redirector[] {outbound, inbound}) {
+        try {
+          r.remove(t);
+        } catch (IOException e) {
+          first = first == null ? e : first;
+        }
+      }
+      if (first != null) {
+        throw first;
+      }
+    }
+
+    @Override
+    public boolean verify(Target t) throws IOException {
+      return outbound.verify(t) && inbound.verify(t);
+    }
+
+    @Override
+    public String name() {
+      return "ebpf";
+    }
   }
 
   public Redirector redirector() {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
@@ -45,7 +46,42 @@ class EbpfMeshIT extends TransparentMeshIT {
 
   @Override
   boolean anythingPresent(NamespaceCluster.Pod pod) throws Exception {
-    return Files.exists(podPins(pod)) || attached(pod).contains("trellis_") || inboundElement(pod);
+    return Files.exists(podPins(pod)) || attached(pod).contains("trellis_") || inboundElement(pod)
+        || originalDestinationsFrom(pod);
+  }
+
+  /** Whether the shared map still holds an entry for a connection from {@code pod} (its IPv4-mapped address). */
+  boolean originalDestinationsFrom(NamespaceCluster.Pod pod) throws Exception {
+    Path map = Path.of(pinsOf(pod.node()), "orig_dst");
+    if (!Files.exists(map)) {
+      return false;
+    }
+    StringBuilder hex = new StringBuilder("\"0xff\",\"0xff\"");
+    for (String octet : pod.ip().split("\\.")) {
+      hex.append(String.format(",\"0x%02x\"", Integer.parseInt(octet)));
+    }
+    String dump = cluster.exec(cluster.netns(pod.node()), null, 10, "bpftool", "-j", "map", "dump", "pinned",
+        map.toString()).output();
+    return java.util.regex.Pattern.compile("\"key\":\\[[^\\]]*" + java.util.regex.Pattern.quote(hex.toString()))
+        .matcher(dump).find();
+  }
+
+  @Test
+  @Order(5)
+  void anEntryThePodLeftInTheSharedMapIsSeenAndGoesWithThePod() throws Exception {
+    // As if a connection's original destination had been published and never read (the proxy was down):
+    // the un-enrollment test that follows must see it removed.
+    List<String> cmd = new java.util.ArrayList<>(List.of("bpftool", "map", "update", "pinned",
+        Path.of(pinsOf("n1"), "orig_dst").toString(), "key", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0xff", "0xff"));
+    for (String octet : client.ip().split("\\.")) {
+      cmd.add(octet);
+    }
+    cmd.addAll(List.of("0x9c", "0x41", "0", "0", "value", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0xff", "0xff",
+        "10", "96", "0", "10", "0", "80", "0", "0"));
+    NamespaceCluster.Result r = cluster.exec(cluster.netns("n1"), null, 10, cmd.toArray(String[]::new));
+    assertThat(r.exitCode()).as(r.output()).isZero();
+    assertThat(originalDestinationsFrom(client)).isTrue();
+    assertThat(originalDestinationsFrom(optOut)).isFalse();
   }
 
   @Override

@@ -19,7 +19,8 @@ import java.util.concurrent.TimeUnit;
  * to its node by a veth pair and given its own cgroup v2 directory, nodes joined by a link. Nothing has a
  * route out of these namespaces, so traffic that is not redirected fails instead of leaving the machine.
  * Processes run inside a namespace (and a pod's cgroup) with their output in a log file. {@link #close}
- * removes every process, namespace (veths go with them) and cgroup it made.
+ * removes every process, namespace (veths go with them) and cgroup it made, and its directory (kept when
+ * the environment has {@code TRELLIS_IT_KEEP}).
  */
 final class NamespaceCluster implements AutoCloseable {
 
@@ -180,5 +181,12 @@ final class NamespaceCluster implements AutoCloseable {
       Files.deleteIfExists(p.cgroup()); // empty once its processes are gone
     }
     Files.deleteIfExists(cgroups);
+    if (System.getenv("TRELLIS_IT_KEEP") == null) { // set it to keep the processes' logs for a look
+      try (var files = Files.walk(dir)) {
+        for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
   }
 }

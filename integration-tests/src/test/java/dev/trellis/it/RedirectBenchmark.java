@@ -44,17 +44,28 @@ class RedirectBenchmark {
   @Test
   void podToPodDirectVersusNftablesVersusEbpf() throws Exception {
     List<String> variants = Arrays.asList(System.getProperty("bench.variants", "direct nftables ebpf").split(" "));
+    int rounds = Integer.getInteger("bench.rounds", 2);
     try (NamespaceCluster c = new NamespaceCluster()) {
       cluster = c;
       build();
-      for (String v : variants) {
-        if (v.equals("direct")) {
-          measure("direct", "http://10.12.1.2:8080/");
-        } else {
-          enroll(v);
-          measure(v, "http://10.96.0.10/");
-          cniLatency(v);
-          release(v);
+      // Rounds interleave the variants (the second in reverse order), so neither redirection always runs on
+      // the freshest or the most warmed-up proxies.
+      for (int round = 1; round <= rounds; round++) {
+        List<String> order = new ArrayList<>(variants);
+        if (round % 2 == 0) {
+          java.util.Collections.reverse(order);
+        }
+        for (String v : order) {
+          if (v.equals("direct")) {
+            measure("direct", "http://10.12.1.2:8080/");
+          } else {
+            enroll(v, round);
+            measure(v, "http://10.96.0.10/");
+            if (round == 1) {
+              cniLatency(v);
+            }
+            release(v, round);
+          }
         }
       }
     }
@@ -136,12 +147,12 @@ class RedirectBenchmark {
         .exitCode() == 0;
   }
 
-  void enroll(String mode) throws Exception {
+  void enroll(String mode, int round) throws Exception {
     for (String n : List.of("n1", "n2")) {
       cluster.start(n + "-agent", cluster.netns(n), null, NamespaceCluster.java(NodeAgentMain.class,
           "--pods", cluster.dir.resolve(n + "-pods.json").toString(), "--socket", cluster.dir.resolve(n + ".sock").toString(),
           "--redirect", mode, "--proxy-address", n.equals("n1") ? "10.10.0.1" : "10.10.0.2",
-          "--state-file", cluster.dir.resolve(n + "-" + mode + "-state.json").toString(), "--ebpf-pins", pins(n)));
+          "--state-file", cluster.dir.resolve(n + "-" + mode + round + "-state.json").toString(), "--ebpf-pins", pins(n)));
     }
     await().atMost(Duration.ofSeconds(60)).until(() -> cluster.log("n1-agent").contains("node agent up")
         && cluster.log("n2-agent").contains("node agent up"));
@@ -151,13 +162,13 @@ class RedirectBenchmark {
     }
   }
 
-  void release(String mode) throws Exception {
+  void release(String mode, int round) throws Exception {
     for (NamespaceCluster.Pod p : List.of(client, server)) {
       assertThat(CniPlugin.overUnixSocket().run(env("DEL", p), config(p)).exitCode()).isZero();
     }
     for (String n : List.of("n1", "n2")) {
       cluster.stop(n + "-agent");
-      Files.move(cluster.dir.resolve(n + "-agent.log"), cluster.dir.resolve(n + "-agent-" + mode + ".log"));
+      Files.move(cluster.dir.resolve(n + "-agent.log"), cluster.dir.resolve(n + "-agent-" + mode + round + ".log"));
       NamespaceCluster.Result r = cluster.exec(cluster.netns(n), null, 60, NamespaceCluster.java(NodeAgentMain.class,
           "uninstall", "--redirect", mode, "--ebpf-pins", pins(n)).toArray(String[]::new));
       assertThat(r.exitCode()).as(r.output()).isZero();
@@ -231,11 +242,16 @@ class RedirectBenchmark {
     System.out.println("progress: " + cniRows.getLast());
   }
 
-  /** The plugin as its own JVM (C1, Serial GC: the packaged launcher's flags, without its AOT cache). */
+  /**
+   * The plugin as its own JVM with its own classpath (the node-proxy classes, gson, slf4j-api) and the packaged
+   * launcher's flags (C1, Serial GC), without its AOT cache (scripts/bench-cni measures that).
+   */
   int plugin(Map<String, String> env, String stdin) throws Exception {
+    String cp = Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
+        .filter(e -> e.contains("node-proxy") || e.contains("gson-") || e.contains("slf4j-api-"))
+        .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
     ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-cp", System.getProperty("java.class.path"),
-        CniMain.class.getName());
+        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-cp", cp, CniMain.class.getName());
     pb.environment().putAll(env);
     pb.redirectError(ProcessBuilder.Redirect.DISCARD);
     Process p = pb.start();

@@ -101,8 +101,11 @@ abstract class TransparentMeshIT {
       NamespaceCluster.Pod p = pods[i];
       String ns = p == legacy ? "legacy" : "demo";
       String labels = p == optOut ? "{\"trellis.dev/mesh\": \"disabled\"}" : "{}";
+      String annotations = p == client ? "{\"trellis.dev/exclude-outbound-ports\": \"9999\","
+          + " \"trellis.dev/exclude-outbound-cidrs\": \"10.97.0.0/16\"}" : "{}";
       b.append(i == 0 ? "" : ", ").append("{\"namespace\": \"").append(ns).append("\", \"name\": \"").append(p.name())
           .append("\", \"uid\": \"uid-").append(p.name()).append("\", \"labels\": ").append(labels)
+          .append(", \"annotations\": ").append(annotations)
           .append(", \"cgroup\": \"").append(p.cgroup()).append("\"}");
     }
     return b.append("]}").toString();
@@ -285,6 +288,20 @@ abstract class TransparentMeshIT {
     assertThat(anythingPresent(optOut)).isFalse();
     assertThat(anythingPresent(legacy)).isFalse();
     assertThat(redirectionPresent(client)).isTrue();
+  }
+
+  @Test
+  @Order(3)
+  void excludedPortsAndCidrsAndLoopbackBypassTheProxy() throws Exception {
+    // curl's exit 7 is "could not connect": the connection went where the pod sent it, which no route
+    // reaches (or nothing listens on, for loopback). A redirected one connects (to the proxy) and then
+    // gets no answer from a destination that exists nowhere.
+    assertThat(curl(client, "http://10.96.0.10:9999/").exitCode()).as("annotation-excluded port").isEqualTo(7);
+    assertThat(curl(client, "http://10.97.0.1/").exitCode()).as("annotation-excluded CIDR").isEqualTo(7);
+    assertThat(curl(client, "http://127.0.0.1:9/").exitCode()).as("loopback").isEqualTo(7);
+    NamespaceCluster.Result captured = curl(client, "http://10.96.0.10:81/");
+    assertThat(captured.exitCode()).as("a port that is not excluded is redirected: %s", captured.output())
+        .isNotEqualTo(7).isNotZero();
   }
 
   @Test

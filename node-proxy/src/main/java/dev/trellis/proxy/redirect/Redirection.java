@@ -7,6 +7,7 @@ import java.net.InetAddress;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,13 +52,7 @@ public final class Redirection {
 
   /** Chooses and sets up redirection (idempotent: pods captured before stay captured). */
   public static Redirection open(Settings s) throws IOException {
-    Mode mode = s.mode();
-    if (mode == Mode.AUTO) {
-      Optional<String> why = s.proxyAddress() == null ? Optional.of("no --proxy-address to redirect to")
-          : EbpfRedirector.unavailableReason(s.pins());
-      mode = why.isEmpty() ? Mode.EBPF : Mode.NFTABLES;
-      why.ifPresent(reason -> log.warn("eBPF redirection is unavailable here ({}); using nftables TPROXY", reason));
-    }
+    Mode mode = choose(s.mode(), s.proxyAddress(), () -> EbpfRedirector.unavailableReason(s.pins()));
     new TproxyRouting(TproxyRouting.Ip.command(null)).install();
     if (mode == Mode.NFTABLES) {
       // Programs a previous eBPF agent pinned would redirect first: the modes never run together.
@@ -93,6 +88,19 @@ public final class Redirection {
         NftablesRedirector.Ports.INBOUND_ONLY);
     inbound.ensureBase();
     return new Redirection(new Both(ebpf, inbound), "eBPF outbound (pins " + s.pins() + "), nftables TPROXY inbound");
+  }
+
+  /**
+   * The mechanism to use: a forced one as asked; {@code auto} eBPF when there is an address to redirect to and
+   * the probe finds nothing wrong (it loads the programs without attaching them), else nftables, saying why.
+   */
+  static Mode choose(Mode requested, String proxyAddress, Supplier<Optional<String>> ebpfUnavailable) {
+    if (requested != Mode.AUTO) {
+      return requested;
+    }
+    Optional<String> why = proxyAddress == null ? Optional.of("no --proxy-address to redirect to") : ebpfUnavailable.get();
+    why.ifPresent(reason -> log.warn("eBPF redirection is unavailable here ({}); using nftables TPROXY", reason));
+    return why.isEmpty() ? Mode.EBPF : Mode.NFTABLES;
   }
 
   /** Removes everything Trellis installed on this node: nftables table, policy routing, eBPF pins. */

@@ -72,7 +72,8 @@ class RedirectBenchmark {
     System.out.println("\n| variant | conns | req/s | mean µs | p50 µs | p99 µs | proxies CPU µs/req |");
     System.out.println("|---|---|---|---|---|---|---|");
     rows.forEach(System.out::println);
-    System.out.println("\n| redirection | CNI ADD via agent p50 / p99 ms | CNI ADD, plugin JVM per call p50 / p99 ms |");
+    System.out.println("\n| redirection | CNI ADD via agent p50 / p99 ms | CNI ADD, " + (System.getProperty("bench.cniPlugin", "")
+        .isBlank() ? "plugin JVM (no AOT cache)" : "packaged plugin") + " per call p50 / p99 ms |");
     System.out.println("|---|---|---|");
     cniRows.forEach(System.out::println);
   }
@@ -243,16 +244,25 @@ class RedirectBenchmark {
   }
 
   /**
-   * The plugin as its own JVM with its own classpath (the node-proxy classes, gson, slf4j-api) and the packaged
-   * launcher's flags (C1, Serial GC), without its AOT cache (scripts/bench-cni measures that).
+   * The plugin as a runtime calls it: the packaged executable ({@code -Dbench.cniPlugin}, what
+   * scripts/bench-redirect builds with scripts/package-cni: launcher, three jars, AOT cache); without it, a
+   * JVM with the plugin's own classpath and the launcher's flags but no AOT cache.
    */
   int plugin(Map<String, String> env, String stdin) throws Exception {
-    String cp = Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
-        .filter(e -> e.contains("node-proxy") || e.contains("gson-") || e.contains("slf4j-api-"))
-        .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
-    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-        "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-cp", cp, CniMain.class.getName());
+    String packaged = System.getProperty("bench.cniPlugin");
+    List<String> cmd;
+    if (packaged != null && !packaged.isBlank()) {
+      cmd = List.of(packaged);
+    } else {
+      String cp = Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
+          .filter(e -> e.contains("node-proxy") || e.contains("gson-") || e.contains("slf4j-api-"))
+          .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
+      cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:TieredStopAtLevel=1",
+          "-XX:+UseSerialGC", "-Xshare:auto", "-cp", cp, CniMain.class.getName());
+    }
+    ProcessBuilder pb = new ProcessBuilder(cmd);
     pb.environment().putAll(env);
+    pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
     pb.redirectError(ProcessBuilder.Redirect.DISCARD);
     Process p = pb.start();
     p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));

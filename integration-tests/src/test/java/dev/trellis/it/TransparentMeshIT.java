@@ -299,6 +299,7 @@ abstract class TransparentMeshIT {
     assertThat(curl(client, "http://10.96.0.10:9999/").exitCode()).as("annotation-excluded port").isEqualTo(7);
     assertThat(curl(client, "http://10.97.0.1/").exitCode()).as("annotation-excluded CIDR").isEqualTo(7);
     assertThat(curl(client, "http://127.0.0.1:9/").exitCode()).as("loopback").isEqualTo(7);
+    assertThat(curl(client, "http://" + client.ip() + ":9/").exitCode()).as("the pod's own address").isEqualTo(7);
     NamespaceCluster.Result captured = curl(client, "http://10.96.0.10:81/");
     assertThat(captured.exitCode()).as("a port that is not excluded is redirected: %s", captured.output())
         .isNotEqualTo(7).isNotZero();

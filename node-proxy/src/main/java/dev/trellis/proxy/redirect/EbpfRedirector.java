@@ -143,7 +143,10 @@ public final class EbpfRedirector implements Redirector {
       }
       int cidrs4 = bpf.mapFd(bpf.map(obj, "excluded_cidrs4"));
       int cidrs6 = bpf.mapFd(bpf.map(obj, "excluded_cidrs6"));
-      for (String c : t.exclusions().cidrs()) {
+      List<String> bypass = new ArrayList<>(t.exclusions().cidrs());
+      // A pod dialing its own address stays inside the pod, as it does without a mesh (and under TPROXY).
+      t.ips().forEach(ip -> bypass.add(ip + (ip.contains(":") ? "/128" : "/32")));
+      for (String c : bypass) {
         bpf.update(EbpfMaps.isV6(c) ? cidrs6 : cidrs4, bytes(arena, EbpfMaps.lpm(c)), value);
       }
       for (String program : PROGRAMS) {

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import dev.trellis.controlplane.cli.TrellisCli;
 import dev.trellis.proxy.NodeAgentMain;
 import dev.trellis.proxy.NodeProxyMain;
-import dev.trellis.proxy.cni.CniMain;
 import dev.trellis.proxy.cni.CniPlugin;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -72,8 +71,7 @@ class RedirectBenchmark {
     System.out.println("\n| variant | conns | req/s | mean µs | p50 µs | p99 µs | proxies CPU µs/req |");
     System.out.println("|---|---|---|---|---|---|---|");
     rows.forEach(System.out::println);
-    System.out.println("\n| redirection | CNI ADD via agent p50 / p99 ms | CNI ADD, " + (System.getProperty("bench.cniPlugin", "")
-        .isBlank() ? "plugin JVM (no AOT cache)" : "packaged plugin") + " per call p50 / p99 ms |");
+    System.out.println("\n| redirection | CNI ADD via agent p50 / p99 ms | CNI ADD, packaged plugin per call p50 / p99 ms |");
     System.out.println("|---|---|---|");
     cniRows.forEach(System.out::println);
   }
@@ -227,8 +225,9 @@ class RedirectBenchmark {
       assertThat(o.exitCode()).as(o.stdout()).isZero();
       assertThat(CniPlugin.overUnixSocket().run(env("DEL", spare), config(spare)).exitCode()).isZero();
     }
-    long[] viaProcess = new long[CNI_PROCESS_RUNS];
-    for (int i = 0; i < CNI_PROCESS_RUNS; i++) {
+    boolean packaged = !System.getProperty("bench.cniPlugin", "").isBlank();
+    long[] viaProcess = new long[packaged ? CNI_PROCESS_RUNS : 0];
+    for (int i = 0; i < viaProcess.length; i++) {
       long t = System.nanoTime();
       int exit = plugin(env("ADD", spare), config(spare));
       viaProcess[i] = System.nanoTime() - t;
@@ -237,39 +236,15 @@ class RedirectBenchmark {
     }
     Arrays.sort(viaAgent);
     Arrays.sort(viaProcess);
-    cniRows.add(String.format("| %s | %.1f / %.1f | %.0f / %.0f |", mode, viaAgent[CNI_RUNS / 2] / 1e6,
-        viaAgent[(int) (CNI_RUNS * 0.99)] / 1e6, viaProcess[CNI_PROCESS_RUNS / 2] / 1e6,
-        viaProcess[(int) (CNI_PROCESS_RUNS * 0.99)] / 1e6));
+    cniRows.add(String.format("| %s | %.1f / %.1f | %s |", mode, viaAgent[CNI_RUNS / 2] / 1e6,
+        viaAgent[(int) (CNI_RUNS * 0.99)] / 1e6, !packaged ? "– (no -Dbench.cniPlugin)" : String.format("%.0f / %.0f",
+            viaProcess[CNI_PROCESS_RUNS / 2] / 1e6, viaProcess[(int) (CNI_PROCESS_RUNS * 0.99)] / 1e6)));
     System.out.println("progress: " + cniRows.getLast());
   }
 
-  /**
-   * The plugin as a runtime calls it: the packaged executable ({@code -Dbench.cniPlugin}, what
-   * scripts/bench-redirect builds with scripts/package-cni: launcher, three jars, AOT cache); without it, a
-   * JVM with the plugin's own classpath and the launcher's flags but no AOT cache.
-   */
+  /** The packaged plugin as a runtime calls it ({@code -Dbench.cniPlugin}: scripts/bench-redirect builds it). */
   int plugin(Map<String, String> env, String stdin) throws Exception {
-    String packaged = System.getProperty("bench.cniPlugin");
-    List<String> cmd;
-    if (packaged != null && !packaged.isBlank()) {
-      cmd = List.of(packaged);
-    } else {
-      String cp = Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
-          .filter(e -> e.contains("node-proxy") || e.contains("gson-") || e.contains("slf4j-api-"))
-          .collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
-      cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:TieredStopAtLevel=1",
-          "-XX:+UseSerialGC", "-Xshare:auto", "-cp", cp, CniMain.class.getName());
-    }
-    ProcessBuilder pb = new ProcessBuilder(cmd);
-    pb.environment().putAll(env);
-    pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
-    pb.redirectError(ProcessBuilder.Redirect.DISCARD);
-    Process p = pb.start();
-    p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
-    p.getOutputStream().close();
-    p.getInputStream().readAllBytes();
-    assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    return p.exitValue();
+    return TrellisCniIT.plugin(Path.of(System.getProperty("bench.cniPlugin")), env, stdin).exitCode();
   }
 
   long proxiesCpuMicros() throws Exception {

@@ -7,7 +7,6 @@ import dev.trellis.proxy.redirect.FilePodDirectory;
 import dev.trellis.proxy.redirect.Redirection;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
@@ -42,7 +41,7 @@ public final class NodeAgentMain {
     boolean uninstall = args.length > 0 && args[0].equals("uninstall");
     Map<String, String> opts;
     try {
-      opts = options(uninstall ? java.util.Arrays.copyOfRange(args, 1, args.length) : args);
+      opts = NodeProxyMain.options(uninstall ? java.util.Arrays.copyOfRange(args, 1, args.length) : args);
       if (opts.containsKey("help")) {
         usage();
         return;
@@ -119,21 +118,6 @@ public final class NodeAgentMain {
       stopped.countDown();
     }));
     stopped.await();
-  }
-
-  private static Map<String, String> options(String[] args) {
-    Map<String, String> m = new HashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--help") || args[i].equals("-h")) {
-        m.put("help", "");
-        continue;
-      }
-      if (!args[i].startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("unexpected argument '" + args[i] + "'");
-      }
-      m.put(args[i].substring(2), args[++i]);
-    }
-    return m;
   }
 
   private static void usage() {

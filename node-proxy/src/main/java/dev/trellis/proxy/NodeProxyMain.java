@@ -123,7 +123,8 @@ public final class NodeProxyMain {
     stopped.await();
   }
 
-  private static Map<String, String> options(String[] args) {
+  /** {@code --name value} pairs and {@code --help}/{@code -h}; anything else is refused, naming it. */
+  static Map<String, String> options(String[] args) {
     Map<String, String> m = new HashMap<>();
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--help") || args[i].equals("-h")) {

@@ -62,9 +62,6 @@ final class DeltaTransport extends Transport<DeltaDiscoveryRequest, DeltaDiscove
   void handle(DeltaDiscoveryResponse response) {
     ResourceType type = ResourceType.forUrl(response.getTypeUrl());
     AdsClient.TypeWatch tw = type == null ? null : client.types.get(type);
-    if (tw != null) {
-      client.answered(type);
-    }
     DeltaDiscoveryRequest.Builder ack = DeltaDiscoveryRequest.newBuilder().setTypeUrl(response.getTypeUrl())
         .setResponseNonce(response.getNonce());
     if (tw == null) {
@@ -93,6 +90,9 @@ final class DeltaTransport extends Transport<DeltaDiscoveryRequest, DeltaDiscove
     for (String name : response.getRemovedResourcesList()) {
       client.remove(tw, name);
     }
+    // Answered only now that watchers have the response: whoever asks hasReceived() from another thread
+    // must find the view delivered (a node proxy's readiness depends on it).
+    client.answered(type);
     if (!problems.isEmpty()) {
       ack.setErrorDetail(error(String.join("; ", problems)));
     }

@@ -64,9 +64,6 @@ final class SotwTransport extends Transport<DiscoveryRequest, DiscoveryResponse>
   void handle(DiscoveryResponse response) {
     ResourceType type = ResourceType.forUrl(response.getTypeUrl());
     AdsClient.TypeWatch tw = type == null ? null : client.types.get(type);
-    if (tw != null) {
-      client.answered(type);
-    }
     if (tw == null) {
       return; // not subscribed: nothing to ACK against
     }
@@ -98,6 +95,9 @@ final class SotwTransport extends Transport<DiscoveryRequest, DiscoveryResponse>
         }
       }
     }
+    // Answered only now that watchers have the response: whoever asks hasReceived() from another thread
+    // must find the view delivered (a node proxy's readiness depends on it).
+    client.answered(type);
     if (problems.isEmpty()) {
       tw.sotwVersion = response.getVersionInfo();
       request(tw, null);

@@ -87,6 +87,35 @@ class AdsClientTest {
 
   @ParameterizedTest
   @EnumSource(AdsClient.Protocol.class)
+  void aTypeCountsAsReceivedOnlyOnceItsWatchersHaveTheResponse(AdsClient.Protocol protocol) {
+    // A node proxy's readiness reads hasReceived from another thread: it must never be true while the
+    // watchers (and the config built from them) still lack the first response.
+    ads.publish(base(8080));
+    AdsClient c = client(protocol);
+    List<Boolean> receivedWhileDelivering = new ArrayList<>();
+    c.watch(CLUSTER, "*", new ResourceWatcher<Message>() {
+      @Override
+      public void onChanged(String name, Message resource) {
+        receivedWhileDelivering.add(c.hasReceived(CLUSTER));
+      }
+
+      @Override
+      public void onRemoved(String name) {}
+
+      @Override
+      public void onResourceError(String name, String error) {}
+
+      @Override
+      public void onAmbientError(Status status) {}
+    });
+    c.start();
+    scheduler.runDue();
+    assertThat(receivedWhileDelivering).containsExactly(false, false);
+    assertThat(c.hasReceived(CLUSTER)).isTrue();
+  }
+
+  @ParameterizedTest
+  @EnumSource(AdsClient.Protocol.class)
   void watchersSeeResourcesChangesAndRemovals(AdsClient.Protocol protocol) {
     ads.publish(base(8080));
     AdsClient c = client(protocol);

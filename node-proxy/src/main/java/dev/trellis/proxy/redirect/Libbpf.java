@@ -182,9 +182,9 @@ final class Libbpf {
   }
 
   void loadObject(MemorySegment obj, String what) throws IOException {
-    int rc = call(load, "loading " + what + " (the kernel's verifier or permissions: needs root/CAP_BPF)", obj);
-    if (rc < 0) {
-      throw failure("loading " + what, rc);
+    Result r = call("loading " + what, (c, a) -> (int) load.invokeExact(c, obj));
+    if (r.rc() < 0) {
+      throw failure("loading " + what + " (the verifier refused it, or no root/CAP_BPF)", r.rc());
     }
   }
 
@@ -226,16 +226,9 @@ final class Libbpf {
 
   /** Before load: the map is pinned at {@code path}, reusing the map already pinned there. */
   void pinMapAt(MemorySegment map, String path) throws IOException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE);
-      int rc = (int) setPinPath.invokeExact(capture, map, arena.allocateFrom(path));
-      if (rc < 0) {
-        throw failure("setting pin path " + path, rc);
-      }
-    } catch (IOException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IOException("setting pin path " + path, t);
+    Result r = call("setting pin path " + path, (c, a) -> (int) setPinPath.invokeExact(c, map, a.allocateFrom(path)));
+    if (r.rc() < 0) {
+      throw failure("setting pin path " + path, r.rc());
     }
   }
 
@@ -278,122 +271,80 @@ final class Libbpf {
 
   /** An fd for the object pinned at {@code path} (close it with {@link #closeFd}). */
   int pinned(String path) throws IOException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE);
-      int fd = (int) objGet.invokeExact(capture, arena.allocateFrom(path));
-      if (fd < 0) {
-        throw failure("opening pinned " + path, errno(capture));
-      }
-      return fd;
-    } catch (IOException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IOException("opening pinned " + path, t);
+    Result r = call("opening pinned " + path, (c, a) -> (int) objGet.invokeExact(c, a.allocateFrom(path)));
+    if (r.rc() < 0) {
+      throw failure("opening pinned " + path, r.errno());
     }
+    return r.rc();
   }
 
   /** Detaches the link behind {@code linkFd} now (unpinning alone lets the kernel do it a little later). */
   void detach(int linkFd, String what) throws IOException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE);
-      int rc = (int) linkDetach.invokeExact(capture, linkFd);
-      if (rc < 0) {
-        throw failure("detaching " + what, errno(capture));
-      }
-    } catch (IOException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IOException("detaching " + what, t);
+    Result r = call("detaching " + what, (c, a) -> (int) linkDetach.invokeExact(c, linkFd));
+    if (r.rc() < 0) {
+      throw failure("detaching " + what, r.errno());
     }
   }
 
   void update(int fd, MemorySegment key, MemorySegment value) throws IOException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE);
-      int rc = (int) updateElem.invokeExact(capture, fd, key, value, 0L);
-      if (rc < 0) {
-        throw failure("updating a BPF map", errno(capture));
-      }
-    } catch (IOException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IOException("updating a BPF map", t);
+    Result r = call("updating a BPF map", (c, a) -> (int) updateElem.invokeExact(c, fd, key, value, 0L));
+    if (r.rc() < 0) {
+      throw failure("updating a BPF map", r.errno());
     }
   }
 
   /** Fills {@code value}; false if there is no such key. */
   boolean lookup(int fd, MemorySegment key, MemorySegment value) throws IOException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE);
-      int rc = (int) lookupElem.invokeExact(capture, fd, key, value);
-      if (rc < 0) {
-        int e = errno(capture);
-        if (e == 2) { // ENOENT
-          return false;
-        }
-        throw failure("reading a BPF map", e);
-      }
-      return true;
-    } catch (IOException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IOException("reading a BPF map", t);
-    }
+    return found("reading a BPF map", call("reading a BPF map", (c, a) -> (int) lookupElem.invokeExact(c, fd, key, value)));
   }
 
   /** Deletes the key; false if it was not there. */
   boolean delete(int fd, MemorySegment key) throws IOException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE);
-      int rc = (int) deleteElem.invokeExact(capture, fd, key);
-      if (rc < 0) {
-        int e = errno(capture);
-        if (e == 2) {
-          return false;
-        }
-        throw failure("deleting from a BPF map", e);
-      }
-      return true;
-    } catch (IOException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IOException("deleting from a BPF map", t);
-    }
+    return found("deleting from a BPF map", call("deleting from a BPF map",
+        (c, a) -> (int) deleteElem.invokeExact(c, fd, key)));
   }
 
   /** The key after {@code key} ({@code key} NULL: the first) into {@code next}; false at the end. */
   boolean nextKey(int fd, MemorySegment key, MemorySegment next) throws IOException {
+    return found("walking a BPF map", call("walking a BPF map", (c, a) -> (int) nextKey.invokeExact(c, fd, key, next)));
+  }
+
+  /** Success, or false for ENOENT (no such key); other failures are thrown. */
+  private boolean found(String what, Result r) throws IOException {
+    if (r.rc() >= 0) {
+      return true;
+    }
+    if (r.errno() == 2) {
+      return false;
+    }
+    throw failure(what, r.errno());
+  }
+
+  /** An int-returning downcall that captures errno into {@code capture}; {@code arena} lives for the call. */
+  @FunctionalInterface
+  private interface IntCall {
+    int invoke(MemorySegment capture, Arena arena) throws Throwable;
+  }
+
+  private record Result(int rc, int errno) {}
+
+  private static Result call(String what, IntCall downcall) throws IOException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment capture = arena.allocate(CAPTURE);
-      int rc = (int) nextKey.invokeExact(capture, fd, key, next);
-      if (rc < 0) {
-        int e = errno(capture);
-        if (e == 2) {
-          return false;
-        }
-        throw failure("walking a BPF map", e);
-      }
-      return true;
-    } catch (IOException e) {
-      throw e;
+      int rc = downcall.invoke(capture, arena);
+      return new Result(rc, errno(capture));
     } catch (Throwable t) {
-      throw new IOException("walking a BPF map", t);
+      throw new IOException(what, t);
     }
   }
 
   private int open(String directory) throws IOException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE);
-      int fd = (int) openPath.invokeExact(capture, arena.allocateFrom(directory), 0x10000 /* O_RDONLY|O_DIRECTORY */, 0);
-      if (fd < 0) {
-        throw failure("opening cgroup " + directory, errno(capture));
-      }
-      return fd;
-    } catch (IOException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new IOException("opening cgroup " + directory, t);
+    Result r = call("opening cgroup " + directory, (c, a) -> (int) openPath.invokeExact(c, a.allocateFrom(directory),
+        0x10000 /* O_RDONLY|O_DIRECTORY */, 0));
+    if (r.rc() < 0) {
+      throw failure("opening cgroup " + directory, r.errno());
     }
+    return r.rc();
   }
 
   void closeFd(int fd) {
@@ -401,15 +352,6 @@ final class Libbpf {
       int ignored = (int) closeFd.invokeExact(fd);
     } catch (Throwable t) {
       log.debug("close({}): {}", fd, t.toString());
-    }
-  }
-
-  private int call(MethodHandle h, String what, MemorySegment arg) throws IOException {
-    try (Arena arena = Arena.ofConfined()) {
-      MemorySegment capture = arena.allocate(CAPTURE);
-      return (int) h.invokeExact(capture, arg);
-    } catch (Throwable t) {
-      throw new IOException(what, t);
     }
   }
 }

@@ -248,7 +248,7 @@ public final class MeshFile {
       if (f.containsKey("protocol")) {
         protocol = f.get("protocol").enumValue(AppProtocol.class);
       } else {
-        protocol = inferProtocol(name);
+        protocol = AppProtocol.fromPortName(name);
       }
       if (port == null || target == null || protocol == null) {
         return null;
@@ -257,19 +257,6 @@ public final class MeshFile {
           target, protocol);
     }
 
-    /** As Istio does: a port named grpc, http, http2 (or prefixed "grpc-" etc.) has that protocol; others are TCP. */
-    static AppProtocol inferProtocol(String name) {
-      if (name == null) {
-        return AppProtocol.TCP;
-      }
-      for (AppProtocol p : List.of(AppProtocol.GRPC, AppProtocol.HTTP2, AppProtocol.HTTP)) {
-        String n = p.name().toLowerCase(java.util.Locale.ROOT);
-        if (name.equals(n) || name.startsWith(n + "-")) {
-          return p;
-        }
-      }
-      return AppProtocol.TCP;
-    }
 
     private List<Workload> workloads(List<YamlValue> items) {
       List<Workload> out = new ArrayList<>();

@@ -17,5 +17,19 @@ public record ServicePort(String name, int port, int targetPort, AppProtocol pro
     public boolean isHttp() {
       return this != TCP;
     }
+
+    /** As Istio does: a port named grpc, http, http2 (or prefixed "grpc-" etc.) has that protocol; others are TCP. */
+    public static AppProtocol fromPortName(String name) {
+      if (name == null) {
+        return TCP;
+      }
+      for (AppProtocol p : java.util.List.of(GRPC, HTTP2, HTTP)) {
+        String n = p.name().toLowerCase(java.util.Locale.ROOT);
+        if (name.equals(n) || name.startsWith(n + "-")) {
+          return p;
+        }
+      }
+      return TCP;
+    }
   }
 }

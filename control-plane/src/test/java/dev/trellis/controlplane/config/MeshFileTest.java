@@ -151,10 +151,10 @@ class MeshFileTest {
 
   @Test
   void portProtocolIsInferredFromItsNameAsIstioDoes() {
-    assertThat(MeshFile.Parser.inferProtocol("grpc-api")).isEqualTo(AppProtocol.GRPC);
-    assertThat(MeshFile.Parser.inferProtocol("http")).isEqualTo(AppProtocol.HTTP);
-    assertThat(MeshFile.Parser.inferProtocol("http2")).isEqualTo(AppProtocol.HTTP2);
-    assertThat(MeshFile.Parser.inferProtocol("https")).isEqualTo(AppProtocol.TCP);
-    assertThat(MeshFile.Parser.inferProtocol(null)).isEqualTo(AppProtocol.TCP);
+    assertThat(AppProtocol.fromPortName("grpc-api")).isEqualTo(AppProtocol.GRPC);
+    assertThat(AppProtocol.fromPortName("http")).isEqualTo(AppProtocol.HTTP);
+    assertThat(AppProtocol.fromPortName("http2")).isEqualTo(AppProtocol.HTTP2);
+    assertThat(AppProtocol.fromPortName("https")).isEqualTo(AppProtocol.TCP);
+    assertThat(AppProtocol.fromPortName(null)).isEqualTo(AppProtocol.TCP);
   }
 }

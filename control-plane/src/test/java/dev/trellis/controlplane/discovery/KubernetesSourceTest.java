@@ -1,0 +1,76 @@
+package dev.trellis.controlplane.discovery;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MtlsMode;
+import dev.trellis.controlplane.model.Workload;
+import dev.trellis.mtls.identity.TrustDomain;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Against Fabric8's mock API server in CRUD mode (no real cluster can run here): the informers see objects
+ * created, labeled and deleted through the ordinary client, and each change reaches the mesh.
+ */
+@EnableKubernetesMockClient(crud = true)
+class KubernetesSourceTest {
+
+  KubernetesClient client;
+  final ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+  final AtomicReference<Mesh> mesh = new AtomicReference<>();
+  KubernetesSource source;
+
+  @AfterEach
+  void stop() {
+    if (source != null) {
+      source.close();
+    }
+    scheduler.shutdownNow();
+  }
+
+  Workload workload(String name) {
+    Mesh m = mesh.get();
+    return m == null ? null : m.workloads().stream().filter(w -> w.name().equals(name)).findFirst().orElse(null);
+  }
+
+  @Test
+  void labelingAndUnlabelingANamespaceMovesItsPodsInAndOutOfTheMesh() {
+    client.namespaces().resource(KubernetesMeshTest.namespace("demo", Map.of())).create();
+    client.nodes().resource(KubernetesMeshTest.node("node-a", "10.0.0.5")).create();
+    client.pods().inNamespace("demo").resource(KubernetesMeshTest.pod("demo", "web-0", "10.1.0.7", Map.of("app", "web")))
+        .create();
+    client.services().inNamespace("demo")
+        .resource(KubernetesMeshTest.service("demo", "web", "10.96.0.10", Map.of("app", "web"))).create();
+
+    source = new KubernetesSource(client, TrustDomain.CLUSTER_LOCAL, "cluster.local", MtlsMode.PERMISSIVE, scheduler,
+        Duration.ofMillis(50), mesh::set).start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> workload("web-0") != null);
+    assertThat(workload("web-0").inMesh()).as("namespace not labeled yet").isFalse();
+    assertThat(mesh.get().services()).singleElement().satisfies(s -> assertThat(s.vip()).isEqualTo("10.96.0.10"));
+    assertThat(source.synced()).isTrue();
+
+    client.namespaces().withName("demo").edit(n -> {
+      n.getMetadata().getLabels().put("trellis.dev/mesh", "enabled");
+      return n;
+    });
+    await().atMost(Duration.ofSeconds(10)).until(() -> workload("web-0").inMesh());
+
+    client.namespaces().withName("demo").edit(n -> {
+      n.getMetadata().getLabels().remove("trellis.dev/mesh");
+      return n;
+    });
+    await().atMost(Duration.ofSeconds(10)).until(() -> !workload("web-0").inMesh());
+
+    client.pods().inNamespace("demo").withName("web-0").delete();
+    await().atMost(Duration.ofSeconds(10)).until(() -> workload("web-0") == null);
+  }
+}

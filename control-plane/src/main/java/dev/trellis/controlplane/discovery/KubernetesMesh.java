@@ -1,5 +1,6 @@
 package dev.trellis.controlplane.discovery;
 
+import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.MeshNode;
 import dev.trellis.controlplane.model.MtlsMode;
@@ -12,6 +13,7 @@ import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeAddress;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRoute;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -30,7 +32,8 @@ import java.util.Map;
  *       {@value #MESH_LABEL}={@value #DISABLED};
  *   <li>Services with a cluster IP and a selector → services; a port's protocol from {@code appProtocol}, else
  *       from its name as Istio reads it; a named {@code targetPort} is resolved against a selected pod's
- *       container ports, else the service port is used.
+ *       container ports, else the service port is used;
+ *   <li>HTTPRoutes whose parent is a Service → routes ({@link GatewayRoutes}).
  * </ul>
  */
 public final class KubernetesMesh {
@@ -42,7 +45,8 @@ public final class KubernetesMesh {
   private KubernetesMesh() {}
 
   public static Mesh translate(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls,
-      List<Namespace> namespaces, List<Node> nodes, List<Pod> pods, List<io.fabric8.kubernetes.api.model.Service> services) {
+      List<Namespace> namespaces, List<Node> nodes, List<Pod> pods, List<io.fabric8.kubernetes.api.model.Service> services,
+      List<HTTPRoute> httpRoutes) {
     Map<String, Map<String, String>> namespaceLabels = new HashMap<>();
     for (Namespace ns : namespaces) {
       namespaceLabels.put(ns.getMetadata().getName(), labels(ns.getMetadata().getLabels()));
@@ -91,10 +95,16 @@ public final class KubernetesMesh {
         meshServices.add(new Service(s.getMetadata().getName(), s.getMetadata().getNamespace(), ip, selector, ports));
       }
     }
+    List<HttpRoute> routes = new ArrayList<>();
+    for (HTTPRoute r : httpRoutes) {
+      routes.addAll(GatewayRoutes.translate(r).routes());
+    }
+    routes.sort(Comparator.comparing(HttpRoute::namespace).thenComparing(HttpRoute::name)
+        .thenComparing(HttpRoute::service));
     workloads.sort(Comparator.comparing(Workload::namespace).thenComparing(Workload::name));
     meshServices.sort(Comparator.comparing(Service::namespace).thenComparing(Service::name));
     meshNodes.sort(Comparator.comparing(MeshNode::name));
-    return new Mesh(trustDomain, clusterDomain, defaultMtls, meshNodes, workloads, meshServices, List.of(), List.of(),
+    return new Mesh(trustDomain, clusterDomain, defaultMtls, meshNodes, workloads, meshServices, routes, List.of(),
         List.of());
   }
 

@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRoute;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
@@ -23,7 +24,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The cluster config source: shared informers for Namespaces, Nodes, Pods and Services feed
+ * The cluster config source: shared informers for Namespaces, Nodes, Pods, Services and Gateway API HTTPRoutes feed
  * {@link KubernetesMesh}; every change (a namespace labeled or unlabeled, a pod started, a service edited)
  * leads, after {@code debounce}, to a new mesh handed to {@code onMesh} — only once every informer has synced
  * (never a half-listed cluster) and only when the mesh differs from the last one. Informer callbacks only
@@ -45,6 +46,7 @@ public final class KubernetesSource implements AutoCloseable {
   private SharedIndexInformer<Node> nodes;
   private SharedIndexInformer<Pod> pods;
   private SharedIndexInformer<Service> services;
+  private SharedIndexInformer<HTTPRoute> routes;
   private ScheduledFuture<?> pending;
   private Mesh last;
 
@@ -65,6 +67,7 @@ public final class KubernetesSource implements AutoCloseable {
     nodes = watch(client.nodes().inform(handler()));
     pods = watch(client.pods().inAnyNamespace().inform(handler()));
     services = watch(client.services().inAnyNamespace().inform(handler()));
+    routes = watch(client.resources(HTTPRoute.class).inAnyNamespace().inform(handler()));
     changed(); // an empty cluster fires no events: the first check comes anyway
     return this;
   }
@@ -109,8 +112,15 @@ public final class KubernetesSource implements AutoCloseable {
     }
     Mesh mesh;
     try {
+      List<HTTPRoute> httpRoutes = routes.getStore().list();
       mesh = KubernetesMesh.translate(trustDomain, clusterDomain, defaultMtls, namespaces.getStore().list(),
-          nodes.getStore().list(), pods.getStore().list(), services.getStore().list());
+          nodes.getStore().list(), pods.getStore().list(), services.getStore().list(), httpRoutes);
+      for (HTTPRoute r : httpRoutes) {
+        List<String> problems = GatewayRoutes.translate(r).problems();
+        if (!problems.isEmpty()) {
+          log.warn("HTTPRoute {}/{}: {}", r.getMetadata().getNamespace(), r.getMetadata().getName(), problems);
+        }
+      }
     } catch (RuntimeException e) {
       log.error("translating the cluster into the mesh failed; keeping the last mesh", e);
       return;

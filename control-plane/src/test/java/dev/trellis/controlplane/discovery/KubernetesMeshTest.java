@@ -53,7 +53,7 @@ class KubernetesMeshTest {
 
   static Mesh translate(List<Namespace> ns, List<Pod> pods, List<Service> services) {
     return KubernetesMesh.translate(TrustDomain.CLUSTER_LOCAL, "cluster.local", MtlsMode.PERMISSIVE, ns,
-        List.of(node("node-a", "10.0.0.5")), pods, services);
+        List.of(node("node-a", "10.0.0.5")), pods, services, List.of());
   }
 
   @Test

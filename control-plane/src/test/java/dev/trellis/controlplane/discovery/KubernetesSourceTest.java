@@ -7,6 +7,7 @@ import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.model.Workload;
 import dev.trellis.mtls.identity.TrustDomain;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRoute;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import java.time.Duration;
@@ -72,5 +73,27 @@ class KubernetesSourceTest {
 
     client.pods().inNamespace("demo").withName("web-0").delete();
     await().atMost(Duration.ofSeconds(10)).until(() -> workload("web-0") == null);
+  }
+
+  int weightOf(String backend) {
+    Mesh m = mesh.get();
+    return m == null || m.routes().isEmpty() ? -1 : m.routes().getFirst().rules().getFirst().backends().stream()
+        .filter(b -> b.service().name().equals(backend)).mapToInt(b -> b.weight()).findFirst().orElse(-1);
+  }
+
+  @Test
+  void anHttpRouteWeightChangeReachesTheMesh() {
+    source = new KubernetesSource(client, TrustDomain.CLUSTER_LOCAL, "cluster.local", MtlsMode.PERMISSIVE, scheduler,
+        Duration.ofMillis(50), mesh::set).start();
+    client.resources(HTTPRoute.class).inNamespace("demo").resource(GatewayRoutesTest.split(80, 20)).create();
+    await().atMost(Duration.ofSeconds(10)).until(() -> weightOf("web-v2") == 20);
+    client.resources(HTTPRoute.class).inNamespace("demo").withName("web-split").edit(r -> {
+      r.getSpec().getRules().getFirst().getBackendRefs().get(0).setWeight(50);
+      r.getSpec().getRules().getFirst().getBackendRefs().get(1).setWeight(50);
+      return r;
+    });
+    await().atMost(Duration.ofSeconds(10)).until(() -> weightOf("web-v2") == 50 && weightOf("web-v1") == 50);
+    client.resources(HTTPRoute.class).inNamespace("demo").withName("web-split").delete();
+    await().atMost(Duration.ofSeconds(10)).until(() -> mesh.get().routes().isEmpty());
   }
 }

@@ -24,8 +24,23 @@ import java.util.regex.Pattern;
  */
 public final class GatewayRoutes {
 
+  /** What kind of thing could not be honoured: it decides the status condition that reports it. */
+  public enum ProblemKind {
+    /** A rule uses something the mesh does not support: the rule is left out (PartiallyInvalid). */
+    RULE_DROPPED,
+    /** A backend in another namespace (ResolvedRefs=False, RefNotPermitted). */
+    REF_NOT_PERMITTED,
+    /** A backend that is not a Service (ResolvedRefs=False, InvalidKind). */
+    INVALID_KIND,
+    /** A malformed value the rule is applied without (PartiallyInvalid). */
+    INVALID_VALUE
+  }
+
+  /** One thing that could not be honoured, with the field path in its message. */
+  public record Problem(ProblemKind kind, String message) {}
+
   /** The routes one HTTPRoute gives, and what could not be honoured (empty when all is well). */
-  public record Translation(List<HttpRoute> routes, List<String> problems) {}
+  public record Translation(List<HttpRoute> routes, List<Problem> problems) {}
 
   private static final Pattern DURATION = Pattern.compile("([0-9]{1,5})(h|ms|m|s)");
 
@@ -34,7 +49,7 @@ public final class GatewayRoutes {
   public static Translation translate(HTTPRoute route) {
     String ns = route.getMetadata().getNamespace();
     String name = route.getMetadata().getName();
-    List<String> problems = new ArrayList<>();
+    List<Problem> problems = new ArrayList<>();
     List<HttpRoute.Rule> rules = new ArrayList<>();
     List<HTTPRouteRule> specRules = route.getSpec() == null || route.getSpec().getRules() == null ? List.of()
         : route.getSpec().getRules();
@@ -57,13 +72,14 @@ public final class GatewayRoutes {
     return new Translation(out, problems);
   }
 
-  private static HttpRoute.Rule rule(HTTPRouteRule rule, String ns, String at, List<String> problems) {
+  private static HttpRoute.Rule rule(HTTPRouteRule rule, String ns, String at, List<Problem> problems) {
     List<HttpRoute.Match> matches = new ArrayList<>();
     List<HTTPRouteMatch> specMatches = rule.getMatches() == null ? List.of() : rule.getMatches();
     for (int j = 0; j < specMatches.size(); j++) {
       HTTPRouteMatch m = specMatches.get(j);
       if (m.getQueryParams() != null && !m.getQueryParams().isEmpty()) {
-        problems.add(at + ".matches[" + j + "].queryParams: query parameter matches are not supported; rule skipped");
+        problems.add(new Problem(ProblemKind.RULE_DROPPED,
+            at + ".matches[" + j + "].queryParams: query parameter matches are not supported; rule skipped"));
         return null;
       }
       HttpRoute.PathMatch path = null;
@@ -77,8 +93,8 @@ public final class GatewayRoutes {
           default -> null;
         };
         if (t == null) {
-          problems.add(at + ".matches[" + j + "].path.type: '" + type + "' (expected Exact, PathPrefix or "
-              + "RegularExpression); rule skipped");
+          problems.add(new Problem(ProblemKind.RULE_DROPPED, at + ".matches[" + j + "].path.type: '" + type
+              + "' (expected Exact, PathPrefix or RegularExpression); rule skipped"));
           return null;
         }
         path = new HttpRoute.PathMatch(t, value);
@@ -96,12 +112,13 @@ public final class GatewayRoutes {
       HTTPBackendRef b = refs.get(j);
       String where = at + ".backendRefs[" + j + "]";
       if (b.getKind() != null && !"Service".equals(b.getKind())) {
-        problems.add(where + ".kind: '" + b.getKind() + "' (only Service backends are supported)");
+        problems.add(new Problem(ProblemKind.INVALID_KIND, where + ".kind: '" + b.getKind()
+            + "' (only Service backends are supported)"));
         continue;
       }
       if (b.getNamespace() != null && !b.getNamespace().equals(ns)) {
-        problems.add(where + ".namespace: '" + b.getNamespace() + "' is another namespace (ReferenceGrant is not "
-            + "supported yet; the backend is left out)");
+        problems.add(new Problem(ProblemKind.REF_NOT_PERMITTED, where + ".namespace: '" + b.getNamespace()
+            + "' is another namespace (ReferenceGrant is not supported yet; the backend is left out)"));
         continue;
       }
       backends.add(new HttpRoute.Backend(new ObjectRef(ns, b.getName()), b.getPort(), b.getWeight() == null ? 1 : b.getWeight()));
@@ -126,7 +143,7 @@ public final class GatewayRoutes {
   }
 
   /** A Gateway API duration (GEP-2257): one to four {@code <number><h|m|s|ms>} parts, e.g. {@code 1h30m}, {@code 500ms}. */
-  static Duration duration(String s, String at, List<String> problems) {
+  static Duration duration(String s, String at, List<Problem> problems) {
     Matcher m = DURATION.matcher(s);
     Duration d = Duration.ZERO;
     int end = 0;
@@ -143,7 +160,8 @@ public final class GatewayRoutes {
       parts++;
     }
     if (end != s.length() || parts == 0 || parts > 4) {
-      problems.add(at + ": '" + s + "' is not a Gateway API duration (e.g. 10s, 500ms, 1h30m)");
+      problems.add(new Problem(ProblemKind.INVALID_VALUE, at + ": '" + s
+          + "' is not a Gateway API duration (e.g. 10s, 500ms, 1h30m)"));
       return null;
     }
     return d;

@@ -41,6 +41,8 @@ public final class KubernetesSource implements AutoCloseable {
   private final ScheduledExecutorService scheduler;
   private final Duration debounce;
   private final Consumer<Mesh> onMesh;
+  private final java.time.Clock clock;
+  private final java.util.function.BooleanSupplier statusWriter;
   private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
   private SharedIndexInformer<Namespace> namespaces;
   private SharedIndexInformer<Node> nodes;
@@ -52,6 +54,17 @@ public final class KubernetesSource implements AutoCloseable {
 
   public KubernetesSource(KubernetesClient client, TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls,
       ScheduledExecutorService scheduler, Duration debounce, Consumer<Mesh> onMesh) {
+    this(client, trustDomain, clusterDomain, defaultMtls, scheduler, debounce, onMesh, java.time.Clock.systemUTC(),
+        () -> true);
+  }
+
+  /**
+   * @param clock stamps status conditions
+   * @param statusWriter whether this replica writes status now (the Lease holder when several run)
+   */
+  public KubernetesSource(KubernetesClient client, TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls,
+      ScheduledExecutorService scheduler, Duration debounce, Consumer<Mesh> onMesh, java.time.Clock clock,
+      java.util.function.BooleanSupplier statusWriter) {
     this.client = requireNonNull(client, "client");
     this.trustDomain = requireNonNull(trustDomain, "trustDomain");
     this.clusterDomain = requireNonNull(clusterDomain, "clusterDomain");
@@ -59,6 +72,8 @@ public final class KubernetesSource implements AutoCloseable {
     this.scheduler = requireNonNull(scheduler, "scheduler");
     this.debounce = requireNonNull(debounce, "debounce");
     this.onMesh = requireNonNull(onMesh, "onMesh");
+    this.clock = requireNonNull(clock, "clock");
+    this.statusWriter = requireNonNull(statusWriter, "statusWriter");
   }
 
   /** Starts the informers; the first mesh follows once all have listed the cluster. */
@@ -115,23 +130,53 @@ public final class KubernetesSource implements AutoCloseable {
       List<HTTPRoute> httpRoutes = routes.getStore().list();
       mesh = KubernetesMesh.translate(trustDomain, clusterDomain, defaultMtls, namespaces.getStore().list(),
           nodes.getStore().list(), pods.getStore().list(), services.getStore().list(), httpRoutes);
-      for (HTTPRoute r : httpRoutes) {
-        List<String> problems = GatewayRoutes.translate(r).problems();
-        if (!problems.isEmpty()) {
-          log.warn("HTTPRoute {}/{}: {}", r.getMetadata().getNamespace(), r.getMetadata().getName(), problems);
-        }
-      }
+
     } catch (RuntimeException e) {
       log.error("translating the cluster into the mesh failed; keeping the last mesh", e);
       return;
     }
     if (mesh.equals(last)) {
+      writeRouteStatus(routes.getStore().list(), mesh); // a route's status may lag (a conflict, a new Service)
       return;
     }
     last = mesh;
+    writeRouteStatus(routes.getStore().list(), mesh);
     log.info("cluster mesh: {} nodes, {} workloads ({} in the mesh), {} services", mesh.nodes().size(),
         mesh.workloads().size(), mesh.workloads().stream().filter(w -> w.inMesh()).count(), mesh.services().size());
     onMesh.accept(mesh);
+  }
+
+  /**
+   * Writes each HTTPRoute's Service-parent status ({@link RouteStatus}) where it changed, when this replica
+   * writes status ({@code statusWriter}, the Lease holder once there are several). A failed write (a conflict
+   * with another writer) is logged; the next change of the route computes it again.
+   */
+  private void writeRouteStatus(List<HTTPRoute> httpRoutes, Mesh mesh) {
+    if (!statusWriter.getAsBoolean()) {
+      return;
+    }
+    java.util.Set<dev.trellis.controlplane.model.ObjectRef> known = new java.util.HashSet<>();
+    mesh.services().forEach(svc -> known.add(svc.ref()));
+    for (HTTPRoute r : httpRoutes) {
+      GatewayRoutes.Translation t = GatewayRoutes.translate(r);
+      var parents = RouteStatus.parents(r, t, known, clock.instant());
+      var current = r.getStatus() == null ? null : r.getStatus().getParents();
+      if (RouteStatus.sameConditions(current, parents)) {
+        continue;
+      }
+      try {
+        HTTPRoute updated = new io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRouteBuilder(r).withNewStatus()
+            .withParents(parents).endStatus().build();
+        client.resources(HTTPRoute.class).inNamespace(r.getMetadata().getNamespace()).resource(updated).updateStatus();
+        if (!t.problems().isEmpty()) {
+          log.warn("HTTPRoute {}/{}: {}", r.getMetadata().getNamespace(), r.getMetadata().getName(),
+              t.problems().stream().map(GatewayRoutes.Problem::message).toList());
+        }
+      } catch (RuntimeException e) {
+        log.warn("writing the status of HTTPRoute {}/{} failed: {}", r.getMetadata().getNamespace(),
+            r.getMetadata().getName(), e.getMessage());
+      }
+    }
   }
 
   /** Whether every informer has listed the cluster once. */

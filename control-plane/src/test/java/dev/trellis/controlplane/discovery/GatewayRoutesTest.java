@@ -60,7 +60,7 @@ class GatewayRoutesTest {
         .withNewTimeouts().withRequest("5 seconds").endTimeouts().endRule()
         .endSpec().build();
     GatewayRoutes.Translation t = GatewayRoutes.translate(route);
-    assertThat(t.problems()).containsExactly(
+    assertThat(t.problems()).extracting(GatewayRoutes.Problem::message).containsExactly(
         "spec.rules[1].matches[0].queryParams: query parameter matches are not supported; rule skipped",
         "spec.rules[2].backendRefs[0].namespace: 'other' is another namespace (ReferenceGrant is not supported yet; "
             + "the backend is left out)",
@@ -73,7 +73,7 @@ class GatewayRoutesTest {
 
   @Test
   void durationsFollowGep2257() {
-    List<String> problems = new ArrayList<>();
+    List<GatewayRoutes.Problem> problems = new ArrayList<>();
     assertThat(GatewayRoutes.duration("1h30m", "x", problems)).isEqualTo(Duration.ofMinutes(90));
     assertThat(GatewayRoutes.duration("500ms", "x", problems)).isEqualTo(Duration.ofMillis(500));
     assertThat(GatewayRoutes.duration("1h1m1s1ms", "x", problems)).isEqualTo(Duration.ofMillis(3_661_001));

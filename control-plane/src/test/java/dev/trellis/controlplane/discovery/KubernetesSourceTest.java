@@ -81,8 +81,18 @@ class KubernetesSourceTest {
         .filter(b -> b.service().name().equals(backend)).mapToInt(b -> b.weight()).findFirst().orElse(-1);
   }
 
+  /** The conditions Trellis wrote on the route's Service parent, "" if none. */
+  String conditions() {
+    HTTPRoute r = client.resources(HTTPRoute.class).inNamespace("demo").withName("web-split").get();
+    if (r == null || r.getStatus() == null || r.getStatus().getParents() == null) {
+      return "";
+    }
+    return r.getStatus().getParents().stream().filter(p -> "trellis.dev/mesh".equals(p.getControllerName()))
+        .map(RouteStatusTest::conditions).findFirst().orElse("");
+  }
+
   @Test
-  void anHttpRouteWeightChangeReachesTheMesh() {
+  void anHttpRouteWeightChangeReachesTheMeshAndItsStatusIsWritten() {
     source = new KubernetesSource(client, TrustDomain.CLUSTER_LOCAL, "cluster.local", MtlsMode.PERMISSIVE, scheduler,
         Duration.ofMillis(50), mesh::set).start();
     client.resources(HTTPRoute.class).inNamespace("demo").resource(GatewayRoutesTest.split(80, 20)).create();
@@ -93,6 +103,15 @@ class KubernetesSourceTest {
       return r;
     });
     await().atMost(Duration.ofSeconds(10)).until(() -> weightOf("web-v2") == 50 && weightOf("web-v1") == 50);
+
+    // Status, the Kubernetes way: the Service parent is missing, so not Accepted, backends not found.
+    await().atMost(Duration.ofSeconds(10)).until(() -> conditions().contains("Accepted=False/NoMatchingParent"));
+    for (String name : new String[] {"web", "web-v1", "web-v2"}) {
+      client.services().inNamespace("demo").resource(KubernetesMeshTest.service("demo", name, "10.96.0." + name.length(),
+          java.util.Map.of("app", name))).create();
+    }
+    await().atMost(Duration.ofSeconds(10))
+        .until(() -> conditions().equals("Accepted=True/Accepted ResolvedRefs=True/ResolvedRefs"));
     client.resources(HTTPRoute.class).inNamespace("demo").withName("web-split").delete();
     await().atMost(Duration.ofSeconds(10)).until(() -> mesh.get().routes().isEmpty());
   }

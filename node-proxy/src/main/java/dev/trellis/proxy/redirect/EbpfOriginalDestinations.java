@@ -29,6 +29,7 @@ public final class EbpfOriginalDestinations implements AutoCloseable {
   private final java.util.function.LongSupplier ticker;
   private volatile int fd = -1;
   private Object identity; // the pin's file key when opened: a new map after an uninstall/reinstall
+  private final java.util.List<Integer> retired = new java.util.ArrayList<>();
   private long checkedAt;
   private boolean checked;
 
@@ -90,12 +91,13 @@ public final class EbpfOriginalDestinations implements AutoCloseable {
         return false;
       }
       int opened = bpf.pinned(pin.toString());
-      int old = fd;
+      if (fd >= 0) {
+        // An event loop may be reading through the old fd this very moment: closing it could let the number
+        // be reused under that read. It is kept (one fd per re-created map, which happens on reinstall only).
+        retired.add(fd);
+      }
       fd = opened;
       identity = key;
-      if (old >= 0) {
-        bpf.closeFd(old);
-      }
       return true;
     } catch (IOException e) {
       log.debug("the eBPF redirection map {} is not open: {}", pin, e.getMessage());
@@ -109,5 +111,7 @@ public final class EbpfOriginalDestinations implements AutoCloseable {
       bpf.closeFd(fd);
       fd = -1;
     }
+    retired.forEach(bpf::closeFd);
+    retired.clear();
   }
 }

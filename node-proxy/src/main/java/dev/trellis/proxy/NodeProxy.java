@@ -93,6 +93,8 @@ public final class NodeProxy implements AutoCloseable {
   private CaptureServer captureInbound;
   /** Original destinations of eBPF-redirected connections; null without eBPF lookups. */
   private final RedirectLookup redirects;
+  /** The standard and configured proxy ports (computed once: the capture listener checks it per connection). */
+  private final Set<Integer> ownPorts;
   private ProxyAdminServer admin;
 
   public NodeProxy(NodeProxyOptions options, Clock clock) {
@@ -104,6 +106,7 @@ public final class NodeProxy implements AutoCloseable {
     this.options = requireNonNull(options, "options");
     this.clock = requireNonNull(clock, "clock");
     this.redirects = redirects;
+    this.ownPorts = ownPorts(options);
   }
 
   public NodeProxy start() throws IOException {
@@ -132,21 +135,21 @@ public final class NodeProxy implements AutoCloseable {
           ? HboneDialing.podAddresses(peerHbonePort, options.node(), new InetSocketAddress("127.0.0.1", options.hbonePort()))
           : HboneDialing.nodeAddresses(peerHbonePort), CONNECT_TIMEOUT_MILLIS, ticker, HttpLimits.DEFAULTS);
       inspection = new HttpInspection(outbound);
-      PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts(), inspection, inbound, clock,
+      PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts, inspection, inbound, clock,
           CONNECT_TIMEOUT_MILLIS);
       if (capture) {
         // Every address: TPROXY hands over connections for pod and service addresses, eBPF sends them to the
         // node address, and this proxy dials its own HBONE listener on loopback for pods of this node.
         hbone = HboneServer.start(Transport.transparent(new ServerBootstrap()), loops,
             new InetSocketAddress(ANY, options.hbonePort()), state::current, certificates, options.trustDomain(),
-            ownPorts(), inspection, inbound, clock);
+            ownPorts, inspection, inbound, clock);
         captureOutbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.entryPort()),
             this::outboundDestination, new OutboundDispatch(outbound));
         captureInbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.inboundPort()),
             plaintext);
       } else {
         hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
-            certificates, options.trustDomain(), ownPorts(), inspection, inbound, clock);
+            certificates, options.trustDomain(), ownPorts, inspection, inbound, clock);
         entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()),
             new OutboundDispatch(outbound));
         plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
@@ -179,7 +182,7 @@ public final class NodeProxy implements AutoCloseable {
       }
     }
     InetSocketAddress local = (InetSocketAddress) accepted.localAddress();
-    return ownPorts().contains(local.getPort()) && isThisNode(local.getAddress()) ? null : local;
+    return ownPorts.contains(local.getPort()) && isThisNode(local.getAddress()) ? null : local;
   }
 
   private static boolean isThisNode(InetAddress address) {
@@ -192,7 +195,7 @@ public final class NodeProxy implements AutoCloseable {
   }
 
   /** The standard proxy ports plus the configured ones: HBONE never forwards to them. */
-  private Set<Integer> ownPorts() {
+  private static Set<Integer> ownPorts(NodeProxyOptions options) {
     Set<Integer> ports = new HashSet<>(Set.of(15001, 15006, 15008, 15020));
     for (int p : new int[] {options.entryPort(), options.hbonePort(), options.adminPort(), options.inboundPort()}) {
       if (p > 0) {

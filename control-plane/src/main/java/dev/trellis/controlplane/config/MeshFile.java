@@ -289,7 +289,7 @@ public final class MeshFile {
           f.get("address").problem("address " + address + " is already used by workload " + other);
           continue;
         }
-        out.add(new Workload(name, ns, sa, node, address, labels, inMesh, mtls));
+        out.add(new Workload(name, ns, sa, node, address, labels, inMesh, true, mtls));
       }
       return out;
     }

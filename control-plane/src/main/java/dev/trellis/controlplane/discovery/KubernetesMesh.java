@@ -9,10 +9,12 @@ import dev.trellis.controlplane.model.ServicePort;
 import dev.trellis.controlplane.model.ServicePort.AppProtocol;
 import dev.trellis.controlplane.model.Workload;
 import dev.trellis.mtls.identity.TrustDomain;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.NodeAddress;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRoute;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -33,7 +35,10 @@ import java.util.Map;
  *   <li>Services with a cluster IP and a selector → services; a port's protocol from {@code appProtocol}, else
  *       from its name as Istio reads it; a named {@code targetPort} is resolved against a selected pod's
  *       container ports, else the service port is used;
- *   <li>HTTPRoutes whose parent is a Service → routes ({@link GatewayRoutes}).
+ *   <li>EndpointSlices → whether a pod is ready (an endpoint) — a pod no slice lists goes by its Ready condition;
+ *   <li>HTTPRoutes whose parent is a Service → routes ({@link GatewayRoutes});
+ *   <li>TrafficPolicy, PeerAuthentication, AuthorizationPolicy ({@code mesh.trellis.dev/v1alpha1}) → policies and
+ *       mTLS modes ({@link MeshPolicies}).
  * </ul>
  */
 public final class KubernetesMesh {
@@ -44,9 +49,34 @@ public final class KubernetesMesh {
 
   private KubernetesMesh() {}
 
+  /** What the informers hold: the cluster objects the mesh is made of. */
+  public record ClusterObjects(List<Namespace> namespaces, List<Node> nodes, List<Pod> pods,
+      List<io.fabric8.kubernetes.api.model.Service> services, List<EndpointSlice> endpointSlices,
+      List<HTTPRoute> httpRoutes, List<GenericKubernetesResource> trafficPolicies,
+      List<GenericKubernetesResource> peerAuthentications, List<GenericKubernetesResource> authorizationPolicies) {}
+
+  /** The mesh, and the verdict on each of our CRD objects (their {@code Accepted} conditions). */
+  record Translation(Mesh mesh, List<MeshPolicies.Verdict> verdicts) {}
+
+  /** Without EndpointSlices and policy CRDs (tests of the core objects). */
   public static Mesh translate(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls,
       List<Namespace> namespaces, List<Node> nodes, List<Pod> pods, List<io.fabric8.kubernetes.api.model.Service> services,
       List<HTTPRoute> httpRoutes) {
+    return translate(trustDomain, clusterDomain, defaultMtls, "trellis-system", new ClusterObjects(namespaces, nodes,
+        pods, services, List.of(), httpRoutes, List.of(), List.of(), List.of())).mesh();
+  }
+
+  /**
+   * @param rootNamespace the control plane's namespace: a PeerAuthentication there without selector is mesh-wide
+   */
+  static Translation translate(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls,
+      String rootNamespace, ClusterObjects cluster) {
+    List<Namespace> namespaces = cluster.namespaces();
+    List<Node> nodes = cluster.nodes();
+    List<Pod> pods = cluster.pods();
+    List<io.fabric8.kubernetes.api.model.Service> services = cluster.services();
+    List<HTTPRoute> httpRoutes = cluster.httpRoutes();
+    Map<String, Boolean> sliceReady = sliceReadiness(cluster.endpointSlices());
     Map<String, Map<String, String>> namespaceLabels = new HashMap<>();
     for (Namespace ns : namespaces) {
       namespaceLabels.put(ns.getMetadata().getName(), labels(ns.getMetadata().getLabels()));
@@ -70,8 +100,10 @@ public final class KubernetesMesh {
       boolean inMesh = ENABLED.equals(namespaceLabels.getOrDefault(ns, Map.of()).get(MESH_LABEL))
           && !DISABLED.equals(podLabels.get(MESH_LABEL));
       String sa = p.getSpec().getServiceAccountName();
+      Boolean ready = sliceReady.get(ns + "/" + p.getMetadata().getName());
       workloads.add(new Workload(p.getMetadata().getName(), ns, sa == null || sa.isBlank() ? "default" : sa,
-          p.getSpec().getNodeName(), p.getStatus().getPodIP(), podLabels, inMesh, null));
+          p.getSpec().getNodeName(), p.getStatus().getPodIP(), podLabels, inMesh,
+          ready != null ? ready : podReady(p), null));
     }
     List<Service> meshServices = new ArrayList<>();
     for (io.fabric8.kubernetes.api.model.Service s : services) {
@@ -104,8 +136,43 @@ public final class KubernetesMesh {
     workloads.sort(Comparator.comparing(Workload::namespace).thenComparing(Workload::name));
     meshServices.sort(Comparator.comparing(Service::namespace).thenComparing(Service::name));
     meshNodes.sort(Comparator.comparing(MeshNode::name));
-    return new Mesh(trustDomain, clusterDomain, defaultMtls, meshNodes, workloads, meshServices, routes, List.of(),
-        List.of());
+    MeshPolicies.Result policies = MeshPolicies.apply(rootNamespace, defaultMtls, workloads, meshServices,
+        cluster.trafficPolicies(), cluster.peerAuthentications(), cluster.authorizationPolicies());
+    return new Translation(new Mesh(trustDomain, clusterDomain, policies.defaultMtls(), meshNodes,
+        policies.workloads(), meshServices, routes, policies.trafficPolicies(), policies.authorizations()),
+        policies.verdicts());
+  }
+
+  /**
+   * Readiness by pod ({@code namespace/name}) as the EndpointSlice controller published it: an address counts
+   * as ready unless its {@code conditions.ready} is false (nil means ready, as kube-proxy reads it).
+   */
+  private static Map<String, Boolean> sliceReadiness(List<EndpointSlice> slices) {
+    Map<String, Boolean> ready = new HashMap<>();
+    for (EndpointSlice slice : slices) {
+      if (slice.getEndpoints() == null) {
+        continue;
+      }
+      for (var e : slice.getEndpoints()) {
+        var target = e.getTargetRef();
+        if (target == null || !"Pod".equals(target.getKind()) || target.getName() == null) {
+          continue;
+        }
+        String ns = target.getNamespace() != null ? target.getNamespace() : slice.getMetadata().getNamespace();
+        boolean r = e.getConditions() == null || !Boolean.FALSE.equals(e.getConditions().getReady());
+        ready.merge(ns + "/" + target.getName(), r, Boolean::logicalOr);
+      }
+    }
+    return ready;
+  }
+
+  /** A pod no EndpointSlice lists: its own Ready condition, ready when it has none (yet). */
+  private static boolean podReady(Pod p) {
+    if (p.getStatus() == null || p.getStatus().getConditions() == null) {
+      return true;
+    }
+    return p.getStatus().getConditions().stream().filter(c -> "Ready".equals(c.getType()))
+        .noneMatch(c -> "False".equals(c.getStatus()));
   }
 
   private static boolean isServing(Pod p) {

@@ -8,10 +8,12 @@ import java.util.Map;
  * One workload instance (a pod).
  *
  * @param address its IP (local mode: a loopback address)
+ * @param ready whether it takes new traffic (a cluster's EndpointSlices or pod readiness); a workload that is not
+ *     ready still gets its identity, but is no service's endpoint
  * @param mtls its own mTLS mode, or null for the mesh default
  */
 public record Workload(String name, String namespace, String serviceAccount, String node, String address,
-    Map<String, String> labels, boolean inMesh, MtlsMode mtls) {
+    Map<String, String> labels, boolean inMesh, boolean ready, MtlsMode mtls) {
 
   public Workload {
     labels = Map.copyOf(labels);

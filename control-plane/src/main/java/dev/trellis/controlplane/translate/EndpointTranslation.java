@@ -32,8 +32,8 @@ final class EndpointTranslation {
     String name = XdsNames.cluster(mesh.fqdn(service), port.port());
     Map<String, LocalityLbEndpoints.Builder> byNode = new TreeMap<>();
     for (Workload w : workloads) {
-      if (!w.matches(service.selector())) {
-        continue;
+      if (!w.ready() || !w.matches(service.selector())) {
+        continue; // not ready: keeps its identity, takes no new traffic (as Kubernetes leaves it out of endpoints)
       }
       Map<String, Object> meta = new LinkedHashMap<>();
       meta.put("workload", w.ref().toString());

@@ -94,6 +94,28 @@ class KubernetesMeshTest {
   }
 
   @Test
+  void aPodAnEndpointSliceMarksNotReadyKeepsItsIdentityButIsNoEndpoint() {
+    Pod ready = pod("demo", "web-0", "10.1.0.7", Map.of("app", "web"));
+    Pod starting = pod("demo", "web-1", "10.1.0.8", Map.of("app", "web"));
+    Pod unlisted = pod("demo", "web-2", "10.1.0.9", Map.of("app", "web"));
+    unlisted.getStatus().setConditions(List.of(new io.fabric8.kubernetes.api.model.PodConditionBuilder()
+        .withType("Ready").withStatus("False").build()));
+    var slice = new io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder().withNewMetadata()
+        .withNamespace("demo").withName("web-abc").endMetadata().withAddressType("IPv4")
+        .addNewEndpoint().withAddresses("10.1.0.7").withNewTargetRef().withKind("Pod").withName("web-0").endTargetRef()
+        .withNewConditions().withReady(true).endConditions().endEndpoint()
+        .addNewEndpoint().withAddresses("10.1.0.8").withNewTargetRef().withKind("Pod").withName("web-1").endTargetRef()
+        .withNewConditions().withReady(false).endConditions().endEndpoint()
+        .build();
+    Mesh mesh = KubernetesMesh.translate(TrustDomain.CLUSTER_LOCAL, "cluster.local", MtlsMode.PERMISSIVE,
+        "trellis-system", new KubernetesMesh.ClusterObjects(List.of(namespace("demo", Map.of())),
+            List.of(node("node-a", "10.0.0.5")), List.of(ready, starting, unlisted), List.of(), List.of(slice),
+            List.of(), List.of(), List.of(), List.of())).mesh();
+    assertThat(mesh.workloads()).extracting(w -> w.name() + "=" + w.ready())
+        .containsExactly("web-0=true", "web-1=false", "web-2=false");
+  }
+
+  @Test
   void appProtocolWinsOverThePortName() {
     assertThat(KubernetesMesh.protocol("grpc", "http")).isEqualTo(AppProtocol.GRPC);
     assertThat(KubernetesMesh.protocol("tcp", "http")).isEqualTo(AppProtocol.TCP);

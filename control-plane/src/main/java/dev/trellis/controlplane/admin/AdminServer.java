@@ -78,11 +78,12 @@ public final class AdminServer implements AutoCloseable {
     server.setExecutor(executor);
     AdminServer admin = new AdminServer(server, executor, cp);
     server.createContext("/healthz/ready", ex -> admin.respond(ex, () -> admin.ready()));
+    server.createContext("/healthz/live", ex -> admin.respond(ex, () -> new Reply(200, "text/plain", "live\n")));
     server.createContext("/metrics", ex -> admin.respond(ex, () -> new Reply(200, "text/plain; version=0.0.4", admin.metrics())));
     server.createContext("/debug/clients", ex -> admin.respond(ex, () -> json(admin.clients())));
     server.createContext("/debug/config", ex -> admin.respond(ex, () -> json(admin.config())));
     server.createContext("/", ex -> admin.respond(ex, () -> ex.getRequestURI().getPath().equals("/")
-        ? new Reply(200, "text/plain", "Trellis control plane admin\n  /healthz/ready\n  /metrics\n  /debug/clients\n"
+        ? new Reply(200, "text/plain", "Trellis control plane admin\n  /healthz/ready\n  /healthz/live\n  /metrics\n  /debug/clients\n"
             + "  /debug/config\n")
         : new Reply(404, "text/plain", "no such endpoint; see /\n")));
     server.start();
@@ -129,7 +130,13 @@ public final class AdminServer implements AutoCloseable {
   private Reply ready() {
     MeshFileSource.Status s = cp.meshStatus();
     StringBuilder b = new StringBuilder("ready: serving snapshot ").append(cp.store().current().version()).append('\n');
-    if (!s.lastProblems().isEmpty()) {
+    ControlPlane.ClusterStatus c = cp.clusterStatus();
+    if (c != null) {
+      b.append("cluster mode: ").append(c.leader() ? "this replica (" + c.identity() + ") leads: it writes status and "
+          + "trust bundles" : "replica " + c.identity() + " follows (leader: " + c.currentLeader() + ")").append('\n');
+      c.missingApis().forEach(api -> b.append("warning: the cluster does not serve ").append(api).append('\n'));
+    }
+    if (s != null && !s.lastProblems().isEmpty()) {
       b.append("warning: the latest mesh file edit was rejected; the last good configuration is served:\n  ")
           .append(String.join("\n  ", s.lastProblems())).append('\n');
     }
@@ -148,9 +155,15 @@ public final class AdminServer implements AutoCloseable {
           .append("trellis_config_last_push_timestamp_seconds ").append(published.toEpochMilli() / 1000.0).append('\n');
     }
     MeshFileSource.Status s = cp.meshStatus();
-    b.append("# HELP trellis_config_reloads_total Mesh file reloads by result.\n# TYPE trellis_config_reloads_total counter\n");
-    b.append("trellis_config_reloads_total{result=\"applied\"} ").append(s.reloads()).append('\n');
-    b.append("trellis_config_reloads_total{result=\"rejected\"} ").append(s.failedReloads()).append('\n');
+    if (s != null) {
+      b.append("# HELP trellis_config_reloads_total Mesh file reloads by result.\n# TYPE trellis_config_reloads_total counter\n");
+      b.append("trellis_config_reloads_total{result=\"applied\"} ").append(s.reloads()).append('\n');
+      b.append("trellis_config_reloads_total{result=\"rejected\"} ").append(s.failedReloads()).append('\n');
+    }
+    ControlPlane.ClusterStatus c = cp.clusterStatus();
+    if (c != null) {
+      gauge(b, "trellis_leader", "1 if this replica holds the control-plane Lease (writes status).", c.leader() ? 1 : 0);
+    }
     var os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
     if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
       b.append("# HELP process_cpu_seconds_total CPU time of the control-plane process.\n")

@@ -13,9 +13,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code trellis control-plane}: runs the control plane in local mode until interrupted. */
+/** {@code trellis control-plane}: runs the control plane (local mode, or in a cluster) until interrupted. */
 @Command(name = "control-plane", description = {
-    "Run the control plane in local mode on a mesh file (reloaded when it changes) until Ctrl-C.",
+    "Run the control plane until Ctrl-C: in local mode on a mesh file (reloaded when it changes), or with",
+    "--kubernetes from the cluster's objects (in-cluster config or ~/.kube/config; docs/kubernetes.md).",
     "Serves xDS (state-of-the-world and delta) and the CA on --xds-port (plaintext) and --xds-tls-port (TLS),",
     "health, metrics and debug on --admin-port."})
 final class ControlPlaneCommand implements Callable<Integer> {
@@ -49,9 +50,36 @@ final class ControlPlaneCommand implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE}).")
   java.time.Duration debounce;
 
+  @Option(names = "--kubernetes", description = "Cluster mode: read the mesh from the API server, keep the CA root in a "
+      + "Secret, authenticate node proxies by TokenReview.")
+  boolean kubernetes;
+
+  @Option(names = "--namespace", description = "Cluster mode: the control plane's namespace (default: $POD_NAMESPACE, "
+      + "else trellis-system).")
+  String namespace;
+
+  @Option(names = "--pod-name", description = "Cluster mode: this replica's name in the leader Lease (default: "
+      + "$POD_NAME, else the host name).")
+  String podName;
+
+  @Option(names = "--trusted-node-proxies", split = ",", description = "Cluster mode: service accounts (namespace/name) "
+      + "whose pods may act as node proxies (default: <namespace>/trellis-node-proxy).")
+  java.util.List<String> trustedNodeProxies;
+
+  @Option(names = "--trust-domain", defaultValue = "cluster.local", description = "Cluster mode: SPIFFE trust domain "
+      + "(default: ${DEFAULT-VALUE}).")
+  String trustDomain;
+
+  @Option(names = "--cluster-domain", defaultValue = "cluster.local", description = "Cluster mode: DNS suffix of "
+      + "services (default: ${DEFAULT-VALUE}).")
+  String clusterDomain;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
+    if (kubernetes) {
+      return runInCluster(out);
+    }
     ControlPlaneOptions options = ControlPlaneOptions.local(mesh, stateDir).withPorts(xdsPort, xdsTlsPort, adminPort)
         .withBind(bind).withPollInterval(pollInterval)
         .withDebounce(debounce, debounce.compareTo(java.time.Duration.ofSeconds(1)) > 0 ? debounce : java.time.Duration.ofSeconds(1));
@@ -82,5 +110,53 @@ final class ControlPlaneCommand implements Callable<Integer> {
     }));
     stopped.await();
     return 0;
+  }
+
+  private Integer runInCluster(PrintWriter out) throws Exception {
+    String ns = namespace != null ? namespace : envOr("POD_NAMESPACE", "trellis-system");
+    String pod = podName != null ? podName : envOr("POD_NAME", java.net.InetAddress.getLocalHost().getHostName());
+    ControlPlaneOptions.Cluster cluster;
+    try {
+      cluster = new ControlPlaneOptions.Cluster(ns, pod, java.util.Set.copyOf(trustedNodeProxies != null
+          ? trustedNodeProxies : java.util.List.of(ns + "/trellis-node-proxy")),
+          dev.trellis.mtls.identity.TrustDomain.of(trustDomain), clusterDomain,
+          dev.trellis.controlplane.model.MtlsMode.PERMISSIVE,
+          dev.trellis.controlplane.cluster.Leadership.Timings.defaults(), java.time.Duration.ofMinutes(2));
+    } catch (IllegalArgumentException | dev.trellis.mtls.MtlsException e) {
+      spec.commandLine().getErr().println("error: " + e.getMessage());
+      return 2;
+    }
+    ControlPlaneOptions options = ControlPlaneOptions.kubernetes(cluster).withPorts(xdsPort, xdsTlsPort, adminPort)
+        .withBind(bind).withDebounce(debounce, debounce.compareTo(java.time.Duration.ofSeconds(1)) > 0 ? debounce
+            : java.time.Duration.ofSeconds(1));
+    io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
+        .build();
+    ControlPlane cp;
+    try {
+      cp = new ControlPlane(options, Clock.systemUTC(), client).start();
+    } catch (java.io.IOException | RuntimeException e) {
+      spec.commandLine().getErr().println("error: the control plane could not start in cluster mode: " + e.getMessage());
+      client.close();
+      return 1;
+    }
+    out.println("Trellis control plane is up (cluster mode, namespace " + ns + ", replica " + pod + ")");
+    out.println("  trust domain " + cp.mesh().trustDomain() + ", " + cp.mesh().services().size() + " services, "
+        + cp.mesh().workloads().size() + " workloads on " + cp.mesh().nodes().size() + " nodes");
+    out.println("  xDS + CA  " + bind + ":" + cp.xdsPort() + " (plaintext), " + bind + ":" + cp.xdsTlsPort() + " (TLS)");
+    out.println("  admin     http://" + bind + ":" + cp.adminPort());
+    out.flush();
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      cp.close();
+      client.close();
+      stopped.countDown();
+    }));
+    stopped.await();
+    return 0;
+  }
+
+  private static String envOr(String name, String fallback) {
+    String v = System.getenv(name);
+    return v == null || v.isBlank() ? fallback : v;
   }
 }

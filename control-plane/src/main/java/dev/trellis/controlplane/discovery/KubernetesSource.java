@@ -286,6 +286,25 @@ public final class KubernetesSource implements AutoCloseable {
     }
   }
 
+  /** Computes the mesh and status again (e.g. this replica just became the status writer). */
+  public void refresh() {
+    changed();
+  }
+
+  /** Namespaces labeled {@value KubernetesMesh#MESH_LABEL}={@value KubernetesMesh#ENABLED}. */
+  public java.util.Set<String> enrolledNamespaces() {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    if (namespaces != null) {
+      for (Namespace ns : namespaces.getStore().list()) {
+        var labels = ns.getMetadata().getLabels();
+        if (labels != null && KubernetesMesh.ENABLED.equals(labels.get(KubernetesMesh.MESH_LABEL))) {
+          out.add(ns.getMetadata().getName());
+        }
+      }
+    }
+    return out;
+  }
+
   /** Whether every informer has listed the cluster once. */
   public boolean synced() {
     return !required.isEmpty() && required.stream().allMatch(SharedIndexInformer::hasSynced)

@@ -12,8 +12,13 @@ import dev.trellis.ca.server.CertificateService;
 import dev.trellis.ca.server.NodeAuthorizer;
 import dev.trellis.ca.store.FileCaStore;
 import dev.trellis.controlplane.admin.AdminServer;
+import dev.trellis.controlplane.cluster.Leadership;
+import dev.trellis.controlplane.cluster.SecretCaStore;
+import dev.trellis.controlplane.cluster.TrustBundleConfigMaps;
 import dev.trellis.controlplane.config.MeshFileException;
 import dev.trellis.controlplane.config.MeshFileSource;
+import dev.trellis.controlplane.discovery.KubernetesSource;
+import dev.trellis.controlplane.discovery.TokenReviewAuthenticator;
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.translate.TranslationCache;
 import dev.trellis.controlplane.translate.Translator;
@@ -26,6 +31,7 @@ import dev.trellis.xds.cache.ConfigStore;
 import dev.trellis.xds.cache.Debouncer;
 import dev.trellis.xds.server.AdsLimits;
 import dev.trellis.xds.server.AdsServer;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
@@ -46,9 +52,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The control-plane process in local mode: the mesh file (hot-reloaded) is translated into xDS
- * resources and served over ADS together with the CA, on 15010 (plaintext) and 15012 (TLS with a
- * certificate from the mesh CA, renewed without restart); health, metrics and debug on 15014.
+ * The control-plane process. The mesh — from the mesh file (local mode, hot-reloaded) or from the API server's
+ * objects (cluster mode, {@link KubernetesSource}) — is translated into xDS resources and served over ADS together
+ * with the CA, on 15010 (plaintext) and 15012 (TLS with a certificate from the mesh CA, renewed without restart);
+ * health, metrics and debug on 15014. In cluster mode the CA root lives in a Secret, node proxies authenticate
+ * with TokenReview, and the Lease holder among replicas writes status and trust-bundle ConfigMaps.
  */
 public final class ControlPlane implements AutoCloseable {
 
@@ -65,9 +73,14 @@ public final class ControlPlane implements AutoCloseable {
           Thread.ofPlatform().name("trellis-xds-", 0).daemon().factory());
   private final ConfigStore store = new ConfigStore();
 
+  private final KubernetesClient kubernetes;
   private CertificateAuthority ca;
   private MeshState meshState;
   private MeshFileSource source;
+  private KubernetesSource cluster;
+  private Leadership leadership;
+  private TrustBundleConfigMaps trustBundles;
+  private final CompletableFuture<Mesh> firstClusterMesh = new CompletableFuture<>();
   private Debouncer debouncer;
   private AdsServer ads;
   private Server plaintext;
@@ -80,9 +93,19 @@ public final class ControlPlane implements AutoCloseable {
   /** Used on the config thread only (start, then publishPending). */
   private final TranslationCache translations = new TranslationCache();
 
+  /** Local mode (the options name a mesh file). */
   public ControlPlane(ControlPlaneOptions options, Clock clock) {
+    this(options, clock, null);
+  }
+
+  /** Cluster mode when {@code options.cluster()} is set: {@code kubernetes} talks to the API server. */
+  public ControlPlane(ControlPlaneOptions options, Clock clock, KubernetesClient kubernetes) {
     this.options = requireNonNull(options, "options");
     this.clock = requireNonNull(clock, "clock");
+    if (options.cluster() != null && kubernetes == null) {
+      throw new IllegalArgumentException("cluster mode needs a Kubernetes client");
+    }
+    this.kubernetes = kubernetes;
   }
 
   /**
@@ -101,13 +124,12 @@ public final class ControlPlane implements AutoCloseable {
   }
 
   private ControlPlane startAll() throws MeshFileException, IOException {
-    source = new MeshFileSource(options.meshFile(), scheduler, options.pollInterval(), clock, this::onMeshChanged);
-    Mesh mesh = source.load();
-    meshState = new MeshState(mesh);
-    ca = CertificateAuthority.openOrCreate(mesh.trustDomain(), new FileCaStore(options.stateDir().resolve("ca")),
-        IssuancePolicy.defaults(), clock);
+    Mesh mesh = options.cluster() == null ? openMeshFile() : openCluster(options.cluster());
     store.publish(Translator.translate(mesh, ca.trustBundle(), translations));
     debouncer = new Debouncer(this::publishPending, scheduler, options.debounce(), options.maxDebounce(), System::nanoTime);
+    if (pendingMesh != null) {
+      debouncer.changed(); // the cluster changed while the first mesh was translated
+    }
 
     ads = new AdsServer(store, new XdsAccess(options.anonymousXds()), AdsLimits.defaults(), xdsExecutor, clock);
     CertificateService certificates = new CertificateService(ca, new NodeAuthorizer(meshState));
@@ -118,10 +140,82 @@ public final class ControlPlane implements AutoCloseable {
         TlsServerCredentials.newBuilder().keyManager(servingKeys).build()), certificates,
         options.anonymousXds() ? BearerAuthInterceptor.Anonymous.ALLOW : BearerAuthInterceptor.Anonymous.REJECT);
     admin = AdminServer.start(new InetSocketAddress(options.bind(), options.adminPort()), this);
-    source.start();
+    if (source != null) {
+      source.start();
+    }
     log.info("control plane up: xDS+CA {} (plaintext), {} (TLS), admin {}; trust domain {}, {} services",
         plaintext.getPort(), tls.getPort(), admin.port(), mesh.trustDomain(), mesh.services().size());
     return this;
+  }
+
+  private Mesh openMeshFile() throws MeshFileException {
+    source = new MeshFileSource(options.meshFile(), scheduler, options.pollInterval(), clock, this::onMeshChanged);
+    Mesh mesh = source.load();
+    meshState = new MeshState(mesh, null);
+    ca = CertificateAuthority.openOrCreate(mesh.trustDomain(), new FileCaStore(options.stateDir().resolve("ca")),
+        IssuancePolicy.defaults(), clock);
+    return mesh;
+  }
+
+  /**
+   * The CA first (its root is created once across racing replicas by the Secret's create), then the Lease, then the
+   * informers; returns once they have listed the cluster.
+   */
+  private Mesh openCluster(ControlPlaneOptions.Cluster c) throws IOException {
+    ca = CertificateAuthority.openOrCreate(c.trustDomain(), new SecretCaStore(kubernetes, c.namespace(),
+        SecretCaStore.DEFAULT_NAME), IssuancePolicy.defaults(), clock);
+    trustBundles = new TrustBundleConfigMaps(kubernetes, c.namespace());
+    leadership = Leadership.start(kubernetes, c.namespace(), Leadership.DEFAULT_LEASE, c.podName(), c.leaseTimings(),
+        () -> scheduler.execute(this::onLeadershipGained));
+    cluster = new KubernetesSource(kubernetes, new KubernetesSource.Settings(c.trustDomain(), c.clusterDomain(),
+        c.defaultMtls(), c.namespace(), options.debounce()), scheduler, this::onClusterMesh, clock, leadership).start();
+    Mesh mesh;
+    try {
+      mesh = firstClusterMesh.get(c.startTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IOException("the informers did not list the cluster within " + c.startTimeout() + "; check that the "
+          + "API server is reachable and the control plane's RBAC allows list/watch of namespaces, nodes, pods, "
+          + "services and endpointslices", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for the cluster", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IOException("reading the cluster failed", e.getCause());
+    }
+    meshState = new MeshState(mesh, new TokenReviewAuthenticator(kubernetes, c.trustedNodeProxies()));
+    scheduler.execute(this::publishTrustBundles); // the Lease may have been won before the informers synced
+    return mesh;
+  }
+
+  /** On the config thread: the first mesh completes start-up; later ones are published like mesh-file edits. */
+  private void onClusterMesh(Mesh mesh) {
+    if (!firstClusterMesh.isDone()) {
+      firstClusterMesh.complete(mesh);
+      return;
+    }
+    onMeshChanged(mesh);
+  }
+
+  /** On the config thread: a new leader writes what the previous one may have left stale. */
+  private void onLeadershipGained() {
+    if (cluster != null) {
+      cluster.refresh();
+    }
+    publishTrustBundles();
+  }
+
+  private void publishTrustBundles() {
+    if (trustBundles == null || cluster == null || !leadership.getAsBoolean()) {
+      return;
+    }
+    try {
+      int changed = trustBundles.sync(ca.trustBundle().toPem(ca.trustDomain()), cluster.enrolledNamespaces());
+      if (changed > 0) {
+        log.info("trust bundle ConfigMaps: {} written or removed", changed);
+      }
+    } catch (RuntimeException e) {
+      log.warn("publishing trust bundle ConfigMaps failed (retried on the next change): {}", e.getMessage());
+    }
   }
 
   private InetSocketAddress address(int port) {
@@ -149,7 +243,8 @@ public final class ControlPlane implements AutoCloseable {
 
   /** The control plane's own SVID (plus DNS names) for 15012, renewed at half life like any workload's. */
   private void startServingCertificate(Mesh mesh) throws IOException {
-    SpiffeId id = SpiffeId.forWorkload(mesh.trustDomain(), "trellis-system", "trellis-control-plane");
+    String namespace = options.cluster() == null ? "trellis-system" : options.cluster().namespace();
+    SpiffeId id = SpiffeId.forWorkload(mesh.trustDomain(), namespace, "trellis-control-plane");
     CsrValidator validator = new CsrValidator(mesh.trustDomain());
     servingSource = RenewingSvidSource.start(id, identity -> CompletableFuture.supplyAsync(() -> {
       KeyPair key = CsrBuilder.newKeyPair();
@@ -170,7 +265,9 @@ public final class ControlPlane implements AutoCloseable {
 
   private void onMeshChanged(Mesh mesh) {
     pendingMesh = mesh;
-    debouncer.changed();
+    if (debouncer != null) {
+      debouncer.changed();
+    }
   }
 
   private void publishPending() {
@@ -196,6 +293,7 @@ public final class ControlPlane implements AutoCloseable {
           (System.nanoTime() - translated) / 1_000_000);
       log.info("pushed snapshot {} ({} types changed)", store.current().version(),
           diff.global().size() + diff.byNode().size());
+      publishTrustBundles();
     } catch (RuntimeException e) {
       log.error("translating the new mesh failed; keeping the last good configuration", e);
     }
@@ -224,15 +322,28 @@ public final class ControlPlane implements AutoCloseable {
     return lastPublished;
   }
 
+  /** The mesh file's reload status; null in cluster mode. */
   public MeshFileSource.Status meshStatus() {
-    return source.status();
+    return source == null ? null : source.status();
   }
+
+  /** In cluster mode: whether this replica holds the Lease, who does, and which optional APIs are missing. */
+  public ClusterStatus clusterStatus() {
+    if (cluster == null) {
+      return null;
+    }
+    return new ClusterStatus(leadership.getAsBoolean(), leadership.identity(), leadership.currentLeader(),
+        cluster.missingApis());
+  }
+
+  /** What the admin port says about cluster mode. */
+  public record ClusterStatus(boolean leader, String identity, String currentLeader, java.util.List<String> missingApis) {}
 
   /** Checks the mesh file now and, if it changed, pushes it (bypassing the debounce); for tests and admin. */
   public boolean reloadNow() {
     try {
       return CompletableFuture.supplyAsync(() -> {
-        boolean changed = source.checkNow();
+        boolean changed = source != null && source.checkNow();
         publishPending();
         return changed;
       }, scheduler).get(30, TimeUnit.SECONDS);
@@ -277,6 +388,12 @@ public final class ControlPlane implements AutoCloseable {
     }
     if (source != null) {
       source.close();
+    }
+    if (cluster != null) {
+      cluster.close();
+    }
+    if (leadership != null) {
+      leadership.close();
     }
     scheduler.shutdownNow();
     xdsExecutor.shutdownNow();

@@ -1,8 +1,12 @@
 package dev.trellis.controlplane.server;
 
+import dev.trellis.controlplane.cluster.Leadership;
+import dev.trellis.controlplane.model.MtlsMode;
+import dev.trellis.mtls.identity.TrustDomain;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Set;
 
 /**
  * How a control plane runs. Ports 0 pick free ones (tests).
@@ -18,9 +22,47 @@ import java.util.List;
  * @param maxDebounce longest a burst of changes may delay a push
  * @param pollInterval how often the mesh file is checked for changes
  * @param servingDnsNames DNS SANs of the 15012 certificate
+ * @param cluster how to run in a Kubernetes cluster; null in local mode (mesh file)
  */
 public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int xdsPort, int xdsTlsPort, int adminPort,
-    boolean anonymousXds, Duration debounce, Duration maxDebounce, Duration pollInterval, List<String> servingDnsNames) {
+    boolean anonymousXds, Duration debounce, Duration maxDebounce, Duration pollInterval, List<String> servingDnsNames,
+    Cluster cluster) {
+
+  /**
+   * Cluster mode: the mesh comes from the API server, the CA root lives in a Secret, node proxies authenticate
+   * with projected service-account tokens (TokenReview).
+   *
+   * @param namespace the control plane's own namespace (its Secret, Lease, Service; mesh-wide PeerAuthentication)
+   * @param podName this replica's name (its identity in the Lease)
+   * @param trustedNodeProxies the node proxies' service accounts, {@code namespace/name}
+   * @param startTimeout how long the informers may take to list the cluster before start-up fails
+   */
+  public record Cluster(String namespace, String podName, Set<String> trustedNodeProxies, TrustDomain trustDomain,
+      String clusterDomain, MtlsMode defaultMtls, Leadership.Timings leaseTimings, Duration startTimeout) {
+    public Cluster {
+      trustedNodeProxies = Set.copyOf(trustedNodeProxies);
+      if (trustedNodeProxies.isEmpty()) {
+        throw new IllegalArgumentException("trusted node proxies: none (expected: at least one namespace/name, e.g. "
+            + "trellis-system/trellis-node-proxy)");
+      }
+      for (String sa : trustedNodeProxies) {
+        if (!sa.matches("[a-z0-9.-]+/[a-z0-9.-]+")) {
+          throw new IllegalArgumentException("trusted node proxy '" + sa + "' (expected: namespace/serviceaccount)");
+        }
+      }
+    }
+
+    public static Cluster defaults(String namespace, String podName, Set<String> trustedNodeProxies) {
+      return new Cluster(namespace, podName, trustedNodeProxies, TrustDomain.CLUSTER_LOCAL, "cluster.local",
+          MtlsMode.PERMISSIVE, Leadership.Timings.defaults(), Duration.ofMinutes(2));
+    }
+
+    /** DNS names of the control plane's Service, for the 15012 certificate. */
+    List<String> servingDnsNames(String service) {
+      return List.of(service, service + "." + namespace, service + "." + namespace + ".svc",
+          service + "." + namespace + ".svc." + clusterDomain);
+    }
+  }
 
   public ControlPlaneOptions {
     servingDnsNames = List.copyOf(servingDnsNames);
@@ -42,26 +84,32 @@ public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int
   public static ControlPlaneOptions local(Path meshFile, Path stateDir) {
     return new ControlPlaneOptions(meshFile, stateDir, "127.0.0.1", 15010, 15012, 15014, true, Duration.ofMillis(100),
         Duration.ofSeconds(1), Duration.ofSeconds(1),
-        List.of("localhost", "trellis-control-plane", "trellis-control-plane.trellis-system.svc"));
+        List.of("localhost", "trellis-control-plane", "trellis-control-plane.trellis-system.svc"), null);
+  }
+
+  /** Cluster-mode defaults: all addresses, the standard ports, anonymous plaintext xDS (global view only). */
+  public static ControlPlaneOptions kubernetes(Cluster cluster) {
+    return new ControlPlaneOptions(null, null, "0.0.0.0", 15010, 15012, 15014, true, Duration.ofMillis(100),
+        Duration.ofSeconds(1), Duration.ofSeconds(1), cluster.servingDnsNames("trellis-control-plane"), cluster);
   }
 
   public ControlPlaneOptions withPorts(int xds, int xdsTls, int admin) {
     return new ControlPlaneOptions(meshFile, stateDir, bind, xds, xdsTls, admin, anonymousXds, debounce, maxDebounce,
-        pollInterval, servingDnsNames);
+        pollInterval, servingDnsNames, cluster);
   }
 
   public ControlPlaneOptions withBind(String address) {
     return new ControlPlaneOptions(meshFile, stateDir, address, xdsPort, xdsTlsPort, adminPort, anonymousXds, debounce,
-        maxDebounce, pollInterval, servingDnsNames);
+        maxDebounce, pollInterval, servingDnsNames, cluster);
   }
 
   public ControlPlaneOptions withDebounce(Duration quiet, Duration max) {
     return new ControlPlaneOptions(meshFile, stateDir, bind, xdsPort, xdsTlsPort, adminPort, anonymousXds, quiet, max,
-        pollInterval, servingDnsNames);
+        pollInterval, servingDnsNames, cluster);
   }
 
   public ControlPlaneOptions withPollInterval(Duration interval) {
     return new ControlPlaneOptions(meshFile, stateDir, bind, xdsPort, xdsTlsPort, adminPort, anonymousXds, debounce,
-        maxDebounce, interval, servingDnsNames);
+        maxDebounce, interval, servingDnsNames, cluster);
   }
 }

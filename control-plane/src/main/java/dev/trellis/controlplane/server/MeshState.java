@@ -15,8 +15,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The mesh currently in effect and what derives from it for access control: node tokens and which
- * identities run on which node. Replaced as a whole on reload, read lock-free, so a token or a
+ * The mesh currently in effect and what derives from it for access control: node tokens (local mode; a cluster
+ * authenticates callers by TokenReview instead) and which identities run on which node. Replaced as a whole on reload, read lock-free, so a token or a
  * workload added to the mesh file is honoured at once, and a removed one no longer is.
  */
 final class MeshState implements CallerAuthenticator, WorkloadDirectory {
@@ -24,18 +24,26 @@ final class MeshState implements CallerAuthenticator, WorkloadDirectory {
   private record Derived(Mesh mesh, StaticTokenAuthenticator tokens, Map<String, Set<SpiffeId>> identitiesByNode) {}
 
   private volatile Derived current;
+  private final CallerAuthenticator cluster;
 
-  MeshState(Mesh mesh) {
+  /** @param cluster how callers authenticate in a cluster (TokenReview); null: the mesh file's node tokens */
+  MeshState(Mesh mesh, CallerAuthenticator cluster) {
+    this.cluster = cluster;
     update(mesh);
   }
 
   void update(Mesh mesh) {
     Map<String, String> tokens = new HashMap<>();
     for (MeshNode n : mesh.nodes()) {
-      tokens.put(n.name(), n.token());
+      if (n.token() != null) {
+        tokens.put(n.name(), n.token());
+      }
     }
     Map<String, Set<SpiffeId>> byNode = new HashMap<>();
     for (Workload w : mesh.workloads()) {
+      if (!w.inMesh()) {
+        continue; // a pod outside the mesh needs no mesh identity: its node proxy may not obtain one for it
+      }
       byNode.computeIfAbsent(w.node(), n -> new HashSet<>()).add(w.identity(mesh.trustDomain()));
     }
     current = new Derived(mesh, new StaticTokenAuthenticator(tokens), byNode);
@@ -47,7 +55,7 @@ final class MeshState implements CallerAuthenticator, WorkloadDirectory {
 
   @Override
   public Caller authenticate(String bearerToken) throws CaException {
-    return current.tokens().authenticate(bearerToken);
+    return cluster != null ? cluster.authenticate(bearerToken) : current.tokens().authenticate(bearerToken);
   }
 
   @Override

@@ -21,13 +21,13 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-class KubernetesMeshTest {
+public class KubernetesMeshTest {
 
-  static Namespace namespace(String name, Map<String, String> labels) {
+  public static Namespace namespace(String name, Map<String, String> labels) {
     return new NamespaceBuilder().withNewMetadata().withName(name).withLabels(labels).endMetadata().build();
   }
 
-  static Pod pod(String ns, String name, String ip, Map<String, String> labels) {
+  public static Pod pod(String ns, String name, String ip, Map<String, String> labels) {
     return new PodBuilder().withNewMetadata().withNamespace(ns).withName(name).withLabels(labels).endMetadata()
         .withNewSpec().withNodeName("node-a").withServiceAccountName("web")
         .addNewContainer().withName("app").addNewPort().withName("grpc").withContainerPort(9091).endPort().endContainer()
@@ -35,7 +35,7 @@ class KubernetesMeshTest {
         .withNewStatus().withPodIP(ip).withPhase("Running").endStatus().build();
   }
 
-  static Service service(String ns, String name, String clusterIp, Map<String, String> selector) {
+  public static Service service(String ns, String name, String clusterIp, Map<String, String> selector) {
     return new ServiceBuilder().withNewMetadata().withNamespace(ns).withName(name).endMetadata()
         .withNewSpec().withClusterIP(clusterIp).withSelector(selector)
         .addNewPort().withName("http").withPort(80).withTargetPort(new IntOrString(8080)).endPort()
@@ -45,7 +45,7 @@ class KubernetesMeshTest {
         .endSpec().build();
   }
 
-  static Node node(String name, String ip) {
+  public static Node node(String name, String ip) {
     return new NodeBuilder().withNewMetadata().withName(name).endMetadata().withNewStatus()
         .addNewAddress().withType("Hostname").withAddress(name).endAddress()
         .addNewAddress().withType("InternalIP").withAddress(ip).endAddress().endStatus().build();

@@ -1,0 +1,215 @@
+package dev.trellis.controlplane.server;
+
+import static dev.trellis.xds.resource.ResourceType.CLUSTER;
+import static dev.trellis.xds.resource.ResourceType.WORKLOAD;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.Message;
+import dev.trellis.ca.client.BearerTokenCredentials;
+import dev.trellis.ca.client.CaClient;
+import dev.trellis.controlplane.cluster.Leadership;
+import dev.trellis.controlplane.discovery.KubernetesMeshTest;
+import dev.trellis.controlplane.model.MtlsMode;
+import dev.trellis.controlplane.server.ControlPlaneTest.Latest;
+import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.identity.TrustDomain;
+import dev.trellis.mtls.svid.IssuedSvid;
+import dev.trellis.xds.client.AdsClient;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.core.v3.Node;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.authentication.TokenReview;
+import io.fabric8.kubernetes.api.model.authentication.TokenReviewBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.NettyChannelBuilder;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The control plane in cluster mode against Fabric8's mock API server in CRUD mode (no real cluster can run here;
+ * TokenReview is answered by an expectation playing the API server's authenticator): the mesh comes from the
+ * cluster's objects and follows their changes into xDS; the CA signs only for a trusted node proxy's own node;
+ * its root is a Secret; the leader publishes the trust bundle into enrolled namespaces.
+ */
+@EnableKubernetesMockClient(crud = true)
+class ClusterModeTest {
+
+  static final String NODE_PROXY_SA = "system:serviceaccount:trellis-system:trellis-node-proxy";
+
+  KubernetesMockServer server;
+  KubernetesClient client;
+  ControlPlane cp;
+  ManagedChannel channel;
+  String proxyUid;
+  final ScheduledExecutorService clientExecutor = Executors.newSingleThreadScheduledExecutor();
+
+  TokenReview review(String token) {
+    TokenReviewBuilder b = new TokenReviewBuilder().withNewSpec().withToken(token).endSpec();
+    return switch (token) {
+      case "proxy-a" -> bound(b, NODE_PROXY_SA, "node-proxy-a", proxyUid);
+      case "proxy-a-stale" -> bound(b, NODE_PROXY_SA, "node-proxy-a", "uid-of-a-deleted-pod");
+      case "web-app" -> bound(b, "system:serviceaccount:demo:web", "web-0", "whatever");
+      default -> b.withNewStatus().withAuthenticated(false).withError("invalid bearer token").endStatus().build();
+    };
+  }
+
+  static TokenReview bound(TokenReviewBuilder b, String user, String pod, String uid) {
+    return b.withNewStatus().withAuthenticated(true).withAudiences("trellis-ca").withNewUser().withUsername(user)
+        .withExtra(Map.of("authentication.kubernetes.io/pod-name", List.of(pod),
+            "authentication.kubernetes.io/pod-uid", List.of(uid)))
+        .endUser().endStatus().build();
+  }
+
+  static final ResourceDefinitionContext TRAFFIC_POLICY = new ResourceDefinitionContext.Builder()
+      .withGroup("mesh.trellis.dev").withVersion("v1alpha1").withKind("TrafficPolicy").withPlural("trafficpolicies")
+      .withNamespaced(true).build();
+
+  @BeforeEach
+  void start() throws Exception {
+    server.expect().post().withPath("/apis/authentication.k8s.io/v1/tokenreviews")
+        .andReply(201, request -> review(Serialization.unmarshal(request.getBody().readUtf8(), TokenReview.class)
+            .getSpec().getToken()))
+        .always();
+    server.expectCustomResource(new CustomResourceDefinitionContext.Builder().withGroup("mesh.trellis.dev")
+        .withVersion("v1alpha1").withKind("TrafficPolicy").withPlural("trafficpolicies").withScope("Namespaced").build());
+    client.namespaces().resource(KubernetesMeshTest.namespace("trellis-system", Map.of())).create();
+    client.namespaces().resource(KubernetesMeshTest.namespace("demo", Map.of("trellis.dev/mesh", "enabled"))).create();
+    client.nodes().resource(KubernetesMeshTest.node("node-a", "10.0.0.5")).create();
+    client.nodes().resource(KubernetesMeshTest.node("node-b", "10.0.0.6")).create();
+    proxyUid = client.pods().inNamespace("trellis-system").resource(new PodBuilder().withNewMetadata()
+        .withName("node-proxy-a").withNamespace("trellis-system").endMetadata().withNewSpec().withNodeName("node-a")
+        .withHostNetwork(true).withServiceAccountName("trellis-node-proxy").endSpec().build()).create()
+        .getMetadata().getUid();
+    client.pods().inNamespace("demo").resource(KubernetesMeshTest.pod("demo", "web-0", "10.1.0.7", Map.of("app", "web")))
+        .create(); // on node-a, service account web
+    var db = KubernetesMeshTest.pod("demo", "db-0", "10.1.0.8", Map.of("app", "db"));
+    db.getSpec().setNodeName("node-b");
+    db.getSpec().setServiceAccountName("db");
+    client.pods().inNamespace("demo").resource(db).create();
+    client.services().inNamespace("demo")
+        .resource(KubernetesMeshTest.service("demo", "web", "10.96.0.10", Map.of("app", "web"))).create();
+
+    ControlPlaneOptions.Cluster cluster = new ControlPlaneOptions.Cluster("trellis-system", "cp-0",
+        Set.of("trellis-system/trellis-node-proxy"), TrustDomain.CLUSTER_LOCAL, "cluster.local", MtlsMode.PERMISSIVE,
+        new Leadership.Timings(Duration.ofSeconds(2), Duration.ofMillis(1500), Duration.ofMillis(200)),
+        Duration.ofSeconds(30));
+    cp = new ControlPlane(ControlPlaneOptions.kubernetes(cluster).withBind("127.0.0.1").withPorts(0, 0, 0)
+        .withDebounce(Duration.ofMillis(20), Duration.ofMillis(200)), Clock.systemUTC(), client).start();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", cp.xdsPort()).usePlaintext().build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    clientExecutor.shutdownNow();
+    if (channel != null) {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    if (cp != null) {
+      cp.close();
+    }
+  }
+
+  IssuedSvid sign(String token, String identity) throws Exception {
+    CaClient ca = new CaClient(channel, BearerTokenCredentials.of(token), Duration.ZERO, Duration.ofSeconds(5),
+        Clock.systemUTC());
+    return ca.fetchSvid(SpiffeId.parse(identity)).toCompletableFuture().get(10, TimeUnit.SECONDS);
+  }
+
+  @Test
+  void theCaSignsForATrustedNodeProxysOwnNodeOnly() throws Exception {
+    assertThat(sign("proxy-a", "spiffe://cluster.local/ns/demo/sa/web").svid().id().toString())
+        .isEqualTo("spiffe://cluster.local/ns/demo/sa/web");
+    assertThatThrownBy(() -> sign("proxy-a", "spiffe://cluster.local/ns/demo/sa/db"))
+        .as("db runs on node-b only").hasMessageContaining("PERMISSION_DENIED");
+    assertThatThrownBy(() -> sign("web-app", "spiffe://cluster.local/ns/demo/sa/web"))
+        .as("not a node proxy's service account").hasMessageContaining("UNAUTHENTICATED")
+        .hasMessageContaining("not a trusted node proxy");
+    assertThatThrownBy(() -> sign("proxy-a-stale", "spiffe://cluster.local/ns/demo/sa/web"))
+        .as("token of a pod that was replaced").hasMessageContaining("UNAUTHENTICATED")
+        .hasMessageContaining("was replaced");
+    assertThatThrownBy(() -> sign("garbage", "spiffe://cluster.local/ns/demo/sa/web"))
+        .hasCauseInstanceOf(StatusRuntimeException.class).hasMessageContaining("UNAUTHENTICATED");
+  }
+
+  @Test
+  void theRootIsASecretAndTheLeaderPublishesTheTrustBundleToEnrolledNamespaces() {
+    assertThat(client.secrets().inNamespace("trellis-system").withName("trellis-ca-root").get()).isNotNull();
+    String pem = cp.ca().trustBundle().toPem(TrustDomain.CLUSTER_LOCAL);
+    await().atMost(Duration.ofSeconds(15)).until(() -> pem.equals(bundleIn("demo")) && pem.equals(bundleIn("trellis-system")));
+    assertThat(bundleIn("default")).isNull();
+    assertThat(cp.clusterStatus().leader()).isTrue();
+
+    client.namespaces().withName("demo").edit(n -> {
+      n.getMetadata().getLabels().remove("trellis.dev/mesh");
+      return n;
+    });
+    await().atMost(Duration.ofSeconds(15)).until(() -> bundleIn("demo") == null);
+  }
+
+  String bundleIn(String namespace) {
+    var cm = client.configMaps().inNamespace(namespace).withName("trellis-ca-root-cert").get();
+    return cm == null ? null : cm.getData().get("root-cert.pem");
+  }
+
+  @Test
+  void clusterChangesReachANodeProxyOverXds() throws Exception {
+    AdsClient proxy = AdsClient.builder(channel, Node.newBuilder().setId("node-a").build(), clientExecutor)
+        .callCredentials(BearerTokenCredentials.of("proxy-a")).build();
+    Latest<Message> clusters = new Latest<>();
+    Latest<Message> workloads = new Latest<>();
+    proxy.watch(CLUSTER, "*", clusters);
+    proxy.watch(WORKLOAD, "*", workloads);
+    proxy.start();
+    String web = "outbound|80||web.demo.svc.cluster.local";
+    await().atMost(Duration.ofSeconds(10)).until(() -> workloads.resources.containsKey("demo/web-0")
+        && clusters.resources.keySet().stream().anyMatch(k -> k.contains("web.demo.svc.cluster.local")));
+    assertThat(workloads.resources).as("node-a's view: not db-0 on node-b").containsOnlyKeys("demo/web-0");
+    String name = clusters.resources.keySet().stream().filter(k -> k.contains("web.demo.svc.cluster.local:80")
+        || k.equals(web)).findFirst().orElseThrow();
+
+    // A TrafficPolicy becomes the cluster's circuit breaker thresholds.
+    client.genericKubernetesResources(TRAFFIC_POLICY).inNamespace("demo").resource(new GenericKubernetesResourceBuilder()
+        .withApiVersion("mesh.trellis.dev/v1alpha1").withKind("TrafficPolicy").withNewMetadata().withNamespace("demo")
+        .withName("web").endMetadata().addToAdditionalProperties("spec", Map.of(
+            "targetRef", Map.of("kind", "Service", "name", "web"),
+            "connectionPool", Map.of("maxRequests", 77)))
+        .build()).create();
+    await().atMost(Duration.ofSeconds(10)).until(() -> maxRequests((Cluster) clusters.resources.get(name)) == 77);
+
+    // Unlabeling the namespace takes its pods out of the mesh: node-a is told, and may no longer sign for web.
+    assertThat(((dev.trellis.mesh.v1.Workload) workloads.resources.get("demo/web-0")).getInMesh()).isTrue();
+    client.namespaces().withName("demo").edit(n -> {
+      n.getMetadata().getLabels().remove("trellis.dev/mesh");
+      return n;
+    });
+    await().atMost(Duration.ofSeconds(10))
+        .until(() -> !((dev.trellis.mesh.v1.Workload) workloads.resources.get("demo/web-0")).getInMesh());
+    assertThatThrownBy(() -> sign("proxy-a", "spiffe://cluster.local/ns/demo/sa/web"))
+        .hasMessageContaining("PERMISSION_DENIED");
+    proxy.close();
+  }
+
+  static int maxRequests(Cluster c) {
+    return c == null || !c.hasCircuitBreakers() || c.getCircuitBreakers().getThresholdsCount() == 0 ? -1
+        : c.getCircuitBreakers().getThresholds(0).getMaxRequests().getValue();
+  }
+}

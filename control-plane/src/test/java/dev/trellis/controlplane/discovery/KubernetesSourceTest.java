@@ -115,4 +115,15 @@ class KubernetesSourceTest {
     client.resources(HTTPRoute.class).inNamespace("demo").withName("web-split").delete();
     await().atMost(Duration.ofSeconds(10)).until(() -> mesh.get().routes().isEmpty());
   }
+
+  @Test
+  void aReplicaThatDoesNotHoldTheLeaseWritesNoStatus() {
+    source = new KubernetesSource(client, new KubernetesSource.Settings(TrustDomain.CLUSTER_LOCAL, "cluster.local",
+        MtlsMode.PERMISSIVE, "trellis-system", Duration.ofMillis(50)), scheduler, mesh::set, java.time.Clock.systemUTC(),
+        () -> false).start();
+    client.resources(HTTPRoute.class).inNamespace("demo").resource(GatewayRoutesTest.split(80, 20)).create();
+    // Status is written before the mesh is handed on: once the route is in the mesh, a leader would have written it.
+    await().atMost(Duration.ofSeconds(10)).until(() -> weightOf("web-v2") == 20);
+    assertThat(conditions()).isEmpty();
+  }
 }

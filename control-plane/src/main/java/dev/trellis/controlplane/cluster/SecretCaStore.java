@@ -67,8 +67,7 @@ public final class SecretCaStore implements CaStore {
     try {
       return Optional.ofNullable(client.secrets().inNamespace(namespace).withName(name).get());
     } catch (KubernetesClientException e) {
-      throw failure("cannot read " + describe() + " (" + e.getMessage() + "); the control plane needs RBAC to get "
-          + "secrets in " + namespace, e);
+      throw failure("cannot read " + describe() + ": " + e.getMessage() + hint(e, "get"), e);
     }
   }
 
@@ -78,8 +77,7 @@ public final class SecretCaStore implements CaStore {
       client.secrets().inNamespace(namespace).resource(encode(material, null)).create();
     } catch (KubernetesClientException e) {
       if (e.getCode() != HttpURLConnection.HTTP_CONFLICT) {
-        throw failure("cannot create " + describe() + " (" + e.getMessage() + "); the control plane needs RBAC to "
-            + "create secrets in " + namespace, e);
+        throw failure("cannot create " + describe() + ": " + e.getMessage() + hint(e, "create"), e);
       }
       // Another replica created it first: its root is the root.
     }
@@ -156,6 +154,18 @@ public final class SecretCaStore implements CaStore {
 
   private static String base64(String s) {
     return Base64.getEncoder().encodeToString(s.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** What to check: RBAC when the API server refused, reachability when it never answered. */
+  private String hint(KubernetesClientException e, String verb) {
+    if (e.getCode() == HttpURLConnection.HTTP_FORBIDDEN) {
+      return " (the control plane's service account needs RBAC to " + verb + " secrets in " + namespace + ")";
+    }
+    if (e.getCode() == 0) {
+      return " (the API server did not answer: in a pod, check the service account token and network policy; "
+          + "outside a cluster, check ~/.kube/config or $KUBECONFIG)";
+    }
+    return "";
   }
 
   private static CaException failure(String message, Throwable cause) {

@@ -77,6 +77,7 @@ public final class KubernetesSource implements AutoCloseable {
   private SharedIndexInformer<HTTPRoute> routes;
   private final Map<String, SharedIndexInformer<GenericKubernetesResource>> policies = new java.util.LinkedHashMap<>();
   private ScheduledFuture<?> pending;
+  private Runnable afterEachPass = () -> { };
   private Mesh last;
 
   public KubernetesSource(KubernetesClient client, TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls,
@@ -216,6 +217,7 @@ public final class KubernetesSource implements AutoCloseable {
     writeRouteStatus(httpRoutes, mesh);
     writePolicyStatus(crs, translation.verdicts());
     if (mesh.equals(last)) {
+      afterEachPass.run();
       return;
     }
     last = mesh;
@@ -224,6 +226,7 @@ public final class KubernetesSource implements AutoCloseable {
         mesh.workloads().stream().filter(w -> w.inMesh()).count(), mesh.services().size(), mesh.routes().size(),
         mesh.policies().size(), mesh.authorizations().size());
     onMesh.accept(mesh);
+    afterEachPass.run();
   }
 
   /** Writes each policy object's {@code Accepted} condition where it changed, when this replica writes status. */
@@ -284,6 +287,15 @@ public final class KubernetesSource implements AutoCloseable {
             r.getMetadata().getName(), e.getMessage());
       }
     }
+  }
+
+  /**
+   * Runs {@code hook} on the config thread after every pass over the cluster, changed mesh or not (the trust-bundle
+   * ConfigMaps follow namespace labels even when no workload changed). Call before {@link #start()}.
+   */
+  public KubernetesSource afterEachPass(Runnable hook) {
+    this.afterEachPass = requireNonNull(hook, "hook");
+    return this;
   }
 
   /** Computes the mesh and status again (e.g. this replica just became the status writer). */

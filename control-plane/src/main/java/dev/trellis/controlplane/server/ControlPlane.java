@@ -77,9 +77,9 @@ public final class ControlPlane implements AutoCloseable {
   private CertificateAuthority ca;
   private MeshState meshState;
   private MeshFileSource source;
-  private KubernetesSource cluster;
-  private Leadership leadership;
-  private TrustBundleConfigMaps trustBundles;
+  private volatile KubernetesSource cluster;
+  private volatile Leadership leadership;
+  private volatile TrustBundleConfigMaps trustBundles;
   private final CompletableFuture<Mesh> firstClusterMesh = new CompletableFuture<>();
   private Debouncer debouncer;
   private AdsServer ads;
@@ -168,7 +168,8 @@ public final class ControlPlane implements AutoCloseable {
     leadership = Leadership.start(kubernetes, c.namespace(), Leadership.DEFAULT_LEASE, c.podName(), c.leaseTimings(),
         () -> scheduler.execute(this::onLeadershipGained));
     cluster = new KubernetesSource(kubernetes, new KubernetesSource.Settings(c.trustDomain(), c.clusterDomain(),
-        c.defaultMtls(), c.namespace(), options.debounce()), scheduler, this::onClusterMesh, clock, leadership).start();
+        c.defaultMtls(), c.namespace(), options.debounce()), scheduler, this::onClusterMesh, clock, leadership)
+        .afterEachPass(this::publishTrustBundles).start();
     Mesh mesh;
     try {
       mesh = firstClusterMesh.get(c.startTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -293,7 +294,6 @@ public final class ControlPlane implements AutoCloseable {
           (System.nanoTime() - translated) / 1_000_000);
       log.info("pushed snapshot {} ({} types changed)", store.current().version(),
           diff.global().size() + diff.byNode().size());
-      publishTrustBundles();
     } catch (RuntimeException e) {
       log.error("translating the new mesh failed; keeping the last good configuration", e);
     }

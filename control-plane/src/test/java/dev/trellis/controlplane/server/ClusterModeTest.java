@@ -158,6 +158,9 @@ class ClusterModeTest {
     assertThat(bundleIn("default")).isNull();
     assertThat(cp.clusterStatus().leader()).isTrue();
 
+    client.namespaces().resource(KubernetesMeshTest.namespace("fresh", Map.of("trellis.dev/mesh", "enabled"))).create();
+    await().atMost(Duration.ofSeconds(15)).alias("a labeled namespace without pods yet").until(() -> pem.equals(bundleIn("fresh")));
+
     client.namespaces().withName("demo").edit(n -> {
       n.getMetadata().getLabels().remove("trellis.dev/mesh");
       return n;

@@ -161,9 +161,13 @@ public final class SecretCaStore implements CaStore {
     if (e.getCode() == HttpURLConnection.HTTP_FORBIDDEN) {
       return " (the control plane's service account needs RBAC to " + verb + " secrets in " + namespace + ")";
     }
-    if (e.getCode() == 0) {
-      return " (the API server did not answer: in a pod, check the service account token and network policy; "
-          + "outside a cluster, check ~/.kube/config or $KUBECONFIG)";
+    if (e.getCode() < 100) { // no HTTP answer at all
+      Throwable root = e;
+      while (root.getCause() != null) {
+        root = root.getCause();
+      }
+      return " (no answer from the API server: " + root + "; in a pod, check the service account token and network "
+          + "policy; outside a cluster, check ~/.kube/config or $KUBECONFIG)";
     }
     return "";
   }

@@ -1,5 +1,21 @@
 package dev.trellis.it.chart;
 
+import static dev.trellis.it.chart.Charts.CHART;
+import static dev.trellis.it.chart.Charts.NAMESPACE;
+import static dev.trellis.it.chart.Charts.collectSchemaKeys;
+import static dev.trellis.it.chart.Charts.container;
+import static dev.trellis.it.chart.Charts.crds;
+import static dev.trellis.it.chart.Charts.find;
+import static dev.trellis.it.chart.Charts.hostPaths;
+import static dev.trellis.it.chart.Charts.keyLines;
+import static dev.trellis.it.chart.Charts.mount;
+import static dev.trellis.it.chart.Charts.mounts;
+import static dev.trellis.it.chart.Charts.only;
+import static dev.trellis.it.chart.Charts.property;
+import static dev.trellis.it.chart.Charts.render;
+import static dev.trellis.it.chart.Charts.rules;
+import static dev.trellis.it.chart.Charts.schema;
+import static dev.trellis.it.chart.Charts.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.tuple;
@@ -7,7 +23,6 @@ import static org.assertj.core.api.Assertions.tuple;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
-import com.marcnuri.helm.TemplateCommand;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PodSpec;
@@ -23,16 +38,13 @@ import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
-import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -42,9 +54,6 @@ import org.junit.jupiter.api.Test;
  * the CRDs of {@code crds/}. No cluster is involved.
  */
 class HelmChartTest {
-
-  static final Path CHART = chartPath();
-  static final String NAMESPACE = "trellis-system";
 
   @Test
   void lintPassesInStrictModeWithNothingWorseThanInfo() {
@@ -452,100 +461,41 @@ class HelmChartTest {
         .hasMessageContaining("not a kind Fabric8 knows");
   }
 
-  // --- helpers ------------------------------------------------------------------------------------------
+  @Test
+  void notesTellHowToEnrollCheckAndGetTheGatewayApiCrds() {
+    String notes = new Helm(CHART).install().withName("trellis").withNamespace(NAMESPACE).withKubeVersion("1.31.0")
+        .clientOnly().dryRun().call().getOutput();
 
-  /** helm template with the given --set values, every object parsed strictly. */
-  static List<HasMetadata> render(Map<String, String> values) {
-    TemplateCommand template = new Helm(CHART).template().withName("trellis").withNamespace(NAMESPACE)
-        // helm's client-only default (v1.20) is below the chart's kubeVersion.
-        .withKubeVersion("1.31.0");
-    for (var value : values.entrySet()) {
-      template = template.set(value.getKey(), value.getValue());
+    assertThat(notes).contains("NOTES:", "kubectl label namespace <namespace> trellis.dev/mesh=enabled",
+        "Gateway API", "standard-install.yaml", "kubectl -n trellis-system get pods",
+        "port-forward deploy/trellis-control-plane 15014:15014", "localhost:15014/debug/clients");
+  }
+
+  @Test
+  void valuesYamlOffersAndCommentsEveryKeyTheSchemaAllowsAndTheDocsListThem() throws IOException {
+    JsonNode schema = Manifests.SERIALIZATION.unmarshal(Files.readString(CHART.resolve("values.schema.json")), JsonNode.class);
+    List<String> schemaKeys = new ArrayList<>();
+    List<String> schemaLeaves = new ArrayList<>();
+    collectSchemaKeys(schema, "", schemaKeys, schemaLeaves);
+    schemaKeys.remove("global");
+    schemaLeaves.remove("global");
+    List<String> valuesLines = Files.readAllLines(CHART.resolve("values.yaml"));
+    Map<String, Integer> valuesKeys = keyLines(valuesLines);
+    String docs = Files.readString(CHART.resolve("../../docs/kubernetes.md"));
+
+    assertThat(valuesKeys.keySet()).containsAll(schemaKeys);
+    assertThat(schemaKeys).as("the values the chart promises").contains("image.registry", "image.tag", "image.pullPolicy",
+        "imagePullSecrets", "trustDomain", "clusterDomain", "logLevel", "controlPlane.replicas",
+        "controlPlane.resources", "controlPlane.nodeSelector", "controlPlane.tolerations", "controlPlane.affinity",
+        "controlPlane.podDisruptionBudget.enabled", "controlPlane.podDisruptionBudget.minAvailable",
+        "nodeProxy.resources", "nodeProxy.nodeSelector", "nodeProxy.tolerations", "nodeProxy.priorityClassName",
+        "redirect.mode", "cni.enabled", "cni.binDir", "cni.confDir");
+    for (String key : schemaKeys) {
+      int line = valuesKeys.get(key);
+      assertThat(valuesLines.get(line - 1).strip()).as("comment above %s in values.yaml", key).startsWith("#");
     }
-    return Manifests.parse(template.call());
-  }
-
-  /** The CRDs of crds/, by name, each parsed strictly. */
-  static Map<String, CustomResourceDefinition> crds() throws IOException {
-    try (var files = Files.list(CHART.resolve("crds"))) {
-      return files.filter(f -> f.toString().endsWith(".yaml")).map(f -> {
-        try {
-          return (CustomResourceDefinition) only(Manifests.parse(Files.readString(f)));
-        } catch (IOException e) {
-          throw new UncheckedIOException(e);
-        }
-      }).collect(Collectors.toMap(c -> c.getMetadata().getName(), c -> c));
+    for (String leaf : schemaLeaves) {
+      assertThat(docs).as("docs/kubernetes.md values table").contains("| `" + leaf + "` |");
     }
-  }
-
-  static JSONSchemaProps schema(CustomResourceDefinition crd) {
-    return only(crd.getSpec().getVersions()).getSchema().getOpenAPIV3Schema();
-  }
-
-  /** The schema of a nested property, failing with the path when it is missing. */
-  static JSONSchemaProps property(JSONSchemaProps schema, String... path) {
-    JSONSchemaProps current = schema;
-    for (String name : path) {
-      assertThat(current.getProperties()).as(String.join(".", path)).containsKey(name);
-      current = current.getProperties().get(name);
-    }
-    return current;
-  }
-
-  static <T extends HasMetadata> T find(List<HasMetadata> objects, Class<T> type, String name) {
-    List<T> found = objects.stream().filter(type::isInstance).map(type::cast)
-        .filter(o -> o.getMetadata().getName().equals(name)).toList();
-    assertThat(found).as("%s %s", type.getSimpleName(), name).hasSize(1);
-    return found.getFirst();
-  }
-
-  /** A rule as "group/resource verbs" per resource, verbs sorted, so a list compares regardless of grouping. */
-  static List<String> rules(List<PolicyRule> rules) {
-    return rules.stream().flatMap(r -> {
-      assertThat(r.getApiGroups()).hasSize(1);
-      assertThat(r.getResourceNames()).as("resourceNames").isNullOrEmpty();
-      String verbs = r.getVerbs().stream().sorted().collect(Collectors.joining(","));
-      return r.getResources().stream().map(res -> r.getApiGroups().getFirst() + "/" + res + " " + verbs);
-    }).toList();
-  }
-
-  static Container container(PodSpec pod, String name) {
-    return pod.getContainers().stream().filter(c -> c.getName().equals(name)).findFirst()
-        .orElseThrow(() -> new AssertionError("no container " + name));
-  }
-
-  static Volume volume(PodSpec pod, String name) {
-    return pod.getVolumes().stream().filter(v -> v.getName().equals(name)).findFirst()
-        .orElseThrow(() -> new AssertionError("no volume " + name));
-  }
-
-  static VolumeMount mount(Container container, String name) {
-    return container.getVolumeMounts().stream().filter(m -> m.getName().equals(name)).findFirst()
-        .orElseThrow(() -> new AssertionError("no mount " + name + " in " + container.getName()));
-  }
-
-  static Map<String, String> hostPaths(PodSpec pod) {
-    return pod.getVolumes().stream().filter(v -> v.getHostPath() != null)
-        .collect(Collectors.toMap(Volume::getName, v -> v.getHostPath().getPath()));
-  }
-
-  static Map<String, String> mounts(Container container) {
-    return container.getVolumeMounts().stream().collect(Collectors.toMap(VolumeMount::getName, VolumeMount::getMountPath));
-  }
-
-  static <T> T only(List<T> items) {
-    assertThat(items).hasSize(1);
-    return items.getFirst();
-  }
-
-  private static Path chartPath() {
-    // Surefire runs in the module folder; the chart is at the repository root.
-    for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-      Path chart = dir.resolve("charts/trellis");
-      if (Files.isRegularFile(chart.resolve("Chart.yaml"))) {
-        return chart;
-      }
-    }
-    throw new IllegalStateException("charts/trellis/Chart.yaml not found above " + Path.of("").toAbsolutePath());
   }
 }

@@ -73,8 +73,8 @@ imagePullSecrets:
 
 {{/*
 securityContext of both node containers: root (IP_TRANSPARENT, bpffs) with only the capabilities the
-redirection needs. allowPrivilegeEscalation is left unset: the API server refuses "false" together with
-SYS_ADMIN.
+redirection needs, not privileged. (Not privileged is also why the bpffs mount propagates HostToContainer:
+the API server allows Bidirectional only in privileged containers.)
 */}}
 {{- define "trellis.nodeSecurityContext" -}}
 runAsUser: 0

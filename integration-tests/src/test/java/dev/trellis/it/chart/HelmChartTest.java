@@ -258,8 +258,6 @@ class HelmChartTest {
       assertThat(security.getCapabilities().getDrop()).as(c.getName()).containsExactly("ALL");
       assertThat(security.getCapabilities().getAdd()).as(c.getName())
           .containsExactlyInAnyOrder("NET_ADMIN", "NET_RAW", "BPF", "PERFMON", "SYS_ADMIN");
-      // The API server refuses allowPrivilegeEscalation=false together with SYS_ADMIN.
-      assertThat(security.getAllowPrivilegeEscalation()).as(c.getName()).isNotEqualTo(Boolean.FALSE);
       // Bidirectional propagation is only allowed in privileged containers.
       assertThat(c.getVolumeMounts()).as(c.getName())
           .allSatisfy(m -> assertThat(m.getMountPropagation()).isNotEqualTo("Bidirectional"));

@@ -1,0 +1,87 @@
+{{/*
+Names. The contract between the pieces fixes the object names (the node proxies dial the Service
+trellis-control-plane, the control plane trusts the service account <namespace>/trellis-node-proxy, the
+trust bundle is the ConfigMap trellis-ca-root-cert), so they do not vary with the release name: one
+Trellis per cluster.
+*/}}
+{{- define "trellis.name" -}}trellis{{- end -}}
+{{- define "trellis.controlPlane.name" -}}trellis-control-plane{{- end -}}
+{{- define "trellis.nodeProxy.name" -}}trellis-node-proxy{{- end -}}
+
+{{/* chart name and version, as the helm.sh/chart label wants it */}}
+{{- define "trellis.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "trellis.labels" -}}
+helm.sh/chart: {{ include "trellis.chart" . }}
+app.kubernetes.io/name: {{ include "trellis.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: trellis
+{{- end -}}
+
+{{/* Selector labels of one component; call with (dict "ctx" $ "component" "control-plane"). */}}
+{{- define "trellis.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "trellis.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* All labels of one component's objects; call like trellis.selectorLabels. */}}
+{{- define "trellis.componentLabels" -}}
+{{ include "trellis.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* An image reference: call with (dict "ctx" $ "name" "control-plane"). */}}
+{{- define "trellis.image" -}}
+{{- $tag := .ctx.Values.image.tag | default .ctx.Chart.AppVersion -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" .ctx.Values.image.registry) .name $tag -}}
+{{- end -}}
+
+{{/* imagePullSecrets of a pod spec, if any. */}}
+{{- define "trellis.imagePullSecrets" -}}
+{{- if .Values.imagePullSecrets -}}
+imagePullSecrets:
+{{- range .Values.imagePullSecrets }}
+  - name: {{ . | quote }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* The control plane's Service as the node proxies dial it (TLS xDS + CA). */}}
+{{- define "trellis.controlPlane.address" -}}
+{{- printf "%s.%s.svc:15012" (include "trellis.controlPlane.name" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/* Environment of both node containers. */}}
+{{- define "trellis.nodeEnv" -}}
+- name: NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+- name: HOST_IP
+  valueFrom:
+    fieldRef:
+      fieldPath: status.hostIP
+- name: TRELLIS_LOG_LEVEL
+  value: {{ .Values.logLevel | quote }}
+{{- end -}}
+
+{{/*
+securityContext of both node containers: root (IP_TRANSPARENT, bpffs) with only the capabilities the
+redirection needs, not privileged. (Not privileged is also why the bpffs mount propagates HostToContainer:
+the API server allows Bidirectional only in privileged containers.)
+*/}}
+{{- define "trellis.nodeSecurityContext" -}}
+runAsUser: 0
+runAsNonRoot: false
+privileged: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+  add: ["NET_ADMIN", "NET_RAW", "BPF", "PERFMON", "SYS_ADMIN"]
+{{- end -}}

@@ -223,7 +223,7 @@ class HelmChartTest {
     Container proxy = container(pod, "node-proxy");
     assertThat(proxy.getImage()).isEqualTo("ghcr.io/trellis-mesh/node-proxy:0.1.0");
     assertThat(proxy.getCommand()).isNullOrEmpty();
-    assertThat(proxy.getArgs()).containsExactly("node-proxy", "--node", "$(NODE_NAME)", "--address", "$(HOST_IP)",
+    assertThat(proxy.getArgs()).containsExactly("--node", "$(NODE_NAME)", "--address", "$(HOST_IP)",
         "--control-plane", "trellis-control-plane.trellis-system.svc:15012",
         "--control-plane-ca", "/var/run/trellis/ca/root-cert.pem",
         "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent",
@@ -238,7 +238,7 @@ class HelmChartTest {
     assertThat(agent.getImage()).isEqualTo(proxy.getImage());
     assertThat(agent.getCommand()).containsExactly("java", "--enable-native-access=ALL-UNNAMED", "-cp",
         "@/app/jib-classpath-file", "dev.trellis.proxy.NodeAgentMain");
-    assertThat(agent.getArgs()).containsExactly("node-agent", "--kubernetes", "--node", "$(NODE_NAME)",
+    assertThat(agent.getArgs()).containsExactly("--kubernetes", "--node", "$(NODE_NAME)",
         "--socket", "/var/run/trellis/cni.sock", "--redirect", "auto", "--proxy-address", "$(HOST_IP)",
         "--state-file", "/var/run/trellis/agent-state.json", "--ebpf-pins", "/sys/fs/bpf/trellis",
         "--cni-bin-dir", "/host/opt/cni/bin", "--cni-conf-dir", "/host/etc/cni/net.d",

@@ -38,6 +38,9 @@ public final class NodeAgentMain {
       String level = System.getenv("TRELLIS_LOG_LEVEL");
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level == null || level.isBlank() ? "info" : level);
     }
+    if (args.length > 0 && args[0].equals("node-agent")) {
+      args = java.util.Arrays.copyOfRange(args, 1, args.length); // the container image passes the subcommand word
+    }
     boolean uninstall = args.length > 0 && args[0].equals("uninstall");
     Map<String, String> opts;
     try {

@@ -111,7 +111,8 @@ public final class NodeProxy implements AutoCloseable {
   public NodeProxy start() throws IOException {
     try {
       controlPlane = ControlPlaneChannel.open(options.controlPlane(), options.controlPlaneCa());
-      BearerTokenCredentials credentials = BearerTokenCredentials.of(options.token());
+      BearerTokenCredentials credentials = options.tokenFile() == null ? BearerTokenCredentials.of(options.token())
+          : new BearerTokenCredentials(new TokenFile(options.tokenFile(), options.token()));
       certificates = new CertificateManager(new CaClient(controlPlane, credentials, Duration.ZERO, Duration.ofSeconds(10),
           clock), control, clock, TlsOptions.defaults().withAlpn("h2"), Backoff.defaults());
       state.addListener(this::onConfig);

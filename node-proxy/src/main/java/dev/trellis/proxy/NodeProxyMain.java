@@ -80,6 +80,9 @@ public final class NodeProxyMain {
         Integer.parseInt(opts.getOrDefault("hbone-port", "15008")),
         Integer.parseInt(opts.getOrDefault("admin-port", "15020")))
         .withInboundPort(Integer.parseInt(opts.getOrDefault("inbound-port", "15006")));
+    if (opts.get("token") == null && opts.containsKey("token-file")) {
+      options = options.withTokenFile(Path.of(opts.get("token-file"))); // a projected token is rotated
+    }
     if (opts.containsKey("control-plane-ca")) {
       Path ca = Path.of(opts.get("control-plane-ca"));
       try {

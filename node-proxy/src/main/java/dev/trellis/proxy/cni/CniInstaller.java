@@ -60,6 +60,8 @@ public final class CniInstaller implements AutoCloseable {
   private final String agentSocket;
   private final Path javaHome;
   private ScheduledFuture<?> keeping;
+  /** Set by {@link #uninstall}: a check already running must not chain the plugin again after it. */
+  private boolean removed;
   private volatile boolean waitingLogged;
   private volatile String lastProblem;
 
@@ -149,10 +151,14 @@ public final class CniInstaller implements AutoCloseable {
    * installed yet) or rewritten without us is chained. Each problem is logged once until it changes.
    */
   public synchronized void start(ScheduledExecutorService scheduler, Duration period) {
+    removed = false;
     keeping = scheduler.scheduleWithFixedDelay(this::tick, 0, period.toMillis(), TimeUnit.MILLISECONDS);
   }
 
-  private void tick() {
+  private synchronized void tick() {
+    if (removed) {
+      return;
+    }
     try {
       Optional<Path> chained = ensureChained();
       if (chained.isEmpty() && !waitingLogged) {
@@ -185,7 +191,8 @@ public final class CniInstaller implements AutoCloseable {
    * Takes trellis-cni out of every configuration list in the directory and deletes the plugin's files. New pods on
    * this node then start without capture (see docs/node-agent.md, Restarts).
    */
-  public void uninstall() throws IOException {
+  public synchronized void uninstall() throws IOException {
+    removed = true;
     close();
     IOException first = null;
     for (String name : fileNames(dirs.conf())) {

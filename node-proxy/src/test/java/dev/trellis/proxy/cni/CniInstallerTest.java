@@ -178,4 +178,17 @@ class CniInstallerTest {
     assertThat(bin.resolve("trellis-cni.d")).doesNotExist();
     installer.uninstall(); // idempotent
   }
+
+  @Test
+  void afterUninstallTheKeeperNeverChainsAgain() throws Exception {
+    Files.writeString(conf.resolve("10-calico.conflist"), CALICO_LIST);
+    installer.start(scheduler, Duration.ofMillis(5));
+    await().atMost(Duration.ofSeconds(10))
+        .until(() -> CniConfList.chained(Files.readString(conf.resolve("10-calico.conflist"))));
+
+    installer.uninstall();
+    // Whatever check was running has finished once a task queued after it on the same thread has run.
+    scheduler.submit(() -> { }).get();
+    assertThat(CniConfList.chained(Files.readString(conf.resolve("10-calico.conflist")))).isFalse();
+  }
 }

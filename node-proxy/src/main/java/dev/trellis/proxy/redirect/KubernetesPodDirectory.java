@@ -48,6 +48,7 @@ public final class KubernetesPodDirectory implements PodDirectory, CgroupResolve
    * @param node this node's name ({@code spec.nodeName} of its pods)
    * @param cgroupRoot the cgroup v2 mount the kubelet's pod directories are under, or null if there is none
    *     (nftables needs no cgroups)
+   * @throws IllegalStateException if the API server cannot be listed (unreachable, or RBAC refuses)
    */
   public static KubernetesPodDirectory start(KubernetesClient client, String node, Path cgroupRoot) {
     Objects.requireNonNull(node, "node");
@@ -55,8 +56,15 @@ public final class KubernetesPodDirectory implements PodDirectory, CgroupResolve
         cgroupRoot == null ? CgroupResolver.none() : CgroupResolver.kubelet(cgroupRoot));
     d.namespaces.addEventHandler(d.handler(n -> n.getMetadata().getLabels()));
     d.pods.addEventHandler(d.handler(KubernetesPodDirectory::enrollmentInputs));
-    d.namespaces.run();
-    d.pods.run();
+    try {
+      d.namespaces.run();
+      d.pods.run();
+    } catch (RuntimeException e) {
+      d.close();
+      throw new IllegalStateException("cannot list the pods of node " + node + " and the namespaces from the API "
+          + "server: " + e.getMessage() + " (the node agent's service account needs get/list/watch on pods and "
+          + "namespaces)", e);
+    }
     log.info("watching the pods of node {} ({} listed) and {} namespaces", node, d.pods.getStore().list().size(),
         d.namespaces.getStore().list().size());
     return d;
@@ -136,6 +144,16 @@ public final class KubernetesPodDirectory implements PodDirectory, CgroupResolve
 
   private static Map<String, String> orEmpty(Map<String, String> m) {
     return m == null ? Map.of() : m;
+  }
+
+  /** Whether either informer has a watch open (for tests that wait for a clean close). */
+  boolean watching() {
+    return pods.isWatching() || namespaces.isWatching();
+  }
+
+  /** Whether both informers have their watch open. */
+  boolean watchingBoth() {
+    return pods.isWatching() && namespaces.isWatching();
   }
 
   @Override

@@ -57,6 +57,8 @@ class KubernetesPodDirectoryTest {
   void stop() {
     if (directory != null) {
       directory.close();
+      // The mock server's shutdown waits for open connections: let the watches end before the client goes.
+      await().atMost(Duration.ofSeconds(10)).until(() -> !directory.watching());
     }
     if (agentClient != null) {
       agentClient.close();
@@ -101,6 +103,9 @@ class KubernetesPodDirectoryTest {
         h -> h.addOrReplaceInterceptor("strip-node-selector", stripNodeSelector)));
     directory = KubernetesPodDirectory.start(agentClient, "node-a", cgroups);
     directory.onChange(changes::incrementAndGet);
+    // Both watches open (they start right after the lists): closing while one is still connecting can leave a
+    // connection the mock server's shutdown waits for.
+    await().atMost(Duration.ofSeconds(10)).until(directory::watchingBoth);
   }
 
   @Test
@@ -207,5 +212,14 @@ class KubernetesPodDirectoryTest {
     // The runtime gave no pod UID: the directory's pod has it.
     NodeAgent.Attachment a = new NodeAgent.Attachment("c1", "/n", "eth0", "demo", "web-0", null, List.of("10.1.0.7"));
     assertThat(directory.find(a, Optional.empty())).contains(slice.toString());
+  }
+
+  @Test
+  void anApiServerThatRefusesTheListFailsNamingTheRbacNeeded() {
+    server.expect().get().withPath("/api/v1/namespaces?resourceVersion=0").andReturn(403, new io.fabric8.kubernetes.api.model.StatusBuilder()
+        .withCode(403).withReason("Forbidden").withMessage("namespaces is forbidden").build()).always();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> KubernetesPodDirectory.start(client, "node-a", null))
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("node-a")
+        .hasMessageContaining("get/list/watch on pods and namespaces");
   }
 }

@@ -28,7 +28,6 @@ import dev.trellis.proxy.tunnel.HboneNames;
 import dev.trellis.xds.client.AdsClient;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.NettyChannelBuilder;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
@@ -111,8 +110,9 @@ public final class NodeProxy implements AutoCloseable {
 
   public NodeProxy start() throws IOException {
     try {
-      controlPlane = NettyChannelBuilder.forTarget(options.controlPlane()).usePlaintext().build();
-      BearerTokenCredentials credentials = BearerTokenCredentials.of(options.token());
+      controlPlane = ControlPlaneChannel.open(options.controlPlane(), options.controlPlaneCa());
+      BearerTokenCredentials credentials = options.tokenFile() == null ? BearerTokenCredentials.of(options.token())
+          : new BearerTokenCredentials(new TokenFile(options.tokenFile(), options.token()));
       certificates = new CertificateManager(new CaClient(controlPlane, credentials, Duration.ZERO, Duration.ofSeconds(10),
           clock), control, clock, TlsOptions.defaults().withAlpn("h2"), Backoff.defaults());
       state.addListener(this::onConfig);

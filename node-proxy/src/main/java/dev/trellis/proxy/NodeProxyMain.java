@@ -16,6 +16,7 @@ import java.util.concurrent.CountDownLatch;
  * trellis node-proxy --node node-1 --address 127.0.1.1 --token-file node-1.token [--control-plane 127.0.0.1:15010]
  *                    [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008] [--admin-port 15020]
  *                    [--capture none|transparent] [--ebpf-pins /sys/fs/bpf/trellis]
+ *                    [--control-plane-ca /var/run/trellis/ca/root-cert.pem]
  * trellis node-proxy agent ...   (the node agent, see {@link NodeAgentMain})
  * </pre>
  */
@@ -28,7 +29,11 @@ public final class NodeProxyMain {
       String level = System.getenv("TRELLIS_LOG_LEVEL");
       System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level == null || level.isBlank() ? "info" : level);
     }
-    if (args.length > 0 && args[0].equals("agent")) {
+    // The container image passes the subcommand word too (`node-proxy --node …`, `node-agent --kubernetes …`).
+    if (args.length > 0 && args[0].equals("node-proxy")) {
+      args = java.util.Arrays.copyOfRange(args, 1, args.length);
+    }
+    if (args.length > 0 && (args[0].equals("agent") || args[0].equals("node-agent"))) {
       NodeAgentMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
       return;
     }
@@ -75,6 +80,20 @@ public final class NodeProxyMain {
         Integer.parseInt(opts.getOrDefault("hbone-port", "15008")),
         Integer.parseInt(opts.getOrDefault("admin-port", "15020")))
         .withInboundPort(Integer.parseInt(opts.getOrDefault("inbound-port", "15006")));
+    if (opts.get("token") == null && opts.containsKey("token-file")) {
+      options = options.withTokenFile(Path.of(opts.get("token-file"))); // a projected token is rotated
+    }
+    if (opts.containsKey("control-plane-ca")) {
+      Path ca = Path.of(opts.get("control-plane-ca"));
+      try {
+        ControlPlaneChannel.readRoots(ca); // fail here, naming the flag, rather than on the first call
+      } catch (IOException e) {
+        System.err.println("error: " + e.getMessage());
+        System.exit(2);
+        return;
+      }
+      options = options.withControlPlaneCa(ca);
+    }
     String capture = opts.getOrDefault("capture", "none");
     switch (capture) {
       case "none" -> { }
@@ -142,6 +161,7 @@ public final class NodeProxyMain {
   private static void usage() {
     System.err.println("usage: trellis node-proxy --node NAME --address IP (--token T | --token-file F)"
         + " [--control-plane HOST:PORT] [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008]"
-        + " [--admin-port 15020] [--capture none|transparent] [--ebpf-pins DIR (eBPF redirection's pins)]");
+        + " [--admin-port 15020] [--capture none|transparent] [--ebpf-pins DIR (eBPF redirection's pins)]"
+        + " [--control-plane-ca FILE (TLS to the control plane, trusting this PEM root bundle; default plaintext)]");
   }
 }

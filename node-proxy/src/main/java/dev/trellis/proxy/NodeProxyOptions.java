@@ -15,9 +15,12 @@ import dev.trellis.mtls.identity.TrustDomain;
  * @param inboundPort plaintext inbound (15006): in local mode a SOCKS5/CONNECT listener naming the workload; with
  *     capture the listener for plaintext redirected to a pod
  * @param capture whether pod traffic arrives redirected (transparent listeners) or through the explicit entry
+ * @param tokenFile where {@code token} came from, read again when it changes (a rotated projected token), or null
+ * @param controlPlaneCa the PEM root bundle the control plane's TLS certificate must chain to, or null for a
+ *     plaintext channel (local mode)
  */
 public record NodeProxyOptions(String node, String address, String controlPlane, String token, TrustDomain trustDomain,
-    int entryPort, int hbonePort, int adminPort, int inboundPort, Capture capture) {
+    int entryPort, int hbonePort, int adminPort, int inboundPort, Capture capture, java.nio.file.Path tokenFile, java.nio.file.Path controlPlaneCa) {
 
   /** How traffic reaches the proxy. */
   public enum Capture {
@@ -37,21 +40,33 @@ public record NodeProxyOptions(String node, String address, String controlPlane,
 
   public static NodeProxyOptions local(String node, String address, String controlPlane, String token) {
     return new NodeProxyOptions(node, address, controlPlane, token, TrustDomain.CLUSTER_LOCAL, 15001, 15008, 15020, 15006,
-        Capture.NONE);
+        Capture.NONE, null, null);
   }
 
   public NodeProxyOptions withPorts(int entry, int hbone, int admin) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entry, hbone, admin, inboundPort,
-        capture);
+        capture, tokenFile, controlPlaneCa);
   }
 
   public NodeProxyOptions withInboundPort(int inbound) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort, inbound,
-        capture);
+        capture, tokenFile, controlPlaneCa);
   }
 
   public NodeProxyOptions withCapture(Capture mode) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, mode);
+        inboundPort, mode, tokenFile, controlPlaneCa);
+  }
+
+  /** TLS to the control plane, trusting the roots in {@code caFile} (null: plaintext). */
+  public NodeProxyOptions withControlPlaneCa(java.nio.file.Path caFile) {
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
+        inboundPort, capture, tokenFile, caFile);
+  }
+
+  /** The token came from {@code file}: read it again whenever the file changes. */
+  public NodeProxyOptions withTokenFile(java.nio.file.Path file) {
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
+        inboundPort, capture, file, controlPlaneCa);
   }
 }

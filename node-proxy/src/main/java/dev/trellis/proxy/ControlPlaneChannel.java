@@ -1,0 +1,168 @@
+package dev.trellis.proxy;
+
+import dev.trellis.mtls.svid.Pem;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.GrpcSslContexts;
+import io.grpc.netty.NettyChannelBuilder;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import java.io.IOException;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/**
+ * The node proxy's gRPC channel to the control plane (xDS and the CA on one port): plaintext (local mode, port
+ * 15010), or TLS trusting only the roots in a PEM bundle ({@code --control-plane-ca}; port 15012, whose serving
+ * certificate the control plane's own CA signs). With TLS the server name is checked against the host of the
+ * target (gRPC's authority), so a cluster target {@code trellis-control-plane.<ns>.svc:15012} needs that DNS SAN.
+ */
+final class ControlPlaneChannel {
+
+  private ControlPlaneChannel() {}
+
+  /**
+   * A channel to {@code target}; TLS against the roots in {@code caFile} when it is not null.
+   *
+   * @throws IOException if {@code caFile} cannot be read or holds no PEM certificate (the message names the flag)
+   */
+  static ManagedChannel open(String target, Path caFile) throws IOException {
+    NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target);
+    if (caFile == null) {
+      return builder.usePlaintext().build();
+    }
+    return builder.useTransportSecurity().sslContext(sslContext(caFile)).build();
+  }
+
+  /** The client TLS context trusting only the roots in {@code caFile}. */
+  static SslContext sslContext(Path caFile) throws IOException {
+    List<X509Certificate> roots = readRoots(caFile);
+    try {
+      KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
+      store.load(null, null);
+      for (int i = 0; i < roots.size(); i++) {
+        store.setCertificateEntry("root-" + i, roots.get(i));
+      }
+      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+      tmf.init(store);
+      X509ExtendedTrustManager pkix = null;
+      for (TrustManager tm : tmf.getTrustManagers()) {
+        if (tm instanceof X509ExtendedTrustManager x) {
+          pkix = x;
+        }
+      }
+      if (pkix == null) {
+        throw new IOException("--control-plane-ca: the JDK offers no X.509 trust manager");
+      }
+      // The JDK provider: its trust manager checks the server name (endpoint identification) in the same call.
+      return GrpcSslContexts.configure(SslContextBuilder.forClient(), SslProvider.JDK)
+          .trustManager(new NamingTrustManager(pkix, caFile)).build();
+    } catch (GeneralSecurityException e) {
+      throw new IOException("--control-plane-ca " + caFile + ": " + e.getMessage(), e);
+    }
+  }
+
+  static List<X509Certificate> readRoots(Path caFile) throws IOException {
+    String text;
+    try {
+      text = Files.readString(caFile, StandardCharsets.UTF_8);
+    } catch (NoSuchFileException e) {
+      throw new IOException("--control-plane-ca " + caFile + ": no such file (the control plane's root bundle, "
+          + "ConfigMap trellis-ca-root-cert key root-cert.pem in a cluster)", e);
+    } catch (IOException e) {
+      throw new IOException("--control-plane-ca " + caFile + ": cannot be read: " + e.getMessage(), e);
+    }
+    try {
+      return Pem.decodeCertificates(text);
+    } catch (RuntimeException e) {
+      throw new IOException("--control-plane-ca " + caFile + ": not a PEM certificate bundle: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The PKIX trust manager of the bundle, whose refusals say what was checked against what: an operator reading
+   * "PKIX path building failed" alone cannot tell which bundle or name was meant.
+   */
+  private static final class NamingTrustManager extends X509ExtendedTrustManager {
+    private final X509ExtendedTrustManager delegate;
+    private final Path caFile;
+
+    NamingTrustManager(X509ExtendedTrustManager delegate, Path caFile) {
+      this.delegate = delegate;
+      this.caFile = caFile;
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+        throws CertificateException {
+      try {
+        delegate.checkServerTrusted(chain, authType, engine);
+      } catch (CertificateException e) {
+        String host = engine == null ? null : engine.getPeerHost();
+        throw new CertificateException("the control plane's certificate (" + subject(chain) + ") is not trusted for "
+            + (host == null ? "this server" : "server name '" + host + "'") + " by the roots in --control-plane-ca "
+            + caFile + " (is it signed by another CA, or for another name?): " + e.getMessage(), e);
+      }
+    }
+
+    /** The leaf's subject and SAN names: what an operator compares with the target and the bundle. */
+    private static String subject(X509Certificate[] chain) {
+      if (chain == null || chain.length == 0) {
+        return "none";
+      }
+      StringBuilder s = new StringBuilder(chain[0].getSubjectX500Principal().getName());
+      try {
+        if (chain[0].getSubjectAlternativeNames() != null) {
+          s.append(", names ").append(chain[0].getSubjectAlternativeNames().stream().map(n -> String.valueOf(n.get(1)))
+              .toList());
+        }
+      } catch (java.security.cert.CertificateParsingException e) {
+        s.append(", unreadable SANs");
+      }
+      return s.toString();
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+      delegate.checkServerTrusted(chain, authType, socket);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+      delegate.checkServerTrusted(chain, authType);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+        throws CertificateException {
+      delegate.checkClientTrusted(chain, authType, engine);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
+      delegate.checkClientTrusted(chain, authType, socket);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+      delegate.checkClientTrusted(chain, authType);
+    }
+
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+      return delegate.getAcceptedIssuers();
+    }
+  }
+}

@@ -67,6 +67,14 @@ imagePullSecrets:
   valueFrom:
     fieldRef:
       fieldPath: status.hostIP
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
 - name: TRELLIS_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
 {{- end -}}

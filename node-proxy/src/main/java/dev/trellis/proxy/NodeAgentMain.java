@@ -1,6 +1,7 @@
 package dev.trellis.proxy;
 
 import dev.trellis.proxy.cni.CniInstaller;
+import dev.trellis.proxy.cni.CniRemoval;
 import dev.trellis.proxy.cni.NodeAgentServer;
 import dev.trellis.proxy.redirect.AgentStateFile;
 import dev.trellis.proxy.redirect.CaptureAgent;
@@ -219,8 +220,14 @@ public final class NodeAgentMain {
     KubernetesClient api = client;
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       if (cni.isPresent()) {
+        CniRemoval.Decision decision = cniRemoval(api);
+        log.info("{} the CNI plugin: {}", decision.remove() ? "removing" : "keeping", decision.reason());
         try {
-          cni.get().uninstall(); // first: no new ADD reaches an agent on its way out
+          if (decision.remove()) {
+            cni.get().uninstall(); // first: no new ADD reaches an agent on its way out
+          } else {
+            cni.get().close(); // stop re-chaining; the plugin stays
+          }
         } catch (IOException e) {
           log.warn("removing the CNI plugin: {}", e.toString());
         }
@@ -238,6 +245,19 @@ public final class NodeAgentMain {
       stopped.countDown();
     }));
     stopped.await();
+  }
+
+  /**
+   * In a cluster, with {@code POD_NAMESPACE} and {@code POD_NAME} set (the chart does), the plugin outlives a restart
+   * of the agent and goes with an uninstall ({@link CniRemoval}); elsewhere it goes whenever the agent stops.
+   */
+  private static CniRemoval.Decision cniRemoval(KubernetesClient api) {
+    String namespace = System.getenv("POD_NAMESPACE");
+    String pod = System.getenv("POD_NAME");
+    if (api == null || namespace == null || namespace.isBlank() || pod == null || pod.isBlank()) {
+      return new CniRemoval.Decision(true, "not run by Kubernetes (no --kubernetes, POD_NAMESPACE and POD_NAME)");
+    }
+    return CniRemoval.fetch(api, namespace, pod);
   }
 
   /** Re-reads the pods file every half second; a bad file is logged once and the last good one stays. */

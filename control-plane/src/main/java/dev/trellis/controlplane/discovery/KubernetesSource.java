@@ -21,7 +21,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
@@ -76,7 +75,7 @@ public final class KubernetesSource implements AutoCloseable {
   private SharedIndexInformer<EndpointSlice> endpointSlices;
   private SharedIndexInformer<HTTPRoute> routes;
   private final Map<String, SharedIndexInformer<GenericKubernetesResource>> policies = new java.util.LinkedHashMap<>();
-  private ScheduledFuture<?> pending;
+  private final java.util.concurrent.atomic.AtomicBoolean passScheduled = new java.util.concurrent.atomic.AtomicBoolean();
   private Runnable afterEachPass = () -> { };
   private Mesh last;
 
@@ -184,18 +183,20 @@ public final class KubernetesSource implements AutoCloseable {
     return informer.hasSynced() ? informer.getStore().list() : List.of();
   }
 
-  /** Called from informer threads: coalesces bursts into one translation after {@code debounce}. */
-  private synchronized void changed() {
-    if (pending == null || pending.isDone()) {
-      pending = scheduler.schedule(this::publish, settings.debounce().toMillis(), TimeUnit.MILLISECONDS);
+  /**
+   * Called from informer threads: coalesces bursts into one pass after {@code debounce}. A change that arrives while a
+   * pass runs schedules the next one (the flag is cleared before the pass reads the caches), so none is lost.
+   */
+  private void changed() {
+    if (passScheduled.compareAndSet(false, true)) {
+      scheduler.schedule(this::publish, settings.debounce().toMillis(), TimeUnit.MILLISECONDS);
     }
   }
 
   private void publish() {
+    passScheduled.set(false);
     if (!synced()) {
-      synchronized (this) {
-        pending = scheduler.schedule(this::publish, settings.debounce().toMillis(), TimeUnit.MILLISECONDS); // look again
-      }
+      changed(); // look again
       return;
     }
     KubernetesMesh.Translation translation;

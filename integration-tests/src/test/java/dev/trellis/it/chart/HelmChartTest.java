@@ -79,6 +79,8 @@ class HelmChartTest {
         tuple("ServiceAccount", "trellis-node-proxy"),
         tuple("ClusterRole", "trellis-node-proxy"),
         tuple("ClusterRoleBinding", "trellis-node-proxy"),
+        tuple("Role", "trellis-node-proxy"),
+        tuple("RoleBinding", "trellis-node-proxy"),
         tuple("DaemonSet", "trellis-node-proxy"));
     assertThat(objects).filteredOn(o -> !o.getKind().startsWith("Cluster"))
         .allSatisfy(o -> assertThat(o.getMetadata().getNamespace()).isEqualTo(NAMESPACE));
@@ -180,7 +182,7 @@ class HelmChartTest {
   }
 
   @Test
-  void nodeProxyMayOnlyReadPodsAndNamespaces() {
+  void nodeProxyMayOnlyReadPodsAndNamespacesAndItsOwnDaemonSet() {
     List<HasMetadata> objects = render(Map.of());
 
     assertThat(rules(find(objects, ClusterRole.class, "trellis-node-proxy").getRules()))
@@ -188,6 +190,14 @@ class HelmChartTest {
     ClusterRoleBinding binding = find(objects, ClusterRoleBinding.class, "trellis-node-proxy");
     assertThat(binding.getRoleRef().getName()).isEqualTo("trellis-node-proxy");
     assertThat(binding.getSubjects()).extracting(s -> s.getKind(), s -> s.getNamespace(), s -> s.getName())
+        .containsExactly(tuple("ServiceAccount", NAMESPACE, "trellis-node-proxy"));
+    Role own = find(objects, Role.class, "trellis-node-proxy");
+    assertThat(own.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
+    assertThat(rules(own.getRules())).as("its own DaemonSet: restart or uninstall?")
+        .containsExactly("apps/daemonsets get");
+    RoleBinding ownBinding = find(objects, RoleBinding.class, "trellis-node-proxy");
+    assertThat(ownBinding.getRoleRef().getName()).isEqualTo("trellis-node-proxy");
+    assertThat(ownBinding.getSubjects()).extracting(s -> s.getKind(), s -> s.getNamespace(), s -> s.getName())
         .containsExactly(tuple("ServiceAccount", NAMESPACE, "trellis-node-proxy"));
   }
 
@@ -251,7 +261,8 @@ class HelmChartTest {
     for (Container c : List.of(proxy, agent)) {
       assertThat(c.getEnv()).extracting(e -> e.getName(), e -> e.getValueFrom() == null ? e.getValue()
               : e.getValueFrom().getFieldRef().getFieldPath())
-          .as(c.getName()).contains(tuple("NODE_NAME", "spec.nodeName"), tuple("HOST_IP", "status.hostIP"));
+          .as(c.getName()).contains(tuple("NODE_NAME", "spec.nodeName"), tuple("HOST_IP", "status.hostIP"),
+              tuple("POD_NAME", "metadata.name"), tuple("POD_NAMESPACE", "metadata.namespace"));
       var security = c.getSecurityContext();
       assertThat(security.getPrivileged()).as(c.getName()).isNotEqualTo(Boolean.TRUE);
       assertThat(security.getRunAsUser()).as(c.getName()).isEqualTo(0L);

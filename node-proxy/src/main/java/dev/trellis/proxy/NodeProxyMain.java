@@ -85,6 +85,19 @@ public final class NodeProxyMain {
     }
     if (opts.containsKey("control-plane-ca")) {
       Path ca = Path.of(opts.get("control-plane-ca"));
+      if (!java.nio.file.Files.exists(ca)) {
+        // In a cluster the control plane writes the bundle (ConfigMap trellis-ca-root-cert) once it runs, and the
+        // kubelet projects it into the optional volume within a minute: wait for it rather than crash-loop.
+        System.err.println("waiting for --control-plane-ca " + ca + " (the control plane's root bundle: ConfigMap "
+            + "trellis-ca-root-cert, written when the control plane starts)");
+        while (!java.nio.file.Files.exists(ca)) {
+          try {
+            Thread.sleep(1000);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
+      }
       try {
         ControlPlaneChannel.readRoots(ca); // fail here, naming the flag, rather than on the first call
       } catch (IOException e) {

@@ -46,9 +46,18 @@ final class ControlPlaneChannel {
     return builder.useTransportSecurity().sslContext(sslContext(caFile)).build();
   }
 
-  /** The client TLS context trusting only the roots in {@code caFile}. */
+  /**
+   * The client TLS context trusting only the roots in {@code caFile}, read again whenever the file changes (a root
+   * rotation publishes the new root into the bundle before it signs anything).
+   */
   static SslContext sslContext(Path caFile) throws IOException {
-    List<X509Certificate> roots = readRoots(caFile);
+    NamingTrustManager trust = new NamingTrustManager(caFile);
+    // The JDK provider: its trust manager checks the server name (endpoint identification) in the same call.
+    return GrpcSslContexts.configure(SslContextBuilder.forClient(), SslProvider.JDK).trustManager(trust).build();
+  }
+
+  /** The PKIX trust manager of {@code roots}. */
+  static X509ExtendedTrustManager pkix(List<X509Certificate> roots, Path caFile) throws IOException {
     try {
       KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
       store.load(null, null);
@@ -57,18 +66,12 @@ final class ControlPlaneChannel {
       }
       TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
       tmf.init(store);
-      X509ExtendedTrustManager pkix = null;
       for (TrustManager tm : tmf.getTrustManagers()) {
         if (tm instanceof X509ExtendedTrustManager x) {
-          pkix = x;
+          return x;
         }
       }
-      if (pkix == null) {
-        throw new IOException("--control-plane-ca: the JDK offers no X.509 trust manager");
-      }
-      // The JDK provider: its trust manager checks the server name (endpoint identification) in the same call.
-      return GrpcSslContexts.configure(SslContextBuilder.forClient(), SslProvider.JDK)
-          .trustManager(new NamingTrustManager(pkix, caFile)).build();
+      throw new IOException("--control-plane-ca: the JDK offers no X.509 trust manager");
     } catch (GeneralSecurityException e) {
       throw new IOException("--control-plane-ca " + caFile + ": " + e.getMessage(), e);
     }
@@ -96,19 +99,41 @@ final class ControlPlaneChannel {
    * "PKIX path building failed" alone cannot tell which bundle or name was meant.
    */
   private static final class NamingTrustManager extends X509ExtendedTrustManager {
-    private final X509ExtendedTrustManager delegate;
     private final Path caFile;
+    private volatile X509ExtendedTrustManager delegate;
+    private volatile java.nio.file.attribute.FileTime loaded;
 
-    NamingTrustManager(X509ExtendedTrustManager delegate, Path caFile) {
-      this.delegate = delegate;
+    NamingTrustManager(Path caFile) throws IOException {
       this.caFile = caFile;
+      this.delegate = pkix(readRoots(caFile), caFile); // first: its errors name the flag and the file
+      this.loaded = Files.getLastModifiedTime(caFile);
+    }
+
+    /**
+     * Before each handshake (rare: one connection to the control plane): the bundle again if the file changed. A
+     * bundle that cannot be read keeps the last good one (a ConfigMap update swaps the file in atomically anyway).
+     */
+    private X509ExtendedTrustManager current() {
+      try {
+        java.nio.file.attribute.FileTime modified = Files.getLastModifiedTime(caFile);
+        if (!modified.equals(loaded)) {
+          delegate = pkix(readRoots(caFile), caFile);
+          loaded = modified;
+          org.slf4j.LoggerFactory.getLogger(ControlPlaneChannel.class).info("--control-plane-ca {} changed: "
+              + "trusting its roots from now on", caFile);
+        }
+      } catch (IOException e) {
+        org.slf4j.LoggerFactory.getLogger(ControlPlaneChannel.class).warn("{}; keeping the roots read before",
+            e.getMessage());
+      }
+      return delegate;
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
         throws CertificateException {
       try {
-        delegate.checkServerTrusted(chain, authType, engine);
+        current().checkServerTrusted(chain, authType, engine);
       } catch (CertificateException e) {
         String host = engine == null ? null : engine.getPeerHost();
         throw new CertificateException("the control plane's certificate (" + subject(chain) + ") is not trusted for "
@@ -136,12 +161,12 @@ final class ControlPlaneChannel {
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-      delegate.checkServerTrusted(chain, authType, socket);
+      current().checkServerTrusted(chain, authType, socket);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-      delegate.checkServerTrusted(chain, authType);
+      current().checkServerTrusted(chain, authType);
     }
 
     @Override

@@ -107,6 +107,29 @@ class ControlPlaneChannelTest {
   }
 
   @Test
+  void aBundleThatChangesIsReadAgainSoARotatedRootIsTrustedWithoutARestart() throws Exception {
+    TestPki oldRoot = TestPki.newRoot(TrustDomain.CLUSTER_LOCAL);
+    TestPki newRoot = TestPki.newRoot(TrustDomain.CLUSTER_LOCAL);
+    int port = startServer(newRoot, "127.0.0.1"); // the control plane's certificate, already under the new root
+    Path ca = Files.writeString(dir.resolve("root-cert.pem"), Pem.encodeCertificate(oldRoot.root()));
+    io.netty.handler.ssl.SslContext tls = ControlPlaneChannel.sslContext(ca); // one context for the proxy's life
+
+    assertThatThrownBy(() -> call(tls, port)).isInstanceOf(StatusRuntimeException.class);
+    // The control plane publishes both roots (ConfigMap update); the file changes under the running proxy.
+    Files.writeString(ca, Pem.encodeCertificate(oldRoot.root()) + Pem.encodeCertificate(newRoot.root()));
+    Files.setLastModifiedTime(ca, java.nio.file.attribute.FileTime.from(Instant.now().plusSeconds(10)));
+    assertThat(call(tls, port)).isEqualTo("rotated");
+  }
+
+  private String call(io.netty.handler.ssl.SslContext tls, int port) {
+    ManagedChannel channel = io.grpc.netty.NettyChannelBuilder.forTarget("127.0.0.1:" + port).useTransportSecurity()
+        .sslContext(tls).build();
+    channels.add(channel);
+    return ClientCalls.blockingUnaryCall(channel.newCall(ECHO, io.grpc.CallOptions.DEFAULT.withDeadlineAfter(10,
+        TimeUnit.SECONDS)), "rotated");
+  }
+
+  @Test
   void withoutABundleTheChannelIsPlaintext() throws Exception {
     Server plain = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(echoService())
         .build().start();

@@ -1,0 +1,72 @@
+package dev.trellis.telemetry;
+
+import dev.trellis.telemetry.accesslog.AccessLog;
+import dev.trellis.telemetry.metrics.MeshMetrics;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.api.trace.TracerProvider;
+import io.opentelemetry.context.propagation.TextMapPropagator;
+
+/**
+ * A process's telemetry: a tracer (parent-based ratio sampling, bounded export queue), the W3C propagators
+ * ({@code traceparent}, {@code tracestate}, {@code baggage} — always propagated, sampled or not), the mesh's metrics
+ * with a Prometheus text rendering for admin ports, and the access log. Telemetry failures never slow or break
+ * traffic: exports are asynchronous and bounded, and what cannot be queued is dropped and counted.
+ */
+public interface Telemetry extends AutoCloseable {
+
+  Tracer tracer();
+
+  /** W3C trace context + baggage. */
+  TextMapPropagator propagator();
+
+  MeshMetrics metrics();
+
+  AccessLog accessLog();
+
+  /** Every metric of this process in the Prometheus text exposition format (version 0.0.4). */
+  String prometheusText();
+
+  /** Spans dropped because the export queue was full (or the exporter failed). */
+  long droppedSpans();
+
+  @Override
+  void close();
+
+  /** Nothing recorded, nothing exported; the propagators still pass trace context on unchanged. */
+  static Telemetry disabled() {
+    return new Telemetry() {
+      @Override
+      public Tracer tracer() {
+        return TracerProvider.noop().get("trellis");
+      }
+
+      @Override
+      public TextMapPropagator propagator() {
+        return Propagation.W3C;
+      }
+
+      @Override
+      public MeshMetrics metrics() {
+        return MeshMetrics.noop();
+      }
+
+      @Override
+      public AccessLog accessLog() {
+        return AccessLog.off();
+      }
+
+      @Override
+      public String prometheusText() {
+        return "";
+      }
+
+      @Override
+      public long droppedSpans() {
+        return 0;
+      }
+
+      @Override
+      public void close() {}
+    };
+  }
+}

@@ -102,10 +102,24 @@ public final class NodeProxy implements AutoCloseable {
 
   /** @param redirects where eBPF-redirected connections were going (capture mode with eBPF), or null */
   public NodeProxy(NodeProxyOptions options, Clock clock, RedirectLookup redirects) {
+    this(options, clock, redirects, dev.trellis.telemetry.Telemetry.disabled());
+  }
+
+  /** @param telemetry spans, metrics and access log of the traffic (closed with the proxy) */
+  public NodeProxy(NodeProxyOptions options, Clock clock, RedirectLookup redirects,
+      dev.trellis.telemetry.Telemetry telemetry) {
     this.options = requireNonNull(options, "options");
     this.clock = requireNonNull(clock, "clock");
     this.redirects = redirects;
     this.ownPorts = ownPorts(options);
+    this.telemetry = requireNonNull(telemetry, "telemetry");
+  }
+
+  private final dev.trellis.telemetry.Telemetry telemetry;
+
+  /** The proxy's telemetry (its metrics are part of the admin port's {@code /metrics}). */
+  public dev.trellis.telemetry.Telemetry telemetry() {
+    return telemetry;
   }
 
   public NodeProxy start() throws IOException {
@@ -133,7 +147,7 @@ public final class NodeProxy implements AutoCloseable {
       }
       outbound = new OutboundServices(state::current, clusters, certificates, capture
           ? HboneDialing.podAddresses(peerHbonePort, options.node(), new InetSocketAddress("127.0.0.1", options.hbonePort()))
-          : HboneDialing.nodeAddresses(peerHbonePort), CONNECT_TIMEOUT_MILLIS, ticker, HttpLimits.DEFAULTS);
+          : HboneDialing.nodeAddresses(peerHbonePort), CONNECT_TIMEOUT_MILLIS, ticker, HttpLimits.DEFAULTS, telemetry);
       inspection = new HttpInspection(outbound);
       PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts, inspection, inbound, clock,
           CONNECT_TIMEOUT_MILLIS);
@@ -296,5 +310,6 @@ public final class NodeProxy implements AutoCloseable {
     }
     loops.shutdownGracefully(0, 2, TimeUnit.SECONDS);
     control.shutdownNow();
+    telemetry.close(); // flushes what is queued for export, briefly
   }
 }

@@ -32,41 +32,11 @@ public interface Telemetry extends AutoCloseable {
   @Override
   void close();
 
-  /** Nothing recorded, nothing exported; the propagators still pass trace context on unchanged. */
+  /**
+   * Nothing recorded, nothing exported; the propagators still pass trace context on unchanged. Always the same
+   * instance, so callers can tell "disabled" apart and skip work.
+   */
   static Telemetry disabled() {
-    return new Telemetry() {
-      @Override
-      public Tracer tracer() {
-        return TracerProvider.noop().get("trellis");
-      }
-
-      @Override
-      public TextMapPropagator propagator() {
-        return Propagation.W3C;
-      }
-
-      @Override
-      public MeshMetrics metrics() {
-        return MeshMetrics.noop();
-      }
-
-      @Override
-      public AccessLog accessLog() {
-        return AccessLog.off();
-      }
-
-      @Override
-      public String prometheusText() {
-        return "";
-      }
-
-      @Override
-      public long droppedSpans() {
-        return 0;
-      }
-
-      @Override
-      public void close() {}
-    };
+    return DisabledTelemetry.INSTANCE;
   }
 }

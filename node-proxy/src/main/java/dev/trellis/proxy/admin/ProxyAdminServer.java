@@ -49,7 +49,7 @@ public final class ProxyAdminServer implements AutoCloseable {
     server.createContext("/clusters", ex -> reply(ex, 200, AdminViews.clusters(proxy.clusters().all(),
         ticker.getAsLong())));
     server.createContext("/metrics", ex -> reply(ex, 200, AdminViews.metrics(proxy.clusters().all(), facts(proxy),
-        ticker.getAsLong()), "text/plain; version=0.0.4; charset=utf-8"));
+        ticker.getAsLong()) + proxy.telemetry().prometheusText(), "text/plain; version=0.0.4; charset=utf-8"));
     server.createContext("/connections", ex -> reply(ex, 200, connections(proxy.inbound())));
     server.start();
     return new ProxyAdminServer(server, executor);

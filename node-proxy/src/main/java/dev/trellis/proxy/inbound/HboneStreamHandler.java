@@ -104,7 +104,7 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
           }
           records.add(new InboundRecords.Entry(clock.instant(), peer, authority, workload, 200, null, tunnel));
           respond(ctx, 200, false);
-          if (f.inspection() == InboundDecision.Inspection.HTTP) {
+          if (inspector.inspects(f)) {
             ctx.pipeline().replace(this, "bytes", new StreamBytesHandler());
             inspector.inspect(stream, upstream, f.target(), peer, f.address(), f.port());
             return;

@@ -18,4 +18,18 @@ public interface HttpInspector {
    * @param port the workload port
    */
   void inspect(Channel downstream, Channel workload, LocalWorkload target, SpiffeId peer, String address, int port);
+
+  /**
+   * Whether every request to a workload's HTTP port should run through the inspector, policies or not (telemetry:
+   * server spans, request metrics and access-log lines at the destination).
+   */
+  default boolean observesHttp() {
+    return false;
+  }
+
+  /** Whether a connection that {@code decision} forwards runs through the inspector. */
+  default boolean inspects(InboundDecision.Forward decision) {
+    return decision.inspection() == InboundDecision.Inspection.HTTP
+        || observesHttp() && decision.target().isHttpPort(decision.port());
+  }
 }

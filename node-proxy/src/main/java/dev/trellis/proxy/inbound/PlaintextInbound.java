@@ -62,7 +62,7 @@ public final class PlaintextInbound implements EntryDispatcher {
             Channel workload = cf.channel();
             records.add(new InboundRecords.Entry(clock.instant(), null, authority, f.target().name(), 200, null));
             reply.accept().addListener(x -> {
-              if (f.inspection() == InboundDecision.Inspection.HTTP) {
+              if (inspector.inspects(f)) {
                 inspector.inspect(downstream, workload, f.target(), null, f.address(), f.port());
                 return;
               }

@@ -14,10 +14,13 @@ import java.util.function.Supplier;
  *
  * @param ticker nanoseconds for outlier detection and deadlines (System::nanoTime outside tests)
  * @param gate checked for every request before routing, or null
+ * @param inbound whether this is a destination's inspected connection ({@code source} is then the local callee and
+ *     {@code sourceAddress} the caller's SPIFFE ID, "" for plaintext)
+ * @param telemetry spans, metrics and the access log of each request
  */
 record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool pool, String routeConfig,
     LocalWorkload source, String sourceAddress, UpstreamPool.Protocol protocol, LongSupplier ticker, HttpLimits limits,
-    RequestGate gate) {
+    RequestGate gate, boolean inbound, dev.trellis.telemetry.Telemetry telemetry) {
 
   /** A check every request passes before it is routed (inbound authorization); null: none. */
   @FunctionalInterface
@@ -27,6 +30,7 @@ record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool
   }
 
   HttpContext withProtocol(UpstreamPool.Protocol p) {
-    return new HttpContext(config, clusters, pool, routeConfig, source, sourceAddress, p, ticker, limits, gate);
+    return new HttpContext(config, clusters, pool, routeConfig, source, sourceAddress, p, ticker, limits, gate, inbound,
+        telemetry);
   }
 }

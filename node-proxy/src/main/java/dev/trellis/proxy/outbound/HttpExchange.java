@@ -115,6 +115,8 @@ final class HttpExchange {
   private long deadline = Long.MAX_VALUE;
   private ScheduledFuture<?> routeTimer;
   private ScheduledFuture<?> retryTimer;
+  private ExchangeTelemetry telemetry;
+  private long responseBytes;
 
   /** One try of the request against one host. */
   private final class Attempt {
@@ -156,6 +158,7 @@ final class HttpExchange {
     } else {
       request = req;
     }
+    telemetry = ExchangeTelemetry.start(cx, request);
     keepAliveDown = HttpUtil.isKeepAlive(request);
     bodyless = whole == null && cx.protocol() == UpstreamPool.Protocol.HTTP1
         && !HttpUtil.isTransferEncodingChunked(request) && HttpUtil.getContentLength(request, 0L) == 0;
@@ -180,6 +183,7 @@ final class HttpExchange {
       }
       case RequestRouting.Forward f -> {
         rule = f.rule();
+        telemetry.onRoute(f.cluster());
         cluster = cx.clusters().find(f.cluster());
         if (cluster == null) {
           reply(LocalReply.of(503, LocalReply.Flag.NC, "cluster " + f.cluster() + " not found (config not synced yet?)"));
@@ -208,6 +212,7 @@ final class HttpExchange {
     upgrade = cx.protocol() == UpstreamPool.Protocol.HTTP1 && down.upgradable() && isUpgrade(request);
     HeaderHygiene.strip(request.headers(), upgrade);
     HeaderHygiene.stripMarkers(request.headers());
+    telemetry.inject(request.headers());
     if (requestComplete) {
       startRouteTimer();
     }
@@ -402,6 +407,10 @@ final class HttpExchange {
         c.release();
         return;
       }
+      responseBytes += c.content().readableBytes();
+      if (c instanceof LastHttpContent last) {
+        telemetry.onTrailers(last.trailingHeaders());
+      }
       down.channel().write(c, down.channel().voidPromise());
     }
     if (msg instanceof LastHttpContent) {
@@ -438,6 +447,8 @@ final class HttpExchange {
     cancel(a.perTry);
     String grpc = res.headers().get("grpc-status");
     AttemptResult result = grpc != null ? AttemptResult.grpc(code, parseInt(grpc)) : AttemptResult.response(code);
+    telemetry.onAttempt(a.host, retries);
+    telemetry.onResponse(code, grpc != null ? parseInt(grpc) : null);
     cluster.record(a.host, result, cx.ticker().getAsLong());
     if (!responseStarted) {
       RetryDecision d = decideRetry(result);
@@ -466,6 +477,8 @@ final class HttpExchange {
   private void switchProtocols(Attempt a, HttpResponse res) {
     cancel(a.perTry);
     cluster.record(a.host, AttemptResult.response(101), cx.ticker().getAsLong());
+    telemetry.onAttempt(a.host, retries);
+    telemetry.onResponse(101, null);
     responseStarted = true;
     HeaderHygiene.strip(res.headers(), true);
     down.channel().writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), res.status(),
@@ -628,6 +641,7 @@ final class HttpExchange {
       return;
     }
     responseStarted = true;
+    telemetry.onLocalReply(r);
     log.debug("local reply {} {} to {} {}: {}", r.status(), r.flag(), request.method(), request.uri(), r.message());
     FullHttpResponse res = r.toResponse(request, down.channel().alloc());
     boolean keepAlive = keepAliveDown && (requestComplete || bodyless);
@@ -641,6 +655,9 @@ final class HttpExchange {
   private void abort() {
     if (finished) {
       return;
+    }
+    if (telemetry != null) {
+      telemetry.onError(responseStarted ? "response_reset" : "reset");
     }
     cleanUp();
     down.abort();
@@ -657,6 +674,9 @@ final class HttpExchange {
   /** The downstream went away (connection closed or stream reset): stop everything quietly. */
   void onDownstreamClosed() {
     if (!finished) {
+      if (telemetry != null) {
+        telemetry.onError("downstream_closed");
+      }
       cleanUp();
     }
   }
@@ -671,6 +691,9 @@ final class HttpExchange {
 
   private void cleanUp() {
     finished = true;
+    if (telemetry != null) {
+      telemetry.end(cx.source(), cx.sourceAddress(), bodyBytes, responseBytes);
+    }
     cancel(routeTimer);
     cancel(retryTimer);
     if (attempt != null && !attempt.done) {

@@ -49,9 +49,15 @@ public final class HttpInspection implements HttpInspector {
     UpstreamPool pool = pools.computeIfAbsent(downstream.eventLoop(),
         l -> new UpstreamPool(l, services.connector(l), services.dialing(), services.connectTimeoutMillis()));
     HttpContext cx = new HttpContext(() -> routes, clusters, pool, name, target, peer == null ? "" : peer.toString(),
-        UpstreamPool.Protocol.HTTP1, services.ticker(), services.limits(), request -> check(target, peer, port, request));
+        UpstreamPool.Protocol.HTTP1, services.ticker(), services.limits(), request -> check(target, peer, port, request),
+        true, services.telemetry());
     downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx,
         protocol -> pool.adopt(cluster, cluster.hosts().getFirst(), target, protocol, workload)));
+  }
+
+  @Override
+  public boolean observesHttp() {
+    return services.observesRequests();
   }
 
   private static LocalReply check(LocalWorkload target, SpiffeId peer, int port, HttpRequest request) {

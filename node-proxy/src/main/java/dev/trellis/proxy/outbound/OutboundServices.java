@@ -25,6 +25,8 @@ public final class OutboundServices implements AutoCloseable {
   private final int connectTimeoutMillis;
   private final LongSupplier ticker;
   private final HttpLimits limits;
+  private final dev.trellis.telemetry.Telemetry telemetry;
+  private final boolean observeRequests;
   private final Map<EventLoop, HboneConnector> connectors = new ConcurrentHashMap<>();
   private final Map<EventLoop, UpstreamPool> pools = new ConcurrentHashMap<>();
 
@@ -45,6 +47,16 @@ public final class OutboundServices implements AutoCloseable {
   /** @param dialing where HBONE tunnels are dialed (node addresses in local mode, pod addresses with capture) */
   public OutboundServices(Supplier<ProxyConfig> config, Clusters clusters, CertificateManager certificates,
       HboneDialing dialing, int connectTimeoutMillis, LongSupplier ticker, HttpLimits limits) {
+    this(config, clusters, certificates, dialing, connectTimeoutMillis, ticker, limits,
+        dev.trellis.telemetry.Telemetry.disabled());
+  }
+
+  /** @param telemetry spans, metrics and access log of the requests through this proxy */
+  public OutboundServices(Supplier<ProxyConfig> config, Clusters clusters, CertificateManager certificates,
+      HboneDialing dialing, int connectTimeoutMillis, LongSupplier ticker, HttpLimits limits,
+      dev.trellis.telemetry.Telemetry telemetry) {
+    this.telemetry = requireNonNull(telemetry, "telemetry");
+    this.observeRequests = telemetry != dev.trellis.telemetry.Telemetry.disabled();
     this.config = requireNonNull(config, "config");
     this.clusters = requireNonNull(clusters, "clusters");
     this.certificates = requireNonNull(certificates, "certificates");
@@ -52,6 +64,15 @@ public final class OutboundServices implements AutoCloseable {
     this.connectTimeoutMillis = connectTimeoutMillis;
     this.ticker = requireNonNull(ticker, "ticker");
     this.limits = requireNonNull(limits, "limits");
+  }
+
+  dev.trellis.telemetry.Telemetry telemetry() {
+    return telemetry;
+  }
+
+  /** Whether requests are observed (telemetry on): destinations then parse HTTP on every HTTP port. */
+  boolean observesRequests() {
+    return observeRequests;
   }
 
   HttpLimits limits() {

@@ -85,6 +85,10 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   ProxyFixture(HttpLimits limits) {
+    this(limits, dev.trellis.telemetry.Telemetry.disabled());
+  }
+
+  ProxyFixture(HttpLimits limits, dev.trellis.telemetry.Telemetry telemetry) {
     certificates = new CertificateManager(id -> CompletableFuture.completedFuture(
         pki.leaf(id.namespace().orElseThrow(), id.serviceAccount().orElseThrow()).issue()), certExecutor,
         Clock.systemUTC(), TlsOptions.defaults().withAlpn("h2"),
@@ -95,10 +99,20 @@ final class ProxyFixture implements AutoCloseable {
     locals.put("127.0.0.1", new LocalWorkload("d/client-0", "d", CLIENT, List.of("127.0.0.1"), true,
         LocalWorkload.MtlsMode.STRICT, Map.of()));
     hbone = HboneServer.start(group, new InetSocketAddress(NODE, 0), config::get, certificates, TD,
-        Set.of(15001, 15006, 15008, 15020), (d, w, t, p, a, port) -> this.inspection.inspect(d, w, t, p, a, port), inbound,
-        Clock.systemUTC());
-    services = new OutboundServices(config::get, clusters, certificates, hbone.address().getPort(), 2000, ticker::get,
-        limits);
+        Set.of(15001, 15006, 15008, 15020), new dev.trellis.proxy.inbound.HttpInspector() {
+          @Override
+          public void inspect(io.netty.channel.Channel d, io.netty.channel.Channel w, LocalWorkload t, SpiffeId p,
+              String a, int port) {
+            inspection.inspect(d, w, t, p, a, port);
+          }
+
+          @Override
+          public boolean observesHttp() {
+            return inspection.observesHttp();
+          }
+        }, inbound, Clock.systemUTC());
+    services = new OutboundServices(config::get, clusters, certificates,
+        HboneDialing.nodeAddresses(hbone.address().getPort()), 2000, ticker::get, limits, telemetry);
     inspection = new HttpInspection(services);
     entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), new OutboundDispatch(services));
     plaintext = EntryServer.start(group, new InetSocketAddress(NODE, 0), new PlaintextInbound(config::get,

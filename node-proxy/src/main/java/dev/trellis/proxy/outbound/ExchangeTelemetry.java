@@ -1,0 +1,281 @@
+package dev.trellis.proxy.outbound;
+
+import static dev.trellis.telemetry.MeshAttributes.DESTINATION_NAMESPACE;
+import static dev.trellis.telemetry.MeshAttributes.DESTINATION_PRINCIPAL;
+import static dev.trellis.telemetry.MeshAttributes.DESTINATION_SERVICE;
+import static dev.trellis.telemetry.MeshAttributes.DESTINATION_WORKLOAD;
+import static dev.trellis.telemetry.MeshAttributes.DIRECTION;
+import static dev.trellis.telemetry.MeshAttributes.ERROR_TYPE;
+import static dev.trellis.telemetry.MeshAttributes.HTTP_REQUEST_METHOD;
+import static dev.trellis.telemetry.MeshAttributes.HTTP_REQUEST_RESEND_COUNT;
+import static dev.trellis.telemetry.MeshAttributes.HTTP_RESPONSE_STATUS_CODE;
+import static dev.trellis.telemetry.MeshAttributes.NETWORK_PROTOCOL_VERSION;
+import static dev.trellis.telemetry.MeshAttributes.RESPONSE_FLAGS;
+import static dev.trellis.telemetry.MeshAttributes.RPC_GRPC_STATUS_CODE;
+import static dev.trellis.telemetry.MeshAttributes.RPC_METHOD;
+import static dev.trellis.telemetry.MeshAttributes.RPC_SERVICE;
+import static dev.trellis.telemetry.MeshAttributes.RPC_SYSTEM;
+import static dev.trellis.telemetry.MeshAttributes.SECURITY_POLICY;
+import static dev.trellis.telemetry.MeshAttributes.SERVER_ADDRESS;
+import static dev.trellis.telemetry.MeshAttributes.SOURCE_NAMESPACE;
+import static dev.trellis.telemetry.MeshAttributes.SOURCE_PRINCIPAL;
+import static dev.trellis.telemetry.MeshAttributes.SOURCE_WORKLOAD;
+import static dev.trellis.telemetry.MeshAttributes.UPSTREAM_CLUSTER;
+import static dev.trellis.telemetry.MeshAttributes.UPSTREAM_HOST;
+import static dev.trellis.telemetry.MeshAttributes.URL_PATH;
+
+import dev.trellis.proxy.cluster.Host;
+import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.telemetry.Telemetry;
+import dev.trellis.telemetry.accesslog.AccessLogEntry;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.common.AttributesBuilder;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.propagation.TextMapGetter;
+import io.opentelemetry.context.propagation.TextMapSetter;
+import java.time.Instant;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What one {@link HttpExchange} tells telemetry: a span (CLIENT at the source node proxy, SERVER at the
+ * destination) joined to the request's W3C trace context — the incoming {@code traceparent} is its parent, and
+ * the span's own context replaces it on the request that goes on, so the destination's server span (and the
+ * application) become its children across the HBONE hop; the request-duration histogram; the access-log line.
+ * Lives and dies on the exchange's event loop; {@link #end} runs once. With telemetry disabled, trace context
+ * passes through unchanged and nothing is recorded.
+ */
+final class ExchangeTelemetry {
+
+  private static final TextMapGetter<HttpHeaders> GETTER = new TextMapGetter<>() {
+    @Override
+    public Iterable<String> keys(HttpHeaders carrier) {
+      return carrier.names();
+    }
+
+    @Override
+    public String get(HttpHeaders carrier, String key) {
+      return carrier == null ? null : carrier.get(key);
+    }
+  };
+  private static final TextMapSetter<HttpHeaders> SETTER = (carrier, key, value) -> carrier.set(key, value);
+
+  private final Telemetry telemetry;
+  private final boolean inbound;
+  private final long startNanos;
+  private final Instant start;
+  private final Span span;
+  private final String method;
+  private final String path;
+  private final String authority;
+  private final String protocol;
+  private final String grpcService;
+  private final String grpcMethod;
+  private Integer status;
+  private Integer grpcStatus;
+  private String flag;
+  private String error;
+  private String cluster;
+  private Host host;
+  private int retries;
+  private boolean ended;
+
+  private ExchangeTelemetry(Telemetry telemetry, boolean inbound, HttpRequest request, String protocol,
+      long startNanos) {
+    this.telemetry = telemetry;
+    this.inbound = inbound;
+    this.startNanos = startNanos;
+    this.start = Instant.now();
+    this.method = request.method().name();
+    String uri = request.uri();
+    int q = uri.indexOf('?');
+    this.path = q < 0 ? uri : uri.substring(0, q);
+    this.authority = request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST);
+    this.protocol = protocol;
+    String contentType = request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE);
+    boolean grpc = contentType != null && contentType.startsWith("application/grpc");
+    int slash = path.lastIndexOf('/');
+    this.grpcService = grpc && slash > 0 ? path.substring(1, slash) : null;
+    this.grpcMethod = grpc && slash > 0 ? path.substring(slash + 1) : null;
+    Context parent = telemetry.propagator().extract(Context.root(), request.headers(), GETTER);
+    this.span = telemetry.tracer().spanBuilder(grpc ? grpcService + "/" + grpcMethod : method)
+        .setParent(parent).setSpanKind(inbound ? SpanKind.SERVER : SpanKind.CLIENT)
+        .setStartTimestamp(start).startSpan();
+  }
+
+  /** Starts the exchange's telemetry when its request headers arrive. */
+  static ExchangeTelemetry start(HttpContext cx, HttpRequest request) {
+    return new ExchangeTelemetry(cx.telemetry(), cx.inbound(), request,
+        cx.protocol() == UpstreamPool.Protocol.HTTP2 ? "2" : "1.1", System.nanoTime());
+  }
+
+  /**
+   * Puts this span's trace context on the request that goes on (replacing the caller's {@code traceparent} and
+   * {@code tracestate}; {@code baggage} is kept). An unsampled or disabled span leaves the headers as they came.
+   */
+  void inject(HttpHeaders headers) {
+    SpanContext sc = span.getSpanContext();
+    if (sc.isValid()) {
+      telemetry.propagator().inject(Context.root().with(span), headers, SETTER);
+    }
+  }
+
+  void onRoute(String clusterName) {
+    this.cluster = clusterName;
+  }
+
+  void onAttempt(Host host, int retries) {
+    this.host = host;
+    this.retries = retries;
+  }
+
+  void onResponse(int status, Integer grpcStatus) {
+    this.status = status;
+    if (grpcStatus != null) {
+      this.grpcStatus = grpcStatus;
+    }
+  }
+
+  void onTrailers(HttpHeaders trailers) {
+    String g = trailers.get("grpc-status");
+    if (g != null) {
+      try {
+        grpcStatus = Integer.parseInt(g.trim());
+      } catch (NumberFormatException e) {
+        // not a status: leave it unknown
+      }
+    }
+  }
+
+  void onLocalReply(LocalReply reply) {
+    this.status = reply.status();
+    this.flag = reply.flag().name();
+  }
+
+  /** The response could not be completed (reset, downstream gone); {@code reason} becomes {@code error.type}. */
+  void onError(String reason) {
+    if (error == null) {
+      error = reason;
+    }
+  }
+
+  /** Ends the span, records the duration and writes the access-log line; once. */
+  void end(LocalWorkload local, String peer, long bytesReceived, long bytesSent) {
+    if (ended) {
+      return;
+    }
+    ended = true;
+    long nanos = System.nanoTime() - startNanos;
+    AttributesBuilder a = Attributes.builder().put(HTTP_REQUEST_METHOD, method)
+        .put(NETWORK_PROTOCOL_VERSION, protocol).put(DIRECTION, inbound ? "inbound" : "outbound");
+    if (status != null) {
+      a.put(HTTP_RESPONSE_STATUS_CODE, status.longValue());
+    }
+    if (grpcStatus != null) {
+      a.put(RPC_SYSTEM, "grpc").put(RPC_GRPC_STATUS_CODE, grpcStatus.longValue());
+    }
+    if (flag != null) {
+      a.put(RESPONSE_FLAGS, flag);
+    }
+    String errorType = error != null ? error : status != null && status >= 500 ? Integer.toString(status) : null;
+    if (errorType != null) {
+      a.put(ERROR_TYPE, errorType);
+    }
+    String destinationWorkload;
+    String destinationPrincipal;
+    String sourceWorkload;
+    String sourcePrincipal;
+    if (inbound) {
+      // At the destination the local workload is the callee; the peer is the caller's verified identity.
+      destinationWorkload = local.name();
+      destinationPrincipal = local.identity() == null ? null : local.identity().toString();
+      a.put(DESTINATION_WORKLOAD, local.name()).put(DESTINATION_NAMESPACE, local.namespace());
+      sourceWorkload = null;
+      sourcePrincipal = peer == null || peer.isEmpty() ? null : peer;
+      if (sourcePrincipal != null) {
+        a.put(SOURCE_PRINCIPAL, sourcePrincipal);
+        int ns = sourcePrincipal.indexOf("/ns/");
+        int sa = sourcePrincipal.indexOf("/sa/");
+        if (ns >= 0 && sa > ns) {
+          a.put(SOURCE_NAMESPACE, sourcePrincipal.substring(ns + 4, sa));
+        }
+      }
+      a.put(SECURITY_POLICY, sourcePrincipal != null ? "mutual_tls" : "none");
+    } else {
+      sourceWorkload = local == null ? null : local.name();
+      sourcePrincipal = local == null || local.identity() == null ? null : local.identity().toString();
+      if (local != null) {
+        a.put(SOURCE_WORKLOAD, local.name()).put(SOURCE_NAMESPACE, local.namespace());
+      }
+      var ep = host == null ? null : host.endpoint();
+      destinationWorkload = ep == null ? null : ep.workload();
+      destinationPrincipal = ep == null || ep.identity() == null ? null : ep.identity().toString();
+      if (destinationWorkload != null) {
+        int slash = destinationWorkload.indexOf('/');
+        a.put(DESTINATION_WORKLOAD, slash < 0 ? destinationWorkload : destinationWorkload.substring(slash + 1));
+        if (slash > 0) {
+          a.put(DESTINATION_NAMESPACE, destinationWorkload.substring(0, slash));
+        }
+      }
+      a.put(SECURITY_POLICY, ep != null && ep.inMesh() && sourcePrincipal != null ? "mutual_tls" : "none");
+    }
+    String service = service();
+    if (service != null) {
+      a.put(DESTINATION_SERVICE, service);
+    }
+    Attributes metricAttributes = a.build();
+    if (inbound) {
+      telemetry.metrics().serverRequest(metricAttributes, nanos);
+    } else {
+      telemetry.metrics().clientRequest(metricAttributes, nanos);
+    }
+    if (span.isRecording()) {
+      span.setAllAttributes(metricAttributes);
+      span.setAttribute(URL_PATH, path);
+      if (authority != null) {
+        span.setAttribute(SERVER_ADDRESS, authority);
+      }
+      if (grpcService != null) {
+        span.setAttribute(RPC_SERVICE, grpcService);
+        span.setAttribute(RPC_METHOD, grpcMethod);
+      }
+      if (cluster != null) {
+        span.setAttribute(UPSTREAM_CLUSTER, cluster);
+      }
+      if (host != null) {
+        span.setAttribute(UPSTREAM_HOST, host.endpoint().hostPort());
+      }
+      if (destinationPrincipal != null) {
+        span.setAttribute(DESTINATION_PRINCIPAL, destinationPrincipal);
+      }
+      if (retries > 0) {
+        span.setAttribute(HTTP_REQUEST_RESEND_COUNT, (long) retries);
+      }
+      if (errorType != null) {
+        span.setStatus(StatusCode.ERROR, errorType);
+      }
+      span.end(start.plusNanos(nanos));
+    }
+    SpanContext sc = span.getSpanContext();
+    telemetry.accessLog().log(new AccessLogEntry(start, TimeUnit.NANOSECONDS.toMicros(nanos),
+        sc.isValid() ? sc.getTraceId() : null, sc.isValid() ? sc.getSpanId() : null, inbound ? "inbound" : "outbound",
+        grpcStatus != null ? "gRPC" : "HTTP/" + protocol, method, authority, path, status, grpcStatus, flag,
+        bytesReceived, bytesSent, cluster, host == null ? null : host.endpoint().hostPort(), retries + (host == null ? 0 : 1),
+        sourceWorkload, sourcePrincipal, destinationWorkload, service, destinationPrincipal,
+        "mutual_tls".equals(metricAttributes.get(SECURITY_POLICY)), error));
+  }
+
+  /** The destination service from the outbound cluster name ({@code outbound|port||fqdn}), if it is one. */
+  private String service() {
+    if (cluster == null || inbound) {
+      return null;
+    }
+    int bars = cluster.lastIndexOf('|');
+    return cluster.startsWith("outbound|") && bars > 0 ? cluster.substring(bars + 1) : cluster;
+  }
+}

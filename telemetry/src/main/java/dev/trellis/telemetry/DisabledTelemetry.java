@@ -1,0 +1,47 @@
+package dev.trellis.telemetry;
+
+import dev.trellis.telemetry.accesslog.AccessLog;
+import dev.trellis.telemetry.metrics.MeshMetrics;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.api.trace.TracerProvider;
+import io.opentelemetry.context.propagation.TextMapPropagator;
+
+/** {@link Telemetry#disabled()}. */
+enum DisabledTelemetry implements Telemetry {
+  INSTANCE;
+
+  private static final Tracer NOOP = TracerProvider.noop().get("trellis");
+
+  @Override
+  public Tracer tracer() {
+    return NOOP;
+  }
+
+  @Override
+  public TextMapPropagator propagator() {
+    return Propagation.W3C;
+  }
+
+  @Override
+  public MeshMetrics metrics() {
+    return MeshMetrics.noop();
+  }
+
+  @Override
+  public AccessLog accessLog() {
+    return AccessLog.off();
+  }
+
+  @Override
+  public String prometheusText() {
+    return "";
+  }
+
+  @Override
+  public long droppedSpans() {
+    return 0;
+  }
+
+  @Override
+  public void close() {}
+}

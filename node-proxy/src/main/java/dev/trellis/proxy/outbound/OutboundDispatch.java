@@ -59,11 +59,16 @@ public final class OutboundDispatch implements EntryDispatcher {
     }
     TcpUpstream.open(services, downstream.eventLoop(), t.source(), cluster).addListener(f -> {
       if (!f.isSuccess()) {
+        TcpTelemetryHandler.failed(services.telemetry(), t.source(), t.service(), f.cause().getMessage());
         TcpUpstream.TcpUpstreamException e = f.cause() instanceof TcpUpstream.TcpUpstreamException x ? x : null;
         log.debug("{} -> {}: {}", t.source().name(), t.service(), f.cause().getMessage());
         reply.reject(e != null && e.denied ? Refusal.FORBIDDEN : e != null && e.overflow ? Refusal.OVERFLOW
             : Refusal.UNREACHABLE);
         return;
+      }
+      if (services.observesRequests()) {
+        downstream.pipeline().addFirst("tcp-telemetry", TcpTelemetryHandler.opened(services.telemetry(), t.source(),
+            t.service(), cluster.name()));
       }
       relay(downstream, (Channel) f.getNow(), reply);
     });

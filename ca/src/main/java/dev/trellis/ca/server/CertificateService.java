@@ -34,6 +34,9 @@ public final class CertificateService extends CertificateServiceGrpc.Certificate
   private final CertificateAuthority ca;
   private final NodeAuthorizer authorizer;
   private final CsrValidator validator;
+  private final java.util.concurrent.atomic.LongAdder signed = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.Map<Reason, java.util.concurrent.atomic.LongAdder> failed =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   public CertificateService(CertificateAuthority ca, NodeAuthorizer authorizer) {
     this.ca = requireNonNull(ca, "ca");
@@ -58,7 +61,9 @@ public final class CertificateService extends CertificateServiceGrpc.Certificate
           issued.leaf().getSerialNumber().toString(16), issued.grantedTtl(), ca.activeAuthority().id());
       response.onNext(toResponse(issued));
       response.onCompleted();
+      signed.increment();
     } catch (CaException e) {
+      failed.computeIfAbsent(e.reason(), r -> new java.util.concurrent.atomic.LongAdder()).increment();
       if (e.reason() == Reason.NOT_AUTHORIZED) {
         log.warn("denied: {}", e.getMessage());
       } else {
@@ -66,11 +71,24 @@ public final class CertificateService extends CertificateServiceGrpc.Certificate
       }
       response.onError(e.toStatus().asRuntimeException());
     } catch (RuntimeException e) {
+      failed.computeIfAbsent(Reason.STORE_FAILURE, r -> new java.util.concurrent.atomic.LongAdder()).increment();
       String ref = UUID.randomUUID().toString().substring(0, 8);
       log.error("[{}] unexpected failure signing for {}", ref, caller == null ? "?" : caller.principal(), e);
       response.onError(Status.INTERNAL.withDescription("internal error while signing (reference " + ref
           + " in the control plane log)").asRuntimeException());
     }
+  }
+
+  /** Certificates signed since start. */
+  public long signed() {
+    return signed.sum();
+  }
+
+  /** Refused or failed sign requests since start, by reason (the metric label). */
+  public java.util.Map<Reason, Long> failed() {
+    java.util.Map<Reason, Long> out = new java.util.EnumMap<>(Reason.class);
+    failed.forEach((r, n) -> out.put(r, n.sum()));
+    return out;
   }
 
   private SignResponse toResponse(IssuedChain issued) {

@@ -86,6 +86,9 @@ public final class ControlPlane implements AutoCloseable {
   private Server plaintext;
   private Server tls;
   private AdminServer admin;
+  private CertificateService certificates;
+  private final java.util.concurrent.atomic.LongAdder pushes = new java.util.concurrent.atomic.LongAdder();
+  private final java.util.concurrent.atomic.LongAdder pushNanos = new java.util.concurrent.atomic.LongAdder();
   private RenewingSvidSource servingSource;
   private final ServingKeyManager servingKeys = new ServingKeyManager();
   private volatile Mesh pendingMesh;
@@ -132,7 +135,7 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     ads = new AdsServer(store, new XdsAccess(options.anonymousXds()), AdsLimits.defaults(), xdsExecutor, clock);
-    CertificateService certificates = new CertificateService(ca, new NodeAuthorizer(meshState));
+    certificates = new CertificateService(ca, new NodeAuthorizer(meshState));
     plaintext = startGrpc("xds", options.xdsPort(), NettyServerBuilder.forAddress(address(options.xdsPort())),
         certificates, BearerAuthInterceptor.Anonymous.ALLOW);
     startServingCertificate(mesh);
@@ -290,6 +293,8 @@ public final class ControlPlane implements AutoCloseable {
       if (!diff.isEmpty()) {
         lastPublished = clock.instant();
       }
+      pushes.increment();
+      pushNanos.add(System.nanoTime() - started);
       log.info("translated in {} ms, published in {} ms", (translated - started) / 1_000_000,
           (System.nanoTime() - translated) / 1_000_000);
       log.info("pushed snapshot {} ({} types changed)", store.current().version(),
@@ -311,6 +316,16 @@ public final class ControlPlane implements AutoCloseable {
 
   public CertificateAuthority ca() {
     return ca;
+  }
+
+  /** The CA's signing service (its counters feed the admin metrics). */
+  public CertificateService certificates() {
+    return certificates;
+  }
+
+  /** Config changes translated and published since start, and the time that took in all (nanoseconds). */
+  public long[] pushStats() {
+    return new long[] {pushes.sum(), pushNanos.sum()};
   }
 
   public Mesh mesh() {

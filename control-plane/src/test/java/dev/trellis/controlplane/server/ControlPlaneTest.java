@@ -150,6 +150,8 @@ class ControlPlaneTest {
         .toCompletableFuture().get(10, TimeUnit.SECONDS))
         .hasCauseInstanceOf(StatusRuntimeException.class)
         .hasMessageContaining("PERMISSION_DENIED");
+    assertThat(get("/metrics").body()).contains("trellis_ca_certificates_signed_total 1")
+        .contains("trellis_ca_sign_failures_total{reason=\"not_authorized\"} 1");
   }
 
   @Test

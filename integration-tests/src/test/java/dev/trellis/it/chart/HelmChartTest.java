@@ -23,6 +23,7 @@ import static org.assertj.core.api.Assertions.tuple;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.PodSpec;
@@ -41,10 +42,14 @@ import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -81,7 +86,8 @@ class HelmChartTest {
         tuple("ClusterRoleBinding", "trellis-node-proxy"),
         tuple("Role", "trellis-node-proxy"),
         tuple("RoleBinding", "trellis-node-proxy"),
-        tuple("DaemonSet", "trellis-node-proxy"));
+        tuple("DaemonSet", "trellis-node-proxy"),
+        tuple("ConfigMap", "trellis-dashboards"));
     assertThat(objects).filteredOn(o -> !o.getKind().startsWith("Cluster"))
         .allSatisfy(o -> assertThat(o.getMetadata().getNamespace()).isEqualTo(NAMESPACE));
     assertThat(objects).allSatisfy(o -> assertThat(o.getMetadata().getLabels()).containsEntry("app.kubernetes.io/name", "trellis")
@@ -481,6 +487,107 @@ class HelmChartTest {
   }
 
   @Test
+  void dashboardsConfigMapCarriesTheGrafanaSidecarLabelAndTheDashboardFileVerbatim() throws IOException {
+    ConfigMap dashboards = find(render(Map.of()), ConfigMap.class, "trellis-dashboards");
+
+    assertThat(dashboards.getMetadata().getLabels()).containsEntry("grafana_dashboard", "1")
+        .containsEntry("app.kubernetes.io/component", "dashboards");
+    assertThat(dashboards.getData()).containsOnlyKeys("trellis-mesh.json");
+    String file = Files.readString(CHART.resolve("dashboards/trellis-mesh.json"));
+    assertThat(dashboards.getData().get("trellis-mesh.json")).isEqualTo(file.stripTrailing());
+    JsonNode dashboard = Manifests.SERIALIZATION.unmarshal(dashboards.getData().get("trellis-mesh.json"), JsonNode.class);
+    assertThat(dashboard.path("uid").asText()).isEqualTo("trellis-mesh");
+    assertThat(dashboard.path("schemaVersion").asInt()).isEqualTo(39);
+    assertThat(dashboard.path("title").asText()).isNotBlank();
+  }
+
+  @Test
+  void dashboardsDisabledRenderNoConfigMap() {
+    assertThat(render(Map.of("dashboards.enabled", "false"))).noneMatch(o -> o instanceof ConfigMap);
+  }
+
+  @Test
+  void dashboardSelectsItsPrometheusThroughADatasourceVariableAndNamespaceServiceWorkloadFromLabelValues() {
+    JsonNode dashboard = dashboard();
+    Map<String, JsonNode> variables = new LinkedHashMap<>();
+    dashboard.path("templating").path("list").forEach(v -> variables.put(v.path("name").asText(), v));
+
+    assertThat(variables).containsOnlyKeys("datasource", "namespace", "service", "workload");
+    assertThat(variables.get("datasource").path("type").asText()).isEqualTo("datasource");
+    assertThat(variables.get("datasource").path("query").asText()).isEqualTo("prometheus");
+    for (var entry : Map.of("namespace", "trellis_destination_namespace", "service", "trellis_destination_service",
+        "workload", "trellis_destination_workload").entrySet()) {
+      JsonNode variable = variables.get(entry.getKey());
+      assertThat(variable.path("type").asText()).isEqualTo("query");
+      assertThat(variable.path("datasource").path("uid").asText()).isEqualTo("${datasource}");
+      assertThat(Dashboards.variableQuery(variable)).startsWith("label_values(").endsWith(", " + entry.getValue() + ")");
+    }
+  }
+
+  @Test
+  void everyDashboardPanelHasATitleAndTheDatasourceVariableAndQueriesOnlyTheMeshMetricsAndLabels() {
+    JsonNode dashboard = dashboard();
+    Set<String> metricsUsed = new TreeSet<>();
+    List<String> exprs = new ArrayList<>();
+
+    for (JsonNode panel : Dashboards.panels(dashboard)) {
+      String title = panel.path("title").asText();
+      assertThat(title).as("panel %s title", panel.path("id")).isNotBlank();
+      if (panel.path("type").asText().equals("row")) {
+        assertThat(panel.has("targets")).as("row %s has no queries", title).isFalse();
+        continue;
+      }
+      assertThat(panel.path("datasource").path("uid").asText()).as("datasource of %s", title).isEqualTo("${datasource}");
+      assertThat(panel.path("datasource").path("type").asText()).as("datasource of %s", title).isEqualTo("prometheus");
+      assertThat(panel.path("targets")).as("queries of %s", title).isNotEmpty();
+      for (JsonNode target : panel.path("targets")) {
+        String expr = target.path("expr").asText();
+        assertThat(target.path("datasource").path("uid").asText()).as("datasource of %s", expr).isEqualTo("${datasource}");
+        Dashboards.Names names = Dashboards.names(expr);
+        assertThat(names.metrics()).as("metrics of %s: %s", title, expr).isNotEmpty().isSubsetOf(Dashboards.MESH_METRICS);
+        assertThat(names.labels()).as("labels of %s: %s", title, expr).isSubsetOf(Dashboards.MESH_LABELS);
+        assertThat(Dashboards.legendLabels(target.path("legendFormat").asText())).as("legend of %s", title)
+            .isSubsetOf(names.labels());
+        metricsUsed.addAll(names.metrics());
+        exprs.add(expr);
+      }
+    }
+    dashboard.path("templating").path("list").forEach(v -> {
+      if (v.path("type").asText().equals("query")) {
+        Dashboards.Names names = Dashboards.names(Dashboards.variableQuery(v));
+        assertThat(names.metrics()).as("metrics of $%s", v.path("name").asText()).isSubsetOf(Dashboards.MESH_METRICS);
+        assertThat(names.labels()).as("labels of $%s", v.path("name").asText()).isSubsetOf(Dashboards.MESH_LABELS);
+      }
+    });
+
+    assertThat(metricsUsed).as("the golden signals, inbound and outbound, and L4").contains(
+        "http_server_request_duration_seconds_count", "http_server_request_duration_seconds_bucket",
+        "http_client_request_duration_seconds_count", "http_client_request_duration_seconds_bucket",
+        "trellis_tcp_io_bytes_total", "trellis_tcp_connections_total");
+    for (String grouping : List.of("trellis_destination_service", "trellis_destination_workload")) {
+      for (String quantile : List.of("0.5", "0.9", "0.99")) {
+        assertThat(exprs).as("p%s by %s", quantile, grouping).anyMatch(e -> e.startsWith("histogram_quantile(" + quantile + ",")
+            && e.contains("by (le, " + grouping + ")") && e.contains("http_server_request_duration_seconds_bucket"));
+      }
+      assertThat(exprs).as("5xx share by %s", grouping).anyMatch(e -> e.contains("http_response_status_code=~\"5..\"")
+          && e.contains("by (" + grouping + ")") && e.contains("/"));
+    }
+  }
+
+  @Test
+  void theDashboardQueryCheckFindsMetricsAndLabelsOutsideTheMeshList() {
+    var names = Dashboards.names("sum by (destination_service) (rate(istio_requests_total{reporter=\"destination\", "
+        + "response_code=~\"5..\"}[$__rate_interval])) / ignoring(x) up");
+    assertThat(names.metrics()).containsExactlyInAnyOrder("istio_requests_total", "up");
+    assertThat(names.labels()).containsExactlyInAnyOrder("destination_service", "reporter", "response_code", "x");
+    var variable = Dashboards.names("label_values({__name__=~\"a_total|b_count\", ns=~\"$namespace\"}, pod)");
+    assertThat(variable.metrics()).containsExactlyInAnyOrder("a_total", "b_count");
+    assertThat(variable.labels()).containsExactlyInAnyOrder("ns", "pod");
+    assertThat(Dashboards.names("histogram_quantile(0.99, sum by (le) (rate(m_bucket[5m]))) * 1e3").metrics())
+        .containsExactly("m_bucket");
+  }
+
+  @Test
   void valuesYamlOffersAndCommentsEveryKeyTheSchemaAllowsAndTheDocsListThem() throws IOException {
     JsonNode schema = Manifests.SERIALIZATION.unmarshal(Files.readString(CHART.resolve("values.schema.json")), JsonNode.class);
     List<String> schemaKeys = new ArrayList<>();
@@ -505,6 +612,15 @@ class HelmChartTest {
     }
     for (String leaf : schemaLeaves) {
       assertThat(docs).as("docs/kubernetes.md values table").contains("| `" + leaf + "` |");
+    }
+  }
+
+  private static JsonNode dashboard() {
+    try {
+      return Manifests.SERIALIZATION.unmarshal(Files.readString(CHART.resolve("dashboards/trellis-mesh.json")),
+          JsonNode.class);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 }

@@ -243,7 +243,7 @@ class HelmChartTest {
         "--control-plane", "trellis-control-plane.trellis-system.svc:15012",
         "--control-plane-ca", "/var/run/trellis/ca/root-cert.pem",
         "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent",
-        "--ebpf-pins", "/sys/fs/bpf/trellis");
+        "--ebpf-pins", "/sys/fs/bpf/trellis", "--tracing-sampling", "0.01");
     assertThat(proxy.getPorts()).extracting(p -> p.getContainerPort()).containsExactly(15001, 15006, 15008, 15020);
     assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
     assertThat(proxy.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15020);
@@ -282,11 +282,38 @@ class HelmChartTest {
   }
 
   @Test
+  void telemetryValuesBecomeTheNodeProxysFlags() {
+    PodSpec defaults = find(render(Map.of()), DaemonSet.class, "trellis-node-proxy").getSpec().getTemplate().getSpec();
+    assertThat(container(defaults, "node-proxy").getArgs()).containsSubsequence("--tracing-sampling", "0.01")
+        .doesNotContain("--zipkin", "--otlp-grpc", "--otlp-http", "--access-log", "--telemetry");
+    PodSpec traced = find(render(Map.of("telemetry.tracing.zipkin", "http://zipkin.obs:9411/api/v2/spans",
+        "telemetry.tracing.otlpGrpc", "http://collector.obs:4317", "telemetry.tracing.sampling", "1",
+        "telemetry.accessLog.sink", "stdout", "telemetry.accessLog.sampling", "0.5")), DaemonSet.class,
+        "trellis-node-proxy").getSpec().getTemplate().getSpec();
+    assertThat(container(traced, "node-proxy").getArgs())
+        .containsSubsequence("--tracing-sampling", "1")
+        .containsSubsequence("--otlp-grpc", "http://collector.obs:4317")
+        .containsSubsequence("--zipkin", "http://zipkin.obs:9411/api/v2/spans")
+        .containsSubsequence("--access-log", "stdout", "--access-log-sampling", "0.5");
+    PodSpec off = find(render(Map.of("telemetry.enabled", "false")), DaemonSet.class, "trellis-node-proxy").getSpec()
+        .getTemplate().getSpec();
+    assertThat(container(off, "node-proxy").getArgs()).containsSubsequence("--telemetry", "off")
+        .doesNotContain("--tracing-sampling");
+  }
+
+  @Test
+  void aTracingEndpointThatIsNotAUrlIsRejectedNamingTheField() {
+    assertThatThrownBy(() -> render(Map.of("telemetry.tracing.zipkin", "zipkin:9411")))
+        .hasMessageContaining("telemetry/tracing/zipkin");
+  }
+
+  @Test
   void nftablesModeDropsTheEbpfPinsFromTheProxyAndPassesTheModeToTheAgent() {
     PodSpec pod = find(render(Map.of("redirect.mode", "nftables")), DaemonSet.class, "trellis-node-proxy")
         .getSpec().getTemplate().getSpec();
 
-    assertThat(container(pod, "node-proxy").getArgs()).doesNotContain("--ebpf-pins").endsWith("--capture", "transparent");
+    assertThat(container(pod, "node-proxy").getArgs()).doesNotContain("--ebpf-pins").containsSubsequence("--capture",
+        "transparent");
     assertThat(container(pod, "node-agent").getArgs()).containsSubsequence("--redirect", "nftables");
   }
 

@@ -34,7 +34,7 @@ final class QueuedAccessLog implements AccessLog {
   private volatile boolean closed;
 
   /**
-   * @param closeSink whether {@link #close()} closes {@code sink} (a file: yes; stdout/stderr: no)
+   * @param ownership whether {@link #close()} closes {@code sink} (a file: yes; stdout/stderr: no)
    * @param random uniform in [0, 1), asked once per entry that is not a failure
    */
   QueuedAccessLog(OutputStream sink, SinkOwnership ownership, double samplingRatio, int capacity,

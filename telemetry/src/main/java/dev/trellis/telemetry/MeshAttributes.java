@@ -50,4 +50,6 @@ public final class MeshAttributes {
   /** {@code outbound} (source node proxy) or {@code inbound} (destination). */
   public static final AttributeKey<String> DIRECTION = AttributeKey.stringKey("trellis.direction");
   public static final AttributeKey<String> NODE = AttributeKey.stringKey("trellis.node");
+  /** {@code opened}, {@code closed} or {@code failed}, on {@code trellis.tcp.connections}. */
+  public static final AttributeKey<String> CONNECTION_EVENT = AttributeKey.stringKey("trellis.connection.event");
 }

@@ -2,8 +2,8 @@ package dev.trellis.telemetry;
 
 import dev.trellis.telemetry.accesslog.AccessLog;
 import dev.trellis.telemetry.metrics.MeshMetrics;
+import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Tracer;
-import io.opentelemetry.api.trace.TracerProvider;
 import io.opentelemetry.context.propagation.TextMapPropagator;
 
 /**
@@ -31,6 +31,18 @@ public interface Telemetry extends AutoCloseable {
 
   @Override
   void close();
+
+  /**
+   * Telemetry as {@code settings} say: spans sampled and exported to its exporters (none: a no-op tracer that still
+   * passes a parent's context on), metrics for {@link #prometheusText()} (and OTLP push with an OTLP exporter), the
+   * access log.
+   *
+   * @param serviceName the resource's {@code service.name}, e.g. {@code trellis-node-proxy}
+   * @param resource further resource attributes ({@code service.instance.id}, {@code k8s.node.name}, ...)
+   */
+  static Telemetry create(TelemetrySettings settings, String serviceName, Attributes resource) {
+    return SdkTelemetry.create(settings, serviceName, resource);
+  }
 
   /**
    * Nothing recorded, nothing exported; the propagators still pass trace context on unchanged. Always the same

@@ -135,9 +135,20 @@ public final class NodeProxyMain {
         System.exit(1);
       }
     }
+    dev.trellis.telemetry.Telemetry telemetry;
+    try {
+      dev.trellis.telemetry.TelemetrySettings settings = TelemetryFlags.parse(opts);
+      telemetry = settings == null ? dev.trellis.telemetry.Telemetry.disabled()
+          : dev.trellis.telemetry.Telemetry.create(settings, "trellis-node-proxy", io.opentelemetry.api.common.Attributes
+              .builder().put("trellis.node", options.node()).put("service.instance.id", options.node()).build());
+    } catch (IllegalArgumentException e) {
+      System.err.println("error: " + e.getMessage());
+      System.exit(2);
+      return;
+    }
     NodeProxy proxy;
     try {
-      proxy = new NodeProxy(options, Clock.systemUTC(), redirects).start();
+      proxy = new NodeProxy(options, Clock.systemUTC(), redirects, telemetry).start();
     } catch (IOException e) {
       System.err.println("error: " + e.getMessage());
       System.exit(1);
@@ -175,6 +186,8 @@ public final class NodeProxyMain {
     System.err.println("usage: trellis node-proxy --node NAME --address IP (--token T | --token-file F)"
         + " [--control-plane HOST:PORT] [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008]"
         + " [--admin-port 15020] [--capture none|transparent] [--ebpf-pins DIR (eBPF redirection's pins)]"
-        + " [--control-plane-ca FILE (TLS to the control plane, trusting this PEM root bundle; default plaintext)]");
+        + " [--control-plane-ca FILE (TLS to the control plane, trusting this PEM root bundle; default plaintext)]"
+        + " [--telemetry on|off] [--tracing-sampling 0.01] [--otlp-grpc URL] [--otlp-http URL] [--zipkin URL]"
+        + " [--max-queued-spans 2048] [--access-log stdout|stderr|FILE] [--access-log-sampling 1] (docs/telemetry.md)");
   }
 }

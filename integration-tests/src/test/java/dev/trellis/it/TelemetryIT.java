@@ -193,6 +193,8 @@ class TelemetryIT {
       String destination = metrics(node2, "127.0.94.1");
       assertThat(sample(destination, "http_server_request_duration_seconds_count",
           "http_response_status_code=\"503\"", "trellis_source_namespace=\"shop\"")).isEqualTo(serverBefore + 1);
+      assertThat(source).contains("trellis_telemetry_spans_dropped_total")
+          .contains("trellis_proxy_hbone_connections");
     });
   }
 }

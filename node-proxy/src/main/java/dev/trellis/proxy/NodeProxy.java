@@ -149,6 +149,11 @@ public final class NodeProxy implements AutoCloseable {
           ? HboneDialing.podAddresses(peerHbonePort, options.node(), new InetSocketAddress("127.0.0.1", options.hbonePort()))
           : HboneDialing.nodeAddresses(peerHbonePort), CONNECT_TIMEOUT_MILLIS, ticker, HttpLimits.DEFAULTS, telemetry);
       inspection = new HttpInspection(outbound);
+      // Telemetry never slows traffic: what cannot be queued is dropped, and counted here.
+      telemetry.metrics().observedCounter("trellis.telemetry.spans.dropped", "spans dropped: export queue full or "
+          + "export failed", "{span}", telemetry::droppedSpans);
+      telemetry.metrics().observedCounter("trellis.telemetry.access_log.dropped", "access-log lines dropped: queue "
+          + "full", "{line}", telemetry.accessLog()::dropped);
       PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts, inspection, inbound, clock,
           CONNECT_TIMEOUT_MILLIS);
       if (capture) {

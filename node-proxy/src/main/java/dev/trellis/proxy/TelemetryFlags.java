@@ -19,12 +19,12 @@ import java.util.Map;
  * --access-log-sampling RATIO    0..1, default 1 (failures are always logged)
  * </pre>
  */
-final class TelemetryFlags {
+public final class TelemetryFlags {
 
   private TelemetryFlags() {}
 
   /** The settings, or null for {@code --telemetry off}. */
-  static TelemetrySettings parse(Map<String, String> opts) {
+  public static TelemetrySettings parse(Map<String, String> opts) {
     String mode = opts.getOrDefault("telemetry", "on");
     if (mode.equals("off")) {
       return null;

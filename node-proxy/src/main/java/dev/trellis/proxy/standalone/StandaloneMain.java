@@ -21,7 +21,9 @@ public final class StandaloneMain {
                  --peer HOST:PORT --peer-id SPIFFE_ID --upstream HOST:PORT [--protocol http|tcp]
                  [--source-address 127.0.0.1] [--threads N]
              trellis node-proxy standalone --role destination --listen HOST:PORT --cert FILE --key FILE --ca FILE
-                 --workload ADDRESS [--threads N]
+                 --workload ADDRESS [--http-port P (the workload's HTTP port)] [--threads N]
+             both roles: [--telemetry on --tracing-sampling R --zipkin URL|--otlp-grpc URL|--otlp-http URL
+                 --access-log SINK ...] (docs/telemetry.md; off unless --telemetry is given)
 
       A node proxy without a control plane (benchmarks, debugging). The source role takes every connection
       on --listen as bound for one service: HTTP (routed per request, the default) or TCP; its one endpoint
@@ -30,7 +32,8 @@ public final class StandaloneMain {
       PEM: an X.509-SVID (one SPIFFE URI SAN), its PKCS#8 key, and the CA roots.""";
 
   private static final Set<String> FLAGS = Set.of("role", "listen", "cert", "key", "ca", "peer", "peer-id", "upstream",
-      "protocol", "source-address", "threads", "workload");
+      "protocol", "source-address", "threads", "workload", "http-port", "telemetry", "tracing-sampling", "otlp-grpc",
+      "otlp-http", "zipkin", "max-queued-spans", "access-log", "access-log-sampling");
 
   private StandaloneMain() {}
 
@@ -81,6 +84,9 @@ public final class StandaloneMain {
     var svid = StandaloneProxy.load(Files.readString(Path.of(require(m, "cert"))), Files.readString(Path.of(require(m, "key"))),
         Files.readString(Path.of(require(m, "ca"))));
     int threads = Integer.parseInt(m.getOrDefault("threads", Integer.toString(Runtime.getRuntime().availableProcessors())));
+    // Telemetry only when asked for (--telemetry on): the benchmark's baseline is the proxy without it.
+    dev.trellis.telemetry.TelemetrySettings telemetry = m.containsKey("telemetry")
+        ? dev.trellis.proxy.TelemetryFlags.parse(m) : null;
     if (role == StandaloneProxy.Role.SOURCE) {
       String protocol = m.getOrDefault("protocol", "http");
       if (!protocol.equals("http") && !protocol.equals("tcp")) {
@@ -88,10 +94,10 @@ public final class StandaloneMain {
       }
       return new StandaloneProxy.Options(role, address(require(m, "listen")), svid, threads,
           m.getOrDefault("source-address", "127.0.0.1"), address(require(m, "peer")), SpiffeId.parse(require(m, "peer-id")),
-          address(require(m, "upstream")), protocol, null);
+          address(require(m, "upstream")), protocol, null, 0, telemetry);
     }
     return new StandaloneProxy.Options(role, address(require(m, "listen")), svid, threads, null, null, null, null, null,
-        require(m, "workload"));
+        require(m, "workload"), Integer.parseInt(m.getOrDefault("http-port", "0")), telemetry);
   }
 
   private static String require(Map<String, String> m, String flag) {

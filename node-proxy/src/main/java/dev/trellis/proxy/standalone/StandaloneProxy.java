@@ -50,7 +50,8 @@ public final class StandaloneProxy implements AutoCloseable {
 
   /** How the proxy runs; {@code peer}, {@code upstream}, {@code peerId} and {@code protocol} only for the source. */
   public record Options(Role role, InetSocketAddress listen, IssuedSvid svid, int threads, String sourceAddress,
-      InetSocketAddress peer, SpiffeId peerId, InetSocketAddress upstream, String protocol, String workloadAddress) {}
+      InetSocketAddress peer, SpiffeId peerId, InetSocketAddress upstream, String protocol, String workloadAddress,
+      int workloadHttpPort, dev.trellis.telemetry.TelemetrySettings telemetry) {}
 
   public enum Role {
     SOURCE,
@@ -63,6 +64,7 @@ public final class StandaloneProxy implements AutoCloseable {
   private AutoCloseable server;
   private OutboundServices services;
   private HttpInspection inspection;
+  private dev.trellis.telemetry.Telemetry telemetry = dev.trellis.telemetry.Telemetry.disabled();
 
   private StandaloneProxy(Options o) {
     group = Transport.newGroup(o.threads(), "trellis-proxy");
@@ -84,19 +86,26 @@ public final class StandaloneProxy implements AutoCloseable {
       Thread.sleep(10);
     }
     SpiffeId me = o.svid().svid().id();
+    if (o.telemetry() != null) {
+      p.telemetry = dev.trellis.telemetry.Telemetry.create(o.telemetry(), "trellis-node-proxy",
+          io.opentelemetry.api.common.Attributes.builder().put("trellis.role", o.role().name().toLowerCase()).build());
+    }
     if (o.role() == Role.SOURCE) {
       ProxyConfig config = sourceConfig(o, me);
       Clusters clusters = new Clusters();
       clusters.apply(config);
-      p.services = new OutboundServices(() -> config, clusters, p.certificates, o.peer().getPort(), 5000,
-          System::nanoTime);
+      p.services = new OutboundServices(() -> config, clusters, p.certificates,
+          dev.trellis.proxy.outbound.HboneDialing.nodeAddresses(o.peer().getPort()), 5000, System::nanoTime,
+          dev.trellis.proxy.outbound.HttpLimits.DEFAULTS, p.telemetry);
       p.server = CaptureServer.start(p.group, o.listen(), ch -> SERVICE, new OutboundDispatch(p.services));
     } else {
       LocalWorkload w = new LocalWorkload(NAME, "default", me, List.of(o.workloadAddress()), true,
-          LocalWorkload.MtlsMode.STRICT, Map.of());
+          LocalWorkload.MtlsMode.STRICT, Map.of(), List.of(),
+          o.workloadHttpPort() > 0 ? Map.of(o.workloadHttpPort(), "http") : Map.of());
       ProxyConfig config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of(w.addresses().getFirst(), w));
-      p.services = new OutboundServices(() -> config, new Clusters(), p.certificates, o.listen().getPort(), 5000,
-          System::nanoTime);
+      p.services = new OutboundServices(() -> config, new Clusters(), p.certificates,
+          dev.trellis.proxy.outbound.HboneDialing.nodeAddresses(o.listen().getPort()), 5000, System::nanoTime,
+          dev.trellis.proxy.outbound.HttpLimits.DEFAULTS, p.telemetry);
       p.inspection = new HttpInspection(p.services);
       p.server = HboneServer.start(p.group, o.listen(), () -> config, p.certificates, me.trustDomain(),
           Set.of(o.listen().getPort()), p.inspection, new InboundRecords(100), Clock.systemUTC());
@@ -146,5 +155,6 @@ public final class StandaloneProxy implements AutoCloseable {
     certificates.close();
     certExecutor.shutdownNow();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    telemetry.close();
   }
 }

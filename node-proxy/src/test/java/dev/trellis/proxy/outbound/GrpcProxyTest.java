@@ -67,7 +67,9 @@ class GrpcProxyTest {
       .setType(MethodDescriptor.MethodType.SERVER_STREAMING).setFullMethodName("test.Echo/Stream")
       .setRequestMarshaller(TEXT).setResponseMarshaller(TEXT).build();
 
-  private final ProxyFixture fx = new ProxyFixture();
+  // Telemetry on: every gRPC test also runs through the per-request telemetry (spans in memory).
+  private final RecordingTelemetry telemetry = new RecordingTelemetry();
+  private final ProxyFixture fx = new ProxyFixture(HttpLimits.DEFAULTS, telemetry);
   private final AtomicInteger failuresLeft = new AtomicInteger();
   private final CountDownLatch hold = new CountDownLatch(1);
   private Server server;
@@ -117,6 +119,29 @@ class GrpcProxyTest {
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     fx.close();
+    telemetry.close();
+  }
+
+  @Test
+  void aCallsSpanNamesTheRpcAndCarriesItsStatusFromTheTrailers() throws Exception {
+    route(null, null);
+    StatusRuntimeException denied = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+        () -> ClientCalls.blockingUnaryCall(channel, UNARY, io.grpc.CallOptions.DEFAULT, "denied"));
+    assertThat(denied.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    assertThat(ClientCalls.blockingUnaryCall(channel, UNARY, io.grpc.CallOptions.DEFAULT, "hi")).isEqualTo("echo hi");
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+        .until(() -> telemetry.spans.getFinishedSpanItems().size() == 2);
+    var spans = telemetry.spans.getFinishedSpanItems();
+    assertThat(spans).allSatisfy(span -> {
+      assertThat(span.getName()).isEqualTo("test.Echo/Unary");
+      assertThat(span.getAttributes().get(dev.trellis.telemetry.MeshAttributes.RPC_SERVICE)).isEqualTo("test.Echo");
+      assertThat(span.getAttributes().get(dev.trellis.telemetry.MeshAttributes.RPC_METHOD)).isEqualTo("Unary");
+      assertThat(span.getAttributes().get(dev.trellis.telemetry.MeshAttributes.NETWORK_PROTOCOL_VERSION)).isEqualTo("2");
+    });
+    assertThat(spans).extracting(span -> span.getAttributes().get(dev.trellis.telemetry.MeshAttributes.RPC_GRPC_STATUS_CODE))
+        .containsExactlyInAnyOrder(7L, 0L);
+    assertThat(telemetry.accessLog).extracting(e -> e.protocol() + " " + e.grpcStatus())
+        .containsExactlyInAnyOrder("gRPC 7", "gRPC 0");
   }
 
   private void route(Duration timeout, RouteTable.RetrySpec retry) {

@@ -35,8 +35,13 @@ class TcpProxyTest {
     pool.shutdownNow();
   }
 
-  /** An echo workload on {@code address}; registered as a local workload through a throwaway HTTP backend slot. */
   private InetSocketAddress echo(String address) throws IOException {
+    return echo(fx, pool, address);
+  }
+
+  /** An echo workload on {@code address}; registered as a local workload through a throwaway HTTP backend slot. */
+  static InetSocketAddress echo(ProxyFixture fx, java.util.concurrent.ExecutorService pool, String address)
+      throws IOException {
     ServerSocket s = new ServerSocket(0, 50, InetAddress.getByName(address));
     fx.backend(address, ex -> ProxyFixture.respond(ex, 200, "unused")).getPort();
     pool.submit(() -> {

@@ -9,12 +9,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.opentelemetry.api.trace.SpanKind;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -38,21 +33,7 @@ class TcpTelemetryTest {
   }
 
   private InetSocketAddress echo(String address) throws IOException {
-    ServerSocket s = new ServerSocket(0, 50, InetAddress.getByName(address));
-    fx.backend(address, ex -> ProxyFixture.respond(ex, 200, "unused"));
-    pool.submit(() -> {
-      while (!s.isClosed()) {
-        Socket c = s.accept();
-        pool.submit(() -> {
-          try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
-            in.transferTo(out);
-          }
-          return null;
-        });
-      }
-      return null;
-    });
-    return new InetSocketAddress(address, s.getLocalPort());
+    return TcpProxyTest.echo(fx, pool, address);
   }
 
   @Test

@@ -85,7 +85,9 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   ProxyFixture(HttpLimits limits) {
-    this(limits, dev.trellis.telemetry.Telemetry.disabled());
+    // Telemetry on (in memory) for every loopback test: the whole HTTP engine runs with spans, metrics and access-log
+    // lines recorded and leak detection watching; the ITs run node proxies with telemetry disabled.
+    this(limits, new RecordingTelemetry());
   }
 
   ProxyFixture(HttpLimits limits, dev.trellis.telemetry.Telemetry telemetry) {

@@ -85,6 +85,24 @@ final class ExchangeTelemetry {
   private int retries;
   private boolean ended;
 
+  /** With telemetry disabled: no parsing, no span, nothing recorded (the request's trace headers pass unchanged). */
+  private ExchangeTelemetry() {
+    this.telemetry = Telemetry.disabled();
+    this.inbound = false;
+    this.startNanos = 0;
+    this.start = null;
+    this.span = Span.getInvalid();
+    this.method = null;
+    this.path = null;
+    this.authority = null;
+    this.protocol = null;
+    this.grpcService = null;
+    this.grpcMethod = null;
+    this.ended = true;
+  }
+
+  private static final ExchangeTelemetry DISABLED = new ExchangeTelemetry();
+
   private ExchangeTelemetry(Telemetry telemetry, boolean inbound, HttpRequest request, String protocol,
       long startNanos) {
     this.telemetry = telemetry;
@@ -110,6 +128,9 @@ final class ExchangeTelemetry {
 
   /** Starts the exchange's telemetry when its request headers arrive. */
   static ExchangeTelemetry start(HttpContext cx, HttpRequest request) {
+    if (cx.telemetry() == Telemetry.disabled()) {
+      return DISABLED; // the hot path without telemetry does no per-request work here
+    }
     return new ExchangeTelemetry(cx.telemetry(), cx.inbound(), request,
         cx.protocol() == UpstreamPool.Protocol.HTTP2 ? "2" : "1.1", System.nanoTime());
   }
@@ -126,15 +147,24 @@ final class ExchangeTelemetry {
   }
 
   void onRoute(String clusterName) {
+    if (this == DISABLED) {
+      return;
+    }
     this.cluster = clusterName;
   }
 
   void onAttempt(Host host, int retries) {
+    if (this == DISABLED) {
+      return;
+    }
     this.host = host;
     this.retries = retries;
   }
 
   void onResponse(int status, Integer grpcStatus) {
+    if (this == DISABLED) {
+      return;
+    }
     this.status = status;
     if (grpcStatus != null) {
       this.grpcStatus = grpcStatus;
@@ -142,6 +172,9 @@ final class ExchangeTelemetry {
   }
 
   void onTrailers(HttpHeaders trailers) {
+    if (this == DISABLED) {
+      return;
+    }
     String g = trailers.get("grpc-status");
     if (g != null) {
       try {
@@ -153,12 +186,18 @@ final class ExchangeTelemetry {
   }
 
   void onLocalReply(LocalReply reply) {
+    if (this == DISABLED) {
+      return;
+    }
     this.status = reply.status();
     this.flag = reply.flag().name();
   }
 
   /** The response could not be completed (reset, downstream gone); {@code reason} becomes {@code error.type}. */
   void onError(String reason) {
+    if (this == DISABLED) {
+      return;
+    }
     if (error == null) {
       error = reason;
     }

@@ -71,23 +71,12 @@ public final class FileCaStore implements CaStore {
     } catch (IOException e) {
       throw failure("cannot read " + manifest, e);
     }
-    String active = null;
+    CaManifest parsed = CaManifest.parse(String.join("\n", lines), manifest.toString());
     List<SigningAuthority> authorities = new ArrayList<>();
-    for (String line : lines) {
-      String[] parts = line.strip().split("\\s+");
-      if (parts.length == 2 && parts[0].equals("active")) {
-        active = parts[1];
-      } else if (parts.length == 2 && parts[0].equals("authority")) {
-        authorities.add(readAuthority(dir.resolve(AUTHORITIES).resolve(parts[1])));
-      } else if (!line.isBlank()) {
-        throw new CaException(Reason.INVALID_CA_MATERIAL, manifest + ": unexpected line '" + line
-            + "' (expected: 'active <id>' or 'authority <id>')");
-      }
+    for (String id : parsed.authorities()) {
+      authorities.add(readAuthority(dir.resolve(AUTHORITIES).resolve(id)));
     }
-    if (active == null) {
-      throw new CaException(Reason.INVALID_CA_MATERIAL, manifest + " names no active authority");
-    }
-    return Optional.of(new CaMaterial(authorities, active, List.of()));
+    return Optional.of(new CaMaterial(authorities, parsed.active(), List.of()));
   }
 
   @Override
@@ -101,7 +90,7 @@ public final class FileCaStore implements CaStore {
       for (SigningAuthority a : material.authorities()) {
         writeAuthority(a);
       }
-      Path tmp = writeTemp(manifest(material));
+      Path tmp = writeTemp(CaManifest.format(material));
       try {
         Files.createLink(dir.resolve(MANIFEST), tmp);
       } catch (FileAlreadyExistsException lost) {
@@ -124,7 +113,7 @@ public final class FileCaStore implements CaStore {
           writeAuthority(a);
         }
       }
-      move(writeTemp(manifest(material)), dir.resolve(MANIFEST));
+      move(writeTemp(CaManifest.format(material)), dir.resolve(MANIFEST));
       Set<String> keep = material.authorities().stream().map(SigningAuthority::id).collect(Collectors.toSet());
       try (Stream<Path> entries = Files.list(root)) {
         for (Path d : entries.toList()) {
@@ -138,11 +127,6 @@ public final class FileCaStore implements CaStore {
     }
   }
 
-  private static String manifest(CaMaterial material) {
-    StringBuilder b = new StringBuilder("active ").append(material.activeId()).append('\n');
-    material.authorities().forEach(a -> b.append("authority ").append(a.id()).append('\n'));
-    return b.toString();
-  }
 
   private void writeAuthority(SigningAuthority a) throws IOException {
     Path root = dir.resolve(AUTHORITIES);

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
 import dev.trellis.ca.issuer.SigningAuthority;
+import dev.trellis.ca.store.CaManifest;
 import dev.trellis.ca.store.CaMaterial;
 import dev.trellis.ca.store.CaStore;
 import dev.trellis.mtls.MtlsException;
@@ -101,13 +102,11 @@ public final class SecretCaStore implements CaStore {
 
   private Secret encode(CaMaterial material, String resourceVersion) {
     Map<String, String> data = new LinkedHashMap<>();
-    StringBuilder manifest = new StringBuilder("active ").append(material.activeId()).append('\n');
     for (SigningAuthority a : material.authorities()) {
-      manifest.append("authority ").append(a.id()).append('\n');
       data.put(a.id() + ".chain.pem", base64(Pem.encodeCertificates(a.chain())));
       data.put(a.id() + ".key.pem", base64(Pem.encodePrivateKey(a.key())));
     }
-    data.put(MANIFEST, base64(manifest.toString()));
+    data.put(MANIFEST, base64(CaManifest.format(material)));
     return new SecretBuilder().withNewMetadata().withNamespace(namespace).withName(name)
         .withResourceVersion(resourceVersion)
         .addToLabels("app.kubernetes.io/managed-by", "trellis").addToLabels("app.kubernetes.io/component", "ca")
@@ -116,32 +115,20 @@ public final class SecretCaStore implements CaStore {
 
   private CaMaterial decode(Secret secret) {
     Map<String, String> data = secret.getData() == null ? Map.of() : secret.getData();
-    String manifest = text(data, MANIFEST);
-    String active = null;
+    CaManifest manifest = CaManifest.parse(text(data, MANIFEST), describe() + " key '" + MANIFEST + "'");
     List<SigningAuthority> authorities = new ArrayList<>();
-    for (String line : manifest.split("\n")) {
-      String[] parts = line.strip().split("\\s+");
-      if (parts.length == 2 && parts[0].equals("active")) {
-        active = parts[1];
-      } else if (parts.length == 2 && parts[0].equals("authority")) {
-        try {
-          List<X509Certificate> chain = Pem.decodeCertificates(text(data, parts[1] + ".chain.pem"));
-          PrivateKey key = Pem.decodePrivateKey(text(data, parts[1] + ".key.pem"));
-          authorities.add(new SigningAuthority(key, chain));
-        } catch (MtlsException e) {
-          throw new CaException(Reason.INVALID_CA_MATERIAL, "authority " + parts[1] + " in " + describe()
-              + " is corrupt: " + e.getMessage() + "; restore the Secret from backup, or delete it to start a new "
-              + "root (every workload certificate will then be reissued)", e);
-        }
-      } else if (!line.isBlank()) {
-        throw new CaException(Reason.INVALID_CA_MATERIAL, describe() + " key '" + MANIFEST + "': unexpected line '"
-            + line + "' (expected: 'active <id>' or 'authority <id>')");
+    for (String id : manifest.authorities()) {
+      try {
+        List<X509Certificate> chain = Pem.decodeCertificates(text(data, id + ".chain.pem"));
+        PrivateKey key = Pem.decodePrivateKey(text(data, id + ".key.pem"));
+        authorities.add(new SigningAuthority(key, chain));
+      } catch (MtlsException e) {
+        throw new CaException(Reason.INVALID_CA_MATERIAL, "authority " + id + " in " + describe()
+            + " is corrupt: " + e.getMessage() + "; restore the Secret from backup, or delete it to start a new "
+            + "root (every workload certificate will then be reissued)", e);
       }
     }
-    if (active == null) {
-      throw new CaException(Reason.INVALID_CA_MATERIAL, describe() + " names no active authority");
-    }
-    return new CaMaterial(authorities, active, List.of());
+    return new CaMaterial(authorities, manifest.active(), List.of());
   }
 
   private String text(Map<String, String> data, String key) {

@@ -174,11 +174,11 @@ public final class AdminServer implements AutoCloseable {
     gauge(b, "jvm_memory_heap_used_bytes", "Heap in use.", heap.getUsed());
     gauge(b, "jvm_memory_heap_committed_bytes", "Heap committed by the JVM.", heap.getCommitted());
     gauge(b, "jvm_memory_heap_max_bytes", "Maximum heap (-Xmx).", heap.getMax());
-    long[] push = cp.pushStats();
+    ControlPlane.PushStats push = cp.pushStats();
     b.append("# HELP trellis_config_push_duration_seconds Translating and publishing a config change.\n")
         .append("# TYPE trellis_config_push_duration_seconds summary\n")
-        .append("trellis_config_push_duration_seconds_sum ").append(push[1] / 1e9).append('\n')
-        .append("trellis_config_push_duration_seconds_count ").append(push[0]).append('\n');
+        .append("trellis_config_push_duration_seconds_sum ").append(push.totalNanos() / 1e9).append('\n')
+        .append("trellis_config_push_duration_seconds_count ").append(push.count()).append('\n');
     b.append("# HELP trellis_ca_certificates_signed_total Workload certificates signed.\n")
         .append("# TYPE trellis_ca_certificates_signed_total counter\n")
         .append("trellis_ca_certificates_signed_total ").append(cp.certificates().signed()).append('\n');

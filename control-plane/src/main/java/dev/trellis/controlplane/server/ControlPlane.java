@@ -323,9 +323,11 @@ public final class ControlPlane implements AutoCloseable {
     return certificates;
   }
 
-  /** Config changes translated and published since start, and the time that took in all (nanoseconds). */
-  public long[] pushStats() {
-    return new long[] {pushes.sum(), pushNanos.sum()};
+  /** Config changes translated and published since start, and the time that took in all. */
+  public record PushStats(long count, long totalNanos) {}
+
+  public PushStats pushStats() {
+    return new PushStats(pushes.sum(), pushNanos.sum());
   }
 
   public Mesh mesh() {

@@ -188,6 +188,8 @@ class ControlPlaneTest {
     Files.writeString(meshFile, Files.readString(meshFile).replace("weight: 80}", "weight: 50}")
         .replace("weight: 20}", "weight: 50}"));
     await().atMost(Duration.ofSeconds(10)).until(() -> weights(routes.resources.get(name)).equals(List.of(50, 50)));
+    assertThat(cp.pushStats().count()).as("the edit was translated and published").isPositive();
+    assertThat(get("/metrics").body()).contains("trellis_config_push_duration_seconds_count " + cp.pushStats().count());
 
     long version = cp.store().current().version();
     Files.writeString(meshFile, Files.readString(meshFile).replace("weight: 50}", "weight: lots}"));

@@ -23,7 +23,8 @@ final class AdminViews {
 
   /** What {@code /metrics} shows besides the clusters. */
   record ProxyFacts(boolean ready, String configVersion, int hboneConnections, int upstreamConnections,
-      Map<Integer, Long> inboundByStatus, Collection<CertificateManager.IdentityStatus> identities) {}
+      Map<Integer, Long> inboundByStatus, Collection<CertificateManager.IdentityStatus> identities,
+      Map<String, Long> unobservedConnections) {}
 
   /**
    * One block per cluster: spec, breaker limits with what is in use and overflow counts, request
@@ -79,6 +80,10 @@ final class AdminViews {
     e.family("trellis_proxy_inbound_requests_total", "counter", "inbound tunnel and plaintext requests by answer");
     new TreeMap<>(facts.inboundByStatus()).forEach((status, n) ->
         e.sample("trellis_proxy_inbound_requests_total", Map.of("status", Integer.toString(status)), n));
+    e.family("trellis_proxy_inbound_unobserved_connections_total", "counter",
+        "inbound connections to HTTP/1.1 ports whose requests telemetry could not follow, by reason");
+    facts.unobservedConnections().forEach((reason, n) ->
+        e.sample("trellis_proxy_inbound_unobserved_connections_total", Map.of("reason", reason), n));
     e.family("trellis_proxy_certificate_expiry_seconds", "gauge", "not-after of each local identity's SVID (Unix seconds)");
     e.family("trellis_proxy_certificate_ready", "gauge", "1 when the identity has a valid SVID");
     List<CertificateManager.IdentityStatus> ids = facts.identities().stream()

@@ -109,6 +109,9 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
             inspector.inspect(stream, upstream, f.target(), peer, f.address(), f.port());
             return;
           }
+          if (inspector.observes(f)) {
+            inspector.observe(upstream, f.target(), peer);
+          }
           upstream.pipeline().addLast("relay", new SocketToStreamHandler(stream));
           ctx.pipeline().replace(this, "relay", new StreamToSocketHandler(upstream));
           upstream.read();

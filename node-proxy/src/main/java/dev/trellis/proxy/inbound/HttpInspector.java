@@ -5,12 +5,12 @@ import dev.trellis.proxy.state.LocalWorkload;
 import io.netty.channel.Channel;
 
 /**
- * Takes over an inbound connection whose policies name HTTP methods or paths: parses the requests
- * arriving on {@code downstream} (bytes: an HBONE stream behind a bytes adapter, or a socket),
- * authorizes each one, and forwards those allowed to the workload over {@code workload} (already
- * connected). Implemented by the HTTP engine ({@code outbound.HttpInspection}).
+ * The destination's HTTP work on a forwarded connection, implemented by the HTTP engine
+ * ({@code outbound.HttpInspection}). {@link #inspect} takes a connection over: when policies name HTTP methods or
+ * paths it parses the requests arriving on {@code downstream} (an HBONE stream behind a bytes adapter, or a socket),
+ * authorizes each one and forwards those allowed to the workload over {@code workload} (already connected).
+ * {@link #observe} only watches the requests of a connection that is relayed as bytes, for telemetry.
  */
-@FunctionalInterface
 public interface HttpInspector {
 
   /**
@@ -23,13 +23,31 @@ public interface HttpInspector {
    * Whether every request to a workload's HTTP port should run through the inspector, policies or not (telemetry:
    * server spans, request metrics and access-log lines at the destination).
    */
-  default boolean observesHttp() {
-    return false;
-  }
+  boolean observesHttp();
 
-  /** Whether a connection that {@code decision} forwards runs through the inspector. */
+  /**
+   * Observes the HTTP/1.1 requests of a connection relayed to {@code workload} without taking it over (telemetry at
+   * the destination: server spans, request metrics, access-log lines); installs itself on {@code workload}'s
+   * pipeline before the relay starts.
+   */
+  void observe(Channel workload, LocalWorkload target, SpiffeId peer);
+
+  /**
+   * Whether a connection that {@code decision} forwards runs through the inspector: its policies name methods or
+   * paths, or telemetry observes requests on an HTTP/2 or gRPC port (HTTP/1.1 ports are {@linkplain #observes
+   * observed passively} instead).
+   */
   default boolean inspects(InboundDecision.Forward decision) {
     return decision.inspection() == InboundDecision.Inspection.HTTP
-        || observesHttp() && decision.target().isHttpPort(decision.port());
+        || observesHttp() && decision.target().isHttpPort(decision.port()) && !isHttp1Port(decision);
+  }
+
+  /** Whether a connection that {@code decision} forwards (and the inspector does not take) is {@link #observe}d. */
+  default boolean observes(InboundDecision.Forward decision) {
+    return observesHttp() && !inspects(decision) && isHttp1Port(decision);
+  }
+
+  private static boolean isHttp1Port(InboundDecision.Forward decision) {
+    return "http".equals(decision.target().portProtocols().get(decision.port()));
   }
 }

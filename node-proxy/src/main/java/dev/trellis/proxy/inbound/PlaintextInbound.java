@@ -66,6 +66,9 @@ public final class PlaintextInbound implements EntryDispatcher {
                 inspector.inspect(downstream, workload, f.target(), null, f.address(), f.port());
                 return;
               }
+              if (inspector.observes(f)) {
+                inspector.observe(workload, f.target(), null);
+              }
               downstream.pipeline().addLast("relay", new SocketRelayHandler(workload));
               workload.pipeline().addLast("relay", new SocketRelayHandler(downstream));
               downstream.read();

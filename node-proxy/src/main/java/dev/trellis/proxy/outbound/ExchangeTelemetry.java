@@ -28,6 +28,7 @@ import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.telemetry.Telemetry;
 import dev.trellis.telemetry.accesslog.AccessLogEntry;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.opentelemetry.api.common.Attributes;
@@ -61,6 +62,25 @@ final class ExchangeTelemetry {
     @Override
     public String get(HttpHeaders carrier, String key) {
       return carrier == null ? null : carrier.get(key);
+    }
+  };
+  private static final TextMapGetter<Http1Scanner.Head> HEAD_GETTER = new TextMapGetter<>() {
+    @Override
+    public Iterable<String> keys(Http1Scanner.Head carrier) {
+      return java.util.List.of("traceparent", "tracestate", "baggage");
+    }
+
+    @Override
+    public String get(Http1Scanner.Head carrier, String key) {
+      if (carrier == null) {
+        return null;
+      }
+      return switch (key) {
+        case "traceparent" -> carrier.traceparent();
+        case "tracestate" -> carrier.tracestate();
+        case "baggage" -> carrier.baggage();
+        default -> null;
+      };
     }
   };
   private static final TextMapSetter<HttpHeaders> SETTER = (carrier, key, value) -> carrier.set(key, value);
@@ -103,24 +123,21 @@ final class ExchangeTelemetry {
 
   private static final ExchangeTelemetry DISABLED = new ExchangeTelemetry();
 
-  private ExchangeTelemetry(Telemetry telemetry, boolean inbound, HttpRequest request, String protocol,
-      long startNanos) {
+  private ExchangeTelemetry(Telemetry telemetry, boolean inbound, String method, String uri, String authority,
+      String contentType, Context parent, String protocol, long startNanos) {
     this.telemetry = telemetry;
     this.inbound = inbound;
     this.startNanos = startNanos;
     this.start = Instant.now();
-    this.method = request.method().name();
-    String uri = request.uri();
+    this.method = method;
     int q = uri.indexOf('?');
     this.path = q < 0 ? uri : uri.substring(0, q);
-    this.authority = request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST);
+    this.authority = authority;
     this.protocol = protocol;
-    String contentType = request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE);
     boolean grpc = contentType != null && contentType.startsWith("application/grpc");
     int slash = path.lastIndexOf('/');
     this.grpcService = grpc && slash > 0 ? path.substring(1, slash) : null;
     this.grpcMethod = grpc && slash > 0 ? path.substring(slash + 1) : null;
-    Context parent = telemetry.propagator().extract(Context.root(), request.headers(), GETTER);
     this.span = telemetry.tracer().spanBuilder(grpc ? grpcService + "/" + grpcMethod : method)
         .setParent(parent).setSpanKind(inbound ? SpanKind.SERVER : SpanKind.CLIENT)
         .setStartTimestamp(start).startSpan();
@@ -131,8 +148,33 @@ final class ExchangeTelemetry {
     if (cx.telemetry() == Telemetry.disabled()) {
       return DISABLED; // the hot path without telemetry does no per-request work here
     }
-    return new ExchangeTelemetry(cx.telemetry(), cx.inbound(), request,
+    Telemetry telemetry = cx.telemetry();
+    HttpHeaders headers = request.headers();
+    return new ExchangeTelemetry(telemetry, cx.inbound(), request.method().name(), request.uri(),
+        headers.get(HttpHeaderNames.HOST), headers.get(HttpHeaderNames.CONTENT_TYPE),
+        telemetry.propagator().extract(Context.root(), headers, GETTER),
         cx.protocol() == UpstreamPool.Protocol.HTTP2 ? "2" : "1.1", System.nanoTime());
+  }
+
+  /**
+   * Starts the telemetry of a request the destination observes passively on an HTTP/1.1 connection it relays
+   * ({@link HttpObserverHandler}): a SERVER span joined to the request's trace context.
+   */
+  static ExchangeTelemetry observed(Telemetry telemetry, Http1Scanner.Head head) {
+    return new ExchangeTelemetry(telemetry, true, head.method(), head.target(), head.host(), head.contentType(),
+        telemetry.propagator().extract(Context.root(), head, HEAD_GETTER), "1.1", System.nanoTime());
+  }
+
+  /**
+   * This span's context as a W3C {@code traceparent} value (version 00), or null when the span has no valid
+   * context (telemetry disabled).
+   */
+  String traceparent() {
+    SpanContext sc = span.getSpanContext();
+    if (!sc.isValid()) {
+      return null;
+    }
+    return "00-" + sc.getTraceId() + "-" + sc.getSpanId() + "-" + sc.getTraceFlags().asHex();
   }
 
   /**

@@ -56,6 +56,12 @@ public final class HttpInspection implements HttpInspector {
   }
 
   @Override
+  public void observe(Channel workload, LocalWorkload target, SpiffeId peer) {
+    workload.pipeline().addFirst("observe", new HttpObserverHandler(services.telemetry(), target,
+        peer == null ? "" : peer.toString(), services::countUnobserved));
+  }
+
+  @Override
   public boolean observesHttp() {
     return services.observesRequests();
   }

@@ -75,6 +75,9 @@ public final class OutboundServices implements AutoCloseable {
     return observeRequests;
   }
 
+  private final java.util.concurrent.ConcurrentMap<String, java.util.concurrent.atomic.LongAdder> unobserved =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   HttpLimits limits() {
     return limits;
   }
@@ -109,6 +112,18 @@ public final class OutboundServices implements AutoCloseable {
 
   UpstreamPool pool(EventLoop loop) {
     return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, connector(l), dialing, connectTimeoutMillis));
+  }
+
+  /** Counts an inbound connection whose HTTP stopped being observed, by why (a {@code /metrics} counter). */
+  void countUnobserved(String reason) {
+    unobserved.computeIfAbsent(reason, r -> new java.util.concurrent.atomic.LongAdder()).increment();
+  }
+
+  /** Inbound connections to HTTP ports that could not be observed per request, by reason. */
+  public java.util.Map<String, Long> unobservedConnections() {
+    java.util.Map<String, Long> counts = new java.util.TreeMap<>();
+    unobserved.forEach((reason, n) -> counts.put(reason, n.sum()));
+    return counts;
   }
 
   /** Pooled HBONE connections across event loops (approximate: read without stopping the loops). */

@@ -109,6 +109,11 @@ final class ProxyFixture implements AutoCloseable {
           }
 
           @Override
+          public void observe(io.netty.channel.Channel w, LocalWorkload t, SpiffeId p) {
+            inspection.observe(w, t, p);
+          }
+
+          @Override
           public boolean observesHttp() {
             return inspection.observesHttp();
           }

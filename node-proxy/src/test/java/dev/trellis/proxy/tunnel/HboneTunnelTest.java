@@ -95,7 +95,7 @@ class HboneTunnelTest {
         Map.of());
     ProxyConfig config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of(WEB_ADDRESS, web));
     server = HboneServer.start(group, new InetSocketAddress(SERVER_NODE, 0), () -> config, serverCerts, TD,
-        Set.of(15001, 15006, 15008, 15020), (d, w, t, p, a, port) -> d.close(), records, Clock.systemUTC());
+        Set.of(15001, 15006, 15008, 15020), new ClosingInspector(), records, Clock.systemUTC());
   }
 
   @AfterEach
@@ -169,5 +169,23 @@ class HboneTunnelTest {
     assertThat(f.isSuccess()).isFalse();
     assertThat(((HboneConnector.HboneException) f.cause()).status()).isZero();
     assertThat(f.cause()).hasMessageContaining("HBONE connection to");
+  }
+
+  /** Closes what it is given to inspect; observes nothing. */
+  private static final class ClosingInspector implements dev.trellis.proxy.inbound.HttpInspector {
+    @Override
+    public void inspect(io.netty.channel.Channel d, io.netty.channel.Channel w,
+        dev.trellis.proxy.state.LocalWorkload t, dev.trellis.mtls.identity.SpiffeId p, String a, int port) {
+      d.close();
+    }
+
+    @Override
+    public void observe(io.netty.channel.Channel w, dev.trellis.proxy.state.LocalWorkload t,
+        dev.trellis.mtls.identity.SpiffeId p) {}
+
+    @Override
+    public boolean observesHttp() {
+      return false;
+    }
   }
 }

@@ -1,0 +1,324 @@
+package dev.trellis.proxy.outbound;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Follows one direction of an HTTP/1.x connection passively: finds each message's head (request or status line and
+ * the few header fields telemetry needs), then skips its body by its framing (length, chunked, until close), without
+ * copying or changing bytes — it reads the buffers the relay forwards anyway. What a message's body framing is
+ * depends on the other direction (a response to HEAD has none), so the {@link Listener} decides it per head.
+ *
+ * <p>Anything it cannot follow (a head over {@link #MAX_HEAD_BYTES}, malformed framing, an upgrade) makes it
+ * {@linkplain Listener#onOpaque opaque}: it stops looking, and the bytes still flow unchanged. Not thread-safe: one
+ * scanner per direction, driven from the connection's event loop.
+ */
+final class Http1Scanner {
+
+  static final int MAX_HEAD_BYTES = 64 * 1024;
+
+  /** How a message's body is delimited, decided per head. */
+  sealed interface Framing {
+    Framing NONE = new Length(0);
+    Framing CHUNKED = new Chunked();
+    Framing UNTIL_CLOSE = new UntilClose();
+
+    /** Exactly {@code bytes} of body follow the head. */
+    record Length(long bytes) implements Framing {}
+
+    /** Chunks, then a zero chunk and trailers. */
+    record Chunked() implements Framing {}
+
+    /** The body runs to the end of the connection (a response without length). */
+    record UntilClose() implements Framing {}
+
+    /** Not HTTP/1 messages any more after this head (101 Switching Protocols, a 2xx to CONNECT). */
+    record Opaque(String reason) implements Framing {}
+
+    /**
+     * A request's body framing (RFC 9112 §6.3): chunked if the last transfer coding is chunked, else Content-Length,
+     * else none; a transfer coding that is not chunked cannot be delimited.
+     */
+    static Framing ofRequest(Head head) {
+      if (head.transferEncoding() != null) {
+        return head.chunked() ? CHUNKED : new Opaque("request transfer-encoding without chunked");
+      }
+      return head.contentLength() > 0 ? new Length(head.contentLength()) : NONE;
+    }
+
+    /** A response's body framing, given the method of the request it answers. */
+    static Framing ofResponse(Head head, String requestMethod) {
+      int status = head.status();
+      if (status == 101) {
+        return new Opaque("switching protocols");
+      }
+      if ("CONNECT".equals(requestMethod) && status >= 200 && status < 300) {
+        return new Opaque("tunnel established");
+      }
+      if ("HEAD".equals(requestMethod) || status < 200 || status == 204 || status == 304) {
+        return NONE;
+      }
+      if (head.transferEncoding() != null) {
+        return head.chunked() ? CHUNKED : UNTIL_CLOSE;
+      }
+      return head.contentLength() >= 0 ? new Length(head.contentLength()) : UNTIL_CLOSE;
+    }
+  }
+
+  /**
+   * A message head: for requests {@code method} and {@code target}, for responses {@code status}; the header fields
+   * telemetry reads (null when absent). {@code contentLength} is -1 when absent. {@code traceparentIndex} is where
+   * the traceparent value starts in the buffer passed to {@link #scan} when the whole head was in it, else -1.
+   */
+  record Head(String method, String target, int status, String host, String contentType, String traceparent,
+      String tracestate, String baggage, long contentLength, String transferEncoding, int traceparentIndex) {
+
+    boolean chunked() {
+      if (transferEncoding == null) {
+        return false;
+      }
+      int comma = transferEncoding.lastIndexOf(',');
+      return transferEncoding.substring(comma + 1).trim().equalsIgnoreCase("chunked");
+    }
+  }
+
+  interface Listener {
+    /** A head was read; returns how the body that follows is framed. */
+    Framing onHead(Head head, ByteBuf buffer);
+
+    /** The message whose head came last is complete: {@code bytes} counts head and body. */
+    void onMessageEnd(long bytes);
+
+    /** The scanner stopped following the connection. */
+    void onOpaque(String reason);
+  }
+
+  private enum State { HEAD, BODY, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, UNTIL_CLOSE, OPAQUE }
+
+  private final boolean requests;
+  private final Listener listener;
+  private final ByteBufAllocator alloc;
+  private State state = State.HEAD;
+  private ByteBuf partial; // a head (or chunk-size / trailer line) split across buffers
+  private long remaining;
+  private long messageBytes;
+  private boolean ended;
+
+  Http1Scanner(boolean requests, Listener listener, ByteBufAllocator alloc) {
+    this.requests = requests;
+    this.listener = listener;
+    this.alloc = alloc;
+  }
+
+  boolean opaque() {
+    return state == State.OPAQUE;
+  }
+
+  /** Follows {@code buf}'s readable bytes; does not move its indexes. */
+  void scan(ByteBuf buf) {
+    int i = buf.readerIndex();
+    int end = buf.writerIndex();
+    while (i < end && state != State.OPAQUE) {
+      int from = i;
+      i = switch (state) {
+        case HEAD -> head(buf, i, end);
+        case BODY, CHUNK_DATA -> skip(buf, i, end);
+        case CHUNK_SIZE, CHUNK_END, TRAILERS -> line(buf, i, end);
+        case UNTIL_CLOSE -> end;
+        case OPAQUE -> end;
+      };
+      messageBytes += i - from;
+      if (ended) {
+        ended = false;
+        long bytes = messageBytes;
+        messageBytes = 0;
+        listener.onMessageEnd(bytes);
+      }
+    }
+  }
+
+  /** The connection ended: a body running until close is complete; anything else unfinished is not. */
+  void close() {
+    if (state == State.UNTIL_CLOSE) {
+      state = State.HEAD;
+      listener.onMessageEnd(messageBytes);
+    }
+    release();
+  }
+
+  void release() {
+    if (partial != null) {
+      partial.release();
+      partial = null;
+    }
+  }
+
+  private int head(ByteBuf buf, int i, int end) {
+    byte first = buf.getByte(i);
+    if (partial == null && (first == '\r' || first == '\n')) {
+      return i + 1; // stray line breaks between messages are allowed (RFC 9112 §2.2)
+    }
+    int stop = headEnd(buf, i, end);
+    if (stop < 0) {
+      keepPartial(buf, i, end);
+      return end;
+    }
+    if ((partial == null ? 0 : partial.readableBytes()) + stop - i > MAX_HEAD_BYTES) {
+      opaque((requests ? "request" : "response") + " head over " + MAX_HEAD_BYTES + " bytes");
+      return end;
+    }
+    Head head;
+    boolean h2;
+    if (partial == null) {
+      head = HeadParser.parse(buf, i, stop, requests, true);
+      h2 = startsWithPreface(buf, i, stop);
+    } else {
+      partial.writeBytes(buf, i, stop - i);
+      head = HeadParser.parse(partial, partial.readerIndex(), partial.writerIndex(), requests, false);
+      h2 = startsWithPreface(partial, partial.readerIndex(), partial.writerIndex());
+      release();
+    }
+    if (head == null) {
+      opaque(h2 ? "HTTP/2 (prior knowledge)" : "malformed " + (requests ? "request" : "response") + " head");
+      return end;
+    }
+    Framing framing = listener.onHead(head, buf);
+    switch (framing) {
+      case Framing.Length l when l.bytes() == 0 -> finish();
+      case Framing.Length l -> {
+        state = State.BODY;
+        remaining = l.bytes();
+      }
+      case Framing.Chunked c -> state = State.CHUNK_SIZE;
+      case Framing.UntilClose u -> state = State.UNTIL_CLOSE;
+      case Framing.Opaque o -> opaque(o.reason());
+    }
+    return stop;
+  }
+
+  /** The message ends where the current step stops (each step returns exactly that index). */
+  private void finish() {
+    state = State.HEAD;
+    ended = true;
+  }
+
+  private static boolean startsWithPreface(ByteBuf buf, int from, int to) {
+    return to - from >= 8 && buf.toString(from, 8, StandardCharsets.US_ASCII).equals("PRI * HT");
+  }
+
+  /** Where the head that starts at {@code i} (or continues {@link #partial}) ends, after its blank line; -1 if not here. */
+  private int headEnd(ByteBuf buf, int i, int end) {
+    int prev = partial == null || !partial.isReadable() ? -1 : partial.getByte(partial.writerIndex() - 1);
+    int prev2 = partial == null || partial.readableBytes() < 2 ? -1 : partial.getByte(partial.writerIndex() - 2);
+    for (int j = i; j < end; j++) {
+      byte b = buf.getByte(j);
+      if (b == '\n' && (prev == '\n' || prev == '\r' && prev2 == '\n')) {
+        return j + 1;
+      }
+      prev2 = prev;
+      prev = b;
+    }
+    return -1;
+  }
+
+  private void keepPartial(ByteBuf buf, int i, int end) {
+    int have = partial == null ? 0 : partial.readableBytes();
+    if (have + end - i > MAX_HEAD_BYTES) {
+      opaque((requests ? "request" : "response") + " head over " + MAX_HEAD_BYTES + " bytes");
+      return;
+    }
+    if (partial == null) {
+      partial = alloc.heapBuffer(Math.max(256, end - i));
+    }
+    partial.writeBytes(buf, i, end - i);
+  }
+
+  private int skip(ByteBuf buf, int i, int end) {
+    int n = (int) Math.min(remaining, end - i);
+    remaining -= n;
+    if (remaining == 0) {
+      if (state == State.BODY) {
+        finish();
+      } else {
+        state = State.CHUNK_END;
+      }
+    }
+    return i + n;
+  }
+
+  /** Chunk-size lines, the CRLF after chunk data, trailer lines: each ends at LF. */
+  private int line(ByteBuf buf, int i, int end) {
+    int lf = buf.indexOf(i, end, (byte) '\n');
+    if (lf < 0) {
+      if (state == State.CHUNK_SIZE || state == State.TRAILERS) {
+        keepPartial(buf, i, end);
+      } else if (end - i > 1) {
+        opaque("chunk data not followed by CRLF");
+      }
+      return end;
+    }
+    int next = lf + 1;
+    switch (state) {
+      case CHUNK_END -> state = State.CHUNK_SIZE;
+      case CHUNK_SIZE -> {
+        long size = chunkSize(buf, i, lf);
+        release();
+        if (size < 0) {
+          opaque("malformed chunk size");
+        } else if (size == 0) {
+          state = State.TRAILERS;
+        } else {
+          remaining = size;
+          state = State.CHUNK_DATA;
+        }
+      }
+      case TRAILERS -> {
+        boolean blank = blankLine(buf, i, lf);
+        release();
+        if (blank) {
+          finish();
+        }
+      }
+      default -> throw new IllegalStateException(state.name());
+    }
+    return next;
+  }
+
+  /** Whether the line ending at {@code lf} (its start possibly kept in {@link #partial}) is empty but for a CR. */
+  private boolean blankLine(ByteBuf buf, int i, int lf) {
+    int kept = partial == null ? 0 : partial.readableBytes();
+    int length = kept + lf - i;
+    if (length == 0) {
+      return true;
+    }
+    byte last = lf > i ? buf.getByte(lf - 1) : partial.getByte(partial.writerIndex() - 1);
+    return length == 1 && last == '\r';
+  }
+
+  private long chunkSize(ByteBuf buf, int i, int lf) {
+    String line;
+    if (partial != null) {
+      partial.writeBytes(buf, i, lf - i);
+      line = partial.toString(StandardCharsets.US_ASCII);
+    } else {
+      line = buf.toString(i, lf - i, StandardCharsets.US_ASCII);
+    }
+    int semi = line.indexOf(';');
+    String hex = (semi < 0 ? line : line.substring(0, semi)).trim();
+    if (hex.isEmpty() || hex.length() > 15) {
+      return -1;
+    }
+    try {
+      return Long.parseLong(hex, 16);
+    } catch (NumberFormatException e) {
+      return -1;
+    }
+  }
+
+  private void opaque(String reason) {
+    state = State.OPAQUE;
+    release();
+    listener.onOpaque(reason);
+  }
+}

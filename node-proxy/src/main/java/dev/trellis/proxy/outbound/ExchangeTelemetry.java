@@ -88,7 +88,6 @@ final class ExchangeTelemetry {
   private final Telemetry telemetry;
   private final boolean inbound;
   private final long startNanos;
-  private final Instant start;
   private final Span span;
   private final String method;
   private final String path;
@@ -110,7 +109,6 @@ final class ExchangeTelemetry {
     this.telemetry = Telemetry.disabled();
     this.inbound = false;
     this.startNanos = 0;
-    this.start = null;
     this.span = Span.getInvalid();
     this.method = null;
     this.path = null;
@@ -128,7 +126,6 @@ final class ExchangeTelemetry {
     this.telemetry = telemetry;
     this.inbound = inbound;
     this.startNanos = startNanos;
-    this.start = Instant.now();
     this.method = method;
     int q = uri.indexOf('?');
     this.path = q < 0 ? uri : uri.substring(0, q);
@@ -140,7 +137,7 @@ final class ExchangeTelemetry {
     this.grpcMethod = grpc && slash > 0 ? path.substring(slash + 1) : null;
     this.span = telemetry.tracer().spanBuilder(grpc ? grpcService + "/" + grpcMethod : method)
         .setParent(parent).setSpanKind(inbound ? SpanKind.SERVER : SpanKind.CLIENT)
-        .setStartTimestamp(start).startSpan();
+        .startSpan();
   }
 
   /** Starts the exchange's telemetry when its request headers arrive. */
@@ -252,68 +249,37 @@ final class ExchangeTelemetry {
     }
     ended = true;
     long nanos = System.nanoTime() - startNanos;
-    AttributesBuilder a = Attributes.builder().put(HTTP_REQUEST_METHOD, method)
-        .put(NETWORK_PROTOCOL_VERSION, protocol).put(DIRECTION, inbound ? "inbound" : "outbound");
-    if (status != null) {
-      a.put(HTTP_RESPONSE_STATUS_CODE, status.longValue());
-    }
-    if (grpcStatus != null) {
-      a.put(RPC_SYSTEM, "grpc").put(RPC_GRPC_STATUS_CODE, grpcStatus.longValue());
-    }
-    if (flag != null) {
-      a.put(RESPONSE_FLAGS, flag);
-    }
     String errorType = error != null ? error : status != null && status >= 500 ? Integer.toString(status) : null;
-    if (errorType != null) {
-      a.put(ERROR_TYPE, errorType);
+    // Outbound metrics do not depend on the caller's address; inbound ones do not depend on an upstream host.
+    MetricAttributesCache cache = MetricAttributesCache.current();
+    MetricAttributesCache.Key key = new MetricAttributesCache.Key(inbound, method, protocol, status, grpcStatus, flag,
+        errorType, local, inbound ? null : host, inbound ? null : cluster, inbound ? peer : null);
+    Attributes metricAttributes = cache.find(key);
+    if (metricAttributes == null) {
+      metricAttributes = metricAttributes(local, peer, errorType);
+      cache.put(key, metricAttributes);
     }
-    String destinationWorkload;
-    String destinationPrincipal;
-    String sourceWorkload;
-    String sourcePrincipal;
-    if (inbound) {
-      // At the destination the local workload is the callee; the peer is the caller's verified identity.
-      destinationWorkload = local.name();
-      destinationPrincipal = local.identity() == null ? null : local.identity().toString();
-      a.put(DESTINATION_WORKLOAD, local.name()).put(DESTINATION_NAMESPACE, local.namespace());
-      sourceWorkload = null;
-      sourcePrincipal = peer == null || peer.isEmpty() ? null : peer;
-      if (sourcePrincipal != null) {
-        a.put(SOURCE_PRINCIPAL, sourcePrincipal);
-        int ns = sourcePrincipal.indexOf("/ns/");
-        int sa = sourcePrincipal.indexOf("/sa/");
-        if (ns >= 0 && sa > ns) {
-          a.put(SOURCE_NAMESPACE, sourcePrincipal.substring(ns + 4, sa));
-        }
-      }
-      a.put(SECURITY_POLICY, sourcePrincipal != null ? "mutual_tls" : "none");
-    } else {
-      sourceWorkload = local == null ? null : local.name();
-      sourcePrincipal = local == null || local.identity() == null ? null : local.identity().toString();
-      if (local != null) {
-        a.put(SOURCE_WORKLOAD, local.name()).put(SOURCE_NAMESPACE, local.namespace());
-      }
-      var ep = host == null ? null : host.endpoint();
-      destinationWorkload = ep == null ? null : ep.workload();
-      destinationPrincipal = ep == null || ep.identity() == null ? null : ep.identity().toString();
-      if (destinationWorkload != null) {
-        int slash = destinationWorkload.indexOf('/');
-        a.put(DESTINATION_WORKLOAD, slash < 0 ? destinationWorkload : destinationWorkload.substring(slash + 1));
-        if (slash > 0) {
-          a.put(DESTINATION_NAMESPACE, destinationWorkload.substring(0, slash));
-        }
-      }
-      a.put(SECURITY_POLICY, ep != null && ep.inMesh() && sourcePrincipal != null ? "mutual_tls" : "none");
-    }
-    String service = service();
-    if (service != null) {
-      a.put(DESTINATION_SERVICE, service);
-    }
-    Attributes metricAttributes = a.build();
     if (inbound) {
       telemetry.metrics().serverRequest(metricAttributes, nanos);
     } else {
       telemetry.metrics().clientRequest(metricAttributes, nanos);
+    }
+    boolean logged = telemetry.accessLog().enabled();
+    if (!span.isRecording() && !logged) {
+      return; // the common case at low sampling without an access log: nothing more to build
+    }
+    String destinationPrincipal;
+    String sourcePrincipal;
+    String destinationWorkload;
+    if (inbound) {
+      destinationWorkload = local.name();
+      destinationPrincipal = local.identity() == null ? null : local.identity().toString();
+      sourcePrincipal = peer == null || peer.isEmpty() ? null : peer;
+    } else {
+      var ep = host == null ? null : host.endpoint();
+      destinationWorkload = ep == null ? null : ep.workload();
+      destinationPrincipal = ep == null || ep.identity() == null ? null : ep.identity().toString();
+      sourcePrincipal = local == null || local.identity() == null ? null : local.identity().toString();
     }
     if (span.isRecording()) {
       span.setAllAttributes(metricAttributes);
@@ -340,15 +306,71 @@ final class ExchangeTelemetry {
       if (errorType != null) {
         span.setStatus(StatusCode.ERROR, errorType);
       }
-      span.end(start.plusNanos(nanos));
+      span.end();
     }
-    SpanContext sc = span.getSpanContext();
-    telemetry.accessLog().log(new AccessLogEntry(start, TimeUnit.NANOSECONDS.toMicros(nanos),
-        sc.isValid() ? sc.getTraceId() : null, sc.isValid() ? sc.getSpanId() : null, inbound ? "inbound" : "outbound",
-        grpcStatus != null ? "gRPC" : "HTTP/" + protocol, method, authority, path, status, grpcStatus, flag,
-        bytesReceived, bytesSent, cluster, host == null ? null : host.endpoint().hostPort(), retries + (host == null ? 0 : 1),
-        sourceWorkload, sourcePrincipal, destinationWorkload, service, destinationPrincipal,
-        "mutual_tls".equals(metricAttributes.get(SECURITY_POLICY)), error));
+    if (logged) {
+      SpanContext sc = span.getSpanContext();
+      telemetry.accessLog().log(new AccessLogEntry(Instant.now().minusNanos(nanos),
+          TimeUnit.NANOSECONDS.toMicros(nanos), sc.isValid() ? sc.getTraceId() : null,
+          sc.isValid() ? sc.getSpanId() : null, inbound ? "inbound" : "outbound",
+          grpcStatus != null ? "gRPC" : "HTTP/" + protocol, method, authority, path, status, grpcStatus, flag,
+          bytesReceived, bytesSent, cluster, host == null ? null : host.endpoint().hostPort(),
+          retries + (host == null ? 0 : 1), inbound ? null : local == null ? null : local.name(), sourcePrincipal,
+          destinationWorkload, service(), destinationPrincipal,
+          "mutual_tls".equals(metricAttributes.get(SECURITY_POLICY)), error));
+    }
+  }
+
+  /** The request metric's attributes (also the span's base attributes). */
+  private Attributes metricAttributes(LocalWorkload local, String peer, String errorType) {
+    AttributesBuilder a = Attributes.builder().put(HTTP_REQUEST_METHOD, method)
+        .put(NETWORK_PROTOCOL_VERSION, protocol).put(DIRECTION, inbound ? "inbound" : "outbound");
+    if (status != null) {
+      a.put(HTTP_RESPONSE_STATUS_CODE, status.longValue());
+    }
+    if (grpcStatus != null) {
+      a.put(RPC_SYSTEM, "grpc").put(RPC_GRPC_STATUS_CODE, grpcStatus.longValue());
+    }
+    if (flag != null) {
+      a.put(RESPONSE_FLAGS, flag);
+    }
+    if (errorType != null) {
+      a.put(ERROR_TYPE, errorType);
+    }
+    if (inbound) {
+      // At the destination the local workload is the callee; the peer is the caller's verified identity.
+      a.put(DESTINATION_WORKLOAD, local.name()).put(DESTINATION_NAMESPACE, local.namespace());
+      String sourcePrincipal = peer == null || peer.isEmpty() ? null : peer;
+      if (sourcePrincipal != null) {
+        a.put(SOURCE_PRINCIPAL, sourcePrincipal);
+        int ns = sourcePrincipal.indexOf("/ns/");
+        int sa = sourcePrincipal.indexOf("/sa/");
+        if (ns >= 0 && sa > ns) {
+          a.put(SOURCE_NAMESPACE, sourcePrincipal.substring(ns + 4, sa));
+        }
+      }
+      a.put(SECURITY_POLICY, sourcePrincipal != null ? "mutual_tls" : "none");
+    } else {
+      if (local != null) {
+        a.put(SOURCE_WORKLOAD, local.name()).put(SOURCE_NAMESPACE, local.namespace());
+      }
+      var ep = host == null ? null : host.endpoint();
+      String destinationWorkload = ep == null ? null : ep.workload();
+      if (destinationWorkload != null) {
+        int slash = destinationWorkload.indexOf('/');
+        a.put(DESTINATION_WORKLOAD, slash < 0 ? destinationWorkload : destinationWorkload.substring(slash + 1));
+        if (slash > 0) {
+          a.put(DESTINATION_NAMESPACE, destinationWorkload.substring(0, slash));
+        }
+      }
+      boolean mtls = ep != null && ep.inMesh() && local != null && local.identity() != null;
+      a.put(SECURITY_POLICY, mtls ? "mutual_tls" : "none");
+    }
+    String service = service();
+    if (service != null) {
+      a.put(DESTINATION_SERVICE, service);
+    }
+    return a.build();
   }
 
   /** The destination service from the outbound cluster name ({@code outbound|port||fqdn}), if it is one. */

@@ -1,13 +1,11 @@
 package dev.trellis.proxy.outbound;
 
-import io.netty.buffer.ByteBuf;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Reads an HTTP/1.x message head out of a byte range for {@link Http1Scanner}: the start line and only the header
- * fields telemetry and framing need, compared in place (no string per header). Returns null for a head that is not
- * well-formed enough to frame the message after it: no start line, a field line without a colon, a Content-Length
- * that is not one number.
+ * Reads an HTTP/1.x message head for {@link Http1Scanner}: the start line and only the header fields telemetry and
+ * framing need, compared in place (no string per header). Returns null for a head that is not well-formed enough to
+ * frame the message after it: no start line, a field line without a colon, a Content-Length that is not one number.
  */
 final class HeadParser {
 
@@ -22,15 +20,16 @@ final class HeadParser {
   private HeadParser() {}
 
   /**
-   * @param from the head's first byte; {@code to} just after its blank line
-   * @param inPlace whether {@code buf} is the buffer the relay forwards (then the traceparent's index is reported)
+   * @param head the head's bytes from index 0, {@code length} of them up to and including its blank line
+   * @param bufferOffset where the head starts in the buffer the relay forwards, or -1 if it is not all there (then
+   *     no traceparent index is reported)
    */
-  static Http1Scanner.Head parse(ByteBuf buf, int from, int to, boolean request, boolean inPlace) {
-    int lineEnd = buf.indexOf(from, to, (byte) '\n');
+  static Http1Scanner.Head parse(byte[] head, int length, boolean request, int bufferOffset) {
+    int lineEnd = indexOf(head, 0, length, (byte) '\n');
     if (lineEnd < 0) {
       return null;
     }
-    String startLine = buf.toString(from, trimCr(buf, from, lineEnd) - from, StandardCharsets.US_ASCII);
+    String startLine = new String(head, 0, trimCr(head, 0, lineEnd), StandardCharsets.US_ASCII);
     String method = null;
     String target = null;
     int status = 0;
@@ -60,48 +59,50 @@ final class HeadParser {
     long contentLength = -1;
     int traceparentIndex = -1;
     int line = lineEnd + 1;
-    while (line < to) {
-      int lf = buf.indexOf(line, to, (byte) '\n');
-      int end = trimCr(buf, line, lf);
+    while (line < length) {
+      int lf = indexOf(head, line, length, (byte) '\n');
+      int end = trimCr(head, line, lf < 0 ? length : lf);
       if (end == line) {
         break; // the blank line
       }
-      int colon = buf.indexOf(line, end, (byte) ':');
+      int colon = indexOf(head, line, end, (byte) ':');
       if (colon <= line) {
         return null;
       }
-      int nameLength = colon - line;
       int v = colon + 1;
-      while (v < end && (buf.getByte(v) == ' ' || buf.getByte(v) == '\t')) {
+      while (v < end && (head[v] == ' ' || head[v] == '\t')) {
         v++;
       }
       int ve = end;
-      while (ve > v && (buf.getByte(ve - 1) == ' ' || buf.getByte(ve - 1) == '\t')) {
+      while (ve > v && (head[ve - 1] == ' ' || head[ve - 1] == '\t')) {
         ve--;
       }
-      switch (nameLength) {
-        case 4 -> host = is(buf, line, HOST) ? value(buf, v, ve) : host;
-        case 7 -> baggage = is(buf, line, BAGGAGE) ? join(baggage, value(buf, v, ve)) : baggage;
-        case 10 -> tracestate = is(buf, line, TRACESTATE) ? join(tracestate, value(buf, v, ve)) : tracestate;
+      switch (colon - line) {
+        case 4 -> host = is(head, line, HOST) ? value(head, v, ve) : host;
+        case 7 -> baggage = is(head, line, BAGGAGE) ? join(baggage, value(head, v, ve)) : baggage;
+        case 10 -> tracestate = is(head, line, TRACESTATE) ? join(tracestate, value(head, v, ve)) : tracestate;
         case 11 -> {
-          if (is(buf, line, TRACEPARENT)) {
-            traceparent = value(buf, v, ve);
-            traceparentIndex = inPlace ? v : -1;
+          if (is(head, line, TRACEPARENT)) {
+            traceparent = value(head, v, ve);
+            traceparentIndex = bufferOffset < 0 ? -1 : bufferOffset + v;
           }
         }
-        case 12 -> contentType = is(buf, line, CONTENT_TYPE) ? value(buf, v, ve) : contentType;
+        case 12 -> contentType = is(head, line, CONTENT_TYPE) ? value(head, v, ve) : contentType;
         case 14 -> {
-          if (is(buf, line, CONTENT_LENGTH)) {
-            long n = parseLength(value(buf, v, ve));
+          if (is(head, line, CONTENT_LENGTH)) {
+            long n = parseLength(head, v, ve);
             if (n < 0 || contentLength >= 0 && contentLength != n) {
               return null; // not a number, or two different lengths: the body cannot be framed
             }
             contentLength = n;
           }
         }
-        case 17 -> transferEncoding = is(buf, line, TRANSFER_ENCODING)
-            ? join(transferEncoding, value(buf, v, ve)) : transferEncoding;
+        case 17 -> transferEncoding = is(head, line, TRANSFER_ENCODING)
+            ? join(transferEncoding, value(head, v, ve)) : transferEncoding;
         default -> { }
+      }
+      if (lf < 0) {
+        break;
       }
       line = lf + 1;
     }
@@ -109,25 +110,34 @@ final class HeadParser {
         contentLength, transferEncoding, traceparentIndex);
   }
 
-  private static int trimCr(ByteBuf buf, int from, int lf) {
-    return lf > from && buf.getByte(lf - 1) == '\r' ? lf - 1 : lf;
+  private static int indexOf(byte[] b, int from, int to, byte value) {
+    for (int k = from; k < to; k++) {
+      if (b[k] == value) {
+        return k;
+      }
+    }
+    return -1;
   }
 
-  private static boolean is(ByteBuf buf, int at, byte[] lowerName) {
+  private static int trimCr(byte[] b, int from, int lf) {
+    return lf > from && b[lf - 1] == '\r' ? lf - 1 : lf;
+  }
+
+  private static boolean is(byte[] b, int at, byte[] lowerName) {
     for (int k = 0; k < lowerName.length; k++) {
-      byte b = buf.getByte(at + k);
-      if (b >= 'A' && b <= 'Z') {
-        b += 'a' - 'A';
+      int c = b[at + k];
+      if (c >= 'A' && c <= 'Z') {
+        c += 'a' - 'A';
       }
-      if (b != lowerName[k]) {
+      if (c != lowerName[k]) {
         return false;
       }
     }
     return true;
   }
 
-  private static String value(ByteBuf buf, int from, int to) {
-    return buf.toString(from, to - from, StandardCharsets.ISO_8859_1);
+  private static String value(byte[] b, int from, int to) {
+    return new String(b, from, to - from, StandardCharsets.ISO_8859_1);
   }
 
   private static String join(String earlier, String more) {
@@ -146,17 +156,16 @@ final class HeadParser {
     return line.length() == at + 3 || line.charAt(at + 3) == ' ' ? status : -1;
   }
 
-  private static long parseLength(String value) {
-    if (value.isEmpty() || value.length() > 18) {
+  private static long parseLength(byte[] b, int from, int to) {
+    if (to <= from || to - from > 18) {
       return -1;
     }
     long n = 0;
-    for (int k = 0; k < value.length(); k++) {
-      char c = value.charAt(k);
-      if (c < '0' || c > '9') {
+    for (int k = from; k < to; k++) {
+      if (b[k] < '0' || b[k] > '9') {
         return -1;
       }
-      n = n * 10 + (c - '0');
+      n = n * 10 + (b[k] - '0');
     }
     return n;
   }

@@ -101,6 +101,7 @@ final class Http1Scanner {
   private final ByteBufAllocator alloc;
   private State state = State.HEAD;
   private ByteBuf partial; // a head (or chunk-size / trailer line) split across buffers
+  private byte[] scratch = new byte[512]; // the current head, parsed from an array rather than byte by byte from a buffer
   private long remaining;
   private long messageBytes;
   private boolean ended;
@@ -168,18 +169,23 @@ final class Http1Scanner {
       opaque((requests ? "request" : "response") + " head over " + MAX_HEAD_BYTES + " bytes");
       return end;
     }
-    Head head;
-    boolean h2;
+    int length;
+    int inPlaceOffset = -1; // where the head starts in buf, when all of it is there
     if (partial == null) {
-      head = HeadParser.parse(buf, i, stop, requests, true);
-      h2 = startsWithPreface(buf, i, stop);
+      length = stop - i;
+      inPlaceOffset = i;
+      scratch = scratch.length >= length ? scratch : new byte[Math.max(length, 2 * scratch.length)];
+      buf.getBytes(i, scratch, 0, length);
     } else {
       partial.writeBytes(buf, i, stop - i);
-      head = HeadParser.parse(partial, partial.readerIndex(), partial.writerIndex(), requests, false);
-      h2 = startsWithPreface(partial, partial.readerIndex(), partial.writerIndex());
+      length = partial.readableBytes();
+      scratch = scratch.length >= length ? scratch : new byte[Math.max(length, 2 * scratch.length)];
+      partial.getBytes(partial.readerIndex(), scratch, 0, length);
       release();
     }
+    Head head = HeadParser.parse(scratch, length, requests, inPlaceOffset);
     if (head == null) {
+      boolean h2 = length >= 8 && new String(scratch, 0, 8, StandardCharsets.US_ASCII).equals("PRI * HT");
       opaque(h2 ? "HTTP/2 (prior knowledge)" : "malformed " + (requests ? "request" : "response") + " head");
       return end;
     }
@@ -203,23 +209,24 @@ final class Http1Scanner {
     ended = true;
   }
 
-  private static boolean startsWithPreface(ByteBuf buf, int from, int to) {
-    return to - from >= 8 && buf.toString(from, 8, StandardCharsets.US_ASCII).equals("PRI * HT");
-  }
-
   /** Where the head that starts at {@code i} (or continues {@link #partial}) ends, after its blank line; -1 if not here. */
   private int headEnd(ByteBuf buf, int i, int end) {
-    int prev = partial == null || !partial.isReadable() ? -1 : partial.getByte(partial.writerIndex() - 1);
-    int prev2 = partial == null || partial.readableBytes() < 2 ? -1 : partial.getByte(partial.writerIndex() - 2);
-    for (int j = i; j < end; j++) {
-      byte b = buf.getByte(j);
-      if (b == '\n' && (prev == '\n' || prev == '\r' && prev2 == '\n')) {
-        return j + 1;
+    for (int lf = buf.indexOf(i, end, (byte) '\n'); lf >= 0; lf = buf.indexOf(lf + 1, end, (byte) '\n')) {
+      int before = byteBefore(buf, i, lf - 1);
+      if (before == '\n' || before == '\r' && byteBefore(buf, i, lf - 2) == '\n') {
+        return lf + 1;
       }
-      prev2 = prev;
-      prev = b;
     }
     return -1;
+  }
+
+  /** The byte at {@code k} of {@code buf}, or before {@code i} the byte that far back in {@link #partial}; -1 if none. */
+  private int byteBefore(ByteBuf buf, int i, int k) {
+    if (k >= i) {
+      return buf.getByte(k);
+    }
+    int back = i - k;
+    return partial != null && partial.readableBytes() >= back ? partial.getByte(partial.writerIndex() - back) : -1;
   }
 
   private void keepPartial(ByteBuf buf, int i, int end) {

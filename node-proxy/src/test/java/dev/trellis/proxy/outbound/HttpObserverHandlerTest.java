@@ -142,4 +142,17 @@ class HttpObserverHandlerTest {
     assertThat(workload.pipeline().get(HttpObserverHandler.class)).isNull();
     assertThat(unobserved).as("an upgrade is not a failure to observe").isEmpty();
   }
+
+  @Test
+  void repeatedExchangesOfOneSeriesHandTheMetricsTheSameAttributesInstance() {
+    request("GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n");
+    respond("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+        + "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+
+    var measured = telemetry.measured("http.server.request.duration");
+    assertThat(measured).hasSize(3);
+    assertThat(measured.get(1).attributes()).as("same series: the cached instance").isSameAs(measured.get(0).attributes());
+    assertThat(measured.get(2).attributes()).isNotSameAs(measured.get(0).attributes());
+    assertThat(measured.get(2).attributes().get(MeshAttributes.HTTP_RESPONSE_STATUS_CODE)).isEqualTo(404L);
+  }
 }

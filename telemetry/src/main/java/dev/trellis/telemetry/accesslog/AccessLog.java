@@ -21,6 +21,11 @@ public interface AccessLog extends AutoCloseable {
   /** Queues {@code entry} if sampled; never blocks. */
   void log(AccessLogEntry entry);
 
+  /** Whether entries are wanted at all; callers skip building them when not ({@link #off()}). */
+  default boolean enabled() {
+    return true;
+  }
+
   /** Lines dropped because the queue was full. */
   long dropped();
 
@@ -68,6 +73,11 @@ public interface AccessLog extends AutoCloseable {
     return new AccessLog() {
       @Override
       public void log(AccessLogEntry entry) {}
+
+      @Override
+      public boolean enabled() {
+        return false;
+      }
 
       @Override
       public long dropped() {

@@ -160,5 +160,6 @@ class QueuedAccessLogTest {
   void noSinkMeansOff() {
     assertThat(AccessLog.create(AccessLogSettings.off()).dropped()).isZero();
     assertThat(AccessLog.create(AccessLogSettings.off())).isNotInstanceOf(QueuedAccessLog.class);
+    assertThat(AccessLog.create(AccessLogSettings.off()).enabled()).as("callers skip building entries").isFalse();
   }
 }

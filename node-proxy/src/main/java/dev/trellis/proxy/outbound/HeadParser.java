@@ -16,6 +16,9 @@ final class HeadParser {
   private static final byte[] TRACEPARENT = bytes("traceparent");
   private static final byte[] TRACESTATE = bytes("tracestate");
   private static final byte[] BAGGAGE = bytes("baggage");
+  private static final byte[] HTTP_1 = bytes("HTTP/1.");
+  private static final java.util.List<String> COMMON_METHODS = java.util.List.of("GET", "POST", "PUT", "DELETE",
+      "HEAD", "PATCH", "OPTIONS");
 
   private HeadParser() {}
 
@@ -29,23 +32,23 @@ final class HeadParser {
     if (lineEnd < 0) {
       return null;
     }
-    String startLine = new String(head, 0, trimCr(head, 0, lineEnd), StandardCharsets.US_ASCII);
+    int lineLength = trimCr(head, 0, lineEnd);
     String method = null;
     String target = null;
     int status = 0;
-    int sp1 = startLine.indexOf(' ');
-    int sp2 = sp1 < 0 ? -1 : startLine.indexOf(' ', sp1 + 1);
+    int sp1 = indexOf(head, 0, lineLength, (byte) ' ');
+    int sp2 = sp1 < 0 ? -1 : indexOf(head, sp1 + 1, lineLength, (byte) ' ');
     if (request) {
-      if (sp1 <= 0 || sp2 < 0 || !startLine.startsWith("HTTP/1.", sp2 + 1)) {
+      if (sp1 <= 0 || sp2 < 0 || !startsWith(head, sp2 + 1, lineLength, HTTP_1)) {
         return null;
       }
-      method = startLine.substring(0, sp1);
-      target = startLine.substring(sp1 + 1, sp2);
+      method = method(head, sp1);
+      target = new String(head, sp1 + 1, sp2 - sp1 - 1, StandardCharsets.ISO_8859_1);
     } else {
-      if (!startLine.startsWith("HTTP/1.") || sp1 < 0 || startLine.length() < sp1 + 4) {
+      if (!startsWith(head, 0, lineLength, HTTP_1) || sp1 < 0) {
         return null;
       }
-      status = parseStatus(startLine, sp1 + 1);
+      status = parseStatus(head, sp1 + 1, lineLength);
       if (status < 0) {
         return null;
       }
@@ -77,7 +80,7 @@ final class HeadParser {
       while (ve > v && (head[ve - 1] == ' ' || head[ve - 1] == '\t')) {
         ve--;
       }
-      switch (colon - line) {
+      switch (request ? colon - line : colon - line == 14 || colon - line == 17 ? colon - line : 0) {
         case 4 -> host = is(head, line, HOST) ? value(head, v, ve) : host;
         case 7 -> baggage = is(head, line, BAGGAGE) ? join(baggage, value(head, v, ve)) : baggage;
         case 10 -> tracestate = is(head, line, TRACESTATE) ? join(tracestate, value(head, v, ve)) : tracestate;
@@ -144,16 +147,50 @@ final class HeadParser {
     return earlier == null ? more : earlier + "," + more;
   }
 
-  private static int parseStatus(String line, int at) {
+  /** The three status digits at {@code at}, followed by a space or the end of the line; -1 if not. */
+  private static int parseStatus(byte[] b, int at, int lineLength) {
+    if (lineLength < at + 3) {
+      return -1;
+    }
     int status = 0;
     for (int k = at; k < at + 3; k++) {
-      char c = line.charAt(k);
-      if (c < '0' || c > '9') {
+      if (b[k] < '0' || b[k] > '9') {
         return -1;
       }
-      status = status * 10 + (c - '0');
+      status = status * 10 + (b[k] - '0');
     }
-    return line.length() == at + 3 || line.charAt(at + 3) == ' ' ? status : -1;
+    return lineLength == at + 3 || b[at + 3] == ' ' ? status : -1;
+  }
+
+  /** The method token, as a shared constant for the common ones. */
+  private static String method(byte[] b, int length) {
+    for (String m : COMMON_METHODS) {
+      if (m.length() == length && sameAscii(b, m)) {
+        return m;
+      }
+    }
+    return new String(b, 0, length, StandardCharsets.US_ASCII);
+  }
+
+  private static boolean sameAscii(byte[] b, String s) {
+    for (int k = 0; k < s.length(); k++) {
+      if (b[k] != s.charAt(k)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static boolean startsWith(byte[] b, int at, int limit, byte[] prefix) {
+    if (limit - at < prefix.length) {
+      return false;
+    }
+    for (int k = 0; k < prefix.length; k++) {
+      if (b[at + k] != prefix[k]) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private static long parseLength(byte[] b, int from, int to) {

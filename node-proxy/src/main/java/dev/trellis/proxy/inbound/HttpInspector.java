@@ -26,7 +26,7 @@ public interface HttpInspector {
   boolean observesHttp();
 
   /**
-   * Observes the HTTP/1.1 requests of a connection relayed to {@code workload} without taking it over (telemetry at
+   * Observes the HTTP requests (1.1 or 2) of a connection relayed to {@code workload} without taking it over (telemetry at
    * the destination: server spans, request metrics, access-log lines); installs itself on {@code workload}'s
    * pipeline before the relay starts.
    */
@@ -34,20 +34,17 @@ public interface HttpInspector {
 
   /**
    * Whether a connection that {@code decision} forwards runs through the inspector: its policies name methods or
-   * paths, or telemetry observes requests on an HTTP/2 or gRPC port (HTTP/1.1 ports are {@linkplain #observes
-   * observed passively} instead).
+   * paths.
    */
   default boolean inspects(InboundDecision.Forward decision) {
-    return decision.inspection() == InboundDecision.Inspection.HTTP
-        || observesHttp() && decision.target().isHttpPort(decision.port()) && !isHttp1Port(decision);
+    return decision.inspection() == InboundDecision.Inspection.HTTP;
   }
 
-  /** Whether a connection that {@code decision} forwards (and the inspector does not take) is {@link #observe}d. */
+  /**
+   * Whether a connection that {@code decision} forwards (and the inspector does not take) is {@link #observe}d:
+   * telemetry observes requests, and the port speaks HTTP (any version).
+   */
   default boolean observes(InboundDecision.Forward decision) {
-    return observesHttp() && !inspects(decision) && isHttp1Port(decision);
-  }
-
-  private static boolean isHttp1Port(InboundDecision.Forward decision) {
-    return "http".equals(decision.target().portProtocols().get(decision.port()));
+    return observesHttp() && !inspects(decision) && decision.target().isHttpPort(decision.port());
   }
 }

@@ -154,12 +154,22 @@ final class ExchangeTelemetry {
   }
 
   /**
-   * Starts the telemetry of a request the destination observes passively on an HTTP/1.1 connection it relays
-   * ({@link HttpObserverHandler}): a SERVER span joined to the request's trace context.
+   * Starts the telemetry of a request the destination observes passively on a connection it relays
+   * ({@link HttpObserverHandler}): a SERVER span joined to the trace context that {@code getter} reads from
+   * {@code carrier}.
+   *
+   * @param protocol {@code "1.1"} or {@code "2"}
    */
+  static <C> ExchangeTelemetry observed(Telemetry telemetry, String protocol, String method, String target,
+      String authority, String contentType, C carrier, TextMapGetter<C> getter) {
+    return new ExchangeTelemetry(telemetry, true, method, target, authority, contentType,
+        telemetry.propagator().extract(Context.root(), carrier, getter), protocol, System.nanoTime());
+  }
+
+  /** Starts the telemetry of an HTTP/1.1 request observed passively. */
   static ExchangeTelemetry observed(Telemetry telemetry, Http1Scanner.Head head) {
-    return new ExchangeTelemetry(telemetry, true, head.method(), head.target(), head.host(), head.contentType(),
-        telemetry.propagator().extract(Context.root(), head, HEAD_GETTER), "1.1", System.nanoTime());
+    return observed(telemetry, "1.1", head.method(), head.target(), head.host(), head.contentType(), head,
+        HEAD_GETTER);
   }
 
   /**
@@ -211,16 +221,18 @@ final class ExchangeTelemetry {
   }
 
   void onTrailers(HttpHeaders trailers) {
-    if (this == DISABLED) {
+    onGrpcStatus(trailers.get("grpc-status"));
+  }
+
+  /** A {@code grpc-status} value seen in trailers (or a trailers-only response); null is ignored. */
+  void onGrpcStatus(CharSequence value) {
+    if (this == DISABLED || value == null) {
       return;
     }
-    String g = trailers.get("grpc-status");
-    if (g != null) {
-      try {
-        grpcStatus = Integer.parseInt(g.trim());
-      } catch (NumberFormatException e) {
-        // not a status: leave it unknown
-      }
+    try {
+      grpcStatus = Integer.parseInt(value.toString().trim());
+    } catch (NumberFormatException e) {
+      // not a status: leave it unknown
     }
   }
 

@@ -6,72 +6,68 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import java.util.function.Consumer;
 
 /**
- * First in the pipeline of a destination node proxy's connection to a local workload's HTTP/1.1 port, when telemetry
+ * First in the pipeline of a destination node proxy's connection to a local workload's HTTP port, when telemetry
  * observes requests there and no policy needs the full HTTP engine: requests are read from the bytes written to the
- * workload, responses from the bytes it sends back ({@link Http1Scanner} each way, pipelined requests matched to
- * responses in order), and each exchange becomes a SERVER span, a server request-duration sample and an access-log
- * line ({@link ExchangeTelemetry}). The bytes are relayed unchanged but for one: the request's {@code traceparent}
- * is given the server span's id in place (same length) when its head arrived in one buffer, so the workload's own
- * spans become children of the server span; otherwise they stay children of the caller's client span.
+ * workload and responses from the bytes it sends back, and each exchange becomes a SERVER span, a server
+ * request-duration sample and an access-log line ({@link ExchangeTelemetry}). The connection is relayed as bytes,
+ * exactly as without telemetry. The first bytes written tell the protocol: HTTP/2's connection preface starts an
+ * {@link Http2Observation}, anything else an {@link Http1Observation}.
  *
- * <p>What it cannot follow (HTTP/2, an upgrade, malformed framing) it stops observing, tells {@code onUnobserved},
- * and removes itself; the connection carries on untouched. Runs on the connection's event loop.
+ * <p>What it cannot follow (malformed framing, an undecodable header block) it stops observing, tells
+ * {@code onUnobserved} why, and removes itself; the connection carries on untouched. Runs on the connection's event
+ * loop.
  */
 final class HttpObserverHandler extends ChannelDuplexHandler {
 
-  private static final int TRACEPARENT_LENGTH = 55;
+  /** What the handler delegates to once it knows the protocol. */
+  interface Observation {
+    /** Request bytes on their way to the workload; an HTTP/1.1 head's traceparent may be rewritten in place. */
+    void requestBytes(ByteBuf buf);
 
-  private final Telemetry telemetry;
-  private final LocalWorkload target;
-  private final String peer;
-  private final Consumer<String> onUnobserved;
-  private final ArrayDeque<Observed> pending = new ArrayDeque<>();
-  private Http1Scanner requests;
-  private Http1Scanner responses;
-  private Observed writing;
-  private boolean interim;
-  private boolean done;
+    /** Response bytes on their way back. */
+    void responseBytes(ByteBuf buf);
 
-  /** One request seen on its way to the workload, waiting for its response. */
-  private static final class Observed {
-    final ExchangeTelemetry telemetry;
-    final String method;
-    long requestBytes;
-    boolean responseStarted;
+    /** Whether it gave up following the connection (it has told why). */
+    boolean opaque();
 
-    Observed(ExchangeTelemetry telemetry, String method) {
-      this.telemetry = telemetry;
-      this.method = method;
-    }
+    /** The connection closed: exchanges it ended are complete, the others are recorded as reset. */
+    void closed();
+
+    void release();
   }
+
+  /** Where observed exchanges are recorded. */
+  record Recorder(Telemetry telemetry, LocalWorkload target, String peer, Consumer<String> onUnobserved) {}
+
+  static final int MAX_EARLY_BYTES = 16 * 1024;
+
+  private final Recorder recorder;
+  private Observation observation;
+  private ByteBuf undecided; // the first request bytes while they could still be HTTP/2's preface
+  private ByteBuf early; // what the workload sent before any request bytes
+  private boolean done;
 
   /**
    * @param peer the caller's verified identity, empty for a plaintext caller
    * @param onUnobserved told why, when the connection stops being observed
    */
   HttpObserverHandler(Telemetry telemetry, LocalWorkload target, String peer, Consumer<String> onUnobserved) {
-    this.telemetry = telemetry;
-    this.target = target;
-    this.peer = peer;
-    this.onUnobserved = onUnobserved;
-  }
-
-  @Override
-  public void handlerAdded(ChannelHandlerContext ctx) {
-    requests = new Http1Scanner(true, new RequestSide(), ctx.alloc());
-    responses = new Http1Scanner(false, new ResponseSide(ctx), ctx.alloc());
+    this.recorder = new Recorder(telemetry, target, peer, onUnobserved);
   }
 
   @Override
   public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
     if (!done && msg instanceof ByteBuf buf && buf.isReadable()) {
-      requests.scan(buf);
-      if (requests.opaque()) {
+      if (observation == null && !choose(ctx, buf)) {
+        ctx.write(msg, promise); // too few bytes to tell yet: they were kept
+        return;
+      }
+      observation.requestBytes(buf);
+      if (observation.opaque()) {
         stop(ctx);
       }
     }
@@ -81,9 +77,13 @@ final class HttpObserverHandler extends ChannelDuplexHandler {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (!done && msg instanceof ByteBuf buf && buf.isReadable()) {
-      responses.scan(buf);
-      if (responses.opaque()) {
-        stop(ctx);
+      if (observation == null) {
+        keepEarly(ctx, buf);
+      } else {
+        observation.responseBytes(buf);
+        if (observation.opaque()) {
+          stop(ctx);
+        }
       }
     }
     ctx.fireChannelRead(msg);
@@ -93,22 +93,26 @@ final class HttpObserverHandler extends ChannelDuplexHandler {
   public void channelInactive(ChannelHandlerContext ctx) {
     if (!done) {
       done = true;
-      responses.close(); // a body delimited by the close is complete now
-      requests.release();
-      for (Observed o : pending) {
-        o.telemetry.onError(o.responseStarted ? "response_reset" : "reset");
-        o.telemetry.end(target, peer, o.requestBytes, 0);
+      if (observation != null) {
+        observation.closed();
+        observation.release();
       }
-      pending.clear();
     }
     ctx.fireChannelInactive();
   }
 
   @Override
   public void handlerRemoved(ChannelHandlerContext ctx) {
-    if (requests != null) {
-      requests.release();
-      responses.release();
+    if (observation != null) {
+      observation.release();
+    }
+    if (undecided != null) {
+      undecided.release();
+      undecided = null;
+    }
+    if (early != null) {
+      early.release();
+      early = null;
     }
   }
 
@@ -116,86 +120,61 @@ final class HttpObserverHandler extends ChannelDuplexHandler {
     if (done) {
       return;
     }
-    done = true;
-    pending.clear(); // their ends cannot be seen: no span, no sample (the connection's TCP telemetry remains)
+    done = true; // exchanges whose ends cannot be seen get no span and no sample (the connection's TCP telemetry remains)
     if (ctx.pipeline().context(this) != null) {
       ctx.pipeline().remove(this);
     }
   }
 
-  private final class RequestSide implements Http1Scanner.Listener {
-    @Override
-    public Http1Scanner.Framing onHead(Http1Scanner.Head head, ByteBuf buffer) {
-      ExchangeTelemetry exchange = ExchangeTelemetry.observed(telemetry, head);
-      if (head.traceparentIndex() >= 0 && head.traceparent().length() == TRACEPARENT_LENGTH
-          && !buffer.isReadOnly()) {
-        String own = exchange.traceparent();
-        if (own != null && own.length() == TRACEPARENT_LENGTH) {
-          buffer.setCharSequence(head.traceparentIndex(), own, StandardCharsets.US_ASCII);
-        }
-      }
-      writing = new Observed(exchange, head.method());
-      pending.addLast(writing);
-      return Http1Scanner.Framing.ofRequest(head);
+  /**
+   * Keeps a copy of what the workload sends before the first request bytes (an HTTP/2 server's SETTINGS may pass the
+   * client's preface), to be followed once the protocol is known; more than {@link #MAX_EARLY_BYTES} is not HTTP.
+   */
+  private void keepEarly(ChannelHandlerContext ctx, ByteBuf buf) {
+    if ((early == null ? 0 : early.readableBytes()) + buf.readableBytes() > MAX_EARLY_BYTES) {
+      recorder.onUnobserved().accept("the workload spoke first");
+      stop(ctx);
+      return;
     }
-
-    @Override
-    public void onMessageEnd(long bytes) {
-      if (writing != null) {
-        writing.requestBytes = bytes;
-        writing = null;
-      }
+    if (early == null) {
+      early = ctx.alloc().heapBuffer(buf.readableBytes());
     }
-
-    @Override
-    public void onOpaque(String reason) {
-      onUnobserved.accept(reason);
-    }
+    early.writeBytes(buf, buf.readerIndex(), buf.readableBytes());
   }
 
-  private final class ResponseSide implements Http1Scanner.Listener {
-    private final ChannelHandlerContext ctx;
-
-    ResponseSide(ChannelHandlerContext ctx) {
-      this.ctx = ctx;
-    }
-
-    @Override
-    public Http1Scanner.Framing onHead(Http1Scanner.Head head, ByteBuf buffer) {
-      Observed o = pending.peekFirst();
-      interim = head.status() >= 100 && head.status() < 200 && head.status() != 101;
-      if (o == null) {
-        return Http1Scanner.Framing.ofResponse(head, null); // unasked (a 408 before closing): nothing to record
+  /**
+   * Picks the protocol from the first request bytes: HTTP/2's connection preface or not. While the bytes so far are
+   * a strict beginning of the preface it keeps a copy of them and returns false; once it has chosen, the kept bytes
+   * go to the observation first.
+   */
+  private boolean choose(ChannelHandlerContext ctx, ByteBuf buf) {
+    ByteBuf preface = Http2CodecUtil.connectionPrefaceBuf();
+    try {
+      int kept = undecided == null ? 0 : undecided.readableBytes();
+      int n = Math.min(kept + buf.readableBytes(), preface.readableBytes());
+      boolean prefix = (undecided == null || undecided.equals(preface.slice(0, kept)))
+          && buf.slice(buf.readerIndex(), n - kept).equals(preface.slice(kept, n - kept));
+      if (prefix && n < preface.readableBytes()) {
+        if (undecided == null) {
+          undecided = ctx.alloc().heapBuffer(preface.readableBytes());
+        }
+        undecided.writeBytes(buf, buf.readerIndex(), buf.readableBytes());
+        return false;
       }
-      if (!interim) {
-        o.responseStarted = true;
-        o.telemetry.onResponse(head.status(), null);
+      observation = prefix ? new Http2Observation(recorder, ctx.alloc()) : new Http1Observation(recorder, ctx.alloc());
+      if (undecided != null) {
+        observation.requestBytes(undecided);
+        undecided.release();
+        undecided = null;
       }
-      Http1Scanner.Framing framing = Http1Scanner.Framing.ofResponse(head, o.method);
-      if (framing instanceof Http1Scanner.Framing.Opaque) {
-        pending.removeFirst();
-        o.telemetry.end(target, peer, o.requestBytes, 0); // the exchange ends with its 101 / 2xx to CONNECT
+      if (early != null) {
+        observation.responseBytes(early);
+        early.release();
+        early = null;
       }
-      return framing;
-    }
-
-    @Override
-    public void onMessageEnd(long bytes) {
-      if (interim) {
-        interim = false;
-        return;
-      }
-      Observed o = pending.pollFirst();
-      if (o != null) {
-        o.telemetry.end(target, peer, o.requestBytes, bytes);
-      }
-    }
-
-    @Override
-    public void onOpaque(String reason) {
-      if (!reason.equals("switching protocols") && !reason.equals("tunnel established")) {
-        onUnobserved.accept(reason);
-      }
+      return true;
+    } finally {
+      preface.release();
     }
   }
 }

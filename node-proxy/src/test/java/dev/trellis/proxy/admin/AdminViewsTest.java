@@ -60,7 +60,7 @@ class AdminViewsTest {
     c.record(c.hosts().get(1), AttemptResult.response(502), 0);
     var facts = new AdminViews.ProxyFacts(true, "v\"7\\", 2, 3, Map.of(200, 5L, 401, 1L),
         List.of(new CertificateManager.IdentityStatus(WEB, true, Instant.ofEpochSecond(1_800_000_000L), "0a")),
-        Map.of("HTTP/2 (prior knowledge)", 4L));
+        Map.of("malformed request head", 4L));
 
     String text = AdminViews.metrics(List.of(c), facts, SECOND);
 
@@ -73,7 +73,7 @@ class AdminViewsTest {
     assertThat(text).contains("trellis_proxy_ready 1\n")
         .contains("trellis_proxy_config_info{version=\"v\\\"7\\\\\"} 1\n")
         .contains("trellis_proxy_inbound_requests_total{status=\"401\"} 1\n")
-        .contains("trellis_proxy_inbound_unobserved_connections_total{reason=\"HTTP/2 (prior knowledge)\"} 4\n")
+        .contains("trellis_proxy_inbound_unobserved_connections_total{reason=\"malformed request head\"} 4\n")
         .contains("trellis_proxy_certificate_expiry_seconds{identity=\"" + WEB + "\"} 1800000000\n")
         .contains("trellis_proxy_cluster_breaker_overflows_total{cluster=\"outbound|80||web.demo.svc.cluster.local\","
             + "resource=\"connections\"} 1\n")

@@ -210,6 +210,32 @@ class GrpcProxyTest {
   }
 
   @Test
+  void onAGrpcPortTheDestinationObservesEachCallPassivelyAsTheClientSpansChild() {
+    fx.policies("127.0.73.10", dev.trellis.proxy.state.LocalWorkload.MtlsMode.STRICT, List.of(),
+        Map.of(server.getPort(), "grpc"));
+    route(null, null);
+    assertThat(call("one")).isEqualTo("echo one");
+    StatusRuntimeException denied = org.junit.jupiter.api.Assertions.assertThrows(StatusRuntimeException.class,
+        () -> ClientCalls.blockingUnaryCall(channel, UNARY, CallOptions.DEFAULT, "denied"));
+    assertThat(denied.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+        .until(() -> telemetry.spans.getFinishedSpanItems().size() == 4);
+
+    var spans = telemetry.spans.getFinishedSpanItems();
+    var servers = spans.stream().filter(s -> s.getKind() == io.opentelemetry.api.trace.SpanKind.SERVER).toList();
+    assertThat(servers).hasSize(2).allSatisfy(server -> {
+      assertThat(server.getName()).isEqualTo("test.Echo/Unary");
+      assertThat(spans).as("its parent is a client span of the same trace").anySatisfy(client -> {
+        assertThat(client.getKind()).isEqualTo(io.opentelemetry.api.trace.SpanKind.CLIENT);
+        assertThat(client.getSpanId()).isEqualTo(server.getParentSpanId());
+      });
+    });
+    assertThat(servers).extracting(s -> s.getAttributes().get(dev.trellis.telemetry.MeshAttributes.RPC_GRPC_STATUS_CODE))
+        .containsExactlyInAnyOrder(0L, 7L);
+    assertThat(fx.inspection.connections()).as("passively: not through the destination's HTTP engine").isZero();
+  }
+
+  @Test
   void aPolicyOnAGrpcMethodIsEnforcedPerCallAtTheDestination() {
     fx.policies("127.0.73.10", dev.trellis.proxy.state.LocalWorkload.MtlsMode.STRICT, List.of(
         new dev.trellis.proxy.state.AuthorizationSpec("d/no-streams", dev.trellis.proxy.state.AuthorizationSpec.Action.DENY,

@@ -124,12 +124,12 @@ class HttpObserverHandlerTest {
   }
 
   @Test
-  void http2WithPriorKnowledgeIsRelayedUnobservedAndCounted() {
-    String preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-    assertThat(request(preface)).isEqualTo(preface);
+  void malformedFramingIsRelayedUnobservedAndCounted() {
+    String garbage = "GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+    assertThat(request(garbage)).isEqualTo(garbage);
     assertThat(workload.pipeline().get(HttpObserverHandler.class)).isNull();
-    assertThat(unobserved).containsExactly("HTTP/2 (prior knowledge)");
-    assertThat(respond("\0\0\0\4\0\0\0\0\0")).hasSize(9);
+    assertThat(unobserved).containsExactly("malformed request head");
+    assertThat(respond("HTTP/1.1 400 Bad Request\r\n\r\n")).hasSize(28);
     assertThat(telemetry.accessLog).isEmpty();
   }
 

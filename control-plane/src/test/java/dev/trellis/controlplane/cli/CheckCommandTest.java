@@ -83,4 +83,25 @@ class CheckCommandTest {
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.out()).contains(dir.resolve("nope.yaml") + ": cannot be read");
   }
+
+  @Test
+  void hostCheckPrintsEveryCheckAndAVerdictAndExitsOneOnlyWhenCaptureCannotWork() {
+    Run r = run("check", "--host", "--cni-conf-dir", dir.resolve("net.d").toString(), "--cni-bin-dir",
+        dir.resolve("bin").toString());
+
+    assertThat(r.out()).contains("cni config dir", dir.resolve("net.d") + " does not exist",
+        "capture: NOT ready on this host; fix: ");
+    assertThat(r.exit()).isEqualTo(1);
+    for (String check : dev.trellis.controlplane.check.HostCheck.CHECKS) {
+      assertThat(r.out()).contains(" " + check + " ");
+    }
+  }
+
+  @Test
+  void checkWithoutAFileOrHostIsAUsageError() {
+    Run r = run("check");
+
+    assertThat(r.exit()).isEqualTo(2);
+    assertThat(r.err()).contains("give a mesh file to check, --host, or both");
+  }
 }

@@ -92,11 +92,35 @@ public final class ChartInstall {
     for (var set : request.sets().entrySet()) {
       template = template.set(set.getKey(), set.getValue());
     }
+    String rendered;
     try {
-      return template.call();
+      rendered = template.call();
     } catch (RuntimeException e) {
       throw new InstallException("the chart " + request.chart() + " did not render: " + oneLine(e), e);
     }
+    return crds(request.chart()) + rendered;
+  }
+
+  /** The chart's {@code crds/} as install applies them first; helm-java's template leaves them out. */
+  static String crds(Path chart) {
+    Path dir = chart.resolve("crds");
+    if (!Files.isDirectory(dir)) {
+      return "";
+    }
+    StringBuilder out = new StringBuilder();
+    try (var files = Files.list(dir)) {
+      for (Path f : files.filter(f -> f.toString().endsWith(".yaml")).sorted().toList()) {
+        String text = Files.readString(f);
+        out.append("---\n# Source: ").append(chart.getFileName()).append("/crds/").append(f.getFileName()).append('\n')
+            .append(text.startsWith("---") ? text.substring(text.indexOf('\n') + 1) : text);
+        if (!text.endsWith("\n")) {
+          out.append('\n');
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new InstallException("cannot read the chart's CRDs in " + dir + ": " + e.getMessage(), e);
+    }
+    return out.toString();
   }
 
   /** {@code helm install --create-namespace}; returns Helm's notes on success. */

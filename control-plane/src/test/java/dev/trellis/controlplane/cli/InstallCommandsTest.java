@@ -43,6 +43,9 @@ class InstallCommandsTest {
     assertThat(docs).anySatisfy(d -> assertThat(d).contains("kind: DaemonSet", "name: trellis-node-proxy",
         "namespace: mesh-test"));
     assertThat(r.out()).doesNotContain("namespace: trellis-system");
+    assertThat(docs).as("the CRDs come first, as install applies them first").filteredOn(
+        d -> d.contains("kind: CustomResourceDefinition")).hasSize(3).allSatisfy(d -> assertThat(d)
+        .contains("# Source: trellis/crds/").contains("group: mesh.trellis.dev"));
   }
 
   @Test

@@ -1,9 +1,17 @@
 package dev.trellis.controlplane.cli;
 
+import dev.trellis.controlplane.check.ClusterCheck;
+import dev.trellis.controlplane.check.ClusterFactsReader;
 import dev.trellis.controlplane.check.HostCheck;
 import dev.trellis.controlplane.check.HostFactsReader;
 import dev.trellis.controlplane.check.MeshCheck;
 import dev.trellis.controlplane.check.PortProbe;
+import dev.trellis.controlplane.install.ChartInstall;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -21,7 +29,10 @@ import picocli.CommandLine.Spec;
     "trellis check --host: is this machine ready for transparent capture (kernel, cgroup v2, bpffs, libbpf,",
     "  privileges, kernel config, nft, CNI directories)? Each check ok / warning / missing with its fix;",
     "  exit 1 when capture cannot work here, not even with the nftables fallback.",
-    "Both may be given at once."})
+    "trellis check --cluster: is Trellis installed on the cluster of the kubeconfig (API server, Kubernetes",
+    "  version, Trellis and Gateway API CRDs, control plane and node proxies ready, enrolled namespaces)?",
+    "  Exit 1 when something is missing.",
+    "They may be combined."})
 final class CheckCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
@@ -41,10 +52,21 @@ final class CheckCommand implements Callable<Integer> {
       description = "With --host: the node's CNI plugin directory (default: ${DEFAULT-VALUE}).")
   Path cniBinDir;
 
+  @Option(names = "--cluster", description = "Check the cluster of the kubeconfig.")
+  boolean cluster;
+
+  @Option(names = "--kubeconfig", paramLabel = "FILE", description = "With --cluster: the cluster to check "
+      + "(default: the first file of $KUBECONFIG, else ~/.kube/config).")
+  Path kubeconfig;
+
+  @Option(names = {"-n", "--namespace"}, defaultValue = "trellis-system", description = "With --cluster: Trellis's "
+      + "namespace (default: ${DEFAULT-VALUE}).")
+  String namespace;
+
   @Override
-  public Integer call() {
-    if (meshFile == null && !host) {
-      throw new ParameterException(spec.commandLine(), "give a mesh file to check, --host, or both");
+  public Integer call() throws IOException {
+    if (meshFile == null && !host && !cluster) {
+      throw new ParameterException(spec.commandLine(), "give a mesh file to check, --host, --cluster, or several");
     }
     int exit = 0;
     if (meshFile != null) {
@@ -53,7 +75,30 @@ final class CheckCommand implements Callable<Integer> {
     if (host) {
       exit = Math.max(exit, checkHost(spec.commandLine().getOut()));
     }
+    if (cluster) {
+      exit = Math.max(exit, checkCluster(spec.commandLine().getOut()));
+    }
     return exit;
+  }
+
+  private int checkCluster(PrintWriter out) throws IOException {
+    ChartInstall.Kubeconfig kc = ChartInstall.chooseKubeconfig(kubeconfig, System.getenv(),
+        Path.of(System.getProperty("user.home")));
+    if (!Files.isRegularFile(kc.path())) {
+      throw new ChartInstall.InstallException("no kubeconfig at " + kc.path() + " (" + kc.source() + "); pass "
+          + "--kubeconfig FILE or set KUBECONFIG to the cluster's kubeconfig", null);
+    }
+    Config config = Config.fromKubeconfig(null, Files.readString(kc.path()), kc.path().toString());
+    // An operator waits for an answer: no retries with backoff, short timeouts.
+    config.setRequestRetryBackoffLimit(0);
+    config.setConnectionTimeout(5_000);
+    config.setRequestTimeout(10_000);
+    try (KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build()) {
+      out.println("cluster of kubeconfig " + kc.path() + " (" + kc.source() + "):");
+      ClusterCheck.Report report = ClusterCheck.decide(ClusterFactsReader.fetch(client, namespace), namespace);
+      report.lines().forEach(out::println);
+      return report.ready() ? 0 : 1;
+    }
   }
 
   private int checkMesh(PrintWriter out) {

@@ -102,6 +102,6 @@ class CheckCommandTest {
     Run r = run("check");
 
     assertThat(r.exit()).isEqualTo(2);
-    assertThat(r.err()).contains("give a mesh file to check, --host, or both");
+    assertThat(r.err()).contains("give a mesh file to check, --host, --cluster, or several");
   }
 }

@@ -23,16 +23,18 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code trellis check}: is a mesh file valid (and will it work locally)? Is this host ready for capture? */
-@Command(name = "check", description = {
-    "trellis check MESH_FILE: print every error in the mesh file (file:line:column: field: problem) and",
-    "  warnings about what parses but will not work in local mode. Exit 1 on errors (warnings do not fail).",
-    "trellis check --host: is this machine ready for transparent capture (kernel, cgroup v2, bpffs, libbpf,",
-    "  privileges, kernel config, nft, CNI directories)? Each check ok / warning / missing with its fix;",
-    "  exit 1 when capture cannot work here, not even with the nftables fallback.",
-    "trellis check --cluster: is Trellis installed on the cluster of the kubeconfig (API server, Kubernetes",
-    "  version, Trellis and Gateway API CRDs, control plane and node proxies ready, enrolled namespaces)?",
-    "  Exit 1 when something is missing.",
-    "They may be combined."})
+@Command(name = "check", mixinStandardHelpOptions = true, description = {
+    "Check a mesh file, this host, or a cluster; exit 1 when something is wrong.",
+    "",
+    "MESH_FILE  every error (file:line:column: field: problem), then warnings",
+    "           about what will not work in local mode (they do not fail).",
+    "--host     is this machine ready for transparent capture? Kernel, cgroup v2,",
+    "           bpffs, libbpf, privileges, kernel config, nft, CNI directories:",
+    "           ok / warning / missing, each with its fix. Exit 1 only when",
+    "           capture cannot work, not even with the nftables fallback.",
+    "--cluster  is Trellis installed on the kubeconfig's cluster? API server,",
+    "           version, CRDs, control plane, node proxies, enrolled namespaces.",
+    "They may be combined.", ""})
 final class CheckCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;
@@ -59,7 +61,7 @@ final class CheckCommand implements Callable<Integer> {
       + "(default: the first file of $KUBECONFIG, else ~/.kube/config).")
   Path kubeconfig;
 
-  @Option(names = {"-n", "--namespace"}, defaultValue = "trellis-system", description = "With --cluster: Trellis's "
+  @Option(names = {"-n", "--namespace"}, paramLabel = "NS", defaultValue = "trellis-system", description = "With --cluster: Trellis's "
       + "namespace (default: ${DEFAULT-VALUE}).")
   String namespace;
 

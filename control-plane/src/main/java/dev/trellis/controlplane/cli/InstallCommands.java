@@ -22,11 +22,11 @@ final class InstallCommands {
 
   /** Where the release lives; shared by install and uninstall. */
   static final class Target {
-    @Option(names = {"-n", "--namespace"}, defaultValue = "trellis-system",
+    @Option(names = {"-n", "--namespace"}, paramLabel = "NS", defaultValue = "trellis-system",
         description = "Namespace of the release, created if missing (default: ${DEFAULT-VALUE}).")
     String namespace;
 
-    @Option(names = "--release", defaultValue = "trellis", description = "Helm release name (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--release", paramLabel = "NAME", defaultValue = "trellis", description = "Helm release name (default: ${DEFAULT-VALUE}).")
     String release;
 
     @Option(names = "--kubeconfig", paramLabel = "FILE",
@@ -38,9 +38,11 @@ final class InstallCommands {
     }
   }
 
-  @Command(name = "install", description = {
-      "Install Trellis on a cluster from the Helm chart charts/trellis (control plane Deployment, node proxy",
-      "DaemonSet with the CNI installer, RBAC, CRDs). --dry-run prints the manifests instead and needs no cluster."})
+  @Command(name = "install", mixinStandardHelpOptions = true, description = {
+      "Install Trellis on a cluster from the Helm chart charts/trellis.",
+      "",
+      "Control plane Deployment, node proxy DaemonSet with the CNI installer,",
+      "RBAC, CRDs. --dry-run prints the manifests instead and needs no cluster.", ""})
   static final class Install implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Target target;
@@ -79,10 +81,12 @@ final class InstallCommands {
     }
   }
 
-  @Command(name = "uninstall", description = {
-      "Remove the Trellis release from a cluster. The CRDs and their resources stay (delete them with",
-      "kubectl delete crd -l app.kubernetes.io/part-of=trellis if you mean to); node agents unchain the CNI plugin",
-      "as their DaemonSet goes away."})
+  @Command(name = "uninstall", mixinStandardHelpOptions = true, description = {
+      "Remove the Trellis release from a cluster.",
+      "",
+      "The CRDs and their resources stay (kubectl delete crd -l",
+      "app.kubernetes.io/part-of=trellis deletes them and every policy);",
+      "node agents unchain the CNI plugin as their DaemonSet goes away.", ""})
   static final class Uninstall implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Mixin Target target;

@@ -130,6 +130,9 @@ final class TcpTelemetryHandler extends ChannelDuplexHandler {
       span.setAttribute("trellis.tcp.bytes_sent", transmitted);
       span.end(start.plusNanos(nanos));
     }
+    if (!telemetry.accessLog().enabled()) {
+      return;
+    }
     var sc = span.getSpanContext();
     telemetry.accessLog().log(new AccessLogEntry(start, TimeUnit.NANOSECONDS.toMicros(nanos),
         sc.isValid() ? sc.getTraceId() : null, sc.isValid() ? sc.getSpanId() : null, "outbound", "TCP", null, null,

@@ -3,6 +3,7 @@ package dev.trellis.controlplane.config;
 import dev.trellis.controlplane.model.AuthorizationPolicy;
 import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshTelemetry;
 import dev.trellis.controlplane.model.MeshNode;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.model.ObjectRef;
@@ -38,7 +39,7 @@ import org.snakeyaml.engine.v2.nodes.Node;
 public final class MeshFile {
 
   static final Set<String> ROOT = Set.of("trustDomain", "clusterDomain", "mtls", "nodes", "workloads", "services",
-      "routes", "policies", "authorizations");
+      "routes", "policies", "authorizations", "telemetry");
   /** Mesh files larger than this are refused before parsing. */
   static final int MAX_BYTES = 16 * 1024 * 1024;
 
@@ -126,8 +127,10 @@ public final class MeshFile {
       if (nodes.isEmpty() && !f.containsKey("nodes")) {
         root.problem("no nodes: declare at least one under 'nodes' (name, address, token)");
       }
+      MeshTelemetry telemetry = f.containsKey("telemetry") ? TelemetrySection.parse(f.get("telemetry"), baseDir)
+          : MeshTelemetry.DEFAULTS;
       return new Mesh(td, clusterDomain == null ? "cluster.local" : clusterDomain, mtls, nodes, workloads, svcs, routes,
-          policies, authz);
+          policies, authz, telemetry);
     }
 
     private static List<YamlValue> section(Map<String, YamlValue> f, String name) {

@@ -11,12 +11,23 @@ import java.util.Optional;
  *
  * @param clusterDomain DNS suffix of service names, e.g. {@code cluster.local} in {@code greeter.demo.svc.cluster.local}
  * @param defaultMtls mTLS mode of workloads that do not set one
+ * @param telemetry what node proxies record (the mesh file's {@code telemetry} section; in a cluster the chart's
+ *     values decide, and this is the default)
  */
 public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
     List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
-    List<AuthorizationPolicy> authorizations) {
+    List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry) {
+
+  /** A mesh with default telemetry settings. */
+  public Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
+      List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
+      List<AuthorizationPolicy> authorizations) {
+    this(trustDomain, clusterDomain, defaultMtls, nodes, workloads, services, routes, policies, authorizations,
+        MeshTelemetry.DEFAULTS);
+  }
 
   public Mesh {
+    java.util.Objects.requireNonNull(telemetry, "telemetry");
     nodes = List.copyOf(nodes);
     workloads = List.copyOf(workloads);
     services = List.copyOf(services);

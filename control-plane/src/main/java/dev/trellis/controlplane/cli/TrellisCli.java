@@ -10,7 +10,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "trellis", mixinStandardHelpOptions = true, version = "trellis 0.1.0-SNAPSHOT",
     description = "Trellis, a sidecar-free service mesh: local tools.",
-    subcommands = {ControlPlaneCommand.class, DemoCommand.class, CaCommand.class})
+    subcommands = {ControlPlaneCommand.class, DemoCommand.class, CaCommand.class, UpCommand.class,
+        DownCommand.class, StatusCommand.class, ConfigDumpCommand.class})
 public final class TrellisCli {
 
   private TrellisCli() {}

@@ -54,8 +54,21 @@ final class DownCommand implements Callable<Integer> {
       return 1;
     }
     RunState.delete(stateDir);
+    deleteTokens(state.get());
     out.println("Stopped " + alive.size() + " process(es) of the mesh " + state.get().meshFile() + "; logs stay in "
         + stateDir.toAbsolutePath() + ".");
     return 0;
+  }
+
+  /** The node tokens {@code up} wrote for the proxies: secrets do not outlive the run. */
+  private void deleteTokens(RunState state) {
+    for (RunState.Entry proxy : state.all(RunState.Role.NODE_PROXY)) {
+      try {
+        java.nio.file.Files.deleteIfExists(stateDir.resolve(proxy.name() + ".token"));
+      } catch (java.io.IOException e) {
+        spec.commandLine().getErr().println("warning: cannot remove " + stateDir.resolve(proxy.name() + ".token")
+            + ": " + e.getMessage());
+      }
+    }
   }
 }

@@ -36,9 +36,12 @@ final class LaunchPlan {
   record Launch(String name, RunState.Role role, List<String> command, Map<String, String> env, Path workDir,
       Path log, String address, String admin, List<String> ready, Path secretFile, String secret) {}
 
-  /** Where the pieces live: java, the module class paths, the state folder. */
+  /**
+   * Where the pieces live: java, the module class paths, the state folder; and extra node proxy
+   * flags (telemetry).
+   */
   record Layout(String java, List<String> jvmOptions, String controlPlaneClasspath, String nodeProxyClasspath,
-      String demoClasspath, Path stateDir) {}
+      String demoClasspath, Path stateDir, List<String> proxyFlags) {}
 
   private LaunchPlan() {}
 
@@ -70,6 +73,7 @@ final class LaunchPlan {
     List<String> command = java(layout, layout.nodeProxyClasspath(), "dev.trellis.proxy.NodeProxyMain");
     command.addAll(List.of("--node", node.name(), "--address", node.address(), "--token-file", token.toString(),
         "--access-log", layout.stateDir().resolve(node.name() + ".access.log").toAbsolutePath().toString()));
+    command.addAll(layout.proxyFlags());
     String admin = "http://" + node.address() + ":" + PROXY_ADMIN;
     return new Launch(node.name(), RunState.Role.NODE_PROXY, command, Map.of(), layout.stateDir(),
         log(layout, node.name()), node.address(), admin, List.of(admin + "/healthz/ready"), token, node.token());

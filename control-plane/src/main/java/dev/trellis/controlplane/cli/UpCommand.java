@@ -47,6 +47,11 @@ final class UpCommand implements Callable<Integer> {
       description = "How long each process may take to become ready (default: ${DEFAULT-VALUE}).")
   Duration timeout;
 
+  @Option(names = "--zipkin", defaultValue = "http://127.0.0.1:9411/api/v2/spans",
+      description = "Where node proxies send spans (every request is traced; run a Zipkin there to see them, "
+          + "e.g. 'docker run -p 127.0.0.1:9411:9411 openzipkin/zipkin'), or 'none' (default: ${DEFAULT-VALUE}).")
+  String zipkin;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -98,8 +103,8 @@ final class UpCommand implements Callable<Integer> {
       boolean alive = previous.get().processes().stream().anyMatch(e -> LocalProcesses.find(e.pid()).isPresent());
       if (alive) {
         return Optional.of("a run is already up (mesh " + previous.get().meshFile() + ", state in "
-            + stateDir.toAbsolutePath() + "); stop it first with 'trellis down'"
-            + (stateDir.equals(Path.of(".trellis/run")) ? "" : " --state-dir " + stateDir));
+            + stateDir.toAbsolutePath() + "); stop it first with 'trellis down"
+            + (stateDir.equals(Path.of(".trellis/run")) ? "" : " --state-dir " + stateDir) + "'");
       }
       out.println("(an earlier run in " + stateDir + " has no process left; replacing its state)");
       RunState.delete(stateDir);
@@ -141,7 +146,8 @@ final class UpCommand implements Callable<Integer> {
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> jvm = List.of("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow");
     return new LaunchPlan.Layout(java, jvm, classpath(root, "control-plane"), classpath(root, "node-proxy"),
-        classpath(root, "demo"), stateDir.toAbsolutePath());
+        classpath(root, "demo"), stateDir.toAbsolutePath(), zipkin.equals("none") ? List.of()
+            : List.of("--tracing-sampling", "1", "--zipkin", zipkin));
   }
 
   /** The module jar and its copied dependencies, as the launcher builds them. */

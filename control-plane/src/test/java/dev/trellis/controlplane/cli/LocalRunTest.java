@@ -116,7 +116,8 @@ class LocalRunTest {
   void theDemoMeshPlansControlPlaneProxiesAndWorkloadsWithTheirEnvironment() throws Exception {
     Path mesh = Path.of("..", "examples", "demo", "mesh.yaml");
     LocalMesh local = MeshFile.loadLocal(mesh);
-    LaunchPlan.Layout layout = new LaunchPlan.Layout("java", List.of(), "cp.jar", "np.jar", "demo.jar", dir);
+    LaunchPlan.Layout layout = new LaunchPlan.Layout("java", List.of(), "cp.jar", "np.jar", "demo.jar", dir,
+        List.of("--zipkin", "http://127.0.0.1:9411/api/v2/spans"));
     List<LaunchPlan.Launch> plan = LaunchPlan.plan(local, mesh, layout);
     assertThat(plan.getFirst().role()).isEqualTo(RunState.Role.CONTROL_PLANE);
     assertThat(plan.getFirst().ready()).containsExactly("http://127.0.0.1:15014/healthz/ready");
@@ -124,7 +125,8 @@ class LocalRunTest {
         .containsExactlyElementsOf(local.mesh().nodes().stream().map(n -> n.name()).toList());
     LaunchPlan.Launch proxy = plan.get(1);
     assertThat(proxy.command()).containsSequence("--token-file", dir.resolve(proxy.name() + ".token").toString())
-        .contains("--access-log").doesNotContain(proxy.secret());
+        .contains("--access-log").endsWith("--zipkin", "http://127.0.0.1:9411/api/v2/spans")
+        .doesNotContain(proxy.secret());
     LaunchPlan.Launch flaky = plan.stream().filter(l -> l.name().equals("demo/web-flaky-0")).findFirst().orElseThrow();
     assertThat(flaky.command()).endsWith("dev.trellis.demo.DemoMain", "http");
     assertThat(flaky.env()).containsEntry("TRELLIS_WORKLOAD_PORTS", "8080").containsEntry("TRELLIS_DEMO_FAIL_RATE", "0.5")
@@ -139,7 +141,7 @@ class LocalRunTest {
         workloads: [{name: lonely, namespace: d, node: n, address: 127.0.61.9, labels: {app: x}, run: {demo: http}}]
         """, "m.yaml", null);
     assertThatThrownBy(() -> LaunchPlan.plan(local, dir.resolve("m.yaml"),
-        new LaunchPlan.Layout("java", List.of(), "a", "b", "c", dir)))
+        new LaunchPlan.Layout("java", List.of(), "a", "b", "c", dir, List.of())))
         .hasMessageContaining("workload d/lonely runs a demo service but no service selects it")
         .hasMessageContaining("add a service whose selector matches its labels {app=x}");
   }

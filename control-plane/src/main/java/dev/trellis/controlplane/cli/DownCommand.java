@@ -41,7 +41,7 @@ final class DownCommand implements Callable<Integer> {
     java.util.Collections.reverse(entries);
     List<ProcessHandle> alive = new ArrayList<>();
     for (RunState.Entry e : entries) {
-      Optional<ProcessHandle> p = LocalProcesses.find(e.pid());
+      Optional<ProcessHandle> p = LocalProcesses.find(e);
       p.ifPresent(alive::add);
       out.printf("  %-28s pid %-8d %s%n", e.name(), e.pid(), p.isPresent() ? "stopping" : "already gone");
     }

@@ -117,9 +117,15 @@ final class LocalProcesses {
     }
   }
 
-  /** The process with this pid if it is alive and still the one we started (same start time when known). */
-  static Optional<ProcessHandle> find(long pid) {
-    return ProcessHandle.of(pid).filter(ProcessHandle::isAlive);
+  /** The entry's process if it is alive and still the one we started (same start time, when known). */
+  static Optional<ProcessHandle> find(RunState.Entry entry) {
+    return ProcessHandle.of(entry.pid()).filter(ProcessHandle::isAlive).filter(p -> entry.processStart() == null
+        || p.info().startInstant().map(i -> i.toString().equals(entry.processStart())).orElse(true));
+  }
+
+  /** What {@link #find} compares: the process's start time as the OS reports it, or null. */
+  static String startOf(ProcessHandle p) {
+    return p.info().startInstant().map(Object::toString).orElse(null);
   }
 
   /** The last {@code n} lines of a log file (empty if it cannot be read). */

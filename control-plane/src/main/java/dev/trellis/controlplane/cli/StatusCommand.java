@@ -39,8 +39,8 @@ final class StatusCommand implements Callable<Integer> {
     for (RunState.Entry proxy : state.all(RunState.Role.NODE_PROXY)) {
       processes.fetch(proxy.admin() + "/config_dump").ifPresent(d -> dumps.put(proxy.name(), d));
     }
-    StatusView.render(state, pid -> LocalProcesses.find(pid).isPresent(), clients, dumps).forEach(out::println);
-    boolean allAlive = state.processes().stream().allMatch(e -> LocalProcesses.find(e.pid()).isPresent());
+    StatusView.render(state, e -> LocalProcesses.find(e).isPresent(), clients, dumps).forEach(out::println);
+    boolean allAlive = state.processes().stream().allMatch(e -> LocalProcesses.find(e).isPresent());
     return allAlive ? 0 : 1;
   }
 }

@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.LongPredicate;
+import java.util.function.Predicate;
 
 /**
  * Renders {@code trellis status} from what was fetched: the run state, which pids are alive, the
@@ -23,7 +23,7 @@ final class StatusView {
    * @param clients the control plane's {@code /debug/clients} body, if it answered
    * @param dumps node name to its {@code /config_dump} body, for the proxies that answered
    */
-  static List<String> render(RunState state, LongPredicate alive, Optional<String> clients, Map<String, String> dumps) {
+  static List<String> render(RunState state, Predicate<RunState.Entry> alive, Optional<String> clients, Map<String, String> dumps) {
     List<String> out = new ArrayList<>();
     out.add("Run of " + state.meshFile() + " (started " + state.startedAt() + ")");
     out.add("");
@@ -32,7 +32,7 @@ final class StatusView {
     rows.add(List.of("NAME", "ROLE", "STATE", "PID", "LOG"));
     for (RunState.Entry e : state.processes()) {
       rows.add(List.of(e.name(), e.role().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
-          alive.test(e.pid()) ? "alive" : "DEAD", String.valueOf(e.pid()), e.log()));
+          alive.test(e) ? "alive" : "DEAD", String.valueOf(e.pid()), e.log()));
     }
     out.addAll(table(rows));
     out.add("");

@@ -82,7 +82,7 @@ final class UpCommand implements Callable<Integer> {
       ProcessHandle p = processes.start(launch);
       started.add(p);
       state = state.with(new RunState.Entry(launch.name(), launch.role(), p.pid(), launch.log().toString(),
-          launch.address(), launch.admin()));
+          launch.address(), launch.admin(), LocalProcesses.startOf(p)));
       state.write(stateDir);
       Optional<String> failure = processes.awaitReady(launch, p, timeout);
       if (failure.isPresent()) {
@@ -100,7 +100,7 @@ final class UpCommand implements Callable<Integer> {
   private Optional<String> refusal(PrintWriter out) {
     Optional<RunState> previous = RunState.read(stateDir);
     if (previous.isPresent()) {
-      boolean alive = previous.get().processes().stream().anyMatch(e -> LocalProcesses.find(e.pid()).isPresent());
+      boolean alive = previous.get().processes().stream().anyMatch(e -> LocalProcesses.find(e).isPresent());
       if (alive) {
         return Optional.of("a run is already up (mesh " + previous.get().meshFile() + ", state in "
             + stateDir.toAbsolutePath() + "); stop it first with 'trellis down"

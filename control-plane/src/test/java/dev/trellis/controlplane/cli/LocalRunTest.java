@@ -23,12 +23,12 @@ class LocalRunTest {
 
   private static final RunState STATE = new RunState("/m/mesh.yaml", "2026-01-01T00:00:00Z", List.of(
       new RunState.Entry("control-plane", RunState.Role.CONTROL_PLANE, 101, "/r/control-plane.log", "127.0.0.1",
-          "http://127.0.0.1:15014"),
+          "http://127.0.0.1:15014", "2026-01-01T00:00:00.010Z"),
       new RunState.Entry("node-1", RunState.Role.NODE_PROXY, 102, "/r/node-1.log", "127.0.61.1",
-          "http://127.0.61.1:15020"),
+          "http://127.0.61.1:15020", null),
       new RunState.Entry("node-2", RunState.Role.NODE_PROXY, 103, "/r/node-2.log", "127.0.62.1",
-          "http://127.0.62.1:15020"),
-      new RunState.Entry("demo/web-v1-0", RunState.Role.WORKLOAD, 104, "/r/demo.web-v1-0.log", "127.0.61.10", null)));
+          "http://127.0.62.1:15020", null),
+      new RunState.Entry("demo/web-v1-0", RunState.Role.WORKLOAD, 104, "/r/demo.web-v1-0.log", "127.0.61.10", null, null)));
 
   private record Run(int exit, String out, String err) {}
 
@@ -55,6 +55,17 @@ class LocalRunTest {
   }
 
   @Test
+  void aLivePidThatStartedAtAnotherTimeIsNotTakenForOurProcess() {
+    ProcessHandle self = ProcessHandle.current();
+    RunState.Entry ours = new RunState.Entry("x", RunState.Role.WORKLOAD, self.pid(), "/l", "127.0.0.1", null,
+        LocalProcesses.startOf(self));
+    RunState.Entry reused = new RunState.Entry("x", RunState.Role.WORKLOAD, self.pid(), "/l", "127.0.0.1", null,
+        "1999-01-01T00:00:00Z");
+    assertThat(LocalProcesses.find(ours)).contains(self);
+    assertThat(LocalProcesses.find(reused)).isEmpty();
+  }
+
+  @Test
   void configDumpOfAnUnknownNodeListsTheKnownOnes() {
     STATE.write(dir);
     Run r = cli("config-dump", "node-9", "--state-dir", dir.toString());
@@ -75,7 +86,7 @@ class LocalRunTest {
   @Test
   void downStopsNothingAliveAndRemovesAStaleState() {
     RunState stale = new RunState("/m.yaml", "x", List.of(new RunState.Entry("w", RunState.Role.WORKLOAD,
-        Long.MAX_VALUE - 1, "/l", "127.0.0.1", null)));
+        Long.MAX_VALUE - 1, "/l", "127.0.0.1", null, null)));
     stale.write(dir);
     Run r = cli("down", "--state-dir", dir.toString());
     assertThat(r.exit()).isZero();
@@ -94,7 +105,7 @@ class LocalRunTest {
         {"version":"3","identities":[{"identity":"spiffe://cluster.local/ns/demo/sa/web","ready":true,
           "notAfter":"2026-01-02T00:00:00Z","serial":"ab"}]}
         """;
-    List<String> lines = StatusView.render(STATE, pid -> pid != 104, Optional.of(clients), Map.of("node-1", dump));
+    List<String> lines = StatusView.render(STATE, e -> e.pid() != 104, Optional.of(clients), Map.of("node-1", dump));
     assertThat(lines).contains(
         "  NAME           ROLE           STATE  PID  LOG",
         "  control-plane  control-plane  alive  101  /r/control-plane.log",
@@ -107,7 +118,7 @@ class LocalRunTest {
 
   @Test
   void statusSaysWhenTheControlPlaneDoesNotAnswerOrHasNoClients() {
-    assertThat(StatusView.render(STATE, pid -> true, Optional.empty(), Map.of()))
+    assertThat(StatusView.render(STATE, e -> true, Optional.empty(), Map.of()))
         .contains("  the control plane's admin did not answer; see its log above");
     assertThat(StatusView.clientRows("[]")).containsExactly("  no xDS client is connected");
   }

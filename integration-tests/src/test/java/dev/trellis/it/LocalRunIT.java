@@ -2,6 +2,12 @@ package dev.trellis.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.trellis.demo.v1.GreeterGrpc;
+import dev.trellis.demo.v1.HelloReply;
+import dev.trellis.demo.v1.HelloRequest;
+import io.grpc.HttpConnectProxiedSocketAddress;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -85,6 +91,7 @@ class LocalRunIT {
 
     splitAndRetriesHideTheFlakyInstance(state);
     theBreakerRefusesConcurrentCallsWithUo();
+    theGrpcGreeterAnswersThroughTheMesh();
 
     Result status = trellis("status", "--state-dir", state.toString());
     assertThat(status.exit()).as(status.output()).isZero();
@@ -144,6 +151,32 @@ class LocalRunIT {
       assertThat(r.header("x-trellis-response-flags")).isEqualTo("UO");
     });
     assertThat(responses).anySatisfy(r -> assertThat(r.status()).isEqualTo(200));
+  }
+
+  /**
+   * An unmodified grpc-java client (the ITs' own copy of the wire-compatible greeter proto) calls the
+   * demo greeter's VIP through node-1's HTTP CONNECT entry, from the client workload's address.
+   */
+  private static void theGrpcGreeterAnswersThroughTheMesh() throws Exception {
+    // A target string (not an address) so the name resolver consults the proxy detector; the local
+    // socket is bound to a loopback address, so nothing could ever leave the machine.
+    ManagedChannel channel = NettyChannelBuilder.forTarget("dns:///10.96.61.30:50051").usePlaintext()
+        .proxyDetector(target -> HttpConnectProxiedSocketAddress.newBuilder().setProxyAddress(ENTRY)
+            .setTargetAddress((InetSocketAddress) target).build())
+        .localSocketPicker(new NettyChannelBuilder.LocalSocketPicker() {
+          @Override
+          public java.net.SocketAddress createSocketAddress(java.net.SocketAddress remote, io.grpc.Attributes attrs) {
+            return new InetSocketAddress(CLIENT, 0);
+          }
+        }).build();
+    try {
+      HelloReply reply = GreeterGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS)
+          .sayHello(HelloRequest.newBuilder().setName("it").build());
+      assertThat(reply.getMessage()).isEqualTo("Hello, it, from greeter-0");
+      assertThat(reply.getBackend()).isEqualTo("greeter-0");
+    } finally {
+      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
   }
 
   @Test

@@ -180,6 +180,31 @@ class LocalRunIT {
   }
 
   @Test
+  void aWorkloadThatDiesShowsItsLogAndUpStopsEverythingItStarted(@TempDir Path dir) throws Exception {
+    Path state = dir.resolve("run");
+    stateDirs.add(state);
+    Path mesh = dir.resolve("mesh.yaml");
+    Files.writeString(mesh, """
+        nodes:
+          - {name: node-1, address: 127.0.61.1, token: demo-node-1-token-change-me}
+        workloads:
+          - {name: broken, namespace: demo, node: node-1, address: 127.0.61.40, labels: {app: broken},
+             run: {command: [sh, -c, "echo listening on $TRELLIS_WORKLOAD_ADDRESS:$TRELLIS_WORKLOAD_PORTS; exit 3"]}}
+        services:
+          - {name: broken, namespace: demo, selector: {app: broken}, ports: [{name: http, port: 8080}]}
+        """);
+    Result up = trellis("up", mesh.toString(), "--state-dir", state.toString(), "--zipkin", "none");
+    assertThat(up.exit()).as(up.output()).isEqualTo(1);
+    assertThat(up.output()).contains("error: demo/broken exited before it was ready",
+        "| listening on 127.0.61.40:8080", "Fix: the workload must listen on $TRELLIS_WORKLOAD_ADDRESS",
+        "Stopping the 3 process(es) this run started");
+    assertThat(state.resolve("run.json")).doesNotExist();
+    assertThat(state.resolve("node-1.token")).doesNotExist();
+    assertThat(ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("").contains(state.toString())))
+        .as("processes started for %s", state).isEmpty();
+  }
+
+  @Test
   void theReadmeQuickStartRunsAsWritten() throws Exception {
     stateDirs.add(ROOT.resolve(".trellis/run"));
     String readme = Files.readString(ROOT.resolve("README.md"));

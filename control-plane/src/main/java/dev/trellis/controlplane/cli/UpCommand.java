@@ -74,8 +74,8 @@ final class UpCommand implements Callable<Integer> {
     RunState state = new RunState(mesh.toAbsolutePath().normalize().toString(), Clock.systemUTC().instant().toString(),
         List.of());
     List<ProcessHandle> started = new ArrayList<>();
-    out.println("Starting the mesh in " + mesh + " (" + local.mesh().nodes().size() + " nodes, "
-        + local.runs().size() + " workload processes); logs in " + stateDir.toAbsolutePath());
+    out.println("Starting the mesh in " + mesh + " (" + local.mesh().nodes().size() + " node(s), "
+        + local.runs().size() + " workload process(es)); logs in " + stateDir.toAbsolutePath());
     for (LaunchPlan.Launch launch : plan) {
       out.printf("  %-14s %-28s starting...%n", describe(launch.role()), launch.name());
       out.flush();
@@ -87,6 +87,7 @@ final class UpCommand implements Callable<Integer> {
       Optional<String> failure = processes.awaitReady(launch, p, timeout);
       if (failure.isPresent()) {
         fail(err, launch, failure.get(), processes, started);
+        deleteSecrets(plan);
         return 1;
       }
       out.printf("  %-14s %-28s ready (pid %d)%n", describe(launch.role()), launch.name(), p.pid());
@@ -126,6 +127,14 @@ final class UpCommand implements Callable<Integer> {
     err.flush();
     processes.stop(started, Duration.ofSeconds(5));
     RunState.delete(stateDir);
+  }
+
+  private static void deleteSecrets(List<LaunchPlan.Launch> plan) throws IOException {
+    for (LaunchPlan.Launch l : plan) {
+      if (l.secretFile() != null) {
+        Files.deleteIfExists(l.secretFile());
+      }
+    }
   }
 
   private static String hint(LaunchPlan.Launch launch) {

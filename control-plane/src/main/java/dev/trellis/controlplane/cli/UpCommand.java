@@ -181,13 +181,20 @@ final class UpCommand implements Callable<Integer> {
   private void printNext(PrintWriter out, Mesh mesh) {
     String dir = stateDir.equals(Path.of(".trellis/run")) ? "" : " --state-dir " + stateDir;
     out.println("The mesh is up. Next:");
-    out.println("  trellis status" + dir + "                 # processes, xDS clients and ACKed versions, certificates");
+    List<String[]> next = new ArrayList<>();
+    next.add(new String[] {"trellis status" + dir, "processes, xDS clients and ACKed versions, certificates"});
     if (!mesh.nodes().isEmpty()) {
-      out.println("  trellis config-dump " + mesh.nodes().getFirst().name() + dir + "   # what that node proxy holds");
+      next.add(new String[] {"trellis config-dump " + mesh.nodes().getFirst().name() + dir,
+          "what that node proxy holds"});
     }
-    example(mesh).ifPresent(c -> out.println("  " + c));
-    out.println("  access logs (one JSON line per request, with its trace id): " + stateDir.resolve("<node>.access.log"));
-    out.println("  trellis down" + dir + "                   # stop everything");
+    example(mesh).ifPresent(c -> next.add(new String[] {c, "a call as " + mesh.workloads().getFirst().namespace()
+        + "/" + mesh.workloads().getFirst().name()}));
+    next.add(new String[] {"tail " + stateDir.resolve("<node>.access.log"), "one JSON line per request, with its "
+        + "trace id"});
+    next.add(new String[] {"trellis down" + dir, "stop everything"});
+    int width = next.stream().mapToInt(n -> n[0].length()).max().orElse(0);
+    next.forEach(n -> out.printf("  %-" + width + "s   # %s%n", n[0], n[1]));
+    out.flush();
   }
 
   /** A curl from the first workload with a process to the first HTTP service with a VIP, through its node's entry. */
@@ -202,6 +209,6 @@ final class UpCommand implements Callable<Integer> {
     int port = svc.get().ports().stream().filter(p -> p.protocol().name().startsWith("HTTP")).findFirst().orElseThrow()
         .port();
     return Optional.of("curl --interface " + from.address() + " --socks5 " + node + ":" + LaunchPlan.PROXY_ENTRY
-        + " http://" + svc.get().vip() + ":" + port + "/     # as " + from.namespace() + "/" + from.name());
+        + " http://" + svc.get().vip() + ":" + port + "/");
   }
 }

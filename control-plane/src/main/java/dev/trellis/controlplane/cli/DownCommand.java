@@ -15,8 +15,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code trellis down}: stops what {@code trellis up} started. Running it with nothing up is fine. */
 @Command(name = "down", description = {
-    "Stop every process of the local run (SIGTERM, then SIGKILL after --grace) and remove its run state.",
-    "Logs stay in --state-dir. With no run up, says so and exits 0."})
+    "Stop the local run started by 'trellis up'.",
+    "SIGTERM to every process, SIGKILL after --grace; removes the run state (logs stay in --state-dir).",
+    "With no run up, says so and exits 0."})
 final class DownCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;

@@ -14,8 +14,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code trellis status}: the local run at a glance. */
 @Command(name = "status", description = {
-    "Show the local run: each process (alive or dead, pid, log), the control plane's xDS clients with their",
-    "ACKed versions, and the certificate of each workload identity on each node proxy."})
+    "Show the local run started by 'trellis up'.",
+    "Each process (alive or dead, pid, log), the control plane's xDS clients with their ACKed versions,",
+    "and the certificate of each workload identity on each node proxy. Exit 1 if a process died."})
 final class StatusCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;

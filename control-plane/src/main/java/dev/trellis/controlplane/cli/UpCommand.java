@@ -25,8 +25,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code trellis up}: a whole mesh on this machine, as background processes that outlive the command. */
 @Command(name = "up", description = {
-    "Start a local mesh in the background: the control plane, one node proxy per node of the mesh file and",
-    "a process for each workload with a 'run' field (docs/mesh-file.md). Waits until each is ready.",
+    "Start a whole mesh on this machine, in the background.",
+    "Starts the control plane, one node proxy per node of the mesh file and a process for each workload",
+    "with a 'run' field (docs/mesh-file.md), and waits until each is ready.",
     "Logs and the run state go to --state-dir. Then: trellis status, trellis config-dump NODE, trellis down."})
 final class UpCommand implements Callable<Integer> {
 

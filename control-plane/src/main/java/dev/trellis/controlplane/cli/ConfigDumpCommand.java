@@ -14,7 +14,8 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code trellis config-dump NODE}: what one node proxy of the local run holds. */
-@Command(name = "config-dump", description = {"Print what a node proxy of the local run holds.",
+@Command(name = "config-dump", mixinStandardHelpOptions = true, description = {
+    "Print what a node proxy of the local run holds.",
     "Its /config_dump (workloads, identities and their certificates, services, endpoints) as indented JSON;",
     "NODE as named in the mesh file."})
 final class ConfigDumpCommand implements Callable<Integer> {

@@ -14,7 +14,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code trellis down}: stops what {@code trellis up} started. Running it with nothing up is fine. */
-@Command(name = "down", description = {
+@Command(name = "down", mixinStandardHelpOptions = true, description = {
     "Stop the local run started by 'trellis up'.",
     "SIGTERM to every process, SIGKILL after --grace; removes the run state (logs stay in --state-dir).",
     "With no run up, says so and exits 0."})

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code trellis status}: the local run at a glance. */
-@Command(name = "status", description = {
+@Command(name = "status", mixinStandardHelpOptions = true, description = {
     "Show the local run started by 'trellis up'.",
     "Each process (alive or dead, pid, log), the control plane's xDS clients with their ACKed versions,",
     "and the certificate of each workload identity on each node proxy. Exit 1 if a process died."})

@@ -24,7 +24,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /** {@code trellis up}: a whole mesh on this machine, as background processes that outlive the command. */
-@Command(name = "up", description = {
+@Command(name = "up", mixinStandardHelpOptions = true, description = {
     "Start a whole mesh on this machine, in the background.",
     "Starts the control plane, one node proxy per node of the mesh file and a process for each workload",
     "with a 'run' field (docs/mesh-file.md), and waits until each is ready.",

@@ -205,6 +205,26 @@ class LocalRunIT {
   }
 
   @Test
+  void aWorkloadCommandThatCannotStartIsNamedAndNothingIsLeftRunning(@TempDir Path dir) throws Exception {
+    Path state = dir.resolve("run");
+    stateDirs.add(state);
+    Path mesh = dir.resolve("mesh.yaml");
+    Files.writeString(mesh, """
+        nodes:
+          - {name: node-1, address: 127.0.61.1, token: demo-node-1-token-change-me}
+        workloads:
+          - {name: missing, namespace: demo, node: node-1, address: 127.0.61.41, run: {command: [/nonexistent/server]}}
+        """);
+    Result up = trellis("up", mesh.toString(), "--state-dir", state.toString(), "--zipkin", "none");
+    assertThat(up.exit()).as(up.output()).isEqualTo(1);
+    assertThat(up.output()).contains("error: cannot start demo/missing (/nonexistent/server)",
+        "check that the program exists", "Stopping the 2 process(es) this run started");
+    assertThat(state.resolve("run.json")).doesNotExist();
+    assertThat(ProcessHandle.allProcesses().filter(p -> p.info().commandLine().orElse("").contains(state.toString())))
+        .as("processes started for %s", state).isEmpty();
+  }
+
+  @Test
   void theReadmeQuickStartRunsAsWritten() throws Exception {
     stateDirs.add(ROOT.resolve(".trellis/run"));
     String readme = Files.readString(ROOT.resolve("README.md"));

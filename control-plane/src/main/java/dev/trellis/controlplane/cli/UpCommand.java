@@ -80,7 +80,14 @@ final class UpCommand implements Callable<Integer> {
     for (LaunchPlan.Launch launch : plan) {
       out.printf("  %-14s %-28s starting...%n", describe(launch.role()), launch.name());
       out.flush();
-      ProcessHandle p = processes.start(launch);
+      ProcessHandle p;
+      try {
+        p = processes.start(launch);
+      } catch (java.io.UncheckedIOException e) {
+        fail(err, launch, e.getMessage(), processes, started);
+        deleteSecrets(plan);
+        return 1;
+      }
       started.add(p);
       state = state.with(new RunState.Entry(launch.name(), launch.role(), p.pid(), launch.log().toString(),
           launch.address(), launch.admin(), LocalProcesses.startOf(p)));

@@ -32,9 +32,11 @@ final class LaunchPlan {
    * @param ready what answers once it is ready: an {@code http://} URL that must return 200, or
    *     {@code host:port} pairs that must accept connections (none: ready once started)
    * @param secretFile a file (mode 0600) to write before starting, e.g. a node token, or null
+   * @param ports the ports it listens on at {@code address}
    */
   record Launch(String name, RunState.Role role, List<String> command, Map<String, String> env, Path workDir,
-      Path log, String address, String admin, List<String> ready, Path secretFile, String secret) {}
+      Path log, String address, List<Integer> ports, String admin, List<String> ready, Path secretFile,
+      String secret) {}
 
   /**
    * Where the pieces live: java, the module class paths, the state folder; and extra node proxy
@@ -65,7 +67,7 @@ final class LaunchPlan {
         layout.stateDir().resolve("control-plane").toAbsolutePath().toString()));
     String admin = "http://127.0.0.1:" + CONTROL_PLANE_ADMIN;
     return new Launch("control-plane", RunState.Role.CONTROL_PLANE, command, Map.of(), layout.stateDir(),
-        log(layout, "control-plane"), "127.0.0.1", admin, List.of(admin + "/healthz/ready"), null, null);
+        log(layout, "control-plane"), "127.0.0.1", List.of(15010, 15012, CONTROL_PLANE_ADMIN), admin, List.of(admin + "/healthz/ready"), null, null);
   }
 
   static Launch nodeProxy(MeshNode node, Layout layout) {
@@ -76,7 +78,7 @@ final class LaunchPlan {
     command.addAll(layout.proxyFlags());
     String admin = "http://" + node.address() + ":" + PROXY_ADMIN;
     return new Launch(node.name(), RunState.Role.NODE_PROXY, command, Map.of(), layout.stateDir(),
-        log(layout, node.name()), node.address(), admin, List.of(admin + "/healthz/ready"), token, node.token());
+        log(layout, node.name()), node.address(), List.of(PROXY_ENTRY, 15006, 15008, PROXY_ADMIN), admin, List.of(admin + "/healthz/ready"), token, node.token());
   }
 
   static Launch workload(LocalMesh local, Workload w, WorkloadRun run, Path meshFile, Layout layout) {
@@ -107,7 +109,7 @@ final class LaunchPlan {
     };
     Path dir = meshFile.toAbsolutePath().getParent();
     return new Launch(name, RunState.Role.WORKLOAD, command, env, dir, log(layout, w.namespace() + "." + w.name()),
-        w.address(), null, ports.stream().map(p -> w.address() + ":" + p).toList(), null, null);
+        w.address(), ports, null, ports.stream().map(p -> w.address() + ":" + p).toList(), null, null);
   }
 
   /** The target ports of every service that selects the workload, sorted. */

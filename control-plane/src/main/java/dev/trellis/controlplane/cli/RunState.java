@@ -32,11 +32,13 @@ record RunState(String meshFile, String startedAt, List<Entry> processes) {
 
   /**
    * @param name {@code control-plane}, the node name, or {@code namespace/name} of a workload
+   * @param ports the ports it listens on at {@code address}
    * @param admin the admin base URL ({@code http://host:port}), or null for workloads
    * @param processStart when the process started (as the OS reports it), so a reused pid is not taken for it;
    *     null when unknown
    */
-  record Entry(String name, Role role, long pid, String log, String address, String admin, String processStart) {}
+  record Entry(String name, Role role, long pid, String log, String address, List<Integer> ports, String admin,
+      String processStart) {}
 
   RunState with(Entry entry) {
     List<Entry> more = new ArrayList<>(processes);

@@ -29,10 +29,10 @@ final class StatusView {
     out.add("");
     out.add("PROCESSES");
     List<List<String>> rows = new ArrayList<>();
-    rows.add(List.of("NAME", "ROLE", "STATE", "PID", "LOG"));
+    rows.add(List.of("NAME", "ROLE", "STATE", "PID", "LISTENS ON", "LOG"));
     for (RunState.Entry e : state.processes()) {
       rows.add(List.of(e.name(), e.role().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
-          alive.test(e) ? "alive" : "DEAD", String.valueOf(e.pid()), e.log()));
+          alive.test(e) ? "alive" : "DEAD", String.valueOf(e.pid()), listens(e), e.log()));
     }
     out.addAll(table(rows));
     out.add("");
@@ -46,6 +46,14 @@ final class StatusView {
     out.add("CERTIFICATES (node proxies /config_dump)");
     out.addAll(certificateRows(state, dumps));
     return out;
+  }
+
+  /** {@code 127.0.61.1:15001,15006}, or {@code -} when it listens nowhere known. */
+  static String listens(RunState.Entry e) {
+    if (e.ports() == null || e.ports().isEmpty()) {
+      return "-";
+    }
+    return e.address() + ":" + String.join(",", e.ports().stream().map(String::valueOf).toList());
   }
 
   static List<String> clientRows(String json) {

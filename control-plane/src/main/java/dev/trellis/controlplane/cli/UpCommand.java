@@ -90,7 +90,7 @@ final class UpCommand implements Callable<Integer> {
       }
       started.add(p);
       state = state.with(new RunState.Entry(launch.name(), launch.role(), p.pid(), launch.log().toString(),
-          launch.address(), launch.admin(), LocalProcesses.startOf(p)));
+          launch.address(), launch.ports(), launch.admin(), LocalProcesses.startOf(p)));
       state.write(stateDir);
       Optional<String> failure = processes.awaitReady(launch, p, timeout);
       if (failure.isPresent()) {

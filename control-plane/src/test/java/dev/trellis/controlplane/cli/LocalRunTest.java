@@ -23,12 +23,13 @@ class LocalRunTest {
 
   private static final RunState STATE = new RunState("/m/mesh.yaml", "2026-01-01T00:00:00Z", List.of(
       new RunState.Entry("control-plane", RunState.Role.CONTROL_PLANE, 101, "/r/control-plane.log", "127.0.0.1",
-          "http://127.0.0.1:15014", "2026-01-01T00:00:00.010Z"),
+          List.of(15010, 15012, 15014), "http://127.0.0.1:15014", "2026-01-01T00:00:00.010Z"),
       new RunState.Entry("node-1", RunState.Role.NODE_PROXY, 102, "/r/node-1.log", "127.0.61.1",
-          "http://127.0.61.1:15020", null),
+          List.of(15001), "http://127.0.61.1:15020", null),
       new RunState.Entry("node-2", RunState.Role.NODE_PROXY, 103, "/r/node-2.log", "127.0.62.1",
-          "http://127.0.62.1:15020", null),
-      new RunState.Entry("demo/web-v1-0", RunState.Role.WORKLOAD, 104, "/r/demo.web-v1-0.log", "127.0.61.10", null, null)));
+          List.of(15001), "http://127.0.62.1:15020", null),
+      new RunState.Entry("demo/web-v1-0", RunState.Role.WORKLOAD, 104, "/r/demo.web-v1-0.log", "127.0.61.11", List.of(),
+          null, null)));
 
   private record Run(int exit, String out, String err) {}
 
@@ -57,10 +58,10 @@ class LocalRunTest {
   @Test
   void aLivePidThatStartedAtAnotherTimeIsNotTakenForOurProcess() {
     ProcessHandle self = ProcessHandle.current();
-    RunState.Entry ours = new RunState.Entry("x", RunState.Role.WORKLOAD, self.pid(), "/l", "127.0.0.1", null,
-        LocalProcesses.startOf(self));
-    RunState.Entry reused = new RunState.Entry("x", RunState.Role.WORKLOAD, self.pid(), "/l", "127.0.0.1", null,
-        "1999-01-01T00:00:00Z");
+    RunState.Entry ours = new RunState.Entry("x", RunState.Role.WORKLOAD, self.pid(), "/l", "127.0.0.1", List.of(),
+        null, LocalProcesses.startOf(self));
+    RunState.Entry reused = new RunState.Entry("x", RunState.Role.WORKLOAD, self.pid(), "/l", "127.0.0.1", List.of(),
+        null, "1999-01-01T00:00:00Z");
     assertThat(LocalProcesses.find(ours)).contains(self);
     assertThat(LocalProcesses.find(reused)).isEmpty();
   }
@@ -86,7 +87,7 @@ class LocalRunTest {
   @Test
   void downStopsNothingAliveAndRemovesAStaleState() {
     RunState stale = new RunState("/m.yaml", "x", List.of(new RunState.Entry("w", RunState.Role.WORKLOAD,
-        Long.MAX_VALUE - 1, "/l", "127.0.0.1", null, null)));
+        Long.MAX_VALUE - 1, "/l", "127.0.0.1", List.of(), null, null)));
     stale.write(dir);
     Run r = cli("down", "--state-dir", dir.toString());
     assertThat(r.exit()).isZero();
@@ -107,9 +108,9 @@ class LocalRunTest {
         """;
     List<String> lines = StatusView.render(STATE, e -> e.pid() != 104, Optional.of(clients), Map.of("node-1", dump));
     assertThat(lines).contains(
-        "  NAME           ROLE           STATE  PID  LOG",
-        "  control-plane  control-plane  alive  101  /r/control-plane.log",
-        "  demo/web-v1-0  workload       DEAD   104  /r/demo.web-v1-0.log",
+        "  NAME           ROLE           STATE  PID  LISTENS ON                   LOG",
+        "  control-plane  control-plane  alive  101  127.0.0.1:15010,15012,15014  /r/control-plane.log",
+        "  demo/web-v1-0  workload       DEAD   104  -                            /r/demo.web-v1-0.log",
         "  NODE    PROTOCOL  ACKED VERSIONS        NACKS",
         "  node-1  sotw      Listener=3 Cluster=3  1",
         "  node-1  spiffe://cluster.local/ns/demo/sa/web           true   2026-01-02T00:00:00Z",
@@ -143,6 +144,8 @@ class LocalRunTest {
     assertThat(flaky.env()).containsEntry("TRELLIS_WORKLOAD_PORTS", "8080").containsEntry("TRELLIS_DEMO_FAIL_RATE", "0.5")
         .containsEntry("TRELLIS_WORKLOAD_ADDRESS", flaky.address());
     assertThat(flaky.ready()).containsExactly(flaky.address() + ":8080");
+    assertThat(flaky.ports()).containsExactly(8080);
+    assertThat(proxy.ports()).containsExactly(15001, 15006, 15008, 15020);
   }
 
   @Test

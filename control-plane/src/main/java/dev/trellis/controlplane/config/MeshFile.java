@@ -46,6 +46,11 @@ public final class MeshFile {
   private MeshFile() {}
 
   public static Mesh load(Path file) throws MeshFileException {
+    return loadLocal(file).mesh();
+  }
+
+  /** The mesh and the processes {@code trellis up} runs for its workloads ({@code run:} fields). */
+  public static LocalMesh loadLocal(Path file) throws MeshFileException {
     String text;
     try {
       if (Files.size(file) > MAX_BYTES) {
@@ -55,7 +60,7 @@ public final class MeshFile {
     } catch (IOException e) {
       throw new MeshFileException(List.of(file + ": cannot be read: " + e));
     }
-    return parse(text, file.toString(), file.toAbsolutePath().getParent());
+    return parseLocal(text, file.toString(), file.toAbsolutePath().getParent());
   }
 
   /**
@@ -63,6 +68,11 @@ public final class MeshFile {
    * @param baseDir where relative paths in the file (tokenFile) resolve
    */
   public static Mesh parse(String text, String label, Path baseDir) throws MeshFileException {
+    return parseLocal(text, label, baseDir).mesh();
+  }
+
+  /** Like {@link #parse}, with the workloads' {@code run:} fields. */
+  public static LocalMesh parseLocal(String text, String label, Path baseDir) throws MeshFileException {
     Node root;
     try {
       LoadSettings settings = LoadSettings.builder().setLabel(label).setAllowDuplicateKeys(true)
@@ -76,11 +86,12 @@ public final class MeshFile {
       throw new MeshFileException(List.of(label + ": not valid YAML: " + e.getMessage().replace('\n', ' ')));
     }
     YamlValue.Problems problems = new YamlValue.Problems();
-    Mesh mesh = new MeshFile.Parser(new YamlValue(root, "", label, problems), problems, baseDir).mesh();
+    MeshFile.Parser parser = new MeshFile.Parser(new YamlValue(root, "", label, problems), problems, baseDir);
+    Mesh mesh = parser.mesh();
     if (!problems.isEmpty()) {
       throw new MeshFileException(problems.messages());
     }
-    return mesh;
+    return new LocalMesh(mesh, parser.runs);
   }
 
   /** One parse; sections in dependency order so references can be checked where they are written. */
@@ -90,6 +101,7 @@ public final class MeshFile {
     final Path baseDir;
     final Map<ObjectRef, Service> services = new HashMap<>();
     final Set<String> nodeNames = new HashSet<>();
+    final Map<ObjectRef, WorkloadRun> runs = new java.util.LinkedHashMap<>();
 
     Parser(YamlValue root, YamlValue.Problems problems, Path baseDir) {
       this.root = root;
@@ -267,7 +279,7 @@ public final class MeshFile {
       Map<String, String> addresses = new HashMap<>();
       for (YamlValue item : items) {
         Map<String, YamlValue> f = item.fields(Set.of("name", "namespace", "serviceAccount", "node", "address", "labels",
-            "inMesh", "mtls"));
+            "inMesh", "mtls", "run"));
         String name = required(item, f, "name") ? Names.label(f.get("name")) : null;
         String ns = required(item, f, "namespace") ? Names.label(f.get("namespace")) : null;
         String sa = f.containsKey("serviceAccount") ? Names.label(f.get("serviceAccount")) : "default";
@@ -280,6 +292,7 @@ public final class MeshFile {
         Map<String, String> labels = f.containsKey("labels") ? f.get("labels").stringMap() : Map.of();
         Boolean inMesh = f.containsKey("inMesh") ? f.get("inMesh").bool() : Boolean.TRUE;
         MtlsMode mtls = f.containsKey("mtls") ? f.get("mtls").enumValue(MtlsMode.class) : null;
+        WorkloadRun run = f.containsKey("run") ? RunSection.parse(f.get("run")) : null;
         if (name == null || ns == null || sa == null || node == null || address == null || inMesh == null) {
           continue;
         }
@@ -293,6 +306,9 @@ public final class MeshFile {
           continue;
         }
         out.add(new Workload(name, ns, sa, node, address, labels, inMesh, true, mtls));
+        if (run != null) {
+          runs.put(new ObjectRef(ns, name), run);
+        }
       }
       return out;
     }

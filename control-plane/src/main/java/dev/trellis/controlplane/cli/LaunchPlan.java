@@ -1,0 +1,147 @@
+package dev.trellis.controlplane.cli;
+
+import dev.trellis.controlplane.config.LocalMesh;
+import dev.trellis.controlplane.config.WorkloadRun;
+import dev.trellis.controlplane.model.MeshNode;
+import dev.trellis.controlplane.model.MeshTelemetry;
+import dev.trellis.controlplane.model.ObjectRef;
+import dev.trellis.controlplane.model.Service;
+import dev.trellis.controlplane.model.ServicePort;
+import dev.trellis.controlplane.model.Workload;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+
+/**
+ * Decides what {@code trellis up} starts for a mesh file, in order (control plane, node proxies,
+ * workloads): each process's command line, environment, log file and how to tell it is ready. No
+ * I/O here; {@link UpCommand} does the starting.
+ */
+final class LaunchPlan {
+
+  static final int CONTROL_PLANE_ADMIN = 15014;
+  static final int PROXY_ADMIN = 15020;
+  static final int PROXY_ENTRY = 15001;
+
+  /**
+   * One process to start.
+   *
+   * @param ready what answers once it is ready: an {@code http://} URL that must return 200, or
+   *     {@code host:port} pairs that must accept connections (none: ready once started)
+   * @param secretFile a file (mode 0600) to write before starting, e.g. a node token, or null
+   * @param ports the ports it listens on at {@code address}
+   */
+  record Launch(String name, RunState.Role role, List<String> command, Map<String, String> env, Path workDir,
+      Path log, String address, List<Integer> ports, String admin, List<String> ready, Path secretFile,
+      String secret) {}
+
+  /**
+   * Where the pieces live: java, the module class paths, the state folder; and the node proxies' telemetry (the
+   * mesh file's {@code telemetry} section, or what {@code up}'s options made of it).
+   */
+  record Layout(String java, List<String> jvmOptions, String controlPlaneClasspath, String nodeProxyClasspath,
+      String demoClasspath, Path stateDir, MeshTelemetry telemetry) {}
+
+  private LaunchPlan() {}
+
+  static List<Launch> plan(LocalMesh local, Path meshFile, Layout layout) {
+    List<Launch> out = new ArrayList<>();
+    out.add(controlPlane(meshFile, layout));
+    for (MeshNode node : local.mesh().nodes()) {
+      out.add(nodeProxy(node, layout));
+    }
+    for (Map.Entry<ObjectRef, WorkloadRun> e : local.runs().entrySet()) {
+      Workload w = local.mesh().workloads().stream().filter(x -> x.namespace().equals(e.getKey().namespace())
+          && x.name().equals(e.getKey().name())).findFirst().orElseThrow();
+      out.add(workload(local, w, e.getValue(), meshFile, layout));
+    }
+    return out;
+  }
+
+  static Launch controlPlane(Path meshFile, Layout layout) {
+    List<String> command = java(layout, layout.controlPlaneClasspath(), "dev.trellis.controlplane.cli.TrellisCli");
+    command.addAll(List.of("control-plane", "--mesh", meshFile.toAbsolutePath().toString(), "--state-dir",
+        layout.stateDir().resolve("control-plane").toAbsolutePath().toString()));
+    String admin = "http://127.0.0.1:" + CONTROL_PLANE_ADMIN;
+    return new Launch("control-plane", RunState.Role.CONTROL_PLANE, command, Map.of(), layout.stateDir(),
+        log(layout, "control-plane"), "127.0.0.1", List.of(15010, 15012, CONTROL_PLANE_ADMIN), admin, List.of(admin + "/healthz/ready"), null, null);
+  }
+
+  static Launch nodeProxy(MeshNode node, Layout layout) {
+    Path token = layout.stateDir().resolve(node.name() + ".token").toAbsolutePath();
+    List<String> command = java(layout, layout.nodeProxyClasspath(), "dev.trellis.proxy.NodeProxyMain");
+    command.addAll(List.of("--node", node.name(), "--address", node.address(), "--token-file", token.toString()));
+    command.addAll(layout.telemetry().nodeProxyFlags(node.name()));
+    if (layout.telemetry().enabled() && layout.telemetry().accessLog() == null) {
+      // A local run keeps each node's access log beside its process log unless the mesh file says otherwise.
+      command.addAll(List.of("--access-log", accessLog(layout, node.name()).toString()));
+    }
+    String admin = "http://" + node.address() + ":" + PROXY_ADMIN;
+    return new Launch(node.name(), RunState.Role.NODE_PROXY, command, Map.of(), layout.stateDir(),
+        log(layout, node.name()), node.address(), List.of(PROXY_ENTRY, 15006, 15008, PROXY_ADMIN), admin, List.of(admin + "/healthz/ready"), token, node.token());
+  }
+
+  static Launch workload(LocalMesh local, Workload w, WorkloadRun run, Path meshFile, Layout layout) {
+    List<Integer> ports = ports(local, w);
+    String name = w.namespace() + "/" + w.name();
+    if (run instanceof WorkloadRun.Demo && ports.isEmpty()) {
+      throw new IllegalArgumentException("workload " + name + " runs a demo service but no service selects it, so "
+          + "it has no port to listen on; add a service whose selector matches its labels " + w.labels());
+    }
+    Map<String, String> env = new LinkedHashMap<>(run.env());
+    env.put("TRELLIS_WORKLOAD_NAME", w.name());
+    env.put("TRELLIS_WORKLOAD_NAMESPACE", w.namespace());
+    env.put("TRELLIS_WORKLOAD_VERSION", w.labels().getOrDefault("version", ""));
+    env.put("TRELLIS_WORKLOAD_ADDRESS", w.address());
+    env.put("TRELLIS_WORKLOAD_PORTS", ports.stream().map(String::valueOf).collect(Collectors.joining(",")));
+    String node = local.mesh().nodes().stream().filter(n -> n.name().equals(w.node())).findFirst().orElseThrow()
+        .address();
+    env.put("TRELLIS_NODE_ENTRY", node + ":" + PROXY_ENTRY);
+    List<String> command = switch (run) {
+      case WorkloadRun.Demo demo -> {
+        env.put("TRELLIS_DEMO_FAIL_RATE", String.valueOf(demo.failRate()));
+        env.put("TRELLIS_DEMO_LATENCY_MS", String.valueOf(demo.latency().toMillis()));
+        List<String> c = java(layout, layout.demoClasspath(), "dev.trellis.demo.DemoMain");
+        c.add(demo.kind().name().toLowerCase(java.util.Locale.ROOT));
+        yield c;
+      }
+      case WorkloadRun.Command c -> c.command();
+    };
+    Path dir = meshFile.toAbsolutePath().getParent();
+    return new Launch(name, RunState.Role.WORKLOAD, command, env, dir, log(layout, w.namespace() + "." + w.name()),
+        w.address(), ports, null, ports.stream().map(p -> w.address() + ":" + p).toList(), null, null);
+  }
+
+  /** The target ports of every service that selects the workload, sorted. */
+  static List<Integer> ports(LocalMesh local, Workload w) {
+    TreeSet<Integer> ports = new TreeSet<>();
+    for (Service s : local.mesh().services()) {
+      if (s.namespace().equals(w.namespace()) && !s.selector().isEmpty()
+          && w.labels().entrySet().containsAll(s.selector().entrySet())) {
+        s.ports().stream().map(ServicePort::targetPort).forEach(ports::add);
+      }
+    }
+    return List.copyOf(ports);
+  }
+
+  private static List<String> java(Layout layout, String classpath, String main) {
+    List<String> c = new ArrayList<>();
+    c.add(layout.java());
+    c.addAll(layout.jvmOptions());
+    c.addAll(List.of("-cp", classpath, main));
+    return c;
+  }
+
+  /** Where a node's access log goes when the mesh file names none. */
+  static Path accessLog(Layout layout, String node) {
+    return layout.stateDir().resolve(node + ".access.log").toAbsolutePath();
+  }
+
+  private static Path log(Layout layout, String name) {
+    return layout.stateDir().resolve(name + ".log").toAbsolutePath();
+  }
+}

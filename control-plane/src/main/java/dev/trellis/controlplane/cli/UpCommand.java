@@ -1,0 +1,249 @@
+package dev.trellis.controlplane.cli;
+
+import dev.trellis.controlplane.config.LocalMesh;
+import dev.trellis.controlplane.config.MeshFile;
+import dev.trellis.controlplane.config.MeshFileException;
+import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshTelemetry;
+import dev.trellis.controlplane.model.Service;
+import dev.trellis.controlplane.model.Workload;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/** {@code trellis up}: a whole mesh on this machine, as background processes that outlive the command. */
+@Command(name = "up", mixinStandardHelpOptions = true, description = {
+    "Start a whole mesh on this machine, in the background.",
+    "Starts the control plane, one node proxy per node of the mesh file and a process for each workload",
+    "with a 'run' field (docs/mesh-file.md), and waits until each is ready.",
+    "Logs and the run state go to --state-dir. Then: trellis status, trellis config-dump NODE, trellis down."})
+final class UpCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "MESH_FILE", description = "The mesh file, e.g. examples/demo/mesh.yaml")
+  Path mesh;
+
+  @Option(names = "--state-dir", defaultValue = ".trellis/run",
+      description = "Run state, logs and the control plane's CA (default: ${DEFAULT-VALUE}).")
+  Path stateDir;
+
+  @Option(names = "--home", description = "The Trellis checkout whose built modules are run (default: $TRELLIS_HOME, "
+      + "which ./trellis sets).")
+  Path home;
+
+  @Option(names = "--timeout", defaultValue = "120s", converter = DurationConverter.class,
+      description = "How long each process may take to become ready (default: ${DEFAULT-VALUE}).")
+  Duration timeout;
+
+  @Option(names = "--zipkin", description = "Send every request's spans to this Zipkin URL (e.g. "
+      + "http://127.0.0.1:9411/api/v2/spans), or 'none' for no span export; default: the mesh file's telemetry "
+      + "section.")
+  String zipkin;
+
+  @Override
+  public Integer call() throws Exception {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    LocalMesh local;
+    try {
+      local = MeshFile.loadLocal(mesh);
+    } catch (MeshFileException e) {
+      err.println("error: the mesh file cannot be used:");
+      e.problems().forEach(p -> err.println("  " + p));
+      return 2;
+    }
+    Optional<String> refusal = refusal(out);
+    if (refusal.isPresent()) {
+      err.println("error: " + refusal.get());
+      return 1;
+    }
+    List<LaunchPlan.Launch> plan = LaunchPlan.plan(local, mesh, layout(local.mesh().telemetry()));
+    LocalProcesses processes = new LocalProcesses(Clock.systemUTC());
+    RunState state = new RunState(mesh.toAbsolutePath().normalize().toString(), Clock.systemUTC().instant().toString(),
+        List.of());
+    List<ProcessHandle> started = new ArrayList<>();
+    out.println("Starting the mesh in " + mesh + " (" + local.mesh().nodes().size() + " node(s), "
+        + local.runs().size() + " workload process(es)); logs in " + stateDir.toAbsolutePath());
+    for (LaunchPlan.Launch launch : plan) {
+      out.printf("  %-14s %-28s starting...%n", describe(launch.role()), launch.name());
+      out.flush();
+      ProcessHandle p;
+      try {
+        p = processes.start(launch);
+      } catch (java.io.UncheckedIOException e) {
+        fail(err, launch, e.getMessage(), processes, started);
+        deleteSecrets(plan);
+        return 1;
+      }
+      started.add(p);
+      state = state.with(new RunState.Entry(launch.name(), launch.role(), p.pid(), launch.log().toString(),
+          launch.address(), launch.ports(), launch.admin(), LocalProcesses.startOf(p)));
+      state.write(stateDir);
+      Optional<String> failure = processes.awaitReady(launch, p, timeout);
+      if (failure.isPresent()) {
+        fail(err, launch, failure.get(), processes, started);
+        deleteSecrets(plan);
+        return 1;
+      }
+      out.printf("  %-14s %-28s ready (pid %d)%n", describe(launch.role()), launch.name(), p.pid());
+      out.flush();
+    }
+    printNext(out, local.mesh());
+    return 0;
+  }
+
+  /** Why a new run must not start here, if it must not. */
+  private Optional<String> refusal(PrintWriter out) {
+    Optional<RunState> previous = RunState.read(stateDir);
+    if (previous.isPresent()) {
+      boolean alive = previous.get().processes().stream().anyMatch(e -> LocalProcesses.find(e).isPresent());
+      if (alive) {
+        return Optional.of("a run is already up (mesh " + previous.get().meshFile() + ", state in "
+            + stateDir.toAbsolutePath() + "); stop it first with 'trellis down"
+            + (stateDir.equals(Path.of(".trellis/run")) ? "" : " --state-dir " + stateDir) + "'");
+      }
+      out.println("(an earlier run in " + stateDir + " has no process left; replacing its state)");
+      RunState.delete(stateDir);
+    }
+    LocalProcesses probe = new LocalProcesses(Clock.systemUTC());
+    if (probe.answers("127.0.0.1:" + LaunchPlan.CONTROL_PLANE_ADMIN)) {
+      return Optional.of("127.0.0.1:" + LaunchPlan.CONTROL_PLANE_ADMIN + " is in use: another control plane (or "
+          + "another program) runs on this machine; stop it, or 'trellis down' the run that started it");
+    }
+    return Optional.empty();
+  }
+
+  private void fail(PrintWriter err, LaunchPlan.Launch launch, String why, LocalProcesses processes,
+      List<ProcessHandle> started) {
+    err.println("error: " + why + ". Last lines of " + launch.log() + ":");
+    LocalProcesses.tail(launch.log(), 20).forEach(l -> err.println("  | " + l));
+    err.println(hint(launch));
+    err.println("Stopping the " + started.size() + " process(es) this run started...");
+    err.flush();
+    processes.stop(started, Duration.ofSeconds(5));
+    RunState.delete(stateDir);
+  }
+
+  private static void deleteSecrets(List<LaunchPlan.Launch> plan) throws IOException {
+    for (LaunchPlan.Launch l : plan) {
+      if (l.secretFile() != null) {
+        Files.deleteIfExists(l.secretFile());
+      }
+    }
+  }
+
+  private static String hint(LaunchPlan.Launch launch) {
+    return switch (launch.role()) {
+      case CONTROL_PLANE -> "Fix: read the log above; a port in use (15010, 15012, 15014 on 127.0.0.1) means another "
+          + "control plane runs; 'trellis control-plane --mesh FILE' shows mesh file problems directly.";
+      case NODE_PROXY -> "Fix: a node proxy needs its node address (" + launch.address() + ") to be free on ports "
+          + "15001, 15006, 15008, 15020 and the control plane to accept its token; see the log above.";
+      case WORKLOAD -> "Fix: the workload must listen on $TRELLIS_WORKLOAD_ADDRESS and each port in "
+          + "$TRELLIS_WORKLOAD_PORTS (" + String.join(", ", launch.ready()) + "); see the log above.";
+    };
+  }
+
+  private LaunchPlan.Layout layout(MeshTelemetry fromFile) throws IOException {
+    Path root = home != null ? home : Optional.ofNullable(System.getenv("TRELLIS_HOME")).map(Path::of)
+        .orElseThrow(() -> new IllegalStateException("TRELLIS_HOME is not set: run 'trellis up' through the ./trellis "
+            + "launcher at the repository root, or give --home <checkout>"));
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<String> jvm = List.of("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow");
+    return new LaunchPlan.Layout(java, jvm, classpath(root, "control-plane"), classpath(root, "node-proxy"),
+        classpath(root, "demo"), stateDir.toAbsolutePath(), telemetry(fromFile, zipkin));
+  }
+
+  /**
+   * The node proxies' telemetry: the mesh file's, unless {@code --zipkin} says otherwise ('none': no span export;
+   * a URL: every request traced and sent there).
+   */
+  static MeshTelemetry telemetry(MeshTelemetry fromFile, String zipkinOption) {
+    if (zipkinOption == null) {
+      return fromFile;
+    }
+    URI url = null;
+    double sampling = fromFile.tracingSampling();
+    if (!zipkinOption.equals("none")) {
+      try {
+        url = URI.create(zipkinOption);
+      } catch (IllegalArgumentException e) {
+        url = null;
+      }
+      if (url == null || url.getHost() == null || !("http".equals(url.getScheme()) || "https".equals(url.getScheme()))) {
+        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(new UpCommand()), "--zipkin '"
+            + zipkinOption + "': expected an http(s) URL such as http://127.0.0.1:9411/api/v2/spans, or none");
+      }
+      sampling = 1.0;
+    }
+    return new MeshTelemetry(fromFile.enabled(), sampling, fromFile.otlpGrpc(), fromFile.otlpHttp(), url,
+        fromFile.maxQueuedSpans(), fromFile.accessLog(), fromFile.accessLogSampling());
+  }
+
+  /** The module jar and its copied dependencies, as the launcher builds them. */
+  static String classpath(Path root, String module) throws IOException {
+    Path target = root.resolve(module).resolve("target");
+    try (Stream<Path> files = Files.exists(target) ? Files.list(target) : Stream.empty()) {
+      Path jar = files.filter(f -> f.getFileName().toString().matches("trellis-" + module + "-.*(?<!-tests|-sources)\\.jar"))
+          .findFirst().orElseThrow(() -> new IllegalStateException("no " + module + " jar in " + target + ": build it "
+              + "with ./mvnw -pl control-plane,node-proxy,demo -am package -DskipTests (./trellis up does)"));
+      return jar + ":" + target.resolve("lib") + "/*";
+    }
+  }
+
+  private static String describe(RunState.Role role) {
+    return switch (role) {
+      case CONTROL_PLANE -> "control plane";
+      case NODE_PROXY -> "node proxy";
+      case WORKLOAD -> "workload";
+    };
+  }
+
+  private void printNext(PrintWriter out, Mesh mesh) {
+    String dir = stateDir.equals(Path.of(".trellis/run")) ? "" : " --state-dir " + stateDir;
+    out.println("The mesh is up. Next:");
+    List<String[]> next = new ArrayList<>();
+    next.add(new String[] {"trellis status" + dir, "processes, xDS clients and ACKed versions, certificates"});
+    if (!mesh.nodes().isEmpty()) {
+      next.add(new String[] {"trellis config-dump " + mesh.nodes().getFirst().name() + dir,
+          "what that node proxy holds"});
+    }
+    example(mesh).ifPresent(c -> next.add(new String[] {c, "a call as " + mesh.workloads().getFirst().namespace()
+        + "/" + mesh.workloads().getFirst().name()}));
+    next.add(new String[] {"tail " + stateDir.resolve("<node>.access.log"), "one JSON line per request, with its "
+        + "trace id"});
+    next.add(new String[] {"trellis down" + dir, "stop everything"});
+    int width = next.stream().mapToInt(n -> n[0].length()).max().orElse(0);
+    next.forEach(n -> out.printf("  %-" + width + "s   # %s%n", n[0], n[1]));
+    out.flush();
+  }
+
+  /** A curl from the first workload with a process to the first HTTP service with a VIP, through its node's entry. */
+  static Optional<String> example(Mesh mesh) {
+    Optional<Service> svc = mesh.services().stream().filter(s -> s.vip() != null && s.ports().stream()
+        .anyMatch(p -> p.protocol().name().startsWith("HTTP"))).findFirst();
+    if (svc.isEmpty() || mesh.workloads().isEmpty()) {
+      return Optional.empty();
+    }
+    Workload from = mesh.workloads().getFirst();
+    String node = mesh.nodes().stream().filter(n -> n.name().equals(from.node())).findFirst().orElseThrow().address();
+    int port = svc.get().ports().stream().filter(p -> p.protocol().name().startsWith("HTTP")).findFirst().orElseThrow()
+        .port();
+    return Optional.of("curl --interface " + from.address() + " --socks5 " + node + ":" + LaunchPlan.PROXY_ENTRY
+        + " http://" + svc.get().vip() + ":" + port + "/");
+  }
+}

@@ -37,6 +37,7 @@ import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapSetter;
@@ -168,8 +169,11 @@ final class ExchangeTelemetry {
 
   /** Starts the telemetry of an HTTP/1.1 request observed passively. */
   static ExchangeTelemetry observed(Telemetry telemetry, Http1Scanner.Head head) {
-    return observed(telemetry, "1.1", head.method(), head.target(), head.host(), head.contentType(), head,
-        HEAD_GETTER);
+    // Without baggage on the request only the trace context needs reading (the composite's baggage half is costly).
+    Context parent = (head.baggage() == null ? W3CTraceContextPropagator.getInstance() : telemetry.propagator())
+        .extract(Context.root(), head, HEAD_GETTER);
+    return new ExchangeTelemetry(telemetry, true, head.method(), head.target(), head.host(), head.contentType(),
+        parent, "1.1", System.nanoTime());
   }
 
   /**

@@ -18,6 +18,9 @@ final class Http1Scanner {
 
   static final int MAX_HEAD_BYTES = 64 * 1024;
 
+  /** Heads found within this many bytes of a buffer's start take the fast path (one copy, array search). */
+  static final int FAST_WINDOW = 4096;
+
   /** How a message's body is delimited, decided per head. */
   sealed interface Framing {
     Framing NONE = new Length(0);
@@ -101,7 +104,7 @@ final class Http1Scanner {
   private final ByteBufAllocator alloc;
   private State state = State.HEAD;
   private ByteBuf partial; // a head (or chunk-size / trailer line) split across buffers
-  private byte[] scratch = new byte[512]; // the current head, parsed from an array rather than byte by byte from a buffer
+  private byte[] scratch = new byte[FAST_WINDOW]; // the current head, parsed from an array rather than byte by byte from a buffer
   private long remaining;
   private long messageBytes;
   private boolean ended;
@@ -160,6 +163,19 @@ final class Http1Scanner {
     if (partial == null && (first == '\r' || first == '\n')) {
       return i + 1; // stray line breaks between messages are allowed (RFC 9112 §2.2)
     }
+    if (partial == null) {
+      // The common case, a whole head at the start of a buffer: one bulk copy, then search and parse the array.
+      int n = Math.min(end - i, FAST_WINDOW);
+      buf.getBytes(i, scratch, 0, n);
+      int stop = headEnd(scratch, n);
+      if (stop > 0) {
+        return parsed(HeadParser.parse(scratch, stop, requests, i), buf, i + stop, stop, end);
+      }
+      if (n == end - i) {
+        keepPartial(buf, i, end);
+        return end;
+      }
+    }
     int stop = headEnd(buf, i, end);
     if (stop < 0) {
       keepPartial(buf, i, end);
@@ -183,7 +199,11 @@ final class Http1Scanner {
       partial.getBytes(partial.readerIndex(), scratch, 0, length);
       release();
     }
-    Head head = HeadParser.parse(scratch, length, requests, inPlaceOffset);
+    return parsed(HeadParser.parse(scratch, length, requests, inPlaceOffset), buf, stop, length, end);
+  }
+
+  /** Goes on after a head was parsed (null: malformed) that ends at {@code stop} in {@code buf}. */
+  private int parsed(Head head, ByteBuf buf, int stop, int length, int end) {
     if (head == null) {
       boolean h2 = length >= 8 && new String(scratch, 0, 8, StandardCharsets.US_ASCII).equals("PRI * HT");
       opaque(h2 ? "HTTP/2 (prior knowledge)" : "malformed " + (requests ? "request" : "response") + " head");
@@ -207,6 +227,16 @@ final class Http1Scanner {
   private void finish() {
     state = State.HEAD;
     ended = true;
+  }
+
+  /** Where a head that starts at index 0 of {@code b} ends, after its blank line; -1 if not in the first {@code n}. */
+  private static int headEnd(byte[] b, int n) {
+    for (int k = 1; k < n; k++) {
+      if (b[k] == '\n' && (b[k - 1] == '\n' || k >= 2 && b[k - 1] == '\r' && b[k - 2] == '\n')) {
+        return k + 1;
+      }
+    }
+    return -1;
   }
 
   /** Where the head that starts at {@code i} (or continues {@link #partial}) ends, after its blank line; -1 if not here. */

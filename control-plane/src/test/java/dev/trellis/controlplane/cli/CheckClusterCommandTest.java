@@ -5,8 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -22,15 +20,6 @@ class CheckClusterCommandTest {
 
   @TempDir
   Path dir;
-
-  private record Run(int exit, String out, String err) {}
-
-  private static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int exit = TrellisCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-    return new Run(exit, out.toString(), err.toString());
-  }
 
   private Path kubeconfig(String server) throws Exception {
     Path file = dir.resolve("kubeconfig");
@@ -57,7 +46,7 @@ class CheckClusterCommandTest {
         .addToLabels("trellis.dev/mesh", "enabled").endMetadata().build()).create();
     Path kc = kubeconfig(client.getMasterUrl().toString());
 
-    Run r = run("check", "--cluster", "--kubeconfig", kc.toString(), "-n", "mesh-system");
+    CliRun r = CliRun.run("check", "--cluster", "--kubeconfig", kc.toString(), "-n", "mesh-system");
 
     assertThat(r.exit()).as(r.out() + r.err()).isEqualTo(1);
     assertThat(r.out()).contains("cluster of kubeconfig " + kc + " (--kubeconfig):",
@@ -74,7 +63,7 @@ class CheckClusterCommandTest {
     }
     Path kc = kubeconfig("https://127.0.0.1:" + closed);
 
-    Run r = run("check", "--cluster", "--kubeconfig", kc.toString());
+    CliRun r = CliRun.run("check", "--cluster", "--kubeconfig", kc.toString());
 
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.out()).contains("missing  api server         cannot use https://127.0.0.1:" + closed)
@@ -83,7 +72,7 @@ class CheckClusterCommandTest {
 
   @Test
   void aMissingKubeconfigIsAnErrorNamingIt() {
-    Run r = run("check", "--cluster", "--kubeconfig", dir.resolve("none").toString());
+    CliRun r = CliRun.run("check", "--cluster", "--kubeconfig", dir.resolve("none").toString());
 
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).contains("no kubeconfig at " + dir.resolve("none") + " (--kubeconfig)");

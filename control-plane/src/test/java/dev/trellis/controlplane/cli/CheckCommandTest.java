@@ -2,8 +2,6 @@ package dev.trellis.controlplane.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -13,15 +11,6 @@ class CheckCommandTest {
 
   @TempDir
   Path dir;
-
-  private record Run(int exit, String out, String err) {}
-
-  private static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int exit = TrellisCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-    return new Run(exit, out.toString(), err.toString());
-  }
 
   @Test
   void aValidMeshFileExitsZeroWithASummary() throws Exception {
@@ -35,7 +24,7 @@ class CheckCommandTest {
           - {name: web, namespace: demo, selector: {app: web}, ports: [{name: http, port: 80}]}
         """);
 
-    Run r = run("check", file.toString());
+    CliRun r = CliRun.run("check", file.toString());
 
     assertThat(r.exit()).as(r.out() + r.err()).isZero();
     assertThat(r.out()).isEqualTo("ok: 1 node, 1 workload, 1 service, 0 routes, 0 policies, 0 authorizations\n");
@@ -51,7 +40,7 @@ class CheckCommandTest {
           - {name: web-0, namespace: demo, node: node-2, address: 127.0.1.10}
         """);
 
-    Run r = run("check", file.toString());
+    CliRun r = CliRun.run("check", file.toString());
 
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.out().lines().toList()).containsExactly(
@@ -69,7 +58,7 @@ class CheckCommandTest {
           - {name: node-1, address: 10.1.2.3, token: node-1-token-0123456789}
         """);
 
-    Run r = run("check", file.toString());
+    CliRun r = CliRun.run("check", file.toString());
 
     assertThat(r.exit()).isZero();
     assertThat(r.out()).contains(file + ":2:29: warning: nodes[0].address: node 'node-1' has address 10.1.2.3")
@@ -78,7 +67,7 @@ class CheckCommandTest {
 
   @Test
   void aMissingFileIsAnErrorNamingIt() {
-    Run r = run("check", dir.resolve("nope.yaml").toString());
+    CliRun r = CliRun.run("check", dir.resolve("nope.yaml").toString());
 
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.out()).contains(dir.resolve("nope.yaml") + ": cannot be read");
@@ -86,7 +75,7 @@ class CheckCommandTest {
 
   @Test
   void hostCheckPrintsEveryCheckAndAVerdictAndExitsOneOnlyWhenCaptureCannotWork() {
-    Run r = run("check", "--host", "--cni-conf-dir", dir.resolve("net.d").toString(), "--cni-bin-dir",
+    CliRun r = CliRun.run("check", "--host", "--cni-conf-dir", dir.resolve("net.d").toString(), "--cni-bin-dir",
         dir.resolve("bin").toString());
 
     assertThat(r.out()).contains("cni config dir", dir.resolve("net.d") + " does not exist",
@@ -99,7 +88,7 @@ class CheckCommandTest {
 
   @Test
   void checkWithoutAFileOrHostIsAUsageError() {
-    Run r = run("check");
+    CliRun r = CliRun.run("check");
 
     assertThat(r.exit()).isEqualTo(2);
     assertThat(r.err()).contains("give a mesh file to check, --host, --cluster, or several");

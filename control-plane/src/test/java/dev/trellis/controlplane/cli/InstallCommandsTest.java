@@ -2,8 +2,6 @@ package dev.trellis.controlplane.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -22,18 +20,9 @@ class InstallCommandsTest {
   @TempDir
   Path dir;
 
-  private record Run(int exit, String out, String err) {}
-
-  private static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int exit = TrellisCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-    return new Run(exit, out.toString(), err.toString());
-  }
-
   @Test
   void dryRunPrintsTheControlPlaneDeploymentAndNodeProxyDaemonSetInTheGivenNamespace() {
-    Run r = run("install", "--dry-run", "--chart", CHART.toString(), "--namespace", "mesh-test",
+    CliRun r = CliRun.run("install", "--dry-run", "--chart", CHART.toString(), "--namespace", "mesh-test",
         "--set", "controlPlane.replicas=3");
 
     assertThat(r.exit()).as(r.err()).isZero();
@@ -53,7 +42,7 @@ class InstallCommandsTest {
     Path values = dir.resolve("values.yaml");
     Files.writeString(values, "controlPlane:\n  replicas: 5\n");
 
-    Run r = run("install", "--dry-run", "--chart", CHART.toString(), "-f", values.toString());
+    CliRun r = CliRun.run("install", "--dry-run", "--chart", CHART.toString(), "-f", values.toString());
 
     assertThat(r.exit()).as(r.err()).isZero();
     assertThat(r.out()).contains("replicas: 5", "namespace: trellis-system");
@@ -61,7 +50,7 @@ class InstallCommandsTest {
 
   @Test
   void aValueTheChartRefusesIsAnErrorNotAStackTrace() {
-    Run r = run("install", "--dry-run", "--chart", CHART.toString(), "--set", "controlPlane.replicaz=1");
+    CliRun r = CliRun.run("install", "--dry-run", "--chart", CHART.toString(), "--set", "controlPlane.replicaz=1");
 
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).startsWith("error: the chart " + CHART + " did not render: ").contains("replicaz")
@@ -72,7 +61,7 @@ class InstallCommandsTest {
   void installWithoutAKubeconfigNamesThePathAndTheFix() {
     Path missing = dir.resolve("no-such-kubeconfig");
 
-    Run r = run("install", "--chart", CHART.toString(), "--kubeconfig", missing.toString());
+    CliRun r = CliRun.run("install", "--chart", CHART.toString(), "--kubeconfig", missing.toString());
 
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).isEqualTo("error: no kubeconfig at " + missing + " (--kubeconfig); pass --kubeconfig FILE or "
@@ -101,8 +90,8 @@ class InstallCommandsTest {
         current-context: gone
         """.formatted(closed));
 
-    Run install = run("install", "--chart", CHART.toString(), "--kubeconfig", kubeconfig.toString());
-    Run uninstall = run("uninstall", "--kubeconfig", kubeconfig.toString());
+    CliRun install = CliRun.run("install", "--chart", CHART.toString(), "--kubeconfig", kubeconfig.toString());
+    CliRun uninstall = CliRun.run("uninstall", "--kubeconfig", kubeconfig.toString());
 
     assertThat(install.exit()).isEqualTo(1);
     assertThat(install.err()).startsWith("error: cannot reach the cluster of kubeconfig " + kubeconfig

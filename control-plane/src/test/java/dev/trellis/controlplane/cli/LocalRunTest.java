@@ -6,8 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.trellis.controlplane.config.LocalMesh;
 import dev.trellis.controlplane.config.MeshFile;
 import dev.trellis.controlplane.model.MeshTelemetry;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -31,15 +29,6 @@ class LocalRunTest {
           List.of(15001), "http://127.0.62.1:15020", null),
       new RunState.Entry("demo/web-v1-0", RunState.Role.WORKLOAD, 104, "/r/demo.web-v1-0.log", "127.0.61.11", List.of(),
           null, null)));
-
-  private record Run(int exit, String out, String err) {}
-
-  private static Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int exit = TrellisCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-    return new Run(exit, out.toString(), err.toString());
-  }
 
   @Test
   void runStateRoundTripsThroughItsFileAndIsGoneAfterDelete() {
@@ -70,19 +59,19 @@ class LocalRunTest {
   @Test
   void configDumpOfAnUnknownNodeListsTheKnownOnes() {
     STATE.write(dir);
-    Run r = cli("config-dump", "node-9", "--state-dir", dir.toString());
+    CliRun r = CliRun.run("config-dump", "node-9", "--state-dir", dir.toString());
     assertThat(r.exit()).isEqualTo(2);
     assertThat(r.err()).contains("no node named 'node-9' in the run of /m/mesh.yaml (known nodes: [node-1, node-2])");
   }
 
   @Test
   void withNoRunDownSaysSoAndSucceedsAndStatusAndConfigDumpPointAtUp() {
-    assertThat(cli("down", "--state-dir", dir.toString())).satisfies(r -> {
+    assertThat(CliRun.run("down", "--state-dir", dir.toString())).satisfies(r -> {
       assertThat(r.exit()).isZero();
       assertThat(r.out()).contains("No run is up in").contains("nothing to stop");
     });
-    assertThat(cli("status", "--state-dir", dir.toString()).out()).contains("trellis up <mesh file>");
-    assertThat(cli("config-dump", "node-1", "--state-dir", dir.toString()).err()).contains("no run is up");
+    assertThat(CliRun.run("status", "--state-dir", dir.toString()).out()).contains("trellis up <mesh file>");
+    assertThat(CliRun.run("config-dump", "node-1", "--state-dir", dir.toString()).err()).contains("no run is up");
   }
 
   @Test
@@ -90,7 +79,7 @@ class LocalRunTest {
     RunState stale = new RunState("/m.yaml", "x", List.of(new RunState.Entry("w", RunState.Role.WORKLOAD,
         Long.MAX_VALUE - 1, "/l", "127.0.0.1", List.of(), null, null)));
     stale.write(dir);
-    Run r = cli("down", "--state-dir", dir.toString());
+    CliRun r = CliRun.run("down", "--state-dir", dir.toString());
     assertThat(r.exit()).isZero();
     assertThat(r.out()).contains("already gone").contains("Stopped 0 process(es)");
     assertThat(RunState.read(dir)).isEmpty();

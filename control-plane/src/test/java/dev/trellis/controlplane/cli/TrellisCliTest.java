@@ -6,8 +6,6 @@ import dev.trellis.mtls.identity.TrustDomain;
 import dev.trellis.mtls.svid.TrustBundle;
 import dev.trellis.mtls.svid.X509Svid;
 import dev.trellis.mtls.verify.SvidVerifier;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -23,18 +21,9 @@ class TrellisCliTest {
   @TempDir
   Path state;
 
-  private record Run(int exit, String out, String err) {}
-
-  private static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int exit = TrellisCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
-    return new Run(exit, out.toString(), err.toString());
-  }
-
   @Test
   void demoRunsTheIdentityPathEndToEndAndKeepsItsRootAcrossRuns() throws Exception {
-    Run first = run("demo", "--state-dir", state.toString());
+    CliRun first = CliRun.run("demo", "--state-dir", state.toString());
     assertThat(first.exit()).as(first.err()).isZero();
     assertThat(first.out())
         .contains("[1] created a root CA for trust domain cluster.local")
@@ -53,7 +42,7 @@ class TrellisCliTest {
     assertThat(Files.getPosixFilePermissions(dir.resolve("key.pem")))
         .containsExactlyInAnyOrder(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
 
-    Run second = run("demo", "--state-dir", state.toString());
+    CliRun second = CliRun.run("demo", "--state-dir", state.toString());
     assertThat(second.exit()).isZero();
     assertThat(second.out()).contains("[1] loaded the root CA");
     assertThat(rootId(second.out())).isEqualTo(rootId(first.out()));
@@ -62,7 +51,7 @@ class TrellisCliTest {
   @Test
   void caIssueWritesAnSvidIntoAFolder() throws Exception {
     Path out = state.resolve("web");
-    Run r = run("ca", "issue", "--state-dir", state.toString(), "--identity", "spiffe://cluster.local/ns/default/sa/web",
+    CliRun r = CliRun.run("ca", "issue", "--state-dir", state.toString(), "--identity", "spiffe://cluster.local/ns/default/sa/web",
         "--out", out.toString(), "--ttl", "PT2H");
     assertThat(r.exit()).as(r.err()).isZero();
     assertThat(r.out()).contains("issued spiffe://cluster.local/ns/default/sa/web").contains("BEGIN CERTIFICATE");
@@ -72,34 +61,34 @@ class TrellisCliTest {
 
   @Test
   void rotationThroughTheCli() {
-    assertThat(run("ca", "show", "--state-dir", state.toString()).out()).contains("(active)").contains("1 root(s)");
-    Run staged = run("ca", "rotate", "stage", "--state-dir", state.toString());
+    assertThat(CliRun.run("ca", "show", "--state-dir", state.toString()).out()).contains("(active)").contains("1 root(s)");
+    CliRun staged = CliRun.run("ca", "rotate", "stage", "--state-dir", state.toString());
     assertThat(staged.exit()).isZero();
     String newId = staged.out().split(" ")[2].replace(";", "");
-    Run show = run("ca", "show", "--state-dir", state.toString());
+    CliRun show = CliRun.run("ca", "show", "--state-dir", state.toString());
     assertThat(show.out()).contains(newId + " (trusted, not signing)").contains("2 root(s)");
 
-    assertThat(run("ca", "rotate", "activate", newId, "--state-dir", state.toString()).exit()).isZero();
-    assertThat(run("ca", "show", "--state-dir", state.toString()).out()).contains(newId + " (active)");
+    assertThat(CliRun.run("ca", "rotate", "activate", newId, "--state-dir", state.toString()).exit()).isZero();
+    assertThat(CliRun.run("ca", "show", "--state-dir", state.toString()).out()).contains(newId + " (active)");
 
-    Run removeActive = run("ca", "rotate", "remove", newId, "--state-dir", state.toString());
+    CliRun removeActive = CliRun.run("ca", "rotate", "remove", newId, "--state-dir", state.toString());
     assertThat(removeActive.exit()).isEqualTo(1);
     assertThat(removeActive.err()).contains("error: authority " + newId + " signs new certificates and cannot be removed");
   }
 
   @Test
   void badInputIsOneClearLineWithoutAStackTrace() {
-    Run r = run("ca", "issue", "--state-dir", state.toString(), "--identity", "spiffe://Cluster.local/x", "--out",
+    CliRun r = CliRun.run("ca", "issue", "--state-dir", state.toString(), "--identity", "spiffe://Cluster.local/x", "--out",
         state.resolve("x").toString());
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.err()).startsWith("error: identity: invalid SPIFFE ID 'spiffe://Cluster.local/x': trust domain")
         .doesNotContain("\tat ");
 
-    Run unknownStep = run("ca", "rotate", "spin", "--state-dir", state.toString());
+    CliRun unknownStep = CliRun.run("ca", "rotate", "spin", "--state-dir", state.toString());
     assertThat(unknownStep.exit()).isEqualTo(2);
     assertThat(unknownStep.err()).contains("unknown rotation step 'spin' (expected: stage, activate or remove)");
 
-    Run missing = run("ca", "issue", "--state-dir", state.toString());
+    CliRun missing = CliRun.run("ca", "issue", "--state-dir", state.toString());
     assertThat(missing.exit()).isEqualTo(2);
     assertThat(missing.err()).contains("Missing required options");
   }
@@ -112,7 +101,7 @@ class TrellisCliTest {
     Files.writeString(plugged.resolve("ca-cert.pem"), dev.trellis.mtls.svid.Pem.encodeCertificate(intermediate.signerCertificate()));
     Files.writeString(plugged.resolve("ca-key.pem"), dev.trellis.mtls.svid.Pem.encodePrivateKey(intermediate.signerKey().getPrivate()));
     Files.writeString(plugged.resolve("root-cert.pem"), dev.trellis.mtls.svid.Pem.encodeCertificate(root.root()));
-    Run r = run("demo", "--state-dir", state.toString(), "--plugged-ca", plugged.toString());
+    CliRun r = CliRun.run("demo", "--state-dir", state.toString(), "--plugged-ca", plugged.toString());
     assertThat(r.exit()).as(r.err()).isZero();
     assertThat(r.out()).contains("[1] loaded plug-in CA");
     assertThat(dev.trellis.mtls.svid.Pem.decodeCertificates(Files.readString(state.resolve("svids/shop.backend/svid.pem"))))

@@ -74,11 +74,7 @@ public final class HostCheck {
     public List<String> lines() {
       List<String> out = new ArrayList<>();
       for (Finding f : findings) {
-        out.add(String.format("%-8s %-18s %s", f.status().name().toLowerCase(java.util.Locale.ROOT), f.check(),
-            f.detail()));
-        if (!f.fix().isEmpty()) {
-          out.add(String.format("%-8s %-18s fix: %s", "", "", f.fix()));
-        }
+        CheckLines.add(out, f.status(), f.check(), f.detail(), f.fix());
       }
       if (!ready()) {
         List<String> missing = new ArrayList<>(blocked(Need.NFTABLES));

@@ -17,6 +17,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "down", mixinStandardHelpOptions = true, description = {
     "Stop the local run started by 'trellis up'.",
     "SIGTERM to every process, SIGKILL after --grace; removes the run state (logs stay in --state-dir).",
+    "After an 'up --netns' run it also removes the namespaces, links, cgroups and redirection, and checks that",
+    "none is left.",
     "With no run up, says so and exits 0."})
 final class DownCommand implements Callable<Integer> {
 
@@ -44,7 +46,8 @@ final class DownCommand implements Callable<Integer> {
     for (RunState.Entry e : entries) {
       Optional<ProcessHandle> p = LocalProcesses.find(e);
       p.ifPresent(alive::add);
-      out.printf("  %-28s pid %-8d %s%n", e.name(), e.pid(), p.isPresent() ? "stopping" : "already gone");
+      out.printf("  %-28s %-13s pid %-8d %s%n", e.name(), e.role().name().toLowerCase(java.util.Locale.ROOT)
+          .replace('_', '-'), e.pid(), p.isPresent() ? "stopping" : "already gone");
     }
     out.flush();
     new LocalProcesses(Clock.systemUTC()).stop(alive, grace);
@@ -53,6 +56,18 @@ final class DownCommand implements Callable<Integer> {
       spec.commandLine().getErr().println("error: " + left.size() + " process(es) would not stop, even with SIGKILL: "
           + left.stream().map(p -> String.valueOf(p.pid())).toList() + "; the run state stays in " + stateDir);
       return 1;
+    }
+    RunState.Network network = state.get().network();
+    if (network != null) {
+      List<String> remaining = NetnsUp.teardown(network, spec.commandLine().getErr());
+      if (!remaining.isEmpty()) {
+        spec.commandLine().getErr().println("error: the run's network is not all gone; still there:");
+        remaining.forEach(l -> spec.commandLine().getErr().println("  " + l));
+        spec.commandLine().getErr().println("The run state stays in " + stateDir + ": 'trellis down' tries again.");
+        return 1;
+      }
+      out.println("Removed " + (network.nodes().size() + network.pods().size() + 1) + " network namespaces, link "
+          + NetnsPlan.HOST_LINK + ", the pods' cgroups and all redirection.");
     }
     RunState.delete(stateDir);
     deleteTokens(state.get());

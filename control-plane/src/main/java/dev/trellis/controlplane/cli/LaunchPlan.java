@@ -62,6 +62,103 @@ final class LaunchPlan {
     return out;
   }
 
+  /**
+   * The same processes inside the namespaces of {@code net} ({@code up --netns}): the control plane on the host at
+   * the gateway address; per node its node agent ({@code redirect}: auto, ebpf or nftables) and its node proxy in
+   * capture mode, in the node's namespace; each workload in its pod's namespace and cgroup. The node proxy learns
+   * where eBPF pins live only once its agent has chosen ({@link #withEbpfPins}).
+   */
+  static List<Launch> plan(LocalMesh local, Path meshFile, Layout layout, NetnsPlan net, String redirect) {
+    List<Launch> out = new ArrayList<>();
+    Launch cp = controlPlane(meshFile, layout);
+    List<String> cpCommand = new ArrayList<>(cp.command());
+    cpCommand.addAll(List.of("--bind", net.gateway()));
+    String cpAdmin = "http://" + net.gateway() + ":" + CONTROL_PLANE_ADMIN;
+    out.add(new Launch(cp.name(), cp.role(), cpCommand, cp.env(), cp.workDir(), cp.log(), net.gateway(), cp.ports(),
+        cpAdmin, List.of(cpAdmin + "/healthz/ready"), null, null));
+    for (NetnsPlan.NodeNet n : net.nodes()) {
+      List<String> agent = java(layout, layout.nodeProxyClasspath(), "dev.trellis.proxy.NodeAgentMain");
+      agent.addAll(List.of("--pods", podsFile(layout, n.node()).toString(), "--socket",
+          agentSocket(layout, n.node()).toString(), "--redirect", redirect, "--proxy-address", n.address(),
+          "--state-file", layout.stateDir().resolve(n.node() + ".agent-state.json").toAbsolutePath().toString(),
+          "--ebpf-pins", n.pins()));
+      out.add(new Launch(n.node(), RunState.Role.NODE_AGENT, inNetns(n.netns(), null, agent), Map.of(),
+          layout.stateDir(), log(layout, n.node() + ".agent"), n.address(), List.of(), null,
+          List.of(LOG_PROBE + AGENT_UP), null, null));
+    }
+    for (MeshNode node : local.mesh().nodes()) {
+      Launch p = nodeProxy(node, layout);
+      List<String> command = new ArrayList<>(p.command());
+      command.addAll(List.of("--control-plane", net.gateway() + ":15010", "--capture", "transparent"));
+      String netns = NetnsPlan.nodeNetns(node.name());
+      out.add(new Launch(p.name(), p.role(), inNetns(netns, null, command), p.env(), p.workDir(), p.log(), p.address(),
+          List.of(PROXY_ENTRY, 15006, 15008, PROXY_ADMIN), p.admin(), p.ready(), p.secretFile(), p.secret()));
+    }
+    for (Map.Entry<ObjectRef, WorkloadRun> e : local.runs().entrySet()) {
+      Workload w = local.mesh().workloads().stream().filter(x -> x.ref().equals(e.getKey())).findFirst().orElseThrow();
+      NetnsPlan.PodNet pod = net.pods().stream().filter(x -> x.name().equals(w.namespace() + "/" + w.name()))
+          .findFirst().orElseThrow();
+      Launch l = workload(local, w, e.getValue(), meshFile, layout);
+      Map<String, String> env = new LinkedHashMap<>(l.env());
+      env.remove("TRELLIS_NODE_ENTRY"); // captured transparently: no entry to dial
+      out.add(new Launch(l.name(), l.role(), inNetns(pod.netns(), Path.of(pod.cgroup()), l.command()), env, l.workDir(),
+          l.log(), l.address(), l.ports(), null, l.ports().stream().map(port -> NETNS_PROBE + pod.netns() + ":"
+              + w.address() + ":" + port).toList(), null, null));
+    }
+    return out;
+  }
+
+  /** A readiness probe that waits for a line in the process's log. */
+  static final String LOG_PROBE = "log:";
+  /** A readiness probe {@code netns:NAMESPACE:host:port}: the port accepts a connection inside that namespace. */
+  static final String NETNS_PROBE = "netns:";
+  /** What the node agent prints once it serves the CNI plugin. */
+  static final String AGENT_UP = "trellis node agent up";
+
+  /** The node proxy of a node whose agent redirects with eBPF: it reads original destinations from the pins. */
+  static Launch withEbpfPins(Launch proxy, String pins) {
+    List<String> command = new ArrayList<>(proxy.command());
+    command.addAll(List.of("--ebpf-pins", pins));
+    return new Launch(proxy.name(), proxy.role(), command, proxy.env(), proxy.workDir(), proxy.log(), proxy.address(),
+        proxy.ports(), proxy.admin(), proxy.ready(), proxy.secretFile(), proxy.secret());
+  }
+
+  /**
+   * {@code command} run inside network namespace {@code netns} and, when not null, cgroup {@code cgroup} (as a pod's
+   * container runs). Only the network namespace changes: the process keeps the host's view of /sys, where cgroups
+   * and pinned eBPF programs live. The pid stays the command's own (the shell and nsenter exec it).
+   */
+  static List<String> inNetns(String netns, Path cgroup, List<String> command) {
+    List<String> out = new ArrayList<>();
+    String enter = "exec nsenter --net=/var/run/netns/\"$0\" \"$@\"";
+    out.addAll(List.of("sh", "-c", (cgroup == null ? "" : "echo $$ > '" + cgroup.resolve("cgroup.procs") + "' && ")
+        + enter, netns));
+    out.addAll(command);
+    return out;
+  }
+
+  /** The node agent's uninstall for node {@code n}, in its namespace: removes every rule and eBPF pin it made. */
+  static List<String> agentUninstall(Layout layout, NetnsPlan.NodeNet n, String redirect) {
+    List<String> command = java(layout, layout.nodeProxyClasspath(), "dev.trellis.proxy.NodeAgentMain");
+    command.addAll(List.of("uninstall", "--redirect", redirect, "--ebpf-pins", n.pins()));
+    return inNetns(n.netns(), null, command);
+  }
+
+  /** The CNI plugin ({@code trellis-cni}), run once per call with the call's environment and stdin. */
+  static List<String> cniPlugin(Layout layout) {
+    return java(layout, layout.nodeProxyClasspath(), "dev.trellis.proxy.cni.CniMain");
+  }
+
+  /** The node agent's pods file: the local stand-in for the API server's pods and namespace labels. */
+  static Path podsFile(Layout layout, String node) {
+    return layout.stateDir().resolve(node + ".pods.json").toAbsolutePath();
+  }
+
+  /** The Unix socket the node agent serves the CNI plugin on. */
+  static Path agentSocket(Layout layout, String node) {
+    return layout.stateDir().resolve(node + ".cni.sock").toAbsolutePath();
+  }
+
   static Launch controlPlane(Path meshFile, Layout layout) {
     List<String> command = java(layout, layout.controlPlaneClasspath(), "dev.trellis.controlplane.cli.TrellisCli");
     command.addAll(List.of("control-plane", "--mesh", meshFile.toAbsolutePath().toString(), "--state-dir",

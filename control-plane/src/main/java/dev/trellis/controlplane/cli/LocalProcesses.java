@@ -64,7 +64,7 @@ final class LocalProcesses {
       if (!process.isAlive()) {
         return Optional.of(launch.name() + " exited before it was ready");
       }
-      if (launch.ready().stream().allMatch(this::answers)) {
+      if (launch.ready().stream().allMatch(probe -> passes(probe, launch))) {
         return Optional.empty();
       }
       if (clock.instant().isAfter(deadline)) {
@@ -73,6 +73,28 @@ final class LocalProcesses {
       }
       pause();
     }
+  }
+
+  /**
+   * Whether a readiness probe passes: {@code log:TEXT} when the process's log has that text, {@code netns:NS:host:port}
+   * when the port accepts a connection inside network namespace NS, otherwise as {@link #answers}.
+   */
+  boolean passes(String probe, LaunchPlan.Launch launch) {
+    if (probe.startsWith(LaunchPlan.LOG_PROBE)) {
+      String text = probe.substring(LaunchPlan.LOG_PROBE.length());
+      try {
+        return Files.exists(launch.log()) && Files.readString(launch.log(), StandardCharsets.UTF_8).contains(text);
+      } catch (IOException | UncheckedIOException e) {
+        return false;
+      }
+    }
+    if (probe.startsWith(LaunchPlan.NETNS_PROBE)) {
+      String[] f = probe.substring(LaunchPlan.NETNS_PROBE.length()).split(":");
+      // bash's /dev/tcp connects from inside the namespace; exit 0 once something listens.
+      return HostCommands.run(List.of("nsenter", "--net=/var/run/netns/" + f[0], "bash", "-c",
+          ": > /dev/tcp/" + f[1] + "/" + f[2]), java.util.Map.of(), "", Duration.ofSeconds(5)).ok();
+    }
+    return answers(probe);
   }
 
   /** Whether an {@code http://} URL answers 200, or a {@code host:port} accepts a connection. */

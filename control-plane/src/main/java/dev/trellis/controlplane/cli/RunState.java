@@ -18,7 +18,7 @@ import java.util.Optional;
  * {@code status} and {@code config-dump} find it: the mesh file and every process with its pid,
  * log file and admin address.
  */
-record RunState(String meshFile, String startedAt, List<Entry> processes) {
+record RunState(String meshFile, String startedAt, List<Entry> processes, Network network) {
 
   static final String FILE = "run.json";
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
@@ -27,8 +27,20 @@ record RunState(String meshFile, String startedAt, List<Entry> processes) {
     processes = List.copyOf(processes);
   }
 
+  /** A run without network namespaces. */
+  RunState(String meshFile, String startedAt, List<Entry> processes) {
+    this(meshFile, startedAt, processes, null);
+  }
+
   /** What a process is in the run. */
-  enum Role { CONTROL_PLANE, NODE_PROXY, WORKLOAD }
+  enum Role { CONTROL_PLANE, NODE_AGENT, NODE_PROXY, WORKLOAD }
+
+  /**
+   * The namespaces of an {@code up --netns} run: the host's gateway address, the nodes and pods, and the commands
+   * that remove all of it (run by {@code down} once the processes are gone).
+   */
+  record Network(String gateway, String redirect, List<NetnsPlan.NodeNet> nodes, List<NetnsPlan.PodNet> pods,
+      List<List<String>> teardown) {}
 
   /**
    * @param name {@code control-plane}, the node name, or {@code namespace/name} of a workload
@@ -43,7 +55,7 @@ record RunState(String meshFile, String startedAt, List<Entry> processes) {
   RunState with(Entry entry) {
     List<Entry> more = new ArrayList<>(processes);
     more.add(entry);
-    return new RunState(meshFile, startedAt, more);
+    return new RunState(meshFile, startedAt, more, network);
   }
 
   Optional<Entry> find(Role role, String name) {

@@ -55,6 +55,15 @@ final class UpCommand implements Callable<Integer> {
       + "section.")
   String zipkin;
 
+  @Option(names = "--netns", description = {"Run each node and workload in its own network namespace, with pod traffic "
+      + "captured transparently (eBPF or nftables) as on a cluster: workloads call service VIPs directly "
+      + "('trellis exec'). Needs root and a mesh file with routable addresses (examples/netns/mesh.yaml)."})
+  boolean netns;
+
+  @Option(names = "--redirect", defaultValue = "auto", paramLabel = "MODE", description = "With --netns: how pod "
+      + "traffic is redirected: auto (eBPF where it works, else nftables), ebpf or nftables (default: ${DEFAULT-VALUE}).")
+  String redirect;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -72,21 +81,56 @@ final class UpCommand implements Callable<Integer> {
       err.println("error: " + refusal.get());
       return 1;
     }
-    List<LaunchPlan.Launch> plan = LaunchPlan.plan(local, mesh, layout(local.mesh().telemetry()));
+    NetnsPlan net = null;
+    if (netns) {
+      List<String> problems = NetnsUp.problems(local.mesh(), redirect);
+      if (!problems.isEmpty()) {
+        err.println("error: --netns cannot run this mesh here:");
+        problems.forEach(p -> err.println("  " + p));
+        return 2;
+      }
+      net = NetnsPlan.plan(local.mesh(), HostCommands.cgroup2Mount().orElseThrow());
+    }
+    LaunchPlan.Layout layout = layout(local.mesh().telemetry());
+    List<LaunchPlan.Launch> plan = net == null ? LaunchPlan.plan(local, mesh, layout)
+        : LaunchPlan.plan(local, mesh, layout, net, redirect);
     LocalProcesses processes = new LocalProcesses(Clock.systemUTC());
     RunState state = new RunState(mesh.toAbsolutePath().normalize().toString(), Clock.systemUTC().instant().toString(),
-        List.of());
+        List.of(), net == null ? null : NetnsUp.network(net, layout, redirect));
     List<ProcessHandle> started = new ArrayList<>();
+    NetnsUp netUp = net == null ? null : new NetnsUp(net, layout, state.network());
+    if (netUp != null) {
+      state.write(stateDir); // first: whatever happens next, 'trellis down' knows what to remove
+      out.println("Building " + net.nodes().size() + " node and " + net.pods().size() + " pod network namespaces "
+          + "(host link " + NetnsPlan.HOST_LINK + ", " + net.gateway() + ")...");
+      out.flush();
+      Optional<String> failed = netUp.build();
+      if (failed.isPresent()) {
+        err.println("error: " + failed.get());
+        netUp.remove(err);
+        RunState.delete(stateDir);
+        return 1;
+      }
+    }
     out.println("Starting the mesh in " + mesh + " (" + local.mesh().nodes().size() + " node(s), "
         + local.runs().size() + " workload process(es)); logs in " + stateDir.toAbsolutePath());
-    for (LaunchPlan.Launch launch : plan) {
+    for (LaunchPlan.Launch planned : plan) {
+      LaunchPlan.Launch launch = planned;
+      if (netUp != null && launch.role() == RunState.Role.NODE_PROXY) {
+        Optional<String> failed = netUp.attachPods(out);
+        if (failed.isPresent()) {
+          fail(err, launch, failed.get(), processes, started, netUp);
+          return 1;
+        }
+        launch = netUp.forRedirection(launch);
+      }
       out.printf("  %-14s %-28s starting...%n", describe(launch.role()), launch.name());
       out.flush();
       ProcessHandle p;
       try {
         p = processes.start(launch);
       } catch (java.io.UncheckedIOException e) {
-        fail(err, launch, e.getMessage(), processes, started);
+        fail(err, launch, e.getMessage(), processes, started, netUp);
         deleteSecrets(plan);
         return 1;
       }
@@ -96,14 +140,15 @@ final class UpCommand implements Callable<Integer> {
       state.write(stateDir);
       Optional<String> failure = processes.awaitReady(launch, p, timeout);
       if (failure.isPresent()) {
-        fail(err, launch, failure.get(), processes, started);
+        fail(err, launch, failure.get(), processes, started, netUp);
         deleteSecrets(plan);
         return 1;
       }
-      out.printf("  %-14s %-28s ready (pid %d)%n", describe(launch.role()), launch.name(), p.pid());
+      String how = netUp != null && launch.role() == RunState.Role.NODE_AGENT ? ", " + netUp.agentReady(launch) : "";
+      out.printf("  %-14s %-28s ready (pid %d%s)%n", describe(launch.role()), launch.name(), p.pid(), how);
       out.flush();
     }
-    printNext(out, local.mesh());
+    printNext(out, local.mesh(), net);
     return 0;
   }
 
@@ -129,13 +174,16 @@ final class UpCommand implements Callable<Integer> {
   }
 
   private void fail(PrintWriter err, LaunchPlan.Launch launch, String why, LocalProcesses processes,
-      List<ProcessHandle> started) {
+      List<ProcessHandle> started, NetnsUp netUp) {
     err.println("error: " + why + ". Last lines of " + launch.log() + ":");
     LocalProcesses.tail(launch.log(), 20).forEach(l -> err.println("  | " + l));
     err.println(hint(launch));
     err.println("Stopping the " + started.size() + " process(es) this run started...");
     err.flush();
     processes.stop(started, Duration.ofSeconds(5));
+    if (netUp != null) {
+      netUp.remove(err);
+    }
     RunState.delete(stateDir);
   }
 
@@ -151,8 +199,11 @@ final class UpCommand implements Callable<Integer> {
     return switch (launch.role()) {
       case CONTROL_PLANE -> "Fix: read the log above; a port in use (15010, 15012, 15014 on 127.0.0.1) means another "
           + "control plane runs; 'trellis control-plane --mesh FILE' shows mesh file problems directly.";
+      case NODE_AGENT -> "Fix: the node agent needs root, nftables ('nft') and, for eBPF, bpffs and cgroup v2; "
+          + "'trellis check --host' says what is missing, and --redirect nftables avoids eBPF.";
       case NODE_PROXY -> "Fix: a node proxy needs its node address (" + launch.address() + ") to be free on ports "
-          + "15001, 15006, 15008, 15020 and the control plane to accept its token; see the log above.";
+          + "15001, 15006, 15008, 15020 and the control plane to accept its token; see the log above. A node address "
+          + "that is not loopback (such as 10.61.0.1) is for 'trellis up --netns' (as root).";
       case WORKLOAD -> "Fix: the workload must listen on $TRELLIS_WORKLOAD_ADDRESS and each port in "
           + "$TRELLIS_WORKLOAD_PORTS (" + String.join(", ", launch.ready()) + "); see the log above.";
     };
@@ -208,12 +259,13 @@ final class UpCommand implements Callable<Integer> {
   private static String describe(RunState.Role role) {
     return switch (role) {
       case CONTROL_PLANE -> "control plane";
+      case NODE_AGENT -> "node agent";
       case NODE_PROXY -> "node proxy";
       case WORKLOAD -> "workload";
     };
   }
 
-  private void printNext(PrintWriter out, Mesh mesh) {
+  private void printNext(PrintWriter out, Mesh mesh, NetnsPlan net) {
     String dir = stateDir.equals(Path.of(".trellis/run")) ? "" : " --state-dir " + stateDir;
     out.println("The mesh is up. Next:");
     List<String[]> next = new ArrayList<>();
@@ -222,14 +274,28 @@ final class UpCommand implements Callable<Integer> {
       next.add(new String[] {"trellis config-dump " + mesh.nodes().getFirst().name() + dir,
           "what that node proxy holds"});
     }
-    example(mesh).ifPresent(c -> next.add(new String[] {c, "a call as " + mesh.workloads().getFirst().namespace()
-        + "/" + mesh.workloads().getFirst().name()}));
+    (net == null ? example(mesh) : exampleInNetns(mesh, dir)).ifPresent(c -> next.add(new String[] {c, "a call as "
+        + mesh.workloads().getFirst().namespace() + "/" + mesh.workloads().getFirst().name()}));
     next.add(new String[] {"tail " + stateDir.resolve("<node>.access.log"), "one JSON line per request, with its "
         + "trace id"});
     next.add(new String[] {"trellis down" + dir, "stop everything"});
     int width = next.stream().mapToInt(n -> n[0].length()).max().orElse(0);
     next.forEach(n -> out.printf("  %-" + width + "s   # %s%n", n[0], n[1]));
     out.flush();
+  }
+
+  /** A curl inside the first workload's pod to the first HTTP service with a VIP, captured on its way out. */
+  static Optional<String> exampleInNetns(Mesh mesh, String stateDirOption) {
+    Optional<Service> svc = mesh.services().stream().filter(s -> s.vip() != null && s.ports().stream()
+        .anyMatch(p -> p.protocol().name().startsWith("HTTP"))).findFirst();
+    if (svc.isEmpty() || mesh.workloads().isEmpty()) {
+      return Optional.empty();
+    }
+    Workload from = mesh.workloads().getFirst();
+    int port = svc.get().ports().stream().filter(p -> p.protocol().name().startsWith("HTTP")).findFirst().orElseThrow()
+        .port();
+    return Optional.of("trellis exec" + stateDirOption + " " + from.namespace() + "/" + from.name() + " -- curl -s http://" + svc.get().vip()
+        + ":" + port + "/");
   }
 
   /** A curl from the first workload with a process to the first HTTP service with a VIP, through its node's entry. */

@@ -55,6 +55,7 @@ class NetnsRunIT {
         .mapToInt(m -> Integer.parseInt(m.group(1))).sum() + count(r.output(), "web-v2-0"))
         .as("all 20 calls answered 200 by a web instance (retries hid the flaky one's 503s)").isEqualTo(20);
     List<Long> pids = pids(state);
+    assertThat(pids).hasSize(9);
     List<String> names = namespaces(state);
 
     LocalRunIT.Result d = LocalRunIT.run(List.of("bash", "-e", "-c", script.substring(down)));
@@ -93,8 +94,33 @@ class NetnsRunIT {
     assertThat(again.output()).contains("nothing to stop");
   }
 
+  @Test
+  void aWorkloadThatFailsStopsTheRunAndRemovesItsNetworkAndALoopbackMeshIsRefusedFieldByField(@TempDir Path state)
+      throws Exception {
+    stateDirs.add(state);
+    String tables = hostNftTables();
+    LocalRunIT.Result loopback = LocalRunIT.trellis("up", "--netns", "--state-dir", state.toString(),
+        "examples/demo/mesh.yaml");
+    assertThat(loopback.exit()).as(loopback.output()).isEqualTo(2);
+    assertThat(loopback.output()).contains("nodes[0].address: 127.0.61.1 is a loopback address")
+        .contains("workloads[1].address: 127.0.61.11 is a loopback address");
+    assertThat(Path.of("/var/run/netns/trellis-hub")).doesNotExist();
+
+    Path mesh = state.resolve("failing.yaml");
+    Files.writeString(mesh, Files.readString(ROOT.resolve(MESH)).replace(
+        "labels: {app: greeter, version: v1}, run: {demo: grpc}}",
+        "labels: {app: greeter, version: v1}, run: {command: [sh, -c, 'echo cannot start >&2; exit 3']}}"));
+    LocalRunIT.Result up = LocalRunIT.trellis("up", "--netns", "--state-dir", state.toString(), mesh.toString());
+    assertThat(up.exit()).as(up.output()).isEqualTo(1);
+    assertThat(up.output()).contains("demo/greeter-0 exited before it was ready", "| cannot start",
+        "Stopping the 9 process(es) this run started");
+    assertNothingLeft(List.of(), List.of("trellis-hub", "trellis-node-node-1", "trellis-node-node-2",
+        "trellis-pod-demo-client-0", "trellis-pod-demo-greeter-0"), tables);
+    assertThat(state.resolve("run.json")).doesNotExist();
+  }
+
   private static void assertNothingLeft(List<Long> pids, List<String> names, String tablesBefore) throws Exception {
-    assertThat(pids).hasSize(9).allSatisfy(pid -> assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive))
+    assertThat(pids).allSatisfy(pid -> assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive))
         .as("process %d", pid).isEmpty());
     assertThat(names).contains("trellis-hub", "trellis-node-node-1", "trellis-pod-demo-client-0");
     for (String n : names) {

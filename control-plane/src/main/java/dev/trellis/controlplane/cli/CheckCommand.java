@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -28,6 +29,8 @@ import picocli.CommandLine.Spec;
     "",
     "MESH_FILE  every error (file:line:column: field: problem), then warnings",
     "           about what will not work in local mode (they do not fail).",
+    "--netns    with MESH_FILE: check it for 'trellis up --netns' instead (routable",
+    "           addresses, one /24 for the nodes); each problem is an error.",
     "--host     is this machine ready for transparent capture? Kernel, cgroup v2,",
     "           bpffs, libbpf, privileges, kernel config, nft, CNI directories:",
     "           ok / warning / missing, each with its fix. Exit 1 only when",
@@ -42,6 +45,9 @@ final class CheckCommand implements Callable<Integer> {
   @Parameters(index = "0", arity = "0..1", paramLabel = "MESH_FILE",
       description = "The mesh file to check, e.g. examples/mesh.yaml.")
   Path meshFile;
+
+  @Option(names = "--netns", description = "With MESH_FILE: check it for 'trellis up --netns' (network namespaces).")
+  boolean netns;
 
   @Option(names = "--host", description = "Check this machine (a node) for transparent capture.")
   boolean host;
@@ -67,6 +73,10 @@ final class CheckCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws IOException {
+    if (netns && meshFile == null) {
+      throw new ParameterException(spec.commandLine(), "--netns checks a mesh file: give one, e.g. trellis check "
+          + "--netns examples/netns/mesh.yaml");
+    }
     if (meshFile == null && !host && !cluster) {
       throw new ParameterException(spec.commandLine(), "give a mesh file to check, --host, --cluster, or several");
     }
@@ -105,6 +115,22 @@ final class CheckCommand implements Callable<Integer> {
 
   private int checkMesh(PrintWriter out) {
     MeshCheck.Report report = MeshCheck.check(meshFile, PortProbe.bind());
+    if (netns && report.ok()) {
+      // Namespace mode replaces local mode's loopback warnings with its own rules, which are errors.
+      List<String> problems;
+      try {
+        problems = NetnsPlan.problems(dev.trellis.controlplane.config.MeshFile.load(meshFile));
+      } catch (dev.trellis.controlplane.config.MeshFileException e) {
+        problems = e.problems();
+      }
+      problems.forEach(p -> out.println(meshFile + ": " + p));
+      if (!problems.isEmpty()) {
+        out.println(meshFile + ": " + plural(problems.size(), "error") + " for --netns");
+        return 1;
+      }
+      out.println("ok for --netns: " + report.summary());
+      return 0;
+    }
     report.errors().forEach(out::println);
     report.warnings().forEach(out::println);
     String warnings = report.warnings().isEmpty() ? "" : ", " + plural(report.warnings().size(), "warning");

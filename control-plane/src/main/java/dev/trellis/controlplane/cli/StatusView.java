@@ -35,6 +35,11 @@ final class StatusView {
           alive.test(e) ? "alive" : "DEAD", String.valueOf(e.pid()), listens(e), e.log()));
     }
     out.addAll(table(rows));
+    if (state.network() != null) {
+      out.add("");
+      out.add("PODS (network namespaces; enter one with 'trellis exec WORKLOAD -- COMMAND')");
+      out.addAll(podRows(state.network()));
+    }
     out.add("");
     out.add("XDS CLIENTS (control plane /debug/clients)");
     if (clients.isEmpty()) {
@@ -46,6 +51,16 @@ final class StatusView {
     out.add("CERTIFICATES (node proxies /config_dump)");
     out.addAll(certificateRows(state, dumps));
     return out;
+  }
+
+  /** One row per pod of a {@code --netns} run: where it is and whether the mesh captures it. */
+  static List<String> podRows(RunState.Network network) {
+    List<List<String>> rows = new ArrayList<>();
+    rows.add(List.of("WORKLOAD", "NODE", "ADDRESS", "NETWORK NAMESPACE", "MESH"));
+    for (NetnsPlan.PodNet p : network.pods()) {
+      rows.add(List.of(p.name(), p.node(), p.address(), p.netns(), p.inMesh() ? "captured" : "not in the mesh"));
+    }
+    return table(rows);
   }
 
   /** {@code 127.0.61.1:15001,15006}, or {@code -} when it listens nowhere known. */

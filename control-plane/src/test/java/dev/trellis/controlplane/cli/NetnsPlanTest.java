@@ -178,6 +178,31 @@ class NetnsPlanTest {
   }
 
   @Test
+  void statusListsThePodsOfANamespaceRun() throws Exception {
+    NetnsPlan net = NetnsPlan.plan(MeshFile.loadLocal(EXAMPLE).mesh(), CGROUPS);
+    RunState state = new RunState("/m.yaml", "t", List.of(), new RunState.Network(net.gateway(), "auto", net.nodes(),
+        net.pods(), List.of()));
+    List<String> lines = StatusView.render(state, e -> true, java.util.Optional.empty(), java.util.Map.of());
+    assertThat(lines).anyMatch(l -> l.startsWith("PODS"))
+        .anyMatch(l -> l.matches("\\s*demo/outsider-0\\s+node-1\\s+10\\.61\\.1\\.20\\s+trellis-pod-demo-outsider-0\\s+not in the mesh"))
+        .anyMatch(l -> l.matches("\\s*demo/web-v2-0\\s+node-2\\s+10\\.61\\.2\\.13\\s+trellis-pod-demo-web-v2-0\\s+captured"));
+    assertThat(StatusView.render(new RunState("/m.yaml", "t", List.of()), e -> true, java.util.Optional.empty(),
+        java.util.Map.of())).noneMatch(l -> l.startsWith("PODS"));
+  }
+
+  @Test
+  void checkNetnsPassesTheExampleAndFailsTheLoopbackDemoNamingEachField() {
+    CliRun ok = CliRun.run("check", "--netns", EXAMPLE.toString());
+    assertThat(ok.exit()).as(ok.out() + ok.err()).isZero();
+    assertThat(ok.out()).contains("ok for --netns: 2 nodes, 6 workloads");
+    CliRun demo = CliRun.run("check", "--netns", "../examples/demo/mesh.yaml");
+    assertThat(demo.exit()).isEqualTo(1);
+    assertThat(demo.out()).contains("../examples/demo/mesh.yaml: nodes[0].address: 127.0.61.1 is a loopback address")
+        .contains("errors for --netns").doesNotContain("warning");
+    assertThat(CliRun.run("check", "--netns").err()).contains("--netns checks a mesh file");
+  }
+
+  @Test
   void execSaysWhenThereIsNoRunNoPodsOrNoSuchWorkload() throws Exception {
     CliRun none = CliRun.run("exec", "--state-dir", dir.toString(), "demo/client-0", "--", "true");
     assertThat(none.exit()).isEqualTo(1);

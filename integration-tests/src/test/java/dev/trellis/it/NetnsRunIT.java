@@ -49,7 +49,8 @@ class NetnsRunIT {
     assertThat(r.output()).contains("The mesh is up", "attached (10.61.1.10 in trellis-pod-demo-client-0, captured)",
         "attached (10.61.1.20 in trellis-pod-demo-outsider-0, not in the mesh)",
         "\"workload\":\"web-v2-0\",\"version\":\"v2\"", "\"sourcePrincipal\":\"spiffe://cluster.local/ns/demo/sa/client\"",
-        "\"destinationPrincipal\":\"spiffe://cluster.local/ns/demo/sa/web\"", "\"mtls\":true",
+        "\"destinationPrincipal\":\"spiffe://cluster.local/ns/demo/sa/web\"", "\"mtls\":true", "\"traceId\":\"",
+        "\"traceparent\":\"00-",
         "outsider: no route to the VIP", "outsider: refused by STRICT mTLS");
     assertThat(Pattern.compile("(\\d+) \"workload\":\"web-(v1|flaky)-0\"").matcher(r.output()).results()
         .mapToInt(m -> Integer.parseInt(m.group(1))).sum() + count(r.output(), "web-v2-0"))

@@ -82,6 +82,11 @@ final class UpCommand implements Callable<Integer> {
       return 1;
     }
     NetnsPlan net = null;
+    if (!netns && !redirect.equals("auto")) {
+      err.println("error: --redirect " + redirect + " applies to namespace runs: add --netns (as root), or leave "
+          + "--redirect out (a loopback run takes traffic through each node's entry, not by redirection)");
+      return 2;
+    }
     if (netns) {
       List<String> problems = NetnsUp.problems(local.mesh(), redirect);
       if (!problems.isEmpty()) {

@@ -200,6 +200,9 @@ class NetnsPlanTest {
     assertThat(demo.out()).contains("../examples/demo/mesh.yaml: nodes[0].address: 127.0.61.1 is a loopback address")
         .contains("errors for --netns").doesNotContain("warning");
     assertThat(CliRun.run("check", "--netns").err()).contains("--netns checks a mesh file");
+    CliRun redirect = CliRun.run("up", "--redirect", "ebpf", "--state-dir", dir.toString(), EXAMPLE.toString());
+    assertThat(redirect.exit()).isEqualTo(2);
+    assertThat(redirect.err()).contains("--redirect ebpf applies to namespace runs: add --netns");
   }
 
   @Test

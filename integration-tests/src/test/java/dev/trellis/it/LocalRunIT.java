@@ -239,7 +239,7 @@ class LocalRunIT {
     assertThat(ROOT.resolve(".trellis/run/run.json")).doesNotExist();
   }
 
-  private static List<Long> pids(Path state) throws IOException {
+  static List<Long> pids(Path state) throws IOException {
     List<Long> pids = new ArrayList<>();
     Matcher m = Pattern.compile("\"pid\": (\\d+)").matcher(Files.readString(state.resolve("run.json")));
     while (m.find()) {

@@ -55,7 +55,7 @@ class NetnsRunIT {
     assertThat(Pattern.compile("(\\d+) \"workload\":\"web-(v1|flaky)-0\"").matcher(r.output()).results()
         .mapToInt(m -> Integer.parseInt(m.group(1))).sum() + count(r.output(), "web-v2-0"))
         .as("all 20 calls answered 200 by a web instance (retries hid the flaky one's 503s)").isEqualTo(20);
-    List<Long> pids = pids(state);
+    List<Long> pids = LocalRunIT.pids(state);
     assertThat(pids).hasSize(9);
     List<String> names = namespaces(state);
 
@@ -85,7 +85,7 @@ class NetnsRunIT {
         .contains("\"sourcePrincipal\":\"spiffe://cluster.local/ns/demo/sa/client\"")
         .contains("\"destinationPrincipal\":\"spiffe://cluster.local/ns/demo/sa/greeter\"");
 
-    List<Long> pids = pids(state);
+    List<Long> pids = LocalRunIT.pids(state);
     List<String> names = namespaces(state);
     LocalRunIT.Result down = LocalRunIT.trellis("down", "--state-dir", state.toString());
     assertThat(down.exit()).as(down.output()).isZero();
@@ -144,15 +144,6 @@ class NetnsRunIT {
   private static int count(String text, String word) {
     Matcher m = Pattern.compile("(\\d+) \"workload\":\"" + Pattern.quote(word) + "\"").matcher(text);
     return m.find() ? Integer.parseInt(m.group(1)) : 0;
-  }
-
-  private static List<Long> pids(Path state) throws Exception {
-    List<Long> pids = new ArrayList<>();
-    Matcher m = Pattern.compile("\"pid\": (\\d+)").matcher(Files.readString(state.resolve("run.json")));
-    while (m.find()) {
-      pids.add(Long.parseLong(m.group(1)));
-    }
-    return pids;
   }
 
   private static List<String> namespaces(Path state) throws Exception {

@@ -1,8 +1,8 @@
 package dev.trellis.it;
 
-import dev.trellis.demo.v1.GreeterGrpc;
-import dev.trellis.demo.v1.HelloReply;
-import dev.trellis.demo.v1.HelloRequest;
+import dev.trellis.demo.grpc.GreeterGrpc;
+import dev.trellis.demo.grpc.HelloReply;
+import dev.trellis.demo.grpc.HelloRequest;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.netty.NettyServerBuilder;
@@ -32,7 +32,7 @@ final class GreeterBackend implements AutoCloseable {
               response.onError(Status.UNAVAILABLE.withDescription(name + " is flaky").asRuntimeException());
               return;
             }
-            response.onNext(HelloReply.newBuilder().setMessage("hello " + request.getName()).setBackend(name).build());
+            response.onNext(HelloReply.newBuilder().setMessage("hello " + request.getName()).setWorkload(name).build());
             response.onCompleted();
           }
         })

@@ -1,7 +1,7 @@
 package dev.trellis.it;
 
-import dev.trellis.demo.v1.GreeterGrpc;
-import dev.trellis.demo.v1.HelloRequest;
+import dev.trellis.demo.grpc.GreeterGrpc;
+import dev.trellis.demo.grpc.HelloRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
@@ -28,7 +28,7 @@ public final class GrpcCall {
         }
         try {
           var reply = stub.withDeadlineAfter(5, TimeUnit.SECONDS).sayHello(HelloRequest.newBuilder().setName("pod").build());
-          System.out.println("ok " + reply.getBackend());
+          System.out.println("ok " + reply.getWorkload());
         } catch (StatusRuntimeException e) {
           failures++;
           System.out.println("error " + e.getStatus().getCode() + " " + e.getStatus().getDescription());

@@ -8,9 +8,9 @@ import com.google.protobuf.Message;
 import dev.trellis.controlplane.server.ControlPlane;
 import dev.trellis.controlplane.server.ControlPlaneOptions;
 import dev.trellis.controlplane.translate.Translator;
-import dev.trellis.demo.v1.GreeterGrpc;
-import dev.trellis.demo.v1.HelloReply;
-import dev.trellis.demo.v1.HelloRequest;
+import dev.trellis.demo.grpc.GreeterGrpc;
+import dev.trellis.demo.grpc.HelloReply;
+import dev.trellis.demo.grpc.HelloRequest;
 import dev.trellis.xds.cache.Snapshot;
 import dev.trellis.xds.resource.ResourceType;
 import dev.trellis.xds.resource.XdsResource;
@@ -150,7 +150,7 @@ class GrpcXdsInteropIT {
   private static String call() {
     try {
       HelloReply r = greeter.withDeadlineAfter(5, TimeUnit.SECONDS).sayHello(HelloRequest.newBuilder().setName("it").build());
-      return r.getBackend();
+      return r.getWorkload();
     } catch (RuntimeException e) {
       return null;
     }

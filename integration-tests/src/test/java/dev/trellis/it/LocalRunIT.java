@@ -2,9 +2,9 @@ package dev.trellis.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.trellis.demo.v1.GreeterGrpc;
-import dev.trellis.demo.v1.HelloReply;
-import dev.trellis.demo.v1.HelloRequest;
+import dev.trellis.demo.grpc.GreeterGrpc;
+import dev.trellis.demo.grpc.HelloReply;
+import dev.trellis.demo.grpc.HelloRequest;
 import io.grpc.HttpConnectProxiedSocketAddress;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
@@ -173,7 +173,7 @@ class LocalRunIT {
       HelloReply reply = GreeterGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS)
           .sayHello(HelloRequest.newBuilder().setName("it").build());
       assertThat(reply.getMessage()).isEqualTo("Hello, it, from greeter-0");
-      assertThat(reply.getBackend()).isEqualTo("greeter-0");
+      assertThat(reply.getWorkload()).isEqualTo("greeter-0");
     } finally {
       channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }

@@ -120,6 +120,30 @@ class NetnsRunIT {
     assertThat(state.resolve("run.json")).doesNotExist();
   }
 
+  @Test
+  void aHostFirewallDroppingTheLinkIsNamedInTheErrorAndTheRunIsRemoved(@TempDir Path state) throws Exception {
+    stateDirs.add(state);
+    String tables = hostNftTables();
+    String table = "trellis-it-firewall";
+    LocalRunIT.Result add;
+    try {
+      Path rules = state.resolve("firewall.nft");
+      Files.writeString(rules, "table inet " + table + " {\n chain input {\n  type filter hook input priority -10; "
+          + "policy accept;\n  iifname \"trellis0\" drop\n }\n}\n");
+      add = LocalRunIT.run(List.of("nft", "-f", rules.toString()));
+      assertThat(add.exit()).as(add.output()).isZero();
+      LocalRunIT.Result up = LocalRunIT.trellis("up", "--netns", "--timeout", "8s", "--state-dir", state.toString(),
+          MESH);
+      assertThat(up.exit()).as(up.output()).isEqualTo(1);
+      assertThat(up.output()).contains("node-1 was not ready within 8s")
+          .contains("dials the control plane at 10.61.0.254:15010 through the host link trellis0")
+          .contains("ufw allow in on trellis0");
+    } finally {
+      LocalRunIT.run(List.of("nft", "delete", "table", "inet", table));
+    }
+    assertNothingLeft(List.of(), List.of("trellis-hub", "trellis-node-node-1", "trellis-pod-demo-client-0"), tables);
+  }
+
   private static void assertNothingLeft(List<Long> pids, List<String> names, String tablesBefore) throws Exception {
     assertThat(pids).allSatisfy(pid -> assertThat(ProcessHandle.of(pid).filter(ProcessHandle::isAlive))
         .as("process %d", pid).isEmpty());

@@ -183,6 +183,11 @@ final class UpCommand implements Callable<Integer> {
     err.println("error: " + why + ". Last lines of " + launch.log() + ":");
     LocalProcesses.tail(launch.log(), 20).forEach(l -> err.println("  | " + l));
     err.println(hint(launch));
+    if (netUp != null && launch.role() == RunState.Role.NODE_PROXY) {
+      err.println("In namespaces the node proxy dials the control plane at " + launch.command().get(
+          launch.command().indexOf("--control-plane") + 1) + " through the host link " + NetnsPlan.HOST_LINK
+          + ": a host firewall must accept that link (ufw allow in on " + NetnsPlan.HOST_LINK + ").");
+    }
     err.println("Stopping the " + started.size() + " process(es) this run started...");
     err.flush();
     processes.stop(started, Duration.ofSeconds(5));

@@ -80,7 +80,7 @@ final class LaunchPlan {
       List<String> agent = java(layout, layout.nodeProxyClasspath(), "dev.trellis.proxy.NodeAgentMain");
       agent.addAll(List.of("--pods", podsFile(layout, n.node()).toString(), "--socket",
           agentSocket(layout, n.node()).toString(), "--redirect", redirect, "--proxy-address", n.address(),
-          "--state-file", layout.stateDir().resolve(n.node() + ".agent-state.json").toAbsolutePath().toString(),
+          "--state-file", agentState(layout, n.node()).toString(),
           "--ebpf-pins", n.pins()));
       out.add(new Launch(n.node(), RunState.Role.NODE_AGENT, inNetns(n.netns(), null, agent), Map.of(),
           layout.stateDir(), log(layout, n.node() + ".agent"), n.address(), List.of(), null,
@@ -152,6 +152,11 @@ final class LaunchPlan {
   /** The node agent's pods file: the local stand-in for the API server's pods and namespace labels. */
   static Path podsFile(Layout layout, String node) {
     return layout.stateDir().resolve(node + ".pods.json").toAbsolutePath();
+  }
+
+  /** Where the node agent keeps the pods it captured (a fresh run starts without one). */
+  static Path agentState(Layout layout, String node) {
+    return layout.stateDir().resolve(node + ".agent-state.json").toAbsolutePath();
   }
 
   /** The Unix socket the node agent serves the CNI plugin on. */

@@ -113,6 +113,9 @@ final class NetnsUp {
     try {
       for (NetnsPlan.NodeNet n : net.nodes()) {
         Files.writeString(LaunchPlan.podsFile(layout, n.node()), net.podsJson(n.node()), StandardCharsets.UTF_8);
+        // An earlier run's agent state names pods of namespaces that are gone: each run's agents start afresh.
+        Files.deleteIfExists(LaunchPlan.agentState(layout, n.node()));
+        Files.deleteIfExists(LaunchPlan.agentSocket(layout, n.node()));
       }
     } catch (IOException e) {
       return Optional.of("cannot write a node agent's pods file in " + layout.stateDir() + ": " + e.getMessage());

@@ -30,7 +30,9 @@ import picocli.CommandLine.Spec;
     "Start a whole mesh on this machine, in the background.",
     "Starts the control plane, one node proxy per node of the mesh file and a process for each workload",
     "with a 'run' field (docs/mesh-file.md), and waits until each is ready.",
-    "Logs and the run state go to --state-dir. Then: trellis status, trellis config-dump NODE, trellis down."})
+    "Logs and the run state go to --state-dir. Then: trellis status, trellis config-dump NODE, trellis down.",
+    "With --netns (as root) every node and workload gets its own network namespace and pod traffic is captured",
+    "transparently, as on a cluster; 'trellis exec WORKLOAD -- COMMAND' runs a command in a pod."})
 final class UpCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;

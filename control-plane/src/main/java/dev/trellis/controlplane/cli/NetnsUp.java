@@ -164,9 +164,13 @@ final class NetnsUp {
     return Optional.empty();
   }
 
-  /** Removes the run's network (see {@link #teardown}). */
-  List<String> remove(PrintWriter err) {
-    return teardown(network, err);
+  /** Removes the run's network (see {@link #teardown}), saying what it could not remove and how to. */
+  void remove(PrintWriter err) {
+    List<String> left = teardown(network, err);
+    if (!left.isEmpty()) {
+      err.println("warning: not all of the run's network could be removed; still there:");
+      left.forEach(l -> err.println("  " + l));
+    }
   }
 
   /**

@@ -98,7 +98,7 @@ final class NetnsUp {
       teardown.add(LaunchPlan.agentUninstall(layout, n, redirect));
     }
     teardown.addAll(net.teardown());
-    return new RunState.Network(net.gateway(), redirect, net.nodes(), net.pods(), teardown);
+    return new RunState.Network(net.gateway(), net.nodes(), net.pods(), teardown);
   }
 
   /** Builds the network and writes the agents' pods files; on failure says which command failed and why. */

@@ -39,7 +39,7 @@ record RunState(String meshFile, String startedAt, List<Entry> processes, Networ
    * The namespaces of an {@code up --netns} run: the host's gateway address, the nodes and pods, and the commands
    * that remove all of it (run by {@code down} once the processes are gone).
    */
-  record Network(String gateway, String redirect, List<NetnsPlan.NodeNet> nodes, List<NetnsPlan.PodNet> pods,
+  record Network(String gateway, List<NetnsPlan.NodeNet> nodes, List<NetnsPlan.PodNet> pods,
       List<List<String>> teardown) {}
 
   /**

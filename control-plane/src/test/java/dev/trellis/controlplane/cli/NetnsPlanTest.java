@@ -166,7 +166,7 @@ class NetnsPlanTest {
 
   @Test
   void tearingDownWhatIsAlreadyGoneRunsNothingAndFindsNothingLeft() {
-    RunState.Network gone = new RunState.Network("10.99.0.254", "auto",
+    RunState.Network gone = new RunState.Network("10.99.0.254",
         List.of(new NetnsPlan.NodeNet("n", "trellis-test-absent-node", "10.99.0.1", dir.resolve("pins").toString())),
         List.of(new NetnsPlan.PodNet("d/w", "d", "w", "n", "trellis-test-absent-pod", "10.99.1.1",
             dir.resolve("cg").toString(), "c", true)),
@@ -180,7 +180,7 @@ class NetnsPlanTest {
   @Test
   void statusListsThePodsOfANamespaceRun() throws Exception {
     NetnsPlan net = NetnsPlan.plan(MeshFile.loadLocal(EXAMPLE).mesh(), CGROUPS);
-    RunState state = new RunState("/m.yaml", "t", List.of(), new RunState.Network(net.gateway(), "auto", net.nodes(),
+    RunState state = new RunState("/m.yaml", "t", List.of(), new RunState.Network(net.gateway(), net.nodes(),
         net.pods(), List.of()));
     List<String> lines = StatusView.render(state, e -> true, java.util.Optional.empty(), java.util.Map.of());
     assertThat(lines).anyMatch(l -> l.startsWith("PODS"))
@@ -216,7 +216,7 @@ class NetnsPlanTest {
         .contains("was started without --netns");
 
     NetnsPlan net = NetnsPlan.plan(MeshFile.loadLocal(EXAMPLE).mesh(), CGROUPS);
-    new RunState("/m.yaml", "t", List.of(), new RunState.Network(net.gateway(), "auto", net.nodes(), net.pods(),
+    new RunState("/m.yaml", "t", List.of(), new RunState.Network(net.gateway(), net.nodes(), net.pods(),
         List.of())).write(dir);
     CliRun unknown = CliRun.run("exec", "--state-dir", dir.toString(), "demo/nobody", "--", "true");
     assertThat(unknown.exit()).isEqualTo(1);

@@ -23,6 +23,7 @@ import java.util.stream.Collectors;
  */
 final class LaunchPlan {
 
+  static final int CONTROL_PLANE_XDS = 15010;
   static final int CONTROL_PLANE_ADMIN = 15014;
   static final int PROXY_ADMIN = 15020;
   static final int PROXY_ENTRY = 15001;
@@ -89,7 +90,7 @@ final class LaunchPlan {
     for (MeshNode node : local.mesh().nodes()) {
       Launch p = nodeProxy(node, layout);
       List<String> command = new ArrayList<>(p.command());
-      command.addAll(List.of("--control-plane", net.gateway() + ":15010", "--capture", "transparent"));
+      command.addAll(List.of("--control-plane", net.gateway() + ":" + CONTROL_PLANE_XDS, "--capture", "transparent"));
       String netns = NetnsPlan.nodeNetns(node.name());
       out.add(new Launch(p.name(), p.role(), inNetns(netns, null, command), p.env(), p.workDir(), p.log(), p.address(),
           List.of(PROXY_ENTRY, 15006, 15008, PROXY_ADMIN), p.admin(), p.ready(), p.secretFile(), p.secret()));
@@ -170,7 +171,7 @@ final class LaunchPlan {
         layout.stateDir().resolve("control-plane").toAbsolutePath().toString()));
     String admin = "http://127.0.0.1:" + CONTROL_PLANE_ADMIN;
     return new Launch("control-plane", RunState.Role.CONTROL_PLANE, command, Map.of(), layout.stateDir(),
-        log(layout, "control-plane"), "127.0.0.1", List.of(15010, 15012, CONTROL_PLANE_ADMIN), admin, List.of(admin + "/healthz/ready"), null, null);
+        log(layout, "control-plane"), "127.0.0.1", List.of(CONTROL_PLANE_XDS, 15012, CONTROL_PLANE_ADMIN), admin, List.of(admin + "/healthz/ready"), null, null);
   }
 
   static Launch nodeProxy(MeshNode node, Layout layout) {

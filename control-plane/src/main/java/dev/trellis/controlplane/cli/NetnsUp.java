@@ -164,6 +164,13 @@ final class NetnsUp {
     return Optional.empty();
   }
 
+  /** Where the node proxies reach the control plane, and what a host firewall must let through. */
+  String controlPlaneHint() {
+    return "In namespaces the node proxy dials the control plane at " + net.gateway() + ":" + LaunchPlan.CONTROL_PLANE_XDS + " through the host link "
+        + NetnsPlan.HOST_LINK + ": a host firewall must accept that link (ufw allow in on " + NetnsPlan.HOST_LINK
+        + ").";
+  }
+
   /** Removes the run's network (see {@link #teardown}), saying what it could not remove and how to. */
   void remove(PrintWriter err) {
     List<String> left = teardown(network, err);

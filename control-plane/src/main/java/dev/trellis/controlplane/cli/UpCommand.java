@@ -186,9 +186,7 @@ final class UpCommand implements Callable<Integer> {
     LocalProcesses.tail(launch.log(), 20).forEach(l -> err.println("  | " + l));
     err.println(hint(launch));
     if (netUp != null && launch.role() == RunState.Role.NODE_PROXY) {
-      err.println("In namespaces the node proxy dials the control plane at " + launch.command().get(
-          launch.command().indexOf("--control-plane") + 1) + " through the host link " + NetnsPlan.HOST_LINK
-          + ": a host firewall must accept that link (ufw allow in on " + NetnsPlan.HOST_LINK + ").");
+      err.println(netUp.controlPlaneHint());
     }
     err.println("Stopping the " + started.size() + " process(es) this run started...");
     err.flush();
@@ -298,30 +296,32 @@ final class UpCommand implements Callable<Integer> {
 
   /** A curl inside the first workload's pod to the first HTTP service with a VIP, captured on its way out. */
   static Optional<String> exampleInNetns(Mesh mesh, String stateDirOption) {
-    Optional<Service> svc = mesh.services().stream().filter(s -> s.vip() != null && s.ports().stream()
-        .anyMatch(p -> p.protocol().name().startsWith("HTTP"))).findFirst();
-    if (svc.isEmpty() || mesh.workloads().isEmpty()) {
-      return Optional.empty();
-    }
-    Workload from = mesh.workloads().getFirst();
-    int port = svc.get().ports().stream().filter(p -> p.protocol().name().startsWith("HTTP")).findFirst().orElseThrow()
-        .port();
-    return Optional.of("trellis exec" + stateDirOption + " " + from.namespace() + "/" + from.name() + " -- curl -s http://" + svc.get().vip()
-        + ":" + port + "/");
+    return firstHttpUrl(mesh).map(url -> "trellis exec" + stateDirOption + " " + mesh.workloads().getFirst().namespace()
+        + "/" + mesh.workloads().getFirst().name() + " -- curl -s " + url);
   }
 
   /** A curl from the first workload with a process to the first HTTP service with a VIP, through its node's entry. */
   static Optional<String> example(Mesh mesh) {
-    Optional<Service> svc = mesh.services().stream().filter(s -> s.vip() != null && s.ports().stream()
-        .anyMatch(p -> p.protocol().name().startsWith("HTTP"))).findFirst();
-    if (svc.isEmpty() || mesh.workloads().isEmpty()) {
+    return firstHttpUrl(mesh).map(url -> {
+      Workload from = mesh.workloads().getFirst();
+      String node = mesh.nodes().stream().filter(n -> n.name().equals(from.node())).findFirst().orElseThrow()
+          .address();
+      return "curl --interface " + from.address() + " --socks5 " + node + ":" + LaunchPlan.PROXY_ENTRY + " " + url;
+    });
+  }
+
+  /** {@code http://VIP:PORT/} of the first service with a VIP and an HTTP port, when the mesh has a workload. */
+  private static Optional<String> firstHttpUrl(Mesh mesh) {
+    if (mesh.workloads().isEmpty()) {
       return Optional.empty();
     }
-    Workload from = mesh.workloads().getFirst();
-    String node = mesh.nodes().stream().filter(n -> n.name().equals(from.node())).findFirst().orElseThrow().address();
-    int port = svc.get().ports().stream().filter(p -> p.protocol().name().startsWith("HTTP")).findFirst().orElseThrow()
-        .port();
-    return Optional.of("curl --interface " + from.address() + " --socks5 " + node + ":" + LaunchPlan.PROXY_ENTRY
-        + " http://" + svc.get().vip() + ":" + port + "/");
+    for (Service s : mesh.services()) {
+      Optional<Integer> port = s.ports().stream().filter(p -> p.protocol().name().startsWith("HTTP")).findFirst()
+          .map(p -> p.port());
+      if (s.vip() != null && port.isPresent()) {
+        return Optional.of("http://" + s.vip() + ":" + port.get() + "/");
+      }
+    }
+    return Optional.empty();
   }
 }

@@ -191,6 +191,19 @@ class NetnsPlanTest {
   }
 
   @Test
+  void upsNextStepsCallTheFirstHttpVipThroughTheEntryOrFromInsideThePod() throws Exception {
+    assertThat(UpCommand.example(MeshFile.loadLocal(Path.of("..", "examples", "demo", "mesh.yaml")).mesh()))
+        .contains("curl --interface 127.0.61.10 --socks5 127.0.61.1:15001 http://10.96.61.10:8080/");
+    assertThat(UpCommand.exampleInNetns(MeshFile.loadLocal(EXAMPLE).mesh(), " --state-dir /r"))
+        .contains("trellis exec --state-dir /r demo/client-0 -- curl -s http://10.96.61.10:8080/");
+    assertThat(UpCommand.example(mesh("""
+        nodes: [{name: a, address: 127.0.61.1, token: node-token-0123456789a}]
+        workloads: [{name: w, namespace: d, node: a, address: 127.0.61.9, labels: {app: w}}]
+        services: [{name: s, namespace: d, vip: 10.96.0.1, selector: {app: w}, ports: [{name: tcp, port: 5432}]}]
+        """))).as("no HTTP port on any service: no example").isEmpty();
+  }
+
+  @Test
   void checkNetnsPassesTheExampleAndFailsTheLoopbackDemoNamingEachField() {
     CliRun ok = CliRun.run("check", "--netns", EXAMPLE.toString());
     assertThat(ok.exit()).as(ok.out() + ok.err()).isZero();

@@ -150,6 +150,13 @@ final class LaunchPlan {
     return java(layout, layout.nodeProxyClasspath(), "dev.trellis.proxy.cni.CniMain");
   }
 
+  /** The network namespace a command made by {@link #inNetns} enters, if it is one. */
+  static java.util.Optional<String> netnsOf(List<String> command) {
+    return command.size() > 3 && command.get(0).equals("sh") && command.get(1).equals("-c")
+        && command.get(2).contains("nsenter --net=/var/run/netns/") ? java.util.Optional.of(command.get(3))
+        : java.util.Optional.empty();
+  }
+
   /** The node agent's pods file: the local stand-in for the API server's pods and namespace labels. */
   static Path podsFile(Layout layout, String node) {
     return layout.stateDir().resolve(node + ".pods.json").toAbsolutePath();

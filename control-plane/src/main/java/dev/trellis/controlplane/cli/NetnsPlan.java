@@ -190,11 +190,12 @@ record NetnsPlan(String gateway, List<NodeNet> nodes, List<PodNet> pods, List<Li
       setup.add(List.of("ip", "-n", ns, "route", "add", POD_GATEWAY, "dev", "eth0", "scope", "link"));
       setup.add(List.of("ip", "-n", ns, "route", "add", "default", "via", POD_GATEWAY, "dev", "eth0"));
       setup.add(List.of("mkdir", "-p", cgroup.toString()));
+      String nodeAddress = mesh.nodes().stream().filter(x -> x.name().equals(w.node())).findFirst().orElseThrow()
+          .address();
       for (MeshNode other : mesh.nodes()) {
         if (!other.name().equals(w.node())) {
           setup.add(List.of("ip", "-n", nodeNetns(other.name()), "route", "add", w.address() + "/32", "via",
-              mesh.nodes().stream().filter(x -> x.name().equals(w.node())).findFirst().orElseThrow().address(), "dev",
-              "eth0"));
+              nodeAddress, "dev", "eth0"));
         }
       }
     }

@@ -224,7 +224,6 @@ final class NetnsUp {
       return Files.exists(Path.of(command.get(1)));
     }
     // A node agent's uninstall runs in its node's namespace: only while that namespace exists.
-    int netns = command.indexOf("sh") == 0 && command.size() > 3 ? 3 : -1;
-    return netns < 0 || HostCommands.netnsExists(command.get(netns));
+    return LaunchPlan.netnsOf(command).map(HostCommands::netnsExists).orElse(true);
   }
 }

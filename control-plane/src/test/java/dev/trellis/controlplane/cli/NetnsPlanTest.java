@@ -158,6 +158,8 @@ class NetnsPlanTest {
     assertThat(web.ready()).containsExactly("netns:trellis-pod-demo-web-v1-0:10.61.2.11:8080");
     assertThat(web.env()).doesNotContainKey("TRELLIS_NODE_ENTRY").containsEntry("TRELLIS_WORKLOAD_ADDRESS", "10.61.2.11");
 
+    assertThat(LaunchPlan.netnsOf(agent.command())).contains("trellis-node-node-1");
+    assertThat(LaunchPlan.netnsOf(cp.command())).isEmpty();
     RunState.Network network = NetnsUp.network(net, layout, "nftables");
     assertThat(network.teardown().getFirst()).as("each node agent uninstalls first, in its namespace")
         .contains("trellis-node-node-1", "dev.trellis.proxy.NodeAgentMain", "uninstall");
@@ -171,7 +173,7 @@ class NetnsPlanTest {
         List.of(new NetnsPlan.PodNet("d/w", "d", "w", "n", "trellis-test-absent-pod", "10.99.1.1",
             dir.resolve("cg").toString(), "c", true)),
         List.of(List.of("ip", "netns", "del", "trellis-test-absent-pod"), List.of("rmdir", dir.resolve("cg").toString()),
-            List.of("sh", "-c", "exit 1", "trellis-test-absent-node")));
+            LaunchPlan.inNetns("trellis-test-absent-node", null, List.of("false"))));
     StringWriter err = new StringWriter();
     assertThat(NetnsUp.teardown(gone, new PrintWriter(err, true))).isEmpty();
     assertThat(err.toString()).isEmpty();

@@ -110,6 +110,11 @@ final class NetnsUp {
             + "): " + r.output());
       }
     }
+    return writeAgentFiles();
+  }
+
+  /** Each node agent's pods file, and no earlier run's agent state or socket; on failure says why. */
+  Optional<String> writeAgentFiles() {
     try {
       for (NetnsPlan.NodeNet n : net.nodes()) {
         Files.writeString(LaunchPlan.podsFile(layout, n.node()), net.podsJson(n.node()), StandardCharsets.UTF_8);

@@ -221,6 +221,42 @@ class NetnsPlanTest {
   }
 
   @Test
+  void eachRunsAgentsGetTheirPodsFileAndNoEarlierRunsStateOrSocket() throws Exception {
+    NetnsPlan net = NetnsPlan.plan(MeshFile.loadLocal(EXAMPLE).mesh(), CGROUPS);
+    LaunchPlan.Layout layout = new LaunchPlan.Layout("java", List.of(), "cp.jar", "np.jar", "demo.jar", dir,
+        MeshTelemetry.DEFAULTS);
+    java.nio.file.Files.writeString(LaunchPlan.agentState(layout, "node-1"), "{\"pods\": [\"of an earlier run\"]}");
+    java.nio.file.Files.writeString(LaunchPlan.agentSocket(layout, "node-2"), "");
+    NetnsUp up = new NetnsUp(net, layout, NetnsUp.network(net, layout, "auto"));
+    assertThat(up.writeAgentFiles()).isEmpty();
+    assertThat(LaunchPlan.podsFile(layout, "node-1")).hasContent(net.podsJson("node-1"));
+    assertThat(LaunchPlan.podsFile(layout, "node-2")).hasContent(net.podsJson("node-2"));
+    assertThat(LaunchPlan.agentState(layout, "node-1")).doesNotExist();
+    assertThat(LaunchPlan.agentSocket(layout, "node-2")).doesNotExist();
+  }
+
+  @Test
+  void whatTeardownCannotRemoveIsNamedAndDownKeepsTheRunStateToTryAgain() throws Exception {
+    Path cgroup = java.nio.file.Files.createDirectories(dir.resolve("cg"));
+    java.nio.file.Files.writeString(cgroup.resolve("cgroup.procs"), "4242"); // rmdir refuses a non-empty directory
+    RunState.Network network = new RunState.Network("10.99.0.254", List.of(),
+        List.of(new NetnsPlan.PodNet("d/w", "d", "w", "n", "trellis-test-absent-pod", "10.99.1.1", cgroup.toString(),
+            "c", true)), List.of(List.of("rmdir", cgroup.toString())));
+    StringWriter err = new StringWriter();
+    assertThat(NetnsUp.teardown(network, new PrintWriter(err, true)))
+        .containsExactly("cgroup " + cgroup + " (rmdir it once no process is in it)");
+    assertThat(err.toString()).contains("warning: 'rmdir " + cgroup + "' failed");
+
+    Path state = java.nio.file.Files.createDirectories(dir.resolve("state"));
+    new RunState("/m.yaml", "t", List.of(), network).write(state);
+    CliRun down = CliRun.run("down", "--state-dir", state.toString());
+    assertThat(down.exit()).isEqualTo(1);
+    assertThat(down.err()).contains("the run's network is not all gone; still there:").contains("cgroup " + cgroup)
+        .contains("'trellis down' tries again");
+    assertThat(RunState.read(state)).isPresent();
+  }
+
+  @Test
   void execSaysWhenThereIsNoRunNoPodsOrNoSuchWorkload() throws Exception {
     CliRun none = CliRun.run("exec", "--state-dir", dir.toString(), "demo/client-0", "--", "true");
     assertThat(none.exit()).isEqualTo(1);

@@ -80,16 +80,49 @@ imagePullSecrets:
 {{- end -}}
 
 {{/*
-securityContext of both node containers: root (IP_TRANSPARENT, bpffs) with only the capabilities the
-redirection needs, not privileged. (Not privileged is also why the bpffs mount propagates HostToContainer:
-the API server allows Bidirectional only in privileged containers.)
+securityContext of the node containers but their capabilities, which each container lists with its reasons.
+They run as UID 0 because Kubernetes gives added capabilities to root only (it sets no ambient capabilities,
+and no_new_privs forbids file capabilities), but as a root without root's powers: every capability but the
+listed ones is dropped (no DAC_OVERRIDE, CHOWN, SETUID, SYS_ADMIN...), the root filesystem is read-only, and
+no_new_privs keeps it so. Not privileged (which is also why the bpffs mount propagates HostToContainer: the
+API server allows Bidirectional only in privileged containers).
 */}}
 {{- define "trellis.nodeSecurityContext" -}}
 runAsUser: 0
 runAsNonRoot: false
 privileged: false
+allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true
-capabilities:
-  drop: ["ALL"]
-  add: ["NET_ADMIN", "NET_RAW", "BPF", "PERFMON", "SYS_ADMIN"]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{/*
+The Kubernetes API credentials of a container that calls the API server, projected explicitly where the
+automatic mount would put them (Fabric8 reads them there and re-reads the token every minute; the kubelet
+rotates it). Pods and service accounts set automountServiceAccountToken: false, so no other container gets one.
+*/}}
+{{- define "trellis.kubeApiTokenVolume" -}}
+- name: kube-api-token
+  projected:
+    sources:
+      - serviceAccountToken:
+          expirationSeconds: 3600
+          path: token
+      - configMap:
+          name: kube-root-ca.crt
+          items:
+            - key: ca.crt
+              path: ca.crt
+      - downwardAPI:
+          items:
+            - path: namespace
+              fieldRef:
+                fieldPath: metadata.namespace
+{{- end -}}
+
+{{- define "trellis.kubeApiTokenMount" -}}
+- name: kube-api-token
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
 {{- end -}}

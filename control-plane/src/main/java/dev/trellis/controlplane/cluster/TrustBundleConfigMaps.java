@@ -20,6 +20,9 @@ import org.slf4j.LoggerFactory;
  * that verify mesh certificates themselves. Idempotent: a ConfigMap is written only where it is missing or
  * differs; ConfigMaps it made in namespaces that left the mesh are removed (found by label, so a user's
  * ConfigMap of the same name is never touched). Run by the leader only.
+ *
+ * <p>Every call names {@value #NAME} (list included, by field selector), so the chart's ClusterRole grants
+ * get/list/update/delete on that name only; {@code create} cannot be limited by name in RBAC (docs/security.md).
  */
 public final class TrustBundleConfigMaps {
 
@@ -42,8 +45,10 @@ public final class TrustBundleConfigMaps {
     Set<String> wanted = new TreeSet<>(enrolledNamespaces);
     wanted.add(ownNamespace);
     Map<String, ConfigMap> ours = new HashMap<>();
-    for (ConfigMap cm : client.configMaps().inAnyNamespace().withLabel(MANAGED_BY, "trellis")
-        .withLabel(COMPONENT, "trust-bundle").list().getItems()) {
+    // Selected by name as well as by label: a list that selects metadata.name is one RBAC can confine to that name
+    // (resourceNames), so the control plane needs no right to read every ConfigMap in the cluster.
+    for (ConfigMap cm : client.configMaps().inAnyNamespace().withField("metadata.name", NAME)
+        .withLabel(MANAGED_BY, "trellis").withLabel(COMPONENT, "trust-bundle").list().getItems()) {
       ours.put(cm.getMetadata().getNamespace(), cm);
     }
     int changes = 0;

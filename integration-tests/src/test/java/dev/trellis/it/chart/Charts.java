@@ -12,6 +12,8 @@ import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaProps;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -34,9 +36,14 @@ final class Charts {
 
   /** helm template with the given --set values, every object parsed strictly. */
   static List<HasMetadata> render(Map<String, String> values) {
+    // helm's client-only default (v1.20) is below the chart's kubeVersion.
+    return render("1.31.0", values);
+  }
+
+  /** helm template for a cluster of the given Kubernetes version. */
+  static List<HasMetadata> render(String kubeVersion, Map<String, String> values) {
     TemplateCommand template = new Helm(CHART).template().withName("trellis").withNamespace(NAMESPACE)
-        // helm's client-only default (v1.20) is below the chart's kubeVersion.
-        .withKubeVersion("1.31.0");
+        .withKubeVersion(kubeVersion);
     for (var value : values.entrySet()) {
       template = template.set(value.getKey(), value.getValue());
     }
@@ -108,14 +115,37 @@ final class Charts {
     return found.getFirst();
   }
 
-  /** A rule as "group/resource verbs" per resource, verbs sorted, so a list compares regardless of grouping. */
+  /**
+   * A rule as "group/resource verbs" per resource, or "group/resource[name,...] verbs" when it names its objects,
+   * verbs sorted, so a list compares regardless of grouping.
+   */
   static List<String> rules(List<PolicyRule> rules) {
     return rules.stream().flatMap(r -> {
       assertThat(r.getApiGroups()).hasSize(1);
-      assertThat(r.getResourceNames()).as("resourceNames").isNullOrEmpty();
+      String names = r.getResourceNames() == null || r.getResourceNames().isEmpty() ? ""
+          : "[" + String.join(",", r.getResourceNames()) + "]";
       String verbs = r.getVerbs().stream().sorted().collect(Collectors.joining(","));
-      return r.getResources().stream().map(res -> r.getApiGroups().getFirst() + "/" + res + " " + verbs);
+      return r.getResources().stream().map(res -> r.getApiGroups().getFirst() + "/" + res + names + " " + verbs);
     }).toList();
+  }
+
+  /** The pod templates of the workloads (the Deployment and the DaemonSet). */
+  static List<PodSpec> pods(List<HasMetadata> objects) {
+    List<PodSpec> pods = new ArrayList<>();
+    for (HasMetadata o : objects) {
+      if (o instanceof Deployment d) {
+        pods.add(d.getSpec().getTemplate().getSpec());
+      } else if (o instanceof DaemonSet d) {
+        pods.add(d.getSpec().getTemplate().getSpec());
+      }
+    }
+    assertThat(pods).hasSize(2);
+    return pods;
+  }
+
+  /** Every container of every workload. */
+  static List<Container> containers(List<HasMetadata> objects) {
+    return pods(objects).stream().flatMap(p -> p.getContainers().stream()).toList();
   }
 
   static Container container(PodSpec pod, String name) {

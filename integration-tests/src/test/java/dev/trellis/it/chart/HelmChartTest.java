@@ -4,6 +4,7 @@ import static dev.trellis.it.chart.Charts.CHART;
 import static dev.trellis.it.chart.Charts.NAMESPACE;
 import static dev.trellis.it.chart.Charts.collectSchemaKeys;
 import static dev.trellis.it.chart.Charts.container;
+import static dev.trellis.it.chart.Charts.containers;
 import static dev.trellis.it.chart.Charts.crds;
 import static dev.trellis.it.chart.Charts.find;
 import static dev.trellis.it.chart.Charts.hostPaths;
@@ -11,6 +12,7 @@ import static dev.trellis.it.chart.Charts.keyLines;
 import static dev.trellis.it.chart.Charts.mount;
 import static dev.trellis.it.chart.Charts.mounts;
 import static dev.trellis.it.chart.Charts.only;
+import static dev.trellis.it.chart.Charts.pods;
 import static dev.trellis.it.chart.Charts.property;
 import static dev.trellis.it.chart.Charts.render;
 import static dev.trellis.it.chart.Charts.rules;
@@ -18,11 +20,13 @@ import static dev.trellis.it.chart.Charts.schema;
 import static dev.trellis.it.chart.Charts.volume;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.entry;
 import static org.assertj.core.api.Assertions.tuple;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.LintResult;
+import dev.trellis.it.chart.AdmissionCel.Create;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -31,14 +35,18 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.admissionregistration.v1.ValidatingAdmissionPolicy;
+import io.fabric8.kubernetes.api.model.admissionregistration.v1.ValidatingAdmissionPolicyBinding;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionVersion;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaProps;
 import io.fabric8.kubernetes.api.model.apps.DaemonSet;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import java.io.IOException;
@@ -51,6 +59,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The Helm chart {@code charts/trellis}, linted and rendered in-process by helm-java (Helm as a native
@@ -59,6 +70,9 @@ import org.junit.jupiter.api.Test;
  * the CRDs of {@code crds/}. No cluster is involved.
  */
 class HelmChartTest {
+
+  /** Where Fabric8 (like every Kubernetes client) looks for the API server's credentials. */
+  static final String SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
   @Test
   void lintPassesInStrictModeWithNothingWorseThanInfo() {
@@ -87,8 +101,10 @@ class HelmChartTest {
         tuple("Role", "trellis-node-proxy"),
         tuple("RoleBinding", "trellis-node-proxy"),
         tuple("DaemonSet", "trellis-node-proxy"),
-        tuple("ConfigMap", "trellis-dashboards"));
-    assertThat(objects).filteredOn(o -> !o.getKind().startsWith("Cluster"))
+        tuple("ConfigMap", "trellis-dashboards"),
+        tuple("ValidatingAdmissionPolicy", "trellis-control-plane"),
+        tuple("ValidatingAdmissionPolicyBinding", "trellis-control-plane"));
+    assertThat(objects).filteredOn(o -> !o.getKind().startsWith("Cluster") && !o.getKind().startsWith("Validating"))
         .allSatisfy(o -> assertThat(o.getMetadata().getNamespace()).isEqualTo(NAMESPACE));
     assertThat(objects).allSatisfy(o -> assertThat(o.getMetadata().getLabels()).containsEntry("app.kubernetes.io/name", "trellis")
         .containsEntry("app.kubernetes.io/instance", "trellis").containsEntry("app.kubernetes.io/managed-by", "Helm")
@@ -131,7 +147,7 @@ class HelmChartTest {
     assertThat(security.getCapabilities().getAdd()).isNullOrEmpty();
     assertThat(security.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
     assertThat(cp.getVolumeMounts()).extracting(VolumeMount::getName, VolumeMount::getMountPath)
-        .containsExactly(tuple("tmp", "/tmp"));
+        .containsExactly(tuple("kube-api-token", SA_DIR), tuple("tmp", "/tmp"));
     assertThat(volume(pod, "tmp").getEmptyDir()).isNotNull();
 
     var antiAffinity = pod.getAffinity().getPodAntiAffinity();
@@ -160,19 +176,26 @@ class HelmChartTest {
   void controlPlaneRbacIsExactlyTheLeastPrivilegeRulesOfTheContract() {
     List<HasMetadata> objects = render(Map.of());
 
+    // Exactly the requests the code sends (recorded against the mock API server): informers list and watch,
+    // status is replaced (PUT), the Lease is patched (Fabric8's LeaseLock), the trust bundle is named.
     assertThat(rules(find(objects, ClusterRole.class, "trellis-control-plane").getRules())).containsExactlyInAnyOrder(
-        "/namespaces get,list,watch", "/pods get,list,watch", "/services get,list,watch", "/nodes get,list,watch",
-        "discovery.k8s.io/endpointslices get,list,watch",
-        "gateway.networking.k8s.io/httproutes get,list,watch",
-        "gateway.networking.k8s.io/httproutes/status patch,update",
-        "mesh.trellis.dev/trafficpolicies get,list,watch", "mesh.trellis.dev/peerauthentications get,list,watch",
-        "mesh.trellis.dev/authorizationpolicies get,list,watch",
-        "mesh.trellis.dev/trafficpolicies/status patch,update", "mesh.trellis.dev/peerauthentications/status patch,update",
-        "mesh.trellis.dev/authorizationpolicies/status patch,update",
+        "/namespaces list,watch", "/pods list,watch", "/services list,watch", "/nodes list,watch",
+        "discovery.k8s.io/endpointslices list,watch",
+        "gateway.networking.k8s.io/httproutes list,watch",
+        "gateway.networking.k8s.io/httproutes/status update",
+        "mesh.trellis.dev/trafficpolicies list,watch", "mesh.trellis.dev/peerauthentications list,watch",
+        "mesh.trellis.dev/authorizationpolicies list,watch",
+        "mesh.trellis.dev/trafficpolicies/status update", "mesh.trellis.dev/peerauthentications/status update",
+        "mesh.trellis.dev/authorizationpolicies/status update",
         "authentication.k8s.io/tokenreviews create",
-        "/configmaps create,delete,get,list,update,watch");
-    assertThat(rules(find(objects, Role.class, "trellis-control-plane").getRules()))
-        .containsExactlyInAnyOrder("/secrets create,get,update", "coordination.k8s.io/leases create,get,update");
+        "/configmaps[trellis-ca-root-cert] delete,get,list,update",
+        "/configmaps create");
+    Role role = find(objects, Role.class, "trellis-control-plane");
+    assertThat(role.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
+    assertThat(rules(role.getRules())).containsExactlyInAnyOrder(
+        "/secrets[trellis-ca-root] get,update", "/secrets create",
+        "coordination.k8s.io/leases[trellis-control-plane-leader] get,patch", "coordination.k8s.io/leases create",
+        "/pods get");
 
     ClusterRoleBinding clusterBinding = find(objects, ClusterRoleBinding.class, "trellis-control-plane");
     assertThat(clusterBinding.getRoleRef().getKind()).isEqualTo("ClusterRole");
@@ -192,15 +215,15 @@ class HelmChartTest {
     List<HasMetadata> objects = render(Map.of());
 
     assertThat(rules(find(objects, ClusterRole.class, "trellis-node-proxy").getRules()))
-        .containsExactlyInAnyOrder("/pods get,list,watch", "/namespaces get,list,watch");
+        .containsExactlyInAnyOrder("/pods list,watch", "/namespaces list,watch");
     ClusterRoleBinding binding = find(objects, ClusterRoleBinding.class, "trellis-node-proxy");
     assertThat(binding.getRoleRef().getName()).isEqualTo("trellis-node-proxy");
     assertThat(binding.getSubjects()).extracting(s -> s.getKind(), s -> s.getNamespace(), s -> s.getName())
         .containsExactly(tuple("ServiceAccount", NAMESPACE, "trellis-node-proxy"));
     Role own = find(objects, Role.class, "trellis-node-proxy");
     assertThat(own.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
-    assertThat(rules(own.getRules())).as("its own DaemonSet: restart or uninstall?")
-        .containsExactly("apps/daemonsets get");
+    assertThat(rules(own.getRules())).as("its own pod and DaemonSet: restart or uninstall?")
+        .containsExactlyInAnyOrder("/pods get", "apps/daemonsets[trellis-node-proxy] get");
     RoleBinding ownBinding = find(objects, RoleBinding.class, "trellis-node-proxy");
     assertThat(ownBinding.getRoleRef().getName()).isEqualTo("trellis-node-proxy");
     assertThat(ownBinding.getSubjects()).extracting(s -> s.getKind(), s -> s.getNamespace(), s -> s.getName())
@@ -247,8 +270,9 @@ class HelmChartTest {
     assertThat(proxy.getPorts()).extracting(p -> p.getContainerPort()).containsExactly(15001, 15006, 15008, 15020);
     assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
     assertThat(proxy.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15020);
-    assertThat(mounts(proxy)).containsEntry("trellis-token", "/var/run/secrets/trellis")
-        .containsEntry("trellis-ca", "/var/run/trellis/ca").containsEntry("bpffs", "/sys/fs/bpf");
+    assertThat(mounts(proxy)).containsOnly(entry("trellis-token", "/var/run/secrets/trellis"),
+        entry("trellis-ca", "/var/run/trellis/ca"), entry("bpffs", "/sys/fs/bpf"), entry("tmp", "/tmp"));
+    assertThat(mount(proxy, "bpffs").getReadOnly()).as("the proxy only reads the pinned map").isTrue();
 
     Container agent = container(pod, "node-agent");
     assertThat(agent.getImage()).isEqualTo(proxy.getImage());
@@ -259,10 +283,13 @@ class HelmChartTest {
         "--state-file", "/var/run/trellis/agent-state.json", "--ebpf-pins", "/sys/fs/bpf/trellis",
         "--cni-bin-dir", "/host/opt/cni/bin", "--cni-conf-dir", "/host/etc/cni/net.d",
         "--cni-plugin-dir", "/opt/trellis/cni");
-    assertThat(mounts(agent)).containsEntry("bpffs", "/sys/fs/bpf").containsEntry("cgroup", "/sys/fs/cgroup")
-        .containsEntry("trellis-run", "/var/run/trellis").containsEntry("cni-bin", "/host/opt/cni/bin")
-        .containsEntry("cni-conf", "/host/etc/cni/net.d");
+    assertThat(mounts(agent)).containsOnly(entry("kube-api-token", SA_DIR), entry("bpffs", "/sys/fs/bpf"),
+        entry("cgroup", "/sys/fs/cgroup"), entry("trellis-run", "/var/run/trellis"),
+        entry("cni-bin", "/host/opt/cni/bin"), entry("cni-conf", "/host/etc/cni/net.d"), entry("agent-tmp", "/tmp"));
     assertThat(mount(agent, "cgroup").getReadOnly()).isTrue();
+    assertThat(mount(agent, "bpffs").getReadOnly()).as("it pins and unpins").isNotEqualTo(Boolean.TRUE);
+    assertThat(List.of(volume(pod, "tmp"), volume(pod, "agent-tmp"))).as("a /tmp each, none shared")
+        .allSatisfy(v -> assertThat(v.getEmptyDir()).isNotNull());
 
     for (Container c : List.of(proxy, agent)) {
       assertThat(c.getEnv()).extracting(e -> e.getName(), e -> e.getValueFrom() == null ? e.getValue()
@@ -271,14 +298,250 @@ class HelmChartTest {
               tuple("POD_NAME", "metadata.name"), tuple("POD_NAMESPACE", "metadata.namespace"));
       var security = c.getSecurityContext();
       assertThat(security.getPrivileged()).as(c.getName()).isNotEqualTo(Boolean.TRUE);
-      assertThat(security.getRunAsUser()).as(c.getName()).isEqualTo(0L);
-      assertThat(security.getCapabilities().getDrop()).as(c.getName()).containsExactly("ALL");
-      assertThat(security.getCapabilities().getAdd()).as(c.getName())
-          .containsExactlyInAnyOrder("NET_ADMIN", "NET_RAW", "BPF", "PERFMON", "SYS_ADMIN");
+      assertThat(security.getRunAsUser()).as("%s: added capabilities are effective for UID 0 only", c.getName())
+          .isEqualTo(0L);
+      assertThat(security.getRunAsNonRoot()).as(c.getName()).isFalse();
       // Bidirectional propagation is only allowed in privileged containers.
       assertThat(c.getVolumeMounts()).as(c.getName())
           .allSatisfy(m -> assertThat(m.getMountPropagation()).isNotEqualTo("Bidirectional"));
     }
+  }
+
+  // Least privilege (docs/security.md, section 8): each assertion below is one fact of that section.
+
+  @ParameterizedTest(name = "redirect.mode={0}")
+  @CsvSource({"auto, 'NET_ADMIN,BPF', 'NET_ADMIN,BPF'", "ebpf, 'NET_ADMIN,BPF', 'NET_ADMIN,BPF'",
+      "nftables, NET_ADMIN, NET_ADMIN"})
+  void eachContainerDropsEveryCapabilityAndAddsOnlyWhatItsCodeUses(String mode, String proxyCaps, String agentCaps) {
+    List<HasMetadata> objects = render(Map.of("redirect.mode", mode));
+    PodSpec node = find(objects, DaemonSet.class, "trellis-node-proxy").getSpec().getTemplate().getSpec();
+    PodSpec cp = find(objects, Deployment.class, "trellis-control-plane").getSpec().getTemplate().getSpec();
+
+    // node-proxy: IP_TRANSPARENT (NET_ADMIN); bpf() on the pinned orig_dst map in eBPF modes (BPF).
+    // node-agent: nft/ip over netlink and cgroup/sockops program types (NET_ADMIN); maps, programs, pins (BPF).
+    assertThat(container(node, "node-proxy").getSecurityContext().getCapabilities().getAdd())
+        .containsExactly(proxyCaps.split(","));
+    assertThat(container(node, "node-agent").getSecurityContext().getCapabilities().getAdd())
+        .containsExactly(agentCaps.split(","));
+    assertThat(only(cp.getContainers()).getSecurityContext().getCapabilities().getAdd()).isNullOrEmpty();
+    assertThat(containers(objects)).allSatisfy(c -> {
+      assertThat(c.getSecurityContext().getCapabilities().getDrop()).as(c.getName()).containsExactly("ALL");
+      assertThat(c.getSecurityContext().getCapabilities().getAdd()).as(c.getName())
+          .doesNotContain("SYS_ADMIN", "CAP_SYS_ADMIN", "PERFMON", "NET_RAW", "SYS_PTRACE", "DAC_OVERRIDE", "ALL");
+    });
+    boolean ebpf = !mode.equals("nftables");
+    assertThat(mounts(container(node, "node-proxy")).containsKey("bpffs")).as("bpffs in the proxy").isEqualTo(ebpf);
+    assertThat(mounts(container(node, "node-agent"))).as("the agent unlinks old pins in nftables mode too")
+        .containsEntry("bpffs", "/sys/fs/bpf");
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"defaults", "redirect.mode=nftables", "cni.enabled=false", "controlPlane.replicas=1"})
+  void everyContainerRunsWithoutPrivilegeEscalationOnAReadOnlyRootUnderRuntimeDefaultSeccomp(String set) {
+    Map<String, String> values = set.equals("defaults") ? Map.of() : Map.of(set.split("=")[0], set.split("=")[1]);
+    List<HasMetadata> objects = render(values);
+
+    for (PodSpec pod : pods(objects)) {
+      assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+      assertThat(pod.getHostPID()).isNotEqualTo(Boolean.TRUE);
+      assertThat(pod.getHostIPC()).isNotEqualTo(Boolean.TRUE);
+      for (Container c : pod.getContainers()) {
+        var security = c.getSecurityContext();
+        assertThat(security.getAllowPrivilegeEscalation()).as(c.getName()).isFalse();
+        assertThat(security.getReadOnlyRootFilesystem()).as(c.getName()).isTrue();
+        assertThat(security.getPrivileged()).as(c.getName()).isNotEqualTo(Boolean.TRUE);
+        assertThat(security.getSeccompProfile()).as(c.getName())
+            .satisfiesAnyOf(p -> assertThat(p).isNull(), p -> assertThat(p.getType()).isEqualTo("RuntimeDefault"));
+        // What the processes write: the JVM's hsperfdata, Netty's native library and the agent's extracted BPF
+        // object in /tmp, an emptyDir of its own per container; everything else they write is a host path.
+        VolumeMount tmp = c.getVolumeMounts().stream().filter(m -> m.getMountPath().equals("/tmp")).findFirst()
+            .orElseThrow(() -> new AssertionError(c.getName() + " has no writable /tmp"));
+        assertThat(volume(pod, tmp.getName()).getEmptyDir()).as(c.getName()).isNotNull();
+      }
+      assertThat(pod.getContainers()).extracting(c -> mount(c, c.getVolumeMounts().stream()
+              .filter(m -> m.getMountPath().equals("/tmp")).findFirst().orElseThrow().getName()).getName())
+          .doesNotHaveDuplicates();
+    }
+    Container cp = only(find(objects, Deployment.class, "trellis-control-plane").getSpec().getTemplate().getSpec()
+        .getContainers());
+    assertThat(cp.getSecurityContext().getRunAsNonRoot()).isTrue();
+    assertThat(cp.getSecurityContext().getRunAsUser()).isEqualTo(65532L);
+  }
+
+  @Test
+  void noTokenIsMountedByDefaultAndOnlyTheContainersThatCallTheApiServerGetOne() {
+    List<HasMetadata> objects = render(Map.of());
+
+    assertThat(objects).filteredOn(o -> o instanceof ServiceAccount).hasSize(2)
+        .allSatisfy(o -> assertThat(((ServiceAccount) o).getAutomountServiceAccountToken()).isFalse());
+    for (PodSpec pod : pods(objects)) {
+      assertThat(pod.getAutomountServiceAccountToken()).isFalse();
+    }
+    // The control plane (informers, TokenReview, Secret, Lease, status) and the node agent (informers, its
+    // DaemonSet) call the API server; the node proxy does not, and holds only the trellis-ca token.
+    assertThat(containers(objects)).filteredOn(c -> c.getVolumeMounts().stream()
+            .anyMatch(m -> m.getMountPath().equals(SA_DIR))).extracting(Container::getName)
+        .containsExactlyInAnyOrder("control-plane", "node-agent");
+    for (PodSpec pod : pods(objects)) {
+      for (Container c : pod.getContainers()) {
+        c.getVolumeMounts().stream().filter(m -> m.getName().equals("kube-api-token")).forEach(m -> {
+          assertThat(m.getMountPath()).isEqualTo(SA_DIR);
+          assertThat(m.getReadOnly()).isTrue();
+        });
+      }
+      if (pod.getVolumes().stream().anyMatch(v -> v.getName().equals("kube-api-token"))) {
+        var sources = volume(pod, "kube-api-token").getProjected().getSources();
+        assertThat(sources).hasSize(3);
+        assertThat(sources.get(0).getServiceAccountToken().getAudience()).as("the API server's own").isNull();
+        assertThat(sources.get(0).getServiceAccountToken().getExpirationSeconds()).isEqualTo(3600L);
+        assertThat(sources.get(0).getServiceAccountToken().getPath()).isEqualTo("token");
+        assertThat(sources.get(1).getConfigMap().getName()).isEqualTo("kube-root-ca.crt");
+        assertThat(sources.get(1).getConfigMap().getItems()).extracting(i -> i.getKey(), i -> i.getPath())
+            .containsExactly(tuple("ca.crt", "ca.crt"));
+        assertThat(only(sources.get(2).getDownwardAPI().getItems()).getFieldRef().getFieldPath())
+            .isEqualTo("metadata.namespace");
+      }
+    }
+    PodSpec node = find(objects, DaemonSet.class, "trellis-node-proxy").getSpec().getTemplate().getSpec();
+    assertThat(mounts(container(node, "node-proxy"))).doesNotContainKey("kube-api-token")
+        .containsEntry("trellis-token", "/var/run/secrets/trellis");
+    assertThat(only(volume(node, "trellis-token").getProjected().getSources()).getServiceAccountToken().getAudience())
+        .as("a token the API server refuses").isEqualTo("trellis-ca");
+  }
+
+  @Test
+  void noRuleHasWildcardsSecretsAreNamedInTheOwnNamespaceAndEveryClusterWideWriteIsNamedButCreate() {
+    List<HasMetadata> objects = render(Map.of());
+    List<String> writes = List.of("create", "update", "patch", "delete", "deletecollection");
+
+    List<PolicyRule> all = new ArrayList<>();
+    objects.stream().filter(o -> o instanceof ClusterRole).forEach(o -> all.addAll(((ClusterRole) o).getRules()));
+    List<PolicyRule> namespaced = new ArrayList<>();
+    objects.stream().filter(o -> o instanceof Role).forEach(o -> namespaced.addAll(((Role) o).getRules()));
+    all.addAll(namespaced);
+    assertThat(all).isNotEmpty().allSatisfy(r -> {
+      assertThat(r.getVerbs()).doesNotContain("*", "escalate", "bind", "impersonate", "deletecollection");
+      assertThat(r.getResources()).doesNotContain("*");
+      assertThat(r.getApiGroups()).doesNotContain("*");
+    });
+    List<String> clusterWrites = new ArrayList<>();
+    objects.stream().filter(o -> o instanceof ClusterRole).flatMap(o -> ((ClusterRole) o).getRules().stream())
+        .forEach(r -> {
+          assertThat(r.getResources()).as("no Secret cluster-wide").doesNotContain("secrets");
+          r.getResources().stream().filter(res -> !res.endsWith("/status")).forEach(res -> r.getVerbs().stream()
+              .filter(writes::contains).filter(v -> r.getResourceNames() == null || r.getResourceNames().isEmpty())
+              .forEach(v -> clusterWrites.add(v + " " + res)));
+        });
+    // RBAC cannot confine create to a name; TokenReviews are not stored. The admission policy takes the first back.
+    assertThat(clusterWrites).as("cluster-wide writes not limited by name")
+        .containsExactlyInAnyOrder("create configmaps", "create tokenreviews");
+    assertThat(namespaced).filteredOn(r -> r.getResources().contains("secrets")).allSatisfy(r ->
+        assertThat(r.getResourceNames() == null || r.getResourceNames().isEmpty() ? r.getVerbs()
+            : List.of("create")).containsExactly("create"));
+    assertThat(rules(find(objects, Role.class, "trellis-control-plane").getRules()))
+        .filteredOn(r -> r.startsWith("/secrets")).containsExactlyInAnyOrder("/secrets[trellis-ca-root] get,update",
+            "/secrets create");
+  }
+
+  @Test
+  void onKubernetes130AnAdmissionPolicyLetsTheControlPlaneCreateOnlyItsOwnThreeObjects() {
+    List<HasMetadata> objects = render(Map.of());
+    ValidatingAdmissionPolicy policy = find(objects, ValidatingAdmissionPolicy.class, "trellis-control-plane");
+    ValidatingAdmissionPolicyBinding binding = find(objects, ValidatingAdmissionPolicyBinding.class,
+        "trellis-control-plane");
+
+    assertThat(binding.getSpec().getPolicyName()).isEqualTo("trellis-control-plane");
+    assertThat(binding.getSpec().getValidationActions()).containsExactly("Deny");
+    assertThat(policy.getSpec().getFailurePolicy()).isEqualTo("Fail");
+    assertThat(policy.getSpec().getMatchConstraints().getResourceRules())
+        .extracting(r -> r.getApiGroups(), r -> r.getOperations(), r -> r.getResources())
+        .containsExactly(tuple(List.of(""), List.of("CREATE"), List.of("configmaps", "secrets")),
+            tuple(List.of("coordination.k8s.io"), List.of("CREATE"), List.of("leases")));
+    String match = only(policy.getSpec().getMatchConditions()).getExpression();
+    String cp = "system:serviceaccount:trellis-system:trellis-control-plane";
+    assertThat(AdmissionCel.eval(match, new Create(cp, "configmaps", "shop", "x"))).isEqualTo(true);
+    assertThat(AdmissionCel.eval(match, new Create("system:serviceaccount:trellis-system:trellis-node-proxy",
+        "configmaps", "shop", "trellis-ca-root-cert"))).isEqualTo(false);
+    assertThat(AdmissionCel.eval(match, new Create("kubernetes-admin", "secrets", "trellis-system", "x")))
+        .isEqualTo(false);
+
+    var validation = only(policy.getSpec().getValidations());
+    Map<Create, Boolean> cases = new LinkedHashMap<>();
+    cases.put(new Create(cp, "configmaps", "shop", "trellis-ca-root-cert"), true);
+    cases.put(new Create(cp, "configmaps", "trellis-system", "trellis-ca-root-cert"), true);
+    cases.put(new Create(cp, "secrets", "trellis-system", "trellis-ca-root"), true);
+    cases.put(new Create(cp, "leases", "trellis-system", "trellis-control-plane-leader"), true);
+    cases.put(new Create(cp, "configmaps", "kube-system", "coredns"), false);
+    cases.put(new Create(cp, "configmaps", "trellis-system", "trellis-ca-root"), false);
+    cases.put(new Create(cp, "secrets", "trellis-system", "stolen"), false);
+    cases.put(new Create(cp, "secrets", "shop", "trellis-ca-root"), false);
+    cases.put(new Create(cp, "leases", "kube-system", "trellis-control-plane-leader"), false);
+    cases.put(new Create(cp, "leases", "trellis-system", "kube-scheduler"), false);
+    cases.forEach((request, admitted) -> assertThat(AdmissionCel.eval(validation.getExpression(), request))
+        .as("%s", request).isEqualTo(admitted));
+    assertThat(AdmissionCel.eval(validation.getMessageExpression(), new Create(cp, "secrets", "shop", "trellis-ca-root")))
+        .asString().contains("trellis-system/trellis-ca-root").endsWith("not secrets shop/trellis-ca-root");
+  }
+
+  @Test
+  void belowKubernetes130OrSwitchedOffNoAdmissionPolicyIsRendered() {
+    assertThat(render("1.29.4", Map.of())).noneMatch(o -> o.getKind().startsWith("ValidatingAdmissionPolicy"));
+    assertThat(render(Map.of("controlPlane.admissionPolicy.enabled", "false")))
+        .noneMatch(o -> o.getKind().startsWith("ValidatingAdmissionPolicy"));
+    assertThat(render("1.30.0", Map.of())).filteredOn(o -> o.getKind().startsWith("ValidatingAdmissionPolicy"))
+        .hasSize(2);
+  }
+
+  @Test
+  void theControlPlaneNetworkPolicyIsOptionalAndAdmitsNodesToXdsTlsClientsToXdsAndMonitoringToAdmin() {
+    assertThat(render(Map.of())).as("off by default").noneMatch(o -> o instanceof NetworkPolicy);
+
+    List<HasMetadata> objects = render(Map.of("controlPlane.networkPolicy.enabled", "true",
+        "controlPlane.networkPolicy.nodeCidrs[0]", "10.0.0.0/16", "controlPlane.networkPolicy.nodeCidrs[1]", "fd00::/64",
+        "controlPlane.networkPolicy.xdsClients.namespaceSelector.matchLabels.trellis\\.dev/xds-client", "yes",
+        "controlPlane.networkPolicy.monitoring.namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name",
+        "monitoring",
+        "controlPlane.networkPolicy.monitoring.podSelector.matchLabels.app\\.kubernetes\\.io/name", "prometheus"));
+    NetworkPolicy policy = find(objects, NetworkPolicy.class, "trellis-control-plane");
+    Deployment deployment = find(objects, Deployment.class, "trellis-control-plane");
+    DaemonSet daemonSet = find(objects, DaemonSet.class, "trellis-node-proxy");
+
+    assertThat(policy.getMetadata().getNamespace()).isEqualTo(NAMESPACE);
+    assertThat(policy.getSpec().getPodSelector().getMatchLabels())
+        .isEqualTo(deployment.getSpec().getSelector().getMatchLabels());
+    assertThat(policy.getSpec().getPolicyTypes()).containsExactly("Ingress");
+    var ingress = policy.getSpec().getIngress();
+    assertThat(ingress).extracting(r -> r.getPorts().stream().map(p -> p.getPort().getIntVal() + "/" + p.getProtocol())
+        .toList()).containsExactly(List.of("15012/TCP"), List.of("15010/TCP", "15012/TCP"), List.of("15014/TCP"));
+    var nodes = ingress.get(0).getFrom();
+    assertThat(nodes).extracting(p -> p.getIpBlock() == null ? null : p.getIpBlock().getCidr())
+        .containsExactly("10.0.0.0/16", "fd00::/64", null);
+    assertThat(nodes.get(2).getPodSelector().getMatchLabels())
+        .isEqualTo(daemonSet.getSpec().getSelector().getMatchLabels());
+    assertThat(nodes.get(2).getNamespaceSelector()).as("this namespace's node proxies").isNull();
+    var xds = only(ingress.get(1).getFrom());
+    assertThat(xds.getNamespaceSelector().getMatchLabels()).isEqualTo(Map.of("trellis.dev/xds-client", "yes"));
+    assertThat(xds.getPodSelector()).isNull();
+    var monitoring = only(ingress.get(2).getFrom());
+    assertThat(monitoring.getNamespaceSelector().getMatchLabels())
+        .isEqualTo(Map.of("kubernetes.io/metadata.name", "monitoring"));
+    assertThat(monitoring.getPodSelector().getMatchLabels()).isEqualTo(Map.of("app.kubernetes.io/name", "prometheus"));
+
+    NetworkPolicy minimal = find(render(Map.of("controlPlane.networkPolicy.enabled", "true",
+        "controlPlane.networkPolicy.nodeCidrs[0]", "10.0.0.0/16")), NetworkPolicy.class, "trellis-control-plane");
+    assertThat(minimal.getSpec().getIngress()).as("no selector given: node proxies only, admin closed").hasSize(1);
+    assertThat(only(minimal.getSpec().getIngress()).getPorts()).extracting(p -> p.getPort().getIntVal())
+        .containsExactly(15012);
+  }
+
+  @Test
+  void anEnabledNetworkPolicyWithoutNodeRangesOrWithABadSelectorIsRejectedNamingTheField() {
+    assertThatThrownBy(() -> render(Map.of("controlPlane.networkPolicy.enabled", "true")))
+        .hasMessageContaining("controlPlane.networkPolicy.nodeCidrs").hasMessageContaining("host network");
+    assertThatThrownBy(() -> render(Map.of("controlPlane.networkPolicy.nodeCidrs[0]", "10.0.0.0")))
+        .hasMessageContaining("/controlPlane/networkPolicy/nodeCidrs/0");
+    assertThatThrownBy(() -> render(Map.of("controlPlane.networkPolicy.monitoring.namespaceSelector.matchLabel.a", "b")))
+        .hasMessageContaining("/controlPlane/networkPolicy/monitoring/namespaceSelector").hasMessageContaining("matchLabel");
   }
 
   @Test
@@ -314,6 +577,7 @@ class HelmChartTest {
 
     assertThat(container(pod, "node-proxy").getArgs()).doesNotContain("--ebpf-pins").containsSubsequence("--capture",
         "transparent");
+    assertThat(mounts(container(pod, "node-proxy"))).doesNotContainKey("bpffs");
     assertThat(container(pod, "node-agent").getArgs()).containsSubsequence("--redirect", "nftables");
   }
 

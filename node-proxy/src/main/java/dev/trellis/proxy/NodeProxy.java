@@ -20,6 +20,8 @@ import dev.trellis.proxy.outbound.HttpInspection;
 import dev.trellis.proxy.outbound.HttpLimits;
 import dev.trellis.proxy.outbound.OutboundDispatch;
 import dev.trellis.proxy.outbound.OutboundServices;
+import dev.trellis.proxy.refusal.Refusal;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.state.ProxyState;
@@ -80,6 +82,8 @@ public final class NodeProxy implements AutoCloseable {
   private final Clusters clusters = new Clusters();
   /** Nanoseconds for outlier detection, deadlines and the admin views (the only clock adapter of the data path). */
   private final LongSupplier ticker = System::nanoTime;
+  /** What the listeners refused, counted for {@code /metrics} and logged at most once per kind per 10 s. */
+  private final Refusals refusals = new Refusals(ticker);
   private ManagedChannel controlPlane;
   private AdsClient ads;
   private CertificateManager certificates;
@@ -154,25 +158,25 @@ public final class NodeProxy implements AutoCloseable {
           + "export failed", "{span}", telemetry::droppedSpans);
       telemetry.metrics().observedCounter("trellis.telemetry.access_log.dropped", "access-log lines dropped: queue "
           + "full", "{line}", telemetry.accessLog()::dropped);
-      PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts, inspection, inbound, clock,
+      PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts, inspection, inbound, refusals, clock,
           CONNECT_TIMEOUT_MILLIS);
       if (capture) {
         // Every address: TPROXY hands over connections for pod and service addresses, eBPF sends them to the
         // node address, and this proxy dials its own HBONE listener on loopback for pods of this node.
         hbone = HboneServer.start(Transport.transparent(new ServerBootstrap()), loops,
             new InetSocketAddress(ANY, options.hbonePort()), state::current, certificates, options.trustDomain(),
-            ownPorts, inspection, inbound, clock);
+            ownPorts, inspection, inbound, refusals, clock);
         captureOutbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.entryPort()),
             this::outboundDestination, new OutboundDispatch(outbound));
         captureInbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.inboundPort()),
             plaintext);
       } else {
         hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
-            certificates, options.trustDomain(), ownPorts, inspection, inbound, clock);
+            certificates, options.trustDomain(), ownPorts, inspection, inbound, refusals, clock);
         entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()),
-            new OutboundDispatch(outbound));
+            new OutboundDispatch(outbound), refusals, Refusal.Listener.OUTBOUND);
         plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
-            plaintext);
+            plaintext, refusals, Refusal.Listener.INBOUND);
       }
       admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this, ticker);
       log.info("node proxy {} up on {} ({}): outbound {}, inbound {}, HBONE {}, admin {}", options.node(),
@@ -201,7 +205,12 @@ public final class NodeProxy implements AutoCloseable {
       }
     }
     InetSocketAddress local = (InetSocketAddress) accepted.localAddress();
-    return ownPorts.contains(local.getPort()) && isThisNode(local.getAddress()) ? null : local;
+    if (ownPorts.contains(local.getPort()) && isThisNode(local.getAddress())) {
+      refusals.refuse(Refusal.Listener.OUTBOUND, Refusal.NOT_REDIRECTED, peer, "a connection straight to " + local
+          + " (this node's capture listener) is closed: forwarding it would loop");
+      return null;
+    }
+    return local;
   }
 
   private static boolean isThisNode(InetAddress address) {
@@ -267,6 +276,11 @@ public final class NodeProxy implements AutoCloseable {
 
   public InboundRecords inbound() {
     return inbound;
+  }
+
+  /** What the listeners refused so far (for {@code /metrics}). */
+  public Refusals refusals() {
+    return refusals;
   }
 
   public NodeProxyOptions options() {

@@ -58,7 +58,7 @@ public final class ProxyAdminServer implements AutoCloseable {
   private static AdminViews.ProxyFacts facts(NodeProxy proxy) {
     return new AdminViews.ProxyFacts(proxy.ready(), Long.toString(proxy.config().version()), proxy.outbound().hboneConnections(),
         proxy.outbound().upstreamConnections(), proxy.inbound().countByStatus(), proxy.certificates().status().values(),
-        proxy.outbound().unobservedConnections());
+        proxy.outbound().unobservedConnections(), proxy.refusals().counts());
   }
 
   static String connections(InboundRecords records) {

@@ -127,6 +127,7 @@ public final class NodeProxy implements AutoCloseable {
   }
 
   public NodeProxy start() throws IOException {
+    ControlPlaneWarnings.emit(options);
     try {
       controlPlane = ControlPlaneChannel.open(options.controlPlane(), options.controlPlaneCa());
       BearerTokenCredentials credentials = options.tokenFile() == null ? BearerTokenCredentials.of(options.token())
@@ -178,10 +179,13 @@ public final class NodeProxy implements AutoCloseable {
         plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
             plaintext, refusals, Refusal.Listener.INBOUND);
       }
-      admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this, ticker);
-      log.info("node proxy {} up on {} ({}): outbound {}, inbound {}, HBONE {}, admin {}", options.node(),
-          options.address(), capture ? "transparent capture" + (redirects == null ? "" : ", eBPF lookups")
-              : "explicit entry", entryPort(), inboundPort(), hbone.address().getPort(), admin.port());
+      admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()),
+          new InetSocketAddress(ProxyAdminServer.debugBindAddress(options.address()), options.debugAdminPort()), this,
+          ticker);
+      log.info("node proxy {} up on {} ({}): outbound {}, inbound {}, HBONE {}, health and metrics {}, debug admin {} "
+              + "(loopback only)", options.node(), options.address(), capture ? "transparent capture"
+              + (redirects == null ? "" : ", eBPF lookups") : "explicit entry", entryPort(), inboundPort(),
+          hbone.address().getPort(), admin.port(), admin.debugAddress());
       return this;
     } catch (RuntimeException | IOException e) {
       close();
@@ -224,8 +228,9 @@ public final class NodeProxy implements AutoCloseable {
 
   /** The standard proxy ports plus the configured ones: HBONE never forwards to them. */
   private static Set<Integer> ownPorts(NodeProxyOptions options) {
-    Set<Integer> ports = new HashSet<>(Set.of(15001, 15006, 15008, 15020));
-    for (int p : new int[] {options.entryPort(), options.hbonePort(), options.adminPort(), options.inboundPort()}) {
+    Set<Integer> ports = new HashSet<>(Set.of(15001, 15006, 15008, 15020, NodeProxyOptions.DEBUG_ADMIN_PORT));
+    for (int p : new int[] {options.entryPort(), options.hbonePort(), options.adminPort(), options.inboundPort(),
+        options.debugAdminPort()}) {
       if (p > 0) {
         ports.add(p);
       }
@@ -299,8 +304,14 @@ public final class NodeProxy implements AutoCloseable {
     return hbone.address().getPort();
   }
 
+  /** The health and metrics port ({@code /healthz/ready}, {@code /metrics}) on the node address. */
   public int adminPort() {
     return admin.port();
+  }
+
+  /** Where the debug admin ({@code /config_dump}, {@code /clusters}, {@code /connections}) listens: loopback. */
+  public InetSocketAddress debugAdminAddress() {
+    return admin.debugAddress();
   }
 
   @Override

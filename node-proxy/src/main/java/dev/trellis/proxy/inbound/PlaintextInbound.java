@@ -20,6 +20,10 @@ import java.util.function.Supplier;
  */
 public final class PlaintextInbound implements EntryDispatcher {
 
+  /** The listener its refusals are counted under ({@code EntryDispatcher.Refusal} is the entry's answer, apart). */
+  private static final dev.trellis.proxy.refusal.Refusal.Listener INBOUND =
+      dev.trellis.proxy.refusal.Refusal.Listener.INBOUND;
+
   private final Supplier<ProxyConfig> config;
   private final Set<Integer> ownPorts;
   private final HttpInspector inspector;
@@ -45,16 +49,14 @@ public final class PlaintextInbound implements EntryDispatcher {
     if (destination == null) {
       String reason = "the inbound port takes a workload address, not a name";
       records.add(new InboundRecords.Entry(clock.instant(), null, authority, null, 400, reason));
-      refusals.refuse(dev.trellis.proxy.refusal.Refusal.Listener.INBOUND, dev.trellis.proxy.refusal.Refusal.BAD_AUTHORITY,
-          source, authority + ": " + reason);
+      refusals.refuse(INBOUND, dev.trellis.proxy.refusal.Refusal.BAD_AUTHORITY, source, authority + ": " + reason);
       reply.reject(Refusal.UNREACHABLE);
       return;
     }
     switch (InboundDecision.plaintext(destination.getHostAddress(), port, config.get(), ownPorts)) {
       case InboundDecision.Reject r -> {
         records.add(new InboundRecords.Entry(clock.instant(), null, authority, null, r.status(), r.reason()));
-        refusals.refuse(dev.trellis.proxy.refusal.Refusal.Listener.INBOUND, r.refusal(), source, authority + " -> "
-            + r.status() + ": " + r.reason());
+        refusals.refuse(INBOUND, r.refusal(), source, authority + " -> " + r.status() + ": " + r.reason());
         reply.reject(r.status() == 401 || r.status() == 403 ? Refusal.FORBIDDEN : Refusal.UNREACHABLE);
       }
       case InboundDecision.Forward f -> Transport.relayConnection(downstream.eventLoop(), connectTimeoutMillis)

@@ -133,6 +133,11 @@ public final class HboneServer implements AutoCloseable {
           public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             ctx.fireExceptionCaught(cause); // to "refused": counted and logged there, at most once per window
           }
+
+          @Override
+          protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.fireExceptionCaught(cause); // never Netty's warning with a stack trace; "refused" counts it once
+          }
         });
         ch.pipeline().addLast("refused", refused);
       }

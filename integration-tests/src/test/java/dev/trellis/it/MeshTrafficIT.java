@@ -235,14 +235,38 @@ class MeshTrafficIT {
     return MeshHttpClient.connect(new InetSocketAddress("127.0.91.1", node1.entryPort()), source, vip, 80);
   }
 
+  /** A page of the health and metrics port (15020 on the node address). */
   static String admin(NodeProxy node, String path) throws Exception {
+    HttpResponse<String> r = get("http://" + node.options().address() + ":" + node.adminPort() + path);
+    assertThat(r.statusCode()).as(path).isEqualTo(200);
+    return r.body();
+  }
+
+  /** A page of the debug admin port (loopback only: the node's own 127.0.N.1 in local mode). */
+  static String debug(NodeProxy node, String path) throws Exception {
+    HttpResponse<String> r = get("http://" + node.debugAdminAddress().getAddress().getHostAddress() + ":"
+        + node.debugAdminAddress().getPort() + path);
+    assertThat(r.statusCode()).as(path).isEqualTo(200);
+    return r.body();
+  }
+
+  private static HttpResponse<String> get(String url) throws Exception {
     try (HttpClient http = HttpClient.newHttpClient()) {
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(
-          URI.create("http://" + node.options().address() + ":" + node.adminPort() + path)).build(),
-          HttpResponse.BodyHandlers.ofString());
-      assertThat(r.statusCode()).as(path).isEqualTo(200);
-      return r.body();
+      return http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
     }
+  }
+
+  /** Issue 16, item 5: what the node port shows is health and metrics; workloads, policies and callers are not. */
+  @Test
+  void theNodePortServesHealthAndMetricsAndTheDebugPagesOnlyOnLoopback() throws Exception {
+    assertThat(node1.debugAdminAddress()).isEqualTo(new InetSocketAddress("127.0.91.1", 15000));
+    for (String path : List.of("/config_dump", "/clusters", "/connections")) {
+      HttpResponse<String> r = get("http://127.0.91.1:" + node1.adminPort() + path);
+      assertThat(r.statusCode()).as(path).isEqualTo(404);
+      assertThat(r.body()).contains("curl http://127.0.91.1:15000" + path);
+      debug(node1, path);
+    }
+    assertThat(admin(node1, "/healthz/ready")).isEqualTo("ready\n");
   }
 
   static void rewriteMesh(String content) throws IOException {
@@ -266,7 +290,7 @@ class MeshTrafficIT {
         }
       }
     }
-    String dump = admin(node1, "/config_dump");
+    String dump = debug(node1, "/config_dump");
     var routes = com.google.gson.JsonParser.parseString(dump).getAsJsonObject().getAsJsonArray("routes");
     assertThat(routes.asList()).as("the route node 1 runs, in /config_dump").anySatisfy(r -> {
       assertThat(r.getAsJsonObject().get("name").getAsString()).isEqualTo("web.demo.svc.cluster.local:80");
@@ -297,7 +321,7 @@ class MeshTrafficIT {
     try (MeshHttpClient c = client(CLIENT, EJECT_VIP)) {
       await().atMost(Duration.ofSeconds(10)).until(() -> {
         assertThat(c.get("/e").status()).isEqualTo(200);
-        return admin(node1, "/clusters").contains("127.0.92.22:18080 ejected");
+        return debug(node1, "/clusters").contains("127.0.92.22:18080 ejected");
       });
       int failing = served.get("eject-0").get();
       for (int i = 0; i < 20; i++) {
@@ -309,7 +333,7 @@ class MeshTrafficIT {
 
       ejectFailing.set(false);
       await().atMost(Duration.ofSeconds(15)).until(() -> c.get("/e").body().equals("eject-0"));
-      assertThat(admin(node1, "/clusters")).contains("127.0.92.22:18080 healthy");
+      assertThat(debug(node1, "/clusters")).contains("127.0.92.22:18080 healthy");
     }
   }
 
@@ -355,7 +379,7 @@ class MeshTrafficIT {
         c.close();
       }
     }
-    assertThat(admin(node1, "/clusters")).contains("requests=0/4 overflow=16");
+    assertThat(debug(node1, "/clusters")).contains("requests=0/4 overflow=16");
   }
 
   @Test

@@ -84,6 +84,12 @@ class NetnsRunIT {
     assertThat(Files.readString(state.resolve("node-1.access.log"))).as("the greeter on the caller's own node")
         .contains("\"sourcePrincipal\":\"spiffe://cluster.local/ns/demo/sa/client\"")
         .contains("\"destinationPrincipal\":\"spiffe://cluster.local/ns/demo/sa/greeter\"");
+    // The debug admin listens on 127.0.0.1 inside the node's namespace: the CLI reads it from in there.
+    LocalRunIT.Result dump = LocalRunIT.trellis("config-dump", "node-1", "--state-dir", state.toString());
+    assertThat(dump.exit()).as(dump.output()).isZero();
+    assertThat(dump.output()).contains("\"demo/client-0\"", "spiffe://cluster.local/ns/demo/sa/client");
+    LocalRunIT.Result status = LocalRunIT.trellis("status", "--state-dir", state.toString());
+    assertThat(status.output()).contains("spiffe://cluster.local/ns/demo/sa/greeter").doesNotContain("(debug admin");
 
     List<Long> pids = LocalRunIT.pids(state);
     List<String> names = namespaces(state);

@@ -261,8 +261,10 @@ abstract class TransparentMeshIT {
   @Test
   @Order(2)
   void theDestinationSeesTheCallersIdentity() throws Exception {
-    NamespaceCluster.Result r = curlFromNode("n2", "http://10.10.0.2:15020/connections");
+    NamespaceCluster.Result r = curlFromNode("n2", "http://127.0.0.1:15000/connections");
     assertThat(r.output()).contains("spiffe://cluster.local/ns/demo/sa/client -> 10.12.");
+    assertThat(curlFromNode("n2", "http://10.10.0.2:15020/connections").exitCode())
+        .as("the callers are on the loopback-only debug port, not on the node address").isNotZero();
   }
 
   @Test
@@ -270,7 +272,7 @@ abstract class TransparentMeshIT {
   void aPodOnTheSameNodeIsReachedThroughThisProxysOwnHboneServer() throws Exception {
     NamespaceCluster.Result r = curl(client, "http://10.96.0.12/");
     assertThat(r.output()).isEqualTo("local-web\n 200");
-    assertThat(curlFromNode("n1", "http://10.10.0.1:15020/connections").output())
+    assertThat(curlFromNode("n1", "http://127.0.0.1:15000/connections").output())
         .contains("200 spiffe://cluster.local/ns/demo/sa/client -> 10.11.4.2:8080");
   }
 
@@ -279,7 +281,7 @@ abstract class TransparentMeshIT {
   void strictRefusesAPodOutsideTheMeshAndOptedOutOrLegacyPodsAreNotCaptured() throws Exception {
     NamespaceCluster.Result direct = curl(legacy, "http://10.12.1.2:8080/");
     assertThat(direct.output()).as("legacy pod straight to a STRICT pod").doesNotContain("web-v1").doesNotEndWith(" 200");
-    assertThat(curlFromNode("n2", "http://10.10.0.2:15020/connections").output()).contains("plaintext -> 10.12.1.2:8080");
+    assertThat(curlFromNode("n2", "http://127.0.0.1:15000/connections").output()).contains("plaintext -> 10.12.1.2:8080");
     for (NamespaceCluster.Pod p : List.of(optOut, legacy)) {
       NamespaceCluster.Result vip = curl(p, "http://10.96.0.10/");
       assertThat(vip.output()).as("%s is not captured: the VIP exists nowhere", p.name()).doesNotEndWith(" 200")

@@ -20,6 +20,8 @@ import dev.trellis.proxy.outbound.HttpInspection;
 import dev.trellis.proxy.outbound.HttpLimits;
 import dev.trellis.proxy.outbound.OutboundDispatch;
 import dev.trellis.proxy.outbound.OutboundServices;
+import dev.trellis.proxy.refusal.Refusal;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.state.ProxyState;
@@ -80,6 +82,8 @@ public final class NodeProxy implements AutoCloseable {
   private final Clusters clusters = new Clusters();
   /** Nanoseconds for outlier detection, deadlines and the admin views (the only clock adapter of the data path). */
   private final LongSupplier ticker = System::nanoTime;
+  /** What the listeners refused, counted for {@code /metrics} and logged at most once per kind per 10 s. */
+  private final Refusals refusals = new Refusals(ticker);
   private ManagedChannel controlPlane;
   private AdsClient ads;
   private CertificateManager certificates;
@@ -123,6 +127,7 @@ public final class NodeProxy implements AutoCloseable {
   }
 
   public NodeProxy start() throws IOException {
+    ControlPlaneWarnings.emit(options);
     try {
       controlPlane = ControlPlaneChannel.open(options.controlPlane(), options.controlPlaneCa());
       BearerTokenCredentials credentials = options.tokenFile() == null ? BearerTokenCredentials.of(options.token())
@@ -154,30 +159,33 @@ public final class NodeProxy implements AutoCloseable {
           + "export failed", "{span}", telemetry::droppedSpans);
       telemetry.metrics().observedCounter("trellis.telemetry.access_log.dropped", "access-log lines dropped: queue "
           + "full", "{line}", telemetry.accessLog()::dropped);
-      PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts, inspection, inbound, clock,
+      PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts, inspection, inbound, refusals, clock,
           CONNECT_TIMEOUT_MILLIS);
       if (capture) {
         // Every address: TPROXY hands over connections for pod and service addresses, eBPF sends them to the
         // node address, and this proxy dials its own HBONE listener on loopback for pods of this node.
         hbone = HboneServer.start(Transport.transparent(new ServerBootstrap()), loops,
             new InetSocketAddress(ANY, options.hbonePort()), state::current, certificates, options.trustDomain(),
-            ownPorts, inspection, inbound, clock);
+            ownPorts, inspection, inbound, refusals, clock);
         captureOutbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.entryPort()),
             this::outboundDestination, new OutboundDispatch(outbound));
         captureInbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.inboundPort()),
             plaintext);
       } else {
         hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
-            certificates, options.trustDomain(), ownPorts, inspection, inbound, clock);
+            certificates, options.trustDomain(), ownPorts, inspection, inbound, refusals, clock);
         entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()),
-            new OutboundDispatch(outbound));
+            new OutboundDispatch(outbound), refusals, Refusal.Listener.OUTBOUND);
         plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
-            plaintext);
+            plaintext, refusals, Refusal.Listener.INBOUND);
       }
-      admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()), this, ticker);
-      log.info("node proxy {} up on {} ({}): outbound {}, inbound {}, HBONE {}, admin {}", options.node(),
-          options.address(), capture ? "transparent capture" + (redirects == null ? "" : ", eBPF lookups")
-              : "explicit entry", entryPort(), inboundPort(), hbone.address().getPort(), admin.port());
+      admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()),
+          new InetSocketAddress(ProxyAdminServer.debugBindAddress(options.address()), options.debugAdminPort()), this,
+          ticker);
+      log.info("node proxy {} up on {} ({}): outbound {}, inbound {}, HBONE {}, health and metrics {}, debug admin {} "
+              + "(loopback only)", options.node(), options.address(), capture ? "transparent capture"
+              + (redirects == null ? "" : ", eBPF lookups") : "explicit entry", entryPort(), inboundPort(),
+          hbone.address().getPort(), admin.port(), admin.debugAddress());
       return this;
     } catch (RuntimeException | IOException e) {
       close();
@@ -201,7 +209,12 @@ public final class NodeProxy implements AutoCloseable {
       }
     }
     InetSocketAddress local = (InetSocketAddress) accepted.localAddress();
-    return ownPorts.contains(local.getPort()) && isThisNode(local.getAddress()) ? null : local;
+    if (ownPorts.contains(local.getPort()) && isThisNode(local.getAddress())) {
+      refusals.refuse(Refusal.Listener.OUTBOUND, Refusal.NOT_REDIRECTED, peer, "a connection straight to " + local
+          + " (this node's capture listener) is closed: forwarding it would loop");
+      return null;
+    }
+    return local;
   }
 
   private static boolean isThisNode(InetAddress address) {
@@ -215,8 +228,9 @@ public final class NodeProxy implements AutoCloseable {
 
   /** The standard proxy ports plus the configured ones: HBONE never forwards to them. */
   private static Set<Integer> ownPorts(NodeProxyOptions options) {
-    Set<Integer> ports = new HashSet<>(Set.of(15001, 15006, 15008, 15020));
-    for (int p : new int[] {options.entryPort(), options.hbonePort(), options.adminPort(), options.inboundPort()}) {
+    Set<Integer> ports = new HashSet<>(Set.of(15001, 15006, 15008, 15020, NodeProxyOptions.DEBUG_ADMIN_PORT));
+    for (int p : new int[] {options.entryPort(), options.hbonePort(), options.adminPort(), options.inboundPort(),
+        options.debugAdminPort()}) {
       if (p > 0) {
         ports.add(p);
       }
@@ -269,6 +283,11 @@ public final class NodeProxy implements AutoCloseable {
     return inbound;
   }
 
+  /** What the listeners refused so far (for {@code /metrics}). */
+  public Refusals refusals() {
+    return refusals;
+  }
+
   public NodeProxyOptions options() {
     return options;
   }
@@ -285,8 +304,14 @@ public final class NodeProxy implements AutoCloseable {
     return hbone.address().getPort();
   }
 
+  /** The health and metrics port ({@code /healthz/ready}, {@code /metrics}) on the node address. */
   public int adminPort() {
     return admin.port();
+  }
+
+  /** Where the debug admin ({@code /config_dump}, {@code /clusters}, {@code /connections}) listens: loopback. */
+  public InetSocketAddress debugAdminAddress() {
+    return admin.debugAddress();
   }
 
   @Override

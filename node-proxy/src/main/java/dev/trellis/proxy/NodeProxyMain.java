@@ -15,6 +15,7 @@ import java.util.concurrent.CountDownLatch;
  * <pre>
  * trellis node-proxy --node node-1 --address 127.0.1.1 --token-file node-1.token [--control-plane 127.0.0.1:15010]
  *                    [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008] [--admin-port 15020]
+ *                    [--debug-admin-port 15000]
  *                    [--capture none|transparent] [--ebpf-pins /sys/fs/bpf/trellis]
  *                    [--control-plane-ca /var/run/trellis/ca/root-cert.pem]
  * trellis node-proxy agent ...   (the node agent, see {@link NodeAgentMain})
@@ -79,7 +80,9 @@ public final class NodeProxyMain {
         Integer.parseInt(opts.getOrDefault("entry-port", "15001")),
         Integer.parseInt(opts.getOrDefault("hbone-port", "15008")),
         Integer.parseInt(opts.getOrDefault("admin-port", "15020")))
-        .withInboundPort(Integer.parseInt(opts.getOrDefault("inbound-port", "15006")));
+        .withInboundPort(Integer.parseInt(opts.getOrDefault("inbound-port", "15006")))
+        .withDebugAdminPort(Integer.parseInt(opts.getOrDefault("debug-admin-port",
+            Integer.toString(NodeProxyOptions.DEBUG_ADMIN_PORT))));
     if (opts.get("token") == null && opts.containsKey("token-file")) {
       options = options.withTokenFile(Path.of(opts.get("token-file"))); // a projected token is rotated
     }
@@ -156,14 +159,20 @@ public final class NodeProxyMain {
     }
     System.out.println("node proxy " + options.node() + " up on " + options.address() + ": "
         + (options.capture() == NodeProxyOptions.Capture.TRANSPARENT ? "outbound capture " : "entry (SOCKS5) ")
-        + proxy.entryPort() + ", inbound " + proxy.inboundPort() + ", HBONE " + proxy.hbonePort() + ", admin http://" + options.address() + ":"
-        + proxy.adminPort() + "/config_dump");
+        + proxy.entryPort() + ", inbound " + proxy.inboundPort() + ", HBONE " + proxy.hbonePort() + ", health and metrics "
+        + "http://" + options.address() + ":" + proxy.adminPort() + "/metrics, debug admin (this machine only) http://"
+        + hostPort(proxy.debugAdminAddress()) + "/config_dump");
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       proxy.close();
       stopped.countDown();
     }));
     stopped.await();
+  }
+
+  private static String hostPort(java.net.InetSocketAddress a) {
+    String host = a.getAddress().getHostAddress();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
   }
 
   /** {@code --name value} pairs and {@code --help}/{@code -h}; anything else is refused, naming it. */
@@ -183,9 +192,10 @@ public final class NodeProxyMain {
   }
 
   private static void usage() {
-    System.err.println("usage: trellis node-proxy --node NAME --address IP (--token T | --token-file F)"
+    System.err.println("usage: trellis node-proxy --node NAME --address IP (--token-file F | --token T (visible in ps))"
         + " [--control-plane HOST:PORT] [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008]"
-        + " [--admin-port 15020] [--capture none|transparent] [--ebpf-pins DIR (eBPF redirection's pins)]"
+        + " [--admin-port 15020 (health, metrics)] [--debug-admin-port 15000 (/config_dump, /clusters, /connections;"
+        + " loopback only: the node address if it is loopback, else 127.0.0.1)] [--capture none|transparent] [--ebpf-pins DIR (eBPF redirection's pins)]"
         + " [--control-plane-ca FILE (TLS to the control plane, trusting this PEM root bundle; default plaintext)]"
         + " [--telemetry on|off] [--tracing-sampling 0.01] [--otlp-grpc URL] [--otlp-http URL] [--zipkin URL]"
         + " [--max-queued-spans 2048] [--access-log stdout|stderr|FILE] [--access-log-sampling 1] (docs/telemetry.md)");

@@ -6,12 +6,14 @@ import dev.trellis.mtls.identity.TrustDomain;
  * How a node proxy runs.
  *
  * @param node this node's name (the Node.id it presents to the control plane)
- * @param address the node's address; the admin port listens there, and in local mode every port
+ * @param address the node's address; the health and metrics port listens there, and in local mode every port
  * @param controlPlane host:port of the control plane's xDS + CA port (15010 plaintext in local mode)
  * @param token the node's bearer token for the control plane
  * @param entryPort outbound entry: in local mode a SOCKS5 listener (15001); with capture the outbound capture listener
  * @param hbonePort HBONE server (15008); peers dial this port
- * @param adminPort admin HTTP (15020)
+ * @param adminPort health and metrics HTTP (15020), on {@code address}
+ * @param debugAdminPort debug admin HTTP ({@code /config_dump}, {@code /clusters}, {@code /connections}; 15000), on
+ *     loopback only: {@code address} when it is a loopback address (local mode), else 127.0.0.1 (or ::1)
  * @param inboundPort plaintext inbound (15006): in local mode a SOCKS5/CONNECT listener naming the workload; with
  *     capture the listener for plaintext redirected to a pod
  * @param capture whether pod traffic arrives redirected (transparent listeners) or through the explicit entry
@@ -20,7 +22,11 @@ import dev.trellis.mtls.identity.TrustDomain;
  *     plaintext channel (local mode)
  */
 public record NodeProxyOptions(String node, String address, String controlPlane, String token, TrustDomain trustDomain,
-    int entryPort, int hbonePort, int adminPort, int inboundPort, Capture capture, java.nio.file.Path tokenFile, java.nio.file.Path controlPlaneCa) {
+    int entryPort, int hbonePort, int adminPort, int inboundPort, Capture capture, java.nio.file.Path tokenFile,
+    java.nio.file.Path controlPlaneCa, int debugAdminPort) {
+
+  /** The debug admin port's default (Envoy's admin port in Istio). */
+  public static final int DEBUG_ADMIN_PORT = 15000;
 
   /** How traffic reaches the proxy. */
   public enum Capture {
@@ -40,33 +46,39 @@ public record NodeProxyOptions(String node, String address, String controlPlane,
 
   public static NodeProxyOptions local(String node, String address, String controlPlane, String token) {
     return new NodeProxyOptions(node, address, controlPlane, token, TrustDomain.CLUSTER_LOCAL, 15001, 15008, 15020, 15006,
-        Capture.NONE, null, null);
+        Capture.NONE, null, null, DEBUG_ADMIN_PORT);
   }
 
   public NodeProxyOptions withPorts(int entry, int hbone, int admin) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entry, hbone, admin, inboundPort,
-        capture, tokenFile, controlPlaneCa);
+        capture, tokenFile, controlPlaneCa, debugAdminPort);
   }
 
   public NodeProxyOptions withInboundPort(int inbound) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort, inbound,
-        capture, tokenFile, controlPlaneCa);
+        capture, tokenFile, controlPlaneCa, debugAdminPort);
   }
 
   public NodeProxyOptions withCapture(Capture mode) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, mode, tokenFile, controlPlaneCa);
+        inboundPort, mode, tokenFile, controlPlaneCa, debugAdminPort);
   }
 
   /** TLS to the control plane, trusting the roots in {@code caFile} (null: plaintext). */
   public NodeProxyOptions withControlPlaneCa(java.nio.file.Path caFile) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, capture, tokenFile, caFile);
+        inboundPort, capture, tokenFile, caFile, debugAdminPort);
+  }
+
+  /** The debug admin port (0: any free port), on loopback. */
+  public NodeProxyOptions withDebugAdminPort(int port) {
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
+        inboundPort, capture, tokenFile, controlPlaneCa, port);
   }
 
   /** The token came from {@code file}: read it again whenever the file changes. */
   public NodeProxyOptions withTokenFile(java.nio.file.Path file) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, capture, file, controlPlaneCa);
+        inboundPort, capture, file, controlPlaneCa, debugAdminPort);
   }
 }

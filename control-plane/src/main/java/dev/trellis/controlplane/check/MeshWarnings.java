@@ -17,9 +17,12 @@ import java.util.Map;
  */
 final class MeshWarnings {
 
-  /** The node proxy's listeners (entry/outbound, plaintext inbound, HBONE, admin) on each node's address. */
+  /**
+   * The node proxy's listeners on each node's address: entry/outbound, plaintext inbound, HBONE, health and metrics,
+   * and (its node address being loopback in local mode) the debug admin.
+   */
   static final Map<Integer, String> NODE_PROXY_PORTS = Map.of(15001, "entry", 15006, "inbound", 15008, "HBONE",
-      15020, "admin");
+      15020, "admin", 15000, "debug admin");
 
   private MeshWarnings() {}
 

@@ -42,9 +42,10 @@ final class ConfigDumpCommand implements Callable<Integer> {
       err.println("error: " + unknownNode(state.get(), node));
       return 2;
     }
-    Optional<String> dump = new LocalProcesses(Clock.systemUTC()).fetch(proxy.get().admin() + "/config_dump");
+    String url = LaunchPlan.proxyDebugAdmin(state.get(), proxy.get()) + "/config_dump";
+    Optional<String> dump = new LocalProcesses(Clock.systemUTC()).fetch(url);
     if (dump.isEmpty()) {
-      err.println("error: node proxy " + node + " did not answer at " + proxy.get().admin() + "/config_dump; is it "
+      err.println("error: node proxy " + node + " did not answer at " + url + "; is it "
           + "alive ('trellis status')? Its log: " + proxy.get().log());
       return 1;
     }

@@ -25,7 +25,10 @@ final class LaunchPlan {
 
   static final int CONTROL_PLANE_XDS = 15010;
   static final int CONTROL_PLANE_ADMIN = 15014;
+  /** The node proxy's health and metrics ({@code /healthz/ready}, {@code /metrics}), on the node address. */
   static final int PROXY_ADMIN = 15020;
+  /** The node proxy's debug admin ({@code /config_dump}, {@code /clusters}, {@code /connections}), loopback only. */
+  static final int PROXY_DEBUG_ADMIN = 15000;
   static final int PROXY_ENTRY = 15001;
 
   /**
@@ -107,6 +110,18 @@ final class LaunchPlan {
               + w.address() + ":" + port).toList(), null, null));
     }
     return out;
+  }
+
+  /**
+   * Where the CLI reads a node proxy's debug admin ({@code /config_dump}, ...), which listens on loopback only: in a
+   * local run the node's own loopback address (127.0.N.1:15000); in an {@code up --netns} run 127.0.0.1:15000 inside
+   * the node's namespace, fetched from there ({@link #NETNS_PROBE} form, see {@code LocalProcesses.fetch}).
+   */
+  static String proxyDebugAdmin(RunState state, RunState.Entry proxy) {
+    if (state.network() != null) {
+      return NETNS_PROBE + NetnsPlan.nodeNetns(proxy.name()) + ":http://127.0.0.1:" + PROXY_DEBUG_ADMIN;
+    }
+    return "http://" + proxy.address() + ":" + PROXY_DEBUG_ADMIN;
   }
 
   /** A readiness probe that waits for a line in the process's log. */
@@ -192,7 +207,8 @@ final class LaunchPlan {
     }
     String admin = "http://" + node.address() + ":" + PROXY_ADMIN;
     return new Launch(node.name(), RunState.Role.NODE_PROXY, command, Map.of(), layout.stateDir(),
-        log(layout, node.name()), node.address(), List.of(PROXY_ENTRY, 15006, 15008, PROXY_ADMIN), admin, List.of(admin + "/healthz/ready"), token, node.token());
+        log(layout, node.name()), node.address(), List.of(PROXY_ENTRY, 15006, 15008, PROXY_ADMIN, PROXY_DEBUG_ADMIN), admin,
+        List.of(admin + "/healthz/ready"), token, node.token());
   }
 
   static Launch workload(LocalMesh local, Workload w, WorkloadRun run, Path meshFile, Layout layout) {

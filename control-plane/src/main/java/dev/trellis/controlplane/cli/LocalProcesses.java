@@ -111,8 +111,15 @@ final class LocalProcesses {
     }
   }
 
-  /** The body of a 200 answer, or empty when there is none (not listening, other status, timeout). */
+  /**
+   * The body of a 200 answer, or empty when there is none (not listening, other status, timeout). A URL of the form
+   * {@code netns:NAMESPACE:http://host:port/path} is fetched from inside that network namespace (bash's /dev/tcp
+   * under nsenter: a loopback-only admin port of a node namespace).
+   */
   Optional<String> fetch(String url) {
+    if (url.startsWith(LaunchPlan.NETNS_PROBE)) {
+      return fetchInNetns(url);
+    }
     try {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
           HttpResponse.BodyHandlers.ofString());
@@ -123,6 +130,35 @@ final class LocalProcesses {
       Thread.currentThread().interrupt();
       return Optional.empty();
     }
+  }
+
+  private static Optional<String> fetchInNetns(String url) {
+    String rest = url.substring(LaunchPlan.NETNS_PROBE.length());
+    int colon = rest.indexOf(':');
+    if (colon < 0) {
+      return Optional.empty();
+    }
+    URI target = URI.create(rest.substring(colon + 1));
+    HostCommands.Result r = HostCommands.run(List.of("nsenter", "--net=/var/run/netns/" + rest.substring(0, colon),
+        "bash", "-c", "exec 3<>/dev/tcp/$0/$1 && printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' \"$2\" \"$0\" >&3 "
+            + "&& cat <&3", target.getHost(), String.valueOf(target.getPort()), target.getRawPath()),
+        java.util.Map.of(), "", Duration.ofSeconds(5));
+    return r.ok() ? okBody(r.output()) : Optional.empty();
+  }
+
+  /** The body of a raw HTTP response whose status is 200, else empty. */
+  static Optional<String> okBody(String response) {
+    int end = response.indexOf("\r\n\r\n");
+    int skip = 4;
+    if (end < 0) {
+      end = response.indexOf("\n\n");
+      skip = 2;
+    }
+    String[] status = response.lines().findFirst().orElse("").split(" ");
+    if (end < 0 || status.length < 2 || !status[0].startsWith("HTTP/") || !status[1].equals("200")) {
+      return Optional.empty();
+    }
+    return Optional.of(response.substring(end + skip));
   }
 
   /** SIGTERM to each, then SIGKILL to those still alive after {@code grace}; returns once all are gone. */

@@ -38,7 +38,7 @@ final class StatusCommand implements Callable<Integer> {
         .flatMap(cp -> processes.fetch(cp.admin() + "/debug/clients"));
     Map<String, String> dumps = new LinkedHashMap<>();
     for (RunState.Entry proxy : state.all(RunState.Role.NODE_PROXY)) {
-      processes.fetch(proxy.admin() + "/config_dump").ifPresent(d -> dumps.put(proxy.name(), d));
+      processes.fetch(LaunchPlan.proxyDebugAdmin(state, proxy) + "/config_dump").ifPresent(d -> dumps.put(proxy.name(), d));
     }
     StatusView.render(state, e -> LocalProcesses.find(e).isPresent(), clients, dumps).forEach(out::println);
     boolean allAlive = state.processes().stream().allMatch(e -> LocalProcesses.find(e).isPresent());

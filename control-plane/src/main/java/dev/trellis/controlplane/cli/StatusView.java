@@ -97,7 +97,8 @@ final class StatusView {
     for (RunState.Entry e : state.all(RunState.Role.NODE_PROXY)) {
       String dump = dumps.get(e.name());
       if (dump == null) {
-        rows.add(List.of(e.name(), "(admin " + e.admin() + " did not answer)", "-", "-"));
+        rows.add(List.of(e.name(), "(debug admin " + LaunchPlan.proxyDebugAdmin(state, e) + " did not answer)", "-",
+            "-"));
         continue;
       }
       JsonArray ids = JsonParser.parseString(dump).getAsJsonObject().getAsJsonArray("identities");

@@ -212,7 +212,7 @@ final class UpCommand implements Callable<Integer> {
       case NODE_AGENT -> "Fix: the node agent needs root, nftables ('nft') and, for eBPF, bpffs and cgroup v2; "
           + "'trellis check --host' says what is missing, and --redirect nftables avoids eBPF.";
       case NODE_PROXY -> "Fix: a node proxy needs its node address (" + launch.address() + ") to be free on ports "
-          + "15001, 15006, 15008, 15020 and the control plane to accept its token; see the log above. A node address "
+          + "15001, 15006, 15008, 15020, 15000 and the control plane to accept its token; see the log above. A node address "
           + "that is not loopback (such as 10.61.0.1) is for 'trellis up --netns' (as root).";
       case WORKLOAD -> "Fix: the workload must listen on $TRELLIS_WORKLOAD_ADDRESS and each port in "
           + "$TRELLIS_WORKLOAD_PORTS (" + String.join(", ", launch.ready()) + "); see the log above.";

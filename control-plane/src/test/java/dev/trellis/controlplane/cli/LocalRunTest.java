@@ -103,8 +103,8 @@ class LocalRunTest {
         "  demo/web-v1-0  workload       DEAD   104  -                            /r/demo.web-v1-0.log",
         "  NODE    PROTOCOL  ACKED VERSIONS        NACKS",
         "  node-1  sotw      Listener=3 Cluster=3  1",
-        "  node-1  spiffe://cluster.local/ns/demo/sa/web           true   2026-01-02T00:00:00Z",
-        "  node-2  (admin http://127.0.62.1:15020 did not answer)  -      -");
+        "  node-1  spiffe://cluster.local/ns/demo/sa/web                 true   2026-01-02T00:00:00Z",
+        "  node-2  (debug admin http://127.0.62.1:15000 did not answer)  -      -");
   }
 
   @Test
@@ -137,7 +137,26 @@ class LocalRunTest {
         .containsEntry("TRELLIS_WORKLOAD_ADDRESS", flaky.address());
     assertThat(flaky.ready()).containsExactly(flaky.address() + ":8080");
     assertThat(flaky.ports()).containsExactly(8080);
-    assertThat(proxy.ports()).containsExactly(15001, 15006, 15008, 15020);
+    assertThat(proxy.ports()).containsExactly(15001, 15006, 15008, 15020, 15000);
+  }
+
+  @Test
+  void aNodeProxysDebugAdminIsReadOnItsLoopbackAddressOrInsideItsNamespace() {
+    RunState.Entry node1 = STATE.find(RunState.Role.NODE_PROXY, "node-1").orElseThrow();
+    assertThat(LaunchPlan.proxyDebugAdmin(STATE, node1)).isEqualTo("http://127.0.61.1:15000");
+    RunState netns = new RunState(STATE.meshFile(), STATE.startedAt(), STATE.processes(),
+        new RunState.Network("10.61.0.254", List.of(), List.of(), List.of()));
+    assertThat(LaunchPlan.proxyDebugAdmin(netns, node1)).isEqualTo("netns:" + NetnsPlan.nodeNetns("node-1")
+        + ":http://127.0.0.1:15000");
+  }
+
+  @Test
+  void aRawHttpAnswerGivesItsBodyOnlyFor200() {
+    assertThat(LocalProcesses.okBody("HTTP/1.1 200 OK\r\nContent-length: 2\r\n\r\n{}")).contains("{}");
+    assertThat(LocalProcesses.okBody("HTTP/1.1 200 OK\r\n\r\n{\"a\":\r\n\r\n1}")).contains("{\"a\":\r\n\r\n1}");
+    assertThat(LocalProcesses.okBody("HTTP/1.1 404 Not Found\r\n\r\nno")).isEmpty();
+    assertThat(LocalProcesses.okBody("bash: connect: Connection refused")).isEmpty();
+    assertThat(LocalProcesses.okBody("")).isEmpty();
   }
 
   @Test

@@ -24,7 +24,7 @@ final class AdminViews {
   /** What {@code /metrics} shows besides the clusters. */
   record ProxyFacts(boolean ready, String configVersion, int hboneConnections, int upstreamConnections,
       Map<Integer, Long> inboundByStatus, Collection<CertificateManager.IdentityStatus> identities,
-      Map<String, Long> unobservedConnections) {}
+      Map<String, Long> unobservedConnections, Map<String, Map<String, Long>> refusals) {}
 
   /**
    * One block per cluster: spec, breaker limits with what is in use and overflow counts, request
@@ -84,6 +84,10 @@ final class AdminViews {
         "inbound connections to HTTP/1.1 ports whose requests telemetry could not follow, by reason");
     facts.unobservedConnections().forEach((reason, n) ->
         e.sample("trellis_proxy_inbound_unobserved_connections_total", Map.of("reason", reason), n));
+    e.family("trellis_proxy_refusals_total", "counter", "connections and streams the proxy refused, by listener "
+        + "(hbone, outbound, inbound) and reason (not_tls, no_sni, tls_handshake, malformed, identity_mismatch, ...)");
+    facts.refusals().forEach((listener, byReason) -> byReason.forEach((reason, n) ->
+        e.sample("trellis_proxy_refusals_total", Map.of("listener", listener, "reason", reason), n)));
     e.family("trellis_proxy_certificate_expiry_seconds", "gauge", "not-after of each local identity's SVID (Unix seconds)");
     e.family("trellis_proxy_certificate_ready", "gauge", "1 when the identity has a valid SVID");
     List<CertificateManager.IdentityStatus> ids = facts.identities().stream()

@@ -6,59 +6,143 @@ import dev.trellis.proxy.NodeProxy;
 import dev.trellis.proxy.inbound.InboundRecords;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
- * The node proxy's admin port (15020): {@code /healthz/ready}, {@code /config_dump} (what the proxy
- * runs, as JSON), {@code /clusters} (endpoints, health, ejections, breaker counters), {@code /metrics}
- * (Prometheus text format) and {@code /connections} (recent inbound requests with the caller's
- * identity). Plain text, one fact per line, for people and grep.
+ * The node proxy's two admin ports, served by one thread ({@code trellis-proxy-admin}):
+ * <ul>
+ *   <li>health and metrics (15020, on the node address, open to the node: the kubelet's probe, Prometheus):
+ *       {@code /healthz/ready} and {@code /metrics} (Prometheus text format);</li>
+ *   <li>debug (15000, loopback only, as Envoy's admin in Istio): the same two, plus what must not leak to whoever
+ *       reaches the node — {@code /config_dump} (workloads, identities, policies, endpoints, as JSON),
+ *       {@code /clusters} (endpoints, health, ejections, breaker counters) and {@code /connections} (recent inbound
+ *       requests with the caller's identity).</li>
+ * </ul>
+ * On the health port the debug paths answer 404 naming the debug address. Plain text, one fact per line.
  */
 public final class ProxyAdminServer implements AutoCloseable {
 
-  private final HttpServer server;
+  /** What the health port serves; everything else is on the debug port only. */
+  static final Set<String> HEALTH_PATHS = Set.of("/healthz/ready", "/metrics");
+  /** The paths of the debug port. */
+  static final Set<String> DEBUG_PATHS = Set.of("/healthz/ready", "/metrics", "/config_dump", "/clusters",
+      "/connections");
+
+  /** One admin answer. */
+  record Page(int status, String body, String contentType) {
+    static Page text(int status, String body) {
+      return new Page(status, body, "text/plain; charset=utf-8");
+    }
+  }
+
+  private final HttpServer health;
+  private final HttpServer debug;
   private final ExecutorService executor;
 
-  private ProxyAdminServer(HttpServer server, ExecutorService executor) {
-    this.server = server;
+  private ProxyAdminServer(HttpServer health, HttpServer debug, ExecutorService executor) {
+    this.health = health;
+    this.debug = debug;
     this.executor = executor;
   }
 
   /**
+   * Where the debug port listens: the node address itself when it is a loopback address (local mode: each node
+   * proxy on its own 127.0.N.1, so several share a machine with the default port), else the loopback address of
+   * its family. Never an address another host can reach.
+   */
+  public static String debugBindAddress(String nodeAddress) {
+    InetAddress a;
+    try {
+      a = InetAddress.ofLiteral(nodeAddress);
+    } catch (IllegalArgumentException | NullPointerException e) {
+      return "127.0.0.1";
+    }
+    if (a.isLoopbackAddress()) {
+      return a.getHostAddress();
+    }
+    return a instanceof java.net.Inet6Address ? "::1" : "127.0.0.1";
+  }
+
+  /**
+   * @param healthAddress health and metrics, open to the node (15020 on the node address)
+   * @param debugAddress every page, loopback only (see {@link #debugBindAddress})
    * @param ticker nanoseconds, the clock the data path's outlier detection uses (ejection times)
    */
-  public static ProxyAdminServer start(InetSocketAddress address, NodeProxy proxy, LongSupplier ticker)
-      throws IOException {
-    HttpServer server;
+  public static ProxyAdminServer start(InetSocketAddress healthAddress, InetSocketAddress debugAddress, NodeProxy proxy,
+      LongSupplier ticker) throws IOException {
+    if (!debugAddress.getAddress().isLoopbackAddress()) {
+      throw new IllegalArgumentException("debug admin address " + debugAddress + " is not a loopback address: "
+          + "/config_dump and /connections show every workload and caller on the node");
+    }
+    Map<String, Supplier<Page>> pages = new LinkedHashMap<>();
+    pages.put("/healthz/ready", () -> proxy.ready() ? Page.text(200, "ready\n") : Page.text(503,
+        "not ready: waiting for config from the control plane or SVIDs of local workloads\n"));
+    pages.put("/metrics", () -> new Page(200, AdminViews.metrics(proxy.clusters().all(), facts(proxy),
+        ticker.getAsLong()) + proxy.telemetry().prometheusText(), "text/plain; version=0.0.4; charset=utf-8"));
+    pages.put("/config_dump", () -> new Page(200, ConfigDump.json(proxy.config(),
+        proxy.certificates().status().values()), "application/json; charset=utf-8"));
+    pages.put("/clusters", () -> Page.text(200, AdminViews.clusters(proxy.clusters().all(), ticker.getAsLong())));
+    pages.put("/connections", () -> Page.text(200, connections(proxy.inbound())));
+    return start(healthAddress, debugAddress, pages);
+  }
+
+  /** Serves {@code pages}: those in {@link #HEALTH_PATHS} on both ports, the rest on the debug port only. */
+  static ProxyAdminServer start(InetSocketAddress healthAddress, InetSocketAddress debugAddress,
+      Map<String, Supplier<Page>> pages) throws IOException {
+    HttpServer health = bind(healthAddress, "node proxy health and metrics");
+    HttpServer debug;
     try {
-      server = HttpServer.create(address, 32);
-    } catch (java.net.BindException e) {
-      throw new IOException("cannot listen on " + address + " (node proxy admin): the port is in use", e);
+      debug = bind(debugAddress, "node proxy debug admin, --debug-admin-port");
+    } catch (IOException e) {
+      health.stop(0);
+      throw e;
     }
     ExecutorService executor = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("trellis-proxy-admin").daemon()
         .factory());
-    server.setExecutor(executor);
-    server.createContext("/healthz/ready", ex -> reply(ex, proxy.ready() ? 200 : 503,
-        proxy.ready() ? "ready\n" : "not ready: waiting for config from the control plane or SVIDs of local workloads\n"));
-    server.createContext("/config_dump", ex -> reply(ex, 200, ConfigDump.json(proxy.config(),
-        proxy.certificates().status().values()), "application/json; charset=utf-8"));
-    server.createContext("/clusters", ex -> reply(ex, 200, AdminViews.clusters(proxy.clusters().all(),
-        ticker.getAsLong())));
-    server.createContext("/metrics", ex -> reply(ex, 200, AdminViews.metrics(proxy.clusters().all(), facts(proxy),
-        ticker.getAsLong()) + proxy.telemetry().prometheusText(), "text/plain; version=0.0.4; charset=utf-8"));
-    server.createContext("/connections", ex -> reply(ex, 200, connections(proxy.inbound())));
-    server.start();
-    return new ProxyAdminServer(server, executor);
+    health.setExecutor(executor);
+    debug.setExecutor(executor);
+    String debugUrl = "http://" + hostPort(debug.getAddress());
+    pages.forEach((path, page) -> {
+      debug.createContext(path, ex -> reply(ex, page.get()));
+      if (HEALTH_PATHS.contains(path)) {
+        health.createContext(path, ex -> reply(ex, page.get()));
+      }
+    });
+    health.createContext("/", ex -> reply(ex, Page.text(404, DEBUG_PATHS.contains(ex.getRequestURI().getPath())
+        ? ex.getRequestURI().getPath() + " is on the debug admin port, which listens on loopback only: on the node, "
+            + "curl " + debugUrl + ex.getRequestURI().getPath() + "\n"
+        : "not found; this port serves " + String.join(", ", HEALTH_PATHS.stream().sorted().toList()) + "\n")));
+    health.start();
+    debug.start();
+    return new ProxyAdminServer(health, debug, executor);
+  }
+
+  private static HttpServer bind(InetSocketAddress address, String what) throws IOException {
+    try {
+      return HttpServer.create(address, 32);
+    } catch (java.net.BindException e) {
+      throw new IOException("cannot listen on " + hostPort(address) + " (" + what + "): the port is in use", e);
+    }
+  }
+
+  private static String hostPort(InetSocketAddress a) {
+    String host = a.getAddress().getHostAddress();
+    return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
   }
 
   private static AdminViews.ProxyFacts facts(NodeProxy proxy) {
     return new AdminViews.ProxyFacts(proxy.ready(), Long.toString(proxy.config().version()), proxy.outbound().hboneConnections(),
         proxy.outbound().upstreamConnections(), proxy.inbound().countByStatus(), proxy.certificates().status().values(),
-        proxy.outbound().unobservedConnections());
+        proxy.outbound().unobservedConnections(), proxy.refusals().counts());
   }
 
   static String connections(InboundRecords records) {
@@ -71,26 +155,29 @@ public final class ProxyAdminServer implements AutoCloseable {
     return b.toString();
   }
 
-  private static void reply(HttpExchange ex, int status, String body) throws IOException {
-    reply(ex, status, body, "text/plain; charset=utf-8");
-  }
-
-  private static void reply(HttpExchange ex, int status, String body, String contentType) throws IOException {
-    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().set("Content-Type", contentType);
-    ex.sendResponseHeaders(status, bytes.length);
+  private static void reply(HttpExchange ex, Page page) throws IOException {
+    byte[] bytes = page.body().getBytes(StandardCharsets.UTF_8);
+    ex.getResponseHeaders().set("Content-Type", page.contentType());
+    ex.sendResponseHeaders(page.status(), bytes.length);
     try (OutputStream out = ex.getResponseBody()) {
       out.write(bytes);
     }
   }
 
+  /** The health and metrics port. */
   public int port() {
-    return server.getAddress().getPort();
+    return health.getAddress().getPort();
+  }
+
+  /** Where the debug port listens (loopback). */
+  public InetSocketAddress debugAddress() {
+    return debug.getAddress();
   }
 
   @Override
   public void close() {
-    server.stop(0);
+    health.stop(0);
+    debug.stop(0);
     executor.shutdownNow();
   }
 }

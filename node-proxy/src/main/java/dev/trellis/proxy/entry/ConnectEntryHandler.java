@@ -1,5 +1,7 @@
 package dev.trellis.proxy.entry;
 
+import dev.trellis.proxy.refusal.Refusal;
+import dev.trellis.proxy.refusal.Refusals;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
@@ -27,10 +29,14 @@ import java.nio.charset.StandardCharsets;
 final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> {
 
   private final EntryDispatcher dispatcher;
+  private final Refusals refusals;
+  private final Refusal.Listener listener;
   private boolean handled;
 
-  ConnectEntryHandler(EntryDispatcher dispatcher) {
+  ConnectEntryHandler(EntryDispatcher dispatcher, Refusals refusals, Refusal.Listener listener) {
     this.dispatcher = dispatcher;
+    this.refusals = refusals;
+    this.listener = listener;
   }
 
   @Override
@@ -44,10 +50,14 @@ final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> 
     }
     handled = true;
     if (req.decoderResult().isFailure()) {
+      refusals.refuse(listener, Refusal.MALFORMED, ctx.channel().remoteAddress(), "HTTP request: "
+          + req.decoderResult().cause());
       answer(ctx, HttpResponseStatus.BAD_REQUEST, "malformed request: " + req.decoderResult().cause().getMessage());
       return;
     }
     if (req.method() != HttpMethod.CONNECT) {
+      refusals.refuse(listener, Refusal.UNSUPPORTED, ctx.channel().remoteAddress(), "HTTP " + req.method()
+          + " (this entry only tunnels: CONNECT)");
       answer(ctx, HttpResponseStatus.METHOD_NOT_ALLOWED, "this entry only tunnels: use CONNECT <service-vip>:<port>");
       return;
     }
@@ -60,6 +70,8 @@ final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> 
       port = -1;
     }
     if (port <= 0 || port > 65535) {
+      refusals.refuse(listener, Refusal.MALFORMED, ctx.channel().remoteAddress(), "CONNECT target '" + target
+          + "' without a valid port");
       answer(ctx, HttpResponseStatus.BAD_REQUEST, "CONNECT target '" + target + "' needs a port (host:port)");
       return;
     }
@@ -95,6 +107,11 @@ final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> 
         }, "refused: " + why.name().toLowerCase(java.util.Locale.ROOT));
       }
     });
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    EntryErrors.caught(ctx, cause, refusals, listener);
   }
 
   private static void answer(ChannelHandlerContext ctx, HttpResponseStatus status, String message) {

@@ -1,5 +1,7 @@
 package dev.trellis.proxy.entry;
 
+import dev.trellis.proxy.refusal.Refusal;
+import dev.trellis.proxy.refusal.Refusals;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
@@ -15,9 +17,13 @@ import java.util.List;
 final class EntryProtocolHandler extends ByteToMessageDecoder {
 
   private final EntryDispatcher dispatcher;
+  private final Refusals refusals;
+  private final Refusal.Listener listener;
 
-  EntryProtocolHandler(EntryDispatcher dispatcher) {
+  EntryProtocolHandler(EntryDispatcher dispatcher, Refusals refusals, Refusal.Listener listener) {
     this.dispatcher = dispatcher;
+    this.refusals = refusals;
+    this.listener = listener;
   }
 
   @Override
@@ -29,11 +35,16 @@ final class EntryProtocolHandler extends ByteToMessageDecoder {
     if (in.getByte(in.readerIndex()) == 5) {
       ctx.pipeline().addAfter(name, "socks-encoder", Socks5ServerEncoder.DEFAULT);
       ctx.pipeline().addAfter("socks-encoder", "socks-initial", new Socks5InitialRequestDecoder());
-      ctx.pipeline().addAfter("socks-initial", "socks", new SocksEntryHandler(dispatcher));
+      ctx.pipeline().addAfter("socks-initial", "socks", new SocksEntryHandler(dispatcher, refusals, listener));
     } else {
       ctx.pipeline().addAfter(name, "connect-codec", new HttpServerCodec());
-      ctx.pipeline().addAfter("connect-codec", "connect", new ConnectEntryHandler(dispatcher));
+      ctx.pipeline().addAfter("connect-codec", "connect", new ConnectEntryHandler(dispatcher, refusals, listener));
     }
     ctx.pipeline().remove(this);
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    EntryErrors.caught(ctx, cause, refusals, listener);
   }
 }

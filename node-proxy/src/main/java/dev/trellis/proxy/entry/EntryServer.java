@@ -1,5 +1,7 @@
 package dev.trellis.proxy.entry;
 
+import dev.trellis.proxy.refusal.Refusal;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
@@ -20,12 +22,18 @@ public final class EntryServer implements AutoCloseable {
     this.channel = channel;
   }
 
-  public static EntryServer start(EventLoopGroup group, InetSocketAddress address, EntryDispatcher dispatcher) {
+  /**
+   * @param refusals counts (and logs, rate-limited) what the entry refuses: requests that do not parse, what it
+   *     does not support
+   * @param listener the listener label of those refusals (15001: outbound, 15006: inbound)
+   */
+  public static EntryServer start(EventLoopGroup group, InetSocketAddress address, EntryDispatcher dispatcher,
+      Refusals refusals, Refusal.Listener listener) {
     Channel ch = Transport.relayListener(new ServerBootstrap(), group)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel c) {
-            c.pipeline().addLast("entry", new EntryProtocolHandler(dispatcher));
+            c.pipeline().addLast("entry", new EntryProtocolHandler(dispatcher, refusals, listener));
             c.read();
           }
         })

@@ -1,5 +1,7 @@
 package dev.trellis.proxy.entry;
 
+import dev.trellis.proxy.refusal.Refusal;
+import dev.trellis.proxy.refusal.Refusals;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -27,15 +29,28 @@ import java.net.InetSocketAddress;
 final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> {
 
   private final EntryDispatcher dispatcher;
+  private final Refusals refusals;
+  private final Refusal.Listener listener;
 
-  SocksEntryHandler(EntryDispatcher dispatcher) {
+  SocksEntryHandler(EntryDispatcher dispatcher, Refusals refusals, Refusal.Listener listener) {
     this.dispatcher = dispatcher;
+    this.refusals = refusals;
+    this.listener = listener;
   }
 
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, SocksMessage msg) {
+    if (msg.decoderResult().isFailure()) {
+      // Netty's SOCKS5 decoders hand on a placeholder request (NO_AUTH; CONNECT 0.0.0.0:1) marked as failed.
+      refusals.refuse(listener, Refusal.MALFORMED, ctx.channel().remoteAddress(), "SOCKS5 "
+          + (msg instanceof Socks5InitialRequest ? "greeting" : "request") + ": " + msg.decoderResult().cause());
+      ctx.close();
+      return;
+    }
     if (msg instanceof Socks5InitialRequest init) {
       if (!init.authMethods().contains(Socks5AuthMethod.NO_AUTH)) {
+        refusals.refuse(listener, Refusal.UNSUPPORTED, ctx.channel().remoteAddress(), "SOCKS5 authentication methods "
+            + init.authMethods() + " (this entry offers NO_AUTH only)");
         ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED)).addListener(ChannelFutureListener.CLOSE);
         return;
       }
@@ -46,6 +61,8 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
     }
     if (msg instanceof Socks5CommandRequest cmd) {
       if (cmd.type() != Socks5CommandType.CONNECT) {
+        refusals.refuse(listener, Refusal.UNSUPPORTED, ctx.channel().remoteAddress(), "SOCKS5 command " + cmd.type()
+            + " (this entry does CONNECT only)");
         fail(ctx, Socks5CommandStatus.COMMAND_UNSUPPORTED, cmd);
         return;
       }
@@ -82,6 +99,11 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
       return;
     }
     ctx.close();
+  }
+
+  @Override
+  public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+    EntryErrors.caught(ctx, cause, refusals, listener);
   }
 
   private static void fail(ChannelHandlerContext ctx, Socks5CommandStatus status, Socks5CommandRequest cmd) {

@@ -2,6 +2,8 @@ package dev.trellis.proxy.inbound;
 
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.verify.PeerIdentityHandler;
+import dev.trellis.proxy.refusal.Refusal;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
@@ -23,7 +25,8 @@ import java.util.function.Supplier;
 
 /**
  * One HBONE request stream on the server side: the first HEADERS frame is decided by
- * {@link InboundDecision}; a rejection is answered and the stream ended; a forward connects to the
+ * {@link InboundDecision} (with the identity the connection presented); a rejection is answered, recorded,
+ * counted (rate-limited log line) and the stream ended; a forward connects to the
  * workload (on this stream's event loop), answers 200 only once connected (503 if that fails), then
  * hands the stream to the byte relays. The stream runs with auto-read off; nothing it sends before
  * the upstream is up is read.
@@ -34,16 +37,18 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
   private final Set<Integer> ownPorts;
   private final HttpInspector inspector;
   private final InboundRecords records;
+  private final Refusals refusals;
   private final Clock clock;
   private final int connectTimeoutMillis;
   private boolean decided;
 
   HboneStreamHandler(Supplier<ProxyConfig> config, Set<Integer> ownPorts, HttpInspector inspector,
-      InboundRecords records, Clock clock, int connectTimeoutMillis) {
+      InboundRecords records, Refusals refusals, Clock clock, int connectTimeoutMillis) {
     this.config = config;
     this.ownPorts = ownPorts;
     this.inspector = inspector;
     this.records = records;
+    this.refusals = refusals;
     this.clock = clock;
     this.connectTimeoutMillis = connectTimeoutMillis;
   }
@@ -67,10 +72,13 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
     SpiffeId peer = PeerIdentityHandler.peerIdentity(stream.parent());
     String method = headers.headers().method() == null ? "" : headers.headers().method().toString();
     String authority = headers.headers().authority() == null ? "" : headers.headers().authority().toString();
-    InboundDecision decision = InboundDecision.decide(method, authority, peer, config.get(), ownPorts);
+    SpiffeId presented = stream.parent().attr(HboneServer.PRESENTED).get();
+    InboundDecision decision = InboundDecision.decide(method, authority, peer, presented, config.get(), ownPorts);
     switch (decision) {
       case InboundDecision.Reject r -> {
         records.add(new InboundRecords.Entry(clock.instant(), peer, authority, null, r.status(), r.reason()));
+        refusals.refuse(Refusal.Listener.HBONE, r.refusal(), peer, "CONNECT " + authority + " -> " + r.status() + ": "
+            + r.reason());
         respond(ctx, r.status(), true).addListener(f -> ctx.close());
       }
       case InboundDecision.Forward f -> {

@@ -1,14 +1,17 @@
 package dev.trellis.proxy.inbound;
 
 import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.proxy.refusal.Refusal;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.proxy.tunnel.HboneNames;
 import java.util.Set;
 
 /**
  * What the HBONE server does with one request stream, decided from values only (no sockets), in the
  * order the checks must happen: not CONNECT → 400; authority not {@code ip:port} → 400; no local
- * workload at that ip → 400; one of the proxy's own ports → 400; authorization denied → 401;
+ * workload at that ip → 400; that workload's identity is not the one the connection presented → 400;
+ * one of the proxy's own ports → 400; authorization denied → 401;
  * otherwise connect to the workload (the I/O side answers 503 if that fails and 200 once it works).
  * {@link #plaintext} decides the same for a plaintext connection entering on the inbound port, where
  * the workload's mTLS mode applies first.
@@ -26,16 +29,31 @@ public sealed interface InboundDecision {
   /** Connect to {@code address}:{@code port} of {@code target}. */
   record Forward(LocalWorkload target, String address, int port, Inspection inspection) implements InboundDecision {}
 
-  /** Answer {@code status} and end the stream. */
-  record Reject(int status, String reason) implements InboundDecision {}
+  /** Answer {@code status} and end the stream; {@code refusal} is the metric's reason. */
+  record Reject(int status, Refusal refusal, String reason) implements InboundDecision {}
 
-  static InboundDecision decide(String method, String authority, SpiffeId peer, ProxyConfig config, Set<Integer> ownPorts) {
+  /**
+   * @param peer the verified caller
+   * @param presented the identity whose certificate this HBONE connection presented (chosen by the dialed address
+   *     in capture mode, by the TLS server name in local mode): the stream may reach only a workload with that
+   *     identity — the one the caller verified — never another workload that happens to share the node
+   */
+  static InboundDecision decide(String method, String authority, SpiffeId peer, SpiffeId presented, ProxyConfig config,
+      Set<Integer> ownPorts) {
     if (!"CONNECT".equals(method)) {
-      return new Reject(400, "method " + method + " is not accepted on the HBONE port (expected CONNECT)");
+      return new Reject(400, Refusal.NOT_CONNECT, "method " + method + " is not accepted on the HBONE port "
+          + "(expected CONNECT)");
     }
     HostPort hp = HostPort.parse(authority);
     if (hp == null) {
-      return new Reject(400, "authority '" + authority + "' is not <ip>:<port>");
+      return new Reject(400, Refusal.BAD_AUTHORITY, "authority '" + authority + "' is not <ip>:<port>");
+    }
+    LocalWorkload target = config.findLocal(hp.host());
+    if (target != null && !target.identity().equals(presented)) {
+      return new Reject(400, Refusal.IDENTITY_MISMATCH, "workload " + target.name() + " has identity "
+          + target.identity() + ", but this connection presented " + (presented == null ? "no identity" : presented)
+          + "; open a connection to " + target.identity() + " (TLS server name "
+          + HboneNames.sni(target.identity()) + ") to reach it");
     }
     return toWorkload(hp, peer, config, ownPorts);
   }
@@ -47,11 +65,11 @@ public sealed interface InboundDecision {
   static InboundDecision plaintext(String address, int port, ProxyConfig config, Set<Integer> ownPorts) {
     HostPort hp = HostPort.parse((address.contains(":") ? "[" + address + "]" : address) + ":" + port);
     if (hp == null) {
-      return new Reject(400, "destination " + address + ":" + port + " is not <ip>:<port>");
+      return new Reject(400, Refusal.BAD_AUTHORITY, "destination " + address + ":" + port + " is not <ip>:<port>");
     }
     LocalWorkload target = config.findLocal(hp.host());
     if (target != null && target.mtls() == LocalWorkload.MtlsMode.STRICT) {
-      return new Reject(403, "workload " + target.name() + " accepts only mTLS (mode STRICT); plaintext from outside "
+      return new Reject(403, Refusal.STRICT_MTLS, "workload " + target.name() + " accepts only mTLS (mode STRICT); plaintext from outside "
           + "the mesh is refused");
     }
     return toWorkload(hp, null, config, ownPorts);
@@ -60,17 +78,17 @@ public sealed interface InboundDecision {
   private static InboundDecision toWorkload(HostPort hp, SpiffeId peer, ProxyConfig config, Set<Integer> ownPorts) {
     LocalWorkload target = config.findLocal(hp.host());
     if (target == null) {
-      return new Reject(400, "no workload with address " + hp.host() + " runs on this node");
+      return new Reject(400, Refusal.NO_WORKLOAD, "no workload with address " + hp.host() + " runs on this node");
     }
     if (ownPorts.contains(hp.port())) {
-      return new Reject(400, "port " + hp.port() + " belongs to the node proxy itself");
+      return new Reject(400, Refusal.PROXY_PORT, "port " + hp.port() + " belongs to the node proxy itself");
     }
     return switch (Authorization.evaluate(target.authorizations(), peer, hp.port(), null, null)) {
-      case Authorization.Deny d -> new Reject(401, d.reason());
+      case Authorization.Deny d -> new Reject(401, Refusal.DENIED, d.reason());
       case Authorization.Allow a -> new Forward(target, hp.host(), hp.port(), Inspection.NONE);
       case Authorization.NeedsRequest n -> target.isHttpPort(hp.port())
           ? new Forward(target, hp.host(), hp.port(), Inspection.HTTP)
-          : new Reject(401, "a policy of " + target.name() + " names HTTP methods or paths, but port " + hp.port()
+          : new Reject(401, Refusal.DENIED, "a policy of " + target.name() + " names HTTP methods or paths, but port " + hp.port()
               + " is not declared as an HTTP port of any service, so requests cannot be checked; denied");
     };
   }

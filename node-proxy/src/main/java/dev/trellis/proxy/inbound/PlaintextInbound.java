@@ -1,6 +1,7 @@
 package dev.trellis.proxy.inbound;
 
 import dev.trellis.proxy.entry.EntryDispatcher;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.SocketRelayHandler;
@@ -19,19 +20,25 @@ import java.util.function.Supplier;
  */
 public final class PlaintextInbound implements EntryDispatcher {
 
+  /** The listener its refusals are counted under ({@code EntryDispatcher.Refusal} is the entry's answer, apart). */
+  private static final dev.trellis.proxy.refusal.Refusal.Listener INBOUND =
+      dev.trellis.proxy.refusal.Refusal.Listener.INBOUND;
+
   private final Supplier<ProxyConfig> config;
   private final Set<Integer> ownPorts;
   private final HttpInspector inspector;
   private final InboundRecords records;
+  private final Refusals refusals;
   private final Clock clock;
   private final int connectTimeoutMillis;
 
   public PlaintextInbound(Supplier<ProxyConfig> config, Set<Integer> ownPorts, HttpInspector inspector,
-      InboundRecords records, Clock clock, int connectTimeoutMillis) {
+      InboundRecords records, Refusals refusals, Clock clock, int connectTimeoutMillis) {
     this.config = config;
     this.ownPorts = ownPorts;
     this.inspector = inspector;
     this.records = records;
+    this.refusals = refusals;
     this.clock = clock;
     this.connectTimeoutMillis = connectTimeoutMillis;
   }
@@ -40,14 +47,16 @@ public final class PlaintextInbound implements EntryDispatcher {
   public void dispatch(Channel downstream, String source, InetAddress destination, String name, int port, EntryReply reply) {
     String authority = (destination != null ? destination.getHostAddress() : name) + ":" + port;
     if (destination == null) {
-      records.add(new InboundRecords.Entry(clock.instant(), null, authority, null, 400,
-          "the inbound port takes a workload address, not a name"));
+      String reason = "the inbound port takes a workload address, not a name";
+      records.add(new InboundRecords.Entry(clock.instant(), null, authority, null, 400, reason));
+      refusals.refuse(INBOUND, dev.trellis.proxy.refusal.Refusal.BAD_AUTHORITY, source, authority + ": " + reason);
       reply.reject(Refusal.UNREACHABLE);
       return;
     }
     switch (InboundDecision.plaintext(destination.getHostAddress(), port, config.get(), ownPorts)) {
       case InboundDecision.Reject r -> {
         records.add(new InboundRecords.Entry(clock.instant(), null, authority, null, r.status(), r.reason()));
+        refusals.refuse(INBOUND, r.refusal(), source, authority + " -> " + r.status() + ": " + r.reason());
         reply.reject(r.status() == 401 || r.status() == 403 ? Refusal.FORBIDDEN : Refusal.UNREACHABLE);
       }
       case InboundDecision.Forward f -> Transport.relayConnection(downstream.eventLoop(), connectTimeoutMillis)

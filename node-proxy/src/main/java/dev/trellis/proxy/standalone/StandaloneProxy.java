@@ -108,7 +108,8 @@ public final class StandaloneProxy implements AutoCloseable {
           dev.trellis.proxy.outbound.HttpLimits.DEFAULTS, p.telemetry);
       p.inspection = new HttpInspection(p.services);
       p.server = HboneServer.start(p.group, o.listen(), () -> config, p.certificates, me.trustDomain(),
-          Set.of(o.listen().getPort()), p.inspection, new InboundRecords(100), Clock.systemUTC());
+          Set.of(o.listen().getPort()), p.inspection, new InboundRecords(100),
+          new dev.trellis.proxy.refusal.Refusals(System::nanoTime), Clock.systemUTC());
     }
     return p;
   }

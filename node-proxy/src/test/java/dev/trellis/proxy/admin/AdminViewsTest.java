@@ -60,7 +60,7 @@ class AdminViewsTest {
     c.record(c.hosts().get(1), AttemptResult.response(502), 0);
     var facts = new AdminViews.ProxyFacts(true, "v\"7\\", 2, 3, Map.of(200, 5L, 401, 1L),
         List.of(new CertificateManager.IdentityStatus(WEB, true, Instant.ofEpochSecond(1_800_000_000L), "0a")),
-        Map.of("malformed request head", 4L));
+        Map.of("malformed request head", 4L), Map.of("hbone", Map.of("no_sni", 100L, "not_tls", 3L)));
 
     String text = AdminViews.metrics(List.of(c), facts, SECOND);
 
@@ -74,6 +74,8 @@ class AdminViewsTest {
         .contains("trellis_proxy_config_info{version=\"v\\\"7\\\\\"} 1\n")
         .contains("trellis_proxy_inbound_requests_total{status=\"401\"} 1\n")
         .contains("trellis_proxy_inbound_unobserved_connections_total{reason=\"malformed request head\"} 4\n")
+        .contains("trellis_proxy_refusals_total{listener=\"hbone\",reason=\"no_sni\"} 100\n")
+        .contains("trellis_proxy_refusals_total{listener=\"hbone\",reason=\"not_tls\"} 3\n")
         .contains("trellis_proxy_certificate_expiry_seconds{identity=\"" + WEB + "\"} 1800000000\n")
         .contains("trellis_proxy_cluster_breaker_overflows_total{cluster=\"outbound|80||web.demo.svc.cluster.local\","
             + "resource=\"connections\"} 1\n")

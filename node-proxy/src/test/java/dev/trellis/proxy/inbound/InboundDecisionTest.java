@@ -3,6 +3,7 @@ package dev.trellis.proxy.inbound;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.proxy.refusal.Refusal;
 import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
@@ -25,26 +26,31 @@ class InboundDecisionTest {
       Map.of(8080, "http", 5432, "tcp"));
   static final LocalWorkload OPEN = new LocalWorkload("d/open-0", "d", SpiffeId.parse("spiffe://cluster.local/ns/d/sa/open"),
       List.of("127.0.2.20"), true, LocalWorkload.MtlsMode.PERMISSIVE, Map.of());
+  /** Another workload with web's identity (the same service account). */
+  static final LocalWorkload WEB_1 = new LocalWorkload("d/web-1", "d", WEB.identity(), List.of("127.0.2.11"), true,
+      LocalWorkload.MtlsMode.STRICT, Map.of());
   static final ProxyConfig CONFIG = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(),
-      Map.of("127.0.2.10", WEB, "127.0.2.20", OPEN));
+      Map.of("127.0.2.10", WEB, "127.0.2.11", WEB_1, "127.0.2.20", OPEN));
   static final Set<Integer> OWN = Set.of(15001, 15006, 15008, 15020);
 
   @ParameterizedTest(name = "{0} {1} -> {2}")
   @CsvSource(delimiter = '|', textBlock = """
-      CONNECT | 127.0.2.10:8080  | forward | 127.0.2.10:8080
-      GET     | 127.0.2.10:8080  | 400     | method GET is not accepted
-      CONNECT | web:8080         | 400     | authority 'web:8080' is not <ip>:<port>
-      CONNECT | 127.0.2.10       | 400     | is not <ip>:<port>
-      CONNECT | 127.0.2.10:0     | 400     | is not <ip>:<port>
-      CONNECT | 127.0.2.10:99999 | 400     | is not <ip>:<port>
-      CONNECT | 127.0.2.11:8080  | 400     | no workload with address 127.0.2.11 runs on this node
-      CONNECT | 127.0.2.10:15008 | 400     | port 15008 belongs to the node proxy itself
-      CONNECT | 127.0.2.10:15020 | 400     | port 15020 belongs to the node proxy itself
-      CONNECT | 127.0.2.10:8443  | 401     | denied by policy d/admins-only
-      CONNECT | 127.0.2.10:5432  | 401     | port 5432 is not declared as an HTTP port
+      CONNECT | 127.0.2.10:8080  | forward | 127.0.2.10:8080                                       |
+      GET     | 127.0.2.10:8080  | 400     | method GET is not accepted                            | NOT_CONNECT
+      CONNECT | web:8080         | 400     | authority 'web:8080' is not <ip>:<port>               | BAD_AUTHORITY
+      CONNECT | 127.0.2.10       | 400     | is not <ip>:<port>                                    | BAD_AUTHORITY
+      CONNECT | 127.0.2.10:0     | 400     | is not <ip>:<port>                                    | BAD_AUTHORITY
+      CONNECT | 127.0.2.10:99999 | 400     | is not <ip>:<port>                                    | BAD_AUTHORITY
+      CONNECT | 127.0.2.12:8080  | 400     | no workload with address 127.0.2.12 runs on this node | NO_WORKLOAD
+      CONNECT | 127.0.2.20:8080  | 400     | workload d/open-0 has identity spiffe://cluster.local/ns/d/sa/open, but this connection presented spiffe://cluster.local/ns/d/sa/web | IDENTITY_MISMATCH
+      CONNECT | 127.0.2.10:15008 | 400     | port 15008 belongs to the node proxy itself           | PROXY_PORT
+      CONNECT | 127.0.2.10:15020 | 400     | port 15020 belongs to the node proxy itself           | PROXY_PORT
+      CONNECT | 127.0.2.10:8443  | 401     | denied by policy d/admins-only                        | DENIED
+      CONNECT | 127.0.2.10:5432  | 401     | port 5432 is not declared as an HTTP port             | DENIED
       """)
-  void checksHappenInTheHboneOrder(String method, String authority, String outcome, String detail) {
-    InboundDecision d = InboundDecision.decide(method, authority, PEER, CONFIG, OWN);
+  void checksHappenInTheHboneOrder(String method, String authority, String outcome, String detail, Refusal refusal) {
+    // The connection presented web's certificate (SNI web.d.id.trellis, or dialed at web's address).
+    InboundDecision d = InboundDecision.decide(method, authority, PEER, WEB.identity(), CONFIG, OWN);
     if (outcome.equals("forward")) {
       assertThat(d).isInstanceOfSatisfying(InboundDecision.Forward.class, f -> {
         assertThat(f.address() + ":" + f.port()).isEqualTo(detail);
@@ -56,13 +62,45 @@ class InboundDecisionTest {
       assertThat(d).isInstanceOfSatisfying(InboundDecision.Reject.class, r -> {
         assertThat(r.status()).isEqualTo(Integer.parseInt(outcome));
         assertThat(r.reason()).contains(detail);
+        assertThat(r.refusal()).isEqualTo(refusal);
+      });
+    }
+  }
+
+  /**
+   * Issue 16, item 7: the certificate a connection presented is the identity the caller verified, so a stream on it
+   * reaches only workloads with that identity — the dialed one, or another with the same service account.
+   */
+  @ParameterizedTest(name = "presented {0}, CONNECT {1} -> {2}")
+  @CsvSource(delimiter = '|', textBlock = """
+      web    | 127.0.2.10:8080 | forward
+      web    | 127.0.2.11:8080 | forward
+      open   | 127.0.2.20:9000 | forward
+      web    | 127.0.2.20:9000 | 400
+      open   | 127.0.2.10:8080 | 400
+      open   | 127.0.2.11:8080 | 400
+      db     | 127.0.2.10:8080 | 400
+      none   | 127.0.2.10:8080 | 400
+      none   | 127.0.2.20:9000 | 400
+      """)
+  void aStreamReachesOnlyWorkloadsWithThePresentedIdentity(String presented, String authority, String outcome) {
+    SpiffeId id = presented.equals("none") ? null : SpiffeId.parse("spiffe://cluster.local/ns/d/sa/" + presented);
+    InboundDecision d = InboundDecision.decide("CONNECT", authority, PEER, id, CONFIG, OWN);
+    if (outcome.equals("forward")) {
+      assertThat(d).isInstanceOfSatisfying(InboundDecision.Forward.class,
+          f -> assertThat(f.target().identity()).isEqualTo(id));
+    } else {
+      assertThat(d).isInstanceOfSatisfying(InboundDecision.Reject.class, r -> {
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.refusal()).isEqualTo(Refusal.IDENTITY_MISMATCH);
+        assertThat(r.reason()).contains("this connection presented " + (id == null ? "no identity" : id));
       });
     }
   }
 
   @Test
   void withoutHttpRulesTheConnectionIsRelayedWhole() {
-    assertThat(InboundDecision.decide("CONNECT", "127.0.2.20:9000", PEER, CONFIG, OWN))
+    assertThat(InboundDecision.decide("CONNECT", "127.0.2.20:9000", PEER, OPEN.identity(), CONFIG, OWN))
         .isEqualTo(new InboundDecision.Forward(OPEN, "127.0.2.20", 9000, InboundDecision.Inspection.NONE));
   }
 
@@ -71,6 +109,7 @@ class InboundDecisionTest {
     assertThat(InboundDecision.plaintext("127.0.2.10", 8080, CONFIG, OWN)).isInstanceOfSatisfying(
         InboundDecision.Reject.class, r -> {
           assertThat(r.status()).isEqualTo(403);
+          assertThat(r.refusal()).isEqualTo(Refusal.STRICT_MTLS);
           assertThat(r.reason()).contains("accepts only mTLS (mode STRICT)");
         });
     assertThat(InboundDecision.plaintext("127.0.2.20", 9000, CONFIG, OWN))

@@ -67,6 +67,8 @@ class InboundPolicyTest {
     assertThat(fx.inbound.recent().getLast().status()).isEqualTo(401);
     assertThat(fx.inbound.recent().getLast().reason())
         .contains("no ALLOW policy admits spiffe://cluster.local/ns/d/sa/client");
+    assertThat(fx.refusals.count(dev.trellis.proxy.refusal.Refusal.Listener.HBONE,
+        dev.trellis.proxy.refusal.Refusal.DENIED)).isEqualTo(1);
   }
 
   @Test
@@ -100,6 +102,8 @@ class InboundPolicyTest {
     assertThatThrownBy(() -> fx.plaintextClient("127.0.73.10", web.getPort()))
         .hasMessageContaining("SOCKS CONNECT refused with status 2");
     assertThat(fx.inbound.recent().getLast().reason()).contains("accepts only mTLS (mode STRICT)");
+    assertThat(fx.refusals.count(dev.trellis.proxy.refusal.Refusal.Listener.INBOUND,
+        dev.trellis.proxy.refusal.Refusal.STRICT_MTLS)).isEqualTo(1);
     assertThat(seen).isEmpty();
   }
 

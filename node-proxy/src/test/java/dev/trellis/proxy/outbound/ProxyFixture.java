@@ -17,6 +17,8 @@ import dev.trellis.proxy.entry.EntryServer;
 import dev.trellis.proxy.inbound.PlaintextInbound;
 import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.refusal.Refusal;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.state.Cidr;
 import dev.trellis.proxy.state.ClusterSpec;
@@ -79,6 +81,8 @@ final class ProxyFixture implements AutoCloseable {
   HttpInspection inspection; // set after the HBONE server, whose port the outbound services need
   final EntryServer entry;
   final EntryServer plaintext;
+  /** What the fixture's listeners refused (one log line per kind per 10 s of {@link #ticker}). */
+  final Refusals refusals = new Refusals(ticker::get);
 
   ProxyFixture() {
     this(HttpLimits.DEFAULTS);
@@ -117,13 +121,15 @@ final class ProxyFixture implements AutoCloseable {
           public boolean observesHttp() {
             return inspection.observesHttp();
           }
-        }, inbound, Clock.systemUTC());
+        }, inbound, refusals, Clock.systemUTC());
     services = new OutboundServices(config::get, clusters, certificates,
         HboneDialing.nodeAddresses(hbone.address().getPort()), 2000, ticker::get, limits, telemetry);
     inspection = new HttpInspection(services);
-    entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), new OutboundDispatch(services));
+    entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), new OutboundDispatch(services), refusals,
+        Refusal.Listener.OUTBOUND);
     plaintext = EntryServer.start(group, new InetSocketAddress(NODE, 0), new PlaintextInbound(config::get,
-        Set.of(15001, 15006, 15008, 15020), inspection, inbound, Clock.systemUTC(), 2000));
+        Set.of(15001, 15006, 15008, 15020), inspection, inbound, refusals, Clock.systemUTC(), 2000), refusals,
+        Refusal.Listener.INBOUND);
   }
 
   /** Starts an HTTP/1.1 backend workload on {@code address} (127.0.73.x) and makes it a local workload. */

@@ -11,6 +11,7 @@ import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.transport.Transport;
@@ -51,6 +52,10 @@ class HboneTunnelTest {
   static final SpiffeId WEB = SpiffeId.forWorkload(TD, "d", "web");
   static final String SERVER_NODE = "127.0.72.1";
   static final String WEB_ADDRESS = "127.0.72.10";
+  static final SpiffeId DB = SpiffeId.forWorkload(TD, "d", "db");
+  static final String DB_ADDRESS = "127.0.72.20";
+  /** A second workload with web's identity (same service account). */
+  static final String WEB_1_ADDRESS = "127.0.72.30";
 
   private final TestPki pki = TestPki.newRoot(TD);
   private final EventLoopGroup group = Transport.newGroup(2, "trellis-proxy");
@@ -59,7 +64,10 @@ class HboneTunnelTest {
   private CertificateManager clientCerts;
   private HboneServer server;
   private Channel echo;
+  private final List<Channel> moreEchoes = new java.util.ArrayList<>();
+  private ProxyConfig config;
   private final InboundRecords records = new InboundRecords(100);
+  private final Refusals refusals = new Refusals(System::nanoTime);
 
   private CertificateManager certs(Set<SpiffeId> ids) {
     CertificateManager m = new CertificateManager(id -> CompletableFuture.completedFuture(
@@ -79,29 +87,39 @@ class HboneTunnelTest {
     return m;
   }
 
-  @BeforeEach
-  void start() {
-    echo = new ServerBootstrap().group(group).channel(Transport.serverChannel())
+  private Channel echo(String address) {
+    return new ServerBootstrap().group(group).channel(Transport.serverChannel())
         .childHandler(new ChannelInboundHandlerAdapter() {
           @Override
           public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ctx.writeAndFlush(msg);
           }
         })
-        .bind(new InetSocketAddress(WEB_ADDRESS, 0)).syncUninterruptibly().channel();
-    serverCerts = certs(Set.of(WEB));
+        .bind(new InetSocketAddress(address, 0)).syncUninterruptibly().channel();
+  }
+
+  @BeforeEach
+  void start() {
+    echo = echo(WEB_ADDRESS);
+    serverCerts = certs(Set.of(WEB, DB));
     clientCerts = certs(Set.of(CLIENT));
     LocalWorkload web = new LocalWorkload("d/web-0", "d", WEB, List.of(WEB_ADDRESS), true, LocalWorkload.MtlsMode.STRICT,
         Map.of());
-    ProxyConfig config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of(WEB_ADDRESS, web));
+    LocalWorkload db = new LocalWorkload("d/db-0", "d", DB, List.of(DB_ADDRESS), true, LocalWorkload.MtlsMode.STRICT,
+        Map.of());
+    LocalWorkload web1 = new LocalWorkload("d/web-1", "d", WEB, List.of(WEB_1_ADDRESS), true,
+        LocalWorkload.MtlsMode.STRICT, Map.of());
+    config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of(WEB_ADDRESS, web, DB_ADDRESS, db,
+        WEB_1_ADDRESS, web1));
     server = HboneServer.start(group, new InetSocketAddress(SERVER_NODE, 0), () -> config, serverCerts, TD,
-        Set.of(15001, 15006, 15008, 15020), new ClosingInspector(), records, Clock.systemUTC());
+        Set.of(15001, 15006, 15008, 15020), new ClosingInspector(), records, refusals, Clock.systemUTC());
   }
 
   @AfterEach
   void stop() {
     server.close();
     echo.close().syncUninterruptibly();
+    moreEchoes.forEach(c -> c.close().syncUninterruptibly());
     serverCerts.close();
     clientCerts.close();
     certExecutor.shutdownNow();
@@ -109,10 +127,72 @@ class HboneTunnelTest {
   }
 
   private Future<Http2StreamChannel> open(SpiffeId destination, String authority) throws Exception {
+    return open(server.address(), destination, authority);
+  }
+
+  private Future<Http2StreamChannel> open(InetSocketAddress hbone, SpiffeId destination, String authority)
+      throws Exception {
     EventLoop loop = group.next();
     HboneConnector connector = new HboneConnector(loop, clientCerts, 5000);
-    return loop.submit(() -> connector.open(CLIENT, destination, server.address(), authority, null)).get()
+    return loop.submit(() -> connector.open(CLIENT, destination, hbone, authority, null)).get()
         .await();
+  }
+
+  private String authorityOfNewEcho(String address) {
+    Channel c = echo(address);
+    moreEchoes.add(c);
+    return address + ":" + ((InetSocketAddress) c.localAddress()).getPort();
+  }
+
+  /**
+   * Issue 16, item 7 (local mode): a client that named web by SNI, and so got web's certificate, cannot use that
+   * connection to reach db on the same node — 400, though db listens; another workload with web's identity is fine.
+   */
+  @Test
+  void aConnectionThatPresentedWebReachesOnlyWorkloadsWithWebsIdentity() throws Exception {
+    Future<Http2StreamChannel> toDb = open(WEB, authorityOfNewEcho(DB_ADDRESS));
+    assertThat(toDb.isSuccess()).isFalse();
+    assertThat(((HboneConnector.HboneException) toDb.cause()).status()).isEqualTo(400);
+    assertThat(records.recent().getLast().reason()).contains("workload d/db-0 has identity " + DB
+        + ", but this connection presented " + WEB);
+    assertThat(refusals.count(dev.trellis.proxy.refusal.Refusal.Listener.HBONE,
+        dev.trellis.proxy.refusal.Refusal.IDENTITY_MISMATCH)).isEqualTo(1);
+
+    Future<Http2StreamChannel> toWeb1 = open(WEB, authorityOfNewEcho(WEB_1_ADDRESS));
+    assertThat(toWeb1.isSuccess()).as("%s", toWeb1.cause()).isTrue();
+    assertThat(exchange(toWeb1.getNow(), "same identity")).isEqualTo("same identity");
+    toWeb1.getNow().close().syncUninterruptibly();
+
+    Future<Http2StreamChannel> toDbAsDb = open(DB, authorityOfNewEcho(DB_ADDRESS));
+    assertThat(toDbAsDb.isSuccess()).as("%s", toDbAsDb.cause()).isTrue();
+    assertThat(exchange(toDbAsDb.getNow(), "db itself")).isEqualTo("db itself");
+    toDbAsDb.getNow().close().syncUninterruptibly();
+  }
+
+  /**
+   * Capture mode: the connection was dialed at web's pod address, which chose web's certificate whatever the
+   * client's SNI; its streams reach web or a workload sharing web's identity, never db.
+   */
+  @Test
+  void atAPodAddressTheDialedWorkloadsIdentityDecidesWhatStreamsReach() throws Exception {
+    HboneServer atWeb = HboneServer.start(group, new InetSocketAddress(WEB_ADDRESS, 0), () -> config, serverCerts, TD,
+        Set.of(15001, 15006, 15008, 15020), new ClosingInspector(), records, refusals, Clock.systemUTC());
+    try {
+      Future<Http2StreamChannel> toDb = open(atWeb.address(), WEB, authorityOfNewEcho(DB_ADDRESS));
+      assertThat(((HboneConnector.HboneException) toDb.cause()).status()).isEqualTo(400);
+      assertThat(records.recent().getLast().reason()).contains("this connection presented " + WEB);
+
+      Future<Http2StreamChannel> toWeb1 = open(atWeb.address(), WEB, authorityOfNewEcho(WEB_1_ADDRESS));
+      assertThat(toWeb1.isSuccess()).as("%s", toWeb1.cause()).isTrue();
+      assertThat(exchange(toWeb1.getNow(), "pod of the same identity")).isEqualTo("pod of the same identity");
+      toWeb1.getNow().close().syncUninterruptibly();
+
+      Future<Http2StreamChannel> asDb = open(atWeb.address(), DB, authorityOfNewEcho(DB_ADDRESS));
+      assertThat(asDb.isSuccess()).as("a client expecting db gets web's certificate at web's address").isFalse();
+      assertThat(((HboneConnector.HboneException) asDb.cause()).status()).isZero();
+    } finally {
+      atWeb.close();
+    }
   }
 
   private static String exchange(Http2StreamChannel stream, String message) throws Exception {
@@ -165,7 +245,7 @@ class HboneTunnelTest {
 
   @Test
   void aDestinationIdentityTheServerDoesNotHaveFailsTheHandshake() throws Exception {
-    Future<Http2StreamChannel> f = open(SpiffeId.forWorkload(TD, "d", "db"), WEB_ADDRESS + ":80");
+    Future<Http2StreamChannel> f = open(SpiffeId.forWorkload(TD, "d", "cache"), WEB_ADDRESS + ":80");
     assertThat(f.isSuccess()).isFalse();
     assertThat(((HboneConnector.HboneException) f.cause()).status()).isZero();
     assertThat(f.cause()).hasMessageContaining("HBONE connection to");

@@ -1,0 +1,85 @@
+package dev.trellis.proxy.admin;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Map;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ProxyAdminServerTest {
+
+  private final HttpClient http = HttpClient.newBuilder().proxy(HttpClient.Builder.NO_PROXY).build();
+  private ProxyAdminServer admin;
+
+  @AfterEach
+  void stop() {
+    if (admin != null) {
+      admin.close();
+    }
+  }
+
+  @ParameterizedTest
+  @CsvSource({"127.0.61.1,127.0.61.1", "127.0.0.1,127.0.0.1", "10.61.0.1,127.0.0.1", "192.168.1.7,127.0.0.1",
+      "fd00::1,::1", "::1,0:0:0:0:0:0:0:1", "not-an-address,127.0.0.1"})
+  void theDebugPortListensOnTheNodesOwnLoopbackAddressElseOnLoopback(String node, String debug) {
+    assertThat(ProxyAdminServer.debugBindAddress(node)).isEqualTo(debug);
+  }
+
+  @Test
+  void configDumpClustersAndConnectionsAreOnTheDebugPortOnlyHealthAndMetricsOnBoth() throws Exception {
+    Map<String, Supplier<ProxyAdminServer.Page>> pages = Map.of(
+        "/healthz/ready", () -> ProxyAdminServer.Page.text(200, "ready\n"),
+        "/metrics", () -> ProxyAdminServer.Page.text(200, "trellis_proxy_ready 1\n"),
+        "/config_dump", () -> ProxyAdminServer.Page.text(200, "{\"localWorkloads\":[]}"),
+        "/clusters", () -> ProxyAdminServer.Page.text(200, "outbound|80||web\n"),
+        "/connections", () -> ProxyAdminServer.Page.text(200, "200 spiffe://cluster.local/ns/d/sa/client\n"));
+    admin = ProxyAdminServer.start(new InetSocketAddress("127.0.63.1", 0), new InetSocketAddress("127.0.63.1", 0),
+        pages);
+    String health = "http://127.0.63.1:" + admin.port();
+    String debug = "http://127.0.63.1:" + admin.debugAddress().getPort();
+
+    assertThat(get(health + "/healthz/ready")).isEqualTo("200 ready\n");
+    assertThat(get(health + "/metrics")).isEqualTo("200 trellis_proxy_ready 1\n");
+    for (String path : new String[] {"/config_dump", "/clusters", "/connections"}) {
+      assertThat(get(health + path)).isEqualTo("404 " + path + " is on the debug admin port, which listens on "
+          + "loopback only: on the node, curl " + debug + path + "\n");
+      assertThat(get(debug + path)).startsWith("200 ");
+    }
+    assertThat(get(debug + "/healthz/ready")).isEqualTo("200 ready\n");
+    assertThat(get(debug + "/metrics")).isEqualTo("200 trellis_proxy_ready 1\n");
+    assertThat(get(health + "/other")).startsWith("404 not found; this port serves /healthz/ready, /metrics");
+  }
+
+  @Test
+  void aDebugAddressThatIsNotLoopbackIsRefused() {
+    assertThatThrownBy(() -> ProxyAdminServer.start(new InetSocketAddress("127.0.63.1", 0),
+        new InetSocketAddress("0.0.0.0", 0), null, () -> 0L))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not a loopback address");
+  }
+
+  @Test
+  void aTakenDebugPortNamesTheFlag() throws Exception {
+    Map<String, Supplier<ProxyAdminServer.Page>> pages = Map.of();
+    admin = ProxyAdminServer.start(new InetSocketAddress("127.0.63.1", 0), new InetSocketAddress("127.0.63.1", 0),
+        pages);
+    assertThatThrownBy(() -> ProxyAdminServer.start(new InetSocketAddress("127.0.63.1", 0), admin.debugAddress(),
+        pages)).isInstanceOf(IOException.class).hasMessageContaining("--debug-admin-port")
+        .hasMessageContaining("the port is in use");
+  }
+
+  private String get(String url) throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    return r.statusCode() + " " + r.body();
+  }
+}

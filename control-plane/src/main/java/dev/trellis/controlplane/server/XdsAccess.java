@@ -29,12 +29,12 @@ final class XdsAccess implements ClientAuthorizer {
         throw Status.UNAUTHENTICATED.withDescription("xDS requires 'authorization: Bearer <node token>' on this port")
             .asRuntimeException();
       }
-      return new ClientScope(id, null, "anonymous");
+      return ClientScope.anonymous(id);
     }
     if (!node.getId().equals(caller.node())) {
       throw Status.PERMISSION_DENIED.withDescription("node.id '" + node.getId() + "' does not match the node of the "
           + "token (" + caller.node() + "); a node proxy must identify itself with its own node name").asRuntimeException();
     }
-    return new ClientScope(caller.node(), caller.node(), caller.principal());
+    return ClientScope.authenticated(caller.node(), caller.node(), caller.principal());
   }
 }

@@ -8,16 +8,16 @@ import io.grpc.Status;
 
 /**
  * Who may see what over xDS. A caller authenticated with a node token sees its own node's workloads
- * and must name that node as Node.id. A caller without a token — allowed on the plaintext local-mode
- * port only — sees the global configuration (services, routes, endpoints, trust bundle) and no
- * workloads.
+ * and must name that node as Node.id. A caller without a token — allowed by default in local mode,
+ * in a cluster only with {@code --anonymous-xds} — sees the global configuration (services, routes,
+ * endpoints, trust bundle) and no workloads, under the anonymous limits of {@code AdsLimits}.
  */
 final class XdsAccess implements ClientAuthorizer {
 
   private final boolean allowAnonymous;
 
-  XdsAccess(boolean allowAnonymous) {
-    this.allowAnonymous = allowAnonymous;
+  XdsAccess(dev.trellis.ca.server.BearerAuthInterceptor.Anonymous anonymous) {
+    this.allowAnonymous = anonymous == dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.ALLOW;
   }
 
   @Override

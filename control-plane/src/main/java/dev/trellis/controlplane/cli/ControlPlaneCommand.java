@@ -155,7 +155,10 @@ final class ControlPlaneCommand implements Callable<Integer> {
     out.println("  trust domain " + cp.mesh().trustDomain() + ", " + cp.mesh().services().size() + " services, "
         + cp.mesh().workloads().size() + " workloads on " + cp.mesh().nodes().size() + " nodes");
     out.println("  xDS + CA  " + bind + ":" + cp.xdsPort() + " (plaintext), " + bind + ":" + cp.xdsTlsPort() + " (TLS)");
-    out.println("  admin     http://" + bind + ":" + cp.adminPort());
+    out.println("  admin     http://" + bind + ":" + cp.adminPort() + " (/debug: from this pod"
+        + (adminTokenFile != null ? ", the admin token" : "") + " or a node proxy's token)");
+    out.println("  anonymous xDS " + (options.anonymousXds() == dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.ALLOW
+        ? "served (global view, anonymous limits)" : "refused (--anonymous-xds serves it)"));
     out.flush();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -171,7 +171,7 @@ final class ControlPlaneCommand implements Callable<Integer> {
   }
 
   /** --anonymous-xds / --no-anonymous-xds over the mode's default, and --admin-token-file. */
-  private ControlPlaneOptions withAccessOptions(ControlPlaneOptions options) {
+  ControlPlaneOptions withAccessOptions(ControlPlaneOptions options) {
     ControlPlaneOptions o = options.withAdminTokenFile(adminTokenFile);
     if (anonymousXds != null) {
       o = o.withAnonymousXds(anonymousXds ? dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.ALLOW

@@ -296,6 +296,20 @@ class ControlPlaneTest {
   }
 
   @Test
+  void aShortOrMissingAdminTokenFileStopsTheStartNamingTheFile() throws Exception {
+    Path shortToken = dir.resolve("admin-token");
+    Files.writeString(shortToken, "short\n");
+    ControlPlane other = new ControlPlane(ControlPlaneOptions.local(meshFile, dir.resolve("s4")).withPorts(0, 0, 0)
+        .withAdminTokenFile(shortToken), Clock.systemUTC());
+    assertThatThrownBy(other::start).isInstanceOf(java.io.IOException.class)
+        .hasMessageContaining("the admin token in " + shortToken + " has 5 characters (expected: at least 16");
+    ControlPlane missing = new ControlPlane(ControlPlaneOptions.local(meshFile, dir.resolve("s5")).withPorts(0, 0, 0)
+        .withAdminTokenFile(dir.resolve("nope")), Clock.systemUTC());
+    assertThatThrownBy(missing::start).hasMessageContaining("cannot read the admin token file")
+        .hasMessageContaining("--admin-token-file");
+  }
+
+  @Test
   void anInvalidMeshFileStopsTheStartWithEveryProblem() throws Exception {
     Path bad = dir.resolve("bad.yaml");
     Files.writeString(bad, "nodes: [{name: n, address: 127.0.0.1, token: short}]\nservces: []\n");

@@ -251,8 +251,15 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
           : errorMessage;
       state.nackedAt = clock.instant();
       server.metrics().nacked(state.type);
-      log.debug("[{}] {} NACKed {} version {}: {}", streamId, scope.clientId(), state.type.shortName(), version,
-          state.nackError);
+      // At most one NACK per response the server chose to send: not a flood. Clients without a token could still
+      // fill the log with their own text, so theirs stay at debug level (and on /debug/clients).
+      if (scope.isAnonymous()) {
+        log.debug("[{}] {} NACKed {} version {}: {}", streamId, scope.clientId(), state.type.shortName(), version,
+            state.nackError);
+      } else {
+        log.warn("[{}] {} NACKed {} version {}: {}", streamId, scope.clientId(), state.type.shortName(), version,
+            state.nackError.replaceAll("[\\p{Cntrl}]", "?"));
+      }
     }
   }
 

@@ -103,8 +103,9 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
       } catch (RuntimeException e) {
         // Input is untrusted: no stack trace at a level that a client could flood; the refusal line says where to look.
         log.debug("[{}] failed to handle a request", streamId, e);
-        refuse(new AdsRefusal(AdsRefusal.Reason.INTERNAL, "internal error handling the request (" + e
-            + "); see the control plane log at debug level"));
+        server.refused(AdsRefusal.Reason.INTERNAL, "[" + streamId + "] failed to handle a request of "
+            + (scope == null ? clientHint() : scope.clientId()) + ": " + e + " (stack trace at debug level)");
+        close(Status.INTERNAL.withDescription("internal error handling the request; see the control plane log"));
       }
     });
   }

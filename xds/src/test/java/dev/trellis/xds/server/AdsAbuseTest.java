@@ -226,6 +226,22 @@ class AdsAbuseTest {
   }
 
   @Test
+  void anUnexpectedFailureTellsTheClientNothingInternalAndIsCountedWithoutAStackTrace() throws Exception {
+    ClientAuthorizer broken = node -> {
+      throw new IllegalStateException("secret internal detail");
+    };
+    try (AdsHarness h = harness(broken, AdsLimits.defaults())) {
+      AdsHarness.Delta d = h.delta("node-1");
+      d.subscribe(CLUSTER, "*");
+      assertThat(d.closed.getCode()).isEqualTo(Status.Code.INTERNAL);
+      assertThat(d.closed.getDescription()).doesNotContain("secret").contains("see the control plane log");
+      assertThat(refusals.count("xds", "internal")).isEqualTo(1);
+      assertThat(lines).singleElement().satisfies(l -> assertThat(l).contains("secret internal detail")
+          .contains("stack trace at debug level").doesNotContain("\tat "));
+    }
+  }
+
+  @Test
   void aThousandRefusedStreamsAreCountedButLoggedOnceWithoutStackTraces() throws Exception {
     try (AdsHarness h = harness(AdsLimits.defaults())) {
       for (int i = 0; i < 1000; i++) {

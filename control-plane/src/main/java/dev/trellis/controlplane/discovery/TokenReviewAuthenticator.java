@@ -181,22 +181,25 @@ public final class TokenReviewAuthenticator implements CallerAuthenticator, Auto
       return mine;
     }
     try {
+      // Order matters: the answer is cached, then the review leaves inFlight, then waiting callers get it. So a
+      // later caller finds the cache or a review still running, never a finished review's stale answer.
       reviewers.execute(() -> {
         try {
           Caller caller = review(token);
           Instant now = clock.instant();
           Instant until = now.plus(settings.maxCacheTime());
           cache.accept(digest, caller, shape.expiry().isBefore(until) ? shape.expiry() : until);
+          inFlight.remove(digest, mine);
           mine.complete(caller);
         } catch (CaException e) {
           if (e.reason() == Reason.UNAUTHENTICATED) {
             cache.refuse(digest, e, clock.instant().plus(settings.refusalCacheTime()));
           }
-          mine.completeExceptionally(e);
-        } catch (RuntimeException e) {
-          mine.completeExceptionally(e);
-        } finally {
           inFlight.remove(digest, mine);
+          mine.completeExceptionally(e);
+        } catch (RuntimeException | Error e) {
+          inFlight.remove(digest, mine);
+          mine.completeExceptionally(e);
         }
       });
     } catch (RejectedExecutionException e) {

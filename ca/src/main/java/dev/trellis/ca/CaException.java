@@ -43,7 +43,11 @@ public final class CaException extends RuntimeException {
     /** A root rotation step is not allowed in the current state. */
     INVALID_ROTATION(Status.Code.FAILED_PRECONDITION),
     /** The CA's store could not be read or written. */
-    STORE_FAILURE(Status.Code.UNAVAILABLE);
+    STORE_FAILURE(Status.Code.UNAVAILABLE),
+    /** The caller (by its address) asked for more credential checks than the rate limit allows; retry later. */
+    RATE_LIMITED(Status.Code.RESOURCE_EXHAUSTED),
+    /** Credentials cannot be checked now (the checker is overloaded or its back end failed); retry later. */
+    AUTHENTICATION_UNAVAILABLE(Status.Code.UNAVAILABLE);
 
     private final Status.Code grpcCode;
 
@@ -53,6 +57,11 @@ public final class CaException extends RuntimeException {
 
     public Status.Code grpcCode() {
       return grpcCode;
+    }
+
+    /** The metric label: the name in lower case. */
+    public String label() {
+      return name().toLowerCase(java.util.Locale.ROOT);
     }
   }
 

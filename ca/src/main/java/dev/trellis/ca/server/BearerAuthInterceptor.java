@@ -4,13 +4,16 @@ import static java.util.Objects.requireNonNull;
 
 import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
+import dev.trellis.mtls.refusal.RefusalLog;
 import io.grpc.Context;
 import io.grpc.Contexts;
+import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import java.time.Clock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -20,6 +23,8 @@ import org.slf4j.LoggerFactory;
  * An authenticated call carries its {@link Caller} in the gRPC {@link Context}. A call with a bad
  * token is always closed with {@code UNAUTHENTICATED} and a message that says what was wrong; one
  * with no token at all is refused too, unless {@link Anonymous#ALLOW} lets it through uncredited.
+ * Each refusal is counted and logged through a {@link RefusalLog} (service {@code xds} or {@code ca},
+ * reason {@link Reason#label()}): never a line or a stack trace per refused call.
  */
 public final class BearerAuthInterceptor implements ServerInterceptor {
 
@@ -37,14 +42,20 @@ public final class BearerAuthInterceptor implements ServerInterceptor {
 
   private final CallerAuthenticator authenticator;
   private final Anonymous anonymous;
+  private final RefusalLog refusals;
 
   public BearerAuthInterceptor(CallerAuthenticator authenticator) {
     this(authenticator, Anonymous.REJECT);
   }
 
   public BearerAuthInterceptor(CallerAuthenticator authenticator, Anonymous anonymous) {
+    this(authenticator, anonymous, RefusalLog.to(log, Clock.systemUTC()));
+  }
+
+  public BearerAuthInterceptor(CallerAuthenticator authenticator, Anonymous anonymous, RefusalLog refusals) {
     this.authenticator = requireNonNull(authenticator, "authenticator");
     this.anonymous = requireNonNull(anonymous, "anonymous");
+    this.refusals = requireNonNull(refusals, "refusals");
   }
 
   @Override
@@ -54,17 +65,32 @@ public final class BearerAuthInterceptor implements ServerInterceptor {
     }
     Caller caller;
     try {
-      caller = authenticator.authenticate(bearerToken(headers));
+      caller = authenticator.authenticate(bearerToken(headers), call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR));
     } catch (CaException e) {
-      log.debug("rejected call to {}: {}", call.getMethodDescriptor().getFullMethodName(), e.getMessage());
+      refusals.refuse(service(call), e.reason().label(), call.getMethodDescriptor().getFullMethodName() + " from "
+          + call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR) + ": " + e.getMessage());
       call.close(e.toStatus(), new Metadata());
       return new ServerCall.Listener<>() {};
     } catch (RuntimeException e) {
-      log.error("authenticator failed for a call to {}", call.getMethodDescriptor().getFullMethodName(), e);
+      log.debug("authenticator failed for a call to {}", call.getMethodDescriptor().getFullMethodName(), e);
+      refusals.refuse(service(call), Reason.AUTHENTICATION_UNAVAILABLE.label(), "the authenticator failed for a call to "
+          + call.getMethodDescriptor().getFullMethodName() + ": " + e + " (stack trace at debug level)");
       call.close(Status.UNAVAILABLE.withDescription("caller authentication is unavailable; retry later"), new Metadata());
       return new ServerCall.Listener<>() {};
     }
     return Contexts.interceptCall(Context.current().withValue(Caller.CONTEXT_KEY, caller), call, headers, next);
+  }
+
+  /** The refusal's service label: {@code xds} for discovery services, {@code ca} for ours, else {@code grpc}. */
+  static String service(ServerCall<?, ?> call) {
+    String name = call.getMethodDescriptor().getServiceName();
+    if (name == null) {
+      return "grpc";
+    }
+    if (name.startsWith("envoy.service.")) {
+      return "xds";
+    }
+    return name.startsWith("trellis.ca.") ? "ca" : "grpc";
   }
 
   private static String bearerToken(Metadata headers) {

@@ -14,4 +14,14 @@ public interface CallerAuthenticator {
    * @throws CaException {@link CaException.Reason#UNAUTHENTICATED} if the token is not recognized
    */
   Caller authenticate(String bearerToken);
+
+  /**
+   * The same, knowing where the call comes from, so an implementation that does expensive work per token (an API
+   * call) can limit it per peer.
+   *
+   * @param peer the caller's transport address, or null when unknown
+   */
+  default Caller authenticate(String bearerToken, java.net.SocketAddress peer) {
+    return authenticate(bearerToken);
+  }
 }

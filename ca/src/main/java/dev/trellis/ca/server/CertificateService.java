@@ -12,6 +12,7 @@ import dev.trellis.ca.v1.CertificateServiceGrpc;
 import dev.trellis.ca.v1.SignRequest;
 import dev.trellis.ca.v1.SignResponse;
 import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.refusal.RefusalLog;
 import dev.trellis.mtls.svid.Pem;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -30,6 +31,8 @@ import org.slf4j.LoggerFactory;
 public final class CertificateService extends CertificateServiceGrpc.CertificateServiceImplBase {
 
   private static final Logger log = LoggerFactory.getLogger(CertificateService.class);
+  /** The service label of this service's refusals. */
+  public static final String SERVICE = "ca";
 
   private final CertificateAuthority ca;
   private final NodeAuthorizer authorizer;
@@ -38,9 +41,17 @@ public final class CertificateService extends CertificateServiceGrpc.Certificate
   private final java.util.Map<Reason, java.util.concurrent.atomic.LongAdder> failed =
       new java.util.concurrent.ConcurrentHashMap<>();
 
+  private final RefusalLog refusals;
+
   public CertificateService(CertificateAuthority ca, NodeAuthorizer authorizer) {
+    this(ca, authorizer, RefusalLog.to(log, java.time.Clock.systemUTC()));
+  }
+
+  /** @param refusals counts and logs refused requests (service {@value #SERVICE}), at most a line per reason per interval */
+  public CertificateService(CertificateAuthority ca, NodeAuthorizer authorizer, RefusalLog refusals) {
     this.ca = requireNonNull(ca, "ca");
     this.authorizer = requireNonNull(authorizer, "authorizer");
+    this.refusals = requireNonNull(refusals, "refusals");
     this.validator = new CsrValidator(ca.trustDomain());
   }
 
@@ -64,11 +75,8 @@ public final class CertificateService extends CertificateServiceGrpc.Certificate
       signed.increment();
     } catch (CaException e) {
       failed.computeIfAbsent(e.reason(), r -> new java.util.concurrent.atomic.LongAdder()).increment();
-      if (e.reason() == Reason.NOT_AUTHORIZED) {
-        log.warn("denied: {}", e.getMessage());
-      } else {
-        log.debug("rejected sign request from {}: {}", caller == null ? "?" : caller.principal(), e.getMessage());
-      }
+      refusals.refuse(SERVICE, e.reason().label(), "sign request from " + (caller == null ? "?" : caller.principal())
+          + ": " + e.getMessage());
       response.onError(e.toStatus().asRuntimeException());
     } catch (RuntimeException e) {
       failed.computeIfAbsent(Reason.STORE_FAILURE, r -> new java.util.concurrent.atomic.LongAdder()).increment();

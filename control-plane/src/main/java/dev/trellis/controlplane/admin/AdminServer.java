@@ -15,6 +15,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.trellis.controlplane.config.MeshFileSource;
 import dev.trellis.controlplane.server.ControlPlane;
 import dev.trellis.mesh.v1.Workload;
+import dev.trellis.mtls.refusal.RefusalLog;
 import dev.trellis.xds.cache.Snapshot;
 import dev.trellis.xds.resource.ResourceType;
 import dev.trellis.xds.resource.XdsResource;
@@ -45,7 +46,9 @@ import org.slf4j.LoggerFactory;
  * The control plane's admin port (15014): {@code /healthz/ready}, {@code /metrics} (Prometheus
  * text), {@code /debug/clients} (each xDS client, its subscriptions, ACKed versions, last NACK) and
  * {@code /debug/config} (every served resource as JSON). Bound to the control plane's address; it
- * carries no secrets (private keys never appear; the trust bundle is public).
+ * carries no secrets (private keys never appear; the trust bundle is public), but the debug pages show
+ * every workload's identity and address, so {@link AdminAccess} decides who sees them: health and metrics
+ * are open, {@code /debug/*} needs a caller on this host, the admin token, or a node token (that node's view).
  */
 public final class AdminServer implements AutoCloseable {
 
@@ -57,17 +60,32 @@ public final class AdminServer implements AutoCloseable {
       .add(HttpConnectionManager.getDescriptor()).add(Router.getDescriptor()).add(TcpProxy.getDescriptor())
       .add(OriginalDst.getDescriptor()).build());
 
+  /** The service label of this server's refusals. */
+  public static final String SERVICE = "admin";
+
   private final HttpServer server;
   private final ExecutorService executor;
   private final ControlPlane cp;
+  private final AdminAccess access;
+  private final RefusalLog refusals;
 
-  private AdminServer(HttpServer server, ExecutorService executor, ControlPlane cp) {
+  private AdminServer(HttpServer server, ExecutorService executor, ControlPlane cp, AdminAccess access,
+      RefusalLog refusals) {
     this.server = server;
     this.executor = executor;
     this.cp = cp;
+    this.access = access;
+    this.refusals = refusals;
   }
 
-  public static AdminServer start(InetSocketAddress address, ControlPlane cp) throws IOException {
+  /**
+   * Starts serving on {@code address}.
+   *
+   * @param access who may read {@code /debug/*}
+   * @param refusals counts and logs refused debug requests (service {@value #SERVICE})
+   */
+  public static AdminServer start(InetSocketAddress address, ControlPlane cp, AdminAccess access, RefusalLog refusals)
+      throws IOException {
     HttpServer server;
     try {
       server = HttpServer.create(address, 64);
@@ -76,15 +94,16 @@ public final class AdminServer implements AutoCloseable {
     }
     ExecutorService executor = Executors.newFixedThreadPool(2, Thread.ofPlatform().name("trellis-admin-", 0).daemon().factory());
     server.setExecutor(executor);
-    AdminServer admin = new AdminServer(server, executor, cp);
+    AdminServer admin = new AdminServer(server, executor, cp, access, refusals);
     server.createContext("/healthz/ready", ex -> admin.respond(ex, () -> admin.ready()));
     server.createContext("/healthz/live", ex -> admin.respond(ex, () -> new Reply(200, "text/plain", "live\n")));
     server.createContext("/metrics", ex -> admin.respond(ex, () -> new Reply(200, "text/plain; version=0.0.4", admin.metrics())));
-    server.createContext("/debug/clients", ex -> admin.respond(ex, () -> json(admin.clients())));
-    server.createContext("/debug/config", ex -> admin.respond(ex, () -> json(admin.config())));
+    server.createContext("/debug/clients", ex -> admin.respond(ex, () -> admin.debug(ex, d -> json(admin.clients(d)))));
+    server.createContext("/debug/config", ex -> admin.respond(ex, () -> admin.debug(ex, d -> json(admin.config(d)))));
     server.createContext("/", ex -> admin.respond(ex, () -> ex.getRequestURI().getPath().equals("/")
-        ? new Reply(200, "text/plain", "Trellis control plane admin\n  /healthz/ready\n  /healthz/live\n  /metrics\n  /debug/clients\n"
-            + "  /debug/config\n")
+        ? new Reply(200, "text/plain", "Trellis control plane admin\n  /healthz/ready\n  /healthz/live\n  /metrics\n"
+            + "  /debug/clients   (from this host, or with 'Authorization: Bearer <admin or node token>')\n"
+            + "  /debug/config    (the same)\n")
         : new Reply(404, "text/plain", "no such endpoint; see /\n")));
     server.start();
     return admin;
@@ -98,6 +117,30 @@ public final class AdminServer implements AutoCloseable {
 
   private interface Handler {
     Reply handle() throws Exception;
+  }
+
+  private interface DebugPage {
+    Reply render(AdminAccess.Decision allowed) throws Exception;
+  }
+
+  /** A {@code /debug/*} page, for whom {@link AdminAccess} lets see it; refusals counted, not logged each. */
+  private Reply debug(HttpExchange ex, DebugPage page) throws Exception {
+    AdminAccess.Decision d = access.decide(ex.getRemoteAddress(), ex.getLocalAddress(),
+        ex.getRequestHeaders().getFirst("Authorization"));
+    if (d instanceof AdminAccess.Denied denied) {
+      refusals.refuse(SERVICE, denied.reason(), ex.getRequestURI().getPath() + " from " + ex.getRemoteAddress() + ": "
+          + denied.message());
+      if (denied.status() == 401) {
+        ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"trellis-control-plane\"");
+      }
+      return new Reply(denied.status(), "text/plain", denied.message() + "\n");
+    }
+    return page.render(d);
+  }
+
+  /** The node whose view {@code d} allows, or null for every node. */
+  private static String nodeOf(AdminAccess.Decision d) {
+    return d instanceof AdminAccess.OneNode one ? one.node() : null;
   }
 
   private void respond(HttpExchange ex, Handler h) throws IOException {
@@ -189,6 +232,16 @@ public final class AdminServer implements AutoCloseable {
     counter(b, "trellis_xds_responses_total", "xDS responses pushed, by type.", t -> cp.ads().metrics().pushes(t));
     counter(b, "trellis_xds_acks_total", "xDS ACKs received, by type.", t -> cp.ads().metrics().acks(t));
     counter(b, "trellis_xds_nacks_total", "xDS NACKs received, by type.", t -> cp.ads().metrics().nacks(t));
+    gauge(b, "trellis_xds_anonymous_streams", "Open xDS streams of clients without a token.", cp.ads().anonymousStreams());
+    b.append("# HELP trellis_control_plane_refusals_total Requests refused (bad or missing token, limits, malformed), "
+        + "by service and reason.\n# TYPE trellis_control_plane_refusals_total counter\n");
+    cp.refusals().counts().forEach((k, n) -> b.append("trellis_control_plane_refusals_total{service=\"")
+        .append(k.service()).append("\",reason=\"").append(k.reason()).append("\"} ").append(n).append('\n'));
+    long reviews = cp.tokenReviews();
+    if (reviews >= 0) {
+      b.append("# HELP trellis_tokenreviews_total TokenReviews sent to the API server (answers are cached).\n")
+          .append("# TYPE trellis_tokenreviews_total counter\ntrellis_tokenreviews_total ").append(reviews).append('\n');
+    }
     return b.toString();
   }
 
@@ -204,14 +257,19 @@ public final class AdminServer implements AutoCloseable {
     }
   }
 
-  JsonElement clients() {
+  JsonElement clients(AdminAccess.Decision allowed) {
+    String only = nodeOf(allowed);
     JsonArray out = new JsonArray();
     for (ClientStatus c : cp.ads().registry().clients(Duration.ofSeconds(2))) {
+      if (only != null && !only.equals(c.node())) {
+        continue;
+      }
       JsonObject o = new JsonObject();
       o.addProperty("stream", c.streamId());
       o.addProperty("protocol", c.variant());
       o.addProperty("client", c.clientId());
       o.addProperty("principal", c.principal());
+      o.addProperty("anonymous", c.anonymous());
       o.addProperty("node", c.node());
       o.addProperty("connectedAt", str(c.connectedAt()));
       o.addProperty("awaitingAckFor", c.inFlight());
@@ -225,6 +283,7 @@ public final class AdminServer implements AutoCloseable {
         t.someNames().forEach(some::add);
         to.add("names", some);
         to.addProperty("resourcesHeld", t.resourcesHeld());
+        to.addProperty("retainedEntries", t.retainedEntries());
         to.addProperty("ackedVersion", t.ackedVersion());
         to.addProperty("ackedAt", str(t.ackedAt()));
         to.addProperty("responses", t.responses());
@@ -247,13 +306,17 @@ public final class AdminServer implements AutoCloseable {
     return out;
   }
 
-  JsonElement config() throws InvalidProtocolBufferException {
+  JsonElement config(AdminAccess.Decision allowed) throws InvalidProtocolBufferException {
+    String only = nodeOf(allowed);
     Snapshot s = cp.store().current();
     JsonObject o = new JsonObject();
     o.addProperty("version", s.version());
+    if (only != null) {
+      o.addProperty("node", only);
+    }
     for (ResourceType t : ResourceType.values()) {
       JsonObject byName = new JsonObject();
-      Map<String, XdsResource> all = new TreeMap<>(s.all(t));
+      Map<String, XdsResource> all = new TreeMap<>(only == null ? s.all(t) : s.view(t, only));
       for (XdsResource r : all.values()) {
         JsonObject entry = new JsonObject();
         entry.addProperty("version", r.version());

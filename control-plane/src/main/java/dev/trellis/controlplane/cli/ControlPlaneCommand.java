@@ -50,6 +50,16 @@ final class ControlPlaneCommand implements Callable<Integer> {
           + "(default: ${DEFAULT-VALUE}).")
   java.time.Duration debounce;
 
+  @Option(names = "--anonymous-xds", negatable = true, description = "Serve xDS clients without a token (e.g. proxyless "
+      + "gRPC with an insecure bootstrap) the global configuration, under their own limits (256 streams in all, "
+      + "1,000 names per type). Default: on in local mode, off with --kubernetes.")
+  Boolean anonymousXds;
+
+  @Option(names = "--admin-token-file", description = "File holding a token (at least 16 characters) that reads the "
+      + "admin port's /debug pages from anywhere ('Authorization: Bearer <token>'). Without it only callers on this host "
+      + "and node tokens (their own node's view) may.")
+  Path adminTokenFile;
+
   @Option(names = "--kubernetes", description = "Cluster mode: read the mesh from the API server, keep the CA root in a "
       + "Secret, authenticate node proxies by TokenReview.")
   boolean kubernetes;
@@ -83,6 +93,7 @@ final class ControlPlaneCommand implements Callable<Integer> {
     ControlPlaneOptions options = ControlPlaneOptions.local(mesh, stateDir).withPorts(xdsPort, xdsTlsPort, adminPort)
         .withBind(bind).withPollInterval(pollInterval)
         .withDebounce(debounce, debounce.compareTo(java.time.Duration.ofSeconds(1)) > 0 ? debounce : java.time.Duration.ofSeconds(1));
+    options = withAccessOptions(options);
     ControlPlane cp;
     try {
       cp = new ControlPlane(options, Clock.systemUTC()).start();
@@ -129,6 +140,7 @@ final class ControlPlaneCommand implements Callable<Integer> {
     ControlPlaneOptions options = ControlPlaneOptions.kubernetes(cluster).withPorts(xdsPort, xdsTlsPort, adminPort)
         .withBind(bind).withDebounce(debounce, debounce.compareTo(java.time.Duration.ofSeconds(1)) > 0 ? debounce
             : java.time.Duration.ofSeconds(1));
+    options = withAccessOptions(options);
     io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
         .build();
     ControlPlane cp;
@@ -143,7 +155,10 @@ final class ControlPlaneCommand implements Callable<Integer> {
     out.println("  trust domain " + cp.mesh().trustDomain() + ", " + cp.mesh().services().size() + " services, "
         + cp.mesh().workloads().size() + " workloads on " + cp.mesh().nodes().size() + " nodes");
     out.println("  xDS + CA  " + bind + ":" + cp.xdsPort() + " (plaintext), " + bind + ":" + cp.xdsTlsPort() + " (TLS)");
-    out.println("  admin     http://" + bind + ":" + cp.adminPort());
+    out.println("  admin     http://" + bind + ":" + cp.adminPort() + " (/debug: from this pod"
+        + (adminTokenFile != null ? ", the admin token" : "") + " or a node proxy's token)");
+    out.println("  anonymous xDS " + (options.anonymousXds() == dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.ALLOW
+        ? "served (global view, anonymous limits)" : "refused (--anonymous-xds serves it)"));
     out.flush();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -153,6 +168,16 @@ final class ControlPlaneCommand implements Callable<Integer> {
     }));
     stopped.await();
     return 0;
+  }
+
+  /** --anonymous-xds / --no-anonymous-xds over the mode's default, and --admin-token-file. */
+  ControlPlaneOptions withAccessOptions(ControlPlaneOptions options) {
+    ControlPlaneOptions o = options.withAdminTokenFile(adminTokenFile);
+    if (anonymousXds != null) {
+      o = o.withAnonymousXds(anonymousXds ? dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.ALLOW
+          : dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.REJECT);
+    }
+    return o;
   }
 
   private static String envOr(String name, String fallback) {

@@ -11,6 +11,7 @@ import dev.trellis.ca.server.BearerAuthInterceptor;
 import dev.trellis.ca.server.CertificateService;
 import dev.trellis.ca.server.NodeAuthorizer;
 import dev.trellis.ca.store.FileCaStore;
+import dev.trellis.controlplane.admin.AdminAccess;
 import dev.trellis.controlplane.admin.AdminServer;
 import dev.trellis.controlplane.cluster.Leadership;
 import dev.trellis.controlplane.cluster.SecretCaStore;
@@ -23,6 +24,7 @@ import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.translate.TranslationCache;
 import dev.trellis.controlplane.translate.Translator;
 import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.refusal.RefusalLog;
 import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.svid.IssuedSvid;
 import dev.trellis.mtls.svid.RenewingSvidSource;
@@ -63,6 +65,13 @@ public final class ControlPlane implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ControlPlane.class);
   /** Max size of one gRPC message the control plane accepts (a CSR is at most 64 KiB; requests are small). */
   static final int MAX_INBOUND_MESSAGE = 4 * 1024 * 1024;
+  /**
+   * Concurrent calls per connection the transport admits (HTTP/2 MAX_CONCURRENT_STREAMS): a backstop beside the ADS
+   * server's own per-connection stream limit, for the CA's unary calls.
+   */
+  static final int MAX_CALLS_PER_CONNECTION = 64;
+  /** An admin token shorter than this is refused at start-up: it could be guessed. */
+  static final int MIN_ADMIN_TOKEN_LENGTH = 16;
 
   private final ControlPlaneOptions options;
   private final Clock clock;
@@ -72,6 +81,9 @@ public final class ControlPlane implements AutoCloseable {
       Executors.newFixedThreadPool(Math.max(2, Runtime.getRuntime().availableProcessors()),
           Thread.ofPlatform().name("trellis-xds-", 0).daemon().factory());
   private final ConfigStore store = new ConfigStore();
+  /** Every refusal of the xDS, CA and admin servers: counted by reason (metrics), logged once per interval. */
+  private final RefusalLog refusals;
+  private TokenReviewAuthenticator tokenReviews;
 
   private final KubernetesClient kubernetes;
   private CertificateAuthority ca;
@@ -105,6 +117,7 @@ public final class ControlPlane implements AutoCloseable {
   public ControlPlane(ControlPlaneOptions options, Clock clock, KubernetesClient kubernetes) {
     this.options = requireNonNull(options, "options");
     this.clock = requireNonNull(clock, "clock");
+    this.refusals = RefusalLog.to(log, clock);
     if (options.cluster() != null && kubernetes == null) {
       throw new IllegalArgumentException("cluster mode needs a Kubernetes client");
     }
@@ -134,15 +147,19 @@ public final class ControlPlane implements AutoCloseable {
       debouncer.changed(); // the cluster changed while the first mesh was translated
     }
 
-    ads = new AdsServer(store, new XdsAccess(options.anonymousXds()), AdsLimits.defaults(), xdsExecutor, clock);
-    certificates = new CertificateService(ca, new NodeAuthorizer(meshState));
+    String adminToken = readAdminToken(options.adminTokenFile());
+    ads = new AdsServer(store, new XdsAccess(options.anonymousXds()), AdsLimits.defaults(), xdsExecutor, clock,
+        refusals);
+    certificates = new CertificateService(ca, new NodeAuthorizer(meshState), refusals);
+    // Anonymous callers get as far as the services, which decide (the CA refuses them, xDS serves the global view
+    // with its anonymous limits); without the option the interceptor refuses them on both ports.
     plaintext = startGrpc("xds", options.xdsPort(), NettyServerBuilder.forAddress(address(options.xdsPort())),
-        certificates, BearerAuthInterceptor.Anonymous.ALLOW);
+        certificates, options.anonymousXds());
     startServingCertificate(mesh);
     tls = startGrpc("xds-tls", options.xdsTlsPort(), NettyServerBuilder.forAddress(address(options.xdsTlsPort()),
-        TlsServerCredentials.newBuilder().keyManager(servingKeys).build()), certificates,
-        options.anonymousXds() ? BearerAuthInterceptor.Anonymous.ALLOW : BearerAuthInterceptor.Anonymous.REJECT);
-    admin = AdminServer.start(new InetSocketAddress(options.bind(), options.adminPort()), this);
+        TlsServerCredentials.newBuilder().keyManager(servingKeys).build()), certificates, options.anonymousXds());
+    admin = AdminServer.start(new InetSocketAddress(options.bind(), options.adminPort()), this,
+        new AdminAccess(adminToken, meshState, AdminAccess::sameHost), refusals);
     if (source != null) {
       source.start();
     }
@@ -186,7 +203,8 @@ public final class ControlPlane implements AutoCloseable {
     } catch (java.util.concurrent.ExecutionException e) {
       throw new IOException("reading the cluster failed", e.getCause());
     }
-    meshState = new MeshState(mesh, new TokenReviewAuthenticator(kubernetes, c.trustedNodeProxies()));
+    tokenReviews = new TokenReviewAuthenticator(kubernetes, c.trustedNodeProxies());
+    meshState = new MeshState(mesh, tokenReviews);
     scheduler.execute(this::publishTrustBundles); // the Lease may have been won before the informers synced
     return mesh;
   }
@@ -228,11 +246,12 @@ public final class ControlPlane implements AutoCloseable {
 
   private Server startGrpc(String what, int port, NettyServerBuilder builder, CertificateService certificates,
       BearerAuthInterceptor.Anonymous anonymous) throws IOException {
-    BearerAuthInterceptor auth = new BearerAuthInterceptor(meshState, anonymous);
+    BearerAuthInterceptor auth = new BearerAuthInterceptor(meshState, anonymous, refusals);
     ServerServiceDefinition adsService = ServerInterceptors.intercept(ads, auth);
     ServerServiceDefinition caService = ServerInterceptors.intercept(certificates, auth);
     try {
       return builder.maxInboundMessageSize(MAX_INBOUND_MESSAGE)
+          .maxConcurrentCallsPerConnection(MAX_CALLS_PER_CONNECTION)
           .permitKeepAliveTime(30, TimeUnit.SECONDS)
           .addService(adsService).addService(caService)
           .build().start();
@@ -243,6 +262,24 @@ public final class ControlPlane implements AutoCloseable {
       }
       throw e;
     }
+  }
+
+  /** The admin token from {@code file} (trimmed), or null without a file. */
+  private static String readAdminToken(java.nio.file.Path file) throws IOException {
+    if (file == null) {
+      return null;
+    }
+    String token;
+    try {
+      token = java.nio.file.Files.readString(file).strip();
+    } catch (IOException e) {
+      throw new IOException("cannot read the admin token file " + file + " (--admin-token-file): " + e.getMessage(), e);
+    }
+    if (token.length() < MIN_ADMIN_TOKEN_LENGTH) {
+      throw new IOException("the admin token in " + file + " has " + token.length() + " characters (expected: at least "
+          + MIN_ADMIN_TOKEN_LENGTH + "; generate one with 'openssl rand -hex 32')");
+    }
+    return token;
   }
 
   /** The control plane's own SVID (plus DNS names) for 15012, renewed at half life like any workload's. */
@@ -318,6 +355,16 @@ public final class ControlPlane implements AutoCloseable {
     return ca;
   }
 
+  /** Refusals of the xDS, CA and admin servers, by service and reason (the metric). */
+  public RefusalLog refusals() {
+    return refusals;
+  }
+
+  /** TokenReviews sent to the API server since start; -1 in local mode. */
+  public long tokenReviews() {
+    return tokenReviews == null ? -1 : tokenReviews.reviews();
+  }
+
   /** The CA's signing service (its counters feed the admin metrics). */
   public CertificateService certificates() {
     return certificates;
@@ -381,6 +428,11 @@ public final class ControlPlane implements AutoCloseable {
     return admin.port();
   }
 
+  /** How callers authenticate (node tokens, or TokenReview in a cluster): the same for xDS, the CA and admin. */
+  dev.trellis.ca.server.CallerAuthenticator authenticator() {
+    return meshState;
+  }
+
   X509Svid servingCertificate() {
     return servingKeys.current();
   }
@@ -411,6 +463,9 @@ public final class ControlPlane implements AutoCloseable {
     }
     if (leadership != null) {
       leadership.close();
+    }
+    if (tokenReviews != null) {
+      tokenReviews.close();
     }
     scheduler.shutdownNow();
     xdsExecutor.shutdownNow();

@@ -1,5 +1,6 @@
 package dev.trellis.controlplane.server;
 
+import dev.trellis.ca.server.BearerAuthInterceptor.Anonymous;
 import dev.trellis.controlplane.cluster.Leadership;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.mtls.identity.TrustDomain;
@@ -17,16 +18,20 @@ import java.util.Set;
  * @param xdsPort plaintext xDS + CA (15010)
  * @param xdsTlsPort TLS xDS + CA with a certificate from the mesh CA (15012)
  * @param adminPort health, metrics, debug (15014)
- * @param anonymousXds whether plaintext xDS clients without a token get the global view
+ * @param anonymousXds whether xDS clients without a token get the global view (with the anonymous limits of
+ *     {@code AdsLimits}): local mode allows them (proxyless gRPC with an insecure bootstrap), cluster mode refuses
+ *     them unless asked to
  * @param debounce quiet period before a change is pushed
  * @param maxDebounce longest a burst of changes may delay a push
  * @param pollInterval how often the mesh file is checked for changes
  * @param servingDnsNames DNS SANs of the 15012 certificate
  * @param cluster how to run in a Kubernetes cluster; null in local mode (mesh file)
+ * @param adminTokenFile a file holding the admin token that reads every {@code /debug/*} page from anywhere; null
+ *     for none (then only callers on this host and node tokens, for their own node, may)
  */
 public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int xdsPort, int xdsTlsPort, int adminPort,
-    boolean anonymousXds, Duration debounce, Duration maxDebounce, Duration pollInterval, List<String> servingDnsNames,
-    Cluster cluster) {
+    Anonymous anonymousXds, Duration debounce, Duration maxDebounce, Duration pollInterval, List<String> servingDnsNames,
+    Cluster cluster, Path adminTokenFile) {
 
   /**
    * Cluster mode: the mesh comes from the API server, the CA root lives in a Secret, node proxies authenticate
@@ -66,6 +71,7 @@ public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int
 
   public ControlPlaneOptions {
     servingDnsNames = List.copyOf(servingDnsNames);
+    java.util.Objects.requireNonNull(anonymousXds, "anonymousXds");
     if (pollInterval.isNegative() || pollInterval.isZero()) {
       throw new IllegalArgumentException("poll interval: " + pollInterval + " (expected: > 0)");
     }
@@ -80,36 +86,47 @@ public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int
     }
   }
 
-  /** Local-mode defaults: loopback, the standard ports, anonymous plaintext xDS, 100 ms debounce. */
+  /** Local-mode defaults: loopback, the standard ports, anonymous xDS allowed (global view only), 100 ms debounce. */
   public static ControlPlaneOptions local(Path meshFile, Path stateDir) {
-    return new ControlPlaneOptions(meshFile, stateDir, "127.0.0.1", 15010, 15012, 15014, true, Duration.ofMillis(100),
-        Duration.ofSeconds(1), Duration.ofSeconds(1),
-        List.of("localhost", "trellis-control-plane", "trellis-control-plane.trellis-system.svc"), null);
+    return new ControlPlaneOptions(meshFile, stateDir, "127.0.0.1", 15010, 15012, 15014, Anonymous.ALLOW,
+        Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofSeconds(1),
+        List.of("localhost", "trellis-control-plane", "trellis-control-plane.trellis-system.svc"), null, null);
   }
 
-  /** Cluster-mode defaults: all addresses, the standard ports, anonymous plaintext xDS (global view only). */
+  /** Cluster-mode defaults: all addresses, the standard ports, anonymous xDS refused (every client needs a token). */
   public static ControlPlaneOptions kubernetes(Cluster cluster) {
-    return new ControlPlaneOptions(null, null, "0.0.0.0", 15010, 15012, 15014, true, Duration.ofMillis(100),
-        Duration.ofSeconds(1), Duration.ofSeconds(1), cluster.servingDnsNames("trellis-control-plane"), cluster);
+    return new ControlPlaneOptions(null, null, "0.0.0.0", 15010, 15012, 15014, Anonymous.REJECT, Duration.ofMillis(100),
+        Duration.ofSeconds(1), Duration.ofSeconds(1), cluster.servingDnsNames("trellis-control-plane"), cluster, null);
+  }
+
+  /** Whether xDS clients without a token are served (the global view, anonymous limits) or refused. */
+  public ControlPlaneOptions withAnonymousXds(Anonymous anonymous) {
+    return new ControlPlaneOptions(meshFile, stateDir, bind, xdsPort, xdsTlsPort, adminPort, anonymous, debounce,
+        maxDebounce, pollInterval, servingDnsNames, cluster, adminTokenFile);
+  }
+
+  public ControlPlaneOptions withAdminTokenFile(Path file) {
+    return new ControlPlaneOptions(meshFile, stateDir, bind, xdsPort, xdsTlsPort, adminPort, anonymousXds, debounce,
+        maxDebounce, pollInterval, servingDnsNames, cluster, file);
   }
 
   public ControlPlaneOptions withPorts(int xds, int xdsTls, int admin) {
     return new ControlPlaneOptions(meshFile, stateDir, bind, xds, xdsTls, admin, anonymousXds, debounce, maxDebounce,
-        pollInterval, servingDnsNames, cluster);
+        pollInterval, servingDnsNames, cluster, adminTokenFile);
   }
 
   public ControlPlaneOptions withBind(String address) {
     return new ControlPlaneOptions(meshFile, stateDir, address, xdsPort, xdsTlsPort, adminPort, anonymousXds, debounce,
-        maxDebounce, pollInterval, servingDnsNames, cluster);
+        maxDebounce, pollInterval, servingDnsNames, cluster, adminTokenFile);
   }
 
   public ControlPlaneOptions withDebounce(Duration quiet, Duration max) {
     return new ControlPlaneOptions(meshFile, stateDir, bind, xdsPort, xdsTlsPort, adminPort, anonymousXds, quiet, max,
-        pollInterval, servingDnsNames, cluster);
+        pollInterval, servingDnsNames, cluster, adminTokenFile);
   }
 
   public ControlPlaneOptions withPollInterval(Duration interval) {
     return new ControlPlaneOptions(meshFile, stateDir, bind, xdsPort, xdsTlsPort, adminPort, anonymousXds, debounce,
-        maxDebounce, interval, servingDnsNames, cluster);
+        maxDebounce, interval, servingDnsNames, cluster, adminTokenFile);
   }
 }

@@ -55,7 +55,12 @@ final class MeshState implements CallerAuthenticator, WorkloadDirectory {
 
   @Override
   public Caller authenticate(String bearerToken) throws CaException {
-    return cluster != null ? cluster.authenticate(bearerToken) : current.tokens().authenticate(bearerToken);
+    return authenticate(bearerToken, null);
+  }
+
+  @Override
+  public Caller authenticate(String bearerToken, java.net.SocketAddress peer) throws CaException {
+    return cluster != null ? cluster.authenticate(bearerToken, peer) : current.tokens().authenticate(bearerToken);
   }
 
   @Override

@@ -8,16 +8,16 @@ import io.grpc.Status;
 
 /**
  * Who may see what over xDS. A caller authenticated with a node token sees its own node's workloads
- * and must name that node as Node.id. A caller without a token — allowed on the plaintext local-mode
- * port only — sees the global configuration (services, routes, endpoints, trust bundle) and no
- * workloads.
+ * and must name that node as Node.id. A caller without a token — allowed by default in local mode,
+ * in a cluster only with {@code --anonymous-xds} — sees the global configuration (services, routes,
+ * endpoints, trust bundle) and no workloads, under the anonymous limits of {@code AdsLimits}.
  */
 final class XdsAccess implements ClientAuthorizer {
 
   private final boolean allowAnonymous;
 
-  XdsAccess(boolean allowAnonymous) {
-    this.allowAnonymous = allowAnonymous;
+  XdsAccess(dev.trellis.ca.server.BearerAuthInterceptor.Anonymous anonymous) {
+    this.allowAnonymous = anonymous == dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.ALLOW;
   }
 
   @Override
@@ -29,12 +29,12 @@ final class XdsAccess implements ClientAuthorizer {
         throw Status.UNAUTHENTICATED.withDescription("xDS requires 'authorization: Bearer <node token>' on this port")
             .asRuntimeException();
       }
-      return new ClientScope(id, null, "anonymous");
+      return ClientScope.anonymous(id);
     }
     if (!node.getId().equals(caller.node())) {
       throw Status.PERMISSION_DENIED.withDescription("node.id '" + node.getId() + "' does not match the node of the "
           + "token (" + caller.node() + "); a node proxy must identify itself with its own node name").asRuntimeException();
     }
-    return new ClientScope(caller.node(), caller.node(), caller.principal());
+    return ClientScope.authenticated(caller.node(), caller.node(), caller.principal());
   }
 }

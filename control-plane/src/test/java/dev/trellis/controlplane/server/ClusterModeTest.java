@@ -9,10 +9,12 @@ import static org.awaitility.Awaitility.await;
 import com.google.protobuf.Message;
 import dev.trellis.ca.client.BearerTokenCredentials;
 import dev.trellis.ca.client.CaClient;
+import dev.trellis.ca.server.BearerAuthInterceptor;
 import dev.trellis.controlplane.cluster.Leadership;
 import dev.trellis.controlplane.discovery.KubernetesMeshTest;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.server.ControlPlaneTest.Latest;
+import dev.trellis.controlplane.testing.FakeJwt;
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.identity.TrustDomain;
 import dev.trellis.mtls.svid.IssuedSvid;
@@ -64,7 +66,7 @@ class ClusterModeTest {
 
   TokenReview review(String token) {
     TokenReviewBuilder b = new TokenReviewBuilder().withNewSpec().withToken(token).endSpec();
-    return switch (token) {
+    return switch (FakeJwt.name(token)) {
       case "proxy-a" -> bound(b, NODE_PROXY_SA, "node-proxy-a", proxyUid);
       case "proxy-a-stale" -> bound(b, NODE_PROXY_SA, "node-proxy-a", "uid-of-a-deleted-pod");
       case "web-app" -> bound(b, "system:serviceaccount:demo:web", "web-0", "whatever");
@@ -129,7 +131,7 @@ class ClusterModeTest {
   }
 
   IssuedSvid sign(String token, String identity) throws Exception {
-    CaClient ca = new CaClient(channel, BearerTokenCredentials.of(token), Duration.ZERO, Duration.ofSeconds(5),
+    CaClient ca = new CaClient(channel, BearerTokenCredentials.of(FakeJwt.of(token)), Duration.ZERO, Duration.ofSeconds(5),
         Clock.systemUTC());
     return ca.fetchSvid(SpiffeId.parse(identity)).toCompletableFuture().get(10, TimeUnit.SECONDS);
   }
@@ -176,7 +178,7 @@ class ClusterModeTest {
   @Test
   void clusterChangesReachANodeProxyOverXds() throws Exception {
     AdsClient proxy = AdsClient.builder(channel, Node.newBuilder().setId("node-a").build(), clientExecutor)
-        .callCredentials(BearerTokenCredentials.of("proxy-a")).build();
+        .callCredentials(BearerTokenCredentials.of(FakeJwt.of("proxy-a"))).build();
     Latest<Message> clusters = new Latest<>();
     Latest<Message> workloads = new Latest<>();
     proxy.watch(CLUSTER, "*", clusters);
@@ -209,6 +211,31 @@ class ClusterModeTest {
     assertThatThrownBy(() -> sign("proxy-a", "spiffe://cluster.local/ns/demo/sa/web"))
         .hasMessageContaining("PERMISSION_DENIED");
     proxy.close();
+  }
+
+  @Test
+  void anonymousXdsIsRefusedInClusterModeUnlessTurnedOn() throws Exception {
+    assertThat(cp.ads()).isNotNull();
+    AdsClient anonymous = AdsClient.builder(channel, Node.newBuilder().setId("proxyless-1").build(), clientExecutor)
+        .build();
+    Latest<Message> clusters = new Latest<>();
+    anonymous.watch(CLUSTER, "*", clusters);
+    anonymous.start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> clusters.ambient != null);
+    assertThat(clusters.ambient.getCode()).isEqualTo(io.grpc.Status.Code.UNAUTHENTICATED);
+    assertThat(clusters.ambient.getDescription()).contains("missing 'authorization' metadata");
+    assertThat(clusters.resources).isEmpty();
+    anonymous.close();
+    assertThat(cp.refusals().count("xds", "unauthenticated")).isPositive();
+
+    ControlPlaneOptions.Cluster c = ControlPlaneOptions.Cluster.defaults("trellis-system", "cp-0",
+        Set.of("trellis-system/trellis-node-proxy"));
+    assertThat(ControlPlaneOptions.kubernetes(c).anonymousXds()).isEqualTo(BearerAuthInterceptor.Anonymous.REJECT);
+    assertThat(ControlPlaneOptions.kubernetes(c).withAnonymousXds(BearerAuthInterceptor.Anonymous.ALLOW).anonymousXds())
+        .isEqualTo(BearerAuthInterceptor.Anonymous.ALLOW);
+    assertThat(ControlPlaneOptions.local(java.nio.file.Path.of("mesh.yaml"), java.nio.file.Path.of("s")).anonymousXds())
+        .as("local mode keeps serving proxyless gRPC with an insecure bootstrap")
+        .isEqualTo(BearerAuthInterceptor.Anonymous.ALLOW);
   }
 
   static int maxRequests(Cluster c) {

@@ -222,6 +222,94 @@ class ControlPlaneTest {
   }
 
   @Test
+  void debugPagesNeedATokenFromAnotherHostAndANodeTokenSeesOnlyItsNode() throws Exception {
+    // The same control plane's admin pages, served once more with a locality check that says "not this host" for
+    // every caller: what a caller from another machine gets. (The check itself is table-tested in AdminAccessTest.)
+    String adminToken = "admin-token-0123456789abcdef";
+    List<String> lines = new java.util.ArrayList<>();
+    dev.trellis.mtls.refusal.RefusalLog refusals = new dev.trellis.mtls.refusal.RefusalLog(lines::add,
+        Duration.ofSeconds(10), Clock.systemUTC());
+    AdsClient c = client("node-1", NODE1_TOKEN);
+    Latest<Message> clusters = new Latest<>();
+    c.watch(CLUSTER, "*", clusters);
+    c.start();
+    AdsClient other = client("node-2", "example-node-2-token-change-me");
+    other.watch(CLUSTER, "*", new Latest<>());
+    other.start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> get("/debug/clients").body().contains("\"node-2\""));
+    try (var remote = dev.trellis.controlplane.admin.AdminServer.start(new InetSocketAddress("127.0.0.1", 0), cp,
+        new dev.trellis.controlplane.admin.AdminAccess(adminToken, cp.authenticator(), (peer, local) -> false),
+        refusals)) {
+      int port = remote.port();
+      for (String page : List.of("/debug/config", "/debug/clients")) {
+        HttpResponse<String> anonymous = get(port, page, null);
+        assertThat(anonymous.statusCode()).isEqualTo(401);
+        assertThat(anonymous.headers().firstValue("WWW-Authenticate")).hasValueSatisfying(v -> assertThat(v).startsWith("Bearer"));
+        assertThat(anonymous.body()).doesNotContain("greeter").contains("Authorization: Bearer <token>");
+        assertThat(get(port, page, "Bearer not-a-token-of-anyone").statusCode()).isEqualTo(401);
+      }
+      assertThat(get(port, "/metrics", null).statusCode()).as("metrics stay open").isEqualTo(200);
+      assertThat(get(port, "/healthz/ready", null).statusCode()).as("health stays open").isEqualTo(200);
+
+      var node1Config = com.google.gson.JsonParser.parseString(get(port, "/debug/config", "Bearer " + NODE1_TOKEN).body())
+          .getAsJsonObject();
+      assertThat(node1Config.get("node").getAsString()).isEqualTo("node-1");
+      assertThat(node1Config.getAsJsonObject("WDS").keySet()).as("workloads of node-1 only")
+          .containsExactlyInAnyOrder("demo/frontend-0", "demo/greeter-v1-0");
+      assertThat(node1Config.getAsJsonObject("CDS").keySet()).as("the global view, as its xDS stream gets it")
+          .contains("outbound|50051||greeter.demo.svc.cluster.local");
+      String node1Clients = get(port, "/debug/clients", "Bearer " + NODE1_TOKEN).body();
+      assertThat(node1Clients).contains("\"client\": \"node-1\"").doesNotContain("\"node-2\"");
+
+      var all = com.google.gson.JsonParser.parseString(get(port, "/debug/config", "Bearer " + adminToken).body())
+          .getAsJsonObject();
+      assertThat(all.getAsJsonObject("WDS").keySet()).hasSize(4).contains("demo/greeter-v2-0");
+      assertThat(get(port, "/debug/clients", "Bearer " + adminToken).body()).contains("\"node-1\"").contains("\"node-2\"");
+    }
+    assertThat(refusals.count("admin", "unauthenticated")).isEqualTo(4);
+    assertThat(lines).hasSize(1);
+    // From this host (the real check, over a real loopback socket) everything stays visible: 'trellis status'.
+    assertThat(com.google.gson.JsonParser.parseString(get("/debug/config").body()).getAsJsonObject()
+        .getAsJsonObject("WDS").keySet()).hasSize(4);
+    c.close();
+    other.close();
+  }
+
+  @Test
+  void refusedXdsAndCaCallsAreCountedByReasonOnMetrics() throws Exception {
+    for (int i = 0; i < 20; i++) {
+      var stub = dev.trellis.ca.v1.CertificateServiceGrpc.newBlockingStub(channel)
+          .withCallCredentials(BearerTokenCredentials.of("forged-token-" + i));
+      assertThatThrownBy(() -> stub.sign(dev.trellis.ca.v1.SignRequest.newBuilder().setIdentity("x").build()))
+          .hasMessageContaining("UNAUTHENTICATED");
+    }
+    AdsClient impostor = client("node-2", NODE1_TOKEN);
+    Latest<Message> w = new Latest<>();
+    impostor.watch(WORKLOAD, "*", w);
+    impostor.start();
+    await().atMost(Duration.ofSeconds(10)).until(() -> w.ambient != null);
+    impostor.close();
+    String metrics = get("/metrics").body();
+    assertThat(metrics).contains("trellis_control_plane_refusals_total{service=\"ca\",reason=\"unauthenticated\"} 20")
+        .contains("trellis_control_plane_refusals_total{service=\"xds\",reason=\"permission_denied\"}")
+        .contains("trellis_xds_anonymous_streams 0");
+  }
+
+  @Test
+  void aShortOrMissingAdminTokenFileStopsTheStartNamingTheFile() throws Exception {
+    Path shortToken = dir.resolve("admin-token");
+    Files.writeString(shortToken, "short\n");
+    ControlPlane other = new ControlPlane(ControlPlaneOptions.local(meshFile, dir.resolve("s4")).withPorts(0, 0, 0)
+        .withAdminTokenFile(shortToken), Clock.systemUTC());
+    assertThatThrownBy(other::start).isInstanceOf(java.io.IOException.class)
+        .hasMessageContaining("the admin token in " + shortToken + " has 5 characters (expected: at least 16");
+    ControlPlane missing = new ControlPlane(ControlPlaneOptions.local(meshFile, dir.resolve("s5")).withPorts(0, 0, 0)
+        .withAdminTokenFile(dir.resolve("nope")), Clock.systemUTC());
+    assertThatThrownBy(missing::start).hasMessageContaining("cannot read the admin token file")
+        .hasMessageContaining("--admin-token-file");
+  }
+
+  @Test
   void anInvalidMeshFileStopsTheStartWithEveryProblem() throws Exception {
     Path bad = dir.resolve("bad.yaml");
     Files.writeString(bad, "nodes: [{name: n, address: 127.0.0.1, token: short}]\nservces: []\n");
@@ -247,7 +335,14 @@ class ControlPlaneTest {
   }
 
   private HttpResponse<String> get(String path) throws Exception {
-    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + cp.adminPort() + path)).build(),
-        HttpResponse.BodyHandlers.ofString());
+    return get(cp.adminPort(), path, null);
+  }
+
+  private HttpResponse<String> get(int port, String path, String authorization) throws Exception {
+    HttpRequest.Builder r = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
+    if (authorization != null) {
+      r.header("Authorization", authorization);
+    }
+    return http.send(r.build(), HttpResponse.BodyHandlers.ofString());
   }
 }

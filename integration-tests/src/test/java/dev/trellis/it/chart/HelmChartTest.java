@@ -565,6 +565,16 @@ class HelmChartTest {
   }
 
   @Test
+  void anonymousXdsIsOffUnlessTheValueTurnsItOn() {
+    Container off = only(find(render(Map.of()), Deployment.class, "trellis-control-plane").getSpec().getTemplate()
+        .getSpec().getContainers());
+    assertThat(off.getArgs()).doesNotContain("--anonymous-xds");
+    Container on = only(find(render(Map.of("controlPlane.anonymousXds", "true")), Deployment.class,
+        "trellis-control-plane").getSpec().getTemplate().getSpec().getContainers());
+    assertThat(on.getArgs()).endsWith("--cluster-domain", "cluster.local", "--anonymous-xds");
+  }
+
+  @Test
   void aTracingEndpointThatIsNotAUrlIsRejectedNamingTheField() {
     assertThatThrownBy(() -> render(Map.of("telemetry.tracing.zipkin", "zipkin:9411")))
         .hasMessageContaining("telemetry/tracing/zipkin");

@@ -22,7 +22,7 @@ public interface ClientAuthorizer {
       if (node.getId().isEmpty()) {
         throw Status.INVALID_ARGUMENT.withDescription("the first request must carry node.id").asRuntimeException();
       }
-      return new ClientScope(node.getId(), node.getId(), "node id (unauthenticated)");
+      return ClientScope.authenticated(node.getId(), node.getId(), "node id " + node.getId() + " (not verified)");
     };
   }
 }

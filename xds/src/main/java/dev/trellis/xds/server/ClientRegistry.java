@@ -26,6 +26,11 @@ public final class ClientRegistry {
     return streams.size();
   }
 
+  /** The open streams themselves (tests look at what each keeps). */
+  List<XdsStream<?, ?>> open() {
+    return List.copyOf(streams);
+  }
+
   /**
    * A consistent view of each client, taken on each stream's own executor. Streams that do not
    * answer within {@code timeout} (busy) are left out rather than blocking the caller.

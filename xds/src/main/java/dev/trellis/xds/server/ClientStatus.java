@@ -10,14 +10,15 @@ import java.util.TreeSet;
  * What {@code /debug/clients} shows for one connected xDS client.
  *
  * @param inFlight the type of the response awaiting an ACK/NACK, or null
+ * @param anonymous whether the client has no credentials
  */
 public record ClientStatus(String streamId, String variant, String clientId, String principal, String node,
-    Instant connectedAt, String inFlight, List<TypeStatus> types) {
+    Instant connectedAt, String inFlight, boolean anonymous, List<TypeStatus> types) {
 
   /** One resource type on one stream. */
   public record TypeStatus(String type, boolean wildcard, int subscribedNames, List<String> someNames, int resourcesHeld,
-      String ackedVersion, Instant ackedAt, long responses, long acks, long nacks, String lastNackVersion,
-      String lastNackError, Instant lastNackAt) {}
+      int retainedEntries, String ackedVersion, Instant ackedAt, long responses, long acks, long nacks,
+      String lastNackVersion, String lastNackError, Instant lastNackAt) {}
 
   private static final int SHOWN_NAMES = 20;
 
@@ -25,12 +26,12 @@ public record ClientStatus(String streamId, String variant, String clientId, Str
     List<TypeStatus> types = new ArrayList<>();
     for (TypeState t : s.types.values()) {
       List<String> some = new TreeSet<>(t.names).stream().limit(SHOWN_NAMES).toList();
-      types.add(new TypeStatus(t.type.shortName(), t.wildcard, t.names.size(), some, t.sent.size(), t.ackedVersion,
-          t.ackedAt, t.responses, t.acks, t.nacks, t.nackedVersion, t.nackError, t.nackedAt));
+      types.add(new TypeStatus(t.type.shortName(), t.wildcard, t.names.size(), some, t.sent.size(), t.retained(),
+          t.ackedVersion, t.ackedAt, t.responses, t.acks, t.nacks, t.nackedVersion, t.nackError, t.nackedAt));
     }
     ClientScope scope = s.scope;
     return new ClientStatus(s.streamId, s.variant(), scope == null ? "" : scope.clientId(),
         scope == null ? "" : scope.principal(), scope == null ? null : scope.node(), s.connectedAt,
-        inFlight == null ? null : inFlight.shortName(), types);
+        inFlight == null ? null : inFlight.shortName(), scope != null && scope.isAnonymous(), types);
   }
 }

@@ -17,9 +17,9 @@ import java.util.concurrent.Executor;
  */
 final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
 
-  DeltaStream(String id, AdsServer server, ServerCallStreamObserver<DeltaDiscoveryResponse> responses, Executor serial,
-      Clock clock) {
-    super(id, server, responses, serial, clock);
+  DeltaStream(String id, AdsServer server, Object connection,
+      ServerCallStreamObserver<DeltaDiscoveryResponse> responses, Executor serial, Clock clock) {
+    super(id, server, connection, responses, serial, clock);
   }
 
   @Override
@@ -42,15 +42,15 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
           request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null);
     }
     if (first) {
+      int initial = request.getInitialResourceVersionsCount();
+      if (initial > maxNames()) {
+        throw new AdsRefusal(AdsRefusal.Reason.TOO_MANY_NAMES, "initial_resource_versions lists " + initial + " "
+            + type.shortName() + " resources, over the limit of " + maxNames());
+      }
       for (Map.Entry<String, String> e : request.getInitialResourceVersionsMap().entrySet()) {
         checkName(type, e.getKey());
         state.sent.put(e.getKey(), XdsResource.known(type, e.getKey(), e.getValue()));
         state.dirty.add(e.getKey());
-      }
-      if (state.sent.size() > server.limits().maxNamesPerType()) {
-        throw io.grpc.Status.RESOURCE_EXHAUSTED.withDescription("initial_resource_versions lists " + state.sent.size()
-            + " " + type.shortName() + " resources, over the limit of " + server.limits().maxNamesPerType())
-            .asRuntimeException();
       }
     }
     subscribe(state, request, first);
@@ -80,13 +80,16 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       }
     }
     checkCount(state);
+    changed(state, request.getResourceNamesSubscribeCount());
     for (String name : request.getResourceNamesUnsubscribeList()) {
       if (name.equals("*")) {
         state.wildcard = false;
         // The client drops what only the wildcard gave it.
         state.sent.keySet().removeIf(n -> !state.names.contains(n));
         state.dirty.removeIf(n -> !state.names.contains(n));
+        state.forced.removeIf(n -> !state.names.contains(n));
       } else if (state.names.remove(name)) {
+        changed(state, 1);
         state.forced.remove(name);
         state.reportedMissing.remove(name);
         if (state.wildcard) {

@@ -19,9 +19,9 @@ import java.util.concurrent.Executor;
  */
 final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
 
-  SotwStream(String id, AdsServer server, ServerCallStreamObserver<DiscoveryResponse> responses, Executor serial,
-      Clock clock) {
-    super(id, server, responses, serial, clock);
+  SotwStream(String id, AdsServer server, Object connection, ServerCallStreamObserver<DiscoveryResponse> responses,
+      Executor serial, Clock clock) {
+    super(id, server, connection, responses, serial, clock);
   }
 
   @Override
@@ -49,6 +49,10 @@ final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
   }
 
   private void subscribe(TypeState state, DiscoveryRequest request, boolean initial) {
+    if (request.getResourceNamesCount() > maxNames() + 1) { // + 1: "*" beside the names
+      throw new AdsRefusal(AdsRefusal.Reason.TOO_MANY_NAMES, "subscription to " + request.getResourceNamesCount()
+          + " " + state.type.shortName() + " names exceeds the limit of " + maxNames() + "; subscribe to '*' instead");
+    }
     Set<String> requested = new HashSet<>(request.getResourceNamesCount());
     for (String name : request.getResourceNamesList()) {
       checkName(state.type, name);
@@ -63,6 +67,16 @@ final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
     }
     // The effective interest changes when the wildcard toggles, or the names change without a wildcard.
     boolean changed = wildcard != state.wildcard || (!wildcard && !requested.equals(state.names));
+    int changes = 0;
+    if (!requested.equals(state.names)) {
+      int added = 0;
+      for (String name : requested) {
+        if (!state.names.contains(name)) {
+          added++;
+        }
+      }
+      changes = added + state.names.size() - (requested.size() - added);
+    }
     Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
     if (wildcard && !state.wildcard) {
       state.dirty.addAll(view.keySet());
@@ -78,16 +92,19 @@ final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
       if (!requested.contains(name) && !wildcard) {
         state.sent.remove(name);
         state.dirty.remove(name);
+        state.forced.remove(name);
       }
     }
     if (state.wildcard && !wildcard) {
       state.sent.keySet().removeIf(n -> !requested.contains(n));
       state.dirty.removeIf(n -> !requested.contains(n));
+      state.forced.removeIf(n -> !requested.contains(n));
     }
     state.wildcard = wildcard;
     state.names.clear();
     state.names.addAll(requested);
     checkCount(state);
+    changed(state, changes);
     if (state.type.fullStateInSotw() && (changed || initial)) {
       state.mustRespond = true;
     }

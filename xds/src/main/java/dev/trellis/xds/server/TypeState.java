@@ -24,6 +24,8 @@ final class TypeState {
   final Set<String> forced = new HashSet<>();
   /** Delta: subscribed names already reported as non-existent. */
   final Set<String> reportedMissing = new HashSet<>();
+  /** Subscription changes since the client last answered a response (see {@link XdsStream#changed}). */
+  int unansweredChanges;
   /** SotW full-state type: the subscription changed, so a response is due even if nothing changed. */
   boolean mustRespond;
   /** The nonce and version of the last response of this type. */
@@ -48,13 +50,26 @@ final class TypeState {
     return wildcard || names.contains(name);
   }
 
-  /** Marks the names of a snapshot change that this client cares about. */
-  void markChanged(Set<String> changed) {
+  /** Entries kept in this type's collections. */
+  int retained() {
+    return names.size() + sent.size() + dirty.size() + forced.size() + reportedMissing.size();
+  }
+
+  /**
+   * Marks the names of a snapshot change that this client cares about: those it subscribed to or holds, and with
+   * a wildcard those now in {@code view}. A removed resource the client never got is not kept, so what a stream
+   * keeps never grows with the mesh's churn, only with its view.
+   */
+  void markChanged(Set<String> changed, Map<String, XdsResource> view) {
     if (changed.isEmpty()) {
       return;
     }
     if (wildcard) {
-      dirty.addAll(changed);
+      for (String n : changed) {
+        if (view.containsKey(n) || sent.containsKey(n) || names.contains(n)) {
+          dirty.add(n);
+        }
+      }
       return;
     }
     if (changed.size() <= names.size()) {

@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Pushing: at most one response is in flight per stream; the next is sent when the client
  * ACKs or NACKs it. Changes arriving meanwhile accumulate as dirty names and go out together, so a
- * slow client costs bounded memory and always gets the latest state. Types are visited in
+ * slow client costs bounded memory and always gets the latest state (see {@link AdsLimits} for the
+ * bounds on every collection a stream keeps). Types are visited in
  * {@link ResourceType} order (secrets, clusters, endpoints, listeners, routes, workloads); removals
  * of clusters, endpoints and secrets wait until nothing else is pending, so a client never holds a
  * route or listener pointing at something already removed (make before break).
@@ -38,8 +39,12 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
 
   private static final Logger log = LoggerFactory.getLogger(XdsStream.class);
 
+  /** Longest NACK error_detail kept for debug output. */
+  static final int MAX_NACK_ERROR = 512;
+
   final String streamId;
   final AdsServer server;
+  private final Object connection;
   private final ServerCallStreamObserver<R> responses;
   private final Executor serial;
   private final Context context;
@@ -53,11 +58,15 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
   private ResourceType inFlightType;
   private long nonces;
   private boolean closed;
+  /** Whether this stream holds a slot of its client in {@link StreamAdmission}. */
+  private boolean admitted;
   final Instant connectedAt;
 
-  XdsStream(String streamId, AdsServer server, ServerCallStreamObserver<R> responses, Executor serial, Clock clock) {
+  XdsStream(String streamId, AdsServer server, Object connection, ServerCallStreamObserver<R> responses,
+      Executor serial, Clock clock) {
     this.streamId = streamId;
     this.server = server;
+    this.connection = connection;
     this.responses = responses;
     this.serial = serial;
     this.clock = clock;
@@ -86,10 +95,16 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
       try {
         handle(request);
         drain();
+      } catch (AdsRefusal e) {
+        refuse(e);
       } catch (StatusRuntimeException e) {
-        close(e.getStatus());
+        // An authorizer's refusal.
+        refuse(new AdsRefusal(AdsRefusal.Reason.of(e.getStatus().getCode()), e.getStatus().getDescription()));
       } catch (RuntimeException e) {
-        log.error("[{}] failed to handle a request", streamId, e);
+        // Input is untrusted: no stack trace at a level that a client could flood; the refusal line says where to look.
+        log.debug("[{}] failed to handle a request", streamId, e);
+        server.refused(AdsRefusal.Reason.INTERNAL, "[" + streamId + "] failed to handle a request of "
+            + (scope == null ? clientHint() : scope.clientId()) + ": " + e + " (stack trace at debug level)");
         close(Status.INTERNAL.withDescription("internal error handling the request; see the control plane log"));
       }
     });
@@ -113,7 +128,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
       }
       snapshot = next;
       for (TypeState state : types.values()) {
-        state.markChanged(diff.changed(state.type, scope.node()));
+        state.markChanged(diff.changed(state.type, scope.node()), next.view(state.type, scope.node()));
       }
       drain();
     });
@@ -121,33 +136,50 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
 
   // ---- shared request handling
 
-  /** Authorizes the stream on its first request and starts watching the config store. */
+  /** Closes the stream with the refusal's status, counted and logged (rate-limited) by the server. */
+  private void refuse(AdsRefusal e) {
+    server.refused(e.reason(), "[" + streamId + "] " + variant() + " stream of "
+        + (scope == null ? clientHint() : scope.clientId() + " (" + scope.principal() + ")") + ": " + e.getMessage());
+    close(e.toStatus());
+  }
+
+  private String clientHint() {
+    return node == null || node.getId().isEmpty() ? "an unidentified client" : "node.id '" + node.getId() + "'";
+  }
+
+  /**
+   * Authorizes the stream on its first request, takes its client's stream slot and starts watching the config
+   * store.
+   */
   void start(Node first) {
     if (scope != null) {
       return;
     }
     node = first;
+    ClientScope authorized;
     Context previous = context.attach();
     try {
-      scope = server.authorizer().authorize(first);
+      authorized = server.authorizer().authorize(first);
     } finally {
       context.detach(previous);
     }
+    server.admission().enterClient(authorized);
+    admitted = true;
+    scope = authorized;
     snapshot = server.store().watch(this);
     server.registry().add(this);
     log.debug("[{}] {} stream from {} ({})", streamId, variant(), scope.clientId(), scope.principal());
   }
 
-  private final java.util.Set<String> ignoredTypes = new java.util.HashSet<>();
-
   /**
    * The resource type of a request's type URL, or null for one Trellis does not serve: such
-   * requests are ignored (the client sees nothing for them), with a warning once per type.
+   * requests are ignored (the client sees nothing for them), counted and logged at most once per interval.
    */
   ResourceType supportedType(String typeUrl) {
     ResourceType type = ResourceType.forUrl(typeUrl);
-    if (type == null && ignoredTypes.size() < 16 && ignoredTypes.add(typeUrl)) {
-      log.warn("[{}] {} asked for unsupported type '{}'; ignored", streamId, scope.clientId(), typeUrl);
+    if (type == null) {
+      server.refused(AdsRefusal.Reason.UNSUPPORTED_TYPE, "[" + streamId + "] " + scope.clientId()
+          + " asked for unsupported type '" + typeUrl + "'; ignored");
     }
     return type;
   }
@@ -158,16 +190,40 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
 
   void checkName(ResourceType type, String name) {
     if (name.length() > server.limits().maxNameLength()) {
-      throw Status.INVALID_ARGUMENT.withDescription(type.shortName() + " resource name of " + name.length()
-          + " characters exceeds the limit of " + server.limits().maxNameLength()).asRuntimeException();
+      throw new AdsRefusal(AdsRefusal.Reason.NAME_TOO_LONG, type.shortName() + " resource name of " + name.length()
+          + " characters exceeds the limit of " + server.limits().maxNameLength());
     }
   }
 
+  /** The names-per-type limit of this stream's client. */
+  int maxNames() {
+    return server.limits().namesPerType(scope);
+  }
+
   void checkCount(TypeState state) {
-    if (state.names.size() > server.limits().maxNamesPerType()) {
-      throw Status.RESOURCE_EXHAUSTED.withDescription("subscription to " + state.names.size() + " "
-          + state.type.shortName() + " names exceeds the limit of " + server.limits().maxNamesPerType()
-          + "; subscribe to '*' instead").asRuntimeException();
+    if (state.names.size() > maxNames()) {
+      throw new AdsRefusal(AdsRefusal.Reason.TOO_MANY_NAMES, "subscription to " + state.names.size() + " "
+          + state.type.shortName() + " names exceeds the limit of " + maxNames()
+          + (scope.isAnonymous() ? " for clients without a token" : "") + "; subscribe to '*' instead");
+    }
+  }
+
+  /**
+   * Counts {@code n} subscription changes of {@code state}'s type made while a response is unanswered: each may
+   * leave a name to send or remove behind, so they are bounded like subscriptions.
+   */
+  void changed(TypeState state, int n) {
+    state.unansweredChanges += n;
+    if (state.unansweredChanges > maxNames()) {
+      throw new AdsRefusal(AdsRefusal.Reason.TOO_MANY_UNANSWERED_CHANGES, state.unansweredChanges + " "
+          + state.type.shortName() + " subscription changes while a response is unanswered exceed the limit of "
+          + maxNames() + "; ACK or NACK each response (xDS protocol)");
+    }
+  }
+
+  private void answeredAll() {
+    for (TypeState t : types.values()) {
+      t.unansweredChanges = 0;
     }
   }
 
@@ -183,6 +239,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
     }
     inFlightNonce = null;
     inFlightType = null;
+    answeredAll();
     if (errorMessage == null) {
       state.acks++;
       state.ackedVersion = version != null ? version : state.lastSentVersion;
@@ -191,10 +248,19 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
     } else {
       state.nacks++;
       state.nackedVersion = state.lastSentVersion;
-      state.nackError = errorMessage;
+      state.nackError = errorMessage.length() > MAX_NACK_ERROR ? errorMessage.substring(0, MAX_NACK_ERROR) + "..."
+          : errorMessage;
       state.nackedAt = clock.instant();
       server.metrics().nacked(state.type);
-      log.warn("[{}] {} NACKed {} version {}: {}", streamId, scope.clientId(), state.type.shortName(), version, errorMessage);
+      // At most one NACK per response the server chose to send: not a flood. Clients without a token could still
+      // fill the log with their own text, so theirs stay at debug level (and on /debug/clients).
+      if (scope.isAnonymous()) {
+        log.debug("[{}] {} NACKed {} version {}: {}", streamId, scope.clientId(), state.type.shortName(), version,
+            state.nackError);
+      } else {
+        log.warn("[{}] {} NACKed {} version {}: {}", streamId, scope.clientId(), state.type.shortName(), version,
+            state.nackError.replaceAll("[\\p{Cntrl}]", "?"));
+      }
     }
   }
 
@@ -220,6 +286,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
         return;
       }
     }
+    answeredAll(); // nothing pending: every change so far is settled
   }
 
   private boolean trySend(TypeState state, boolean finalPhase) {
@@ -280,8 +347,10 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
       } else if (current != null && had != null) {
         // Exists but the client lost interest: it drops it itself.
         state.sent.remove(name);
+        state.forced.remove(name);
         it.remove();
       } else {
+        state.forced.remove(name);
         it.remove();
       }
     }
@@ -299,10 +368,12 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
     for (String name : work.removals) {
       state.sent.remove(name);
       state.dirty.remove(name);
+      state.forced.remove(name);
     }
     for (String name : work.notFound) {
       state.reportedMissing.add(name);
       state.dirty.remove(name);
+      state.forced.remove(name);
     }
   }
 
@@ -322,12 +393,19 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
     closed = true;
     server.store().unwatch(this);
     server.registry().remove(this);
+    server.admission().leaveConnection(connection);
+    if (admitted) {
+      server.admission().leaveClient(scope);
+    }
+    // Free what the stream held at once, whatever still references this object.
+    types.clear();
+    snapshot = null;
     if (status != null) {
       try {
         if (status.isOk()) {
           responses.onCompleted();
         } else {
-          log.info("[{}] closing {} stream of {}: {}", streamId, variant(), scope == null ? "?" : scope.clientId(),
+          log.debug("[{}] closing {} stream of {}: {}", streamId, variant(), scope == null ? "?" : scope.clientId(),
               status.getDescription());
           responses.onError(status.asRuntimeException());
         }
@@ -335,6 +413,22 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
         log.debug("[{}] stream already closed: {}", streamId, e.toString());
       }
     }
+  }
+
+  /**
+   * Entries this stream keeps in all its per-type collections (names, held, dirty, forced, reported missing); on the
+   * serial executor. What {@link AdsLimits} bounds; 0 once closed.
+   */
+  int retainedEntries() {
+    int n = 0;
+    for (TypeState t : types.values()) {
+      n += t.retained();
+    }
+    return n;
+  }
+
+  boolean isClosed() {
+    return closed;
   }
 
   /** A consistent copy of this stream's state for debug output; runs on the serial executor. */

@@ -244,7 +244,7 @@ class SotwProtocolTest {
 
   @Test
   void oversizedNameAndTooManyNamesCloseTheStreamWithAClearStatus() throws Exception {
-    try (AdsHarness small = new AdsHarness(ClientAuthorizer.trustNodeId(), new AdsLimits(3, 16))) {
+    try (AdsHarness small = new AdsHarness(ClientAuthorizer.trustNodeId(), AdsLimits.defaults().withNames(3, 16))) {
       small.publish(base());
       AdsHarness.Sotw a = small.sotw("node-1");
       a.subscribe(ENDPOINT, "x".repeat(17));

@@ -1,6 +1,7 @@
 package dev.trellis.xds.testing;
 
 import com.google.common.util.concurrent.MoreExecutors;
+import dev.trellis.mtls.refusal.RefusalLog;
 import dev.trellis.xds.cache.ConfigStore;
 import dev.trellis.xds.cache.Snapshot;
 import dev.trellis.xds.resource.ResourceType;
@@ -43,7 +44,11 @@ public final class AdsHarness implements AutoCloseable {
   }
 
   public AdsHarness(ClientAuthorizer authorizer, AdsLimits limits) {
-    ads = new AdsServer(store, authorizer, limits, MoreExecutors.directExecutor(), Clock.systemUTC());
+    this(authorizer, limits, new RefusalLog(line -> {}, RefusalLog.DEFAULT_INTERVAL, Clock.systemUTC()));
+  }
+
+  public AdsHarness(ClientAuthorizer authorizer, AdsLimits limits, RefusalLog refusals) {
+    ads = new AdsServer(store, authorizer, limits, MoreExecutors.directExecutor(), Clock.systemUTC(), refusals);
     startServer();
     channel = InProcessChannelBuilder.forName(name).directExecutor().build();
   }

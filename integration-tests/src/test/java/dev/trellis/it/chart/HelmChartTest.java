@@ -243,12 +243,19 @@ class HelmChartTest {
         "--control-plane", "trellis-control-plane.trellis-system.svc:15012",
         "--control-plane-ca", "/var/run/trellis/ca/root-cert.pem",
         "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent",
+        "--agent-state", "/var/run/trellis/agent-state.json",
         "--ebpf-pins", "/sys/fs/bpf/trellis", "--tracing-sampling", "0.01");
     assertThat(proxy.getPorts()).extracting(p -> p.getContainerPort()).containsExactly(15001, 15006, 15008, 15020);
     assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
     assertThat(proxy.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15020);
     assertThat(mounts(proxy)).containsEntry("trellis-token", "/var/run/secrets/trellis")
-        .containsEntry("trellis-ca", "/var/run/trellis/ca").containsEntry("bpffs", "/sys/fs/bpf");
+        .containsEntry("trellis-ca", "/var/run/trellis/ca").containsEntry("bpffs", "/sys/fs/bpf")
+        .containsEntry("trellis-run", "/var/run/trellis").containsEntry("netns", "/var/run/netns");
+    assertThat(mount(proxy, "trellis-run").getReadOnly()).as("the proxy only reads the agent's state").isTrue();
+    assertThat(mount(proxy, "netns").getReadOnly()).isTrue();
+    assertThat(mount(proxy, "netns").getMountPropagation()).as("namespaces of pods started later")
+        .isEqualTo("HostToContainer");
+    assertThat(hostPaths(pod)).containsEntry("netns", "/var/run/netns");
 
     Container agent = container(pod, "node-agent");
     assertThat(agent.getImage()).isEqualTo(proxy.getImage());
@@ -299,6 +306,18 @@ class HelmChartTest {
         .getTemplate().getSpec();
     assertThat(container(off, "node-proxy").getArgs()).containsSubsequence("--telemetry", "off")
         .doesNotContain("--tracing-sampling");
+  }
+
+  @Test
+  void theEgressAllowListBecomesTheControlPlanesFlagAndIsAbsentByDefault() {
+    Container cp = only(find(render(Map.of("egress.allowCidrs[0]", "169.254.169.254/32",
+        "egress.allowCidrs[1]", "10.0.0.0/8")), Deployment.class,
+        "trellis-control-plane").getSpec().getTemplate().getSpec().getContainers());
+    assertThat(cp.getArgs()).endsWith("--egress-allow-cidrs", "169.254.169.254/32,10.0.0.0/8");
+    assertThat(only(find(render(Map.of()), Deployment.class, "trellis-control-plane").getSpec().getTemplate().getSpec()
+        .getContainers()).getArgs()).doesNotContain("--egress-allow-cidrs");
+    assertThatThrownBy(() -> render(Map.of("egress.allowCidrs[0]", "metadata.internal")))
+        .hasMessageContaining("egress/allowCidrs");
   }
 
   @Test

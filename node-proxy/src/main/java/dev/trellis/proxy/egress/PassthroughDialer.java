@@ -54,7 +54,8 @@ public final class PassthroughDialer implements AutoCloseable {
   private final boolean capture;
   private volatile EgressFacts facts;
   private int selfFd = -1;
-  private java.util.concurrent.ScheduledFuture<?> refresh;
+  private volatile java.util.concurrent.ScheduledFuture<?> refresh;
+  private volatile boolean closed;
 
   private PassthroughDialer(boolean capture, InetAddress nodeAddress, Path agentState, LongSupplier ticker) {
     this.capture = capture;
@@ -84,9 +85,17 @@ public final class PassthroughDialer implements AutoCloseable {
     PassthroughDialer d = new PassthroughDialer(true, nodeAddress, agentState, ticker);
     boolean podNetns = d.openNetnsThread();
     d.facts = new EgressFacts(d.readNodeAddresses(), podNetns);
-    d.refresh = scheduler.scheduleWithFixedDelay(d::refreshNodeAddresses, REFRESH_SECONDS, REFRESH_SECONDS,
-        TimeUnit.SECONDS);
+    d.scheduleRefresh(scheduler);
     return d;
+  }
+
+  private void scheduleRefresh(ScheduledExecutorService scheduler) {
+    refresh = scheduler.schedule(() -> {
+      refreshNodeAddresses();
+      if (!closed) {
+        scheduleRefresh(scheduler);
+      }
+    }, REFRESH_SECONDS, TimeUnit.SECONDS);
   }
 
   /** The node's facts as of now (a value; replaced when the node's addresses change). */
@@ -108,6 +117,16 @@ public final class PassthroughDialer implements AutoCloseable {
   public Future<Channel> dial(EventLoop loop, int connectTimeoutMillis, Via via, InetAddress source,
       InetSocketAddress destination) {
     Promise<Channel> promise = loop.newPromise();
+    try {
+      dial(loop, connectTimeoutMillis, via, source, destination, promise);
+    } catch (RuntimeException e) { // e.g. no epoll transport for IP_TRANSPARENT
+      promise.tryFailure(e);
+    }
+    return promise;
+  }
+
+  private void dial(EventLoop loop, int connectTimeoutMillis, Via via, InetAddress source,
+      InetSocketAddress destination, Promise<Channel> promise) {
     switch (via) {
       case NODE -> complete(Transport.relayConnection(loop, connectTimeoutMillis).connect(destination), promise);
       case POD_ADDRESS -> complete(Transport.relayConnectionFrom(loop, connectTimeoutMillis, source)
@@ -122,7 +141,6 @@ public final class PassthroughDialer implements AutoCloseable {
         }
       }
     }
-    return promise;
   }
 
   private static void complete(ChannelFuture connect, Promise<Channel> promise) {
@@ -155,7 +173,7 @@ public final class PassthroughDialer implements AutoCloseable {
           + " (is the node agent running with --state-file there?)", null));
       return;
     }
-    ChannelFuture connect;
+    ChannelFuture connect = null;
     try {
       int fd = netns.open(path);
       try {
@@ -169,6 +187,9 @@ public final class PassthroughDialer implements AutoCloseable {
         netns.close(fd);
       }
     } catch (IOException | RuntimeException e) {
+      if (connect != null) {
+        connect.channel().close();
+      }
       fail(promise, new EgressException(EgressException.Reason.NETNS_FAILED, "pod " + source.getHostAddress() + ": "
           + e.getMessage(), e));
       return;
@@ -255,8 +276,10 @@ public final class PassthroughDialer implements AutoCloseable {
 
   @Override
   public void close() {
-    if (refresh != null) {
-      refresh.cancel(false);
+    closed = true;
+    var pending = refresh;
+    if (pending != null) {
+      pending.cancel(false);
     }
     if (netnsThread != null) {
       netnsThread.execute(() -> {

@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
  * leave the machine): dials {@code DESTINATION} as {@code POD} the way {@code VIA} says, sends one HTTP/1.0 request
  * and prints {@code local <address>} and the response, or {@code failed <reason>}.
  *
- * <pre>EgressDialProbe AGENT_STATE_FILE NODE_ADDRESS POD VIA DESTINATION_IP:PORT</pre>
+ * <pre>EgressDialProbe AGENT_STATE_FILE NODE_ADDRESS POD VIA DESTINATION_IP:PORT [N (then times N more dials)]</pre>
  */
 public final class EgressDialProbe {
 
@@ -47,6 +47,16 @@ public final class EgressDialProbe {
       Channel ch = dialed.getNow();
       System.out.println("local " + ((InetSocketAddress) ch.localAddress()).getAddress().getHostAddress());
       System.out.print(exchange(ch));
+      if (args.length > 5) { // a measurement: N more dials one after the other, each closed once connected
+        int n = Integer.parseInt(args[5]);
+        long start = System.nanoTime();
+        for (int i = 0; i < n; i++) {
+          dialer.dial(loops.next(), 3000, Via.valueOf(args[3]), InetAddress.ofLiteral(args[2]),
+              new InetSocketAddress(args[4].substring(0, colon), Integer.parseInt(args[4].substring(colon + 1))))
+              .get(10, TimeUnit.SECONDS).close().sync();
+        }
+        System.out.printf("%d dials via %s: %.1f us each%n", n, args[3], (System.nanoTime() - start) / 1e3 / n);
+      }
     } finally {
       scheduler.shutdownNow();
       loops.shutdownGracefully(0, 1, TimeUnit.SECONDS);

@@ -49,9 +49,10 @@ class PodNetnsDialIT {
     }
   }
 
-  NamespaceCluster.Result probe(String pod, String via) throws Exception {
+  NamespaceCluster.Result probe(String pod, String via, String... more) throws Exception {
     List<String> cmd = new ArrayList<>(List.of(NamespaceCluster.java(EgressDialProbe.class, state.toString(),
         "10.71.1.1", pod, via, "10.71.9.2:8080").toArray(String[]::new)));
+    cmd.addAll(List.of(more));
     cmd.add(1, "-Dtrellis.transport=epoll");
     return cluster.exec(cluster.netns("n1"), null, 60, cmd.toArray(String[]::new));
   }
@@ -62,6 +63,17 @@ class PodNetnsDialIT {
     assertThat(r.output()).as(r.output()).contains("transport EPOLL, pod netns true").contains("local 10.71.1.2\n")
         .contains("HTTP/1.1 200").endsWith("peer 10.71.1.2\n");
     assertThat(cluster.log("peer")).contains("peer 10.71.1.2 -> 10.71.9.2:8080");
+  }
+
+  @Test
+  void manyDialsInARowEachEnterTheNamespaceAndComeBack() throws Exception {
+    // Also a rough measure of what entering the namespace costs per connection (printed, not asserted).
+    NamespaceCluster.Result netns = probe(pod.ip(), "POD_NETNS", "300");
+    NamespaceCluster.Result node = probe(pod.ip(), "NODE", "300");
+    System.out.println(netns.output().lines().filter(l -> l.contains("dials via")).findFirst().orElse("")
+        + "; " + node.output().lines().filter(l -> l.contains("dials via")).findFirst().orElse(""));
+    assertThat(netns.output()).as(netns.output()).contains("300 dials via POD_NETNS");
+    assertThat(node.output()).as(node.output()).contains("300 dials via NODE").endsWith(" us each\n");
   }
 
   @Test

@@ -21,9 +21,9 @@ import org.slf4j.LoggerFactory;
 /**
  * What happens to an outbound connection once its original destination is known, whatever brought
  * it in (the SOCKS5 or HTTP CONNECT entry, or transparent capture): {@link OutboundDecision}
- * decides, this does the I/O (passthrough through the {@link PassthroughDialer}). L7 connections are accepted at once and handed to the HTTP pipeline;
- * L4 and passthrough connections are accepted only once their upstream is connected, so a client
- * sees a refusal rather than a connection that dies.
+ * decides, this does the I/O (passthrough through the {@link PassthroughDialer}). L7 connections are
+ * accepted at once and handed to the HTTP pipeline; L4 and passthrough connections are accepted only
+ * once their upstream is connected, so a client sees a refusal rather than a connection that dies.
  */
 public final class OutboundDispatch implements EntryDispatcher {
 

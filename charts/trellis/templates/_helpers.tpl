@@ -91,7 +91,7 @@ API server allows Bidirectional only in privileged containers).
 runAsUser: 0
 runAsNonRoot: false
 privileged: false
-allowPrivilegeEscalation: false
+allowPrivilegeEscalation: {{ .escalation | default false }}
 readOnlyRootFilesystem: true
 seccompProfile:
   type: RuntimeDefault

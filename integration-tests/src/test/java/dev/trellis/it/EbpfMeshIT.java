@@ -1,9 +1,11 @@
 package dev.trellis.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -82,6 +84,23 @@ class EbpfMeshIT extends TransparentMeshIT {
     assertThat(r.exitCode()).as(r.output()).isZero();
     assertThat(originalDestinationsFrom(client)).isTrue();
     assertThat(originalDestinationsFrom(optOut)).isFalse();
+  }
+
+  @Test
+  @Order(2)
+  void passthroughLeavesThroughThePodsOwnInterfaceFromASocketInItsNamespace() throws Exception {
+    // The pod's own connect goes to the proxy (10.10.0.1:15001): a SYN to the host on the pod's interface can only
+    // be the proxy's, from a socket it made inside the pod's namespace.
+    String veth = cluster.exec(cluster.netns("n1"), null, 10, "ip", "-o", "-4", "addr", "show", "to", "10.11.1.1/32")
+        .output().strip().split("\\s+")[1];
+    cluster.start("syn", cluster.netns("n1"), null, List.of("tcpdump", "-i", veth, "-n", "-l",
+        "tcp[tcpflags] & tcp-syn != 0 and tcp[tcpflags] & tcp-ack == 0 and dst host 10.13.0.2 and dst port 8080"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> cluster.log("syn").contains("listening on"));
+    assertThat(curl(client, "http://10.13.0.2:8080/").output()).isEqualTo("peer 10.11.1.2\n 200");
+    await().atMost(Duration.ofSeconds(10)).until(() -> cluster.log("syn").contains("10.11.1.2."));
+    cluster.stop("syn");
+    assertThat(cluster.log("syn")).containsPattern("IP 10\\.11\\.1\\.2\\.\\d+ > 10\\.13\\.0\\.2\\.8080: Flags \\[S\\]");
+    assertThat(cluster.log("n1-proxy")).contains("leaves from inside each pod's network namespace");
   }
 
   @Override

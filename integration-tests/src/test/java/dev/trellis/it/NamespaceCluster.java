@@ -16,7 +16,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A small "cluster" on this machine for root tests: nodes and pods are network namespaces, each pod joined
- * to its node by a veth pair and given its own cgroup v2 directory, nodes joined by a link. Nothing has a
+ * to its node by a veth pair and given its own cgroup v2 directory, nodes joined by a link; hosts outside the
+ * mesh ({@link #host}) are namespaces joined to a node the same way. Nothing has a
  * route out of these namespaces, so traffic that is not redirected fails instead of leaving the machine.
  * Processes run inside a namespace (and a pod's cgroup) with their output in a log file. {@link #close}
  * removes every process, namespace (veths go with them) and cgroup it made, and its directory (kept when
@@ -35,6 +36,7 @@ final class NamespaceCluster implements AutoCloseable {
   final Path cgroups;
   private final Map<String, String> nodes = new LinkedHashMap<>();
   private final List<Pod> pods = new ArrayList<>();
+  private final List<String> hosts = new ArrayList<>();
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private int veths;
 
@@ -84,6 +86,29 @@ final class NamespaceCluster implements AutoCloseable {
     Pod p = new Pod(name, node, ns, ip, Files.createDirectories(cgroups.resolve(name)));
     pods.add(p);
     return p;
+  }
+
+  /**
+   * A host outside the mesh (no pod, no cgroup, in no pods file): a namespace joined to {@code node} like a pod,
+   * address {@code ip}/24 with a default route via {@code gateway} on the node's side, plus {@code extra} addresses
+   * on its loopback (e.g. a metadata server's 169.254.169.254), each routed to it from the node. Returns its
+   * namespace.
+   */
+  String host(String node, String name, String ip, String gateway, String... extra) throws Exception {
+    String ns = "t" + id + "-" + name;
+    run("ip", "netns", "add", ns);
+    hosts.add(ns);
+    run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
+    String veth = "tv" + id + veths++;
+    run("ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p");
+    configure(nodes.get(node), veth, gateway);
+    configure(ns, veth + "p", ip);
+    run("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", gateway);
+    for (String address : extra) {
+      run("ip", "netns", "exec", ns, "ip", "addr", "add", address + "/32", "dev", "lo");
+      run("ip", "netns", "exec", nodes.get(node), "ip", "route", "add", address + "/32", "via", ip);
+    }
+    return ns;
   }
 
   private void configure(String ns, String veth, String ip) throws Exception {
@@ -173,6 +198,9 @@ final class NamespaceCluster implements AutoCloseable {
     }
     for (Pod p : pods) {
       new ProcessBuilder("ip", "netns", "del", p.netns()).start().waitFor(10, TimeUnit.SECONDS);
+    }
+    for (String ns : hosts) {
+      new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);
     }
     for (String ns : nodes.values()) {
       new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);

@@ -76,7 +76,10 @@ class NftablesRedirectorIT {
     redirector.ensureBase(); // again, as after an agent restart: one table, one chain
     assertThat(run("ip", "netns", "exec", netns, "nft", "list", "tables")).isEqualTo("table inet trellis\n");
     assertThat(table().split("tproxy ip to 127.0.0.1:15001", -1)).as("the outbound rule once").hasSize(2);
-    assertThat(table()).contains("tproxy ip to 127.0.0.1:15001").contains("tcp dport 15008 tproxy ip to 127.0.0.1:15008");
+    assertThat(table()).contains("tproxy ip to 127.0.0.1:15001")
+        .contains("tcp dport 15008 ct direction original tproxy ip to 127.0.0.1:15008")
+        .as("the kernel kept the original-direction guard of inbound capture")
+        .contains("meta l4proto tcp ct direction original tproxy ip to 127.0.0.1:15006");
 
     redirector.install(pod("a", "10.1.0.7", "fd00::7"));
     redirector.install(pod("a", "10.1.0.7", "fd00::7"));

@@ -29,8 +29,9 @@ import org.junit.jupiter.api.TestMethodOrder;
  * exactly as a runtime would. Unmodified curl and a plain gRPC client in the client pod call service VIPs
  * that exist nowhere and get answers from pods on the other node through both proxies; the tests then
  * check what crosses the wire, who the destination saw, STRICT refusing a pod outside the mesh, opt-out,
- * restarts of the agent and the proxy, and un-enrollment removing everything. Methods run in order on one
- * cluster (building it takes a while).
+ * passthrough to a host outside the mesh leaving with the pod's address (and never to link-local or node addresses
+ * unless the mesh file allows them), restarts of the agent and the proxy, and un-enrollment removing everything.
+ * Methods run in order on one cluster (building it takes a while).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -47,6 +48,8 @@ abstract class TransparentMeshIT {
   NamespaceCluster.Pod webV1;
   NamespaceCluster.Pod webV2;
   String link;
+  /** A host outside the mesh beside node 1: a server at 10.13.0.2 and a "metadata server" at 169.254.169.254. */
+  String ext;
 
   /** The node agent's {@code --redirect} mode. */
   abstract String redirectMode();
@@ -125,6 +128,7 @@ abstract class TransparentMeshIT {
     localWeb = cluster.pod("n1", "local-web", "10.11.4.2", "10.11.4.1");
     webV1 = cluster.pod("n2", "web-v1", "10.12.1.2", "10.12.1.1");
     webV2 = cluster.pod("n2", "web-v2", "10.12.2.2", "10.12.2.1");
+    ext = cluster.host("n1", "ext", "10.13.0.2", "10.13.0.1", "169.254.169.254");
 
     Path dir = cluster.dir;
     Files.writeString(dir.resolve("mesh.yaml"), mesh());
@@ -146,6 +150,10 @@ abstract class TransparentMeshIT {
         "10.12.2.2", "8080", "9090", "2"));
     cluster.start("local-web", localWeb.netns(), localWeb.cgroup(), NamespaceCluster.java(PodServer.class, "local-web",
         "10.11.4.2", "8080", "9090", "0"));
+    cluster.start("ext", ext, null, NamespaceCluster.java(PeerServer.class, "10.13.0.2:8080", "10.13.0.2:9999",
+        "169.254.169.254:80"));
+    // A service of node 1 itself, on every address of the node (its pods' gateways too).
+    cluster.start("n1-host", cluster.netns("n1"), null, NamespaceCluster.java(PeerServer.class, "0.0.0.0:18080"));
     await().atMost(Duration.ofSeconds(60)).until(() -> cluster.log("n1-agent").contains("node agent up")
         && cluster.log("n2-agent").contains("node agent up"));
 
@@ -156,7 +164,8 @@ abstract class TransparentMeshIT {
     }
     await().atMost(Duration.ofSeconds(90)).until(() -> ready("n1", "10.10.0.1") && ready("n2", "10.10.0.2")
         && cluster.log("web-v1").contains("ready") && cluster.log("web-v2").contains("ready")
-        && cluster.log("local-web").contains("ready"));
+        && cluster.log("local-web").contains("ready") && cluster.log("ext").contains("ready")
+        && cluster.log("n1-host").contains("ready"));
   }
 
   void startAgent(String node) throws Exception {
@@ -172,7 +181,7 @@ abstract class TransparentMeshIT {
     String address = node.equals("n1") ? "10.10.0.1" : "10.10.0.2";
     List<String> args = new ArrayList<>(List.of("--node", node.equals("n1") ? "node-1" : "node-2", "--address", address,
         "--token-file", cluster.dir.resolve(node + ".token").toString(), "--control-plane", "10.10.0.1:15010",
-        "--capture", "transparent"));
+        "--capture", "transparent", "--agent-state", cluster.dir.resolve(node + "-agent-state.json").toString()));
     if (redirectMode().equals("ebpf")) {
       args.addAll(List.of("--ebpf-pins", pinsOf(node)));
     }
@@ -277,6 +286,53 @@ abstract class TransparentMeshIT {
   }
 
   @Test
+  @Order(2)
+  void passthroughToAHostOutsideTheMeshLeavesWithThePodsAddressAndTheExchangeCompletes() throws Exception {
+    assertThat(curl(client, "http://10.13.0.2:8080/").output()).isEqualTo("peer 10.11.1.2\n 200");
+    assertThat(cluster.log("ext")).contains("peer 10.11.1.2 -> 10.13.0.2:8080")
+        .as("never as a node").doesNotContain("peer 10.10.").doesNotContain("peer 10.13.0.1");
+  }
+
+  @Test
+  @Order(2)
+  void aCapturedPodMayNotReachLinkLocalAddressesOrItsNodeByDefault() throws Exception {
+    // Both are there: the node itself reaches them.
+    assertThat(curlFromNode("n1", "http://169.254.169.254/").output()).isEqualTo("peer 10.13.0.1\n");
+    assertThat(curlFromNode("n1", "http://10.11.1.1:18080/").output()).isEqualTo("peer 10.11.1.1\n");
+    int ext = cluster.log("ext").length();
+    int host = cluster.log("n1-host").length();
+    assertThat(curl(client, "http://169.254.169.254/").output()).doesNotContain("peer 10.").doesNotEndWith(" 200");
+    assertThat(curl(client, "http://10.11.1.1:18080/").output()).as("its gateway is an address of the node")
+        .doesNotContain("peer 10.").doesNotEndWith(" 200");
+    assertThat(cluster.log("ext").substring(ext)).isEmpty();
+    assertThat(cluster.log("n1-host").substring(host)).isEmpty();
+    assertThat(cluster.log("n1-proxy"))
+        .contains("refused 10.11.1.2 -> 169.254.169.254:80: destination 169.254.169.254 is link-local")
+        .contains("refused 10.11.1.2 -> 10.11.1.1:18080: destination 10.11.1.1 is an address of this node");
+  }
+
+  @Test
+  @Order(3)
+  void theMeshFilesEgressAllowListLetsCapturedPodsReachTheMetadataServerAsThemselves() throws Exception {
+    Path mesh = cluster.dir.resolve("mesh.yaml");
+    Files.writeString(mesh, mesh() + "egress: {allowCidrs: [169.254.169.254/32]}\n");
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+        .until(() -> curl(client, "http://169.254.169.254/").output().equals("peer 10.11.1.2\n 200"));
+    assertThat(cluster.log("ext")).contains("peer 10.11.1.2 -> 169.254.169.254:80");
+    Files.writeString(mesh, mesh());
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500))
+        .until(() -> !curl(client, "http://169.254.169.254/").output().endsWith(" 200"));
+  }
+
+  @Test
+  @Order(3)
+  void anExcludedPortsExchangeCompletesBecauseInboundCaptureLeavesRepliesToThePodAlone() throws Exception {
+    // Excluded: not redirected, so the pod's own socket. The reply is addressed to the pod, like inbound traffic,
+    // and must not be handed to the inbound listener (which would answer it with a reset).
+    assertThat(curl(client, "http://10.13.0.2:9999/").output()).isEqualTo("peer 10.11.1.2\n 200");
+  }
+
+  @Test
   @Order(3)
   void strictRefusesAPodOutsideTheMeshAndOptedOutOrLegacyPodsAreNotCaptured() throws Exception {
     NamespaceCluster.Result direct = curl(legacy, "http://10.12.1.2:8080/");
@@ -316,9 +372,12 @@ abstract class TransparentMeshIT {
     await().atMost(Duration.ofSeconds(30)).until(() -> cluster.log("grpc-across-restart").contains("ok web-v"));
     cluster.stop("n1-agent");
     assertThat(curl(client, "http://10.96.0.10/").output()).as("agent down: redirection stays").endsWith(" 200");
+    assertThat(curl(client, "http://10.13.0.2:8080/").output()).as("agent down: passthrough as the pod")
+        .isEqualTo("peer 10.11.1.2\n 200");
     startAgent("n1");
     await().atMost(Duration.ofSeconds(60)).until(() -> cluster.log("n1-agent").split("node agent up").length > 2);
     assertThat(curl(client, "http://10.96.0.10/").output()).endsWith(" 200");
+    assertThat(curl(client, "http://10.13.0.2:8080/").output()).isEqualTo("peer 10.11.1.2\n 200");
     assertThat(calls.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
     assertThat(calls.exitValue()).as(cluster.log("grpc-across-restart")).isZero();
     assertThat(cluster.log("grpc-across-restart").lines().filter(l -> l.startsWith("ok ")).count()).isEqualTo(30);
@@ -335,6 +394,8 @@ abstract class TransparentMeshIT {
     for (int i = 0; i < 5; i++) {
       assertThat(curl(client, "http://10.96.0.10/").output()).endsWith(" 200");
     }
+    assertThat(curl(client, "http://10.13.0.2:8080/").output()).as("passthrough as the pod after a proxy restart")
+        .isEqualTo("peer 10.11.1.2\n 200");
   }
 
   @Test

@@ -9,6 +9,8 @@ import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.admin.ProxyAdminServer;
 import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.egress.PassthroughDialer;
+import dev.trellis.proxy.entry.Arrival;
 import dev.trellis.proxy.entry.CaptureServer;
 import dev.trellis.proxy.entry.EntryServer;
 import dev.trellis.proxy.identity.CertificateManager;
@@ -36,8 +38,6 @@ import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.NetworkInterface;
-import java.net.SocketException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
@@ -94,6 +94,8 @@ public final class NodeProxy implements AutoCloseable {
   private EntryServer plaintextInbound;
   private CaptureServer captureOutbound;
   private CaptureServer captureInbound;
+  /** How passthrough connections leave (capture mode: as the pod), and the node's own addresses. */
+  private PassthroughDialer egress;
   /** Original destinations of eBPF-redirected connections; null without eBPF lookups. */
   private final RedirectLookup redirects;
   /** The standard and configured proxy ports (computed once: the capture listener checks it per connection). */
@@ -164,11 +166,13 @@ public final class NodeProxy implements AutoCloseable {
       if (capture) {
         // Every address: TPROXY hands over connections for pod and service addresses, eBPF sends them to the
         // node address, and this proxy dials its own HBONE listener on loopback for pods of this node.
+        egress = PassthroughDialer.capture(InetAddress.ofLiteral(options.address()), options.agentState(), control,
+            ticker);
         hbone = HboneServer.start(Transport.transparent(new ServerBootstrap()), loops,
             new InetSocketAddress(ANY, options.hbonePort()), state::current, certificates, options.trustDomain(),
             ownPorts, inspection, inbound, refusals, clock);
         captureOutbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.entryPort()),
-            this::outboundDestination, new OutboundDispatch(outbound));
+            this::outboundDestination, new OutboundDispatch(outbound, egress));
         captureInbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.inboundPort()),
             plaintext);
       } else {
@@ -200,12 +204,12 @@ public final class NodeProxy implements AutoCloseable {
    * connection made straight to one of this proxy's ports on one of this node's addresses was not redirected
    * and is refused (forwarding it would loop).
    */
-  private InetSocketAddress outboundDestination(Channel accepted) {
+  private CaptureServer.Original outboundDestination(Channel accepted) {
     InetSocketAddress peer = (InetSocketAddress) accepted.remoteAddress();
     if (redirects != null) {
       Optional<InetSocketAddress> original = redirects.find(peer);
       if (original.isPresent()) {
-        return original.get();
+        return new CaptureServer.Original(original.get(), Arrival.EBPF);
       }
     }
     InetSocketAddress local = (InetSocketAddress) accepted.localAddress();
@@ -214,16 +218,12 @@ public final class NodeProxy implements AutoCloseable {
           + " (this node's capture listener) is closed: forwarding it would loop");
       return null;
     }
-    return local;
+    return new CaptureServer.Original(local, Arrival.TPROXY);
   }
 
-  private static boolean isThisNode(InetAddress address) {
-    try {
-      return address.isAnyLocalAddress() || address.isLoopbackAddress()
-          || NetworkInterface.getByInetAddress(address) != null;
-    } catch (SocketException e) {
-      return true;
-    }
+  private boolean isThisNode(InetAddress address) {
+    return address.isAnyLocalAddress() || address.isLoopbackAddress()
+        || egress.facts().nodeAddresses().contains(address);
   }
 
   /** The standard proxy ports plus the configured ones: HBONE never forwards to them. */
@@ -320,7 +320,7 @@ public final class NodeProxy implements AutoCloseable {
       inspection.close();
     }
     for (AutoCloseable c : new AutoCloseable[] {admin, entry, plaintextInbound, captureOutbound, captureInbound, hbone,
-        outbound}) {
+        outbound, egress}) {
       if (c != null) {
         try {
           c.close();

@@ -17,6 +17,7 @@ import java.util.concurrent.CountDownLatch;
  *                    [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008] [--admin-port 15020]
  *                    [--debug-admin-port 15000]
  *                    [--capture none|transparent] [--ebpf-pins /sys/fs/bpf/trellis]
+ *                    [--agent-state /var/run/trellis/agent-state.json]
  *                    [--control-plane-ca /var/run/trellis/ca/root-cert.pem]
  * trellis node-proxy agent ...   (the node agent, see {@link NodeAgentMain})
  * </pre>
@@ -125,6 +126,14 @@ public final class NodeProxyMain {
         return;
       }
     }
+    if (opts.containsKey("agent-state")) {
+      if (options.capture() != NodeProxyOptions.Capture.TRANSPARENT) {
+        System.err.println("error: --agent-state needs --capture transparent (it finds captured pods' network "
+            + "namespaces)");
+        System.exit(2);
+      }
+      options = options.withAgentState(Path.of(opts.get("agent-state")));
+    }
     NodeProxy.RedirectLookup redirects = null;
     if (opts.containsKey("ebpf-pins")) {
       if (options.capture() != NodeProxyOptions.Capture.TRANSPARENT) {
@@ -196,6 +205,8 @@ public final class NodeProxyMain {
         + " [--control-plane HOST:PORT] [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008]"
         + " [--admin-port 15020 (health, metrics)] [--debug-admin-port 15000 (/config_dump, /clusters, /connections;"
         + " loopback only: the node address if it is loopback, else 127.0.0.1)] [--capture none|transparent] [--ebpf-pins DIR (eBPF redirection's pins)]"
+        + " [--agent-state FILE (the node agent's --state-file: passthrough of eBPF-captured pods leaves from inside"
+        + " their network namespaces)]"
         + " [--control-plane-ca FILE (TLS to the control plane, trusting this PEM root bundle; default plaintext)]"
         + " [--telemetry on|off] [--tracing-sampling 0.01] [--otlp-grpc URL] [--otlp-http URL] [--zipkin URL]"
         + " [--max-queued-spans 2048] [--access-log stdout|stderr|FILE] [--access-log-sampling 1] (docs/telemetry.md)");

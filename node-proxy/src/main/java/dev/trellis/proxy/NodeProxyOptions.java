@@ -20,10 +20,13 @@ import dev.trellis.mtls.identity.TrustDomain;
  * @param tokenFile where {@code token} came from, read again when it changes (a rotated projected token), or null
  * @param controlPlaneCa the PEM root bundle the control plane's TLS certificate must chain to, or null for a
  *     plaintext channel (local mode)
+ * @param agentState the node agent's state file (capture mode): where each captured pod's network namespace is
+ *     found, so passthrough connections of eBPF-captured pods are dialed from inside it; null: from the node's
+ *     namespace with the pod's address
  */
 public record NodeProxyOptions(String node, String address, String controlPlane, String token, TrustDomain trustDomain,
     int entryPort, int hbonePort, int adminPort, int inboundPort, Capture capture, java.nio.file.Path tokenFile,
-    java.nio.file.Path controlPlaneCa, int debugAdminPort) {
+    java.nio.file.Path controlPlaneCa, int debugAdminPort, java.nio.file.Path agentState) {
 
   /** The debug admin port's default (Envoy's admin port in Istio). */
   public static final int DEBUG_ADMIN_PORT = 15000;
@@ -46,39 +49,45 @@ public record NodeProxyOptions(String node, String address, String controlPlane,
 
   public static NodeProxyOptions local(String node, String address, String controlPlane, String token) {
     return new NodeProxyOptions(node, address, controlPlane, token, TrustDomain.CLUSTER_LOCAL, 15001, 15008, 15020, 15006,
-        Capture.NONE, null, null, DEBUG_ADMIN_PORT);
+        Capture.NONE, null, null, DEBUG_ADMIN_PORT, null);
   }
 
   public NodeProxyOptions withPorts(int entry, int hbone, int admin) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entry, hbone, admin, inboundPort,
-        capture, tokenFile, controlPlaneCa, debugAdminPort);
+        capture, tokenFile, controlPlaneCa, debugAdminPort, agentState);
   }
 
   public NodeProxyOptions withInboundPort(int inbound) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort, inbound,
-        capture, tokenFile, controlPlaneCa, debugAdminPort);
+        capture, tokenFile, controlPlaneCa, debugAdminPort, agentState);
   }
 
   public NodeProxyOptions withCapture(Capture mode) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, mode, tokenFile, controlPlaneCa, debugAdminPort);
+        inboundPort, mode, tokenFile, controlPlaneCa, debugAdminPort, agentState);
   }
 
   /** TLS to the control plane, trusting the roots in {@code caFile} (null: plaintext). */
   public NodeProxyOptions withControlPlaneCa(java.nio.file.Path caFile) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, capture, tokenFile, caFile, debugAdminPort);
+        inboundPort, capture, tokenFile, caFile, debugAdminPort, agentState);
   }
 
   /** The debug admin port (0: any free port), on loopback. */
   public NodeProxyOptions withDebugAdminPort(int port) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, capture, tokenFile, controlPlaneCa, port);
+        inboundPort, capture, tokenFile, controlPlaneCa, port, agentState);
   }
 
   /** The token came from {@code file}: read it again whenever the file changes. */
   public NodeProxyOptions withTokenFile(java.nio.file.Path file) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, capture, file, controlPlaneCa, debugAdminPort);
+        inboundPort, capture, file, controlPlaneCa, debugAdminPort, agentState);
+  }
+
+  /** Capture mode: pods' network namespaces are read from the node agent's state file {@code file}. */
+  public NodeProxyOptions withAgentState(java.nio.file.Path file) {
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
+        inboundPort, capture, tokenFile, controlPlaneCa, debugAdminPort, file);
   }
 }

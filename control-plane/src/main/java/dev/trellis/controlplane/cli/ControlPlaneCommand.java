@@ -84,6 +84,11 @@ final class ControlPlaneCommand implements Callable<Integer> {
       + "services (default: ${DEFAULT-VALUE}).")
   String clusterDomain;
 
+  @Option(names = "--egress-allow-cidrs", split = ",", description = "Cluster mode: address prefixes captured pods "
+      + "may reach by passthrough although they are link-local or a node's own address (refused by default), e.g. "
+      + "169.254.169.254/32 for a cloud metadata server. Local mode: the mesh file's egress.allowCidrs.")
+  java.util.List<String> egressAllowCidrs;
+
   @Override
   public Integer call() throws Exception {
     PrintWriter out = spec.commandLine().getOut();
@@ -135,6 +140,13 @@ final class ControlPlaneCommand implements Callable<Integer> {
           dev.trellis.controlplane.cluster.Leadership.Timings.defaults(), java.time.Duration.ofMinutes(2));
     } catch (IllegalArgumentException | dev.trellis.mtls.MtlsException e) {
       spec.commandLine().getErr().println("error: " + e.getMessage());
+      return 2;
+    }
+    try {
+      cluster = cluster.withEgress(new dev.trellis.controlplane.model.MeshEgress(egressAllowCidrs == null
+          ? java.util.List.of() : egressAllowCidrs.stream().filter(c -> !c.isBlank()).toList()));
+    } catch (IllegalArgumentException e) {
+      spec.commandLine().getErr().println("error: --egress-allow-cidrs: " + e.getMessage());
       return 2;
     }
     ControlPlaneOptions options = ControlPlaneOptions.kubernetes(cluster).withPorts(xdsPort, xdsTlsPort, adminPort)

@@ -93,7 +93,8 @@ final class LaunchPlan {
     for (MeshNode node : local.mesh().nodes()) {
       Launch p = nodeProxy(node, layout);
       List<String> command = new ArrayList<>(p.command());
-      command.addAll(List.of("--control-plane", net.gateway() + ":" + CONTROL_PLANE_XDS, "--capture", "transparent"));
+      command.addAll(List.of("--control-plane", net.gateway() + ":" + CONTROL_PLANE_XDS, "--capture", "transparent",
+          "--agent-state", agentState(layout, node.name()).toString())); // passthrough from inside pods' namespaces
       String netns = NetnsPlan.nodeNetns(node.name());
       out.add(new Launch(p.name(), p.role(), inNetns(netns, null, command), p.env(), p.workDir(), p.log(), p.address(),
           List.of(PROXY_ENTRY, 15006, 15008, PROXY_ADMIN), p.admin(), p.ready(), p.secretFile(), p.secret()));

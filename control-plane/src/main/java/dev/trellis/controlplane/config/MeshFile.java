@@ -3,6 +3,7 @@ package dev.trellis.controlplane.config;
 import dev.trellis.controlplane.model.AuthorizationPolicy;
 import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshEgress;
 import dev.trellis.controlplane.model.MeshTelemetry;
 import dev.trellis.controlplane.model.MeshNode;
 import dev.trellis.controlplane.model.MtlsMode;
@@ -39,7 +40,7 @@ import org.snakeyaml.engine.v2.nodes.Node;
 public final class MeshFile {
 
   static final Set<String> ROOT = Set.of("trustDomain", "clusterDomain", "mtls", "nodes", "workloads", "services",
-      "routes", "policies", "authorizations", "telemetry");
+      "routes", "policies", "authorizations", "telemetry", "egress");
   /** Mesh files larger than this are refused before parsing. */
   static final int MAX_BYTES = 16 * 1024 * 1024;
 
@@ -141,8 +142,27 @@ public final class MeshFile {
       }
       MeshTelemetry telemetry = f.containsKey("telemetry") ? TelemetrySection.parse(f.get("telemetry"), baseDir)
           : MeshTelemetry.DEFAULTS;
+      MeshEgress egress = f.containsKey("egress") ? egress(f.get("egress")) : MeshEgress.DEFAULTS;
       return new Mesh(td, clusterDomain == null ? "cluster.local" : clusterDomain, mtls, nodes, workloads, svcs, routes,
-          policies, authz, telemetry);
+          policies, authz, telemetry, egress);
+    }
+
+    /** {@code egress: {allowCidrs: [...]}}: each entry an address prefix (or one address). */
+    private static MeshEgress egress(YamlValue v) {
+      Map<String, YamlValue> f = v.fields(Set.of("allowCidrs"));
+      List<String> allow = new ArrayList<>();
+      for (YamlValue item : f.containsKey("allowCidrs") ? f.get("allowCidrs").list() : List.<YamlValue>of()) {
+        String s = item.string();
+        if (s == null) {
+          continue;
+        }
+        try {
+          allow.add(MeshEgress.cidr(s));
+        } catch (IllegalArgumentException e) {
+          item.problem(e.getMessage());
+        }
+      }
+      return new MeshEgress(allow);
     }
 
     private static List<YamlValue> section(Map<String, YamlValue> f, String name) {

@@ -13,10 +13,19 @@ import java.util.Optional;
  * @param defaultMtls mTLS mode of workloads that do not set one
  * @param telemetry what node proxies record (the mesh file's {@code telemetry} section; in a cluster the chart's
  *     values decide, and this is the default)
+ * @param egress what captured pods may reach by passthrough beyond the defaults
  */
 public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
     List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
-    List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry) {
+    List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry, MeshEgress egress) {
+
+  /** A mesh with default egress settings. */
+  public Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
+      List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
+      List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry) {
+    this(trustDomain, clusterDomain, defaultMtls, nodes, workloads, services, routes, policies, authorizations,
+        telemetry, MeshEgress.DEFAULTS);
+  }
 
   /** A mesh with default telemetry settings. */
   public Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
@@ -28,12 +37,19 @@ public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defau
 
   public Mesh {
     java.util.Objects.requireNonNull(telemetry, "telemetry");
+    java.util.Objects.requireNonNull(egress, "egress");
     nodes = List.copyOf(nodes);
     workloads = List.copyOf(workloads);
     services = List.copyOf(services);
     routes = List.copyOf(routes);
     policies = List.copyOf(policies);
     authorizations = List.copyOf(authorizations);
+  }
+
+  /** The same mesh with {@code settings} for egress (cluster mode: from the control plane's flags). */
+  public Mesh withEgress(MeshEgress settings) {
+    return new Mesh(trustDomain, clusterDomain, defaultMtls, nodes, workloads, services, routes, policies,
+        authorizations, telemetry, settings);
   }
 
   public Optional<Service> service(ObjectRef ref) {

@@ -210,7 +210,8 @@ public final class ControlPlane implements AutoCloseable {
   }
 
   /** On the config thread: the first mesh completes start-up; later ones are published like mesh-file edits. */
-  private void onClusterMesh(Mesh mesh) {
+  private void onClusterMesh(Mesh fromCluster) {
+    Mesh mesh = fromCluster.withEgress(options.cluster().egress()); // the control plane's flag, not an API object
     if (!firstClusterMesh.isDone()) {
       firstClusterMesh.complete(mesh);
       return;

@@ -2,6 +2,7 @@ package dev.trellis.controlplane.server;
 
 import dev.trellis.ca.server.BearerAuthInterceptor.Anonymous;
 import dev.trellis.controlplane.cluster.Leadership;
+import dev.trellis.controlplane.model.MeshEgress;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.mtls.identity.TrustDomain;
 import java.nio.file.Path;
@@ -41,10 +42,26 @@ public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int
    * @param podName this replica's name (its identity in the Lease)
    * @param trustedNodeProxies the node proxies' service accounts, {@code namespace/name}
    * @param startTimeout how long the informers may take to list the cluster before start-up fails
+   * @param egress what captured pods may reach by passthrough beyond the defaults ({@code --egress-allow-cidrs})
    */
   public record Cluster(String namespace, String podName, Set<String> trustedNodeProxies, TrustDomain trustDomain,
-      String clusterDomain, MtlsMode defaultMtls, Leadership.Timings leaseTimings, Duration startTimeout) {
+      String clusterDomain, MtlsMode defaultMtls, Leadership.Timings leaseTimings, Duration startTimeout,
+      MeshEgress egress) {
+
+    /** Default egress settings. */
+    public Cluster(String namespace, String podName, Set<String> trustedNodeProxies, TrustDomain trustDomain,
+        String clusterDomain, MtlsMode defaultMtls, Leadership.Timings leaseTimings, Duration startTimeout) {
+      this(namespace, podName, trustedNodeProxies, trustDomain, clusterDomain, defaultMtls, leaseTimings, startTimeout,
+          MeshEgress.DEFAULTS);
+    }
+
+    public Cluster withEgress(MeshEgress settings) {
+      return new Cluster(namespace, podName, trustedNodeProxies, trustDomain, clusterDomain, defaultMtls, leaseTimings,
+          startTimeout, settings);
+    }
+
     public Cluster {
+      java.util.Objects.requireNonNull(egress, "egress");
       trustedNodeProxies = Set.copyOf(trustedNodeProxies);
       if (trustedNodeProxies.isEmpty()) {
         throw new IllegalArgumentException("trusted node proxies: none (expected: at least one namespace/name, e.g. "

@@ -2,11 +2,16 @@ package dev.trellis.controlplane.translate;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.UInt32Value;
+import com.google.protobuf.ListValue;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
 import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshEgress;
 import dev.trellis.controlplane.model.Service;
 import dev.trellis.controlplane.model.ServicePort;
 import io.envoyproxy.envoy.config.core.v3.Address;
 import io.envoyproxy.envoy.config.core.v3.CidrRange;
+import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
 import io.envoyproxy.envoy.config.listener.v3.ApiListener;
 import io.envoyproxy.envoy.config.listener.v3.Filter;
@@ -26,7 +31,7 @@ import java.util.List;
  * Listeners: an API listener named {@code <fqdn>:<port>} per HTTP service port (what proxyless gRPC
  * and Envoy ask for by name), and the node proxies' capture listener with one filter chain per
  * service VIP:port — HTTP connection manager with RDS for HTTP ports, TCP proxy for the rest —
- * and a passthrough chain for everything else. Pure.
+ * and a passthrough chain for everything else (carrying the mesh's egress allow-list). Pure.
  */
 final class ListenerTranslation {
 
@@ -76,10 +81,26 @@ final class ListenerTranslation {
                 .setTypedConfig(filter)));
       }
     }
-    l.setDefaultFilterChain(FilterChain.newBuilder().setName("passthrough")
+    FilterChain.Builder passthrough = FilterChain.newBuilder().setName("passthrough")
         .addFilters(Filter.newBuilder().setName("envoy.filters.network.tcp_proxy").setTypedConfig(Any.pack(
             TcpProxy.newBuilder().setStatPrefix(XdsNames.PASSTHROUGH_CLUSTER).setCluster(XdsNames.PASSTHROUGH_CLUSTER)
-                .build()))));
+                .build())));
+    if (!mesh.egress().allowCidrs().isEmpty()) {
+      passthrough.setMetadata(egressMetadata(mesh.egress()));
+    }
+    l.setDefaultFilterChain(passthrough);
     return l.build();
+  }
+
+  /**
+   * The egress allow-list as Trellis metadata of the passthrough chain: {@code filter_metadata["trellis"]
+   * ["egress_allow_cidrs"]}, a list of "address/length" strings. Node proxies refuse captured pods' passthrough to
+   * link-local and node addresses except these; other xDS clients ignore it.
+   */
+  static Metadata egressMetadata(MeshEgress egress) {
+    ListValue.Builder list = ListValue.newBuilder();
+    egress.allowCidrs().forEach(c -> list.addValues(Value.newBuilder().setStringValue(c)));
+    return Metadata.newBuilder().putFilterMetadata(XdsNames.METADATA, Struct.newBuilder()
+        .putFields(XdsNames.EGRESS_ALLOW_CIDRS, Value.newBuilder().setListValue(list).build()).build()).build();
   }
 }

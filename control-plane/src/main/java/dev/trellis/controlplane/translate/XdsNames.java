@@ -19,6 +19,8 @@ public final class XdsNames {
   public static final int OUTBOUND_PORT = 15001;
   /** filter_metadata key of Trellis facts on clusters and endpoints. */
   public static final String METADATA = "trellis";
+  /** Field of the passthrough chain's Trellis metadata: the egress allow-list ("address/length" strings). */
+  public static final String EGRESS_ALLOW_CIDRS = "egress_allow_cidrs";
 
   private XdsNames() {}
 

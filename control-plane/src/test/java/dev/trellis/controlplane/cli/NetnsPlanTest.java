@@ -147,7 +147,9 @@ class NetnsPlanTest {
 
     LaunchPlan.Launch proxy = plan.stream().filter(l -> l.role() == RunState.Role.NODE_PROXY).findFirst().orElseThrow();
     assertThat(proxy.command()).contains("trellis-node-node-1").containsSequence("--capture", "transparent")
-        .containsSequence("--control-plane", "10.61.0.254:15010").doesNotContain("--ebpf-pins");
+        .containsSequence("--control-plane", "10.61.0.254:15010").doesNotContain("--ebpf-pins")
+        .as("the proxy reads pods' namespaces where the agent writes them")
+        .containsSequence("--agent-state", dir.resolve("node-1.agent-state.json").toString());
     assertThat(LaunchPlan.withEbpfPins(proxy, "/sys/fs/bpf/trellis-up-node-1").command())
         .endsWith("--ebpf-pins", "/sys/fs/bpf/trellis-up-node-1");
 

@@ -56,11 +56,26 @@ class MeshFileTest {
       workloads: [{name: w, namespace: demo, node: node-1}]              | workloads[0]: missing required field 'address'
       mtls: {mode: sometimes}                                            | mtls.mode: 'sometimes' is not one of [strict, permissive, disable]
       routes: [{name: r, namespace: demo, service: nope, rules: [{backends: [{service: nope}]}]}] | routes[0].service: no service demo/nope
+      egress: {allowCidrs: [169.254.169.254/33]}                         | egress.allowCidrs[0]: '169.254.169.254/33': prefix length must be 0 to 32
+      egress: {allowCidrs: [metadata.internal]}                          | egress.allowCidrs[0]: 'metadata.internal' is not an address prefix
+      egress: {allowCidrs: [169.254.169.254/16]}                         | egress.allowCidrs[0]: '169.254.169.254/16' has host bits set (did you mean 169.254.0.0/16?)
+      egress: {allowCird: []}                                            | egress.allowCird: unknown field 'allowCird'; did you mean 'allowCidrs'?
       """)
   void eachProblemNamesFileLineColumnAndField(String yaml, String expected) {
     assertThatThrownBy(() -> MeshFile.parse(NODES + yaml, "test.yaml", null))
         .isInstanceOf(MeshFileException.class)
         .satisfies(e -> assertThat(((MeshFileException) e).problems()).anySatisfy(p -> assertThat(p).contains(expected)));
+  }
+
+  @Test
+  void theEgressAllowListIsNormalizedAndAbsentMeansNone() throws Exception {
+    Mesh mesh = MeshFile.parse(NODES + """
+        egress:
+          allowCidrs: [169.254.169.254, 169.254.169.254/32, "fd00:ec2:0::254", 10.0.0.0/8]
+        """, "m.yaml", null);
+    assertThat(mesh.egress().allowCidrs()).containsExactly("169.254.169.254/32", "fd00:ec2:0:0:0:0:0:254/128",
+        "10.0.0.0/8");
+    assertThat(MeshFile.parse(NODES, "m.yaml", null).egress().allowCidrs()).isEmpty();
   }
 
   @Test

@@ -113,7 +113,7 @@ class ClusterModeTest {
     ControlPlaneOptions.Cluster cluster = new ControlPlaneOptions.Cluster("trellis-system", "cp-0",
         Set.of("trellis-system/trellis-node-proxy"), TrustDomain.CLUSTER_LOCAL, "cluster.local", MtlsMode.PERMISSIVE,
         new Leadership.Timings(Duration.ofSeconds(2), Duration.ofMillis(1500), Duration.ofMillis(200)),
-        Duration.ofSeconds(30));
+        Duration.ofSeconds(30)).withEgress(new dev.trellis.controlplane.model.MeshEgress(List.of("169.254.169.254")));
     cp = new ControlPlane(ControlPlaneOptions.kubernetes(cluster).withBind("127.0.0.1").withPorts(0, 0, 0)
         .withDebounce(Duration.ofMillis(20), Duration.ofMillis(200)), Clock.systemUTC(), client).start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", cp.xdsPort()).usePlaintext().build();
@@ -181,12 +181,19 @@ class ClusterModeTest {
         .callCredentials(BearerTokenCredentials.of(FakeJwt.of("proxy-a"))).build();
     Latest<Message> clusters = new Latest<>();
     Latest<Message> workloads = new Latest<>();
+    Latest<Message> listeners = new Latest<>();
     proxy.watch(CLUSTER, "*", clusters);
     proxy.watch(WORKLOAD, "*", workloads);
+    proxy.watch(dev.trellis.xds.resource.ResourceType.LISTENER, "trellis-outbound", listeners);
     proxy.start();
     String web = "outbound|80||web.demo.svc.cluster.local";
     await().atMost(Duration.ofSeconds(10)).until(() -> workloads.resources.containsKey("demo/web-0")
-        && clusters.resources.keySet().stream().anyMatch(k -> k.contains("web.demo.svc.cluster.local")));
+        && clusters.resources.keySet().stream().anyMatch(k -> k.contains("web.demo.svc.cluster.local"))
+        && listeners.resources.containsKey("trellis-outbound"));
+    assertThat(((io.envoyproxy.envoy.config.listener.v3.Listener) listeners.resources.get("trellis-outbound"))
+        .getDefaultFilterChain().getMetadata().getFilterMetadataOrThrow("trellis").getFieldsOrThrow("egress_allow_cidrs")
+        .getListValue().getValues(0).getStringValue()).as("--egress-allow-cidrs reaches node proxies")
+        .isEqualTo("169.254.169.254/32");
     assertThat(workloads.resources).as("node-a's view: not db-0 on node-b").containsOnlyKeys("demo/web-0");
     String name = clusters.resources.keySet().stream().filter(k -> k.contains("web.demo.svc.cluster.local:80")
         || k.equals(web)).findFirst().orElseThrow();

@@ -158,6 +158,21 @@ class TranslatorTest {
   }
 
   @Test
+  void theEgressAllowListRidesOnThePassthroughChainOnlyWhenThereIsOne() throws Exception {
+    Listener plain = get(example, LISTENER, null, XdsNames.OUTBOUND_LISTENER);
+    assertThat(plain.getDefaultFilterChain().hasMetadata()).isFalse();
+    Mesh mesh = MeshFile.parse("""
+        nodes: [{name: n, address: 127.0.1.1, token: token-0123456789abcdef}]
+        egress: {allowCidrs: [169.254.169.254/32, "fd00:ec2::254"]}
+        """, "m.yaml", null);
+    Listener l = get(translate(mesh), LISTENER, null, XdsNames.OUTBOUND_LISTENER);
+    assertThat(l.getDefaultFilterChain().getMetadata().getFilterMetadataOrThrow("trellis")
+        .getFieldsOrThrow("egress_allow_cidrs").getListValue().getValuesList())
+        .extracting(com.google.protobuf.Value::getStringValue)
+        .containsExactly("169.254.169.254/32", "fd00:ec2:0:0:0:0:0:254/128");
+  }
+
+  @Test
   void tcpPortsGetATcpProxyAndNoRoutes() throws Exception {
     Mesh mesh = MeshFile.parse("""
         nodes: [{name: n, address: 127.0.1.1, token: token-0123456789abcdef}]

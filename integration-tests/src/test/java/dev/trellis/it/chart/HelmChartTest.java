@@ -266,6 +266,7 @@ class HelmChartTest {
         "--control-plane", "trellis-control-plane.trellis-system.svc:15012",
         "--control-plane-ca", "/var/run/trellis/ca/root-cert.pem",
         "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent",
+        "--agent-state", "/var/run/trellis/agent-state.json",
         "--ebpf-pins", "/sys/fs/bpf/trellis", "--tracing-sampling", "0.01");
     assertThat(proxy.getPorts()).extracting(p -> p.getContainerPort()).containsExactly(15001, 15006, 15008, 15020);
     assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
@@ -572,6 +573,44 @@ class HelmChartTest {
     Container on = only(find(render(Map.of("controlPlane.anonymousXds", "true")), Deployment.class,
         "trellis-control-plane").getSpec().getTemplate().getSpec().getContainers());
     assertThat(on.getArgs()).endsWith("--cluster-domain", "cluster.local", "--anonymous-xds");
+  }
+
+  @Test
+  void passthroughFromThePodsNamespaceIsOptInAndBringsSysAdminWithTheNamespaceMounts() {
+    Container off = container(find(render(Map.of()), DaemonSet.class, "trellis-node-proxy").getSpec().getTemplate().getSpec(), "node-proxy");
+    assertThat(off.getArgs()).doesNotContain("--agent-state");
+    assertThat(off.getSecurityContext().getCapabilities().getAdd()).doesNotContain("SYS_ADMIN");
+    assertThat(mounts(off)).doesNotContainKeys("trellis-run", "netns");
+
+    PodSpec pod = find(render(Map.of("nodeProxy.egressFromPodNamespace", "true")), DaemonSet.class,
+        "trellis-node-proxy").getSpec().getTemplate().getSpec();
+    Container on = container(pod, "node-proxy");
+    assertThat(on.getArgs()).containsSubsequence("--agent-state", "/var/run/trellis/agent/agent-state.json");
+    assertThat(on.getSecurityContext().getCapabilities().getAdd()).contains("SYS_ADMIN", "NET_ADMIN");
+    assertThat(on.getSecurityContext().getAllowPrivilegeEscalation())
+        .as("the API server refuses no_new_privs beside SYS_ADMIN").isTrue();
+    assertThat(mounts(on)).containsEntry("trellis-run", "/var/run/trellis/agent")
+        .containsEntry("netns", "/var/run/netns");
+    assertThat(mount(on, "trellis-run").getReadOnly()).as("the proxy only reads the agent's state").isTrue();
+    assertThat(mount(on, "netns").getReadOnly()).isTrue();
+    assertThat(mount(on, "netns").getMountPropagation()).as("namespaces of pods started later")
+        .isEqualTo("HostToContainer");
+    assertThat(hostPaths(pod)).containsEntry("netns", "/var/run/netns");
+    Container agent = container(pod, "node-agent");
+    assertThat(agent.getSecurityContext().getAllowPrivilegeEscalation()).isFalse();
+    assertThat(agent.getSecurityContext().getCapabilities().getAdd()).doesNotContain("SYS_ADMIN");
+  }
+
+  @Test
+  void theEgressAllowListBecomesTheControlPlanesFlagAndIsAbsentByDefault() {
+    Container cp = only(find(render(Map.of("egress.allowCidrs[0]", "169.254.169.254/32",
+        "egress.allowCidrs[1]", "10.0.0.0/8")), Deployment.class,
+        "trellis-control-plane").getSpec().getTemplate().getSpec().getContainers());
+    assertThat(cp.getArgs()).endsWith("--egress-allow-cidrs", "169.254.169.254/32,10.0.0.0/8");
+    assertThat(only(find(render(Map.of()), Deployment.class, "trellis-control-plane").getSpec().getTemplate().getSpec()
+        .getContainers()).getArgs()).doesNotContain("--egress-allow-cidrs");
+    assertThatThrownBy(() -> render(Map.of("egress.allowCidrs[0]", "metadata.internal")))
+        .hasMessageContaining("egress/allowCidrs");
   }
 
   @Test

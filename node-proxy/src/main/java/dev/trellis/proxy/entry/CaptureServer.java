@@ -17,10 +17,13 @@ public final class CaptureServer implements AutoCloseable {
 
   private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(CaptureServer.class);
 
+  /** Where an accepted connection was originally going, and how it was brought here. */
+  public record Original(InetSocketAddress destination, Arrival arrival) {}
+
   /** Where an accepted connection was originally going; null if it was not redirected (it is closed). */
   @FunctionalInterface
   public interface OriginalDestination {
-    InetSocketAddress of(Channel accepted);
+    Original of(Channel accepted);
   }
 
   private final Channel channel;
@@ -40,7 +43,8 @@ public final class CaptureServer implements AutoCloseable {
    */
   public static CaptureServer startTransparent(EventLoopGroup group, InetSocketAddress address,
       EntryDispatcher dispatcher) {
-    return startTransparent(group, address, accepted -> (InetSocketAddress) accepted.localAddress(), dispatcher);
+    return startTransparent(group, address,
+        accepted -> new Original((InetSocketAddress) accepted.localAddress(), Arrival.TPROXY), dispatcher);
   }
 
   /** A transparent capture listener whose connections' original destinations come from {@code destination}. */
@@ -55,24 +59,26 @@ public final class CaptureServer implements AutoCloseable {
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel c) {
-            InetSocketAddress to = destination.of(c);
-            if (to == null) {
+            Original original = destination.of(c);
+            if (original == null) {
               log.debug("closing {} -> {}: not a redirected connection", c.remoteAddress(), c.localAddress());
               c.close();
               return;
             }
             String source = c.remoteAddress().getAddress().getHostAddress();
-            dispatcher.dispatch(c, source, to.getAddress(), null, to.getPort(), new EntryDispatcher.EntryReply() {
-              @Override
-              public io.netty.channel.ChannelFuture accept() {
-                return c.newSucceededFuture();
-              }
+            InetSocketAddress to = original.destination();
+            dispatcher.dispatch(c, source, to.getAddress(), null, to.getPort(), original.arrival(),
+                new EntryDispatcher.EntryReply() {
+                  @Override
+                  public io.netty.channel.ChannelFuture accept() {
+                    return c.newSucceededFuture();
+                  }
 
-              @Override
-              public void reject(EntryDispatcher.Refusal why) {
-                c.close();
-              }
-            });
+                  @Override
+                  public void reject(EntryDispatcher.Refusal why) {
+                    c.close();
+                  }
+                });
           }
         })
         .bind(address).syncUninterruptibly().channel();

@@ -37,4 +37,13 @@ public interface EntryDispatcher {
    * @param destination the destination address, or null when the client named a service ({@code name})
    */
   void dispatch(Channel downstream, String source, InetAddress destination, String name, int port, EntryReply reply);
+
+  /**
+   * As {@link #dispatch(Channel, String, InetAddress, String, int, EntryReply)}, for a connection a capture listener
+   * accepted: {@code arrival} says how it was redirected (the outbound dispatcher's passthrough depends on it).
+   */
+  default void dispatch(Channel downstream, String source, InetAddress destination, String name, int port,
+      Arrival arrival, EntryReply reply) {
+    dispatch(downstream, source, destination, name, port, reply);
+  }
 }

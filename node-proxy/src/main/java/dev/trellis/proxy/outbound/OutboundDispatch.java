@@ -1,45 +1,77 @@
 package dev.trellis.proxy.outbound;
 
+import dev.trellis.proxy.egress.PassthroughDialer;
+import dev.trellis.proxy.egress.Throttle;
+import dev.trellis.proxy.egress.Via;
+import dev.trellis.proxy.entry.Arrival;
 import dev.trellis.proxy.entry.EntryDispatcher;
-import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.SocketRelayHandler;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.concurrent.Future;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.EnumMap;
+import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * What happens to an outbound connection once its original destination is known, whatever brought
- * it in (the SOCKS5 or HTTP CONNECT entry, later transparent capture): {@link OutboundDecision}
- * decides, this does the I/O. L7 connections are accepted at once and handed to the HTTP pipeline;
- * L4 and passthrough connections are accepted only once their upstream is connected, so a client
- * sees a refusal rather than a connection that dies.
+ * it in (the SOCKS5 or HTTP CONNECT entry, or transparent capture): {@link OutboundDecision}
+ * decides, this does the I/O (passthrough through the {@link PassthroughDialer}). L7 connections are
+ * accepted at once and handed to the HTTP pipeline; L4 and passthrough connections are accepted only
+ * once their upstream is connected, so a client sees a refusal rather than a connection that dies.
  */
 public final class OutboundDispatch implements EntryDispatcher {
 
   private static final Logger log = LoggerFactory.getLogger(OutboundDispatch.class);
 
   private final OutboundServices services;
+  private final PassthroughDialer egress;
+  /** One log line per kind of refusal and 10 s; the others are counted into the next line. */
+  private final Map<OutboundDecision.Refuse.Kind, Throttle> refusals = new EnumMap<>(OutboundDecision.Refuse.Kind.class);
 
+  /** The local entry's dispatcher: passthrough leaves from the node. */
   public OutboundDispatch(OutboundServices services) {
+    this(services, PassthroughDialer.local());
+  }
+
+  /** @param egress how passthrough connections are dialed (and what the node knows about its own addresses) */
+  public OutboundDispatch(OutboundServices services, PassthroughDialer egress) {
     this.services = services;
+    this.egress = egress;
+    for (OutboundDecision.Refuse.Kind kind : OutboundDecision.Refuse.Kind.values()) {
+      refusals.put(kind, new Throttle(services.ticker(), java.time.Duration.ofSeconds(10)));
+    }
   }
 
   @Override
   public void dispatch(Channel downstream, String source, InetAddress destination, String name, int port,
       EntryReply reply) {
-    OutboundDecision decision = OutboundDecision.decide(source, destination, port, name, services.config());
+    dispatch(downstream, source, destination, name, port, Arrival.ENTRY, reply);
+  }
+
+  @Override
+  public void dispatch(Channel downstream, String source, InetAddress destination, String name, int port,
+      Arrival arrival, EntryReply reply) {
+    OutboundDecision decision = OutboundDecision.decide(source, destination, port, name, services.config(), arrival,
+        egress.facts());
     switch (decision) {
       case OutboundDecision.Refuse r -> {
-        log.debug("refused {} -> {}:{}: {}", source, destination != null ? destination.getHostAddress() : name, port,
-            r.reason());
+        String to = (destination != null ? destination.getHostAddress() : name) + ":" + port;
+        Throttle throttle = refusals.get(r.kind());
+        if (arrival != Arrival.ENTRY && throttle.tryAcquire()) {
+          long more = throttle.takeSuppressed();
+          log.info("refused {} -> {}: {}{}", source, to, r.reason(), more > 0 ? " (and " + more + " more refusals)" : "");
+        } else {
+          log.debug("refused {} -> {}: {}", source, to, r.reason());
+        }
         reply.reject(Refusal.FORBIDDEN);
       }
-      case OutboundDecision.Passthrough d -> passthrough(services, downstream, d, reply);
+      case OutboundDecision.Passthrough d -> passthrough(services, egress, downstream, d, reply);
       case OutboundDecision.Tcp t -> tcp(services, downstream, t, reply);
       case OutboundDecision.Http h -> {
         HttpContext cx = new HttpContext(services.configSupplier(), services.clusters(),
@@ -74,16 +106,19 @@ public final class OutboundDispatch implements EntryDispatcher {
     });
   }
 
-  private static void passthrough(OutboundServices services, Channel downstream, OutboundDecision.Passthrough d,
-      EntryReply reply) {
-    Transport.relayConnection(downstream.eventLoop(), services.connectTimeoutMillis())
-        .connect(d.address(), d.port())
-        .addListener((ChannelFuture cf) -> {
-          if (!cf.isSuccess()) {
+  private static void passthrough(OutboundServices services, PassthroughDialer egress, Channel downstream,
+      OutboundDecision.Passthrough d, EntryReply reply) {
+    InetAddress pod = d.via() == Via.NODE ? null : InetAddress.ofLiteral(d.source());
+    egress.dial(downstream.eventLoop(), services.connectTimeoutMillis(), d.via(), pod,
+            new InetSocketAddress(d.address(), d.port())) // a literal: nothing is looked up
+        .addListener((Future<Channel> f) -> {
+          if (!f.isSuccess()) {
+            log.debug("passthrough {} -> {}:{} via {}: {}", d.source(), d.address(), d.port(), d.via(),
+                f.cause().getMessage());
             reply.reject(Refusal.UNREACHABLE);
             return;
           }
-          relay(downstream, cf.channel(), reply);
+          relay(downstream, f.getNow(), reply);
         });
   }
 

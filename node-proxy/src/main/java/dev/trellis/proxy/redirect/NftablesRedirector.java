@@ -57,7 +57,11 @@ public final class NftablesRedirector implements Redirector {
    * The table, brought to the current rules in one transaction. Sets are created if missing and keep their
    * elements, so an agent restart never opens a window in which a captured pod is not captured; the chain
    * is flushed and refilled. With {@code Ports.outbound} 0 the outbound rules are left out (eBPF steers
-   * outbound traffic; nftables then captures inbound only).
+   * outbound traffic; nftables then captures inbound only). Inbound capture takes only packets in the original
+   * direction of their connection ({@code ct direction original}): replies to connections a pod opened itself —
+   * excluded ports and CIDRs, or a passthrough connection the proxy dialed from inside the pod's namespace —
+   * are addressed to the pod too, and a reply handed to the inbound listener would be answered with a reset.
+   * Replies to the proxy's transparent sockets (dialed with a pod's address) match the first rule.
    */
   static String baseScript(Ports p) {
     String mark = "0x" + Integer.toHexString(MARK);
@@ -80,10 +84,10 @@ public final class NftablesRedirector implements Redirector {
         add rule inet %1$s prerouting meta l4proto tcp ip6 saddr . tcp dport @excluded_ports6 accept
         add rule inet %1$s prerouting meta l4proto tcp ip saddr . ip daddr @excluded_cidrs4 accept
         add rule inet %1$s prerouting meta l4proto tcp ip6 saddr . ip6 daddr @excluded_cidrs6 accept
-        %3$sadd rule inet %1$s prerouting ip daddr @pods4 tcp dport %5$d tproxy ip to 127.0.0.1:%5$d meta mark set %2$s accept
-        add rule inet %1$s prerouting ip6 daddr @pods6 tcp dport %5$d tproxy ip6 to [::1]:%5$d meta mark set %2$s accept
-        add rule inet %1$s prerouting ip daddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:%4$d meta mark set %2$s accept
-        add rule inet %1$s prerouting ip6 daddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:%4$d meta mark set %2$s accept
+        %3$sadd rule inet %1$s prerouting ip daddr @pods4 tcp dport %5$d ct direction original tproxy ip to 127.0.0.1:%5$d meta mark set %2$s accept
+        add rule inet %1$s prerouting ip6 daddr @pods6 tcp dport %5$d ct direction original tproxy ip6 to [::1]:%5$d meta mark set %2$s accept
+        add rule inet %1$s prerouting ip daddr @pods4 meta l4proto tcp ct direction original tproxy ip to 127.0.0.1:%4$d meta mark set %2$s accept
+        add rule inet %1$s prerouting ip6 daddr @pods6 meta l4proto tcp ct direction original tproxy ip6 to [::1]:%4$d meta mark set %2$s accept
         """.formatted(TABLE, mark, outbound, p.inbound(), p.hbone());
   }
 

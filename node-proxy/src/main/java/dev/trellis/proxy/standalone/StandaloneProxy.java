@@ -97,7 +97,8 @@ public final class StandaloneProxy implements AutoCloseable {
       p.services = new OutboundServices(() -> config, clusters, p.certificates,
           dev.trellis.proxy.outbound.HboneDialing.nodeAddresses(o.peer().getPort()), 5000, System::nanoTime,
           dev.trellis.proxy.outbound.HttpLimits.DEFAULTS, p.telemetry);
-      p.server = CaptureServer.start(p.group, o.listen(), ch -> SERVICE, new OutboundDispatch(p.services));
+      p.server = CaptureServer.start(p.group, o.listen(),
+          ch -> new CaptureServer.Original(SERVICE, dev.trellis.proxy.entry.Arrival.ENTRY), new OutboundDispatch(p.services));
     } else {
       LocalWorkload w = new LocalWorkload(NAME, "default", me, List.of(o.workloadAddress()), true,
           LocalWorkload.MtlsMode.STRICT, Map.of(), List.of(),

@@ -10,13 +10,23 @@ import java.util.Map;
  * Connections take the config current when they start; a new config never changes one in flight.
  *
  * @param localByAddress workloads on this node by each of their addresses
+ * @param egressAllow destinations captured pods may reach by passthrough although they are link-local or the
+ *     node's own (the mesh's {@code egress.allowCidrs}, on the passthrough filter chain)
  */
 public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
-    Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress) {
+    Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress,
+    List<Cidr> egressAllow) {
 
   public static final ProxyConfig EMPTY = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(), Map.of());
 
+  /** A config without an egress allow-list. */
+  public ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
+      Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress) {
+    this(version, outbound, clusters, endpoints, routes, localByAddress, List.of());
+  }
+
   public ProxyConfig {
+    egressAllow = List.copyOf(egressAllow);
     outbound = List.copyOf(outbound);
     clusters = Map.copyOf(clusters);
     endpoints = Map.copyOf(endpoints);
@@ -39,6 +49,16 @@ public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String,
   public LocalWorkload findLocal(String address) {
     LocalWorkload w = localByAddress.get(address);
     return w != null ? w : localByAddress.get(ProxyConfigs.normalize(address));
+  }
+
+  /** Whether the allow-list names {@code address} (a destination otherwise refused to captured pods). */
+  public boolean egressAllows(InetAddress address) {
+    for (Cidr c : egressAllow) {
+      if (c.contains(address)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   public List<EndpointSpec> findEndpoints(String cluster) {

@@ -23,6 +23,7 @@ import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.config.route.v3.VirtualHost;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
+import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -45,6 +46,8 @@ public final class ProxyConfigs {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyConfigs.class);
   static final String METADATA = "trellis";
+  /** Field of the passthrough chain's {@link #METADATA} struct: the egress allow-list, a list of "address/length". */
+  static final String EGRESS_ALLOW = "egress_allow_cidrs";
 
   private ProxyConfigs() {}
 
@@ -64,7 +67,32 @@ public final class ProxyConfigs {
         lw.addresses().forEach(a -> local.put(normalize(a), lw));
       }
     }
-    return new ProxyConfig(version, rules, cs, eps, rts, local);
+    return new ProxyConfig(version, rules, cs, eps, rts, local, outbound == null ? List.of() : egressAllow(outbound));
+  }
+
+  /**
+   * The egress allow-list from the passthrough (default) filter chain's metadata; an entry that is no address
+   * prefix is skipped with a warning.
+   */
+  static List<Cidr> egressAllow(Listener l) {
+    Struct meta = l.getDefaultFilterChain().getMetadata().getFilterMetadataOrDefault(METADATA, Struct.getDefaultInstance());
+    Value list = meta.getFieldsOrDefault(EGRESS_ALLOW, null);
+    if (list == null) {
+      return List.of();
+    }
+    List<Cidr> out = new ArrayList<>();
+    for (Value v : list.getListValue().getValuesList()) {
+      String s = v.getStringValue();
+      int slash = s.indexOf('/');
+      try {
+        String address = slash < 0 ? s : s.substring(0, slash);
+        int bits = InetAddress.ofLiteral(address).getAddress().length * 8;
+        out.add(Cidr.of(address, slash < 0 ? bits : Integer.parseInt(s.substring(slash + 1))));
+      } catch (IllegalArgumentException e) {
+        log.warn("passthrough chain {}: '{}' is not an address prefix; skipped", EGRESS_ALLOW, s);
+      }
+    }
+    return out;
   }
 
   static List<OutboundRule> outboundRules(Listener l) {

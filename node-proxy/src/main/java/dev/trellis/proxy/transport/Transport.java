@@ -88,6 +88,20 @@ public enum Transport {
         .handler(new ChannelInboundHandlerAdapter());
   }
 
+  /**
+   * {@link #relayConnection} from {@code source}, an address of a pod rather than of this host: the socket is
+   * transparent ({@code IP_TRANSPARENT}, epoll only) and bound to {@code source} with an ephemeral port. Replies
+   * reach it only where the node's TPROXY chain hands packets for transparent sockets to local delivery.
+   */
+  public static Bootstrap relayConnectionFrom(EventLoop loop, int connectTimeoutMillis, java.net.InetAddress source) {
+    if (CURRENT != EPOLL) {
+      throw new IllegalStateException("dialing from a pod's address needs the epoll transport (IP_TRANSPARENT): run "
+          + "the node proxy with -Dtrellis.transport=epoll");
+    }
+    return relayConnection(loop, connectTimeoutMillis).option(EpollChannelOption.IP_TRANSPARENT, true)
+        .localAddress(new java.net.InetSocketAddress(source, 0));
+  }
+
   /** A listener whose accepted connections are relayed: the same socket policy as {@link #relayConnection}. */
   public static ServerBootstrap relayListener(ServerBootstrap b, EventLoopGroup group) {
     return b.group(group).channel(serverChannel())

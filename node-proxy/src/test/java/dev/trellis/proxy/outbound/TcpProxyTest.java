@@ -71,6 +71,24 @@ class TcpProxyTest {
   }
 
   @Test
+  void aDestinationOutsideTheMeshIsRelayedThroughTheLocalEntryFromTheNode() throws Exception {
+    fx.tcp(cluster("db"), List.of());
+    try (ServerSocket outside = new ServerSocket(0, 5, InetAddress.getByName("127.0.74.9"))) {
+      pool.submit(() -> {
+        try (Socket c = outside.accept(); InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
+          out.write(("from " + c.getInetAddress().getHostAddress() + " ").getBytes(StandardCharsets.UTF_8));
+          in.transferTo(out);
+        }
+        return null;
+      });
+      try (RawHttp c = RawHttp.socks(fx.entry.address(), "127.0.0.1", "127.0.74.9", outside.getLocalPort())) {
+        c.send("ping");
+        assertThat(new String(c.readN(19), StandardCharsets.UTF_8)).isEqualTo("from 127.0.0.1 ping");
+      }
+    }
+  }
+
+  @Test
   void aHalfClosedConnectionGetsEveryByteBackBeforeItsEnd() throws Exception {
     InetSocketAddress e = echo("127.0.73.30");
     fx.tcp(cluster("db"), List.of(mesh(e)));

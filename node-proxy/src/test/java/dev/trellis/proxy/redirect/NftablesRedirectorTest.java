@@ -51,9 +51,12 @@ class NftablesRedirectorTest {
     assertThat(base).startsWith("add table inet trellis\n").doesNotContain("delete table").doesNotContain("flush set")
         .contains("flush chain inet trellis prerouting\n")
         .contains("ip saddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:15001 meta mark set 0x539 accept")
-        .contains("ip daddr @pods4 tcp dport 15008 tproxy ip to 127.0.0.1:15008")
-        .contains("ip daddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:15006")
+        .contains("ip daddr @pods4 tcp dport 15008 ct direction original tproxy ip to 127.0.0.1:15008")
+        .contains("ip daddr @pods4 meta l4proto tcp ct direction original tproxy ip to 127.0.0.1:15006")
         .contains("ip6 saddr @pods6 meta l4proto tcp tproxy ip6 to [::1]:15001");
+    assertThat(base.lines().filter(l -> l.contains("daddr @pods")))
+        .as("inbound capture never takes the replies to connections a pod opened").hasSize(4)
+        .allMatch(l -> l.contains(" ct direction original tproxy "));
     assertThat(base.indexOf("dport 15008")).as("HBONE before the catch-all inbound rule")
         .isLessThan(base.indexOf("tproxy ip to 127.0.0.1:15006"));
     assertThat(base.indexOf("add set inet trellis pods4")).as("sets are created (kept) before the chain refers to them")
@@ -64,8 +67,8 @@ class NftablesRedirectorTest {
   void besideEbpfOnlyInboundTrafficIsCaptured() {
     String base = NftablesRedirector.baseScript(NftablesRedirector.Ports.INBOUND_ONLY);
     assertThat(base).doesNotContain("saddr @pods4 meta l4proto tcp tproxy").doesNotContain(":0 ")
-        .contains("ip daddr @pods4 tcp dport 15008 tproxy ip to 127.0.0.1:15008")
-        .contains("ip daddr @pods4 meta l4proto tcp tproxy ip to 127.0.0.1:15006");
+        .contains("ip daddr @pods4 tcp dport 15008 ct direction original tproxy ip to 127.0.0.1:15008")
+        .contains("ip daddr @pods4 meta l4proto tcp ct direction original tproxy ip to 127.0.0.1:15006");
   }
 
   @Test

@@ -128,6 +128,23 @@ public class ProxyConfigsTest {
   }
 
   @Test
+  void theEgressAllowListComesFromThePassthroughChainsMetadataAndSkipsWhatIsNoPrefix() throws Exception {
+    Value list = Value.newBuilder().setListValue(com.google.protobuf.ListValue.newBuilder()
+        .addValues(Value.newBuilder().setStringValue("169.254.169.254/32"))
+        .addValues(Value.newBuilder().setStringValue("fd00:ec2::254"))
+        .addValues(Value.newBuilder().setStringValue("10.0.0.0/99"))
+        .addValues(Value.newBuilder().setStringValue("metadata.internal"))).build();
+    Listener l = outbound().toBuilder().setDefaultFilterChain(FilterChain.newBuilder().setName("passthrough")
+        .setMetadata(Metadata.newBuilder().putFilterMetadata("trellis", Struct.newBuilder()
+            .putFields("egress_allow_cidrs", list).build()))).build();
+    ProxyConfig c = ProxyConfigs.build(1, l, List.of(), List.of(), List.of(), List.of());
+    assertThat(c.egressAllow()).containsExactly(Cidr.of("169.254.169.254", 32), Cidr.of("fd00:ec2::254", 128));
+    assertThat(c.egressAllows(InetAddress.getByName("169.254.169.254"))).isTrue();
+    assertThat(c.egressAllows(InetAddress.getByName("169.254.169.253"))).isFalse();
+    assertThat(config().egressAllow()).as("no metadata: nothing allowed").isEmpty();
+  }
+
+  @Test
   void outboundRulesMatchVipAndPortMostSpecificFirst() throws Exception {
     ProxyConfig c = config();
     assertThat(c.findOutbound(InetAddress.getByName("10.96.0.10"), 80).target())

@@ -266,7 +266,6 @@ class HelmChartTest {
         "--control-plane", "trellis-control-plane.trellis-system.svc:15012",
         "--control-plane-ca", "/var/run/trellis/ca/root-cert.pem",
         "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent",
-        "--agent-state", "/var/run/trellis/agent-state.json",
         "--ebpf-pins", "/sys/fs/bpf/trellis", "--tracing-sampling", "0.01");
     assertThat(proxy.getPorts()).extracting(p -> p.getContainerPort()).containsExactly(15001, 15006, 15008, 15020);
     assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");

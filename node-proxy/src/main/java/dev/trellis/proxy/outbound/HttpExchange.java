@@ -66,8 +66,12 @@ final class HttpExchange {
     /** Asks for more of the request body. */
     void read();
 
-    /** The response went out whole; {@code keepAlive}: the connection may carry another request. */
-    void done(boolean keepAlive);
+    /**
+     * The response went out whole; {@code keepAlive}: the connection may carry another request. {@code lastWrite} is
+     * the write of the response's end when the request had not ended yet (so an HTTP/2 stream is reset only after the
+     * response has really left, flow control included), else null.
+     */
+    void done(boolean keepAlive, io.netty.channel.ChannelFuture lastWrite);
 
     /** The response cannot be completed: HTTP/1.1 closes the connection, HTTP/2 resets the stream. */
     void abort();
@@ -117,6 +121,8 @@ final class HttpExchange {
   private ScheduledFuture<?> retryTimer;
   private ExchangeTelemetry telemetry;
   private long responseBytes;
+  /** The write of the response's end, kept only while the request has not ended (see {@link Downstream#done}). */
+  private io.netty.channel.ChannelFuture lastWrite;
 
   /** One try of the request against one host. */
   private final class Attempt {
@@ -411,7 +417,11 @@ final class HttpExchange {
       if (c instanceof LastHttpContent last) {
         telemetry.onTrailers(last.trailingHeaders());
       }
-      down.channel().write(c, down.channel().voidPromise());
+      if (c instanceof LastHttpContent && !requestComplete()) {
+        lastWrite = down.channel().write(c);
+      } else {
+        down.channel().write(c, down.channel().voidPromise());
+      }
     }
     if (msg instanceof LastHttpContent) {
       onResponseEnd(a);
@@ -648,7 +658,10 @@ final class HttpExchange {
     if (!keepAlive) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
-    down.channel().writeAndFlush(res);
+    io.netty.channel.ChannelFuture written = down.channel().writeAndFlush(res);
+    if (!requestComplete()) {
+      lastWrite = written;
+    }
     finish(keepAlive);
   }
 
@@ -668,7 +681,7 @@ final class HttpExchange {
       return;
     }
     cleanUp();
-    down.done(keepAlive);
+    down.done(keepAlive, lastWrite);
   }
 
   /** The downstream went away (connection closed or stream reset): stop everything quietly. */

@@ -10,13 +10,22 @@ import java.util.Map;
  * Connections take the config current when they start; a new config never changes one in flight.
  *
  * @param localByAddress workloads on this node by each of their addresses
+ * @param paths how request paths are normalized, at the source and at the destination alike
  */
 public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
-    Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress) {
+    Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress,
+    PathNormalization paths) {
 
   public static final ProxyConfig EMPTY = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(), Map.of());
 
+  /** A config with the default path normalization. */
+  public ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
+      Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress) {
+    this(version, outbound, clusters, endpoints, routes, localByAddress, PathNormalization.DEFAULTS);
+  }
+
   public ProxyConfig {
+    java.util.Objects.requireNonNull(paths, "paths");
     outbound = List.copyOf(outbound);
     clusters = Map.copyOf(clusters);
     endpoints = Map.copyOf(endpoints);

@@ -226,7 +226,10 @@ final class HttpExchange {
     }
     upgrade = cx.protocol() == UpstreamPool.Protocol.HTTP1 && down.upgradable() && isUpgrade(request);
     HeaderHygiene.strip(request.headers(), upgrade);
-    HeaderHygiene.stripMarkers(request.headers());
+    HeaderHygiene.stripMeshHeaders(request.headers());
+    if (cx.clientCert() != null) {
+      request.headers().set(HeaderHygiene.CLIENT_CERT, cx.clientCert());
+    }
     telemetry.inject(request.headers());
     if (requestComplete) {
       startRouteTimer();

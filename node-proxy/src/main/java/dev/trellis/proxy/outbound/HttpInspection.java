@@ -20,11 +20,13 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Inbound HTTP authorization on the outbound HTTP engine: requests on an inspected inbound connection
+ * The destination's HTTP work on the outbound HTTP engine, for every connection to a workload's HTTP port: requests
  * run as {@link HttpExchange}s to an "inbound" cluster whose one endpoint is the workload's port (the
  * already-connected socket is adopted as its first upstream connection). Each request is normalized
- * ({@link HttpExchange#canonicalize}: a path that cannot be is refused with 400), then must pass
- * {@link Authorization} with its method and normalized path; a denied one gets 403 (flag RBAC).
+ * ({@link HttpExchange#canonicalize}: a path that cannot be is refused with 400), must pass {@link Authorization}
+ * with its method and normalized path (denied: 403, flag RBAC), loses the identity headers a caller may not set
+ * ({@code x-trellis-*}, {@code x-forwarded-client-cert}) and, from a verified caller, gets
+ * {@code x-forwarded-client-cert: By=<workload>;URI=<caller>}.
  */
 public final class HttpInspection implements HttpInspector {
 
@@ -49,22 +51,12 @@ public final class HttpInspection implements HttpInspector {
         services.config().paths());
     UpstreamPool pool = pools.computeIfAbsent(downstream.eventLoop(),
         l -> new UpstreamPool(l, services.connector(l), services.dialing(), services.connectTimeoutMillis()));
+    String clientCert = peer == null ? null : HeaderHygiene.clientCert(target.identity().toString(), peer.toString());
     HttpContext cx = new HttpContext(() -> routes, clusters, pool, name, target, peer == null ? "" : peer.toString(),
         UpstreamPool.Protocol.HTTP1, services.ticker(), services.limits(), request -> check(target, peer, port, request),
-        true, services.telemetry());
+        true, services.telemetry(), clientCert);
     downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx,
         protocol -> pool.adopt(cluster, cluster.hosts().getFirst(), target, protocol, workload)));
-  }
-
-  @Override
-  public void observe(Channel workload, LocalWorkload target, SpiffeId peer) {
-    workload.pipeline().addFirst("observe", new HttpObserverHandler(services.telemetry(), target,
-        peer == null ? "" : peer.toString(), services::countUnobserved));
-  }
-
-  @Override
-  public boolean observesHttp() {
-    return services.observesRequests();
   }
 
   /** The request is already canonical (method upper-cased, path normalized): what is checked is what goes on. */

@@ -134,6 +134,7 @@ class ForwardedPathProperties {
       } else {
         String line = forwarded.substring(0, forwarded.indexOf("\r\n"));
         assertThat("fwd " + line).isEqualTo(expected + " HTTP/1.1");
+        assertThat(forwarded).contains("\r\nx-forwarded-client-cert: By=" + WEB + ";URI=" + CALLER + "\r\n");
         workload.writeInbound(Unpooled.copiedBuffer("HTTP/1.1 204 No Content\r\n\r\n", StandardCharsets.US_ASCII));
         assertThat(drain(caller)).startsWith("HTTP/1.1 204 ");
       }

@@ -108,16 +108,6 @@ final class ProxyFixture implements AutoCloseable {
               String a, int port) {
             inspection.inspect(d, w, t, p, a, port);
           }
-
-          @Override
-          public void observe(io.netty.channel.Channel w, LocalWorkload t, SpiffeId p) {
-            inspection.observe(w, t, p);
-          }
-
-          @Override
-          public boolean observesHttp() {
-            return inspection.observesHttp();
-          }
         }, inbound, Clock.systemUTC());
     services = new OutboundServices(config::get, clusters, certificates,
         HboneDialing.nodeAddresses(hbone.address().getPort()), 2000, ticker::get, limits, telemetry);

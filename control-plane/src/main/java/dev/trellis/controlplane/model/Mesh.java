@@ -13,10 +13,19 @@ import java.util.Optional;
  * @param defaultMtls mTLS mode of workloads that do not set one
  * @param telemetry what node proxies record (the mesh file's {@code telemetry} section; in a cluster the chart's
  *     values decide, and this is the default)
+ * @param http how request paths are normalized (the mesh file's {@code http} section; the defaults in a cluster)
  */
 public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
     List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
-    List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry) {
+    List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry, MeshHttp http) {
+
+  /** A mesh with the default path normalization. */
+  public Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
+      List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
+      List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry) {
+    this(trustDomain, clusterDomain, defaultMtls, nodes, workloads, services, routes, policies, authorizations,
+        telemetry, MeshHttp.DEFAULTS);
+  }
 
   /** A mesh with default telemetry settings. */
   public Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
@@ -28,6 +37,7 @@ public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defau
 
   public Mesh {
     java.util.Objects.requireNonNull(telemetry, "telemetry");
+    java.util.Objects.requireNonNull(http, "http");
     nodes = List.copyOf(nodes);
     workloads = List.copyOf(workloads);
     services = List.copyOf(services);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshHttp;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.model.ObjectRef;
 import dev.trellis.controlplane.model.ServicePort.AppProtocol;
@@ -56,11 +57,24 @@ class MeshFileTest {
       workloads: [{name: w, namespace: demo, node: node-1}]              | workloads[0]: missing required field 'address'
       mtls: {mode: sometimes}                                            | mtls.mode: 'sometimes' is not one of [strict, permissive, disable]
       routes: [{name: r, namespace: demo, service: nope, rules: [{backends: [{service: nope}]}]}] | routes[0].service: no service demo/nope
+      http: {escapedSlashes: keep-unchanged}                             | http.escapedSlashes: 'keep-unchanged' is not one of [reject-request, unescape-and-forward]
+      http: {pathParameters: ignore}                                     | http.pathParameters: 'ignore' is not one of [reject, strip]
+      http: {normalize: false}                                           | http.normalize: unknown field 'normalize'
+      authorizations: [{name: a, namespace: demo, action: deny, rules: [{paths: [/%61dmin]}]}] | authorizations[0].rules[0].paths: path '/%61dmin' has %61, which the node proxy decodes before matching: write 'a'
       """)
   void eachProblemNamesFileLineColumnAndField(String yaml, String expected) {
     assertThatThrownBy(() -> MeshFile.parse(NODES + yaml, "test.yaml", null))
         .isInstanceOf(MeshFileException.class)
         .satisfies(e -> assertThat(((MeshFileException) e).problems()).anySatisfy(p -> assertThat(p).contains(expected)));
+  }
+
+  @Test
+  void theHttpSectionSetsPathNormalizationAndDefaultsToRefusingWhatIsAmbiguous() throws Exception {
+    assertThat(MeshFile.parse(NODES, "m.yaml", null).http()).isEqualTo(MeshHttp.DEFAULTS);
+    assertThat(MeshFile.parse(NODES + "http: {escapedSlashes: UNESCAPE_AND_FORWARD}", "m.yaml", null).http())
+        .isEqualTo(new MeshHttp(MeshHttp.EscapedSlashes.UNESCAPE_AND_FORWARD, MeshHttp.PathParameters.REJECT));
+    assertThat(MeshFile.parse(NODES + "http: {pathParameters: strip}", "m.yaml", null).http())
+        .isEqualTo(new MeshHttp(MeshHttp.EscapedSlashes.REJECT_REQUEST, MeshHttp.PathParameters.STRIP));
   }
 
   @Test

@@ -128,9 +128,11 @@ class NodeProxyIT {
       assertThat(e.peer().toString()).isEqualTo("spiffe://cluster.local/ns/demo/sa/client");
       assertThat(e.workload()).isEqualTo("demo/echo-0");
       assertThat(e.status()).isEqualTo(200);
-      assertThat(e.tunnel()).containsEntry("forwarded", "for=\"127.0.81.10\"")
+      assertThat(e.peerAddress()).as("the HBONE connection's own peer").startsWith("127.");
+      assertThat(e.claimed()).as("what the source's CONNECT claimed, recorded as such")
+          .containsEntry("forwarded", "for=\"127.0.81.10\"")
           .containsEntry("baggage", "k8s.namespace.name=demo,k8s.pod.name=client-0");
-      assertThat(e.tunnel().get("traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
+      assertThat(e.claimed().get("traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
     });
   }
 

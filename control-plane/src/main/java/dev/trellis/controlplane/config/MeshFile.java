@@ -4,6 +4,7 @@ import dev.trellis.controlplane.model.AuthorizationPolicy;
 import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.MeshEgress;
+import dev.trellis.controlplane.model.MeshHttp;
 import dev.trellis.controlplane.model.MeshTelemetry;
 import dev.trellis.controlplane.model.MeshNode;
 import dev.trellis.controlplane.model.MtlsMode;
@@ -40,7 +41,7 @@ import org.snakeyaml.engine.v2.nodes.Node;
 public final class MeshFile {
 
   static final Set<String> ROOT = Set.of("trustDomain", "clusterDomain", "mtls", "nodes", "workloads", "services",
-      "routes", "policies", "authorizations", "telemetry", "egress");
+      "routes", "policies", "authorizations", "telemetry", "egress", "http");
   /** Mesh files larger than this are refused before parsing. */
   static final int MAX_BYTES = 16 * 1024 * 1024;
 
@@ -143,8 +144,9 @@ public final class MeshFile {
       MeshTelemetry telemetry = f.containsKey("telemetry") ? TelemetrySection.parse(f.get("telemetry"), baseDir)
           : MeshTelemetry.DEFAULTS;
       MeshEgress egress = f.containsKey("egress") ? egress(f.get("egress")) : MeshEgress.DEFAULTS;
+      MeshHttp http = f.containsKey("http") ? http(f.get("http")) : MeshHttp.DEFAULTS;
       return new Mesh(td, clusterDomain == null ? "cluster.local" : clusterDomain, mtls, nodes, workloads, svcs, routes,
-          policies, authz, telemetry, egress);
+          policies, authz, telemetry, egress, http);
     }
 
     /** {@code egress: {allowCidrs: [...]}}: each entry an address prefix (or one address). */
@@ -163,6 +165,17 @@ public final class MeshFile {
         }
       }
       return new MeshEgress(allow);
+    }
+
+    /** The {@code http} section: {@code escapedSlashes}, {@code pathParameters}; what is left out keeps its default. */
+    private static MeshHttp http(YamlValue section) {
+      Map<String, YamlValue> f = section.fields(Set.of("escapedSlashes", "pathParameters"));
+      MeshHttp.EscapedSlashes slashes = f.containsKey("escapedSlashes")
+          ? f.get("escapedSlashes").enumValue(MeshHttp.EscapedSlashes.class) : null;
+      MeshHttp.PathParameters parameters = f.containsKey("pathParameters")
+          ? f.get("pathParameters").enumValue(MeshHttp.PathParameters.class) : null;
+      return new MeshHttp(slashes == null ? MeshHttp.DEFAULTS.escapedSlashes() : slashes,
+          parameters == null ? MeshHttp.DEFAULTS.pathParameters() : parameters);
     }
 
     private static List<YamlValue> section(Map<String, YamlValue> f, String name) {

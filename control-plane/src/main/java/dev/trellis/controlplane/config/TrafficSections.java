@@ -345,6 +345,8 @@ final class TrafficSections {
               rf.get("paths").problem("path '" + path + "' must start with '/'");
             } else if (path.indexOf('*') >= 0 && path.indexOf('*') != path.length() - 1) {
               rf.get("paths").problem("path '" + path + "': '*' may only end a path (a prefix match, e.g. /api/*)");
+            } else if (PolicyPaths.problem(path) != null) {
+              rf.get("paths").problem("path '" + path + "' " + PolicyPaths.problem(path));
             }
           }
           rules.add(new AuthorizationPolicy.Rule(from, ports, methods, paths));

@@ -14,17 +14,34 @@ import java.util.Optional;
  * @param telemetry what node proxies record (the mesh file's {@code telemetry} section; in a cluster the chart's
  *     values decide, and this is the default)
  * @param egress what captured pods may reach by passthrough beyond the defaults
+ * @param http how request paths are normalized (the mesh file's {@code http} section; the defaults in a cluster)
  */
 public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
     List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
-    List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry, MeshEgress egress) {
+    List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry, MeshEgress egress, MeshHttp http) {
+
+  /** A mesh with the default path normalization. */
+  public Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
+      List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
+      List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry, MeshEgress egress) {
+    this(trustDomain, clusterDomain, defaultMtls, nodes, workloads, services, routes, policies, authorizations,
+        telemetry, egress, MeshHttp.DEFAULTS);
+  }
 
   /** A mesh with default egress settings. */
   public Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
       List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
+      List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry, MeshHttp http) {
+    this(trustDomain, clusterDomain, defaultMtls, nodes, workloads, services, routes, policies, authorizations,
+        telemetry, MeshEgress.DEFAULTS, http);
+  }
+
+  /** A mesh with default egress and path normalization settings. */
+  public Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls, List<MeshNode> nodes,
+      List<Workload> workloads, List<Service> services, List<HttpRoute> routes, List<TrafficPolicy> policies,
       List<AuthorizationPolicy> authorizations, MeshTelemetry telemetry) {
     this(trustDomain, clusterDomain, defaultMtls, nodes, workloads, services, routes, policies, authorizations,
-        telemetry, MeshEgress.DEFAULTS);
+        telemetry, MeshEgress.DEFAULTS, MeshHttp.DEFAULTS);
   }
 
   /** A mesh with default telemetry settings. */
@@ -38,6 +55,7 @@ public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defau
   public Mesh {
     java.util.Objects.requireNonNull(telemetry, "telemetry");
     java.util.Objects.requireNonNull(egress, "egress");
+    java.util.Objects.requireNonNull(http, "http");
     nodes = List.copyOf(nodes);
     workloads = List.copyOf(workloads);
     services = List.copyOf(services);
@@ -49,7 +67,7 @@ public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defau
   /** The same mesh with {@code settings} for egress (cluster mode: from the control plane's flags). */
   public Mesh withEgress(MeshEgress settings) {
     return new Mesh(trustDomain, clusterDomain, defaultMtls, nodes, workloads, services, routes, policies,
-        authorizations, telemetry, settings);
+        authorizations, telemetry, settings, http);
   }
 
   public Optional<Service> service(ObjectRef ref) {

@@ -1,12 +1,14 @@
 package dev.trellis.controlplane.translate;
 
 import com.google.protobuf.Any;
-import com.google.protobuf.UInt32Value;
-import com.google.protobuf.ListValue;
+import com.google.protobuf.BoolValue;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import com.google.protobuf.UInt32Value;
+import com.google.protobuf.ListValue;
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.MeshEgress;
+import dev.trellis.controlplane.model.MeshHttp;
 import dev.trellis.controlplane.model.Service;
 import dev.trellis.controlplane.model.ServicePort;
 import io.envoyproxy.envoy.config.core.v3.Address;
@@ -41,22 +43,47 @@ final class ListenerTranslation {
     String fqdn = mesh.fqdn(service);
     return Listener.newBuilder()
         .setName(XdsNames.apiListener(fqdn, port.port()))
-        .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm(fqdn, port))))
+        .setApiListener(ApiListener.newBuilder().setApiListener(Any.pack(hcm(mesh.http(), fqdn, port))))
         .build();
   }
 
-  static HttpConnectionManager hcm(String fqdn, ServicePort port) {
+  /**
+   * The HTTP connection manager of a service port, with the mesh's path normalization in Envoy's own fields
+   * ({@code normalize_path}, {@code merge_slashes}, {@code path_with_escaped_slashes_action}), as the node proxies
+   * apply it. Path parameters have no Envoy field: they ride in the outbound listener's metadata ({@link #outbound}).
+   */
+  static HttpConnectionManager hcm(MeshHttp http, String fqdn, ServicePort port) {
     return HttpConnectionManager.newBuilder()
         .setStatPrefix(XdsNames.routeConfig(fqdn, port.port()))
         .setRds(Rds.newBuilder().setConfigSource(Protos.ads()).setRouteConfigName(XdsNames.routeConfig(fqdn, port.port())))
         .addHttpFilters(HttpFilter.newBuilder().setName("envoy.filters.http.router")
             .setTypedConfig(Any.pack(Router.getDefaultInstance())))
+        .setNormalizePath(BoolValue.of(true))
+        .setMergeSlashes(true)
+        .setPathWithEscapedSlashesAction(switch (http.escapedSlashes()) {
+          case REJECT_REQUEST -> HttpConnectionManager.PathWithEscapedSlashesAction.REJECT_REQUEST;
+          case UNESCAPE_AND_FORWARD -> HttpConnectionManager.PathWithEscapedSlashesAction.UNESCAPE_AND_FORWARD;
+        })
         .build();
+  }
+
+  /**
+   * The outbound listener's {@code filter_metadata.trellis.path_normalization}: what node proxies read for both
+   * directions ({@code escaped_slashes}: Envoy's enum name; {@code path_parameters}: {@code REJECT} or {@code STRIP}).
+   */
+  static Metadata pathNormalization(MeshHttp http) {
+    Struct paths = Struct.newBuilder()
+        .putFields("escaped_slashes", Value.newBuilder().setStringValue(http.escapedSlashes().name()).build())
+        .putFields("path_parameters", Value.newBuilder().setStringValue(http.pathParameters().name()).build())
+        .build();
+    return Metadata.newBuilder().putFilterMetadata(XdsNames.METADATA, Struct.newBuilder()
+        .putFields("path_normalization", Value.newBuilder().setStructValue(paths).build()).build()).build();
   }
 
   static Listener outbound(Mesh mesh, List<Service> services) {
     Listener.Builder l = Listener.newBuilder()
         .setName(XdsNames.OUTBOUND_LISTENER)
+        .setMetadata(pathNormalization(mesh.http()))
         .setAddress(Address.newBuilder().setSocketAddress(SocketAddress.newBuilder().setAddress("0.0.0.0")
             .setPortValue(XdsNames.OUTBOUND_PORT)))
         .addListenerFilters(ListenerFilter.newBuilder().setName("envoy.filters.listener.original_dst")
@@ -67,7 +94,7 @@ final class ListenerTranslation {
       }
       String fqdn = mesh.fqdn(s);
       for (ServicePort port : s.ports()) {
-        Any filter = port.protocol().isHttp() ? Any.pack(hcm(fqdn, port))
+        Any filter = port.protocol().isHttp() ? Any.pack(hcm(mesh.http(), fqdn, port))
             : Any.pack(TcpProxy.newBuilder().setStatPrefix(XdsNames.cluster(fqdn, port.port()))
                 .setCluster(XdsNames.cluster(fqdn, port.port())).build());
         l.addFilterChains(FilterChain.newBuilder()

@@ -3,6 +3,7 @@ package dev.trellis.controlplane.translate;
 import dev.trellis.controlplane.model.AuthorizationPolicy;
 import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshHttp;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.model.ObjectRef;
 import dev.trellis.controlplane.model.Service;
@@ -48,7 +49,8 @@ public final class Translator {
       TrafficPolicy policy = policies.get(service.ref());
       List<HttpRoute> attached = service.ports().stream().map(p -> routes.get(service.ref() + ":" + p.port())).toList();
       List<Workload> selected = members.workloads(service);
-      ServiceKey key = new ServiceKey(mesh.trustDomain().name(), mesh.clusterDomain(), service, policy, attached, selected);
+      ServiceKey key = new ServiceKey(mesh.trustDomain().name(), mesh.clusterDomain(), mesh.http(), service, policy,
+          attached, selected);
       for (XdsResource r : cache.get(key, () -> serviceResources(mesh, service, policy, routes, selected))) {
         snapshot.add(r);
       }
@@ -71,8 +73,8 @@ public final class Translator {
   }
 
   /** Everything that decides a service's resources. */
-  private record ServiceKey(String trustDomain, String clusterDomain, Service service, TrafficPolicy policy,
-      List<HttpRoute> routes, List<Workload> members) {}
+  private record ServiceKey(String trustDomain, String clusterDomain, MeshHttp http, Service service,
+      TrafficPolicy policy, List<HttpRoute> routes, List<Workload> members) {}
 
   /** Everything that decides a workload's resource. */
   private record WorkloadKey(String trustDomain, String clusterDomain, MtlsMode defaultMtls, Workload workload,

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshHttp;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.model.ObjectRef;
 import dev.trellis.controlplane.model.ServicePort.AppProtocol;
@@ -60,6 +61,10 @@ class MeshFileTest {
       egress: {allowCidrs: [metadata.internal]}                          | egress.allowCidrs[0]: 'metadata.internal' is not an address prefix
       egress: {allowCidrs: [169.254.169.254/16]}                         | egress.allowCidrs[0]: '169.254.169.254/16' has host bits set (did you mean 169.254.0.0/16?)
       egress: {allowCird: []}                                            | egress.allowCird: unknown field 'allowCird'; did you mean 'allowCidrs'?
+      http: {escapedSlashes: keep-unchanged}                             | http.escapedSlashes: 'keep-unchanged' is not one of [reject-request, unescape-and-forward]
+      http: {pathParameters: ignore}                                     | http.pathParameters: 'ignore' is not one of [reject, strip]
+      http: {normalize: false}                                           | http.normalize: unknown field 'normalize'
+      authorizations: [{name: a, namespace: demo, action: deny, rules: [{paths: [/%61dmin]}]}] | authorizations[0].rules[0].paths: path '/%61dmin' has %61, which the node proxy decodes before matching: write 'a'
       """)
   void eachProblemNamesFileLineColumnAndField(String yaml, String expected) {
     assertThatThrownBy(() -> MeshFile.parse(NODES + yaml, "test.yaml", null))
@@ -76,6 +81,15 @@ class MeshFileTest {
     assertThat(mesh.egress().allowCidrs()).containsExactly("169.254.169.254/32", "fd00:ec2:0:0:0:0:0:254/128",
         "10.0.0.0/8");
     assertThat(MeshFile.parse(NODES, "m.yaml", null).egress().allowCidrs()).isEmpty();
+  }
+
+  @Test
+  void theHttpSectionSetsPathNormalizationAndDefaultsToRefusingWhatIsAmbiguous() throws Exception {
+    assertThat(MeshFile.parse(NODES, "m.yaml", null).http()).isEqualTo(MeshHttp.DEFAULTS);
+    assertThat(MeshFile.parse(NODES + "http: {escapedSlashes: UNESCAPE_AND_FORWARD}", "m.yaml", null).http())
+        .isEqualTo(new MeshHttp(MeshHttp.EscapedSlashes.UNESCAPE_AND_FORWARD, MeshHttp.PathParameters.REJECT));
+    assertThat(MeshFile.parse(NODES + "http: {pathParameters: strip}", "m.yaml", null).http())
+        .isEqualTo(new MeshHttp(MeshHttp.EscapedSlashes.REJECT_REQUEST, MeshHttp.PathParameters.STRIP));
   }
 
   @Test

@@ -182,12 +182,14 @@ class PolicyCrdTest {
     });
 
     create(object("AuthorizationPolicy", "demo", "bad", Map.of("action", "DENY",
-        "rules", List.of(Map.of("paths", List.of("api/*")), Map.of("from", List.of("someone"))))));
+        "rules", List.of(Map.of("paths", List.of("api/*")), Map.of("from", List.of("someone")),
+            Map.of("paths", List.of("/a/../admin"))))));
     await().atMost(Duration.ofSeconds(10)).until(() -> accepted("AuthorizationPolicy", "demo", "bad")
         .startsWith("False/Invalid: "));
     assertThat(accepted("AuthorizationPolicy", "demo", "bad"))
         .contains("spec.rules[0].paths: path 'api/*' must start with '/'")
-        .contains("spec.rules[1].from: 'someone' is neither ns/<namespace> nor a SPIFFE ID");
+        .contains("spec.rules[1].from: 'someone' is neither ns/<namespace> nor a SPIFFE ID")
+        .contains("spec.rules[2].paths: path '/a/../admin' has a dot segment ('..')");
     assertThat(mesh.get().authorizations()).extracting(AuthorizationPolicy::name).containsExactly("web-callers");
   }
 }

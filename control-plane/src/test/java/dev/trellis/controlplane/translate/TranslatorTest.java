@@ -28,6 +28,7 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class TranslatorTest {
@@ -173,6 +174,43 @@ class TranslatorTest {
   }
 
   @Test
+  void pathNormalizationIsInEveryHcmInEnvoysFieldsAndInTheOutboundListenersMetadataForNodeProxies() throws Exception {
+    Listener api = get(example, LISTENER, null, GREETER + ":50051");
+    Listener outbound = get(example, LISTENER, null, XdsNames.OUTBOUND_LISTENER);
+    List<HttpConnectionManager> hcms = new java.util.ArrayList<>();
+    hcms.add(api.getApiListener().getApiListener().unpack(HttpConnectionManager.class));
+    for (FilterChain c : outbound.getFilterChainsList()) {
+      if (c.getFilters(0).getTypedConfig().is(HttpConnectionManager.class)) {
+        hcms.add(c.getFilters(0).getTypedConfig().unpack(HttpConnectionManager.class));
+      }
+    }
+    assertThat(hcms).hasSizeGreaterThan(1).allSatisfy(hcm -> {
+      assertThat(hcm.getNormalizePath().getValue()).isTrue();
+      assertThat(hcm.getMergeSlashes()).isTrue();
+      assertThat(hcm.getPathWithEscapedSlashesAction())
+          .isEqualTo(HttpConnectionManager.PathWithEscapedSlashesAction.REJECT_REQUEST);
+    });
+    assertThat(pathMetadata(outbound)).isEqualTo("REJECT_REQUEST REJECT");
+
+    Mesh relaxed = MeshFile.parse(java.nio.file.Files.readString(Path.of("..", "examples", "mesh.yaml"))
+        + "\nhttp: {escapedSlashes: unescape-and-forward, pathParameters: strip}\n", "m.yaml", null);
+    Snapshot s = translate(relaxed);
+    Listener relaxedApi = get(s, LISTENER, null, GREETER + ":50051");
+    assertThat(relaxedApi.getApiListener().getApiListener().unpack(HttpConnectionManager.class)
+        .getPathWithEscapedSlashesAction())
+        .isEqualTo(HttpConnectionManager.PathWithEscapedSlashesAction.UNESCAPE_AND_FORWARD);
+    Listener relaxedOutbound = get(s, LISTENER, null, XdsNames.OUTBOUND_LISTENER);
+    assertThat(pathMetadata(relaxedOutbound)).isEqualTo("UNESCAPE_AND_FORWARD STRIP");
+  }
+
+  private static String pathMetadata(Listener l) {
+    var paths = l.getMetadata().getFilterMetadataOrThrow("trellis").getFieldsOrThrow("path_normalization")
+        .getStructValue();
+    return paths.getFieldsOrThrow("escaped_slashes").getStringValue() + " "
+        + paths.getFieldsOrThrow("path_parameters").getStringValue();
+  }
+
+  @Test
   void tcpPortsGetATcpProxyAndNoRoutes() throws Exception {
     Mesh mesh = MeshFile.parse("""
         nodes: [{name: n, address: 127.0.1.1, token: token-0123456789abcdef}]
@@ -269,6 +307,10 @@ class TranslatorTest {
     assertThat(cached.diffFrom(cold).isEmpty()).isTrue();
     assertThat(cold.diffFrom(example).isEmpty()).isFalse();
     assertThat(cache.hits()).as("unchanged services and workloads were reused").isPositive();
+
+    Mesh relaxed = MeshFile.parse(text + "\nhttp: {escapedSlashes: unescape-and-forward}\n", "m.yaml", null);
+    assertThat(Translator.translate(relaxed, bundle, cache).diffFrom(Translator.translate(relaxed, bundle)).isEmpty())
+        .as("a change of the http section is not served from the cache").isTrue();
   }
 
   @Test

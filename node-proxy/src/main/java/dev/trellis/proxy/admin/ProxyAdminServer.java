@@ -149,8 +149,13 @@ public final class ProxyAdminServer implements AutoCloseable {
     StringBuilder b = new StringBuilder();
     for (InboundRecords.Entry e : records.recent()) {
       b.append(e.at()).append(' ').append(e.status()).append(' ').append(e.peer() == null ? "plaintext" : e.peer()).append(" -> ").append(e.authority())
-          .append(e.workload() == null ? "" : " (" + e.workload() + ")").append(e.reason() == null ? "" : ": " + e.reason())
-          .append('\n');
+          .append(e.workload() == null ? "" : " (" + e.workload() + ")").append(" from ").append(e.peerAddress())
+          .append(e.reason() == null ? "" : ": " + e.reason());
+      String forwarded = e.claimed().get("forwarded");
+      if (forwarded != null) { // the caller's word, shown as such and escaped: it is not verified
+        b.append(" [caller claims forwarded: ").append(dev.trellis.proxy.inbound.PathNormalizer.show(forwarded)).append(']');
+      }
+      b.append('\n');
     }
     return b.toString();
   }

@@ -28,8 +28,9 @@ import java.util.function.Supplier;
  * {@link InboundDecision} (with the identity the connection presented); a rejection is answered, recorded,
  * counted (rate-limited log line) and the stream ended; a forward connects to the
  * workload (on this stream's event loop), answers 200 only once connected (503 if that fails), then
- * hands the stream to the byte relays. The stream runs with auto-read off; nothing it sends before
- * the upstream is up is read.
+ * hands the stream to the HTTP engine (a port declared HTTP) or the byte relays. The stream runs with auto-read off;
+ * nothing it sends before the upstream is up is read. Who called is the verified peer identity and the TLS
+ * connection's address; the CONNECT's {@code forwarded} header is only recorded, as the caller's claim.
  */
 final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
 
@@ -58,8 +59,8 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
     ctx.read();
   }
 
-  /** What the CONNECT said about its source, for the record of this stream. */
-  private final java.util.Map<String, String> tunnel = new java.util.HashMap<>(4);
+  /** What the caller's CONNECT claimed about itself, recorded as such (never used for identity or access). */
+  private final java.util.Map<String, String> claimed = new java.util.HashMap<>(4);
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -70,13 +71,14 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
     decided = true;
     Http2StreamChannel stream = (Http2StreamChannel) ctx.channel();
     SpiffeId peer = PeerIdentityHandler.peerIdentity(stream.parent());
+    String from = PlaintextInbound.address(stream.parent().remoteAddress());
     String method = headers.headers().method() == null ? "" : headers.headers().method().toString();
     String authority = headers.headers().authority() == null ? "" : headers.headers().authority().toString();
     SpiffeId presented = stream.parent().attr(HboneServer.PRESENTED).get();
     InboundDecision decision = InboundDecision.decide(method, authority, peer, presented, config.get(), ownPorts);
     switch (decision) {
       case InboundDecision.Reject r -> {
-        records.add(new InboundRecords.Entry(clock.instant(), peer, authority, null, r.status(), r.reason()));
+        records.add(new InboundRecords.Entry(clock.instant(), peer, from, authority, null, r.status(), r.reason()));
         refusals.refuse(Refusal.Listener.HBONE, r.refusal(), peer, "CONNECT " + authority + " -> " + r.status() + ": "
             + r.reason());
         respond(ctx, r.status(), true).addListener(f -> ctx.close());
@@ -85,22 +87,22 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
         for (String name : new String[] {"forwarded", "traceparent", "baggage"}) {
           CharSequence v = headers.headers().get(name);
           if (v != null) {
-            tunnel.put(name, v.toString());
+            claimed.put(name, v.toString());
           }
         }
-        connect(ctx, stream, peer, authority, f);
+        connect(ctx, stream, peer, from, authority, f);
       }
     }
   }
 
-  private void connect(ChannelHandlerContext ctx, Http2StreamChannel stream, SpiffeId peer, String authority,
-      InboundDecision.Forward f) {
+  private void connect(ChannelHandlerContext ctx, Http2StreamChannel stream, SpiffeId peer, String from,
+      String authority, InboundDecision.Forward f) {
     Transport.relayConnection(stream.eventLoop(), connectTimeoutMillis)
         .connect(f.address(), f.port())
         .addListener((ChannelFuture cf) -> {
           String workload = f.target().name();
           if (!cf.isSuccess()) {
-            records.add(new InboundRecords.Entry(clock.instant(), peer, authority, workload, 503,
+            records.add(new InboundRecords.Entry(clock.instant(), peer, from, authority, workload, 503,
                 "connecting to " + authority + " failed: " + cf.cause().getMessage()));
             respond(ctx, 503, true).addListener(x -> ctx.close());
             return;
@@ -110,15 +112,12 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
             upstream.close();
             return;
           }
-          records.add(new InboundRecords.Entry(clock.instant(), peer, authority, workload, 200, null, tunnel));
+          records.add(new InboundRecords.Entry(clock.instant(), peer, from, authority, workload, 200, null, claimed));
           respond(ctx, 200, false);
           if (inspector.inspects(f)) {
             ctx.pipeline().replace(this, "bytes", new StreamBytesHandler());
             inspector.inspect(stream, upstream, f.target(), peer, f.address(), f.port());
             return;
-          }
-          if (inspector.observes(f)) {
-            inspector.observe(upstream, f.target(), peer);
           }
           upstream.pipeline().addLast("relay", new SocketToStreamHandler(stream));
           ctx.pipeline().replace(this, "relay", new StreamToSocketHandler(upstream));

@@ -20,9 +20,12 @@ public sealed interface InboundDecision {
 
   /** How much of the tunneled traffic the proxy must look at. */
   enum Inspection {
-    /** Relay bytes: the connection was authorized as a whole. */
+    /** Relay bytes: a port not declared HTTP, authorized as a whole. */
     NONE,
-    /** Parse HTTP and authorize every request (a policy names methods or paths). */
+    /**
+     * Parse HTTP (the port is declared http, http2 or grpc): every request is normalized, gets the identity headers
+     * only the mesh sets, and is authorized when a policy names methods or paths.
+     */
     HTTP
   }
 
@@ -85,7 +88,8 @@ public sealed interface InboundDecision {
     }
     return switch (Authorization.evaluate(target.authorizations(), peer, hp.port(), null, null)) {
       case Authorization.Deny d -> new Reject(401, Refusal.DENIED, d.reason());
-      case Authorization.Allow a -> new Forward(target, hp.host(), hp.port(), Inspection.NONE);
+      case Authorization.Allow a -> new Forward(target, hp.host(), hp.port(),
+          target.isHttpPort(hp.port()) ? Inspection.HTTP : Inspection.NONE);
       case Authorization.NeedsRequest n -> target.isHttpPort(hp.port())
           ? new Forward(target, hp.host(), hp.port(), Inspection.HTTP)
           : new Reject(401, Refusal.DENIED, "a policy of " + target.name() + " names HTTP methods or paths, but port " + hp.port()

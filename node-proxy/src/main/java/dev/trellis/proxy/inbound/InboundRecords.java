@@ -16,19 +16,23 @@ import java.util.TreeMap;
 public final class InboundRecords {
 
   /**
-   * One request: who asked (verified SPIFFE ID), for what, and the answer.
+   * One request: who asked, for what, and the answer. Who asked is only what the proxy verified itself.
    *
-   * @param tunnel the CONNECT's {@code forwarded}, {@code traceparent} and {@code baggage} headers, as sent
+   * @param peer the caller's verified SPIFFE ID (its certificate), or null for a plaintext caller
+   * @param peerAddress the address of the connection the request came on (the HBONE or plaintext peer)
+   * @param claimed what the caller's CONNECT said about itself ({@code forwarded}, {@code traceparent},
+   *     {@code baggage}), as sent: claims, not verified, never used for identity or access decisions
    */
-  public record Entry(Instant at, SpiffeId peer, String authority, String workload, int status, String reason,
-      Map<String, String> tunnel) {
+  public record Entry(Instant at, SpiffeId peer, String peerAddress, String authority, String workload, int status,
+      String reason, Map<String, String> claimed) {
 
     public Entry {
-      tunnel = Map.copyOf(tunnel);
+      claimed = Map.copyOf(claimed);
     }
 
-    public Entry(Instant at, SpiffeId peer, String authority, String workload, int status, String reason) {
-      this(at, peer, authority, workload, status, reason, Map.of());
+    public Entry(Instant at, SpiffeId peer, String peerAddress, String authority, String workload, int status,
+        String reason) {
+      this(at, peer, peerAddress, authority, workload, status, reason, Map.of());
     }
   }
 

@@ -17,6 +17,9 @@ final class HeaderHygiene {
 
   static final AsciiString FLAGS = AsciiString.cached("x-trellis-response-flags");
   static final AsciiString OVERLOADED = AsciiString.cached("x-trellis-overloaded");
+  /** Envoy's header for the verified client certificate; only the destination proxy sets it (docs/security.md). */
+  static final AsciiString CLIENT_CERT = AsciiString.cached("x-forwarded-client-cert");
+  private static final String MESH_PREFIX = "x-trellis-";
 
   private HeaderHygiene() {}
 
@@ -53,9 +56,33 @@ final class HeaderHygiene {
     }
   }
 
-  /** Our own markers are ours to set: a client must not forge them on a request. */
-  static void stripMarkers(HttpHeaders h) {
-    h.remove(FLAGS);
-    h.remove(OVERLOADED);
+  /**
+   * Request headers only the mesh may set, removed from what a caller sent: every {@code x-trellis-*} header and
+   * {@code x-forwarded-client-cert}. Allocates nothing when there is none.
+   */
+  static void stripMeshHeaders(HttpHeaders h) {
+    List<String> found = null;
+    for (var it = h.iteratorCharSequence(); it.hasNext(); ) {
+      CharSequence name = it.next().getKey();
+      if (isMeshHeader(name)) {
+        if (found == null) {
+          found = new ArrayList<>(2);
+        }
+        found.add(name.toString());
+      }
+    }
+    if (found != null) {
+      found.forEach(h::remove);
+    }
+  }
+
+  static boolean isMeshHeader(CharSequence name) {
+    return AsciiString.regionMatches(name, true, 0, MESH_PREFIX, 0, MESH_PREFIX.length())
+        || AsciiString.contentEqualsIgnoreCase(name, CLIENT_CERT);
+  }
+
+  /** Envoy's {@code x-forwarded-client-cert} value for a verified caller reaching {@code destination}. */
+  static String clientCert(String destination, String caller) {
+    return "By=" + destination + ";URI=" + caller;
   }
 }

@@ -142,7 +142,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   }
 
   @Override
-  public void done(boolean keepAlive) {
+  public void done(boolean keepAlive, io.netty.channel.ChannelFuture lastWrite) {
     current = null;
     if (!keepAlive || inputClosed && queued.isEmpty()) {
       closing = true;

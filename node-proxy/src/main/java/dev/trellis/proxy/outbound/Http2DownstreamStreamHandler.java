@@ -59,10 +59,27 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
     ctx.read();
   }
 
+  /**
+   * A complete response to a request still arriving: the rest of the request is refused with RST_STREAM NO_ERROR
+   * (RFC 9113 8.1), sent only once the response's last DATA has left — a reset sent earlier would discard DATA
+   * still held by flow control.
+   */
   @Override
-  public void done(boolean keepAlive) {
-    if (!requestEnded) {
-      ctx.close();
+  public void done(boolean keepAlive, io.netty.channel.ChannelFuture lastWrite) {
+    if (requestEnded) {
+      return;
+    }
+    if (lastWrite == null) {
+      resetNoError();
+    } else {
+      lastWrite.addListener(f -> resetNoError());
+    }
+  }
+
+  private void resetNoError() {
+    if (ctx.channel().isActive()) {
+      ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(
+          io.netty.handler.codec.http2.Http2Error.NO_ERROR)).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
     }
   }
 

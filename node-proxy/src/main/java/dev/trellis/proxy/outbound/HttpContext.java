@@ -17,10 +17,12 @@ import java.util.function.Supplier;
  * @param inbound whether this is a destination's inspected connection ({@code source} is then the local callee and
  *     {@code sourceAddress} the caller's SPIFFE ID, "" for plaintext)
  * @param telemetry spans, metrics and the access log of each request
+ * @param clientCert inbound: the {@code x-forwarded-client-cert} every request gets ({@code By=<callee>;URI=<caller>}),
+ *     or null for a plaintext caller (the header is then only removed); null outbound
  */
 record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool pool, String routeConfig,
     LocalWorkload source, String sourceAddress, UpstreamPool.Protocol protocol, LongSupplier ticker, HttpLimits limits,
-    RequestGate gate, boolean inbound, dev.trellis.telemetry.Telemetry telemetry) {
+    RequestGate gate, boolean inbound, dev.trellis.telemetry.Telemetry telemetry, String clientCert) {
 
   /** A check every request passes before it is routed (inbound authorization); null: none. */
   @FunctionalInterface
@@ -31,6 +33,6 @@ record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool
 
   HttpContext withProtocol(UpstreamPool.Protocol p) {
     return new HttpContext(config, clusters, pool, routeConfig, source, sourceAddress, p, ticker, limits, gate, inbound,
-        telemetry);
+        telemetry, clientCert);
   }
 }

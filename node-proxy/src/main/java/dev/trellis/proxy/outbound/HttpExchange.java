@@ -4,11 +4,14 @@ import dev.trellis.proxy.cluster.ClusterRuntime;
 import dev.trellis.proxy.cluster.Hashing;
 import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.cluster.LoadBalancer;
+import dev.trellis.proxy.inbound.MethodNormalizer;
+import dev.trellis.proxy.inbound.PathNormalizer;
 import dev.trellis.proxy.resilience.AttemptResult;
 import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
 import dev.trellis.proxy.resilience.RetryDecision;
 import dev.trellis.proxy.route.RequestRouting;
 import dev.trellis.proxy.route.RouteTable;
+import dev.trellis.proxy.state.PathNormalization;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.tunnel.SocketRelayHandler;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
@@ -23,6 +26,7 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
@@ -66,8 +70,12 @@ final class HttpExchange {
     /** Asks for more of the request body. */
     void read();
 
-    /** The response went out whole; {@code keepAlive}: the connection may carry another request. */
-    void done(boolean keepAlive);
+    /**
+     * The response went out whole; {@code keepAlive}: the connection may carry another request. {@code lastWrite} is
+     * the write of the response's end when the request had not ended yet (so an HTTP/2 stream is reset only after the
+     * response has really left, flow control included), else null.
+     */
+    void done(boolean keepAlive, io.netty.channel.ChannelFuture lastWrite);
 
     /** The response cannot be completed: HTTP/1.1 closes the connection, HTTP/2 resets the stream. */
     void abort();
@@ -117,6 +125,8 @@ final class HttpExchange {
   private ScheduledFuture<?> retryTimer;
   private ExchangeTelemetry telemetry;
   private long responseBytes;
+  /** The write of the response's end, kept only while the request has not ended (see {@link Downstream#done}). */
+  private io.netty.channel.ChannelFuture lastWrite;
 
   /** One try of the request against one host. */
   private final class Attempt {
@@ -158,12 +168,18 @@ final class HttpExchange {
     } else {
       request = req;
     }
+    ProxyConfig config = cx.config().get();
+    LocalReply malformed = canonicalize(request, config.paths());
     telemetry = ExchangeTelemetry.start(cx, request);
     keepAliveDown = HttpUtil.isKeepAlive(request);
     bodyless = whole == null && cx.protocol() == UpstreamPool.Protocol.HTTP1
         && !HttpUtil.isTransferEncodingChunked(request) && HttpUtil.getContentLength(request, 0L) == 0;
     if (whole != null) {
       addBody(whole);
+    }
+    if (malformed != null) {
+      reply(malformed);
+      return;
     }
     if (cx.gate() != null) {
       LocalReply refused = cx.gate().check(request);
@@ -172,7 +188,6 @@ final class HttpExchange {
         return;
       }
     }
-    ProxyConfig config = cx.config().get();
     String authority = request.headers().get(HttpHeaderNames.HOST);
     RequestRouting.Decision decision = RequestRouting.decide(config.routes().get(cx.routeConfig()), authority,
         request.uri(), this::header, bound -> ThreadLocalRandom.current().nextInt(bound));
@@ -211,13 +226,42 @@ final class HttpExchange {
     }
     upgrade = cx.protocol() == UpstreamPool.Protocol.HTTP1 && down.upgradable() && isUpgrade(request);
     HeaderHygiene.strip(request.headers(), upgrade);
-    HeaderHygiene.stripMarkers(request.headers());
+    HeaderHygiene.stripMeshHeaders(request.headers());
+    if (cx.clientCert() != null) {
+      request.headers().set(HeaderHygiene.CLIENT_CERT, cx.clientCert());
+    }
     telemetry.inject(request.headers());
     if (requestComplete) {
       startRouteTimer();
     }
     newAttempt();
     maybeReadDownstream();
+  }
+
+  /**
+   * Puts the request in the one form that routing, authorization and the upstream all see: the method upper-cased
+   * ({@link MethodNormalizer}) and the path normalized ({@link PathNormalizer}), both in place. Returns the 400 for
+   * a request that cannot be put in that form safely, else null.
+   */
+  static LocalReply canonicalize(HttpRequest request, PathNormalization paths) {
+    String name = request.method().name();
+    String method = MethodNormalizer.normalize(name);
+    if (method == null) {
+      return LocalReply.of(400, LocalReply.Flag.DPE, "the request method is not an HTTP token (RFC 9110 5.6.2)");
+    }
+    if (!method.equals(name)) {
+      request.setMethod(HttpMethod.valueOf(method));
+    }
+    String uri = request.uri();
+    return switch (PathNormalizer.normalize(uri, paths)) {
+      case PathNormalizer.Normalized n -> {
+        if (uri.length() != n.path().length() + n.query().length() || !uri.startsWith(n.path())) {
+          request.setUri(n.uri()); // the upstream receives exactly the path that was routed and authorized
+        }
+        yield null;
+      }
+      case PathNormalizer.Refused r -> LocalReply.of(400, LocalReply.Flag.DPE, r.reason());
+    };
   }
 
   /**
@@ -411,7 +455,11 @@ final class HttpExchange {
       if (c instanceof LastHttpContent last) {
         telemetry.onTrailers(last.trailingHeaders());
       }
-      down.channel().write(c, down.channel().voidPromise());
+      if (c instanceof LastHttpContent && !requestComplete()) {
+        lastWrite = down.channel().write(c);
+      } else {
+        down.channel().write(c, down.channel().voidPromise());
+      }
     }
     if (msg instanceof LastHttpContent) {
       onResponseEnd(a);
@@ -648,7 +696,10 @@ final class HttpExchange {
     if (!keepAlive) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
-    down.channel().writeAndFlush(res);
+    io.netty.channel.ChannelFuture written = down.channel().writeAndFlush(res);
+    if (!requestComplete()) {
+      lastWrite = written;
+    }
     finish(keepAlive);
   }
 
@@ -668,7 +719,7 @@ final class HttpExchange {
       return;
     }
     cleanUp();
-    down.done(keepAlive);
+    down.done(keepAlive, lastWrite);
   }
 
   /** The downstream went away (connection closed or stream reset): stop everything quietly. */

@@ -5,7 +5,6 @@ import dev.trellis.proxy.cluster.ClusterRuntime;
 import dev.trellis.proxy.cluster.Clusters;
 import dev.trellis.proxy.inbound.Authorization;
 import dev.trellis.proxy.inbound.HttpInspector;
-import dev.trellis.proxy.inbound.PathNormalizer;
 import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.EndpointSpec;
@@ -21,10 +20,13 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * Inbound HTTP authorization on the outbound HTTP engine: requests on an inspected inbound connection
+ * The destination's HTTP work on the outbound HTTP engine, for every connection to a workload's HTTP port: requests
  * run as {@link HttpExchange}s to an "inbound" cluster whose one endpoint is the workload's port (the
- * already-connected socket is adopted as its first upstream connection), and each request must pass
- * {@link Authorization} with its method and path first; a denied one gets 403 (flag RBAC).
+ * already-connected socket is adopted as its first upstream connection). Each request is normalized
+ * ({@link HttpExchange#canonicalize}: a path that cannot be is refused with 400), must pass {@link Authorization}
+ * with its method and normalized path (denied: 403, flag RBAC), loses the identity headers a caller may not set
+ * ({@code x-trellis-*}, {@code x-forwarded-client-cert}) and, from a verified caller, gets
+ * {@code x-forwarded-client-cert: By=<workload>;URI=<caller>}.
  */
 public final class HttpInspection implements HttpInspector {
 
@@ -45,36 +47,26 @@ public final class HttpInspection implements HttpInspector {
     RouteTable table = new RouteTable(name, List.of(new RouteTable.VirtualHost(name, Set.of("*"), List.of(
         new RouteTable.Rule("all", new RouteTable.Match(null, "/", null, List.of()),
             new RouteTable.Action(List.of(new RouteTable.WeightedCluster(name, 1)), null, null, null, false))))));
-    ProxyConfig routes = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(name, table), Map.of());
+    ProxyConfig routes = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(name, table), Map.of(),
+        services.config().paths());
     UpstreamPool pool = pools.computeIfAbsent(downstream.eventLoop(),
         l -> new UpstreamPool(l, services.connector(l), services.dialing(), services.connectTimeoutMillis()));
+    String clientCert = peer == null ? null : HeaderHygiene.clientCert(target.identity().toString(), peer.toString());
     HttpContext cx = new HttpContext(() -> routes, clusters, pool, name, target, peer == null ? "" : peer.toString(),
         UpstreamPool.Protocol.HTTP1, services.ticker(), services.limits(), request -> check(target, peer, port, request),
-        true, services.telemetry());
+        true, services.telemetry(), clientCert);
     downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx,
         protocol -> pool.adopt(cluster, cluster.hosts().getFirst(), target, protocol, workload)));
   }
 
-  @Override
-  public void observe(Channel workload, LocalWorkload target, SpiffeId peer) {
-    workload.pipeline().addFirst("observe", new HttpObserverHandler(services.telemetry(), target,
-        peer == null ? "" : peer.toString(), services::countUnobserved));
-  }
-
-  @Override
-  public boolean observesHttp() {
-    return services.observesRequests();
-  }
-
+  /** The request is already canonical (method upper-cased, path normalized): what is checked is what goes on. */
   private static LocalReply check(LocalWorkload target, SpiffeId peer, int port, HttpRequest request) {
-    String normalized = PathNormalizer.normalize(request.uri());
-    if (normalized == null) {
-      return LocalReply.of(400, LocalReply.Flag.DPE, "path '" + request.uri() + "' is not a plain origin-form path "
-          + "(escaped slashes, dots or backslashes are refused where paths are authorized)");
+    if (target.authorizations().isEmpty()) {
+      return null;
     }
-    request.setUri(normalized); // the workload receives exactly the path that was authorized
-    int q = normalized.indexOf('?');
-    String path = q < 0 ? normalized : normalized.substring(0, q);
+    String uri = request.uri();
+    int q = uri.indexOf('?');
+    String path = q < 0 ? uri : uri.substring(0, q);
     return switch (Authorization.evaluate(target.authorizations(), peer, port, request.method().name(), path)) {
       case Authorization.Deny d -> LocalReply.of(403, LocalReply.Flag.RBAC, "RBAC: access denied (" + d.reason() + ")");
       case Authorization.Allow a -> null;

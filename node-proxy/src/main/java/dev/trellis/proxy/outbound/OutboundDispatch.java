@@ -76,7 +76,7 @@ public final class OutboundDispatch implements EntryDispatcher {
       case OutboundDecision.Http h -> {
         HttpContext cx = new HttpContext(services.configSupplier(), services.clusters(),
             services.pool(downstream.eventLoop()), h.routeConfig(), h.source(), source, UpstreamPool.Protocol.HTTP1,
-            services.ticker(), services.limits(), null, false, services.telemetry());
+            services.ticker(), services.limits(), null, false, services.telemetry(), null);
         reply.accept().addListener(x -> downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx, null)));
       }
     }

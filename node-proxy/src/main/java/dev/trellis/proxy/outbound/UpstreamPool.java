@@ -723,12 +723,13 @@ final class UpstreamPool {
     if (sweep != null) {
       sweep.cancel(false);
     }
-    idleH1.values().forEach(q -> q.forEach(c -> c.channel.close()));
-    h2.values().forEach(l -> l.forEach(c -> {
+    // Copies: closing runs each connection's close listener at once, and it removes the connection from these lists.
+    idleH1.values().stream().flatMap(java.util.Collection::stream).toList().forEach(c -> c.channel.close());
+    h2.values().stream().flatMap(java.util.Collection::stream).toList().forEach(c -> {
       if (c.channel != null) {
         c.channel.close();
       }
-    }));
+    });
     log.debug("upstream pool on {} closed", loop);
   }
 }

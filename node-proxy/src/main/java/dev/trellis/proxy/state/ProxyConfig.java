@@ -12,20 +12,36 @@ import java.util.Map;
  * @param localByAddress workloads on this node by each of their addresses
  * @param egressAllow destinations captured pods may reach by passthrough although they are link-local or the
  *     node's own (the mesh's {@code egress.allowCidrs}, on the passthrough filter chain)
+ * @param paths how request paths are normalized, at the source and at the destination alike
  */
 public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
     Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress,
-    List<Cidr> egressAllow) {
+    List<Cidr> egressAllow, PathNormalization paths) {
 
   public static final ProxyConfig EMPTY = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(), Map.of());
 
-  /** A config without an egress allow-list. */
+  /** A config without an egress allow-list and with the default path normalization. */
   public ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
       Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress) {
-    this(version, outbound, clusters, endpoints, routes, localByAddress, List.of());
+    this(version, outbound, clusters, endpoints, routes, localByAddress, List.of(), PathNormalization.DEFAULTS);
+  }
+
+  /** A config with the default path normalization. */
+  public ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
+      Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress,
+      List<Cidr> egressAllow) {
+    this(version, outbound, clusters, endpoints, routes, localByAddress, egressAllow, PathNormalization.DEFAULTS);
+  }
+
+  /** A config without an egress allow-list. */
+  public ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
+      Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress,
+      PathNormalization paths) {
+    this(version, outbound, clusters, endpoints, routes, localByAddress, List.of(), paths);
   }
 
   public ProxyConfig {
+    java.util.Objects.requireNonNull(paths, "paths");
     egressAllow = List.copyOf(egressAllow);
     outbound = List.copyOf(outbound);
     clusters = Map.copyOf(clusters);

@@ -67,7 +67,8 @@ public final class ProxyConfigs {
         lw.addresses().forEach(a -> local.put(normalize(a), lw));
       }
     }
-    return new ProxyConfig(version, rules, cs, eps, rts, local, outbound == null ? List.of() : egressAllow(outbound));
+    return new ProxyConfig(version, rules, cs, eps, rts, local, outbound == null ? List.of() : egressAllow(outbound),
+        outbound == null ? PathNormalization.DEFAULTS : pathNormalization(outbound));
   }
 
   /**
@@ -93,6 +94,37 @@ public final class ProxyConfigs {
       }
     }
     return out;
+  }
+
+  /**
+   * The outbound listener's {@code filter_metadata.trellis.path_normalization} ({@code escaped_slashes}: Envoy's
+   * {@code REJECT_REQUEST} or {@code UNESCAPE_AND_FORWARD}; {@code path_parameters}: {@code REJECT} or {@code STRIP}).
+   * Anything missing or unknown keeps the strict default.
+   */
+  static PathNormalization pathNormalization(Listener l) {
+    Struct meta = l.getMetadata().getFilterMetadataOrDefault(METADATA, Struct.getDefaultInstance());
+    Value v = meta.getFieldsOrDefault("path_normalization", null);
+    if (v == null || !v.hasStructValue()) {
+      return PathNormalization.DEFAULTS;
+    }
+    Struct s = v.getStructValue();
+    return new PathNormalization(
+        option(s, "escaped_slashes", PathNormalization.EscapedSlashes.class, PathNormalization.DEFAULTS.escapedSlashes()),
+        option(s, "path_parameters", PathNormalization.PathParameters.class, PathNormalization.DEFAULTS.pathParameters()));
+  }
+
+  private static <E extends Enum<E>> E option(Struct s, String field, Class<E> type, E fallback) {
+    String v = string(s, field);
+    if (v == null) {
+      return fallback;
+    }
+    try {
+      return Enum.valueOf(type, v);
+    } catch (IllegalArgumentException e) {
+      log.warn("listener metadata trellis.path_normalization.{}: '{}' is not one of {}; using {}", field, v,
+          java.util.Arrays.toString(type.getEnumConstants()), fallback);
+      return fallback;
+    }
   }
 
   static List<OutboundRule> outboundRules(Listener l) {

@@ -99,9 +99,26 @@ class InboundDecisionTest {
   }
 
   @Test
-  void withoutHttpRulesTheConnectionIsRelayedWhole() {
+  void aPortNotDeclaredHttpIsRelayedWhole() {
     assertThat(InboundDecision.decide("CONNECT", "127.0.2.20:9000", PEER, OPEN.identity(), CONFIG, OWN))
         .isEqualTo(new InboundDecision.Forward(OPEN, "127.0.2.20", 9000, InboundDecision.Inspection.NONE));
+  }
+
+  @Test
+  void everyHttpPortIsInspectedEvenWhenNoPolicyNamesMethodsOrPaths() {
+    LocalWorkload plain = new LocalWorkload("d/api-0", "d", SpiffeId.parse("spiffe://cluster.local/ns/d/sa/api"),
+        List.of("127.0.2.30"), true, LocalWorkload.MtlsMode.PERMISSIVE, Map.of(), List.of(),
+        Map.of(8080, "http", 9090, "grpc", 8081, "http2", 5432, "tcp"));
+    ProxyConfig config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of("127.0.2.30", plain));
+    for (int port : new int[] {8080, 9090, 8081}) {
+      assertThat(InboundDecision.decide("CONNECT", "127.0.2.30:" + port, PEER, plain.identity(), config, OWN))
+          .as("port %d: identity headers are set per request", port)
+          .isEqualTo(new InboundDecision.Forward(plain, "127.0.2.30", port, InboundDecision.Inspection.HTTP));
+      assertThat(InboundDecision.plaintext("127.0.2.30", port, config, OWN))
+          .isEqualTo(new InboundDecision.Forward(plain, "127.0.2.30", port, InboundDecision.Inspection.HTTP));
+    }
+    assertThat(InboundDecision.decide("CONNECT", "127.0.2.30:5432", PEER, plain.identity(), config, OWN))
+        .isEqualTo(new InboundDecision.Forward(plain, "127.0.2.30", 5432, InboundDecision.Inspection.NONE));
   }
 
   @Test

@@ -97,6 +97,23 @@ class InboundPolicyTest {
   }
 
   @Test
+  void anHttp2CallerDeniedBeforeItsRequestEndedGetsTheWholeRefusal() throws Exception {
+    policies(MtlsMode.STRICT, new AuthorizationSpec("d/public-reads", Action.ALLOW,
+        List.of(new Rule(Set.of(), Set.of("d"), Set.of(), Set.of("GET"), List.of("/public/*")))));
+    try (H2Caller c = fx.h2Client()) {
+      for (int i = 0; i < 3; i++) {
+        // The source sends HEADERS then an empty DATA with END_STREAM: the destination answers after the headers,
+        // and resets the rest only once its 403 (headers and body) has left.
+        H2Caller.Response denied = c.send("GET", "/private");
+        assertThat(denied.status()).isEqualTo(403);
+        assertThat(denied.header("x-trellis-response-flags")).isEqualTo("RBAC");
+        assertThat(denied.body()).startsWith("RBAC: access denied");
+      }
+    }
+    assertThat(seen).isEmpty();
+  }
+
+  @Test
   void strictWorkloadsRefusePlaintextOnTheInboundPort() throws Exception {
     policies(MtlsMode.STRICT);
     assertThatThrownBy(() -> fx.plaintextClient("127.0.73.10", web.getPort()))

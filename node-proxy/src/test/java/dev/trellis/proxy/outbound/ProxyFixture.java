@@ -74,6 +74,7 @@ final class ProxyFixture implements AutoCloseable {
   private final ScheduledExecutorService certExecutor = Executors.newSingleThreadScheduledExecutor();
   private final AtomicReference<ProxyConfig> config = new AtomicReference<>(ProxyConfig.EMPTY);
   private final List<HttpServer> backends = new ArrayList<>();
+  private final List<RecordingBackend> recorders = new ArrayList<>();
   private final Map<String, LocalWorkload> locals = new HashMap<>();
   final CertificateManager certificates;
   final HboneServer hbone;
@@ -111,16 +112,6 @@ final class ProxyFixture implements AutoCloseable {
               String a, int port) {
             inspection.inspect(d, w, t, p, a, port);
           }
-
-          @Override
-          public void observe(io.netty.channel.Channel w, LocalWorkload t, SpiffeId p) {
-            inspection.observe(w, t, p);
-          }
-
-          @Override
-          public boolean observesHttp() {
-            return inspection.observesHttp();
-          }
         }, inbound, refusals, Clock.systemUTC());
     services = new OutboundServices(config::get, clusters, certificates,
         HboneDialing.nodeAddresses(hbone.address().getPort()), 2000, ticker::get, limits, telemetry);
@@ -142,6 +133,27 @@ final class ProxyFixture implements AutoCloseable {
     locals.put(address, new LocalWorkload("d/web-" + address, "d", WEB, List.of(address), true,
         LocalWorkload.MtlsMode.STRICT, Map.of()));
     return s.getAddress();
+  }
+
+  /**
+   * Starts a {@link RecordingBackend} (HTTP/1.1 and HTTP/2) on {@code address} (127.0.73.x) and makes it a local
+   * workload.
+   */
+  RecordingBackend recordingBackend(String address) {
+    RecordingBackend b = new RecordingBackend(address);
+    recorders.add(b);
+    workload(address);
+    return b;
+  }
+
+  /** An HTTP/2 (prior knowledge) client entering the SOCKS entry for the VIP, as the client workload. */
+  H2Caller h2Client() {
+    return new H2Caller(entry.address(), "127.0.0.1", VIP, 80);
+  }
+
+  /** An HTTP/2 client entering the inbound port in plaintext for {@code address}:{@code port}. */
+  H2Caller h2PlaintextClient(String address, int port) {
+    return new H2Caller(plaintext.address(), "127.0.0.1", address, port);
   }
 
   /** Gives the local workload at {@code address} authorization policies, a mode, and port protocols. */
@@ -241,6 +253,7 @@ final class ProxyFixture implements AutoCloseable {
     services.close();
     hbone.close();
     backends.forEach(s -> s.stop(0));
+    recorders.forEach(RecordingBackend::close);
     certificates.close();
     certExecutor.shutdownNow();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();

@@ -127,6 +127,34 @@ public class ProxyConfigsTest {
         List.of(endpoints(WEB)), List.of(routes()), List.of(workload()));
   }
 
+  private static Listener withPaths(String escapedSlashes, String pathParameters) {
+    Struct.Builder paths = Struct.newBuilder();
+    if (escapedSlashes != null) {
+      paths.putFields("escaped_slashes", Value.newBuilder().setStringValue(escapedSlashes).build());
+    }
+    if (pathParameters != null) {
+      paths.putFields("path_parameters", Value.newBuilder().setStringValue(pathParameters).build());
+    }
+    return outbound().toBuilder().setMetadata(Metadata.newBuilder().putFilterMetadata("trellis", Struct.newBuilder()
+        .putFields("path_normalization", Value.newBuilder().setStructValue(paths).build()).build())).build();
+  }
+
+  @Test
+  void pathNormalizationComesFromTheOutboundListenersMetadataAndStaysStrictWhenAbsentOrUnknown() {
+    PathNormalization relaxed = new PathNormalization(PathNormalization.EscapedSlashes.UNESCAPE_AND_FORWARD,
+        PathNormalization.PathParameters.STRIP);
+    assertThat(ProxyConfigs.pathNormalization(withPaths("UNESCAPE_AND_FORWARD", "STRIP"))).isEqualTo(relaxed);
+    assertThat(ProxyConfigs.pathNormalization(outbound())).isEqualTo(PathNormalization.DEFAULTS);
+    assertThat(ProxyConfigs.pathNormalization(withPaths("KEEP_UNCHANGED", null))).isEqualTo(PathNormalization.DEFAULTS);
+    assertThat(ProxyConfigs.pathNormalization(withPaths(null, "STRIP")).escapedSlashes())
+        .isEqualTo(PathNormalization.EscapedSlashes.REJECT_REQUEST);
+    assertThat(config().paths()).isEqualTo(PathNormalization.DEFAULTS);
+    assertThat(ProxyConfigs.build(1, withPaths("UNESCAPE_AND_FORWARD", "STRIP"), List.of(), List.of(), List.of(),
+        List.of()).paths()).isEqualTo(relaxed);
+    assertThat(ProxyConfigs.build(1, null, List.of(), List.of(), List.of(), List.of()).paths())
+        .isEqualTo(PathNormalization.DEFAULTS);
+  }
+
   @Test
   void theEgressAllowListComesFromThePassthroughChainsMetadataAndSkipsWhatIsNoPrefix() throws Exception {
     Value list = Value.newBuilder().setListValue(com.google.protobuf.ListValue.newBuilder()

@@ -230,6 +230,23 @@ class HboneTunnelTest {
   }
 
   @Test
+  void aForwardedHeaderOnTheConnectIsRecordedAsTheCallersClaimNotAsWhoCalled() throws Exception {
+    String authority = WEB_ADDRESS + ":" + ((InetSocketAddress) echo.localAddress()).getPort();
+    EventLoop loop = group.next();
+    HboneConnector connector = new HboneConnector(loop, clientCerts, 5000);
+    io.netty.handler.codec.http2.Http2Headers forged = new io.netty.handler.codec.http2.DefaultHttp2Headers()
+        .add("forwarded", "for=\"6.6.6.6\";by=spiffe://cluster.local/ns/ops/sa/admin");
+    Future<Http2StreamChannel> f = loop.submit(() -> connector.open(CLIENT, WEB, server.address(), authority, forged))
+        .get().await();
+    assertThat(f.isSuccess()).as("%s", f.cause()).isTrue();
+    InboundRecords.Entry e = records.recent().getLast();
+    assertThat(e.peer()).as("who called: the verified certificate").isEqualTo(CLIENT);
+    assertThat(e.peerAddress()).as("from where: the connection's own peer").startsWith("127.").isNotEqualTo("6.6.6.6");
+    assertThat(e.claimed()).containsEntry("forwarded", "for=\"6.6.6.6\";by=spiffe://cluster.local/ns/ops/sa/admin");
+    f.getNow().close().syncUninterruptibly();
+  }
+
+  @Test
   void anAuthorityThatIsNotALocalWorkloadIsRefusedWith400() throws Exception {
     Future<Http2StreamChannel> f = open(WEB, "127.0.72.99:80");
     assertThat(f.isSuccess()).isFalse();
@@ -251,21 +268,12 @@ class HboneTunnelTest {
     assertThat(f.cause()).hasMessageContaining("HBONE connection to");
   }
 
-  /** Closes what it is given to inspect; observes nothing. */
+  /** Closes what it is given to inspect. */
   private static final class ClosingInspector implements dev.trellis.proxy.inbound.HttpInspector {
     @Override
     public void inspect(io.netty.channel.Channel d, io.netty.channel.Channel w,
         dev.trellis.proxy.state.LocalWorkload t, dev.trellis.mtls.identity.SpiffeId p, String a, int port) {
       d.close();
-    }
-
-    @Override
-    public void observe(io.netty.channel.Channel w, dev.trellis.proxy.state.LocalWorkload t,
-        dev.trellis.mtls.identity.SpiffeId p) {}
-
-    @Override
-    public boolean observesHttp() {
-      return false;
     }
   }
 }

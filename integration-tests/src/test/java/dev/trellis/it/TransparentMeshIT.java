@@ -287,6 +287,25 @@ abstract class TransparentMeshIT {
 
   @Test
   @Order(2)
+  void aMeshPodDialedByItsOwnAddressIsReachedOverMtlsAsTheCallerNeverInPlaintext() throws Exception {
+    // Not a service VIP: the pod's address, as headless services hand out. Passed through, the same-node STRICT pod
+    // would be reached in plaintext from the node's namespace, where no capture sees it.
+    long before = count(curlFromNode("n1", "http://127.0.0.1:15000/connections").output(),
+        "200 spiffe://cluster.local/ns/demo/sa/client -> 10.11.4.2:8080");
+    assertThat(curl(client, "http://10.11.4.2:8080/").output()).as("same node").isEqualTo("local-web\n 200");
+    assertThat(count(curlFromNode("n1", "http://127.0.0.1:15000/connections").output(),
+        "200 spiffe://cluster.local/ns/demo/sa/client -> 10.11.4.2:8080")).isEqualTo(before + 1);
+    assertThat(curl(client, "http://10.12.1.2:8080/").output()).as("other node").isEqualTo("web-v1\n 200");
+    assertThat(curlFromNode("n2", "http://127.0.0.1:15000/connections").output())
+        .contains("200 spiffe://cluster.local/ns/demo/sa/client -> 10.12.1.2:8080");
+  }
+
+  private static long count(String text, String line) {
+    return text.lines().filter(l -> l.contains(line)).count();
+  }
+
+  @Test
+  @Order(2)
   void passthroughToAHostOutsideTheMeshLeavesWithThePodsAddressAndTheExchangeCompletes() throws Exception {
     assertThat(curl(client, "http://10.13.0.2:8080/").output()).isEqualTo("peer 10.11.1.2\n 200");
     assertThat(cluster.log("ext")).contains("peer 10.11.1.2 -> 10.13.0.2:8080")

@@ -154,7 +154,8 @@ public final class NodeProxy implements AutoCloseable {
       }
       outbound = new OutboundServices(state::current, clusters, certificates, capture
           ? HboneDialing.podAddresses(peerHbonePort, options.node(), new InetSocketAddress("127.0.0.1", options.hbonePort()))
-          : HboneDialing.nodeAddresses(peerHbonePort), CONNECT_TIMEOUT_MILLIS, ticker, HttpLimits.DEFAULTS, telemetry);
+          : HboneDialing.nodeAddresses(peerHbonePort, options.node(),
+              new InetSocketAddress(options.address(), peerHbonePort)), CONNECT_TIMEOUT_MILLIS, ticker, HttpLimits.DEFAULTS, telemetry);
       inspection = new HttpInspection(outbound);
       // Telemetry never slows traffic: what cannot be queued is dropped, and counted here.
       telemetry.metrics().observedCounter("trellis.telemetry.spans.dropped", "spans dropped: export queue full or "

@@ -6,19 +6,33 @@ import java.net.InetSocketAddress;
 /**
  * Where the HBONE tunnel to an endpoint is dialed. In local mode (no capture) at the endpoint's node
  * address, where that node's proxy listens. With capture at the pod's own address, port 15008, which the
- * destination node steers to its proxy (as Istio ambient peers expect) — except for a pod on this very
- * node: traffic this proxy sends to a local pod is never redirected back to it, so that tunnel goes
- * straight to this proxy's own HBONE listener. Pure.
+ * destination node steers to its proxy (as Istio ambient peers expect). In both, a workload of this very
+ * node goes straight to this proxy's own HBONE listener (with capture, traffic this proxy sends to a local
+ * pod is never redirected back to it). Pure.
  *
  * @param port the HBONE port of peers (15008)
- * @param localNode this node's name, with capture; null in local mode
- * @param localHbone this proxy's own HBONE listener as it can dial it, with capture; null in local mode
+ * @param target whose address is dialed for endpoints of other nodes
+ * @param localNode this node's name, or null when not known (then only endpoints' own addresses are used)
+ * @param localHbone this proxy's own HBONE listener as it can dial it, or null when not known
  */
-public record HboneDialing(int port, String localNode, InetSocketAddress localHbone) {
+public record HboneDialing(int port, Target target, String localNode, InetSocketAddress localHbone) {
+
+  /** Whose address a tunnel to another node's endpoint is dialed at. */
+  public enum Target {
+    /** The endpoint's node (local mode: every node proxy on its own address). */
+    NODE,
+    /** The pod itself (capture: the destination node steers the pod's 15008 to its proxy). */
+    POD
+  }
 
   /** Local mode: dial the endpoint's node (its address when the node is unknown). */
   public static HboneDialing nodeAddresses(int port) {
-    return new HboneDialing(port, null, null);
+    return new HboneDialing(port, Target.NODE, null, null);
+  }
+
+  /** Local mode, knowing this node: its own workloads go to {@code localHbone}, this proxy's HBONE listener. */
+  public static HboneDialing nodeAddresses(int port, String localNode, InetSocketAddress localHbone) {
+    return new HboneDialing(port, Target.NODE, localNode, localHbone);
   }
 
   /** Capture: dial the pod's address; pods of {@code localNode} through {@code localHbone}. */
@@ -26,13 +40,16 @@ public record HboneDialing(int port, String localNode, InetSocketAddress localHb
     if (localNode == null || localHbone == null) {
       throw new IllegalArgumentException("pod-address dialing needs this node's name and its HBONE listener");
     }
-    return new HboneDialing(port, localNode, localHbone);
+    return new HboneDialing(port, Target.POD, localNode, localHbone);
   }
 
   InetSocketAddress dial(EndpointSpec ep) {
-    if (localHbone == null) {
+    if (localHbone != null && localNode != null && localNode.equals(ep.node())) {
+      return localHbone;
+    }
+    if (target == Target.NODE) {
       return new InetSocketAddress(ep.nodeAddress() != null ? ep.nodeAddress() : ep.address(), port);
     }
-    return localNode.equals(ep.node()) ? localHbone : new InetSocketAddress(ep.address(), port);
+    return new InetSocketAddress(ep.address(), port);
   }
 }

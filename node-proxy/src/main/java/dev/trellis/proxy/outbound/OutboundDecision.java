@@ -4,6 +4,7 @@ import dev.trellis.proxy.egress.EgressFacts;
 import dev.trellis.proxy.egress.Via;
 import dev.trellis.proxy.entry.Arrival;
 import dev.trellis.proxy.state.Cidr;
+import dev.trellis.proxy.state.EndpointSpec;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.OutboundRule;
 import dev.trellis.proxy.state.ProxyConfig;
@@ -19,6 +20,12 @@ import java.net.InetAddress;
  * the pod's address ({@link Via}). Captured pods may not reach link-local destinations (169.254.0.0/16, fe80::/10:
  * cloud metadata servers, node-local services) or the node's own addresses through the proxy, unless the mesh's
  * egress allow-list names them. Connections through the local entry keep leaving from the node, unrestricted.
+ *
+ * <p>A destination that is no service but the address of a workload in the mesh (a pod dialed by its IP, as headless
+ * services and StatefulSets do) is never passthrough: it is tunneled to that workload over HBONE as the source's
+ * identity, like service traffic, so the destination's mTLS mode and authorization apply. Passed through in
+ * plaintext, a pod of the same node would be reached from the node's own namespace, where no capture sees it: a
+ * way around STRICT.
  */
 public sealed interface OutboundDecision {
 
@@ -30,6 +37,12 @@ public sealed interface OutboundDecision {
 
   /** Proxy the connection's bytes to an endpoint of {@code cluster}. */
   record Tcp(LocalWorkload source, String cluster, String service) implements OutboundDecision {}
+
+  /**
+   * A workload of the mesh dialed by its own address: tunnel to {@code target} over HBONE as {@code source}
+   * (plaintext only when the source is outside the mesh).
+   */
+  record MeshWorkload(LocalWorkload source, EndpointSpec target) implements OutboundDecision {}
 
   /**
    * Not a mesh service: connect straight to where the client was going, leaving {@code via} the node or the pod
@@ -76,6 +89,10 @@ public sealed interface OutboundDecision {
       if (destination == null) {
         return new Refuse("'" + destinationName + "' is not a mesh service (use an IP address or <service fqdn>)",
             Refuse.Kind.UNKNOWN_SERVICE);
+      }
+      EndpointSpec workload = config.findMeshWorkload(destination, port);
+      if (workload != null) {
+        return new MeshWorkload(source, workload);
       }
       return passthrough(sourceAddress, destination, port, config, arrival, node);
     }

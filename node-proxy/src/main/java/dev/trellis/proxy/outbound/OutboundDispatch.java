@@ -73,6 +73,7 @@ public final class OutboundDispatch implements EntryDispatcher {
       }
       case OutboundDecision.Passthrough d -> passthrough(services, egress, downstream, d, reply);
       case OutboundDecision.Tcp t -> tcp(services, downstream, t, reply);
+      case OutboundDecision.MeshWorkload w -> meshWorkload(services, downstream, w, reply);
       case OutboundDecision.Http h -> {
         HttpContext cx = new HttpContext(services.configSupplier(), services.clusters(),
             services.pool(downstream.eventLoop()), h.routeConfig(), h.source(), source, UpstreamPool.Protocol.HTTP1,
@@ -101,6 +102,26 @@ public final class OutboundDispatch implements EntryDispatcher {
       if (services.observesRequests()) {
         downstream.pipeline().addFirst("tcp-telemetry", TcpTelemetryHandler.opened(services.telemetry(), t.source(),
             t.service(), cluster.name()));
+      }
+      relay(downstream, (Channel) f.getNow(), reply);
+    });
+  }
+
+  /** A mesh workload dialed by its address: one tunnel to it, as for a service endpoint, then a byte relay. */
+  private static void meshWorkload(OutboundServices services, Channel downstream, OutboundDecision.MeshWorkload w,
+      EntryReply reply) {
+    String service = "workload " + w.target().workload();
+    TcpUpstream.connect(services, downstream.eventLoop(), w.source(), w.target()).addListener(f -> {
+      if (!f.isSuccess()) {
+        TcpTelemetryHandler.failed(services.telemetry(), w.source(), service, f.cause().getMessage());
+        boolean denied = f.cause() instanceof TcpUpstream.TcpUpstreamException e && e.denied;
+        log.debug("{} -> {} ({}): {}", w.source().name(), w.target().hostPort(), service, f.cause().getMessage());
+        reply.reject(denied ? Refusal.FORBIDDEN : Refusal.UNREACHABLE);
+        return;
+      }
+      if (services.observesRequests()) {
+        downstream.pipeline().addFirst("tcp-telemetry", TcpTelemetryHandler.opened(services.telemetry(), w.source(),
+            service, "direct"));
       }
       relay(downstream, (Channel) f.getNow(), reply);
     });

@@ -5,6 +5,7 @@ import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.cluster.LoadBalancer;
 import dev.trellis.proxy.resilience.AttemptResult;
 import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
+import dev.trellis.proxy.state.EndpointSpec;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.HboneConnector;
@@ -70,7 +71,7 @@ final class TcpUpstream {
       return;
     }
     tried.add(host);
-    connect(s, loop, source, host).addListener(f -> {
+    connect(s, loop, source, host.endpoint()).addListener(f -> {
       if (f.isSuccess()) {
         cluster.record(host, AttemptResult.response(200), s.ticker().getAsLong());
         p.setSuccess((Channel) f.getNow());
@@ -89,9 +90,13 @@ final class TcpUpstream {
     });
   }
 
-  private static Future<Channel> connect(OutboundServices s, EventLoop loop, LocalWorkload source, Host host) {
+  /**
+   * One connection to {@code endpoint} (no cluster, no retry on another host): an HBONE stream as {@code source} when
+   * both are in the mesh, else a socket. A refusal by the destination (401, 403) fails with {@code denied}.
+   */
+  static Future<Channel> connect(OutboundServices s, EventLoop loop, LocalWorkload source, EndpointSpec endpoint) {
     Promise<Channel> p = loop.newPromise();
-    switch (UpstreamTarget.of(source, host.endpoint(), s.dialing())) {
+    switch (UpstreamTarget.of(source, endpoint, s.dialing())) {
       case UpstreamTarget.Hbone t -> {
         s.connector(loop).open(t.source(), t.destination(), t.dial(), t.authority(), TunnelHeaders.of(source)).addListener(f -> {
           if (f.isSuccess()) {

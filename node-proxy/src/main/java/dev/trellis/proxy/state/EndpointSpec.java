@@ -13,6 +13,11 @@ import dev.trellis.mtls.identity.SpiffeId;
 public record EndpointSpec(String address, int port, SpiffeId identity, String node, String nodeAddress, boolean inMesh,
     String workload, String locality, int weight) {
 
+  /** The same workload on another port (a workload dialed by its own address, on the port the caller chose). */
+  public EndpointSpec withPort(int otherPort) {
+    return new EndpointSpec(address, otherPort, identity, node, nodeAddress, inMesh, workload, locality, weight);
+  }
+
   public String hostPort() {
     return (address.contains(":") ? "[" + address + "]" : address) + ":" + port;
   }

@@ -13,10 +13,12 @@ import java.util.Map;
  * @param egressAllow destinations captured pods may reach by passthrough although they are link-local or the
  *     node's own (the mesh's {@code egress.allowCidrs}, on the passthrough filter chain)
  * @param paths how request paths are normalized, at the source and at the destination alike
+ * @param meshWorkloads the mesh's workloads by address (port 0): every in-mesh endpoint of EDS and this node's in-mesh
+ *     workloads; null derives it from {@code endpoints} and {@code localByAddress}
  */
 public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
     Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress,
-    List<Cidr> egressAllow, PathNormalization paths) {
+    List<Cidr> egressAllow, PathNormalization paths, Map<String, EndpointSpec> meshWorkloads) {
 
   public static final ProxyConfig EMPTY = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(), Map.of());
 
@@ -40,6 +42,13 @@ public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String,
     this(version, outbound, clusters, endpoints, routes, localByAddress, List.of(), paths);
   }
 
+  /** A config whose mesh workloads by address are derived from its endpoints and local workloads. */
+  public ProxyConfig(long version, List<OutboundRule> outbound, Map<String, ClusterSpec> clusters,
+      Map<String, List<EndpointSpec>> endpoints, Map<String, RouteTable> routes, Map<String, LocalWorkload> localByAddress,
+      List<Cidr> egressAllow, PathNormalization paths) {
+    this(version, outbound, clusters, endpoints, routes, localByAddress, egressAllow, paths, null);
+  }
+
   public ProxyConfig {
     java.util.Objects.requireNonNull(paths, "paths");
     egressAllow = List.copyOf(egressAllow);
@@ -48,6 +57,7 @@ public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String,
     endpoints = Map.copyOf(endpoints);
     routes = Map.copyOf(routes);
     localByAddress = Map.copyOf(localByAddress);
+    meshWorkloads = meshWorkloads != null ? Map.copyOf(meshWorkloads) : meshWorkloads(endpoints, localByAddress, null);
   }
 
   /** The outbound rule for a destination, most specific prefix first; null when it is not a mesh service. */
@@ -75,6 +85,39 @@ public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String,
       }
     }
     return false;
+  }
+
+  /**
+   * The in-mesh workload at {@code address}, as an endpoint on {@code port}: a connection dialed straight at a mesh
+   * workload's own address is tunneled to it like service traffic, so its mTLS mode and policies apply. Null when
+   * no workload of the mesh has that address.
+   */
+  public EndpointSpec findMeshWorkload(InetAddress address, int port) {
+    EndpointSpec ep = meshWorkloads.get(address.getHostAddress());
+    return ep == null ? null : ep.withPort(port);
+  }
+
+  /**
+   * Every in-mesh endpoint of {@code endpoints} by its address (normalized), then this node's in-mesh workloads that
+   * no endpoint names, placed on {@code localNode}.
+   */
+  public static Map<String, EndpointSpec> meshWorkloads(Map<String, List<EndpointSpec>> endpoints,
+      Map<String, LocalWorkload> localByAddress, String localNode) {
+    Map<String, EndpointSpec> out = new java.util.HashMap<>();
+    for (List<EndpointSpec> eps : endpoints.values()) {
+      for (EndpointSpec ep : eps) {
+        if (ep.inMesh() && ep.identity() != null) {
+          out.putIfAbsent(ProxyConfigs.normalize(ep.address()), ep.withPort(0));
+        }
+      }
+    }
+    localByAddress.forEach((address, w) -> {
+      if (w.inMesh()) {
+        out.putIfAbsent(ProxyConfigs.normalize(address),
+            new EndpointSpec(address, 0, w.identity(), localNode, null, true, w.name(), localNode, 1));
+      }
+    });
+    return Map.copyOf(out);
   }
 
   public List<EndpointSpec> findEndpoints(String cluster) {

@@ -61,14 +61,17 @@ public final class ProxyConfigs {
     Map<String, RouteTable> rts = new HashMap<>();
     routes.forEach(r -> rts.put(r.getName(), routeTable(r)));
     Map<String, LocalWorkload> local = new HashMap<>();
+    String localNode = null;
     for (Workload w : workloads) {
       LocalWorkload lw = localWorkload(w);
       if (lw != null) {
         lw.addresses().forEach(a -> local.put(normalize(a), lw));
+        localNode = localNode == null && !w.getNode().isEmpty() ? w.getNode() : localNode;
       }
     }
     return new ProxyConfig(version, rules, cs, eps, rts, local, outbound == null ? List.of() : egressAllow(outbound),
-        outbound == null ? PathNormalization.DEFAULTS : pathNormalization(outbound));
+        outbound == null ? PathNormalization.DEFAULTS : pathNormalization(outbound),
+        ProxyConfig.meshWorkloads(eps, local, localNode));
   }
 
   /**

@@ -54,6 +54,45 @@ class OutboundDecisionTest {
         .isEqualTo(new OutboundDecision.Passthrough("93.184.216.34", 443, "127.0.1.10", Via.NODE));
   }
 
+  @Test
+  void aMeshWorkloadDialedByItsAddressIsTunneledToItNotPassedThrough() throws Exception {
+    // web-0 is an in-mesh endpoint of EDS on node-2; client-0 is this node's own in-mesh workload.
+    for (Arrival arrival : Arrival.values()) {
+      assertThat(OutboundDecision.decide("127.0.1.10", ip("127.0.2.10"), 9000, null, CONFIG, arrival, NODE))
+          .as("arrival %s", arrival).isInstanceOfSatisfying(OutboundDecision.MeshWorkload.class, w -> {
+            assertThat(w.source().name()).isEqualTo("d/client-0");
+            assertThat(w.target()).isEqualTo(new EndpointSpec("127.0.2.10", 9000,
+                SpiffeId.parse("spiffe://cluster.local/ns/d/sa/web"), "node-2", "127.0.2.1", true, "d/web-0", "node-2",
+                w.target().weight()));
+          });
+      assertThat(OutboundDecision.decide("127.0.1.10", ip("127.0.1.10"), 8080, null, CONFIG, arrival, NODE))
+          .as("this node's own workload, arrival %s", arrival)
+          .isInstanceOfSatisfying(OutboundDecision.MeshWorkload.class, w -> assertThat(w.target()).isEqualTo(
+              new EndpointSpec("127.0.1.10", 8080, SpiffeId.parse("spiffe://cluster.local/ns/d/sa/client"), "node-1",
+                  null, true, "d/client-0", "node-1", 1)));
+    }
+    assertThat(decide("127.0.1.10", "192.0.2.7", 8080)).as("an endpoint outside the mesh")
+        .isInstanceOf(OutboundDecision.Passthrough.class);
+    assertThat(decide("127.0.1.10", "127.0.2.99", 8080)).as("an address no mesh workload has")
+        .isInstanceOf(OutboundDecision.Passthrough.class);
+  }
+
+  @Test
+  void aMeshWorkloadOfThisNodeIsDialedAtThisProxysOwnHboneListenerInBothModes() throws Exception {
+    var source = CONFIG.findLocal("127.0.1.10");
+    EndpointSpec self = CONFIG.findMeshWorkload(ip("127.0.1.10"), 8080);
+    InetSocketAddress own = new InetSocketAddress("127.0.1.1", 15008);
+    assertThat(UpstreamTarget.of(source, self, HboneDialing.nodeAddresses(15008, "node-1", own)))
+        .isInstanceOfSatisfying(UpstreamTarget.Hbone.class, h -> {
+          assertThat(h.dial()).isEqualTo(own);
+          assertThat(h.authority()).isEqualTo("127.0.1.10:8080");
+          assertThat(h.destination()).isEqualTo(source.identity());
+        });
+    assertThat(UpstreamTarget.of(source, self, HboneDialing.podAddresses(15008, "node-1",
+        new InetSocketAddress("127.0.0.1", 15008)))).isInstanceOfSatisfying(UpstreamTarget.Hbone.class,
+        h -> assertThat(h.dial()).isEqualTo(new InetSocketAddress("127.0.0.1", 15008)));
+  }
+
   static final EgressFacts NODE = new EgressFacts(Set.of(ip("10.0.0.1"), ip("10.1.1.1"), ip("fd00::1")), true);
   static final EgressFacts NODE_WITHOUT_SETNS = new EgressFacts(NODE.nodeAddresses(), false);
 

@@ -114,7 +114,8 @@ final class ProxyFixture implements AutoCloseable {
           }
         }, inbound, refusals, Clock.systemUTC());
     services = new OutboundServices(config::get, clusters, certificates,
-        HboneDialing.nodeAddresses(hbone.address().getPort()), 2000, ticker::get, limits, telemetry);
+        HboneDialing.nodeAddresses(hbone.address().getPort(), "node", hbone.address()), 2000, ticker::get, limits,
+        telemetry);
     inspection = new HttpInspection(services);
     entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), new OutboundDispatch(services), refusals,
         Refusal.Listener.OUTBOUND);
@@ -222,7 +223,8 @@ final class ProxyFixture implements AutoCloseable {
 
   private void apply(ProxyConfig c) {
     Map<String, LocalWorkload> byAddress = new HashMap<>(c.localByAddress());
-    config.set(new ProxyConfig(c.version(), c.outbound(), c.clusters(), c.endpoints(), c.routes(), byAddress));
+    config.set(new ProxyConfig(c.version(), c.outbound(), c.clusters(), c.endpoints(), c.routes(), byAddress,
+        List.of(), c.paths(), ProxyConfig.meshWorkloads(c.endpoints(), byAddress, "node")));
     clusters.apply(config.get());
   }
 

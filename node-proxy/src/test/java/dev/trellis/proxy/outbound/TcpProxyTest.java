@@ -7,7 +7,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.proxy.resilience.CircuitBreaker;
 import dev.trellis.proxy.state.ClusterSpec;
+import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.state.EndpointSpec;
+import dev.trellis.proxy.state.LocalWorkload;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -18,6 +20,8 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import org.junit.jupiter.api.AfterEach;
@@ -86,6 +90,38 @@ class TcpProxyTest {
         assertThat(new String(c.readN(19), StandardCharsets.UTF_8)).isEqualTo("from 127.0.0.1 ping");
       }
     }
+  }
+
+  @Test
+  void aMeshWorkloadDialedByItsOwnAddressIsTunneledAsTheCallerNotPassedThroughInPlaintext() throws Exception {
+    InetSocketAddress e = echo("127.0.73.31"); // a STRICT workload of this node, in no cluster
+    fx.tcp(cluster("db"), List.of());
+    try (RawHttp c = RawHttp.socks(fx.entry.address(), "127.0.0.1", "127.0.73.31", e.getPort())) {
+      c.send("ping");
+      assertThat(new String(c.readN(4), StandardCharsets.UTF_8)).isEqualTo("ping");
+    }
+    assertThat(fx.inbound.recent()).as("reached through the HBONE server, as the caller").last()
+        .satisfies(r -> {
+          assertThat(r.peer()).isEqualTo(ProxyFixture.CLIENT);
+          assertThat(r.authority()).isEqualTo("127.0.73.31:" + e.getPort());
+          assertThat(r.status()).isEqualTo(200);
+        });
+  }
+
+  @Test
+  void aMeshWorkloadDialedByItsAddressIsRefusedWhenItsPolicyDeniesTheCaller() throws Exception {
+    InetSocketAddress e = echo("127.0.73.32");
+    fx.policies("127.0.73.32", LocalWorkload.MtlsMode.STRICT, List.of(new AuthorizationSpec("only-web",
+        AuthorizationSpec.Action.ALLOW, List.of(new AuthorizationSpec.Rule(Set.of(ProxyFixture.WEB.toString()),
+            Set.of(), Set.of(), Set.of(), List.of())))), Map.of());
+    fx.tcp(cluster("db"), List.of());
+    assertThatThrownBy(() -> RawHttp.socks(fx.entry.address(), "127.0.0.1", "127.0.73.32", e.getPort()))
+        .as("the destination's policy applies: SOCKS answers 'not allowed'")
+        .hasMessageContaining("refused with status 2");
+    assertThat(fx.inbound.recent()).last().satisfies(r -> {
+      assertThat(r.peer()).isEqualTo(ProxyFixture.CLIENT);
+      assertThat(r.status()).isEqualTo(401);
+    });
   }
 
   @Test

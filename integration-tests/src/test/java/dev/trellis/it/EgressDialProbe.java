@@ -34,7 +34,7 @@ public final class EgressDialProbe {
     EventLoopGroup loops = Transport.newGroup(1, "probe");
     ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
     try (PassthroughDialer dialer = PassthroughDialer.capture(InetAddress.ofLiteral(args[1]), Path.of(args[0]),
-        scheduler, System::nanoTime)) {
+        scheduler, new dev.trellis.proxy.refusal.Refusals(System::nanoTime))) {
       System.out.println("transport " + Transport.current() + ", pod netns " + dialer.facts().podNetns());
       int colon = args[4].lastIndexOf(':');
       var dialed = dialer.dial(loops.next(), 3000, Via.valueOf(args[3]), InetAddress.ofLiteral(args[2]),

@@ -326,8 +326,8 @@ abstract class TransparentMeshIT {
     assertThat(cluster.log("ext").substring(ext)).isEmpty();
     assertThat(cluster.log("n1-host").substring(host)).isEmpty();
     assertThat(cluster.log("n1-proxy"))
-        .contains("refused 10.11.1.2 -> 169.254.169.254:80: destination 169.254.169.254 is link-local")
-        .contains("refused 10.11.1.2 -> 10.11.1.1:18080: destination 10.11.1.1 is an address of this node");
+        .contains("[outbound] refused 10.11.1.2 -> 169.254.169.254:80: link_local: destination 169.254.169.254 is link-local")
+        .contains("[outbound] refused 10.11.1.2 -> 10.11.1.1:18080: node_address: destination 10.11.1.1 is an address of this node");
   }
 
   @Test

@@ -168,19 +168,19 @@ public final class NodeProxy implements AutoCloseable {
         // Every address: TPROXY hands over connections for pod and service addresses, eBPF sends them to the
         // node address, and this proxy dials its own HBONE listener on loopback for pods of this node.
         egress = PassthroughDialer.capture(InetAddress.ofLiteral(options.address()), options.agentState(), control,
-            ticker);
+            refusals);
         hbone = HboneServer.start(Transport.transparent(new ServerBootstrap()), loops,
             new InetSocketAddress(ANY, options.hbonePort()), state::current, certificates, options.trustDomain(),
             ownPorts, inspection, inbound, refusals, clock);
         captureOutbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.entryPort()),
-            this::outboundDestination, new OutboundDispatch(outbound, egress));
+            this::outboundDestination, new OutboundDispatch(outbound, egress, refusals));
         captureInbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.inboundPort()),
             plaintext);
       } else {
         hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
             certificates, options.trustDomain(), ownPorts, inspection, inbound, refusals, clock);
         entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()),
-            new OutboundDispatch(outbound), refusals, Refusal.Listener.OUTBOUND);
+            new OutboundDispatch(outbound, refusals), refusals, Refusal.Listener.OUTBOUND);
         plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
             plaintext, refusals, Refusal.Listener.INBOUND);
       }

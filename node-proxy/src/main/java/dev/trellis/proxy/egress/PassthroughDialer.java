@@ -14,14 +14,14 @@ import java.net.NetworkInterface;
 import java.net.SocketException;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.LongSupplier;
+import dev.trellis.proxy.refusal.Refusal;
+import dev.trellis.proxy.refusal.Refusals;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -50,26 +50,26 @@ public final class PassthroughDialer implements AutoCloseable {
   private final InetAddress nodeAddress;
   private final PodNamespaces namespaces;
   private final ExecutorService netnsThread;
-  private final Throttle failures;
+  private final Refusals refusals;
   private final boolean capture;
   private volatile EgressFacts facts;
   private int selfFd = -1;
   private volatile java.util.concurrent.ScheduledFuture<?> refresh;
   private volatile boolean closed;
 
-  private PassthroughDialer(boolean capture, InetAddress nodeAddress, Path agentState, LongSupplier ticker) {
+  private PassthroughDialer(boolean capture, InetAddress nodeAddress, Path agentState, Refusals refusals) {
     this.capture = capture;
     this.nodeAddress = nodeAddress;
     this.namespaces = agentState == null ? null : new PodNamespaces(agentState);
     this.netnsThread = namespaces == null ? null : Executors.newSingleThreadExecutor(
         Thread.ofPlatform().name("trellis-egress-netns").daemon().factory());
-    this.failures = new Throttle(ticker, Duration.ofSeconds(10));
+    this.refusals = refusals;
     this.facts = EgressFacts.NONE;
   }
 
   /** Local mode: every passthrough connection leaves from the node ({@link Via#NODE}). */
-  public static PassthroughDialer local() {
-    return new PassthroughDialer(false, null, null, System::nanoTime);
+  public static PassthroughDialer local(Refusals refusals) {
+    return new PassthroughDialer(false, null, null, refusals);
   }
 
   /**
@@ -78,11 +78,11 @@ public final class PassthroughDialer implements AutoCloseable {
    * @param nodeAddress the node's configured address (refused as a destination like every interface address)
    * @param agentState the node agent's state file, or null: then eBPF captures leave by {@link Via#POD_ADDRESS}
    * @param scheduler where the node's addresses are refreshed
-   * @param ticker nanoseconds, for throttling log lines
+   * @param refusals where passthrough connections that cannot leave as the pod are counted and logged, rate-limited
    */
   public static PassthroughDialer capture(InetAddress nodeAddress, Path agentState, ScheduledExecutorService scheduler,
-      LongSupplier ticker) {
-    PassthroughDialer d = new PassthroughDialer(true, nodeAddress, agentState, ticker);
+      Refusals refusals) {
+    PassthroughDialer d = new PassthroughDialer(true, nodeAddress, agentState, refusals);
     boolean podNetns = d.openNetnsThread();
     d.facts = new EgressFacts(d.readNodeAddresses(), podNetns);
     d.scheduleRefresh(scheduler);
@@ -198,10 +198,8 @@ public final class PassthroughDialer implements AutoCloseable {
   }
 
   private void fail(Promise<Channel> promise, EgressException e) {
-    if (failures.tryAcquire()) {
-      long more = failures.takeSuppressed();
-      log.warn("passthrough connection refused: {}{}", e.getMessage(), more > 0 ? " (" + more + " more like it)" : "");
-    }
+    refusals.refuse(Refusal.Listener.OUTBOUND, Refusal.POD_NAMESPACE, null, "passthrough cannot leave as the pod: "
+        + e.getMessage());
     promise.tryFailure(e);
   }
 

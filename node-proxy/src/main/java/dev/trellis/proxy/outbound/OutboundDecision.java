@@ -3,6 +3,7 @@ package dev.trellis.proxy.outbound;
 import dev.trellis.proxy.egress.EgressFacts;
 import dev.trellis.proxy.egress.Via;
 import dev.trellis.proxy.entry.Arrival;
+import dev.trellis.proxy.refusal.Refusal;
 import dev.trellis.proxy.state.Cidr;
 import dev.trellis.proxy.state.EndpointSpec;
 import dev.trellis.proxy.state.LocalWorkload;
@@ -50,20 +51,8 @@ public sealed interface OutboundDecision {
    */
   record Passthrough(String address, int port, String source, Via via) implements OutboundDecision {}
 
-  /** Refuse, with a reason an operator can act on; {@code kind} groups refusals for logs. */
-  record Refuse(String reason, Kind kind) implements OutboundDecision {
-    /** What was refused. */
-    public enum Kind {
-      /** The source is no workload of this node. */
-      UNKNOWN_SOURCE,
-      /** A named destination that is no mesh service (local entry). */
-      UNKNOWN_SERVICE,
-      /** A captured pod's passthrough to a link-local address. */
-      LINK_LOCAL,
-      /** A captured pod's passthrough to an address of this node. */
-      NODE_ADDRESS
-    }
-  }
+  /** Refuse, with a reason an operator can act on; {@code refusal} is its label in the refusal counter and log. */
+  record Refuse(String reason, Refusal refusal) implements OutboundDecision {}
 
   /** A connection through the local entry (no capture). */
   static OutboundDecision decide(String sourceAddress, InetAddress destination, int port, String destinationName,
@@ -81,14 +70,14 @@ public sealed interface OutboundDecision {
       ProxyConfig config, Arrival arrival, EgressFacts node) {
     LocalWorkload source = config.findLocal(sourceAddress);
     if (source == null) {
-      return new Refuse("source " + sourceAddress + " is not a workload on this node", Refuse.Kind.UNKNOWN_SOURCE);
+      return new Refuse("source " + sourceAddress + " is not a workload on this node", Refusal.UNKNOWN_SOURCE);
     }
     OutboundRule rule = destination != null ? config.findOutbound(destination, port)
         : config.outbound().stream().filter(r -> r.name().equals(destinationName + ":" + port)).findFirst().orElse(null);
     if (rule == null) {
       if (destination == null) {
         return new Refuse("'" + destinationName + "' is not a mesh service (use an IP address or <service fqdn>)",
-            Refuse.Kind.UNKNOWN_SERVICE);
+            Refusal.UNKNOWN_SERVICE);
       }
       EndpointSpec workload = config.findMeshWorkload(destination, port);
       if (workload != null) {
@@ -110,15 +99,15 @@ public sealed interface OutboundDecision {
     }
     if (!config.egressAllows(destination)) {
       String what = null;
-      Refuse.Kind kind = null;
+      Refusal kind = null;
       if (LINK_LOCAL_4.contains(destination) || LINK_LOCAL_6.contains(destination)) {
         what = "is link-local (" + (LINK_LOCAL_4.contains(destination) ? "169.254.0.0/16" : "fe80::/10")
             + ": cloud metadata and node-local services)";
-        kind = Refuse.Kind.LINK_LOCAL;
+        kind = Refusal.LINK_LOCAL;
       } else if (destination.isLoopbackAddress() || destination.isAnyLocalAddress()
           || node.nodeAddresses().contains(destination)) {
         what = "is an address of this node";
-        kind = Refuse.Kind.NODE_ADDRESS;
+        kind = Refusal.NODE_ADDRESS;
       }
       if (what != null) {
         return new Refuse("destination " + to + " " + what + ": captured pods may not reach it through the node proxy;"

@@ -1,7 +1,7 @@
 package dev.trellis.proxy.outbound;
 
 import dev.trellis.proxy.egress.PassthroughDialer;
-import dev.trellis.proxy.egress.Throttle;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.egress.Via;
 import dev.trellis.proxy.entry.Arrival;
 import dev.trellis.proxy.entry.EntryDispatcher;
@@ -31,21 +31,21 @@ public final class OutboundDispatch implements EntryDispatcher {
 
   private final OutboundServices services;
   private final PassthroughDialer egress;
-  /** One log line per kind of refusal and 10 s; the others are counted into the next line. */
-  private final Map<OutboundDecision.Refuse.Kind, Throttle> refusals = new EnumMap<>(OutboundDecision.Refuse.Kind.class);
+  private final Refusals refusals;
 
   /** The local entry's dispatcher: passthrough leaves from the node. */
-  public OutboundDispatch(OutboundServices services) {
-    this(services, PassthroughDialer.local());
+  public OutboundDispatch(OutboundServices services, Refusals refusals) {
+    this(services, PassthroughDialer.local(refusals), refusals);
   }
 
-  /** @param egress how passthrough connections are dialed (and what the node knows about its own addresses) */
-  public OutboundDispatch(OutboundServices services, PassthroughDialer egress) {
+  /**
+   * @param egress how passthrough connections are dialed (and what the node knows about its own addresses)
+   * @param refusals where refused connections are counted ({@code listener="outbound"}) and logged, rate-limited
+   */
+  public OutboundDispatch(OutboundServices services, PassthroughDialer egress, Refusals refusals) {
     this.services = services;
     this.egress = egress;
-    for (OutboundDecision.Refuse.Kind kind : OutboundDecision.Refuse.Kind.values()) {
-      refusals.put(kind, new Throttle(services.ticker(), java.time.Duration.ofSeconds(10)));
-    }
+    this.refusals = refusals;
   }
 
   @Override
@@ -62,13 +62,8 @@ public final class OutboundDispatch implements EntryDispatcher {
     switch (decision) {
       case OutboundDecision.Refuse r -> {
         String to = (destination != null ? destination.getHostAddress() : name) + ":" + port;
-        Throttle throttle = refusals.get(r.kind());
-        if (arrival != Arrival.ENTRY && throttle.tryAcquire()) {
-          long more = throttle.takeSuppressed();
-          log.info("refused {} -> {}: {}{}", source, to, r.reason(), more > 0 ? " (and " + more + " more refusals)" : "");
-        } else {
-          log.debug("refused {} -> {}: {}", source, to, r.reason());
-        }
+        refusals.refuse(dev.trellis.proxy.refusal.Refusal.Listener.OUTBOUND, r.refusal(), source + " -> " + to,
+            r.reason());
         reply.reject(Refusal.FORBIDDEN);
       }
       case OutboundDecision.Passthrough d -> passthrough(services, egress, downstream, d, reply);

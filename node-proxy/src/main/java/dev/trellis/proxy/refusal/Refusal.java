@@ -48,7 +48,19 @@ public enum Refusal {
   /** Well-formed, but not what the entry does: a SOCKS5 command other than CONNECT, authentication, not CONNECT. */
   UNSUPPORTED,
   /** A connection made straight to a capture listener instead of being redirected to it (it would loop). */
-  NOT_REDIRECTED;
+  NOT_REDIRECTED,
+
+  // outbound decisions (OutboundDecision.Refuse) and passthrough dials
+  /** The connection's source address is no workload of this node. */
+  UNKNOWN_SOURCE,
+  /** A destination the client named (local entry) that is no mesh service. */
+  UNKNOWN_SERVICE,
+  /** A captured pod's passthrough to a link-local address (metadata servers), not in {@code egress.allowCidrs}. */
+  LINK_LOCAL,
+  /** A captured pod's passthrough to an address of its own node, not in {@code egress.allowCidrs}. */
+  NODE_ADDRESS,
+  /** A passthrough that cannot leave as the pod: its network namespace is unknown or cannot be entered. */
+  POD_NAMESPACE;
 
   /** The metric label and log word: the name in lower case. */
   public String label() {

@@ -98,7 +98,7 @@ public final class StandaloneProxy implements AutoCloseable {
           dev.trellis.proxy.outbound.HboneDialing.nodeAddresses(o.peer().getPort()), 5000, System::nanoTime,
           dev.trellis.proxy.outbound.HttpLimits.DEFAULTS, p.telemetry);
       p.server = CaptureServer.start(p.group, o.listen(),
-          ch -> new CaptureServer.Original(SERVICE, dev.trellis.proxy.entry.Arrival.ENTRY), new OutboundDispatch(p.services));
+          ch -> new CaptureServer.Original(SERVICE, dev.trellis.proxy.entry.Arrival.ENTRY), new OutboundDispatch(p.services, new dev.trellis.proxy.refusal.Refusals(System::nanoTime)));
     } else {
       LocalWorkload w = new LocalWorkload(NAME, "default", me, List.of(o.workloadAddress()), true,
           LocalWorkload.MtlsMode.STRICT, Map.of(), List.of(),

@@ -1,5 +1,6 @@
 package dev.trellis.proxy.egress;
 
+import dev.trellis.proxy.refusal.Refusals;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.mtls.testing.ManualClock;
@@ -30,7 +31,7 @@ class PassthroughDialerTest {
   @Test
   void localModeDialsFromTheNodeAndKnowsNothingToRefuse() throws Exception {
     try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        PassthroughDialer dialer = PassthroughDialer.local()) {
+        PassthroughDialer dialer = PassthroughDialer.local(new Refusals(System::nanoTime))) {
       assertThat(dialer.facts()).isEqualTo(EgressFacts.NONE);
       Future<Channel> f = dialer.dial(loops.next(), 2000, Via.NODE, null,
           new InetSocketAddress(server.getInetAddress(), server.getLocalPort()));
@@ -42,7 +43,7 @@ class PassthroughDialerTest {
 
   @Test
   void withoutTheAgentsStateAPodNamespaceDialFailsNamingTheFlagAndNeverConnects() {
-    try (PassthroughDialer dialer = PassthroughDialer.local()) {
+    try (PassthroughDialer dialer = PassthroughDialer.local(new Refusals(System::nanoTime))) {
       Future<Channel> f = dialer.dial(loops.next(), 2000, Via.POD_NETNS, InetAddress.ofLiteral("10.1.0.2"),
           new InetSocketAddress(InetAddress.getLoopbackAddress(), 9));
       assertThat(f.awaitUninterruptibly(5, TimeUnit.SECONDS)).isTrue();
@@ -55,7 +56,7 @@ class PassthroughDialerTest {
 
   @Test
   void dialingFromAPodsAddressWithoutEpollFailsTheDialInsteadOfThrowing() {
-    try (PassthroughDialer dialer = PassthroughDialer.local()) {
+    try (PassthroughDialer dialer = PassthroughDialer.local(new Refusals(System::nanoTime))) {
       Future<Channel> f = dialer.dial(loops.next(), 2000, Via.POD_ADDRESS, InetAddress.ofLiteral("10.1.0.2"),
           new InetSocketAddress(InetAddress.getLoopbackAddress(), 9));
       assertThat(f.awaitUninterruptibly(5, TimeUnit.SECONDS)).isTrue();
@@ -69,7 +70,7 @@ class PassthroughDialerTest {
   void captureModeWithoutTheAgentsStateUsesThePodsAddressAndKeepsTheNodesAddressesCurrent() {
     ManualScheduler scheduler = new ManualScheduler(new ManualClock(Instant.now()));
     InetAddress node = InetAddress.ofLiteral("192.0.2.10"); // not on any interface here: the configured one counts
-    try (PassthroughDialer dialer = PassthroughDialer.capture(node, null, scheduler, System::nanoTime)) {
+    try (PassthroughDialer dialer = PassthroughDialer.capture(node, null, scheduler, new Refusals(System::nanoTime))) {
       assertThat(dialer.facts().podNetns()).isFalse();
       assertThat(dialer.facts().nodeAddresses()).contains(node, InetAddress.ofLiteral("127.0.0.1"));
       assertThat(scheduler.pendingDelays()).containsExactly(Duration.ofSeconds(PassthroughDialer.REFRESH_SECONDS));

@@ -117,7 +117,7 @@ final class ProxyFixture implements AutoCloseable {
         HboneDialing.nodeAddresses(hbone.address().getPort(), "node", hbone.address()), 2000, ticker::get, limits,
         telemetry);
     inspection = new HttpInspection(services);
-    entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), new OutboundDispatch(services), refusals,
+    entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), new OutboundDispatch(services, refusals), refusals,
         Refusal.Listener.OUTBOUND);
     plaintext = EntryServer.start(group, new InetSocketAddress(NODE, 0), new PlaintextInbound(config::get,
         Set.of(15001, 15006, 15008, 15020), inspection, inbound, refusals, Clock.systemUTC(), 2000), refusals,

@@ -125,6 +125,17 @@ class TcpProxyTest {
   }
 
   @Test
+  void aRefusedOutboundConnectionIsCountedByReason() throws Exception {
+    fx.tcp(cluster("db"), List.of());
+    for (int i = 0; i < 3; i++) {
+      assertThatThrownBy(() -> RawHttp.socks(fx.entry.address(), "127.0.0.9", ProxyFixture.VIP, 80))
+          .as("a source that is no workload of this node").hasMessageContaining("refused with status 2");
+    }
+    assertThat(fx.refusals.count(dev.trellis.proxy.refusal.Refusal.Listener.OUTBOUND,
+        dev.trellis.proxy.refusal.Refusal.UNKNOWN_SOURCE)).isEqualTo(3);
+  }
+
+  @Test
   void aHalfClosedConnectionGetsEveryByteBackBeforeItsEnd() throws Exception {
     InetSocketAddress e = echo("127.0.73.30");
     fx.tcp(cluster("db"), List.of(mesh(e)));

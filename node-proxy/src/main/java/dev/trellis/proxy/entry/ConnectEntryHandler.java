@@ -14,7 +14,6 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 
@@ -52,30 +51,14 @@ final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> 
       return;
     }
     String target = req.uri();
-    int colon = target.lastIndexOf(':');
-    int port;
-    try {
-      port = colon < 0 ? -1 : Integer.parseInt(target.substring(colon + 1));
-    } catch (NumberFormatException e) {
-      port = -1;
-    }
-    if (port <= 0 || port > 65535) {
-      answer(ctx, HttpResponseStatus.BAD_REQUEST, "CONNECT target '" + target + "' needs a port (host:port)");
+    EntryTarget to = EntryTarget.ofAuthority(target);
+    if (to == null) {
+      answer(ctx, HttpResponseStatus.BAD_REQUEST, "CONNECT target '" + target + "' is not host:port or [ipv6]:port "
+          + "(a service VIP or host name, a port 1-65535)");
       return;
     }
-    String host = target.substring(0, colon);
-    if (host.startsWith("[") && host.endsWith("]")) {
-      host = host.substring(1, host.length() - 1);
-    }
-    InetAddress destination = null;
-    String name = null;
-    try {
-      destination = InetAddress.ofLiteral(host);
-    } catch (IllegalArgumentException e) {
-      name = host;
-    }
     String source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-    dispatcher.dispatch(ctx.channel(), source, destination, name, port, new EntryDispatcher.EntryReply() {
+    dispatcher.dispatch(ctx.channel(), source, to.address(), to.name(), to.port(), new EntryDispatcher.EntryReply() {
       @Override
       public ChannelFuture accept() {
         ChannelFuture f = ctx.writeAndFlush(new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,

@@ -16,7 +16,6 @@ import io.netty.handler.codec.socksx.v5.Socks5CommandType;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequest;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 
 /**
@@ -35,6 +34,10 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
   @Override
   protected void channelRead0(ChannelHandlerContext ctx, SocksMessage msg) {
     if (msg instanceof Socks5InitialRequest init) {
+      if (init.decoderResult().isFailure()) {
+        ctx.close(); // Netty hands on a failed greeting as if it offered NO_AUTH
+        return;
+      }
       if (!init.authMethods().contains(Socks5AuthMethod.NO_AUTH)) {
         ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED)).addListener(ChannelFutureListener.CLOSE);
         return;
@@ -45,19 +48,23 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
       return;
     }
     if (msg instanceof Socks5CommandRequest cmd) {
+      if (cmd.decoderResult().isFailure()) {
+        // Netty hands on a request it could not decode as a CONNECT to 0.0.0.0:1: never dispatch it.
+        fail(ctx, Socks5CommandStatus.FAILURE, cmd);
+        return;
+      }
       if (cmd.type() != Socks5CommandType.CONNECT) {
         fail(ctx, Socks5CommandStatus.COMMAND_UNSUPPORTED, cmd);
         return;
       }
-      InetAddress destination = null;
-      String name = null;
-      if (cmd.dstAddrType() == Socks5AddressType.DOMAIN) {
-        name = cmd.dstAddr();
-      } else {
-        destination = InetAddress.ofLiteral(cmd.dstAddr());
+      EntryTarget to = cmd.dstAddrType() == Socks5AddressType.DOMAIN
+          ? EntryTarget.ofName(cmd.dstAddr(), cmd.dstPort()) : EntryTarget.ofAddress(cmd.dstAddr(), cmd.dstPort());
+      if (to == null) {
+        fail(ctx, Socks5CommandStatus.ADDRESS_UNSUPPORTED, cmd);
+        return;
       }
       String source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-      dispatcher.dispatch(ctx.channel(), source, destination, name, cmd.dstPort(),
+      dispatcher.dispatch(ctx.channel(), source, to.address(), to.name(), to.port(),
           new EntryDispatcher.EntryReply() {
             @Override
             public ChannelFuture accept() {

@@ -1,5 +1,6 @@
 package dev.trellis.proxy.entry;
 
+import java.net.IDN;
 import java.net.InetAddress;
 import java.util.regex.Pattern;
 
@@ -43,9 +44,14 @@ record EntryTarget(InetAddress address, String name, int port) {
     return HOST_NAME.matcher(host).matches() ? new EntryTarget(null, host, port) : null;
   }
 
-  /** A SOCKS5 host name (address type DOMAIN) and port; null if either is not usable. */
+  /**
+   * A SOCKS5 host name (address type DOMAIN) and port; null if either is not usable. Netty reads the name's bytes as
+   * Latin-1 and converts them with {@link IDN#toASCII}, so bytes that are not ASCII arrive as punycode ("xn--wdaaaaa"
+   * for five 0xFF bytes, found by fuzzing): a name that is not ASCII once decoded is no service name and is refused.
+   */
   static EntryTarget ofName(String name, int port) {
-    return port >= 1 && port <= 65535 && HOST_NAME.matcher(name).matches() ? new EntryTarget(null, name, port) : null;
+    boolean ascii = HOST_NAME.matcher(name).matches() && IDN.toUnicode(name).chars().allMatch(c -> c < 0x80);
+    return port >= 1 && port <= 65535 && ascii ? new EntryTarget(null, name, port) : null;
   }
 
   /** An IP literal (as SOCKS5's IPv4/IPv6 address types decode) and port; null if either is not usable. */

@@ -7,6 +7,7 @@ import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.testing.TrackingAllocator;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -27,8 +28,11 @@ final class ObservedConnection {
   private static final LocalWorkload WEB = new LocalWorkload("web-0", "d",
       SpiffeId.parse("spiffe://cluster.local/ns/d/sa/web"), List.of("127.0.0.1"), true,
       LocalWorkload.MtlsMode.STRICT, Map.of(), List.of(), Map.of(8080, "http"));
-  /** One telemetry for every input of a run: building an SDK per input would dominate the fuzzing time. */
-  private static final RecordingTelemetry TELEMETRY = new RecordingTelemetry();
+  /**
+   * One telemetry for every input of a run (building an SDK per input would dominate the fuzzing time); every span is
+   * sampled, whatever the traceparent's flags say, so that each exchange shows as a span.
+   */
+  private static final RecordingTelemetry TELEMETRY = new RecordingTelemetry(Sampler.alwaysOn());
 
   private ObservedConnection() {}
 

@@ -1,6 +1,5 @@
 package dev.trellis.proxy.entry;
 
-import java.net.IDN;
 import java.net.InetAddress;
 import java.util.regex.Pattern;
 
@@ -15,8 +14,9 @@ import java.util.regex.Pattern;
  */
 record EntryTarget(InetAddress address, String name, int port) {
 
-  /** DNS labels of letters, digits, '-' and '_' (service names), dot-separated, at most 253 characters. */
-  private static final Pattern HOST_NAME = Pattern.compile("(?=.{1,253}$)[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*\\.?");
+  /** DNS labels of 1-63 letters, digits, '-' and '_' (service names), dot-separated, at most 253 characters. */
+  private static final Pattern HOST_NAME =
+      Pattern.compile("(?=.{1,253}$)[A-Za-z0-9_-]{1,63}(\\.[A-Za-z0-9_-]{1,63})*\\.?");
   private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*");
 
   /**
@@ -44,14 +44,9 @@ record EntryTarget(InetAddress address, String name, int port) {
     return HOST_NAME.matcher(host).matches() ? new EntryTarget(null, host, port) : null;
   }
 
-  /**
-   * A SOCKS5 host name (address type DOMAIN) and port; null if either is not usable. Netty reads the name's bytes as
-   * Latin-1 and converts them with {@link IDN#toASCII}, so bytes that are not ASCII arrive as punycode ("xn--wdaaaaa"
-   * for five 0xFF bytes, found by fuzzing): a name that is not ASCII once decoded is no service name and is refused.
-   */
+  /** A SOCKS5 host name (address type DOMAIN, read as ASCII by {@link SocksEntryHandler}) and port; null if unusable. */
   static EntryTarget ofName(String name, int port) {
-    boolean ascii = HOST_NAME.matcher(name).matches() && IDN.toUnicode(name).chars().allMatch(c -> c < 0x80);
-    return port >= 1 && port <= 65535 && ascii ? new EntryTarget(null, name, port) : null;
+    return port >= 1 && port <= 65535 && HOST_NAME.matcher(name).matches() ? new EntryTarget(null, name, port) : null;
   }
 
   /** An IP literal (as SOCKS5's IPv4/IPv6 address types decode) and port; null if either is not usable. */

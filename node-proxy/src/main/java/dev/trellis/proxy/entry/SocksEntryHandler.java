@@ -4,9 +4,11 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.socksx.SocksMessage;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5InitialResponse;
+import io.netty.handler.codec.socksx.v5.Socks5AddressDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5AddressType;
 import io.netty.handler.codec.socksx.v5.Socks5AuthMethod;
 import io.netty.handler.codec.socksx.v5.Socks5CommandRequest;
@@ -17,6 +19,7 @@ import io.netty.handler.codec.socksx.v5.Socks5InitialRequest;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The SOCKS5 side of the local-mode entry (no authentication, CONNECT only). The client's source
@@ -24,6 +27,25 @@ import java.net.InetSocketAddress;
  * service VIP or a {@code <fqdn>}) is the original destination, handed to the {@link EntryDispatcher}.
  */
 final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> {
+
+  /**
+   * Netty's address decoder reads a host name's bytes as Latin-1 and its request converts them with IDN (NFKC), so
+   * "sv\u00b9" arrived as "sv1" and 0xFF bytes as punycode (found by fuzzing): the name handed on was not the one sent.
+   * Host names are read here as printable ASCII or refused; IDN leaves those unchanged.
+   */
+  static final Socks5AddressDecoder ASCII_HOST_NAMES = (type, in) -> {
+    if (type != Socks5AddressType.DOMAIN) {
+      return Socks5AddressDecoder.DEFAULT.decodeAddress(type, in);
+    }
+    byte[] name = new byte[in.readUnsignedByte()];
+    in.readBytes(name);
+    for (byte b : name) {
+      if (b <= ' ' || b >= 0x7f) {
+        throw new DecoderException("SOCKS5 host name is not printable ASCII");
+      }
+    }
+    return new String(name, StandardCharsets.US_ASCII);
+  };
 
   private final EntryDispatcher dispatcher;
 
@@ -42,7 +64,7 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
         ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED)).addListener(ChannelFutureListener.CLOSE);
         return;
       }
-      ctx.pipeline().replace(Socks5InitialRequestDecoder.class, "socks-command", new Socks5CommandRequestDecoder());
+      ctx.pipeline().replace(Socks5InitialRequestDecoder.class, "socks-command", new Socks5CommandRequestDecoder(ASCII_HOST_NAMES));
       ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.NO_AUTH));
       ctx.read();
       return;

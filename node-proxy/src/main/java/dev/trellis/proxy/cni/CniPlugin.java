@@ -178,7 +178,14 @@ public final class CniPlugin {
     if (attachments != null && attachments.isJsonArray()) {
       for (JsonElement a : attachments.getAsJsonArray()) {
         if (a.isJsonObject() && a.getAsJsonObject().has("containerID")) {
-          valid.add(a.getAsJsonObject().get("containerID").getAsString());
+          JsonElement id = a.getAsJsonObject().get("containerID");
+          if (!id.isJsonPrimitive()) {
+            // Skipping it would let the agent collect that pod's redirection: refuse the whole GC instead. (Found by
+            // fuzzing: a list here escaped as IllegalStateException.)
+            throw new CniError(CniError.INVALID_CONFIG, "cni.dev/valid-attachments has containerID " + id
+                + ", not a string", "nothing was collected");
+          }
+          valid.add(id.getAsString());
         }
       }
     }

@@ -29,6 +29,8 @@ import java.util.Optional;
 import java.util.Set;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
+import org.snakeyaml.engine.v2.api.lowlevel.Parse;
+import org.snakeyaml.engine.v2.events.Event;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 import org.snakeyaml.engine.v2.nodes.Node;
 
@@ -44,6 +46,8 @@ public final class MeshFile {
       "routes", "policies", "authorizations", "telemetry", "egress", "http");
   /** Mesh files larger than this are refused before parsing. */
   static final int MAX_BYTES = 16 * 1024 * 1024;
+  /** Lists and mappings nested deeper than this are refused before composing (the format needs about ten). */
+  static final int MAX_NESTING = 64;
 
   private MeshFile() {}
 
@@ -79,6 +83,7 @@ public final class MeshFile {
     try {
       LoadSettings settings = LoadSettings.builder().setLabel(label).setAllowDuplicateKeys(true)
           .setMaxAliasesForCollections(50).setCodePointLimit(MAX_BYTES).build();
+      checkNesting(settings, text, label);
       Optional<Node> composed = new Compose(settings).composeString(text);
       if (composed.isEmpty()) {
         throw new MeshFileException(List.of(label + ": the file is empty"));
@@ -94,6 +99,28 @@ public final class MeshFile {
       throw new MeshFileException(problems.messages());
     }
     return new LocalMesh(mesh, parser.runs);
+  }
+
+  /**
+   * Refuses nesting deeper than {@link #MAX_NESTING} by reading the YAML events (an iterative parser) before composing:
+   * snakeyaml-engine composes recursively and has no depth limit, so a file of 10,000 '[' overflowed the stack (found
+   * by fuzzing).
+   */
+  private static void checkNesting(LoadSettings settings, String text, String label) throws MeshFileException {
+    int depth = 0;
+    for (Event e : new Parse(settings).parseString(text)) {
+      switch (e.getEventId()) {
+        case SequenceStart, MappingStart -> {
+          if (++depth > MAX_NESTING) {
+            String at = e.getStartMark().map(m -> ":" + (m.getLine() + 1) + ":" + (m.getColumn() + 1)).orElse("");
+            throw new MeshFileException(List.of(label + at + ": lists and mappings are nested more than "
+                + MAX_NESTING + " levels deep; a mesh file needs far fewer (is the file generated wrongly?)"));
+          }
+        }
+        case SequenceEnd, MappingEnd -> depth--;
+        default -> { }
+      }
+    }
   }
 
   /** One parse; sections in dependency order so references can be checked where they are written. */

@@ -93,6 +93,17 @@ class MeshFileTest {
   }
 
   @Test
+  void deepNestingIsRefusedWithAnErrorInsteadOfOverflowingTheStack() {
+    for (String yaml : new String[] {"services: " + "[".repeat(10_000) + "]".repeat(10_000),
+        "services:\n  " + "- ".repeat(10_000) + "x", "services: " + "{a: ".repeat(10_000) + "1" + "}".repeat(10_000)}) {
+      assertThatThrownBy(() -> MeshFile.parse(NODES + yaml, "test.yaml", null))
+          .isInstanceOf(MeshFileException.class)
+          .hasMessageMatching("test\\.yaml:[34]:[0-9]+: lists and mappings are nested more than 64 levels deep.*");
+    }
+    assertThat(MeshFile.MAX_NESTING).isGreaterThan(12); // the deepest real mesh file (routes' matches) stays under it
+  }
+
+  @Test
   void lineAndColumnPointAtTheOffendingValue() {
     String yaml = NODES + """
         services:

@@ -121,8 +121,12 @@ public final class CniPlugin {
   }
 
   private void delete(CniRequest r) {
-    JsonObject prev = r.prevResult();
-    NodeAgent.Attachment attachment = attachment(r, prev);
+    NodeAgent.Attachment attachment;
+    try {
+      attachment = attachment(r, r.prevResult());
+    } catch (CniError malformedPrevResult) {
+      attachment = attachment(r, null); // DEL must succeed: the agent removes the pod by its container ID
+    }
     try {
       agent.delete(attachment);
     } catch (IOException | AgentException e) {
@@ -174,7 +178,14 @@ public final class CniPlugin {
     if (attachments != null && attachments.isJsonArray()) {
       for (JsonElement a : attachments.getAsJsonArray()) {
         if (a.isJsonObject() && a.getAsJsonObject().has("containerID")) {
-          valid.add(a.getAsJsonObject().get("containerID").getAsString());
+          JsonElement id = a.getAsJsonObject().get("containerID");
+          if (!id.isJsonPrimitive()) {
+            // Skipping it would let the agent collect that pod's redirection: refuse the whole GC instead. (Found by
+            // fuzzing: a list here escaped as IllegalStateException.)
+            throw new CniError(CniError.INVALID_CONFIG, "cni.dev/valid-attachments has containerID " + id
+                + ", not a string", "nothing was collected");
+          }
+          valid.add(id.getAsString());
         }
       }
     }
@@ -192,12 +203,20 @@ public final class CniPlugin {
   static NodeAgent.Attachment attachment(CniRequest r, JsonObject prev) {
     List<String> ips = new ArrayList<>();
     if (prev != null && prev.has("ips") && prev.get("ips").isJsonArray()) {
+      int i = 0;
       for (JsonElement ip : prev.getAsJsonArray("ips")) {
         if (ip.isJsonObject() && ip.getAsJsonObject().has("address")) {
-          String cidr = ip.getAsJsonObject().get("address").getAsString();
+          JsonElement address = ip.getAsJsonObject().get("address");
+          if (!address.isJsonPrimitive()) {
+            // (An object or null here escaped as UnsupportedOperationException: seen writing the fuzz target.)
+            throw new CniError(CniError.INVALID_CONFIG, "prevResult.ips[" + i + "].address is " + address
+                + ", not a string", "expected an address with prefix length, e.g. \"10.1.0.7/24\"");
+          }
+          String cidr = address.getAsString();
           int slash = cidr.indexOf('/');
           ips.add(slash < 0 ? cidr : cidr.substring(0, slash));
         }
+        i++;
       }
     }
     return new NodeAgent.Attachment(r.containerId(), r.netns(), r.ifname(), r.args().get("K8S_POD_NAMESPACE"),

@@ -35,7 +35,7 @@ record TrellisCniConfig(String agentSocket, int agentTimeoutMillis, Set<String> 
           excluded.add(e.getAsString());
         }
       }
-    } catch (ClassCastException | IllegalStateException | UnsupportedOperationException e) {
+    } catch (ClassCastException | IllegalStateException | UnsupportedOperationException | NumberFormatException e) {
       throw new CniError(CniError.INVALID_CONFIG, "trellis-cni fields: agentSocket is a string, agentTimeoutMillis a "
           + "number, excludeNamespaces a list of strings", e.getMessage());
     }

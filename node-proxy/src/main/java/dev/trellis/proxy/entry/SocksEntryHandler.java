@@ -6,9 +6,11 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.socksx.SocksMessage;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5InitialResponse;
+import io.netty.handler.codec.socksx.v5.Socks5AddressDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5AddressType;
 import io.netty.handler.codec.socksx.v5.Socks5AuthMethod;
 import io.netty.handler.codec.socksx.v5.Socks5CommandRequest;
@@ -18,8 +20,8 @@ import io.netty.handler.codec.socksx.v5.Socks5CommandType;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequest;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 
 /**
  * The SOCKS5 side of the local-mode entry (no authentication, CONNECT only). The client's source
@@ -27,6 +29,25 @@ import java.net.InetSocketAddress;
  * service VIP or a {@code <fqdn>}) is the original destination, handed to the {@link EntryDispatcher}.
  */
 final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> {
+
+  /**
+   * Netty's address decoder reads a host name's bytes as Latin-1 and its request converts them with IDN (NFKC), so
+   * "sv\u00b9" arrived as "sv1" and 0xFF bytes as punycode (found by fuzzing): the name handed on was not the one sent.
+   * Host names are read here as printable ASCII or refused; IDN leaves those unchanged.
+   */
+  static final Socks5AddressDecoder ASCII_HOST_NAMES = (type, in) -> {
+    if (type != Socks5AddressType.DOMAIN) {
+      return Socks5AddressDecoder.DEFAULT.decodeAddress(type, in);
+    }
+    byte[] name = new byte[in.readUnsignedByte()];
+    in.readBytes(name);
+    for (byte b : name) {
+      if (b <= ' ' || b >= 0x7f) {
+        throw new DecoderException("SOCKS5 host name is not printable ASCII");
+      }
+    }
+    return new String(name, StandardCharsets.US_ASCII);
+  };
 
   private final EntryDispatcher dispatcher;
   private final Refusals refusals;
@@ -48,33 +69,41 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
       return;
     }
     if (msg instanceof Socks5InitialRequest init) {
+      if (init.decoderResult().isFailure()) {
+        ctx.close(); // Netty hands on a failed greeting as if it offered NO_AUTH
+        return;
+      }
       if (!init.authMethods().contains(Socks5AuthMethod.NO_AUTH)) {
         refusals.refuse(listener, Refusal.UNSUPPORTED, ctx.channel().remoteAddress(), "SOCKS5 authentication methods "
             + init.authMethods() + " (this entry offers NO_AUTH only)");
         ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED)).addListener(ChannelFutureListener.CLOSE);
         return;
       }
-      ctx.pipeline().replace(Socks5InitialRequestDecoder.class, "socks-command", new Socks5CommandRequestDecoder());
+      ctx.pipeline().replace(Socks5InitialRequestDecoder.class, "socks-command", new Socks5CommandRequestDecoder(ASCII_HOST_NAMES));
       ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.NO_AUTH));
       ctx.read();
       return;
     }
     if (msg instanceof Socks5CommandRequest cmd) {
+      if (cmd.decoderResult().isFailure()) {
+        // Netty hands on a request it could not decode as a CONNECT to 0.0.0.0:1: never dispatch it.
+        fail(ctx, Socks5CommandStatus.FAILURE, cmd);
+        return;
+      }
       if (cmd.type() != Socks5CommandType.CONNECT) {
         refusals.refuse(listener, Refusal.UNSUPPORTED, ctx.channel().remoteAddress(), "SOCKS5 command " + cmd.type()
             + " (this entry does CONNECT only)");
         fail(ctx, Socks5CommandStatus.COMMAND_UNSUPPORTED, cmd);
         return;
       }
-      InetAddress destination = null;
-      String name = null;
-      if (cmd.dstAddrType() == Socks5AddressType.DOMAIN) {
-        name = cmd.dstAddr();
-      } else {
-        destination = InetAddress.ofLiteral(cmd.dstAddr());
+      EntryTarget to = cmd.dstAddrType() == Socks5AddressType.DOMAIN
+          ? EntryTarget.ofName(cmd.dstAddr(), cmd.dstPort()) : EntryTarget.ofAddress(cmd.dstAddr(), cmd.dstPort());
+      if (to == null) {
+        fail(ctx, Socks5CommandStatus.ADDRESS_UNSUPPORTED, cmd);
+        return;
       }
       String source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
-      dispatcher.dispatch(ctx.channel(), source, destination, name, cmd.dstPort(),
+      dispatcher.dispatch(ctx.channel(), source, to.address(), to.name(), to.port(),
           new EntryDispatcher.EntryReply() {
             @Override
             public ChannelFuture accept() {

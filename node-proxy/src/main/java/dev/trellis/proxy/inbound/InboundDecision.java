@@ -112,6 +112,9 @@ public sealed interface InboundDecision {
         }
         host = authority.substring(1, close);
         port = authority.substring(close + 2);
+        if (!host.contains(":")) {
+          return null; // brackets hold an IPv6 address only (RFC 3986 §3.2.2)
+        }
       } else {
         int colon = authority.lastIndexOf(':');
         if (colon <= 0 || authority.indexOf(':') != colon) {
@@ -120,12 +123,10 @@ public sealed interface InboundDecision {
         host = authority.substring(0, colon);
         port = authority.substring(colon + 1);
       }
-      int p;
-      try {
-        p = Integer.parseInt(port);
-      } catch (NumberFormatException e) {
-        return null;
+      if (port.isEmpty() || port.length() > 5 || !port.chars().allMatch(c -> c >= '0' && c <= '9')) {
+        return null; // decimal digits only: Integer.parseInt would also take "+80"
       }
+      int p = Integer.parseInt(port);
       if (p < 1 || p > 65535 || !isIpLiteral(host)) {
         return null;
       }

@@ -106,6 +106,7 @@ final class Http1Scanner {
   private ByteBuf partial; // a head (or chunk-size / trailer line) split across buffers
   private byte[] scratch = new byte[FAST_WINDOW]; // the current head, parsed from an array rather than byte by byte from a buffer
   private long remaining;
+  private boolean chunkCr; // the CR after a chunk's data was seen, its LF not yet
   private long messageBytes;
   private boolean ended;
 
@@ -128,7 +129,8 @@ final class Http1Scanner {
       i = switch (state) {
         case HEAD -> head(buf, i, end);
         case BODY, CHUNK_DATA -> skip(buf, i, end);
-        case CHUNK_SIZE, CHUNK_END, TRAILERS -> line(buf, i, end);
+        case CHUNK_END -> chunkEnd(buf, i);
+        case CHUNK_SIZE, TRAILERS -> line(buf, i, end);
         case UNTIL_CLOSE -> end;
         case OPAQUE -> end;
       };
@@ -279,25 +281,37 @@ final class Http1Scanner {
         finish();
       } else {
         state = State.CHUNK_END;
+        chunkCr = false;
       }
     }
     return i + n;
   }
 
-  /** Chunk-size lines, the CRLF after chunk data, trailer lines: each ends at LF. */
+  /**
+   * The line break after a chunk's data: CRLF or a bare LF, nothing else. Read a byte at a time so that where the
+   * buffers are cut cannot matter (it did: a cut before "x\r\n" was refused, the same bytes in one buffer accepted).
+   */
+  private int chunkEnd(ByteBuf buf, int i) {
+    byte b = buf.getByte(i);
+    if (b == '\n') {
+      state = State.CHUNK_SIZE;
+    } else if (b == '\r' && !chunkCr) {
+      chunkCr = true;
+    } else {
+      opaque("chunk data not followed by CRLF");
+    }
+    return i + 1;
+  }
+
+  /** Chunk-size lines and trailer lines: each ends at LF. */
   private int line(ByteBuf buf, int i, int end) {
     int lf = buf.indexOf(i, end, (byte) '\n');
     if (lf < 0) {
-      if (state == State.CHUNK_SIZE || state == State.TRAILERS) {
-        keepPartial(buf, i, end);
-      } else if (end - i > 1) {
-        opaque("chunk data not followed by CRLF");
-      }
+      keepPartial(buf, i, end);
       return end;
     }
     int next = lf + 1;
     switch (state) {
-      case CHUNK_END -> state = State.CHUNK_SIZE;
       case CHUNK_SIZE -> {
         long size = chunkSize(buf, i, lf);
         release();

@@ -139,6 +139,12 @@ final class Http2Scanner {
     flags = header[4] & 0xff;
     stream = ((header[5] & 0x7f) << 24) | (header[6] & 0xff) << 16 | (header[7] & 0xff) << 8 | header[8] & 0xff;
     remaining = length;
+    if (block != null && type != CONTINUATION) {
+      // RFC 9113 §6.10: nothing but CONTINUATION may follow a header block without END_HEADERS. (Found by fuzzing: a
+      // second HEADERS here replaced the open block and leaked its buffer.)
+      opaque("header block interrupted by a frame of type " + type);
+      return end;
+    }
     if (type == HEADERS || type == CONTINUATION || type == PUSH_PROMISE) {
       if (length + (block == null ? 0 : block.readableBytes()) > MAX_HEADER_BLOCK) {
         opaque("header block over " + MAX_HEADER_BLOCK + " bytes");

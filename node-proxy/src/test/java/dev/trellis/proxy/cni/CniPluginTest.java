@@ -191,6 +191,18 @@ class CniPluginTest {
   }
 
   @Test
+  void aPreviousResultWhoseAddressIsNotAStringFailsAddButNotDel() {
+    String bad = ", \"prevResult\": {\"ips\": [{\"address\": {\"v4\": \"10.1.0.7\"}}]}";
+    assertError(plugin.run(env("ADD"), config("1.0.0", bad)), CniError.INVALID_CONFIG,
+        "prevResult.ips[0].address is {\"v4\":\"10.1.0.7\"}, not a string");
+    assertThat(agent.calls).isEmpty();
+    CniPlugin.Outcome del = plugin.run(env("DEL"), config("1.0.0", bad));
+    assertThat(del.exitCode()).isZero();
+    assertThat(agent.calls).containsExactly("del");
+    assertThat(agent.last.ips()).isEmpty();
+  }
+
+  @Test
   void checkReportsMissingRedirection() {
     assertThat(plugin.run(env("CHECK"), config("1.0.0", ", \"prevResult\": " + PREV)).exitCode()).isZero();
     agent.state = NodeAgent.State.MISSING;

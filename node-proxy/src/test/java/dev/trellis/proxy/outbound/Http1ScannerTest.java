@@ -147,6 +147,16 @@ class Http1ScannerTest {
         .containsExactly("opaque request head over " + Http1Scanner.MAX_HEAD_BYTES + " bytes");
   }
 
+  @ParameterizedTest(name = "split every {0} bytes")
+  @ValueSource(ints = {1, 2, 3, 1000})
+  void chunkDataLongerThanItsSizeMakesItOpaqueWhereverTheBuffersSplit(int split) {
+    // Found by fuzzing: in one buffer "hello" after a size of 4 passed ("o\r\n" taken as the line break), cut it did not.
+    assertThat(scan(true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nhello\r\n0\r\n\r\n", split))
+        .containsExactly("head POST /", "opaque chunk data not followed by CRLF");
+    assertThat(scan(true, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\nhell\n0\n\n", split))
+        .as("a bare LF still ends the chunk").containsExactly("head POST /", "end 57");
+  }
+
   @Test
   void aResponseCutShortByTheCloseIsNotComplete() {
     assertThat(scan(false, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", 1000, "GET")).containsExactly("head 200");

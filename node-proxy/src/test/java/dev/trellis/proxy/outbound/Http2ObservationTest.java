@@ -157,6 +157,22 @@ class Http2ObservationTest {
 
   @ParameterizedTest(name = "split every {0} bytes")
   @ValueSource(ints = {1, 100000})
+  void aHeaderBlockInterruptedByAnotherFrameEndsTheObservation(int split) {
+    byte[] preface = Http2CodecUtil.connectionPrefaceBuf().toString(StandardCharsets.US_ASCII)
+        .getBytes(StandardCharsets.US_ASCII);
+    byte[] frames = {
+        0, 0, 3, 0x1, 0x0, 0, 0, 0, 1, (byte) 0x82, (byte) 0x86, (byte) 0x84, // HEADERS, no END_HEADERS: GET http /
+        0, 0, 3, 0x1, 0x5, 0, 0, 0, 3, (byte) 0x82, (byte) 0x86, (byte) 0x84}; // HEADERS where CONTINUATION must come
+    byte[] all = new byte[preface.length + frames.length];
+    System.arraycopy(preface, 0, all, 0, preface.length);
+    System.arraycopy(frames, 0, all, preface.length, frames.length);
+    assertThat(feed(all, split, true)).isEqualTo(all);
+    // Found by fuzzing: the second HEADERS replaced the open block, whose buffer was never released.
+    assertThat(unobserved).containsExactly("HTTP/2: header block interrupted by a frame of type 1");
+  }
+
+  @ParameterizedTest(name = "split every {0} bytes")
+  @ValueSource(ints = {1, 100000})
   void aServerWhoseSettingsPassTheClientsPrefaceIsStillFollowed(int split) {
     Wire client = new Wire();
     Wire server = new Wire();

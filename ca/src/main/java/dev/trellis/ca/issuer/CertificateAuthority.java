@@ -7,6 +7,7 @@ import dev.trellis.ca.CaException.Reason;
 import dev.trellis.ca.csr.ValidatedCsr;
 import dev.trellis.ca.store.CaMaterial;
 import dev.trellis.ca.store.CaStore;
+import dev.trellis.ca.store.SigningAuthority;
 import dev.trellis.mtls.identity.TrustDomain;
 import dev.trellis.mtls.svid.KeyPairs;
 import dev.trellis.mtls.svid.TrustBundle;

@@ -3,6 +3,7 @@ package dev.trellis.ca.issuer;
 import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
 import dev.trellis.ca.csr.CsrBuilder;
+import dev.trellis.ca.store.SigningAuthority;
 import dev.trellis.mtls.identity.TrustDomain;
 import java.math.BigInteger;
 import java.security.KeyPair;

@@ -6,6 +6,7 @@ import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
 import dev.trellis.ca.csr.KeyPolicy.KeyKind;
 import dev.trellis.ca.csr.ValidatedCsr;
+import dev.trellis.ca.store.SigningAuthority;
 import dev.trellis.mtls.svid.TrustBundle;
 import java.math.BigInteger;
 import java.security.PrivateKey;

@@ -2,7 +2,6 @@ package dev.trellis.ca.store;
 
 import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
-import dev.trellis.ca.issuer.SigningAuthority;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.HashSet;

@@ -4,7 +4,6 @@ import static java.util.Objects.requireNonNull;
 
 import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
-import dev.trellis.ca.issuer.SigningAuthority;
 import dev.trellis.mtls.MtlsException;
 import dev.trellis.mtls.svid.Pem;
 import java.io.IOException;

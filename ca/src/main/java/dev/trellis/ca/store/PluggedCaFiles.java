@@ -2,7 +2,6 @@ package dev.trellis.ca.store;
 
 import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
-import dev.trellis.ca.issuer.SigningAuthority;
 import dev.trellis.mtls.MtlsException;
 import dev.trellis.mtls.svid.KeyPairs;
 import dev.trellis.mtls.svid.Pem;

@@ -7,6 +7,7 @@ import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
 import dev.trellis.ca.csr.CsrValidator;
 import dev.trellis.ca.csr.ValidatedCsr;
+import dev.trellis.ca.store.SigningAuthority;
 import dev.trellis.ca.testing.TestCsrs;
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.identity.TrustDomain;

@@ -4,7 +4,7 @@ import dev.trellis.ca.csr.CsrBuilder;
 import dev.trellis.ca.csr.CsrValidator;
 import dev.trellis.ca.issuer.CertificateAuthority;
 import dev.trellis.ca.issuer.IssuedChain;
-import dev.trellis.ca.issuer.SigningAuthority;
+import dev.trellis.ca.store.SigningAuthority;
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.svid.X509Svid;
 import java.io.PrintWriter;

@@ -1,6 +1,6 @@
 package dev.trellis.controlplane.cli;
 
-import dev.trellis.ca.issuer.SigningAuthority;
+import dev.trellis.ca.store.SigningAuthority;
 import java.security.cert.X509Certificate;
 
 /** Human-readable one-liners for certificates. */

@@ -4,7 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
-import dev.trellis.ca.issuer.SigningAuthority;
+import dev.trellis.ca.store.SigningAuthority;
 import dev.trellis.ca.store.CaManifest;
 import dev.trellis.ca.store.CaMaterial;
 import dev.trellis.ca.store.CaStore;

@@ -37,7 +37,7 @@ public final class RequestRouting {
     RouteTable.Action a = rule.action();
     int total = a.totalWeight();
     String cluster = a.clusters().size() == 1 || total <= 0 ? a.clusters().getFirst().cluster()
-        : dev.trellis.proxy.cluster.Picks.weighted(a.clusters(), ticket.applyAsInt(total));
+        : WeightedSplit.pick(a.clusters(), ticket.applyAsInt(total));
     return new Forward(rule, cluster);
   }
 }

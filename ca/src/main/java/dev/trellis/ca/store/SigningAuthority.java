@@ -1,4 +1,4 @@
-package dev.trellis.ca.issuer;
+package dev.trellis.ca.store;
 
 import static java.util.Objects.requireNonNull;
 

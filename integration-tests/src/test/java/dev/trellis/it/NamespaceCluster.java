@@ -36,7 +36,8 @@ final class NamespaceCluster implements AutoCloseable {
   final Path cgroups;
   private final Map<String, String> nodes = new LinkedHashMap<>();
   private final List<Pod> pods = new ArrayList<>();
-  private final List<String> hosts = new ArrayList<>();
+  /** Every pod and host namespace made, in order, each deleted on close even when setting it up failed. */
+  private final List<String> joined = new ArrayList<>();
   private final Map<String, Process> processes = new LinkedHashMap<>();
   private int veths;
 
@@ -75,17 +76,24 @@ final class NamespaceCluster implements AutoCloseable {
 
   /** A pod on {@code node}: address {@code ip}/24, default route via {@code gateway} on the node's side. */
   Pod pod(String node, String name, String ip, String gateway) throws Exception {
+    String ns = join(node, name, ip, gateway);
+    Pod p = new Pod(name, node, ns, ip, Files.createDirectories(cgroups.resolve(name)));
+    pods.add(p);
+    return p;
+  }
+
+  /** A new namespace joined to {@code node} by a veth pair: address {@code ip}/24, default route via {@code gateway}. */
+  private String join(String node, String name, String ip, String gateway) throws Exception {
     String ns = "t" + id + "-" + name;
     run("ip", "netns", "add", ns);
+    joined.add(ns);
     run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
     String veth = "tv" + id + veths++;
     run("ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p");
     configure(nodes.get(node), veth, gateway);
     configure(ns, veth + "p", ip);
     run("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", gateway);
-    Pod p = new Pod(name, node, ns, ip, Files.createDirectories(cgroups.resolve(name)));
-    pods.add(p);
-    return p;
+    return ns;
   }
 
   /**
@@ -95,15 +103,7 @@ final class NamespaceCluster implements AutoCloseable {
    * namespace.
    */
   String host(String node, String name, String ip, String gateway, String... extra) throws Exception {
-    String ns = "t" + id + "-" + name;
-    run("ip", "netns", "add", ns);
-    hosts.add(ns);
-    run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up");
-    String veth = "tv" + id + veths++;
-    run("ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p");
-    configure(nodes.get(node), veth, gateway);
-    configure(ns, veth + "p", ip);
-    run("ip", "netns", "exec", ns, "ip", "route", "add", "default", "via", gateway);
+    String ns = join(node, name, ip, gateway);
     for (String address : extra) {
       run("ip", "netns", "exec", ns, "ip", "addr", "add", address + "/32", "dev", "lo");
       run("ip", "netns", "exec", nodes.get(node), "ip", "route", "add", address + "/32", "via", ip);
@@ -196,10 +196,7 @@ final class NamespaceCluster implements AutoCloseable {
     for (String name : List.copyOf(processes.keySet())) {
       stop(name);
     }
-    for (Pod p : pods) {
-      new ProcessBuilder("ip", "netns", "del", p.netns()).start().waitFor(10, TimeUnit.SECONDS);
-    }
-    for (String ns : hosts) {
+    for (String ns : joined) {
       new ProcessBuilder("ip", "netns", "del", ns).start().waitFor(10, TimeUnit.SECONDS);
     }
     for (String ns : nodes.values()) {

@@ -138,10 +138,10 @@ class NetnsRunIT {
           + "policy accept;\n  iifname \"trellis0\" drop\n }\n}\n");
       add = LocalRunIT.run(List.of("nft", "-f", rules.toString()));
       assertThat(add.exit()).as(add.output()).isZero();
-      LocalRunIT.Result up = LocalRunIT.trellis("up", "--netns", "--timeout", "20s", "--state-dir", state.toString(),
+      LocalRunIT.Result up = LocalRunIT.trellis("up", "--netns", "--timeout", "40s", "--state-dir", state.toString(),
           MESH);
       assertThat(up.exit()).as(up.output()).isEqualTo(1);
-      assertThat(up.output()).contains("node-1 was not ready within 20s")
+      assertThat(up.output()).contains("node-1 was not ready within 40s")
           .contains("dials the control plane at 10.61.0.254:15010 through the host link trellis0")
           .contains("ufw allow in on trellis0");
     } finally {

@@ -41,7 +41,7 @@ import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 import org.snakeyaml.engine.v2.nodes.Node;
 
 /**
- * The local-mode config source: a YAML mesh file describing the same model Kubernetes will feed
+ * The local-mode config source: a YAML mesh file describing the same model the cluster source builds
  * (nodes, workloads, services, routes, traffic and authorization policies). Parsing is strict:
  * unknown fields, wrong types, dangling references are all reported, each with file, line, column
  * and field path. The format is documented in docs/mesh-file.md.

@@ -113,8 +113,8 @@ public final class MeshFile {
    */
   static String unreadable(Path file, IOException e) {
     String reason = switch (e) {
-      case NoSuchFileException x -> "it does not exist (check the path)";
-      case AccessDeniedException x -> "permission denied";
+      case NoSuchFileException _ -> "it does not exist (check the path)";
+      case AccessDeniedException _ -> "permission denied";
       case FileSystemException x when x.getReason() != null -> x.getReason();
       default -> e.getMessage() != null ? e.getMessage() : "I/O error";
     };

@@ -29,6 +29,7 @@ class EbpfMeshIT extends TransparentMeshIT {
 
   /** The programs bpftool sees attached to the pod's cgroup. */
   String attached(NamespaceCluster.Pod pod) throws Exception {
+    HostTools.require(HostTools.Tool.BPFTOOL);
     return cluster.exec(cluster.netns(pod.node()), null, 10, "bpftool", "cgroup", "show", pod.cgroup().toString()).output();
   }
 
@@ -62,6 +63,7 @@ class EbpfMeshIT extends TransparentMeshIT {
     for (String octet : pod.ip().split("\\.")) {
       hex.append(String.format(",\"0x%02x\"", Integer.parseInt(octet)));
     }
+    HostTools.require(HostTools.Tool.BPFTOOL);
     String dump = cluster.exec(cluster.netns(pod.node()), null, 10, "bpftool", "-j", "map", "dump", "pinned",
         map.toString()).output();
     return java.util.regex.Pattern.compile("\"key\":\\[[^\\]]*" + java.util.regex.Pattern.quote(hex.toString()))
@@ -73,6 +75,7 @@ class EbpfMeshIT extends TransparentMeshIT {
   void anEntryThePodLeftInTheSharedMapIsSeenAndGoesWithThePod() throws Exception {
     // As if a connection's original destination had been published and never read (the proxy was down):
     // the un-enrollment test that follows must see it removed.
+    HostTools.require(HostTools.Tool.BPFTOOL);
     List<String> cmd = new java.util.ArrayList<>(List.of("bpftool", "map", "update", "pinned",
         Path.of(pinsOf("n1"), "orig_dst").toString(), "key", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0xff", "0xff"));
     for (String octet : client.ip().split("\\.")) {
@@ -89,6 +92,7 @@ class EbpfMeshIT extends TransparentMeshIT {
   @Test
   @Order(2)
   void passthroughLeavesThroughThePodsOwnInterfaceFromASocketInItsNamespace() throws Exception {
+    HostTools.require(HostTools.Tool.TCPDUMP);
     // The pod's own connect goes to the proxy (10.10.0.1:15001): a SYN to the host on the pod's interface can only
     // be the proxy's, from a socket it made inside the pod's namespace.
     String veth = cluster.exec(cluster.netns("n1"), null, 10, "ip", "-o", "-4", "addr", "show", "to", "10.11.1.1/32")

@@ -42,6 +42,7 @@ final class NamespaceCluster implements AutoCloseable {
   private int veths;
 
   NamespaceCluster() throws IOException {
+    HostTools.require(HostTools.Tool.IP, HostTools.Tool.SYSCTL, HostTools.Tool.NSENTER);
     dir = Files.createTempDirectory("trellis-cluster-" + id);
     Path mount = CgroupResolver.cgroup2Mount().orElseThrow(() -> new IllegalStateException("no cgroup2 mount"));
     cgroups = Files.createDirectories(mount.resolve("trellis-it-" + id));

@@ -10,6 +10,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,6 +25,11 @@ class NetnsRunIT {
   static final Path ROOT = LocalRunIT.ROOT;
   static final String MESH = "examples/netns/mesh.yaml";
   private final List<Path> stateDirs = new ArrayList<>();
+
+  @BeforeEach
+  void needsTheHostTools() {
+    HostTools.require(HostTools.Tool.IP, HostTools.Tool.NFT, HostTools.Tool.CURL);
+  }
 
   @AfterEach
   void downWhateverIsLeft() throws Exception {

@@ -25,6 +25,7 @@ class NftablesRedirectorIT {
 
   @BeforeEach
   void createNamespace() throws Exception {
+    HostTools.require(HostTools.Tool.IP, HostTools.Tool.NFT);
     netns = "trellis-it-nft-" + Integer.toHexString(ThreadLocalRandom.current().nextInt());
     run("ip", "netns", "add", netns);
     run("ip", "netns", "exec", netns, "ip", "link", "set", "lo", "up");

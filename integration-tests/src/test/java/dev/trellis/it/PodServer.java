@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * An unmodified "pod" application for the namespace tests, run in its own JVM inside a pod's network
  * namespace: HTTP on one port answering its name (every {@code failEvery}-th request a 503, so retries have
- * something to hide), and the demo Greeter over gRPC on another. Prints "ready" once both listen.
+ * something to hide; each one is logged as "503 for request N"), and the demo Greeter over gRPC on another.
+ * Prints "ready" once both listen.
  *
  * <pre>PodServer NAME BIND_ADDRESS HTTP_PORT GRPC_PORT FAIL_EVERY</pre>
  */
@@ -30,6 +31,10 @@ public final class PodServer {
       int n = requests.incrementAndGet();
       boolean fail = failEvery > 0 && n % failEvery == 0;
       byte[] body = ((fail ? "flaky " : "") + name + "\n").getBytes(StandardCharsets.UTF_8);
+      if (fail) {
+        System.out.println("503 for request " + n);
+        System.out.flush();
+      }
       ex.sendResponseHeaders(fail ? 503 : 200, body.length);
       ex.getResponseBody().write(body);
       ex.close();

@@ -13,19 +13,23 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Test;
 
 /**
- * The redirection benchmark (not part of the test run: {@code scripts/bench-redirect} runs it): a pod-to-pod
+ * The redirection benchmark, a main class ({@code scripts/bench-redirect} runs it with this module's test class path;
+ * no test run does): a pod-to-pod
  * HTTP call between two "nodes" ({@link NamespaceCluster}) measured side by side in one run — direct (no mesh),
  * through both node proxies with nftables TPROXY, and with eBPF — with h2load in the client pod against nginx
- * in the server pod; plus CNI ADD latency against the real node agent for each redirection. Prints a Markdown
- * table; asserts only that every variant worked (figures are reported, not judged).
+ * in the server pod; plus CNI ADD latency against the real node agent for each redirection. Prints two Markdown
+ * tables on stdout, progress on stderr; stops with an error if a variant did not work (figures are reported, not
+ * judged). Settings: {@code -Dbench.variants="direct nftables ebpf"}, {@code -Dbench.seconds=10},
+ * {@code -Dbench.rounds=2}, {@code -Dbench.cniRuns=100}, {@code -Dbench.cniProcessRuns=20}, {@code -Dbench.cniPlugin=}
+ * the packaged plugin.
  */
-class RedirectBenchmark {
+public final class RedirectBenchmark {
 
   static final String TOKEN_1 = "bench-redirect-node-1-token";
   static final String TOKEN_2 = "bench-redirect-node-2-token";
@@ -40,7 +44,11 @@ class RedirectBenchmark {
   final List<String> rows = new ArrayList<>();
   final List<String> cniRows = new ArrayList<>();
 
-  @Test
+  public static void main(String[] args) throws Exception {
+    new RedirectBenchmark().podToPodDirectVersusNftablesVersusEbpf();
+    System.exit(0); // the in-process CNI client's and Awaitility's threads need not be waited for
+  }
+
   void podToPodDirectVersusNftablesVersusEbpf() throws Exception {
     List<String> variants = Arrays.asList(System.getProperty("bench.variants", "direct nftables ebpf").split(" "));
     int rounds = Integer.getInteger("bench.rounds", 2);
@@ -52,7 +60,7 @@ class RedirectBenchmark {
       for (int round = 1; round <= rounds; round++) {
         List<String> order = new ArrayList<>(variants);
         if (round % 2 == 0) {
-          java.util.Collections.reverse(order);
+          Collections.reverse(order);
         }
         for (String v : order) {
           if (v.equals("direct")) {
@@ -68,7 +76,7 @@ class RedirectBenchmark {
         }
       }
     }
-    System.out.println("\n| variant | conns | req/s | mean µs | p50 µs | p99 µs | proxies CPU µs/req |");
+    System.out.println("| variant | conns | req/s | mean µs | p50 µs | p99 µs | proxies CPU µs/req |");
     System.out.println("|---|---|---|---|---|---|---|");
     rows.forEach(System.out::println);
     System.out.println("\n| redirection | CNI ADD via agent p50 / p99 ms | CNI ADD, packaged plugin per call p50 / p99 ms |");
@@ -211,7 +219,7 @@ class RedirectBenchmark {
       String cpuPerRequest = variant.equals("direct") ? "–" : String.format("%.1f", (double) cpu / durations.length);
       rows.add(String.format("| %s | %d | %s | %.0f | %d | %d | %s |", variant, conns, reqs, mean,
           durations[durations.length / 2], durations[(int) (durations.length * 0.99)], cpuPerRequest));
-      System.out.println("progress: " + rows.getLast());
+      System.err.println("progress: " + rows.getLast());
     }
   }
 
@@ -239,7 +247,7 @@ class RedirectBenchmark {
     cniRows.add(String.format("| %s | %.1f / %.1f | %s |", mode, viaAgent[CNI_RUNS / 2] / 1e6,
         viaAgent[(int) (CNI_RUNS * 0.99)] / 1e6, !packaged ? "– (no -Dbench.cniPlugin)" : String.format("%.0f / %.0f",
             viaProcess[CNI_PROCESS_RUNS / 2] / 1e6, viaProcess[(int) (CNI_PROCESS_RUNS * 0.99)] / 1e6)));
-    System.out.println("progress: " + cniRows.getLast());
+    System.err.println("progress: " + cniRows.getLast());
   }
 
   /** The packaged plugin as a runtime calls it ({@code -Dbench.cniPlugin}: scripts/bench-redirect builds it). */

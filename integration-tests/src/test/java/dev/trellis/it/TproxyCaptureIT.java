@@ -35,6 +35,7 @@ class TproxyCaptureIT {
 
   @BeforeEach
   void buildCluster() throws Exception {
+    HostTools.require(HostTools.Tool.IP, HostTools.Tool.NFT);
     String id = Integer.toHexString(ThreadLocalRandom.current().nextInt() & 0xfffff);
     node = "trellis-it-node-" + id;
     pod1 = "trellis-it-pod1-" + id;

@@ -4,7 +4,8 @@ import dev.trellis.ca.CaException;
 
 /**
  * Turns a bearer token into a {@link Caller}. Local mode uses static per-node tokens
- * ({@link StaticTokenAuthenticator}); Kubernetes will use TokenReview. Runs on gRPC's executor, not
+ * ({@link StaticTokenAuthenticator}); in a cluster, TokenReview (control-plane's {@code TokenReviewAuthenticator}). Runs
+ * on gRPC's executor, not
  * on an event loop, so an implementation may block on I/O.
  */
 @FunctionalInterface

@@ -3,7 +3,8 @@ package dev.trellis.ca.store;
 import java.util.Optional;
 
 /**
- * Where a CA keeps its material across restarts: files in local mode, a Kubernetes Secret later.
+ * Where a CA keeps its material across restarts: files in local mode ({@link FileCaStore}), a Kubernetes Secret in
+ * a cluster (control-plane's {@code SecretCaStore}).
  * Implementations must make {@link #createIfAbsent} atomic, so that several control-plane replicas
  * racing at first start end up with one root.
  */

@@ -39,7 +39,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The identity path as a node proxy will use it, over real sockets: the CA on a gRPC server on
+ * The identity path as a node proxy uses it, over real sockets: the CA on a gRPC server on
  * loopback, one renewing SVID source per workload, TLS contexts that follow them, and an mTLS
  * handshake between the two issued identities.
  */

@@ -17,6 +17,9 @@ import dev.trellis.controlplane.model.Workload;
 import dev.trellis.mtls.MtlsException;
 import dev.trellis.mtls.identity.TrustDomain;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,11 +34,14 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
 import org.snakeyaml.engine.v2.api.lowlevel.Parse;
 import org.snakeyaml.engine.v2.events.Event;
+import org.snakeyaml.engine.v2.exceptions.Mark;
+import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
+import org.snakeyaml.engine.v2.exceptions.ReaderException;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 import org.snakeyaml.engine.v2.nodes.Node;
 
 /**
- * The local-mode config source: a YAML mesh file describing the same model Kubernetes will feed
+ * The local-mode config source: a YAML mesh file describing the same model the cluster source builds
  * (nodes, workloads, services, routes, traffic and authorization policies). Parsing is strict:
  * unknown fields, wrong types, dangling references are all reported, each with file, line, column
  * and field path. The format is documented in docs/mesh-file.md.
@@ -64,7 +70,7 @@ public final class MeshFile {
       }
       text = Files.readString(file, StandardCharsets.UTF_8);
     } catch (IOException e) {
-      throw new MeshFileException(List.of(file + ": cannot be read: " + e));
+      throw new MeshFileException(List.of(unreadable(file, e)));
     }
     return parseLocal(text, file.toString(), file.toAbsolutePath().getParent());
   }
@@ -90,7 +96,7 @@ public final class MeshFile {
       }
       root = composed.get();
     } catch (YamlEngineException e) {
-      throw new MeshFileException(List.of(label + ": not valid YAML: " + e.getMessage().replace('\n', ' ')));
+      throw new MeshFileException(List.of(syntaxError(label, text, e)));
     }
     YamlValue.Problems problems = new YamlValue.Problems();
     MeshFile.Parser parser = new MeshFile.Parser(new YamlValue(root, "", label, problems), problems, baseDir);
@@ -99,6 +105,73 @@ public final class MeshFile {
       throw new MeshFileException(problems.messages());
     }
     return new LocalMesh(mesh, parser.runs);
+  }
+
+  /**
+   * Why {@code file} cannot be read, as {@code file: cannot be read: reason} in words (no exception class name): a
+   * missing file says it does not exist.
+   */
+  static String unreadable(Path file, IOException e) {
+    String reason = switch (e) {
+      case NoSuchFileException _ -> "it does not exist (check the path)";
+      case AccessDeniedException _ -> "permission denied";
+      case FileSystemException x when x.getReason() != null -> x.getReason();
+      default -> e.getMessage() != null ? e.getMessage() : "I/O error";
+    };
+    return file + ": cannot be read: " + reason;
+  }
+
+  /**
+   * A YAML syntax error as {@code label:line:column: not valid YAML: problem (context at line:column)}, on one line: snakeyaml-engine's own message
+   * spans several lines with a snippet and a caret that mean nothing once flattened.
+   */
+  static String syntaxError(String label, String text, YamlEngineException e) {
+    String prefix = label;
+    String problem;
+    if (e instanceof MarkedYamlEngineException m) {
+      prefix += m.getProblemMark().or(m::getContextMark).map(MeshFile::position).orElse("");
+      if (m.getProblem() == null) {
+        problem = oneLine(m.getContext());
+      } else {
+        problem = oneLine(m.getProblem());
+        if (m.getContext() != null) {
+          problem += " (" + oneLine(m.getContext())
+              + m.getContextMark().map(c -> " at " + position(c).substring(1)).orElse("") + ")";
+        }
+      }
+    } else if (e instanceof ReaderException r) {
+      prefix += position(text, r.getPosition());
+      problem = "the character U+" + String.format("%04X", r.getCodePoint()) + " is not allowed in YAML";
+    } else {
+      problem = oneLine(String.valueOf(e.getMessage()));
+    }
+    return prefix + ": not valid YAML: " + problem;
+  }
+
+  private static String position(Mark m) {
+    return ":" + (m.getLine() + 1) + ":" + (m.getColumn() + 1);
+  }
+
+  /** {@code :line:column} of the code point at {@code offset} (a count of code points, as the YAML reader counts). */
+  private static String position(String text, int offset) {
+    int line = 1;
+    int column = 1;
+    int i = 0;
+    for (int seen = 0; seen < offset && i < text.length(); seen++) {
+      int cp = text.codePointAt(i);
+      i += Character.charCount(cp);
+      if (cp == '\n') {
+        line++;
+        column = 1;
+      } else {
+        column++;
+      }
+    }
+    return ":" + line + ":" + column;
+  }
+
+  private static String oneLine(String s) {
+    return s.replaceAll("\\s*\n\\s*", " ").strip();
   }
 
   /**

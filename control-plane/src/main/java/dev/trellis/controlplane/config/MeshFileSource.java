@@ -174,7 +174,7 @@ public final class MeshFileSource implements AutoCloseable {
       }
       return Files.readAllBytes(file);
     } catch (IOException e) {
-      throw new MeshFileException(List.of(file + ": cannot be read: " + e));
+      throw new MeshFileException(List.of(MeshFile.unreadable(file, e)));
     }
   }
 
@@ -182,7 +182,7 @@ public final class MeshFileSource implements AutoCloseable {
     try {
       return Files.getLastModifiedTime(file);
     } catch (IOException e) {
-      throw new MeshFileException(List.of(file + ": cannot be read: " + e));
+      throw new MeshFileException(List.of(MeshFile.unreadable(file, e)));
     }
   }
 
@@ -190,7 +190,7 @@ public final class MeshFileSource implements AutoCloseable {
     try {
       return Files.size(file);
     } catch (IOException e) {
-      throw new MeshFileException(List.of(file + ": cannot be read: " + e));
+      throw new MeshFileException(List.of(MeshFile.unreadable(file, e)));
     }
   }
 

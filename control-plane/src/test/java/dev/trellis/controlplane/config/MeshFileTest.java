@@ -181,9 +181,34 @@ class MeshFileTest {
     assertThat(mesh.nodes().getFirst().token()).isEqualTo("from-a-file-0123456789");
   }
 
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', textBlock = """
+      'a: ['                                     | m.yaml:1:5: not valid YAML: expected the node content, but found '<stream end>' (while parsing a flow node at 1:5)
+      'nodes:\\n  - {name: a, address: [1, 2\\n' | m.yaml:3:1: not valid YAML: expected ',' or ']', but got <stream end> (while parsing a flow sequence at 2:24)
+      'a: b: c'                                  | m.yaml:1:5: not valid YAML: mapping values are not allowed here
+      'a: "open'                                 | m.yaml:1:9: not valid YAML: found unexpected end of stream (while scanning a quoted scalar at 1:4)
+      'a:\\n\\t- b'                                | m.yaml:2:1: not valid YAML: found character '\\t(TAB)' that cannot start any token. (Do not use \\t(TAB) for indentation) (while scanning for the next token)
+      'a: x\\1y'                                  | m.yaml:1:5: not valid YAML: the character U+0001 is not allowed in YAML
+      """)
+  void aYamlSyntaxErrorIsOneLineWithFileLineAndColumn(String yaml, String expected) {
+    String text = yaml.translateEscapes();
+    assertThatThrownBy(() -> MeshFile.parse(text, "m.yaml", null)).isInstanceOf(MeshFileException.class)
+        .hasMessage(expected)
+        .satisfies(e -> assertThat(e.getMessage()).matches("m\\.yaml:\\d+:\\d+: [^\\n^]*"));
+  }
+
+  @Test
+  void aMissingFileSaysItDoesNotExistWithoutAJavaExceptionName(@TempDir Path dir) {
+    Path missing = dir.resolve("nope.yaml");
+    assertThatThrownBy(() -> MeshFile.load(missing)).isInstanceOf(MeshFileException.class)
+        .hasMessage(missing + ": cannot be read: it does not exist (check the path)");
+    assertThatThrownBy(() -> MeshFile.load(dir)).hasMessageStartingWith(dir + ": cannot be read: ")
+        .hasMessageNotContaining("Exception");
+  }
+
   @Test
   void notYamlAndEmptyFiles() {
-    assertThatThrownBy(() -> MeshFile.parse("a: [", "m.yaml", null)).hasMessageStartingWith("m.yaml: not valid YAML:");
+    assertThatThrownBy(() -> MeshFile.parse("a: [", "m.yaml", null)).hasMessageStartingWith("m.yaml:1:5: not valid YAML:");
     assertThatThrownBy(() -> MeshFile.parse("", "m.yaml", null)).hasMessage("m.yaml: the file is empty");
     assertThatThrownBy(() -> MeshFile.parse("just text", "m.yaml", null))
         .hasMessageContaining("expected a mapping (key: value lines), found 'just text'");

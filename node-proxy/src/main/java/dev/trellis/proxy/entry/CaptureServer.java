@@ -10,8 +10,8 @@ import java.net.InetSocketAddress;
 
 /**
  * A capture listener: connections arrive without any entry protocol, and where each was going comes
- * from an {@link OriginalDestination} (a fixed service in standalone mode; the redirection lookup
- * once transparent capture exists). The connection is handed to the dispatcher at once.
+ * from an {@link OriginalDestination} (a fixed service in standalone mode; with transparent capture the eBPF
+ * lookup, or the accepted socket's local address under TPROXY). The connection is handed to the dispatcher at once.
  */
 public final class CaptureServer implements AutoCloseable {
 

@@ -7,8 +7,8 @@ import java.net.InetAddress;
 /**
  * What an entry listener does once a client named where it is going: the outbound entry (15001)
  * routes to a mesh service or passes through; the plaintext inbound entry (15006) delivers to a local
- * workload if its mTLS mode and policies allow. Transparent capture will call the same dispatchers
- * with the original destination it recovers.
+ * workload if its mTLS mode and policies allow. Transparent capture ({@link CaptureServer}) calls the same
+ * dispatchers with the original destination it recovers.
  */
 @FunctionalInterface
 public interface EntryDispatcher {

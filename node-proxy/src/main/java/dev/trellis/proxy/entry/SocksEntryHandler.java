@@ -25,7 +25,7 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The SOCKS5 side of the local-mode entry (no authentication, CONNECT only). The client's source
- * address says which workload calls, as a captured pod's address will; the requested address (a
+ * address says which workload calls, as a captured pod's address does; the requested address (a
  * service VIP or a {@code <fqdn>}) is the original destination, handed to the {@link EntryDispatcher}.
  */
 final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> {

@@ -8,7 +8,7 @@ import dev.trellis.mtls.identity.SpiffeId;
  * @param identity the workload's SPIFFE ID from EDS metadata; null for endpoints outside the mesh
  * @param inMesh whether to reach it over HBONE (mTLS) rather than plaintext
  * @param nodeAddress the address of the endpoint's node (local mode dials HBONE there); null if unknown
- * @param locality node name (sub_zone), for locality-aware choices later
+ * @param locality node name (sub_zone); shown in the config dump, not used for load balancing
  */
 public record EndpointSpec(String address, int port, SpiffeId identity, String node, String nodeAddress, boolean inMesh,
     String workload, String locality, int weight) {

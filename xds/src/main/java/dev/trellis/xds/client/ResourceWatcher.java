@@ -7,7 +7,7 @@ import io.grpc.Status;
  * Receives one resource type's updates from an {@link AdsClient}. Called on the client's serial
  * executor, never concurrently; must not block.
  *
- * <p>Three kinds of news are kept apart, as in grpc-java's XdsClient: the resource changed or
+ * <p>Four kinds of news are kept apart, as in grpc-java's XdsClient: the resource changed or
  * appeared; it was removed or does not exist; it arrived but is invalid ({@link #onResourceError},
  * the last good version stays in effect); and the control plane is unreachable
  * ({@link #onAmbientError}, everything stays in effect).

@@ -41,7 +41,14 @@ public final class NodeAgent implements AutoCloseable {
   /** How often the CNI chaining is checked again. */
   static final Duration CNI_CHECK_PERIOD = Duration.ofSeconds(1);
 
+  /** Sets up the node's redirection ({@link Redirection#open} in production). */
+  @FunctionalInterface
+  interface RedirectionOpener {
+    Redirection open(Redirection.Settings settings) throws IOException;
+  }
+
   private final NodeAgentOptions options;
+  private final RedirectionOpener redirections;
   private final ScheduledExecutorService watch = Executors.newSingleThreadScheduledExecutor(
       Thread.ofPlatform().name("trellis-agent-watch").daemon().factory());
   private Redirection redirection;
@@ -53,7 +60,12 @@ public final class NodeAgent implements AutoCloseable {
   private Optional<CniInstaller> cni = Optional.empty();
 
   public NodeAgent(NodeAgentOptions options) {
+    this(options, Redirection::open);
+  }
+
+  NodeAgent(NodeAgentOptions options, RedirectionOpener redirections) {
     this.options = requireNonNull(options, "options");
+    this.redirections = requireNonNull(redirections, "redirections");
   }
 
   /**
@@ -63,7 +75,7 @@ public final class NodeAgent implements AutoCloseable {
    */
   public NodeAgent start() throws IOException {
     try {
-      redirection = Redirection.open(options.redirection());
+      redirection = redirections.open(options.redirection());
       PodDirectory pods;
       CgroupResolver cgroups;
       FilePodDirectory file = null;

@@ -36,11 +36,11 @@ import picocli.CommandLine.TypeConversionException;
  * </pre>
  */
 @Command(name = "trellis node-agent", mixinStandardHelpOptions = true, version = "trellis 0.1.0-SNAPSHOT",
-    subcommands = NodeAgentMain.Uninstall.class, description = {
-        "Run the node agent until SIGTERM: it takes the CNI plugin's calls on --socket, decides enrollment from the",
-        "pods' and namespaces' labels (the API server's with --kubernetes, else a pods file's), installs redirection",
-        "(eBPF, or nftables TPROXY where eBPF is unavailable) and keeps it in step when labels change. Stopping leaves",
-        "redirection in place; 'uninstall' removes it (docs/node-agent.md)."})
+    subcommands = NodeAgentMain.Uninstall.class, description = "Run the node agent until SIGTERM: it takes the CNI plugin's calls on "
+        + "--socket, decides enrollment from the pods' and namespaces' labels (the API server's with --kubernetes, else "
+        + "a pods file's), installs redirection (eBPF, or nftables TPROXY where eBPF is unavailable) and keeps it in "
+        + "step when labels change. Stopping leaves redirection in place; 'uninstall' removes it "
+        + "(docs/node-agent.md).")
 public final class NodeAgentMain implements Callable<Integer> {
 
   static final String DEFAULT_STATE_FILE = "/var/run/trellis/agent-state.json";
@@ -138,9 +138,8 @@ public final class NodeAgentMain implements Callable<Integer> {
   }
 
   /** {@code trellis node-agent uninstall}. */
-  @Command(name = "uninstall", mixinStandardHelpOptions = true, description = {
-      "Remove every rule, program and pin either redirection installed on this node, and with the --cni-* flags the",
-      "CNI plugin and its chaining."})
+  @Command(name = "uninstall", mixinStandardHelpOptions = true, description = "Remove every rule, program and pin either "
+      + "redirection installed on this node, and with the --cni-* flags the CNI plugin and its chaining.")
   static final class Uninstall implements Callable<Integer> {
 
     @Spec CommandSpec spec;

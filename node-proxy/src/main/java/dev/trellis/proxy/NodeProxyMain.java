@@ -41,11 +41,10 @@ import picocli.CommandLine.TypeConversionException;
  * </pre>
  */
 @Command(name = "trellis node-proxy", mixinStandardHelpOptions = true, version = "trellis 0.1.0-SNAPSHOT",
-    description = {
-        "Run one node proxy until Ctrl-C or SIGTERM: it takes its configuration and its workloads' certificates from",
-        "the control plane and carries the node's traffic (docs/telemetry.md for the telemetry flags).",
-        "'trellis node-proxy agent ...' runs the node agent, 'trellis node-proxy standalone --help' a proxy without a",
-        "control plane."})
+    description = "Run one node proxy until Ctrl-C or SIGTERM: it takes its configuration and its workloads' "
+        + "certificates from the control plane and carries the node's traffic (docs/telemetry.md for the telemetry "
+        + "flags). 'trellis node-proxy agent ...' runs the node agent, 'trellis node-proxy standalone --help' a proxy "
+        + "without a control plane.")
 public final class NodeProxyMain implements Callable<Integer> {
 
   @Spec CommandSpec spec;

@@ -26,17 +26,18 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "trellis node-proxy standalone", mixinStandardHelpOptions = true, version = "trellis 0.1.0-SNAPSHOT",
     description = {
-        "A node proxy without a control plane (benchmarks, debugging). The source role takes every connection on",
-        "--listen as bound for one service: HTTP (routed per request, the default) or TCP; its one endpoint is",
-        "--upstream, reached over HBONE through the destination proxy at --peer, which must present --peer-id.",
-        "The destination role is an HBONE server for the workload at --workload. Certificates are PEM: an",
-        "X.509-SVID (one SPIFFE URI SAN), its PKCS#8 key, and the CA roots. Telemetry is off unless --telemetry is",
-        "given (docs/telemetry.md).",
+        "A node proxy without a control plane (benchmarks, debugging). The source role takes every connection on "
+            + "--listen as bound for one service: HTTP (routed per request, the default) or TCP; its one endpoint is "
+            + "--upstream, reached over HBONE through the destination proxy at --peer, which must present --peer-id. "
+            + "The destination role is an HBONE server for the workload at --workload. Certificates are PEM: an "
+            + "X.509-SVID (one SPIFFE URI SAN), its PKCS#8 key, and the CA roots. Telemetry is off unless --telemetry "
+            + "is given (docs/telemetry.md).",
         "",
-        "source:      --role source --listen HOST:PORT --cert FILE --key FILE --ca FILE --peer HOST:PORT",
-        "             --peer-id SPIFFE_ID --upstream HOST:PORT [--protocol http|tcp] [--source-address 127.0.0.1]",
-        "destination: --role destination --listen HOST:PORT --cert FILE --key FILE --ca FILE --workload ADDRESS",
-        "             [--http-port P]",
+        "source:      --role source --listen HOST:PORT --cert F --key F --ca F",
+        "             --peer HOST:PORT --peer-id SPIFFE_ID --upstream HOST:PORT",
+        "             [--protocol http|tcp] [--source-address 127.0.0.1]",
+        "destination: --role destination --listen HOST:PORT --cert F --key F --ca F",
+        "             --workload ADDRESS [--http-port P]",
         ""})
 public final class StandaloneMain implements Callable<Integer> {
 

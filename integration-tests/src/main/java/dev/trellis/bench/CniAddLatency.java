@@ -112,7 +112,7 @@ public final class CniAddLatency {
       throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of(java));
     cmd.addAll(options);
-    cmd.addAll(List.of("-cp", cp, "dev.trellis.proxy.cni.CniMain"));
+    cmd.addAll(List.of("-cp", cp, "dev.trellis.cni.CniMain"));
     ProcessBuilder pb = new ProcessBuilder(cmd);
     Map<String, String> env = pb.environment();
     env.put("CNI_COMMAND", "ADD");

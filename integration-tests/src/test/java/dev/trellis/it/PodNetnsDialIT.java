@@ -3,8 +3,8 @@ package dev.trellis.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.trellis.proxy.cni.NodeAgent;
 import dev.trellis.proxy.redirect.AgentStateFile;
+import dev.trellis.proxy.redirect.PodAttachment;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -37,7 +37,7 @@ class PodNetnsDialIT {
     String host = cluster.host("n1", "ext", "10.71.9.2", "10.71.9.1");
     cluster.start("peer", host, null, NamespaceCluster.java(PeerServer.class, "10.71.9.2:8080"));
     state = cluster.dir.resolve("agent-state.json");
-    new AgentStateFile(state).save(List.of(new AgentStateFile.Entry(new NodeAgent.Attachment("ctr-p",
+    new AgentStateFile(state).save(List.of(new AgentStateFile.Entry(new PodAttachment("ctr-p",
         "/var/run/netns/" + pod.netns(), "eth0", "demo", "p", "uid-p", List.of(pod.ip())), true)));
     await().atMost(Duration.ofSeconds(30)).until(() -> cluster.log("peer").contains("ready"));
   }

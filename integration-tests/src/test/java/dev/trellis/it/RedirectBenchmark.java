@@ -3,10 +3,10 @@ package dev.trellis.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.trellis.cni.CniPlugin;
 import dev.trellis.controlplane.cli.TrellisCli;
 import dev.trellis.proxy.NodeAgentMain;
 import dev.trellis.proxy.NodeProxyMain;
-import dev.trellis.proxy.cni.CniPlugin;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;

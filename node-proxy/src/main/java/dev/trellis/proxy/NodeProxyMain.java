@@ -1,13 +1,30 @@
 package dev.trellis.proxy;
 
+import dev.trellis.proxy.flags.CommandLines;
+import dev.trellis.proxy.flags.TelemetryFlags;
+import dev.trellis.proxy.redirect.EbpfOriginalDestinations;
+import dev.trellis.proxy.standalone.StandaloneMain;
+import dev.trellis.telemetry.Telemetry;
+import dev.trellis.telemetry.TelemetrySettings;
+import io.opentelemetry.api.common.Attributes;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.HashMap;
-import java.util.Map;
+import java.util.Arrays;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
 
 /**
  * {@code trellis node-proxy}: runs one node proxy until interrupted.
@@ -19,196 +36,247 @@ import java.util.concurrent.CountDownLatch;
  *                    [--capture none|transparent] [--ebpf-pins /sys/fs/bpf/trellis]
  *                    [--agent-state /var/run/trellis/agent-state.json]
  *                    [--control-plane-ca /var/run/trellis/ca/root-cert.pem]
- * trellis node-proxy agent ...   (the node agent, see {@link NodeAgentMain})
+ * trellis node-proxy agent ...        (the node agent, see {@link NodeAgentMain})
+ * trellis node-proxy standalone ...   (a proxy without a control plane, see {@link StandaloneMain})
  * </pre>
  */
-public final class NodeProxyMain {
+@Command(name = "trellis node-proxy", mixinStandardHelpOptions = true, version = "trellis 0.1.0-SNAPSHOT",
+    description = "Run one node proxy until Ctrl-C or SIGTERM: it takes its configuration and its workloads' "
+        + "certificates from the control plane and carries the node's traffic (docs/telemetry.md for the telemetry "
+        + "flags). 'trellis node-proxy agent ...' runs the node agent, 'trellis node-proxy standalone --help' a proxy "
+        + "without a control plane.")
+public final class NodeProxyMain implements Callable<Integer> {
 
-  private NodeProxyMain() {}
+  @Spec CommandSpec spec;
 
-  public static void main(String[] args) throws Exception {
-    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
-      String level = System.getenv("TRELLIS_LOG_LEVEL");
-      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", level == null || level.isBlank() ? "info" : level);
+  @Option(names = "--node", required = true, paramLabel = "NAME", description = "This node's name (the Node.id it "
+      + "presents to the control plane).")
+  String node;
+
+  @Option(names = "--address", required = true, paramLabel = "IP", description = "The node's address: health and "
+      + "metrics listen there, and in local mode every port.")
+  String address;
+
+  @Option(names = "--token-file", paramLabel = "FILE", description = "The node's token for the control plane, read "
+      + "again when the file changes (a projected token is rotated).")
+  Path tokenFile;
+
+  @Option(names = "--token", paramLabel = "TOKEN", description = "The node's token itself (visible in ps; prefer "
+      + "--token-file).")
+  String token;
+
+  @Option(names = "--control-plane", paramLabel = "HOST:PORT", defaultValue = "127.0.0.1:15010",
+      description = "The control plane's xDS + CA port (default: ${DEFAULT-VALUE}).")
+  String controlPlane;
+
+  @Option(names = "--control-plane-ca", paramLabel = "FILE", description = "TLS to the control plane, trusting this "
+      + "PEM root bundle (default: plaintext); waits for the file to appear.")
+  Path controlPlaneCa;
+
+  @Option(names = "--entry-port", paramLabel = "PORT", defaultValue = "15001", description = "Outbound: the SOCKS5/"
+      + "HTTP CONNECT entry in local mode, the capture listener with --capture transparent (default: ${DEFAULT-VALUE}).")
+  int entryPort;
+
+  @Option(names = "--inbound-port", paramLabel = "PORT", defaultValue = "15006", description = "Plaintext inbound "
+      + "(default: ${DEFAULT-VALUE}).")
+  int inboundPort;
+
+  @Option(names = "--hbone-port", paramLabel = "PORT", defaultValue = "15008", description = "HBONE server (default: "
+      + "${DEFAULT-VALUE}).")
+  int hbonePort;
+
+  @Option(names = "--admin-port", paramLabel = "PORT", defaultValue = "15020", description = "Health and metrics, on "
+      + "--address (default: ${DEFAULT-VALUE}).")
+  int adminPort;
+
+  @Option(names = "--debug-admin-port", paramLabel = "PORT", defaultValue = "15000", description = "/config_dump, "
+      + "/clusters, /connections; loopback only: the node address if it is loopback, else 127.0.0.1 (default: "
+      + "${DEFAULT-VALUE}).")
+  int debugAdminPort;
+
+  @Option(names = "--capture", paramLabel = "none|transparent", defaultValue = "none", converter = CaptureConverter.class,
+      description = "none: clients name their destination (local mode); transparent: pod traffic arrives redirected "
+          + "by eBPF or nftables (default: none).")
+  NodeProxyOptions.Capture capture;
+
+  @Option(names = "--ebpf-pins", paramLabel = "DIR", description = "With --capture transparent: eBPF redirection's "
+      + "pins (original destinations of redirected connections).")
+  Path ebpfPins;
+
+  @Option(names = "--agent-state", paramLabel = "FILE", description = "With --capture transparent: the node agent's "
+      + "--state-file (passthrough of eBPF-captured pods leaves from inside their network namespaces).")
+  Path agentState;
+
+  @Mixin TelemetryFlags telemetry;
+
+  public static void main(String[] args) {
+    CommandLines.defaultLogLevel("info");
+    int code = run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    if (code != 0) {
+      System.exit(code);
     }
+  }
+
+  /** Runs the command line (blocking while the proxy runs) and returns its exit code. */
+  static int run(PrintWriter out, PrintWriter err, String... args) {
     // The container image passes the subcommand word too (`node-proxy --node …`, `node-agent --kubernetes …`).
     if (args.length > 0 && args[0].equals("node-proxy")) {
-      args = java.util.Arrays.copyOfRange(args, 1, args.length);
+      args = Arrays.copyOfRange(args, 1, args.length);
     }
     if (args.length > 0 && (args[0].equals("agent") || args[0].equals("node-agent"))) {
-      NodeAgentMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
-      return;
+      return NodeAgentMain.run(out, err, Arrays.copyOfRange(args, 1, args.length));
     }
     if (args.length > 0 && args[0].equals("standalone")) {
-      dev.trellis.proxy.standalone.StandaloneMain.main(java.util.Arrays.copyOfRange(args, 1, args.length));
-      return;
+      return StandaloneMain.run(out, err, Arrays.copyOfRange(args, 1, args.length));
     }
-    Map<String, String> opts;
+    return CommandLines.execute(new NodeProxyMain(), out, err, args);
+  }
+
+  /**
+   * The node's token: {@code --token}, else the contents of {@code --token-file}.
+   *
+   * @throws ParameterException if there is neither, or the file cannot be read
+   */
+  String token() {
+    if (token != null) {
+      return token;
+    }
+    if (tokenFile == null) {
+      throw usage("give --token or --token-file (the node's token from the mesh file)");
+    }
     try {
-      opts = options(args);
+      return Files.readString(tokenFile, StandardCharsets.UTF_8).strip();
+    } catch (IOException e) {
+      throw usage("cannot read --token-file " + tokenFile + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * The options the flags ask for, with the node's token.
+   *
+   * @throws ParameterException naming flags that do not go together
+   */
+  NodeProxyOptions options(String nodeToken) {
+    NodeProxyOptions options = NodeProxyOptions.local(node, address, controlPlane, nodeToken)
+        .withPorts(entryPort, hbonePort, adminPort).withInboundPort(inboundPort).withDebugAdminPort(debugAdminPort)
+        .withCapture(capture);
+    if (token == null && tokenFile != null) {
+      options = options.withTokenFile(tokenFile); // a projected token is rotated
+    }
+    if (controlPlaneCa != null) {
+      options = options.withControlPlaneCa(controlPlaneCa);
+    }
+    if (agentState != null) {
+      if (capture != NodeProxyOptions.Capture.TRANSPARENT) {
+        throw usage("--agent-state needs --capture transparent (it finds captured pods' network namespaces)");
+      }
+      options = options.withAgentState(agentState);
+    }
+    if (ebpfPins != null && capture != NodeProxyOptions.Capture.TRANSPARENT) {
+      throw usage("--ebpf-pins needs --capture transparent");
+    }
+    return options;
+  }
+
+  /**
+   * The telemetry the flags ask for, or null for {@code --telemetry off}.
+   *
+   * @throws ParameterException naming the flag and what it expects
+   */
+  TelemetrySettings telemetrySettings() {
+    try {
+      return telemetry.settings();
     } catch (IllegalArgumentException e) {
-      System.err.println("error: " + e.getMessage());
-      usage();
-      System.exit(2);
-      return;
+      throw usage(e.getMessage());
     }
-    if (opts.containsKey("help")) {
-      usage();
-      return;
-    }
-    String token = opts.get("token");
-    if (token == null && opts.containsKey("token-file")) {
-      try {
-        token = Files.readString(Path.of(opts.get("token-file")), StandardCharsets.UTF_8).strip();
-      } catch (IOException e) {
-        System.err.println("error: cannot read --token-file " + opts.get("token-file") + ": " + e.getMessage());
-        System.exit(2);
-      }
-    }
-    for (String required : new String[] {"node", "address"}) {
-      if (!opts.containsKey(required)) {
-        System.err.println("error: --" + required + " is required");
-        usage();
-        System.exit(2);
-      }
-    }
-    if (token == null) {
-      System.err.println("error: give --token or --token-file (the node's token from the mesh file)");
-      System.exit(2);
-    }
-    NodeProxyOptions options = NodeProxyOptions.local(opts.get("node"), opts.get("address"),
-        opts.getOrDefault("control-plane", "127.0.0.1:15010"), token).withPorts(
-        Integer.parseInt(opts.getOrDefault("entry-port", "15001")),
-        Integer.parseInt(opts.getOrDefault("hbone-port", "15008")),
-        Integer.parseInt(opts.getOrDefault("admin-port", "15020")))
-        .withInboundPort(Integer.parseInt(opts.getOrDefault("inbound-port", "15006")))
-        .withDebugAdminPort(Integer.parseInt(opts.getOrDefault("debug-admin-port",
-            Integer.toString(NodeProxyOptions.DEBUG_ADMIN_PORT))));
-    if (opts.get("token") == null && opts.containsKey("token-file")) {
-      options = options.withTokenFile(Path.of(opts.get("token-file"))); // a projected token is rotated
-    }
-    if (opts.containsKey("control-plane-ca")) {
-      Path ca = Path.of(opts.get("control-plane-ca"));
-      if (!java.nio.file.Files.exists(ca)) {
-        // In a cluster the control plane writes the bundle (ConfigMap trellis-ca-root-cert) once it runs, and the
-        // kubelet projects it into the optional volume within a minute: wait for it rather than crash-loop.
-        System.err.println("waiting for --control-plane-ca " + ca + " (the control plane's root bundle: ConfigMap "
-            + "trellis-ca-root-cert, written when the control plane starts)");
-        while (!java.nio.file.Files.exists(ca)) {
-          try {
-            Thread.sleep(1000);
-          } catch (InterruptedException e) {
-            return;
-          }
-        }
+  }
+
+  private ParameterException usage(String message) {
+    return new ParameterException(spec.commandLine(), message);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    NodeProxyOptions options = options(token());
+    TelemetrySettings telemetrySettings = telemetrySettings();
+    if (controlPlaneCa != null) {
+      if (!awaitControlPlaneCa()) {
+        return 0; // interrupted: the JVM is on its way out
       }
       try {
-        ControlPlaneChannel.readRoots(ca); // fail here, naming the flag, rather than on the first call
+        ControlPlaneChannel.readRoots(controlPlaneCa); // fail here, naming the flag, rather than on the first call
       } catch (IOException e) {
-        System.err.println("error: " + e.getMessage());
-        System.exit(2);
-        return;
-      }
-      options = options.withControlPlaneCa(ca);
-    }
-    String capture = opts.getOrDefault("capture", "none");
-    switch (capture) {
-      case "none" -> { }
-      case "transparent" -> {
-        options = options.withCapture(NodeProxyOptions.Capture.TRANSPARENT);
-        if (System.getProperty("trellis.transport") == null) {
-          System.setProperty("trellis.transport", "epoll"); // IP_TRANSPARENT needs Netty's native transport
-        }
-      }
-      default -> {
-        System.err.println("error: --capture '" + capture + "' (expected: none or transparent)");
-        System.exit(2);
-        return;
+        throw usage(e.getMessage());
       }
     }
-    if (opts.containsKey("agent-state")) {
-      if (options.capture() != NodeProxyOptions.Capture.TRANSPARENT) {
-        System.err.println("error: --agent-state needs --capture transparent (it finds captured pods' network "
-            + "namespaces)");
-        System.exit(2);
-      }
-      options = options.withAgentState(Path.of(opts.get("agent-state")));
+    if (capture == NodeProxyOptions.Capture.TRANSPARENT && System.getProperty("trellis.transport") == null) {
+      System.setProperty("trellis.transport", "epoll"); // IP_TRANSPARENT needs Netty's native transport
     }
     NodeProxy.RedirectLookup redirects = null;
-    if (opts.containsKey("ebpf-pins")) {
-      if (options.capture() != NodeProxyOptions.Capture.TRANSPARENT) {
-        System.err.println("error: --ebpf-pins needs --capture transparent");
-        System.exit(2);
-      }
+    if (ebpfPins != null) {
       try {
-        redirects = new dev.trellis.proxy.redirect.EbpfOriginalDestinations(Path.of(opts.get("ebpf-pins")))::find;
+        redirects = new EbpfOriginalDestinations(ebpfPins)::find;
       } catch (IOException e) {
-        System.err.println("error: --ebpf-pins: " + e.getMessage());
-        System.exit(1);
+        throw new IOException("--ebpf-pins: " + e.getMessage(), e);
       }
     }
-    dev.trellis.telemetry.Telemetry telemetry;
-    try {
-      dev.trellis.telemetry.TelemetrySettings settings = TelemetryFlags.parse(opts);
-      telemetry = settings == null ? dev.trellis.telemetry.Telemetry.disabled()
-          : dev.trellis.telemetry.Telemetry.create(settings, "trellis-node-proxy", io.opentelemetry.api.common.Attributes
-              .builder().put("trellis.node", options.node()).put("service.instance.id", options.node()).build());
-    } catch (IllegalArgumentException e) {
-      System.err.println("error: " + e.getMessage());
-      System.exit(2);
-      return;
-    }
-    NodeProxy proxy;
-    try {
-      proxy = new NodeProxy(options, Clock.systemUTC(), redirects, telemetry).start();
-    } catch (IOException e) {
-      System.err.println("error: " + e.getMessage());
-      System.exit(1);
-      return;
-    }
-    System.out.println("node proxy " + options.node() + " up on " + options.address() + ": "
+    Telemetry telemetry = telemetrySettings == null ? Telemetry.disabled()
+        : Telemetry.create(telemetrySettings, "trellis-node-proxy", Attributes.builder()
+            .put("trellis.node", options.node()).put("service.instance.id", options.node()).build());
+    NodeProxy proxy = new NodeProxy(options, Clock.systemUTC(), redirects, telemetry).start();
+    PrintWriter out = spec.commandLine().getOut();
+    out.println("node proxy " + options.node() + " up on " + options.address() + ": "
         + (options.capture() == NodeProxyOptions.Capture.TRANSPARENT ? "outbound capture " : "entry (SOCKS5) ")
         + proxy.entryPort() + ", inbound " + proxy.inboundPort() + ", HBONE " + proxy.hbonePort() + ", health and metrics "
         + "http://" + options.address() + ":" + proxy.adminPort() + "/metrics, debug admin (this machine only) http://"
         + hostPort(proxy.debugAdminAddress()) + "/config_dump");
+    out.flush();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       proxy.close();
       stopped.countDown();
     }));
     stopped.await();
+    return 0;
   }
 
-  private static String hostPort(java.net.InetSocketAddress a) {
+  /**
+   * In a cluster the control plane writes the bundle (ConfigMap trellis-ca-root-cert) once it runs, and the kubelet
+   * projects it into the optional volume within a minute: wait for it rather than crash-loop. False if interrupted.
+   */
+  private boolean awaitControlPlaneCa() {
+    if (Files.exists(controlPlaneCa)) {
+      return true;
+    }
+    PrintWriter err = spec.commandLine().getErr();
+    err.println("waiting for --control-plane-ca " + controlPlaneCa + " (the control plane's root bundle: ConfigMap "
+        + "trellis-ca-root-cert, written when the control plane starts)");
+    err.flush();
+    while (!Files.exists(controlPlaneCa)) {
+      try {
+        Thread.sleep(1000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private static String hostPort(InetSocketAddress a) {
     String host = a.getAddress().getHostAddress();
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
   }
 
-  /** {@code --name value} pairs and {@code --help}/{@code -h}; anything else is refused, naming it. */
-  static Map<String, String> options(String[] args) {
-    Map<String, String> m = new HashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--help") || args[i].equals("-h")) {
-        m.put("help", "");
-        continue;
-      }
-      if (!args[i].startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("unexpected argument '" + args[i] + "'");
-      }
-      m.put(args[i].substring(2), args[++i]);
+  /** {@code --capture}'s values, in lower case. */
+  static final class CaptureConverter implements ITypeConverter<NodeProxyOptions.Capture> {
+    @Override
+    public NodeProxyOptions.Capture convert(String value) {
+      return switch (value) {
+        case "none" -> NodeProxyOptions.Capture.NONE;
+        case "transparent" -> NodeProxyOptions.Capture.TRANSPARENT;
+        default -> throw new TypeConversionException("'" + value + "' (expected: none or transparent)");
+      };
     }
-    return m;
-  }
-
-  private static void usage() {
-    System.err.println("usage: trellis node-proxy --node NAME --address IP (--token-file F | --token T (visible in ps))"
-        + " [--control-plane HOST:PORT] [--entry-port 15001] [--inbound-port 15006] [--hbone-port 15008]"
-        + " [--admin-port 15020 (health, metrics)] [--debug-admin-port 15000 (/config_dump, /clusters, /connections;"
-        + " loopback only: the node address if it is loopback, else 127.0.0.1)] [--capture none|transparent] [--ebpf-pins DIR (eBPF redirection's pins)]"
-        + " [--agent-state FILE (the node agent's --state-file: passthrough of eBPF-captured pods leaves from inside"
-        + " their network namespaces)]"
-        + " [--control-plane-ca FILE (TLS to the control plane, trusting this PEM root bundle; default plaintext)]"
-        + " [--telemetry on|off] [--tracing-sampling 0.01] [--otlp-grpc URL] [--otlp-http URL] [--zipkin URL]"
-        + " [--max-queued-spans 2048] [--access-log stdout|stderr|FILE] [--access-log-sampling 1] (docs/telemetry.md)");
   }
 }

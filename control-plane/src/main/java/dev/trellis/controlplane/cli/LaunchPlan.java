@@ -163,7 +163,7 @@ final class LaunchPlan {
 
   /** The CNI plugin ({@code trellis-cni}), run once per call with the call's environment and stdin. */
   static List<String> cniPlugin(Layout layout) {
-    return java(layout, layout.nodeProxyClasspath(), "dev.trellis.proxy.cni.CniMain");
+    return java(layout, layout.nodeProxyClasspath(), "dev.trellis.cni.CniMain");
   }
 
   /** The network namespace a command made by {@link #inNetns} enters, if it is one. */

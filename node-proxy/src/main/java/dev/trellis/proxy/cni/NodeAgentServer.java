@@ -1,7 +1,10 @@
 package dev.trellis.proxy.cni;
 
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
+import dev.trellis.cni.AgentChannel;
+import dev.trellis.cni.AgentProtocol;
+import dev.trellis.proxy.redirect.CaptureAgent;
+import dev.trellis.proxy.redirect.CaptureException;
+import dev.trellis.proxy.redirect.PodAttachment;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -11,8 +14,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -20,32 +22,32 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The node agent's Unix socket (the other end of {@link UnixSocketNodeAgent}): one JSON request line
- * per connection, one JSON answer line. Connections are read on virtual threads; the agent itself is
- * called from one serial thread, so it needs no locks. A malformed request gets an {@code error}
- * answer; nothing a client sends stops the server.
+ * The node agent's Unix socket, the CNI plugin's other end ({@link AgentProtocol}): one JSON request line per
+ * connection, one JSON answer line. It translates between the wire's types and the {@link CaptureAgent}'s, so
+ * the agent knows nothing of CNI. Connections are read on their own threads; the agent itself is called from one
+ * serial thread, so it needs no locks. A malformed request gets an {@code error} answer; nothing a client sends
+ * stops the server.
  */
 public final class NodeAgentServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(NodeAgentServer.class);
-  static final int MAX_REQUEST_BYTES = 64 * 1024;
 
   private final ServerSocketChannel server;
   private final Path socket;
-  private final NodeAgent agent;
+  private final CaptureAgent agent;
   private final ExecutorService serial = Executors.newSingleThreadExecutor(
       Thread.ofPlatform().name("trellis-node-agent").daemon().factory());
   private final ExecutorService connections = Executors.newCachedThreadPool(
       Thread.ofPlatform().name("trellis-node-agent-conn-", 0).daemon().factory());
 
-  private NodeAgentServer(ServerSocketChannel server, Path socket, NodeAgent agent) {
+  private NodeAgentServer(ServerSocketChannel server, Path socket, CaptureAgent agent) {
     this.server = server;
     this.socket = socket;
     this.agent = agent;
   }
 
   /** Listens on {@code socket} (a stale socket file from an earlier run is replaced). */
-  public static NodeAgentServer start(Path socket, NodeAgent agent) throws IOException {
+  public static NodeAgentServer start(Path socket, CaptureAgent agent) throws IOException {
     Files.createDirectories(socket.toAbsolutePath().getParent());
     Files.deleteIfExists(socket);
     ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -72,16 +74,18 @@ public final class NodeAgentServer implements AutoCloseable {
   private Void serve(SocketChannel c) {
     try (c) {
       String line = readLine(c);
-      JsonObject answer;
+      String answer;
       try {
-        JsonObject request = JsonParser.parseString(line).getAsJsonObject();
-        Future<JsonObject> f = serial.submit(() -> handle(request));
+        AgentProtocol.Request request = AgentProtocol.parseRequest(line);
+        Future<String> f = serial.submit(() -> handle(request));
         answer = f.get();
-      } catch (java.util.concurrent.ExecutionException e) {
-        answer = error(e.getCause() instanceof CniPlugin.AgentException a ? a.getMessage()
+      } catch (ExecutionException e) {
+        answer = AgentProtocol.error(e.getCause() instanceof CaptureException refused ? refused.getMessage()
             : "node agent failure: " + e.getCause());
+      } catch (IllegalArgumentException e) {
+        answer = AgentProtocol.error(e.getMessage());
       } catch (RuntimeException e) {
-        answer = error("not a JSON request: " + e.getMessage());
+        answer = AgentProtocol.error("node agent failure: " + e);
       }
       c.write(ByteBuffer.wrap((answer + "\n").getBytes(StandardCharsets.UTF_8)));
     } catch (IOException e) {
@@ -92,49 +96,40 @@ public final class NodeAgentServer implements AutoCloseable {
     return null;
   }
 
-  private JsonObject handle(JsonObject r) throws IOException {
-    String op = r.has("op") ? r.get("op").getAsString() : "";
-    return switch (op) {
-      case "add" -> answer(agent.add(attachment(r)));
-      case "del" -> {
-        agent.delete(attachment(r));
-        yield answer(new NodeAgent.Answer(NodeAgent.State.NOT_ENROLLED, "released"));
+  /** One request, on the serial thread. */
+  private String handle(AgentProtocol.Request r) {
+    return switch (r.op()) {
+      case ADD -> answer(agent.add(pod(r.attachment())));
+      case DEL -> {
+        agent.delete(pod(r.attachment()));
+        yield AgentProtocol.answer(new AgentChannel.Answer(AgentChannel.State.NOT_ENROLLED, "released"));
       }
-      case "check" -> answer(agent.check(attachment(r)));
-      case "status" -> answer(agent.status());
-      case "gc" -> {
-        List<String> valid = new ArrayList<>();
-        if (r.has("validContainerIds")) {
-          r.getAsJsonArray("validContainerIds").forEach(e -> valid.add(e.getAsString()));
-        }
-        agent.collect(valid);
+      case CHECK -> answer(agent.check(pod(r.attachment())));
+      case STATUS -> answer(agent.status());
+      case GC -> {
+        agent.collect(r.validContainerIds());
         yield answer(agent.status());
       }
-      default -> error("unknown op '" + op + "' (expected add, del, check, status or gc)");
     };
   }
 
-  private static NodeAgent.Attachment attachment(JsonObject r) {
-    return AttachmentJson.fromJson(r);
+  private static PodAttachment pod(AgentChannel.Attachment a) {
+    return new PodAttachment(a.containerId(), a.netns(), a.ifname(), a.namespace(), a.pod(), a.podUid(), a.ips());
   }
 
-  private static JsonObject answer(NodeAgent.Answer a) {
-    JsonObject o = new JsonObject();
-    o.addProperty("state", a.state().name());
-    if (a.reason() != null) {
-      o.addProperty("reason", a.reason());
-    }
-    return o;
-  }
-
-  private static JsonObject error(String message) {
-    JsonObject o = new JsonObject();
-    o.addProperty("error", message);
-    return o;
+  private static String answer(CaptureAgent.Answer a) {
+    AgentChannel.State state = switch (a.state()) {
+      case CAPTURED -> AgentChannel.State.CAPTURED;
+      case NOT_ENROLLED -> AgentChannel.State.NOT_ENROLLED;
+      case MISSING -> AgentChannel.State.MISSING;
+      case READY -> AgentChannel.State.READY;
+      case NOT_READY -> AgentChannel.State.NOT_READY;
+    };
+    return AgentProtocol.answer(new AgentChannel.Answer(state, a.reason()));
   }
 
   private static String readLine(SocketChannel c) throws IOException {
-    ByteBuffer buf = ByteBuffer.allocate(MAX_REQUEST_BYTES);
+    ByteBuffer buf = ByteBuffer.allocate(AgentProtocol.MAX_LINE_BYTES);
     while (true) {
       for (int i = 0; i < buf.position(); i++) {
         if (buf.get(i) == '\n') {

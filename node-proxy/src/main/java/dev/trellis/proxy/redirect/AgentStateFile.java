@@ -6,8 +6,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
-import dev.trellis.proxy.cni.AttachmentJson;
-import dev.trellis.proxy.cni.NodeAgent;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,7 +23,7 @@ import java.util.List;
 public final class AgentStateFile {
 
   /** A remembered attachment and whether it is captured. */
-  public record Entry(NodeAgent.Attachment attachment, boolean captured) {}
+  public record Entry(PodAttachment attachment, boolean captured) {}
 
   private final Path file;
 
@@ -36,7 +34,7 @@ public final class AgentStateFile {
   public void save(Collection<Entry> entries) throws IOException {
     JsonArray pods = new JsonArray();
     for (Entry e : entries) {
-      JsonObject o = AttachmentJson.toJson(e.attachment());
+      JsonObject o = toJson(e.attachment());
       o.addProperty("captured", e.captured());
       pods.add(o);
     }
@@ -59,12 +57,41 @@ public final class AgentStateFile {
       List<Entry> out = new ArrayList<>();
       for (JsonElement e : root.getAsJsonArray("pods")) {
         JsonObject o = e.getAsJsonObject();
-        out.add(new Entry(AttachmentJson.fromJson(o), o.get("captured").getAsBoolean()));
+        out.add(new Entry(fromJson(o), o.get("captured").getAsBoolean()));
       }
       return out;
     } catch (JsonParseException | IllegalStateException | NullPointerException | UnsupportedOperationException e) {
       throw new IOException("node agent state file " + file + " is damaged (" + e.getMessage()
           + "); move it away to start from the runtime's next calls", e);
     }
+  }
+
+  /** An attachment's fields under the names the CNI plugin sends them with (files written before keep loading). */
+  private static JsonObject toJson(PodAttachment a) {
+    JsonObject o = new JsonObject();
+    o.addProperty("containerId", a.containerId());
+    o.addProperty("netns", a.netns());
+    o.addProperty("ifname", a.ifname());
+    o.addProperty("namespace", a.namespace());
+    o.addProperty("pod", a.pod());
+    o.addProperty("podUid", a.podUid());
+    JsonArray ips = new JsonArray();
+    a.ips().forEach(ips::add);
+    o.add("ips", ips);
+    return o;
+  }
+
+  private static PodAttachment fromJson(JsonObject o) {
+    List<String> ips = new ArrayList<>();
+    if (o.has("ips") && o.get("ips").isJsonArray()) {
+      o.getAsJsonArray("ips").forEach(e -> ips.add(e.getAsString()));
+    }
+    return new PodAttachment(string(o, "containerId"), string(o, "netns"), string(o, "ifname"), string(o, "namespace"),
+        string(o, "pod"), string(o, "podUid"), ips);
+  }
+
+  private static String string(JsonObject o, String name) {
+    JsonElement e = o.get(name);
+    return e == null || e.isJsonNull() ? null : e.getAsString();
   }
 }

@@ -1,7 +1,5 @@
 package dev.trellis.proxy.redirect;
 
-import dev.trellis.proxy.cni.CniPlugin;
-import dev.trellis.proxy.cni.NodeAgent;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -23,16 +21,33 @@ import org.slf4j.LoggerFactory;
  * {@link AgentStateFile} it gets them back after its own restart ({@link #restore}). Not thread-safe:
  * the agent server calls it from one thread.
  */
-public final class CaptureAgent implements NodeAgent {
+public final class CaptureAgent {
 
   private static final Logger log = LoggerFactory.getLogger(CaptureAgent.class);
+
+  /** What the agent says about a pod (add, check) or itself (status). */
+  public enum State {
+    /** The pod is enrolled and its redirection is in place. */
+    CAPTURED,
+    /** The pod is not enrolled (namespace not labeled, pod opted out): nothing to do. */
+    NOT_ENROLLED,
+    /** check: the pod is enrolled but its redirection is not (all) in place. */
+    MISSING,
+    /** status: the agent takes ADDs. */
+    READY,
+    /** status: the agent cannot take ADDs now (still starting). */
+    NOT_READY
+  }
+
+  /** The agent's answer, with its reason in words for logs and errors. */
+  public record Answer(State state, String reason) {}
 
   private final PodDirectory directory;
   private final Redirector redirector;
   private final AgentStateFile state;
   private final CgroupResolver cgroups;
   /** Every attachment the runtime reported and not yet deleted, enrolled or not. */
-  private final Map<String, Attachment> known = new LinkedHashMap<>();
+  private final Map<String, PodAttachment> known = new LinkedHashMap<>();
   private final Map<String, Redirector.Target> captured = new LinkedHashMap<>();
   private volatile boolean ready;
 
@@ -66,7 +81,7 @@ public final class CaptureAgent implements NodeAgent {
   public Reconciliation restore() throws IOException {
     if (state != null) {
       for (AgentStateFile.Entry e : state.load()) {
-        Attachment a = e.attachment();
+        PodAttachment a = e.attachment();
         known.put(a.containerId(), a);
         if (e.captured()) {
           Redirector.Target t;
@@ -96,7 +111,7 @@ public final class CaptureAgent implements NodeAgent {
     List<String> added = new ArrayList<>();
     List<String> released = new ArrayList<>();
     List<String> failures = new ArrayList<>();
-    for (Attachment a : List.copyOf(known.values())) {
+    for (PodAttachment a : List.copyOf(known.values())) {
       Optional<PodDirectory.Pod> pod = a.namespace() == null ? Optional.empty()
           : directory.find(a.namespace(), a.pod(), a.podUid());
       if (pod.isEmpty()) {
@@ -128,7 +143,7 @@ public final class CaptureAgent implements NodeAgent {
   }
 
   /** What to install for the pod: its addresses, the exclusions its annotations ask for, its cgroup. */
-  private Redirector.Target target(Attachment a, Optional<PodDirectory.Pod> pod) {
+  private Redirector.Target target(PodAttachment a, Optional<PodDirectory.Pod> pod) {
     Exclusions exclusions = pod.map(p -> Exclusions.of(p.annotations())).orElse(Exclusions.NONE);
     return new Redirector.Target(a.containerId(), a.netns(), a.namespace(), a.pod(), a.ips(), exclusions,
         cgroups.find(a, pod).orElse(null));
@@ -152,10 +167,10 @@ public final class CaptureAgent implements NodeAgent {
     return Set.copyOf(captured.keySet());
   }
 
-  @Override
-  public Answer add(Attachment a) {
+  /** ADD: installs redirection for the pod if it is enrolled; returns once it is in place. */
+  public Answer add(PodAttachment a) {
     if (!ready) {
-      throw new CniPlugin.AgentException("the node agent is still starting");
+      throw new CaptureException(CaptureException.Reason.NOT_READY, "the node agent is still starting");
     }
     Redirector.Target existing = captured.get(a.containerId());
     if (existing != null) {
@@ -165,8 +180,8 @@ public final class CaptureAgent implements NodeAgent {
         : directory.find(a.namespace(), a.pod(), a.podUid());
     if (pod.isEmpty()) {
       // Unknown pods are not guessed at: the runtime retries, and the directory catches up.
-      throw new CniPlugin.AgentException("pod " + a.namespace() + "/" + a.pod() + " (uid " + a.podUid()
-          + ") is not known to the node agent yet");
+      throw new CaptureException(CaptureException.Reason.UNKNOWN_POD, "pod " + a.namespace() + "/" + a.pod()
+          + " (uid " + a.podUid() + ") is not known to the node agent yet");
     }
     Enrollment.Decision d = Enrollment.decide(pod.get().namespace(), pod.get().namespaceLabels(), pod.get().labels(),
         pod.get().hostNetwork());
@@ -180,16 +195,16 @@ public final class CaptureAgent implements NodeAgent {
       t = target(a, pod);
     } catch (IllegalArgumentException e) {
       known.remove(a.containerId());
-      throw new CniPlugin.AgentException("pod " + a.namespace() + "/" + a.pod() + " has a bad annotation: "
-          + e.getMessage());
+      throw new CaptureException(CaptureException.Reason.BAD_ANNOTATION, "pod " + a.namespace() + "/" + a.pod()
+          + " has a bad annotation: " + e.getMessage());
     }
     try {
       redirector.install(t);
     } catch (IOException | RuntimeException e) {
       known.remove(a.containerId());
       removeQuietly(t);
-      throw new CniPlugin.AgentException(redirector.name() + " redirection for " + a.namespace() + "/" + a.pod()
-          + " failed: " + e.getMessage());
+      throw new CaptureException(CaptureException.Reason.REDIRECTION_FAILED, redirector.name() + " redirection for "
+          + a.namespace() + "/" + a.pod() + " failed: " + e.getMessage());
     }
     captured.put(a.containerId(), t);
     persist();
@@ -197,8 +212,8 @@ public final class CaptureAgent implements NodeAgent {
     return new Answer(State.CAPTURED, d.reason());
   }
 
-  @Override
-  public void delete(Attachment a) {
+  /** DEL: removes whatever redirection the pod has; idempotent. */
+  public void delete(PodAttachment a) {
     known.remove(a.containerId());
     Redirector.Target t = captured.remove(a.containerId());
     if (t == null) {
@@ -212,13 +227,13 @@ public final class CaptureAgent implements NodeAgent {
     } catch (IOException | RuntimeException e) {
       captured.put(a.containerId(), t); // keep it, so a retried DEL or GC removes it later
       persist();
-      throw new CniPlugin.AgentException("removing " + redirector.name() + " redirection for " + t.namespace() + "/"
-          + t.pod() + " failed: " + e.getMessage());
+      throw new CaptureException(CaptureException.Reason.REDIRECTION_FAILED, "removing " + redirector.name()
+          + " redirection for " + t.namespace() + "/" + t.pod() + " failed: " + e.getMessage());
     }
   }
 
-  @Override
-  public Answer check(Attachment a) {
+  /** CHECK: whether the pod's redirection is as the agent would set it up now. */
+  public Answer check(PodAttachment a) {
     Redirector.Target t = captured.get(a.containerId());
     if (t == null) {
       return new Answer(State.NOT_ENROLLED, "container " + a.containerId() + " is not captured");
@@ -228,17 +243,18 @@ public final class CaptureAgent implements NodeAgent {
           : new Answer(State.MISSING, redirector.name() + " redirection for " + t.namespace() + "/" + t.pod()
               + " is incomplete");
     } catch (IOException e) {
-      throw new CniPlugin.AgentException("verifying redirection failed: " + e.getMessage());
+      throw new CaptureException(CaptureException.Reason.REDIRECTION_FAILED, "verifying redirection failed: "
+          + e.getMessage());
     }
   }
 
-  @Override
+  /** STATUS: whether the agent takes ADDs now. */
   public Answer status() {
     return ready ? new Answer(State.READY, redirector.name() + ", " + captured.size() + " pods captured")
         : new Answer(State.NOT_READY, "starting");
   }
 
-  @Override
+  /** GC: removes redirection of every container not in {@code validContainerIds}. */
   public void collect(List<String> validContainerIds) {
     Set<String> valid = new HashSet<>(validContainerIds);
     List<String> failures = new ArrayList<>();
@@ -246,15 +262,15 @@ public final class CaptureAgent implements NodeAgent {
     for (String id : List.copyOf(captured.keySet())) {
       if (!valid.contains(id)) {
         try {
-          delete(new Attachment(id, null, null, null, null, null, List.of()));
-        } catch (CniPlugin.AgentException e) {
+          delete(new PodAttachment(id, null, null, null, null, null, List.of()));
+        } catch (CaptureException e) {
           failures.add(e.getMessage());
         }
       }
     }
     persist();
     if (!failures.isEmpty()) {
-      throw new CniPlugin.AgentException(String.join("; ", failures));
+      throw new CaptureException(CaptureException.Reason.REDIRECTION_FAILED, String.join("; ", failures));
     }
   }
 

@@ -1,6 +1,5 @@
 package dev.trellis.proxy.redirect;
 
-import dev.trellis.proxy.cni.NodeAgent;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -20,7 +19,7 @@ import java.util.stream.Stream;
 public interface CgroupResolver {
 
   /** The absolute path of the pod's cgroup directory, if found. */
-  Optional<String> find(NodeAgent.Attachment attachment, Optional<PodDirectory.Pod> pod);
+  Optional<String> find(PodAttachment attachment, Optional<PodDirectory.Pod> pod);
 
   /** Never finds one (nftables needs none). */
   static CgroupResolver none() {

@@ -4,7 +4,6 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
-import dev.trellis.proxy.cni.NodeAgent;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -128,7 +127,7 @@ public final class FilePodDirectory implements PodDirectory, CgroupResolver {
   }
 
   @Override
-  public Optional<String> find(NodeAgent.Attachment a, Optional<Pod> pod) {
+  public Optional<String> find(PodAttachment a, Optional<Pod> pod) {
     return Optional.ofNullable(contents.cgroups().get(a.namespace() + "/" + a.pod()));
   }
 }

@@ -1,6 +1,5 @@
 package dev.trellis.proxy.redirect;
 
-import dev.trellis.proxy.cni.NodeAgent;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
@@ -136,7 +135,7 @@ public final class KubernetesPodDirectory implements PodDirectory, CgroupResolve
 
   /** The kubelet's cgroup directory for the pod's UID (from the runtime, else from the API server). */
   @Override
-  public Optional<String> find(NodeAgent.Attachment a, Optional<PodDirectory.Pod> pod) {
+  public Optional<String> find(PodAttachment a, Optional<PodDirectory.Pod> pod) {
     Optional<PodDirectory.Pod> known = pod.isPresent() || a.namespace() == null ? pod
         : find(a.namespace(), a.pod(), a.podUid());
     return kubelet.find(a, known);

@@ -50,6 +50,11 @@ public final class Redirection {
     this.description = description;
   }
 
+  /** A redirector used as it is, with nothing set up on the node (tests of what is built on redirection). */
+  public static Redirection of(Redirector redirector, String description) {
+    return new Redirection(redirector, description);
+  }
+
   /** Chooses and sets up redirection (idempotent: pods captured before stay captured). */
   public static Redirection open(Settings s) throws IOException {
     Mode mode = choose(s.mode(), s.proxyAddress(), () -> EbpfRedirector.unavailableReason(s.pins()));

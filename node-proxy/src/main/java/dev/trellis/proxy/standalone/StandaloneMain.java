@@ -1,118 +1,186 @@
 package dev.trellis.proxy.standalone;
 
 import dev.trellis.mtls.identity.SpiffeId;
+import dev.trellis.mtls.svid.IssuedSvid;
+import dev.trellis.proxy.flags.CommandLines;
+import dev.trellis.proxy.flags.TelemetryFlags;
+import dev.trellis.telemetry.TelemetrySettings;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.Set;
+import java.util.Locale;
+import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
- * {@code trellis node-proxy standalone --role source|destination ...}: see {@link #USAGE}. Runs in the
- * foreground until SIGTERM or SIGINT.
+ * {@code trellis node-proxy standalone --role source|destination ...}: a node proxy without a control plane
+ * (benchmarks, debugging). Runs in the foreground until SIGTERM or SIGINT.
  */
-public final class StandaloneMain {
+@Command(name = "trellis node-proxy standalone", mixinStandardHelpOptions = true, version = "trellis 0.1.0-SNAPSHOT",
+    description = {
+        "A node proxy without a control plane (benchmarks, debugging). The source role takes every connection on "
+            + "--listen as bound for one service: HTTP (routed per request, the default) or TCP; its one endpoint is "
+            + "--upstream, reached over HBONE through the destination proxy at --peer, which must present --peer-id. "
+            + "The destination role is an HBONE server for the workload at --workload. Certificates are PEM: an "
+            + "X.509-SVID (one SPIFFE URI SAN), its PKCS#8 key, and the CA roots. Telemetry is off unless --telemetry "
+            + "is given (docs/telemetry.md).",
+        "",
+        "source:      --role source --listen HOST:PORT --cert F --key F --ca F",
+        "             --peer HOST:PORT --peer-id SPIFFE_ID --upstream HOST:PORT",
+        "             [--protocol http|tcp] [--source-address 127.0.0.1]",
+        "destination: --role destination --listen HOST:PORT --cert F --key F --ca F",
+        "             --workload ADDRESS [--http-port P]",
+        ""})
+public final class StandaloneMain implements Callable<Integer> {
 
-  static final String USAGE = """
-      usage: trellis node-proxy standalone --role source --listen HOST:PORT --cert FILE --key FILE --ca FILE
-                 --peer HOST:PORT --peer-id SPIFFE_ID --upstream HOST:PORT [--protocol http|tcp]
-                 [--source-address 127.0.0.1] [--threads N]
-             trellis node-proxy standalone --role destination --listen HOST:PORT --cert FILE --key FILE --ca FILE
-                 --workload ADDRESS [--http-port P (the workload's HTTP port)] [--threads N]
-             both roles: [--telemetry on --tracing-sampling R --zipkin URL|--otlp-grpc URL|--otlp-http URL
-                 --access-log SINK ...] (docs/telemetry.md; off unless --telemetry is given)
+  @Spec CommandSpec spec;
 
-      A node proxy without a control plane (benchmarks, debugging). The source role takes every connection
-      on --listen as bound for one service: HTTP (routed per request, the default) or TCP; its one endpoint
-      is --upstream, reached over HBONE through the destination proxy at --peer, which must present
-      --peer-id. The destination role is an HBONE server for the workload at --workload. Certificates are
-      PEM: an X.509-SVID (one SPIFFE URI SAN), its PKCS#8 key, and the CA roots.""";
+  @Option(names = "--role", required = true, paramLabel = "source|destination", description = "Which end of the "
+      + "tunnel this proxy is.")
+  String role;
 
-  private static final Set<String> FLAGS = Set.of("role", "listen", "cert", "key", "ca", "peer", "peer-id", "upstream",
-      "protocol", "source-address", "threads", "workload", "http-port", "telemetry", "tracing-sampling", "otlp-grpc",
-      "otlp-http", "zipkin", "max-queued-spans", "access-log", "access-log-sampling");
+  @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", description = "Where it takes connections.")
+  String listen;
 
-  private StandaloneMain() {}
+  @Option(names = "--cert", required = true, paramLabel = "FILE", description = "Its X.509-SVID (PEM).")
+  Path cert;
 
-  public static void main(String[] args) throws Exception {
-    StandaloneProxy.Options o;
-    try {
-      o = parse(args);
-    } catch (IllegalArgumentException | IOException e) {
-      System.err.println("trellis node-proxy standalone: " + e.getMessage());
-      System.err.println(USAGE);
-      System.exit(2);
-      return;
+  @Option(names = "--key", required = true, paramLabel = "FILE", description = "The SVID's PKCS#8 key (PEM).")
+  Path key;
+
+  @Option(names = "--ca", required = true, paramLabel = "FILE", description = "The CA roots (PEM).")
+  Path ca;
+
+  @Option(names = "--peer", paramLabel = "HOST:PORT", description = "Source: the destination proxy's HBONE address.")
+  String peer;
+
+  @Option(names = "--peer-id", paramLabel = "SPIFFE_ID", description = "Source: the identity the destination proxy "
+      + "must present.")
+  String peerId;
+
+  @Option(names = "--upstream", paramLabel = "HOST:PORT", description = "Source: the service's one endpoint.")
+  String upstream;
+
+  @Option(names = "--protocol", paramLabel = "http|tcp", defaultValue = "http", description = "Source: the service's "
+      + "protocol (default: ${DEFAULT-VALUE}).")
+  String protocol;
+
+  @Option(names = "--source-address", paramLabel = "IP", defaultValue = "127.0.0.1", description = "Source: the "
+      + "address its upstream connections leave from (default: ${DEFAULT-VALUE}).")
+  String sourceAddress;
+
+  @Option(names = "--workload", paramLabel = "ADDRESS", description = "Destination: the workload's address.")
+  String workload;
+
+  @Option(names = "--http-port", paramLabel = "P", defaultValue = "0", description = "Destination: the workload's "
+      + "HTTP port (0: none).")
+  int httpPort;
+
+  @Option(names = "--threads", paramLabel = "N", description = "Event loop threads (default: one per processor).")
+  Integer threads;
+
+  @Mixin TelemetryFlags telemetry;
+
+  public static void main(String[] args) {
+    int code = run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    if (code != 0) {
+      System.exit(code);
     }
+  }
+
+  /** Runs the command line (blocking while the proxy runs) and returns its exit code. */
+  public static int run(PrintWriter out, PrintWriter err, String... args) {
+    return CommandLines.execute(new StandaloneMain(), out, err, args);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    StandaloneProxy.Options o = options();
     StandaloneProxy proxy = StandaloneProxy.start(o);
     CountDownLatch stop = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       proxy.close();
       stop.countDown();
     }));
-    System.err.println("trellis standalone " + o.role().name().toLowerCase() + " on " + o.listen() + " as "
+    PrintWriter err = spec.commandLine().getErr();
+    err.println("trellis standalone " + o.role().name().toLowerCase(Locale.ROOT) + " on " + o.listen() + " as "
         + o.svid().svid().id());
+    err.flush();
     stop.await();
+    return 0;
   }
 
-  static StandaloneProxy.Options parse(String[] args) throws IOException {
-    Map<String, String> m = new HashMap<>();
-    for (int i = 0; i < args.length; i++) {
-      String a = args[i];
-      if (!a.startsWith("--") || i + 1 >= args.length) {
-        throw new IllegalArgumentException("expected --flag value pairs, got '" + a + "'");
-      }
-      String k = a.substring(2);
-      int eq = k.indexOf('=');
-      if (eq > 0) {
-        m.put(k.substring(0, eq), k.substring(eq + 1));
-        continue;
-      }
-      if (!FLAGS.contains(k)) {
-        throw new IllegalArgumentException("unknown flag --" + k);
-      }
-      m.put(k, args[++i]);
-    }
-    StandaloneProxy.Role role = switch (require(m, "role")) {
+  /**
+   * The options the flags ask for, with the certificate files read.
+   *
+   * @throws ParameterException naming the flag that is missing or wrong, or the file that cannot be read
+   */
+  StandaloneProxy.Options options() {
+    StandaloneProxy.Role r = switch (role) {
       case "source" -> StandaloneProxy.Role.SOURCE;
       case "destination" -> StandaloneProxy.Role.DESTINATION;
-      default -> throw new IllegalArgumentException("--role must be source or destination, got '" + m.get("role") + "'");
+      default -> throw usage("--role must be source or destination, got '" + role + "'");
     };
-    var svid = StandaloneProxy.load(Files.readString(Path.of(require(m, "cert"))), Files.readString(Path.of(require(m, "key"))),
-        Files.readString(Path.of(require(m, "ca"))));
-    int threads = Integer.parseInt(m.getOrDefault("threads", Integer.toString(Runtime.getRuntime().availableProcessors())));
-    // Telemetry only when asked for (--telemetry on): the benchmark's baseline is the proxy without it.
-    dev.trellis.telemetry.TelemetrySettings telemetry = m.containsKey("telemetry")
-        ? dev.trellis.proxy.TelemetryFlags.parse(m) : null;
-    if (role == StandaloneProxy.Role.SOURCE) {
-      String protocol = m.getOrDefault("protocol", "http");
+    IssuedSvid svid;
+    try {
+      svid = StandaloneProxy.load(Files.readString(cert), Files.readString(key), Files.readString(ca));
+    } catch (IOException | RuntimeException e) {
+      throw usage("--cert, --key, --ca: " + e.getMessage());
+    }
+    int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    TelemetrySettings settings;
+    try {
+      // Telemetry only when asked for (--telemetry on): the benchmark's baseline is the proxy without it.
+      settings = telemetry.modeGiven() ? telemetry.settings() : null;
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
+    if (r == StandaloneProxy.Role.SOURCE) {
       if (!protocol.equals("http") && !protocol.equals("tcp")) {
-        throw new IllegalArgumentException("--protocol must be http or tcp, got '" + protocol + "'");
+        throw usage("--protocol must be http or tcp, got '" + protocol + "'");
       }
-      return new StandaloneProxy.Options(role, address(require(m, "listen")), svid, threads,
-          m.getOrDefault("source-address", "127.0.0.1"), address(require(m, "peer")), SpiffeId.parse(require(m, "peer-id")),
-          address(require(m, "upstream")), protocol, null, 0, telemetry);
+      SpiffeId expected;
+      try {
+        expected = SpiffeId.parse(require(peerId, "peer-id"));
+      } catch (IllegalArgumentException e) {
+        throw usage("--peer-id: " + e.getMessage());
+      }
+      return new StandaloneProxy.Options(r, address(listen, "listen"), svid, n, sourceAddress,
+          address(require(peer, "peer"), "peer"), expected, address(require(upstream, "upstream"), "upstream"),
+          protocol, null, 0, settings);
     }
-    return new StandaloneProxy.Options(role, address(require(m, "listen")), svid, threads, null, null, null, null, null,
-        require(m, "workload"), Integer.parseInt(m.getOrDefault("http-port", "0")), telemetry);
+    return new StandaloneProxy.Options(r, address(listen, "listen"), svid, n, null, null, null, null, null,
+        require(workload, "workload"), httpPort, settings);
   }
 
-  private static String require(Map<String, String> m, String flag) {
-    String v = m.get(flag);
-    if (v == null || v.isBlank()) {
-      throw new IllegalArgumentException("--" + flag + " is required");
+  private String require(String value, String flag) {
+    if (value == null || value.isBlank()) {
+      throw usage("--" + flag + " is required for --role " + role);
     }
-    return v;
+    return value;
   }
 
-  private static InetSocketAddress address(String hostPort) {
+  private InetSocketAddress address(String hostPort, String flag) {
     int c = hostPort.lastIndexOf(':');
-    if (c <= 0) {
-      throw new IllegalArgumentException("'" + hostPort + "' is not HOST:PORT");
+    try {
+      if (c <= 0) {
+        throw new IllegalArgumentException("no port");
+      }
+      return new InetSocketAddress(hostPort.substring(0, c), Integer.parseInt(hostPort.substring(c + 1)));
+    } catch (IllegalArgumentException e) {
+      throw usage("--" + flag + " '" + hostPort + "' is not HOST:PORT");
     }
-    return new InetSocketAddress(hostPort.substring(0, c), Integer.parseInt(hostPort.substring(c + 1)));
+  }
+
+  private ParameterException usage(String message) {
+    return new ParameterException(spec.commandLine(), message);
   }
 }

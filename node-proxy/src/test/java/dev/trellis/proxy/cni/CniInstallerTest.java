@@ -42,7 +42,7 @@ class CniInstallerTest {
     plugin = root.resolve("opt/trellis/cni");
     Files.createDirectories(plugin.resolve("trellis-cni.d/lib"));
     Files.writeString(plugin.resolve("trellis-cni"), "#!/bin/sh\nexec java ...\n");
-    Files.writeString(plugin.resolve("trellis-cni.d/lib/trellis-node-proxy.jar"), "jar 1");
+    Files.writeString(plugin.resolve("trellis-cni.d/lib/trellis-cni.jar"), "jar 1");
     Files.writeString(plugin.resolve("trellis-cni.d/lib/gson-2.14.0.jar"), "gson");
     Files.writeString(plugin.resolve("trellis-cni.d/trellis-cni.aot"), "aot");
     jdk = root.resolve("jdk");
@@ -68,7 +68,7 @@ class CniInstallerTest {
     assertThat(bin.resolve("trellis-cni")).hasContent("#!/bin/sh\nexec java ...");
     assertThat(Files.getPosixFilePermissions(bin.resolve("trellis-cni")))
         .isEqualTo(PosixFilePermissions.fromString("rwxr-xr-x"));
-    assertThat(bin.resolve("trellis-cni.d/lib/trellis-node-proxy.jar")).hasContent("jar 1");
+    assertThat(bin.resolve("trellis-cni.d/lib/trellis-cni.jar")).hasContent("jar 1");
     assertThat(bin.resolve("trellis-cni.d/lib/gson-2.14.0.jar")).hasContent("gson");
     assertThat(bin.resolve("trellis-cni.d/trellis-cni.aot")).hasContent("aot");
     Path java = bin.resolve("trellis-cni.d/java");
@@ -82,7 +82,7 @@ class CniInstallerTest {
   void anIdenticalCopyIsLeftAloneAndAChangedOneReplaced() throws Exception {
     installer.installPlugin();
     Path copiedJava = bin.resolve("trellis-cni.d/java/bin/java");
-    Path copiedJar = bin.resolve("trellis-cni.d/lib/trellis-node-proxy.jar");
+    Path copiedJar = bin.resolve("trellis-cni.d/lib/trellis-cni.jar");
     FileTime marked = FileTime.fromMillis(1_000_000);
     Files.setLastModifiedTime(copiedJava, marked);
     Files.setLastModifiedTime(copiedJar, marked);
@@ -91,7 +91,7 @@ class CniInstallerTest {
     assertThat(Files.getLastModifiedTime(copiedJava)).as("same JDK: not copied again").isEqualTo(marked);
     assertThat(Files.getLastModifiedTime(copiedJar)).as("same jar: not copied again").isEqualTo(marked);
 
-    Files.writeString(plugin.resolve("trellis-cni.d/lib/trellis-node-proxy.jar"), "jar 2");
+    Files.writeString(plugin.resolve("trellis-cni.d/lib/trellis-cni.jar"), "jar 2");
     Files.delete(plugin.resolve("trellis-cni.d/lib/gson-2.14.0.jar"));
     Files.writeString(jdk.resolve("release"), "JAVA_VERSION=\"25.0.1\"\n");
     installer.installPlugin();

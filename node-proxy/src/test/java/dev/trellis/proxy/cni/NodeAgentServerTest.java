@@ -3,6 +3,7 @@ package dev.trellis.proxy.cni;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.gson.JsonParser;
+import dev.trellis.cni.CniPlugin;
 import dev.trellis.proxy.redirect.CaptureAgent;
 import dev.trellis.proxy.redirect.Enrollment;
 import dev.trellis.proxy.redirect.PodDirectory;
@@ -61,7 +62,7 @@ class NodeAgentServerTest {
     });
     agent.ready();
     server = NodeAgentServer.start(dir.resolve("run/cni.sock"), agent);
-    plugin = new CniPlugin(c -> new UnixSocketNodeAgent(Path.of(c.agentSocket()), c.agentTimeoutMillis()));
+    plugin = CniPlugin.overUnixSocket();
   }
 
   @AfterEach
@@ -71,20 +72,25 @@ class NodeAgentServerTest {
 
   String config() {
     return "{\"cniVersion\": \"1.0.0\", \"name\": \"k8s\", \"type\": \"trellis-cni\", \"agentSocket\": \""
-        + server.socket() + "\", \"prevResult\": " + CniPluginTest.PREV + "}";
+        + server.socket() + "\", \"prevResult\": " + PREV + "}";
   }
 
+  /** What the cluster's own CNI plugin handed on: the pod's addresses. */
+  static final String PREV = """
+      {"cniVersion": "1.0.0", "interfaces": [{"name": "eth0", "sandbox": "/var/run/netns/p1"}],
+       "ips": [{"address": "10.1.0.7/24", "interface": 0}, {"address": "fd00::7/64", "interface": 0}]}""";
+
   static Map<String, String> env(String command, String ns, String pod) {
-    Map<String, String> env = new java.util.HashMap<>(CniPluginTest.env(command));
-    env.put("CNI_ARGS", "K8S_POD_NAMESPACE=" + ns + ";K8S_POD_NAME=" + pod + ";K8S_POD_UID=u-" + pod);
-    return env;
+    return Map.of("CNI_COMMAND", command, "CNI_CONTAINERID", "c0ffee", "CNI_NETNS", "/var/run/netns/p1",
+        "CNI_IFNAME", "eth0", "CNI_PATH", "/opt/cni/bin",
+        "CNI_ARGS", "K8S_POD_NAMESPACE=" + ns + ";K8S_POD_NAME=" + pod + ";K8S_POD_UID=u-" + pod);
   }
 
   @Test
   void addCapturesAnEnrolledPodBeforeAnswering() {
     CniPlugin.Outcome o = plugin.run(env("ADD", "demo", "web-0"), config());
     assertThat(o.exitCode()).as(o.stdout()).isZero();
-    assertThat(JsonParser.parseString(o.stdout())).isEqualTo(JsonParser.parseString(CniPluginTest.PREV));
+    assertThat(JsonParser.parseString(o.stdout())).isEqualTo(JsonParser.parseString(PREV));
     assertThat(installs).containsExactly("install web-0 [10.1.0.7, fd00::7]");
     assertThat(plugin.run(env("CHECK", "demo", "web-0"), config()).exitCode()).isZero();
     assertThat(plugin.run(env("DEL", "demo", "web-0"), config()).exitCode()).isZero();

@@ -3,8 +3,8 @@ package dev.trellis.proxy.egress;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.trellis.proxy.cni.NodeAgent;
 import dev.trellis.proxy.redirect.AgentStateFile;
+import dev.trellis.proxy.redirect.PodAttachment;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -20,7 +20,7 @@ class PodNamespacesTest {
   Path dir;
 
   static AgentStateFile.Entry entry(String container, String netns, boolean captured, String... ips) {
-    return new AgentStateFile.Entry(new NodeAgent.Attachment(container, netns, "eth0", "demo", container, "uid-"
+    return new AgentStateFile.Entry(new PodAttachment(container, netns, "eth0", "demo", container, "uid-"
         + container, List.of(ips)), captured);
   }
 

@@ -3,8 +3,6 @@ package dev.trellis.proxy.redirect;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.trellis.proxy.cni.CniPlugin;
-import dev.trellis.proxy.cni.NodeAgent;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -68,33 +66,33 @@ class CaptureAgentTest {
   final RecordingRedirector redirector = new RecordingRedirector();
   final CaptureAgent agent = new CaptureAgent(directory(pods), redirector);
 
-  static NodeAgent.Attachment pod(String container, String ns, String name) {
-    return new NodeAgent.Attachment(container, "/var/run/netns/" + container, "eth0", ns, name, "u", List.of("10.1.0.7"));
+  static PodAttachment pod(String container, String ns, String name) {
+    return new PodAttachment(container, "/var/run/netns/" + container, "eth0", ns, name, "u", List.of("10.1.0.7"));
   }
 
   @Test
   void anEnrolledPodIsCapturedOnceHoweverOftenItIsAdded() {
     agent.ready();
-    assertThat(agent.add(pod("c1", "demo", "web-0")).state()).isEqualTo(NodeAgent.State.CAPTURED);
+    assertThat(agent.add(pod("c1", "demo", "web-0")).state()).isEqualTo(CaptureAgent.State.CAPTURED);
     assertThat(agent.add(pod("c1", "demo", "web-0")).reason()).isEqualTo("already captured");
     assertThat(redirector.log).containsExactly("install c1");
-    assertThat(agent.check(pod("c1", "demo", "web-0")).state()).isEqualTo(NodeAgent.State.CAPTURED);
+    assertThat(agent.check(pod("c1", "demo", "web-0")).state()).isEqualTo(CaptureAgent.State.CAPTURED);
   }
 
   @Test
   void podsThatAreNotEnrolledAreLeftAlone() {
     agent.ready();
     assertThat(agent.add(pod("c2", "demo", "batch-0")))
-        .isEqualTo(new NodeAgent.Answer(NodeAgent.State.NOT_ENROLLED, "pod is labeled trellis.dev/mesh=disabled"));
-    assertThat(agent.add(pod("c3", "plain", "app-0")).state()).isEqualTo(NodeAgent.State.NOT_ENROLLED);
+        .isEqualTo(new CaptureAgent.Answer(CaptureAgent.State.NOT_ENROLLED, "pod is labeled trellis.dev/mesh=disabled"));
+    assertThat(agent.add(pod("c3", "plain", "app-0")).state()).isEqualTo(CaptureAgent.State.NOT_ENROLLED);
     assertThat(redirector.log).isEmpty();
   }
 
   @Test
   void addsWaitUntilTheAgentIsReadyAndUnknownPodsAreNotGuessed() {
-    assertThatThrownBy(() -> agent.add(pod("c1", "demo", "web-0"))).isInstanceOf(CniPlugin.AgentException.class)
+    assertThatThrownBy(() -> agent.add(pod("c1", "demo", "web-0"))).isInstanceOf(CaptureException.class)
         .hasMessage("the node agent is still starting");
-    assertThat(agent.status().state()).isEqualTo(NodeAgent.State.NOT_READY);
+    assertThat(agent.status().state()).isEqualTo(CaptureAgent.State.NOT_READY);
     agent.ready();
     assertThatThrownBy(() -> agent.add(pod("c9", "demo", "ghost-0"))).hasMessageContaining("not known to the node agent");
     assertThat(redirector.log).isEmpty();
@@ -104,7 +102,7 @@ class CaptureAgentTest {
   void aFailedInstallLeavesNothingBehind() {
     agent.ready();
     redirector.failInstall = new IOException("map full");
-    assertThatThrownBy(() -> agent.add(pod("c1", "demo", "web-0"))).isInstanceOf(CniPlugin.AgentException.class)
+    assertThatThrownBy(() -> agent.add(pod("c1", "demo", "web-0"))).isInstanceOf(CaptureException.class)
         .hasMessage("recording redirection for demo/web-0 failed: map full");
     assertThat(redirector.log).containsExactly("install c1", "remove c1");
     assertThat(agent.capturedContainers()).isEmpty();
@@ -118,7 +116,7 @@ class CaptureAgentTest {
     agent.delete(pod("c1", null, null));
     assertThat(redirector.log).containsExactly("install c1", "remove c1");
     assertThat(redirector.installed).isEmpty();
-    assertThat(agent.check(pod("c1", "demo", "web-0")).state()).isEqualTo(NodeAgent.State.NOT_ENROLLED);
+    assertThat(agent.check(pod("c1", "demo", "web-0")).state()).isEqualTo(CaptureAgent.State.NOT_ENROLLED);
   }
 
   @Test
@@ -139,7 +137,7 @@ class CaptureAgentTest {
     agent.add(pod("c1", "demo", "web-0"));
     agent.add(pod("c4", "demo", "web-0"));
     redirector.installed.remove("c1"); // someone flushed the rules
-    assertThat(agent.check(pod("c1", "demo", "web-0")).state()).isEqualTo(NodeAgent.State.MISSING);
+    assertThat(agent.check(pod("c1", "demo", "web-0")).state()).isEqualTo(CaptureAgent.State.MISSING);
     agent.collect(List.of("c1"));
     assertThat(agent.capturedContainers()).containsExactly("c1");
     assertThat(redirector.log).endsWith("remove c4");
@@ -207,7 +205,7 @@ class CaptureAgentTest {
 
     pods.put("demo/bad-0", new PodDirectory.Pod("demo", "bad-0", "u6", Map.of(), ENABLED, false,
         Map.of(Exclusions.PORTS, "http")));
-    assertThatThrownBy(() -> capturing.add(pod("c6", "demo", "bad-0"))).isInstanceOf(CniPlugin.AgentException.class)
+    assertThatThrownBy(() -> capturing.add(pod("c6", "demo", "bad-0"))).isInstanceOf(CaptureException.class)
         .hasMessage("pod demo/bad-0 has a bad annotation: trellis.dev/exclude-outbound-ports: 'http' is not a port "
             + "(expected: 1..65535, comma-separated)");
     assertThatThrownBy(() -> Exclusions.of(Map.of(Exclusions.CIDRS, "10.0.0.0/33")))

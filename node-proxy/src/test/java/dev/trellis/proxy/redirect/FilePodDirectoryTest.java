@@ -3,7 +3,6 @@ package dev.trellis.proxy.redirect;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.trellis.proxy.cni.NodeAgent;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -35,7 +34,7 @@ class FilePodDirectoryTest {
     assertThat(d.find("demo", "web-0", "another-uid")).as("a recreated pod is another pod").isEmpty();
     assertThat(d.find("other", "db-0", null).orElseThrow().hostNetwork()).isTrue();
     assertThat(d.find("other", "db-0", null).orElseThrow().namespaceLabels()).isEmpty();
-    NodeAgent.Attachment a = new NodeAgent.Attachment("c1", "/n", "eth0", "demo", "web-0", "u1", List.of("10.1.0.7"));
+    PodAttachment a = new PodAttachment("c1", "/n", "eth0", "demo", "web-0", "u1", List.of("10.1.0.7"));
     assertThat(d.find(a, Optional.of(web))).contains("/sys/fs/cgroup/x/web-0");
   }
 
@@ -60,11 +59,11 @@ class FilePodDirectoryTest {
         + "kubepods-burstable-pod1234_abcd.slice/cri-containerd-ffff.scope"));
     Path cgroupfs = Files.createDirectories(dir.resolve("kubepods/besteffort/pod9999-eeee/ctr"));
     CgroupResolver kubelet = CgroupResolver.kubelet(dir);
-    assertThat(kubelet.find(new NodeAgent.Attachment("c", null, null, "d", "p", "1234-ABCD", List.of()), Optional.empty()))
+    assertThat(kubelet.find(new PodAttachment("c", null, null, "d", "p", "1234-ABCD", List.of()), Optional.empty()))
         .contains(slice.getParent().toString());
-    assertThat(kubelet.find(new NodeAgent.Attachment("c", null, null, "d", "p", "9999-eeee", List.of()), Optional.empty()))
+    assertThat(kubelet.find(new PodAttachment("c", null, null, "d", "p", "9999-eeee", List.of()), Optional.empty()))
         .contains(cgroupfs.getParent().toString());
-    assertThat(kubelet.find(new NodeAgent.Attachment("c", null, null, "d", "p", "0000", List.of()), Optional.empty()))
+    assertThat(kubelet.find(new PodAttachment("c", null, null, "d", "p", "0000", List.of()), Optional.empty()))
         .isEmpty();
   }
 }

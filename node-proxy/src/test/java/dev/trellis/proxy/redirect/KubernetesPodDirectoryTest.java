@@ -3,7 +3,6 @@ package dev.trellis.proxy.redirect;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.trellis.proxy.cni.NodeAgent;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -210,7 +209,7 @@ class KubernetesPodDirectoryTest {
         + "kubepods-besteffort-pod" + uid.replace('-', '_') + ".slice"));
     start();
     // The runtime gave no pod UID: the directory's pod has it.
-    NodeAgent.Attachment a = new NodeAgent.Attachment("c1", "/n", "eth0", "demo", "web-0", null, List.of("10.1.0.7"));
+    PodAttachment a = new PodAttachment("c1", "/n", "eth0", "demo", "web-0", null, List.of("10.1.0.7"));
     assertThat(directory.find(a, Optional.empty())).contains(slice.toString());
   }
 

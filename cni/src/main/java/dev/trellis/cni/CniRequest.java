@@ -1,4 +1,4 @@
-package dev.trellis.proxy.cni;
+package dev.trellis.cni;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;

@@ -1,13 +1,16 @@
-package dev.trellis.proxy;
+package dev.trellis.proxy.flags;
 
 import dev.trellis.telemetry.TelemetrySettings;
 import java.net.URI;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import picocli.CommandLine.Option;
 
 /**
- * The node proxy's telemetry flags, read into settings (errors name the flag and what it expects):
+ * The telemetry flags of the node proxy and the standalone proxy (a picocli mixin), read into settings (errors name
+ * the flag and what it expects):
  *
  * <pre>
  * --telemetry on|off             default on: request/connection metrics on /metrics; off also skips HTTP parsing at
@@ -21,10 +24,70 @@ import java.util.Map;
  */
 public final class TelemetryFlags {
 
-  private TelemetryFlags() {}
+  @Option(names = "--telemetry", paramLabel = "on|off", description = "Request and connection metrics on /metrics, "
+      + "spans and access log (default: on for the node proxy, off for the standalone proxy); off also skips HTTP "
+      + "parsing at destinations that no policy needs.")
+  String telemetry;
+
+  @Option(names = "--tracing-sampling", paramLabel = "RATIO", description = "0..1, default 0.01 (parent-based: a "
+      + "caller's decision is kept).")
+  String tracingSampling;
+
+  @Option(names = "--otlp-grpc", paramLabel = "URL", description = "Send spans by OTLP/gRPC, e.g. "
+      + "http://otel-collector:4317.")
+  String otlpGrpc;
+
+  @Option(names = "--otlp-http", paramLabel = "URL", description = "Send spans by OTLP/HTTP, e.g. "
+      + "http://otel-collector:4318.")
+  String otlpHttp;
+
+  @Option(names = "--zipkin", paramLabel = "URL", description = "Send spans to Zipkin, e.g. "
+      + "http://zipkin:9411/api/v2/spans.")
+  String zipkin;
+
+  @Option(names = "--max-queued-spans", paramLabel = "N", description = "Spans queued for export at most (default "
+      + "2048); more are dropped and counted.")
+  String maxQueuedSpans;
+
+  @Option(names = "--access-log", paramLabel = "stdout|stderr|FILE", description = "One JSON line per request or "
+      + "connection (default: none).")
+  String accessLog;
+
+  @Option(names = "--access-log-sampling", paramLabel = "RATIO", description = "0..1, default 1 (failures are always "
+      + "logged).")
+  String accessLogSampling;
+
+  /** Whether {@code --telemetry} was given (the standalone proxy has telemetry only when asked for). */
+  public boolean modeGiven() {
+    return telemetry != null;
+  }
+
+  /**
+   * The settings the flags ask for, or null for {@code --telemetry off}.
+   *
+   * @throws IllegalArgumentException naming the flag and what it expects
+   */
+  public TelemetrySettings settings() {
+    Map<String, String> opts = new LinkedHashMap<>();
+    put(opts, "telemetry", telemetry);
+    put(opts, "tracing-sampling", tracingSampling);
+    put(opts, "otlp-grpc", otlpGrpc);
+    put(opts, "otlp-http", otlpHttp);
+    put(opts, "zipkin", zipkin);
+    put(opts, "max-queued-spans", maxQueuedSpans);
+    put(opts, "access-log", accessLog);
+    put(opts, "access-log-sampling", accessLogSampling);
+    return parse(opts);
+  }
+
+  private static void put(Map<String, String> opts, String flag, String value) {
+    if (value != null) {
+      opts.put(flag, value);
+    }
+  }
 
   /** The settings, or null for {@code --telemetry off}. */
-  public static TelemetrySettings parse(Map<String, String> opts) {
+  static TelemetrySettings parse(Map<String, String> opts) {
     String mode = opts.getOrDefault("telemetry", "on");
     if (mode.equals("off")) {
       return null;

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.cni;
+package dev.trellis.cni;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,13 +1,15 @@
-package dev.trellis.proxy.cni;
+package dev.trellis.cni;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * The CNI plugin's logic, chained after the cluster's own CNI plugin: it never creates interfaces or
@@ -25,17 +27,17 @@ public final class CniPlugin {
   /** What the plugin prints on stdout, and its exit status. */
   public record Outcome(int exitCode, String stdout) {}
 
-  private final java.util.function.Function<TrellisCniConfig, NodeAgent> agents;
-  private NodeAgent agent;
+  private final Function<TrellisCniConfig, AgentChannel> agents;
+  private AgentChannel agent;
   private String agentDescription;
 
   /** The plugin as shipped: it talks to the node agent over the configuration's Unix socket. */
   public static CniPlugin overUnixSocket() {
-    return new CniPlugin(c -> new UnixSocketNodeAgent(java.nio.file.Path.of(c.agentSocket()), c.agentTimeoutMillis()));
+    return new CniPlugin(c -> new UnixSocketAgentChannel(Path.of(c.agentSocket()), c.agentTimeoutMillis()));
   }
 
   /** @param agents the node agent client for a configuration (its socket and timeout) */
-  CniPlugin(java.util.function.Function<TrellisCniConfig, NodeAgent> agents) {
+  CniPlugin(Function<TrellisCniConfig, AgentChannel> agents) {
     this.agents = agents;
   }
 
@@ -101,7 +103,7 @@ public final class CniPlugin {
       throw new CniError(CniError.INVALID_CONFIG, "no prevResult: trellis-cni must be chained after the cluster's "
           + "CNI plugin", "add it to the end of the 'plugins' list of the node's CNI configuration list");
     }
-    NodeAgent.Attachment attachment = attachment(r, prev);
+    AgentChannel.Attachment attachment = attachment(r, prev);
     JsonObject result = prev.deepCopy();
     result.addProperty("cniVersion", r.cniVersion());
     if (attachment.namespace() != null && config.excludeNamespaces().contains(attachment.namespace())) {
@@ -113,7 +115,7 @@ public final class CniPlugin {
       throw new CniError(CniError.TRY_AGAIN_LATER, "the Trellis node agent at " + agentDescription
           + " did not answer; the pod must not start uncaptured, retry", "is the trellis node-proxy DaemonSet "
           + "running on this node? " + e.getMessage());
-    } catch (AgentException e) {
+    } catch (AgentChannel.AgentException e) {
       throw new CniError(CniError.AGENT_FAILED, "the Trellis node agent could not set up redirection for pod "
           + attachment.namespace() + "/" + attachment.pod(), e.getMessage());
     }
@@ -121,7 +123,7 @@ public final class CniPlugin {
   }
 
   private void delete(CniRequest r) {
-    NodeAgent.Attachment attachment;
+    AgentChannel.Attachment attachment;
     try {
       attachment = attachment(r, r.prevResult());
     } catch (CniError malformedPrevResult) {
@@ -129,7 +131,7 @@ public final class CniPlugin {
     }
     try {
       agent.delete(attachment);
-    } catch (IOException | AgentException e) {
+    } catch (IOException | AgentChannel.AgentException e) {
       // DEL must succeed for the runtime to free the pod; the agent removes leftovers when it reconciles.
       System.err.println("trellis-cni: DEL of " + r.containerId() + ": node agent not reached (" + e.getMessage()
           + "); it will clean up when it reconciles");
@@ -141,20 +143,20 @@ public final class CniPlugin {
     if (prev == null) {
       throw new CniError(CniError.INVALID_CONFIG, "no prevResult for CHECK", null);
     }
-    NodeAgent.Attachment attachment = attachment(r, prev);
+    AgentChannel.Attachment attachment = attachment(r, prev);
     if (attachment.namespace() != null && config.excludeNamespaces().contains(attachment.namespace())) {
       return;
     }
-    NodeAgent.Answer answer;
+    AgentChannel.Answer answer;
     try {
       answer = agent.check(attachment);
     } catch (IOException e) {
       throw new CniError(CniError.TRY_AGAIN_LATER, "the Trellis node agent at " + agentDescription + " did not answer",
           e.getMessage());
-    } catch (AgentException e) {
+    } catch (AgentChannel.AgentException e) {
       throw new CniError(CniError.AGENT_FAILED, "the Trellis node agent failed to check the pod", e.getMessage());
     }
-    if (answer.state() == NodeAgent.State.MISSING) {
+    if (answer.state() == AgentChannel.State.MISSING) {
       throw new CniError(CniError.REDIRECTION_MISSING, "redirection for pod " + attachment.namespace() + "/"
           + attachment.pod() + " is not in place", answer.reason());
     }
@@ -162,11 +164,11 @@ public final class CniPlugin {
 
   private void status() {
     try {
-      NodeAgent.Answer a = agent.status();
-      if (a.state() != NodeAgent.State.READY) {
+      AgentChannel.Answer a = agent.status();
+      if (a.state() != AgentChannel.State.READY) {
         throw new CniError(CniError.NOT_AVAILABLE, "the Trellis node agent is not ready", a.reason());
       }
-    } catch (IOException | AgentException e) {
+    } catch (IOException | AgentChannel.AgentException e) {
       throw new CniError(CniError.NOT_AVAILABLE, "the Trellis node agent at " + agentDescription + " did not answer",
           e.getMessage());
     }
@@ -194,13 +196,13 @@ public final class CniPlugin {
     } catch (IOException e) {
       throw new CniError(CniError.TRY_AGAIN_LATER, "the Trellis node agent at " + agentDescription + " did not answer",
           e.getMessage());
-    } catch (AgentException e) {
+    } catch (AgentChannel.AgentException e) {
       throw new CniError(CniError.AGENT_FAILED, "the Trellis node agent failed to collect garbage", e.getMessage());
     }
   }
 
   /** The pod as the runtime names it (K8S_* in CNI_ARGS) with the addresses the previous plugin gave it. */
-  static NodeAgent.Attachment attachment(CniRequest r, JsonObject prev) {
+  static AgentChannel.Attachment attachment(CniRequest r, JsonObject prev) {
     List<String> ips = new ArrayList<>();
     if (prev != null && prev.has("ips") && prev.get("ips").isJsonArray()) {
       int i = 0;
@@ -219,15 +221,8 @@ public final class CniPlugin {
         i++;
       }
     }
-    return new NodeAgent.Attachment(r.containerId(), r.netns(), r.ifname(), r.args().get("K8S_POD_NAMESPACE"),
+    return new AgentChannel.Attachment(r.containerId(), r.netns(), r.ifname(), r.args().get("K8S_POD_NAMESPACE"),
         r.args().get("K8S_POD_NAME"), r.args().get("K8S_POD_UID"), ips);
-  }
-
-  /** The agent answered with an error (as opposed to not answering). */
-  public static final class AgentException extends RuntimeException {
-    public AgentException(String message) {
-      super(message, null, false, false);
-    }
   }
 
   /** Namespaces whose pods are never captured by default (the cluster's own system pods). */

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.cni;
+package dev.trellis.cni;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.cni;
+package dev.trellis.cni;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
@@ -7,16 +7,14 @@ import java.util.Set;
 
 /**
  * Trellis's own fields in its entry of the CNI configuration list:
- * {@code "agentSocket"} (the node agent's Unix socket, default {@value #DEFAULT_SOCKET}),
+ * {@code "agentSocket"} (the node agent's Unix socket, default {@value AgentProtocol#DEFAULT_SOCKET}),
  * {@code "agentTimeoutMillis"} (how long ADD waits for redirection, default 10 s) and
  * {@code "excludeNamespaces"} (never captured, default {@code ["kube-system"]}).
  */
 record TrellisCniConfig(String agentSocket, int agentTimeoutMillis, Set<String> excludeNamespaces) {
 
-  static final String DEFAULT_SOCKET = "/var/run/trellis/cni.sock";
-
   static TrellisCniConfig of(JsonObject config) {
-    String socket = DEFAULT_SOCKET;
+    String socket = AgentProtocol.DEFAULT_SOCKET;
     int timeout = 10_000;
     Set<String> excluded = new HashSet<>(CniPlugin.DEFAULT_EXCLUDED);
     try {

@@ -1,4 +1,4 @@
-package dev.trellis.proxy;
+package dev.trellis.proxy.flags;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

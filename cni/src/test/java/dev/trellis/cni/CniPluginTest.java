@@ -1,4 +1,4 @@
-package dev.trellis.proxy.cni;
+package dev.trellis.cni;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
 class CniPluginTest {
 
   /** An agent that records what it was asked and answers as told. */
-  static final class FakeAgent implements NodeAgent {
+  static final class FakeAgent implements AgentChannel {
     final List<String> calls = new ArrayList<>();
     Attachment last;
     List<String> valid;
@@ -111,7 +111,7 @@ class CniPluginTest {
     assertThat(o.exitCode()).isZero();
     assertThat(json(o.stdout())).isEqualTo(json(PREV));
     assertThat(agent.calls).containsExactly("add");
-    assertThat(agent.last).isEqualTo(new NodeAgent.Attachment("c0ffee", "/var/run/netns/p1", "eth0", "demo", "web-0",
+    assertThat(agent.last).isEqualTo(new AgentChannel.Attachment("c0ffee", "/var/run/netns/p1", "eth0", "demo", "web-0",
         "u-1", List.of("10.1.0.7", "fd00::7")));
   }
 
@@ -151,7 +151,7 @@ class CniPluginTest {
 
   @Test
   void anAgentThatFailsFailsAdd() {
-    agent.failure = new CniPlugin.AgentException("bpf map full");
+    agent.failure = new AgentChannel.AgentException("bpf map full");
     CniPlugin.Outcome o = plugin.run(env("ADD"), config("1.0.0", ", \"prevResult\": " + PREV));
     assertError(o, CniError.AGENT_FAILED, "demo/web-0");
     assertThat(json(o.stdout()).get("details").getAsString()).isEqualTo("bpf map full");
@@ -205,24 +205,24 @@ class CniPluginTest {
   @Test
   void checkReportsMissingRedirection() {
     assertThat(plugin.run(env("CHECK"), config("1.0.0", ", \"prevResult\": " + PREV)).exitCode()).isZero();
-    agent.state = NodeAgent.State.MISSING;
+    agent.state = AgentChannel.State.MISSING;
     assertError(plugin.run(env("CHECK"), config("1.0.0", ", \"prevResult\": " + PREV)), CniError.REDIRECTION_MISSING,
         "redirection for pod demo/web-0 is not in place");
-    agent.state = NodeAgent.State.NOT_ENROLLED;
+    agent.state = AgentChannel.State.NOT_ENROLLED;
     assertThat(plugin.run(env("CHECK"), config("1.0.0", ", \"prevResult\": " + PREV)).exitCode()).isZero();
   }
 
   @Test
   void statusAndGcAreCni11Verbs() {
-    agent.state = NodeAgent.State.READY;
+    agent.state = AgentChannel.State.READY;
     assertThat(plugin.run(Map.of("CNI_COMMAND", "STATUS"), config("1.1.0", "")).exitCode()).isZero();
-    agent.state = NodeAgent.State.NOT_READY;
+    agent.state = AgentChannel.State.NOT_READY;
     assertError(plugin.run(Map.of("CNI_COMMAND", "STATUS"), config("1.1.0", "")), CniError.NOT_AVAILABLE,
         "not ready");
     assertError(plugin.run(Map.of("CNI_COMMAND", "STATUS"), config("1.0.0", "")), CniError.INCOMPATIBLE_VERSION,
         "STATUS needs CNI version 1.1.0");
 
-    agent.state = NodeAgent.State.READY;
+    agent.state = AgentChannel.State.READY;
     CniPlugin.Outcome gc = plugin.run(Map.of("CNI_COMMAND", "GC"), config("1.1.0",
         ", \"cni.dev/valid-attachments\": [{\"containerID\": \"a1\", \"ifname\": \"eth0\"}, {\"containerID\": \"b2\"}]"));
     assertThat(gc.exitCode()).isZero();

@@ -1,16 +1,18 @@
-package dev.trellis.proxy.cni;
+package dev.trellis.cni;
 
 import java.io.IOException;
 import java.util.List;
 
 /**
- * What the CNI plugin asks of the node agent on its node (an agent failing a request throws
- * {@link CniPlugin.AgentException}). The agent decides enrollment from the pod's
- * namespace and labels and installs or removes redirection; the plugin only relays the runtime's
- * request and waits for the answer. An {@link IOException} means the agent could not be reached or
- * did not answer in time.
+ * The CNI plugin's channel to the node agent on its node: the runtime's ADD, DEL, CHECK, STATUS and GC as requests
+ * that each get an answer. The agent decides enrollment from the pod's namespace and labels and installs or removes
+ * redirection; the plugin only relays the runtime's request and waits for the answer. An {@link IOException} means
+ * the agent could not be reached or did not answer in time; an {@link AgentException} that it answered with an error.
+ *
+ * <p>The plugin's implementation is {@link UnixSocketAgentChannel} (the wire format is {@link AgentProtocol}); the
+ * node agent serves the same requests on its side of the socket.
  */
-public interface NodeAgent {
+public interface AgentChannel {
 
   /** A pod's network attachment, as the runtime describes it. */
   record Attachment(String containerId, String netns, String ifname, String namespace, String pod, String podUid,
@@ -36,6 +38,13 @@ public interface NodeAgent {
 
   /** The agent's answer, with its reason in words for logs and errors. */
   record Answer(State state, String reason) {}
+
+  /** The agent answered with an error (as opposed to not answering). */
+  final class AgentException extends RuntimeException {
+    public AgentException(String message) {
+      super(message, null, false, false);
+    }
+  }
 
   /** Installs redirection for the pod if it is enrolled; returns once it is in place. */
   Answer add(Attachment attachment) throws IOException;

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.cni;
+package dev.trellis.cni;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -25,7 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The plugin's side of the agent protocol against a real Unix socket. */
-class UnixSocketNodeAgentTest {
+class UnixSocketAgentChannelTest {
 
   @TempDir
   Path dir;
@@ -38,7 +38,7 @@ class UnixSocketNodeAgentTest {
     threads.shutdownNow();
   }
 
-  static final NodeAgent.Attachment POD = new NodeAgent.Attachment("c1", "/var/run/netns/p", "eth0", "demo", "web-0",
+  static final AgentChannel.Attachment POD = new AgentChannel.Attachment("c1", "/var/run/netns/p", "eth0", "demo", "web-0",
       "u-1", List.of("10.1.0.7"));
 
   /** Serves one connection: reads a line, answers what {@code reply} makes of it (null: never answers). */
@@ -81,8 +81,8 @@ class UnixSocketNodeAgentTest {
   @Test
   void addSendsThePodAndReadsTheState() throws Exception {
     Path socket = agent(r -> "{\"state\": \"CAPTURED\", \"reason\": \"namespace demo is enrolled\"}");
-    NodeAgent.Answer a = new UnixSocketNodeAgent(socket, 5000).add(POD);
-    assertThat(a).isEqualTo(new NodeAgent.Answer(NodeAgent.State.CAPTURED, "namespace demo is enrolled"));
+    AgentChannel.Answer a = new UnixSocketAgentChannel(socket, 5000).add(POD);
+    assertThat(a).isEqualTo(new AgentChannel.Answer(AgentChannel.State.CAPTURED, "namespace demo is enrolled"));
     JsonObject r = received.get(5, TimeUnit.SECONDS);
     assertThat(r.get("op").getAsString()).isEqualTo("add");
     assertThat(r.get("pod").getAsString()).isEqualTo("web-0");
@@ -93,29 +93,29 @@ class UnixSocketNodeAgentTest {
   @Test
   void anErrorAnswerIsTheAgentsFailure() throws Exception {
     Path socket = agent(r -> "{\"error\": \"cannot attach cgroup program\"}");
-    assertThatThrownBy(() -> new UnixSocketNodeAgent(socket, 5000).add(POD))
-        .isInstanceOf(CniPlugin.AgentException.class).hasMessage("cannot attach cgroup program");
+    assertThatThrownBy(() -> new UnixSocketAgentChannel(socket, 5000).add(POD))
+        .isInstanceOf(AgentChannel.AgentException.class).hasMessage("cannot attach cgroup program");
   }
 
   @Test
   void noAgentListeningIsNotAnswered() {
     Path socket = dir.resolve("absent.sock");
-    assertThatThrownBy(() -> new UnixSocketNodeAgent(socket, 5000).status())
+    assertThatThrownBy(() -> new UnixSocketAgentChannel(socket, 5000).status())
         .isInstanceOf(IOException.class).hasMessageContaining("cannot connect to " + socket);
   }
 
   @Test
   void anAgentThatDoesNotAnswerInTimeIsNotAnswered() throws Exception {
     Path socket = agent(r -> null);
-    assertThatThrownBy(() -> new UnixSocketNodeAgent(socket, 300).add(POD))
+    assertThatThrownBy(() -> new UnixSocketAgentChannel(socket, 300).add(POD))
         .isInstanceOf(IOException.class).hasMessage("no answer within 300 ms");
   }
 
   @Test
   void garbageFromTheAgentIsItsFailure() throws Exception {
     Path socket = agent(r -> "ok");
-    assertThatThrownBy(() -> new UnixSocketNodeAgent(socket, 5000).status())
-        .isInstanceOf(CniPlugin.AgentException.class).hasMessageContaining("not a JSON object");
+    assertThatThrownBy(() -> new UnixSocketAgentChannel(socket, 5000).status())
+        .isInstanceOf(AgentChannel.AgentException.class).hasMessageContaining("not a JSON object");
     assertThat(Files.exists(socket)).isTrue();
   }
 }

@@ -6,6 +6,7 @@ import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.cluster.LoadBalancer;
 import dev.trellis.proxy.inbound.MethodNormalizer;
 import dev.trellis.proxy.inbound.PathNormalizer;
+import dev.trellis.proxy.observe.ExchangeTelemetry;
 import dev.trellis.proxy.resilience.AttemptResult;
 import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
 import dev.trellis.proxy.resilience.RetryDecision;
@@ -35,6 +36,7 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.opentelemetry.api.trace.SpanKind;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -170,7 +172,8 @@ final class HttpExchange {
     }
     ProxyConfig config = cx.config().get();
     LocalReply malformed = canonicalize(request, config.paths());
-    telemetry = ExchangeTelemetry.start(cx, request);
+    telemetry = ExchangeTelemetry.start(cx.telemetry(), cx.inbound() ? SpanKind.SERVER : SpanKind.CLIENT,
+        cx.protocol() == UpstreamPool.Protocol.HTTP2 ? "2" : "1.1", request);
     keepAliveDown = HttpUtil.isKeepAlive(request);
     bodyless = whole == null && cx.protocol() == UpstreamPool.Protocol.HTTP1
         && !HttpUtil.isTransferEncodingChunked(request) && HttpUtil.getContentLength(request, 0L) == 0;
@@ -689,7 +692,7 @@ final class HttpExchange {
       return;
     }
     responseStarted = true;
-    telemetry.onLocalReply(r);
+    telemetry.onLocalReply(r.status(), r.flag().name());
     log.debug("local reply {} {} to {} {}: {}", r.status(), r.flag(), request.method(), request.uri(), r.message());
     FullHttpResponse res = r.toResponse(request, down.channel().alloc());
     boolean keepAlive = keepAliveDown && (requestComplete || bodyless);

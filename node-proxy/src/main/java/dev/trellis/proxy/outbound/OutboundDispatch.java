@@ -1,10 +1,11 @@
 package dev.trellis.proxy.outbound;
 
 import dev.trellis.proxy.egress.PassthroughDialer;
-import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.egress.Via;
 import dev.trellis.proxy.entry.Arrival;
 import dev.trellis.proxy.entry.EntryDispatcher;
+import dev.trellis.proxy.observe.TcpTelemetryHandler;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.tunnel.SocketRelayHandler;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.proxy.route.RouteTable;
+import dev.trellis.proxy.testing.RecordingTelemetry;
 import io.grpc.CallOptions;
 import io.grpc.HttpConnectProxiedSocketAddress;
 import io.grpc.ManagedChannel;

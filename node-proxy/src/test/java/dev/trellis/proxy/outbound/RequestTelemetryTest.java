@@ -18,6 +18,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.LocalWorkload.MtlsMode;
+import dev.trellis.proxy.testing.RecordingTelemetry;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import java.net.InetSocketAddress;

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.trellis.proxy.testing.LeakRecorder;

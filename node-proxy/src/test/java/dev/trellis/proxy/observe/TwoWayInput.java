@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

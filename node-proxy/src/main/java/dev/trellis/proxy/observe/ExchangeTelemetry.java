@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import static dev.trellis.telemetry.MeshAttributes.DESTINATION_NAMESPACE;
 import static dev.trellis.telemetry.MeshAttributes.DESTINATION_PRINCIPAL;
@@ -42,17 +42,18 @@ import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapSetter;
 import java.time.Instant;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * What one {@link HttpExchange} tells telemetry: a span (CLIENT at the source node proxy, SERVER at the
- * destination) joined to the request's W3C trace context — the incoming {@code traceparent} is its parent, and
+ * What one HTTP exchange tells telemetry, proxied ({@code http.HttpExchange}) or observed ({@link HttpObserverHandler}):
+ * a span (CLIENT at the source node proxy, SERVER at the destination) joined to the request's W3C trace context — the incoming {@code traceparent} is its parent, and
  * the span's own context replaces it on the request that goes on, so the destination's server span (and the
  * application) become its children across the HBONE hop; the request-duration histogram; the access-log line.
  * Lives and dies on the exchange's event loop; {@link #end} runs once. With telemetry disabled, trace context
  * passes through unchanged and nothing is recorded.
  */
-final class ExchangeTelemetry {
+public final class ExchangeTelemetry {
 
   private static final TextMapGetter<HttpHeaders> GETTER = new TextMapGetter<>() {
     @Override
@@ -68,7 +69,7 @@ final class ExchangeTelemetry {
   private static final TextMapGetter<Http1Scanner.Head> HEAD_GETTER = new TextMapGetter<>() {
     @Override
     public Iterable<String> keys(Http1Scanner.Head carrier) {
-      return java.util.List.of("traceparent", "tracestate", "baggage");
+      return List.of("traceparent", "tracestate", "baggage");
     }
 
     @Override
@@ -141,17 +142,21 @@ final class ExchangeTelemetry {
         .startSpan();
   }
 
-  /** Starts the exchange's telemetry when its request headers arrive. */
-  static ExchangeTelemetry start(HttpContext cx, HttpRequest request) {
-    if (cx.telemetry() == Telemetry.disabled()) {
+  /**
+   * Starts the telemetry of a request the HTTP engine proxies, when its request headers arrive.
+   *
+   * @param kind {@link SpanKind#SERVER} at the destination (an inspected connection), {@link SpanKind#CLIENT} at the
+   *     source
+   * @param protocol {@code "1.1"} or {@code "2"}
+   */
+  public static ExchangeTelemetry start(Telemetry telemetry, SpanKind kind, String protocol, HttpRequest request) {
+    if (telemetry == Telemetry.disabled()) {
       return DISABLED; // the hot path without telemetry does no per-request work here
     }
-    Telemetry telemetry = cx.telemetry();
     HttpHeaders headers = request.headers();
-    return new ExchangeTelemetry(telemetry, cx.inbound(), request.method().name(), request.uri(),
+    return new ExchangeTelemetry(telemetry, kind == SpanKind.SERVER, request.method().name(), request.uri(),
         headers.get(HttpHeaderNames.HOST), headers.get(HttpHeaderNames.CONTENT_TYPE),
-        telemetry.propagator().extract(Context.root(), headers, GETTER),
-        cx.protocol() == UpstreamPool.Protocol.HTTP2 ? "2" : "1.1", System.nanoTime());
+        telemetry.propagator().extract(Context.root(), headers, GETTER), protocol, System.nanoTime());
   }
 
   /**
@@ -192,21 +197,21 @@ final class ExchangeTelemetry {
    * Puts this span's trace context on the request that goes on (replacing the caller's {@code traceparent} and
    * {@code tracestate}; {@code baggage} is kept). An unsampled or disabled span leaves the headers as they came.
    */
-  void inject(HttpHeaders headers) {
+  public void inject(HttpHeaders headers) {
     SpanContext sc = span.getSpanContext();
     if (sc.isValid()) {
       telemetry.propagator().inject(Context.root().with(span), headers, SETTER);
     }
   }
 
-  void onRoute(String clusterName) {
+  public void onRoute(String clusterName) {
     if (this == DISABLED) {
       return;
     }
     this.cluster = clusterName;
   }
 
-  void onAttempt(Host host, int retries) {
+  public void onAttempt(Host host, int retries) {
     if (this == DISABLED) {
       return;
     }
@@ -214,7 +219,7 @@ final class ExchangeTelemetry {
     this.retries = retries;
   }
 
-  void onResponse(int status, Integer grpcStatus) {
+  public void onResponse(int status, Integer grpcStatus) {
     if (this == DISABLED) {
       return;
     }
@@ -224,7 +229,7 @@ final class ExchangeTelemetry {
     }
   }
 
-  void onTrailers(HttpHeaders trailers) {
+  public void onTrailers(HttpHeaders trailers) {
     onGrpcStatus(trailers.get("grpc-status"));
   }
 
@@ -240,16 +245,17 @@ final class ExchangeTelemetry {
     }
   }
 
-  void onLocalReply(LocalReply reply) {
+  /** The proxy answered itself with {@code status}; {@code flag} is the reply's response flag (Envoy's letters). */
+  public void onLocalReply(int status, String flag) {
     if (this == DISABLED) {
       return;
     }
-    this.status = reply.status();
-    this.flag = reply.flag().name();
+    this.status = status;
+    this.flag = flag;
   }
 
   /** The response could not be completed (reset, downstream gone); {@code reason} becomes {@code error.type}. */
-  void onError(String reason) {
+  public void onError(String reason) {
     if (this == DISABLED) {
       return;
     }
@@ -259,7 +265,7 @@ final class ExchangeTelemetry {
   }
 
   /** Ends the span, records the duration and writes the access-log line; once. */
-  void end(LocalWorkload local, String peer, long bytesReceived, long bytesSent) {
+  public void end(LocalWorkload local, String peer, long bytesReceived, long bytesSent) {
     if (ended) {
       return;
     }

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

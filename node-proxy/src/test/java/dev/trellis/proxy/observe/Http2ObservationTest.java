@@ -1,9 +1,10 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.testing.RecordingTelemetry;
 import dev.trellis.telemetry.MeshAttributes;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.testing;
 
 import dev.trellis.telemetry.Propagation;
 import dev.trellis.telemetry.Telemetry;
@@ -18,24 +18,24 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.LongSupplier;
 
 /** Telemetry for tests: spans in memory (every trace sampled, parent-based), metrics and access-log lines recorded. */
-final class RecordingTelemetry implements Telemetry {
+public final class RecordingTelemetry implements Telemetry {
 
-  record Measurement(String instrument, Attributes attributes, long value) {}
+  public record Measurement(String instrument, Attributes attributes, long value) {}
 
-  final InMemorySpanExporter spans = InMemorySpanExporter.create();
-  final Queue<Measurement> measurements = new ConcurrentLinkedQueue<>();
-  final Queue<AccessLogEntry> accessLog = new ConcurrentLinkedQueue<>();
+  public final InMemorySpanExporter spans = InMemorySpanExporter.create();
+  public final Queue<Measurement> measurements = new ConcurrentLinkedQueue<>();
+  public final Queue<AccessLogEntry> accessLog = new ConcurrentLinkedQueue<>();
   private final SdkTracerProvider provider;
 
-  RecordingTelemetry(Sampler sampler) {
+  public RecordingTelemetry(Sampler sampler) {
     provider = SdkTracerProvider.builder().setSampler(sampler).addSpanProcessor(SimpleSpanProcessor.create(spans)).build();
   }
 
-  RecordingTelemetry() {
+  public RecordingTelemetry() {
     this(Sampler.parentBased(Sampler.alwaysOn()));
   }
 
-  List<Measurement> measured(String instrument) {
+  public List<Measurement> measured(String instrument) {
     return measurements.stream().filter(m -> m.instrument().equals(instrument)).toList();
   }
 

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -14,7 +14,7 @@ import java.nio.charset.StandardCharsets;
  * {@linkplain Listener#onOpaque opaque}: it stops looking, and the bytes still flow unchanged. Not thread-safe: one
  * scanner per direction, driven from the connection's event loop.
  */
-final class Http1Scanner {
+final class Http1Scanner implements ByteScanner {
 
   static final int MAX_HEAD_BYTES = 64 * 1024;
 
@@ -116,12 +116,14 @@ final class Http1Scanner {
     this.alloc = alloc;
   }
 
-  boolean opaque() {
+  @Override
+  public boolean opaque() {
     return state == State.OPAQUE;
   }
 
   /** Follows {@code buf}'s readable bytes; does not move its indexes. */
-  void scan(ByteBuf buf) {
+  @Override
+  public void scan(ByteBuf buf) {
     int i = buf.readerIndex();
     int end = buf.writerIndex();
     while (i < end && state != State.OPAQUE) {
@@ -153,7 +155,8 @@ final class Http1Scanner {
     release();
   }
 
-  void release() {
+  @Override
+  public void release() {
     if (partial != null) {
       partial.release();
       partial = null;

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import static dev.trellis.telemetry.MeshAttributes.DESTINATION_SERVICE;
 import static dev.trellis.telemetry.MeshAttributes.DIRECTION;
@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
  * line. Created once the upstream is connected (the opened connection is recorded then); a failed connect is
  * recorded by {@link #failed}.
  */
-final class TcpTelemetryHandler extends ChannelDuplexHandler {
+public final class TcpTelemetryHandler extends ChannelDuplexHandler {
 
   private final Telemetry telemetry;
   private final Attributes attributes;
@@ -57,12 +57,12 @@ final class TcpTelemetryHandler extends ChannelDuplexHandler {
   }
 
   /** For a connection whose upstream is connected; records it as opened. */
-  static TcpTelemetryHandler opened(Telemetry telemetry, LocalWorkload source, String service, String cluster) {
+  public static TcpTelemetryHandler opened(Telemetry telemetry, LocalWorkload source, String service, String cluster) {
     return new TcpTelemetryHandler(telemetry, source, service, cluster);
   }
 
   /** A connection whose upstream could not be reached (or was refused). */
-  static void failed(Telemetry telemetry, LocalWorkload source, String service, String reason) {
+  public static void failed(Telemetry telemetry, LocalWorkload source, String service, String reason) {
     telemetry.metrics().tcpConnection(attributes(source, service), MeshMetrics.ConnectionEvent.FAILED);
     telemetry.accessLog().log(new AccessLogEntry(Instant.now(), 0, null, null, "outbound", "TCP", null, null, null,
         null, null, null, 0, 0, null, null, 1, source == null ? null : source.name(),

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -17,7 +17,7 @@ import io.netty.handler.codec.http2.Http2Headers;
  * HPACK it cannot decode) makes it {@linkplain Listener#onOpaque opaque}. Not thread-safe: one per direction, on the
  * connection's event loop.
  */
-final class Http2Scanner {
+final class Http2Scanner implements ByteScanner {
 
   static final int MAX_HEADER_BLOCK = 256 * 1024;
 
@@ -79,12 +79,14 @@ final class Http2Scanner {
     }
   }
 
-  boolean opaque() {
+  @Override
+  public boolean opaque() {
     return state == State.OPAQUE;
   }
 
   /** Follows {@code buf}'s readable bytes; does not move its indexes. */
-  void scan(ByteBuf buf) {
+  @Override
+  public void scan(ByteBuf buf) {
     int i = buf.readerIndex();
     int end = buf.writerIndex();
     while (i < end && state != State.OPAQUE) {
@@ -97,7 +99,8 @@ final class Http2Scanner {
     }
   }
 
-  void release() {
+  @Override
+  public void release() {
     if (payload != null) {
       payload.release();
       payload = null;

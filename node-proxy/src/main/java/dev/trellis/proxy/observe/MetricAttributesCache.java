@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.state.LocalWorkload;

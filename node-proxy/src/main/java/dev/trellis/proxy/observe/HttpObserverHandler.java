@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.telemetry.Telemetry;

@@ -1,6 +1,5 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.observe;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.util.collection.IntObjectHashMap;
@@ -14,7 +13,7 @@ import java.util.List;
  * either side ends it. Header blocks are HPACK-coded, so the workload receives the {@code traceparent} the source
  * sent: its own spans are children of the caller's client span, siblings of this server span.
  */
-final class Http2Observation implements HttpObserverHandler.Observation {
+final class Http2Observation extends ScannedObservation {
 
   private static final TextMapGetter<Http2Headers> GETTER = new TextMapGetter<>() {
     @Override
@@ -29,68 +28,37 @@ final class Http2Observation implements HttpObserverHandler.Observation {
     }
   };
 
-  private final HttpObserverHandler.Recorder recorder;
-  private final IntObjectHashMap<Observed> streams = new IntObjectHashMap<>();
+  /** Open exchanges by stream id. */
+  private final IntObjectHashMap<Exchange> streams = new IntObjectHashMap<>();
   private final Http2Scanner requests;
   private final Http2Scanner responses;
 
-  /** One stream's exchange, between its request headers and its end. */
-  private static final class Observed {
-    final ExchangeTelemetry telemetry;
-    long requestBytes;
-    long responseBytes;
-    boolean responseStarted;
-
-    Observed(ExchangeTelemetry telemetry) {
-      this.telemetry = telemetry;
-    }
-  }
-
   Http2Observation(HttpObserverHandler.Recorder recorder, ByteBufAllocator alloc) {
-    this.recorder = recorder;
+    super(recorder);
     this.requests = new Http2Scanner(true, new RequestSide(), alloc);
     this.responses = new Http2Scanner(false, new ResponseSide(), alloc);
   }
 
   @Override
-  public void requestBytes(ByteBuf buf) {
-    requests.scan(buf);
+  ByteScanner requests() {
+    return requests;
   }
 
   @Override
-  public void responseBytes(ByteBuf buf) {
-    responses.scan(buf);
-  }
-
-  @Override
-  public boolean opaque() {
-    return requests.opaque() || responses.opaque();
+  ByteScanner responses() {
+    return responses;
   }
 
   @Override
   public void closed() {
-    streams.values().forEach(o -> {
-      o.telemetry.onError(o.responseStarted ? "response_reset" : "reset");
-      end(o);
-    });
+    streams.values().forEach(this::reset);
     streams.clear();
   }
 
-  @Override
-  public void release() {
-    requests.release();
-    responses.release();
-  }
-
-  private void end(Observed o) {
-    o.telemetry.end(recorder.target(), recorder.peer(), o.requestBytes, o.responseBytes);
-  }
-
-  private void reset(int stream) {
-    Observed o = streams.remove(stream);
+  private void resetStream(int stream) {
+    Exchange o = streams.remove(stream);
     if (o != null) {
-      o.telemetry.onError(o.responseStarted ? "response_reset" : "reset");
-      end(o);
+      reset(o);
     }
   }
 
@@ -103,15 +71,15 @@ final class Http2Observation implements HttpObserverHandler.Observation {
       CharSequence path = headers.path();
       CharSequence authority = headers.authority();
       CharSequence contentType = headers.get("content-type");
-      streams.put(stream, new Observed(ExchangeTelemetry.observed(recorder.telemetry(), "2",
-          headers.method().toString(), path == null ? "" : path.toString(),
-          authority == null ? null : authority.toString(), contentType == null ? null : contentType.toString(),
-          headers, GETTER)));
+      String method = headers.method().toString();
+      streams.put(stream, new Exchange(ExchangeTelemetry.observed(recorder.telemetry(), "2", method,
+          path == null ? "" : path.toString(), authority == null ? null : authority.toString(),
+          contentType == null ? null : contentType.toString(), headers, GETTER), method));
     }
 
     @Override
     public void onData(int stream, int bytes, boolean endStream) {
-      Observed o = streams.get(stream);
+      Exchange o = streams.get(stream);
       if (o != null) {
         o.requestBytes += bytes;
       }
@@ -119,7 +87,7 @@ final class Http2Observation implements HttpObserverHandler.Observation {
 
     @Override
     public void onReset(int stream) {
-      reset(stream);
+      resetStream(stream);
     }
 
     @Override
@@ -131,7 +99,7 @@ final class Http2Observation implements HttpObserverHandler.Observation {
   private final class ResponseSide implements Http2Scanner.Listener {
     @Override
     public void onHeaders(int stream, Http2Headers headers, boolean endStream) {
-      Observed o = streams.get(stream);
+      Exchange o = streams.get(stream);
       if (o == null) {
         return;
       }
@@ -141,8 +109,7 @@ final class Http2Observation implements HttpObserverHandler.Observation {
         if (code >= 100 && code < 200) {
           return; // interim
         }
-        o.responseStarted = true;
-        o.telemetry.onResponse(code, null);
+        o.onResponse(code);
       }
       o.telemetry.onGrpcStatus(headers.get("grpc-status"));
       if (endStream) {
@@ -153,7 +120,7 @@ final class Http2Observation implements HttpObserverHandler.Observation {
 
     @Override
     public void onData(int stream, int bytes, boolean endStream) {
-      Observed o = streams.get(stream);
+      Exchange o = streams.get(stream);
       if (o == null) {
         return;
       }
@@ -166,7 +133,7 @@ final class Http2Observation implements HttpObserverHandler.Observation {
 
     @Override
     public void onReset(int stream) {
-      reset(stream);
+      resetStream(stream);
     }
 
     @Override

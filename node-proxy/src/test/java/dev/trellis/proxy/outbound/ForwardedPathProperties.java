@@ -6,11 +6,13 @@ import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.http.HttpLimits;
+import dev.trellis.proxy.http.MethodNormalizer;
+import dev.trellis.proxy.http.PathNormalizer;
+import dev.trellis.proxy.http.PathNormalizerProperties;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.Authorization;
-import dev.trellis.proxy.inbound.MethodNormalizer;
-import dev.trellis.proxy.inbound.PathNormalizer;
-import dev.trellis.proxy.inbound.PathNormalizerProperties;
+import dev.trellis.proxy.inbound.HttpInspection;
 import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.PathNormalization;
@@ -35,8 +37,8 @@ import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
-import net.jqwik.api.statistics.Statistics;
 import net.jqwik.api.lifecycle.AfterContainer;
+import net.jqwik.api.statistics.Statistics;
 
 /**
  * Issue 16's property through the destination's real handlers ({@link HttpInspection} on {@code EmbeddedChannel}s:

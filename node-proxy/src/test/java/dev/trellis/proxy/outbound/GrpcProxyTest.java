@@ -6,6 +6,7 @@ import static dev.trellis.proxy.outbound.ProxyFixture.rule;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.testing.RecordingTelemetry;
 import io.grpc.CallOptions;

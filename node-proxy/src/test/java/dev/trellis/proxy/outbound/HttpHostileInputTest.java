@@ -8,6 +8,7 @@ import static dev.trellis.proxy.outbound.ProxyFixture.to;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.resilience.CircuitBreaker;
 import java.net.InetSocketAddress;
 import java.time.Duration;

@@ -33,6 +33,9 @@ import org.junit.jupiter.api.Test;
 /** Retries, circuit breaking, outlier detection and timeouts with Envoy's semantics, on loopback. */
 class HttpResilienceTest {
 
+  /** The HTTP engine keeps a request body for retries up to 1 MiB ({@code http.ReplayBuffer}). */
+  private static final int REPLAY_LIMIT_BYTES = 1024 * 1024;
+
   private final ProxyFixture fx = new ProxyFixture();
 
   @AfterEach
@@ -142,7 +145,7 @@ class HttpResilienceTest {
     });
     fx.http(List.of(rule("all", "/", action("web", null, retry("5xx", 2, null)))),
         Map.of(cluster("web"), List.of(mesh(web))));
-    byte[] payload = new byte[HttpExchange.RETRY_BUFFER_BYTES * 3];
+    byte[] payload = new byte[REPLAY_LIMIT_BYTES * 3];
     new Random(4).nextBytes(payload);
     try (RawHttp c = fx.client()) {
       c.send("POST /big HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n");

@@ -16,6 +16,7 @@ import static dev.trellis.telemetry.MeshAttributes.SOURCE_WORKLOAD;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.LocalWorkload.MtlsMode;
 import dev.trellis.proxy.testing.RecordingTelemetry;

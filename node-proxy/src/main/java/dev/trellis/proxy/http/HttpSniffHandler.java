@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
@@ -21,7 +21,7 @@ import java.util.List;
  * that protocol's server pipeline, hands over the bytes read so far and removes itself. The request
  * goes upstream in the protocol it arrived in.
  */
-final class HttpSniffHandler extends ByteToMessageDecoder {
+public final class HttpSniffHandler extends ByteToMessageDecoder {
 
   static final int MAX_H2_STREAMS = 1000;
 
@@ -29,7 +29,7 @@ final class HttpSniffHandler extends ByteToMessageDecoder {
   private final java.util.function.Consumer<UpstreamPool.Protocol> onProtocol;
 
   /** @param onProtocol told the protocol once known (inbound inspection adopts its workload connection then); may be null */
-  HttpSniffHandler(HttpContext cx, java.util.function.Consumer<UpstreamPool.Protocol> onProtocol) {
+  public HttpSniffHandler(HttpContext cx, java.util.function.Consumer<UpstreamPool.Protocol> onProtocol) {
     this.cx = cx;
     this.onProtocol = onProtocol;
   }

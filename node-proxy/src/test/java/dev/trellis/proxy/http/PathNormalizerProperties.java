@@ -1,4 +1,4 @@
-package dev.trellis.proxy.inbound;
+package dev.trellis.proxy.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.inbound;
+package dev.trellis.proxy.http;
 
 /**
  * The request method as routing and authorization see it, which is also the method the request goes on with. The

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufUtil;
@@ -16,10 +16,10 @@ import io.netty.handler.codec.http.HttpVersion;
  * and overflow also {@code x-trellis-overloaded: true}. A gRPC request gets a gRPC answer instead:
  * HTTP 200 with {@code grpc-status} and {@code grpc-message} in a trailers-only response.
  */
-record LocalReply(int status, Flag flag, String message) {
+public record LocalReply(int status, Flag flag, String message) {
 
   /** Envoy's response flags for the replies we make. */
-  enum Flag {
+  public enum Flag {
     /** No route matched. */
     NR,
     /** The route's cluster is unknown. */
@@ -40,7 +40,7 @@ record LocalReply(int status, Flag flag, String message) {
     RBAC
   }
 
-  static LocalReply of(int status, Flag flag, String message) {
+  public static LocalReply of(int status, Flag flag, String message) {
     return new LocalReply(status, flag, message);
   }
 

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
 import static java.util.Objects.requireNonNull;
 
@@ -7,17 +7,11 @@ import dev.trellis.proxy.cluster.ClusterRuntime;
 import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
 import dev.trellis.proxy.state.LocalWorkload;
-import dev.trellis.proxy.transport.Transport;
-import dev.trellis.proxy.tunnel.HboneConnector;
-import dev.trellis.proxy.tunnel.StreamBytesHandler;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
 import io.netty.handler.codec.http.HttpClientCodec;
@@ -55,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * bounded pending queue ({@code max_pending_requests}) for at most the connect timeout, and overflow
  * fails at once. Confined to its event loop: no locks.
  */
-final class UpstreamPool {
+public final class UpstreamPool {
 
   private static final Logger log = LoggerFactory.getLogger(UpstreamPool.class);
 
@@ -64,7 +58,7 @@ final class UpstreamPool {
   static final long PENDING_RECHECK_MILLIS = 20;
   static final int MAX_HEADER_BYTES = 64 * 1024;
 
-  enum Protocol {
+  public enum Protocol {
     HTTP1,
     HTTP2
   }
@@ -103,8 +97,9 @@ final class UpstreamPool {
   }
 
   /** Why no lease: overflow (fast local 503), connect failure (retriable), or the peer refused us. */
-  static final class UpstreamException extends RuntimeException {
-    enum Kind {
+  public static final class UpstreamException extends RuntimeException {
+    /** What went wrong. */
+    public enum Kind {
       OVERFLOW,
       CONNECT_FAILURE,
       DENIED
@@ -112,7 +107,7 @@ final class UpstreamPool {
 
     final Kind kind;
 
-    UpstreamException(Kind kind, String message, Throwable cause) {
+    public UpstreamException(Kind kind, String message, Throwable cause) {
       super(message, cause, false, false);
       this.kind = kind;
     }
@@ -121,8 +116,7 @@ final class UpstreamPool {
   private record Key(String cluster, String host, SpiffeId source, Protocol protocol) {}
 
   private final EventLoop loop;
-  private final HboneConnector hbone;
-  private final HboneDialing dialing;
+  private final UpstreamDialer dialer;
   private final int connectTimeoutMillis;
   private final Map<Key, ArrayDeque<H1Conn>> idleH1 = new HashMap<>();
   private final Map<Key, List<H2Conn>> h2 = new HashMap<>();
@@ -131,15 +125,18 @@ final class UpstreamPool {
   private ScheduledFuture<?> sweep;
   private int open;
 
-  UpstreamPool(EventLoop loop, HboneConnector hbone, HboneDialing dialing, int connectTimeoutMillis) {
+  /**
+   * @param dialer opens the byte streams the connections run over, on {@code loop}
+   * @param connectTimeoutMillis how long a request waits for a connection slot to free up
+   */
+  public UpstreamPool(EventLoop loop, UpstreamDialer dialer, int connectTimeoutMillis) {
     this.loop = requireNonNull(loop, "loop");
-    this.hbone = requireNonNull(hbone, "hbone");
-    this.dialing = dialing;
+    this.dialer = requireNonNull(dialer, "dialer");
     this.connectTimeoutMillis = connectTimeoutMillis;
   }
 
   /** Connections this pool holds open (idle or busy). */
-  int connections() {
+  public int connections() {
     return open;
   }
 
@@ -269,7 +266,7 @@ final class UpstreamPool {
    * {@code protocol} (inbound inspection connects to the workload before answering HBONE's 200).
    * Closed instead if the cluster has no connection slot left.
    */
-  void adopt(ClusterRuntime cluster, Host host, LocalWorkload source, Protocol protocol, Channel ch) {
+  public void adopt(ClusterRuntime cluster, Host host, LocalWorkload source, Protocol protocol, Channel ch) {
     Key key = new Key(cluster.name(), host.key(), source.identity(), protocol);
     if (!cluster.breaker().tryAcquire(Resource.CONNECTIONS)) {
       ch.close();
@@ -322,42 +319,6 @@ final class UpstreamPool {
     }
   }
 
-  /** Opens the byte stream to the endpoint: an HBONE stream or a TCP connection, auto-read off. */
-  private Future<Channel> openTransport(Host host, LocalWorkload source) {
-    Promise<Channel> p = loop.newPromise();
-    switch (UpstreamTarget.of(source, host.endpoint(), dialing)) {
-      case UpstreamTarget.Hbone t -> {
-        hbone.open(t.source(), t.destination(), t.dial(), t.authority(), TunnelHeaders.of(source)).addListener(f -> {
-          if (!f.isSuccess()) {
-            HboneConnector.HboneException e = f.cause() instanceof HboneConnector.HboneException x ? x : null;
-            boolean denied = e != null && (e.status() == 401 || e.status() == 403);
-            p.setFailure(new UpstreamException(denied ? UpstreamException.Kind.DENIED
-                : UpstreamException.Kind.CONNECT_FAILURE, f.cause().getMessage(), f.cause()));
-            return;
-          }
-          Http2StreamChannel stream = (Http2StreamChannel) f.getNow();
-          stream.pipeline().addFirst("bytes", new StreamBytesHandler());
-          p.setSuccess(stream);
-        });
-      }
-      case UpstreamTarget.Direct d -> new Bootstrap().group(loop).channel(Transport.socketChannel())
-          .option(ChannelOption.AUTO_READ, false)
-          .option(ChannelOption.TCP_NODELAY, true)
-          .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
-          .handler(new ChannelInboundHandlerAdapter())
-          .connect(d.address(), d.port())
-          .addListener((ChannelFuture f) -> {
-            if (f.isSuccess()) {
-              p.setSuccess(f.channel());
-            } else {
-              p.setFailure(new UpstreamException(UpstreamException.Kind.CONNECT_FAILURE, "connection to " + d.address()
-                  + ":" + d.port() + " failed: " + f.cause().getMessage(), f.cause()));
-            }
-          });
-    }
-    return p;
-  }
-
   private void opened(Channel ch, ClusterRuntime cluster, Runnable onClose) {
     open++;
     ch.closeFuture().addListener(x -> {
@@ -387,7 +348,7 @@ final class UpstreamPool {
     }
 
     void connect(Host host, LocalWorkload source, Promise<Lease> p) {
-      openTransport(host, source).addListener(f -> {
+      dialer.open(host, source).addListener(f -> {
         if (!f.isSuccess()) {
           cluster.breaker().release(Resource.CONNECTIONS);
           p.tryFailure(f.cause());
@@ -576,7 +537,7 @@ final class UpstreamPool {
     }
 
     void connect(Host host, LocalWorkload source) {
-      openTransport(host, source).addListener(f -> {
+      dialer.open(host, source).addListener(f -> {
         if (!f.isSuccess()) {
           cluster.breaker().release(Resource.CONNECTIONS);
           remove();
@@ -713,7 +674,7 @@ final class UpstreamPool {
   }
 
   /** Closes every connection; pending requests fail. */
-  void close() {
+  public void close() {
     for (Waiter w : waiters) {
       w.timeout.cancel(false);
       w.cluster.breaker().release(Resource.PENDING_REQUESTS);

@@ -1,10 +1,14 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.inbound;
 
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.proxy.cluster.ClusterRuntime;
 import dev.trellis.proxy.cluster.Clusters;
-import dev.trellis.proxy.inbound.Authorization;
-import dev.trellis.proxy.inbound.HttpInspector;
+import dev.trellis.proxy.http.HeaderHygiene;
+import dev.trellis.proxy.http.HttpContext;
+import dev.trellis.proxy.http.HttpSniffHandler;
+import dev.trellis.proxy.http.LocalReply;
+import dev.trellis.proxy.http.UpstreamPool;
+import dev.trellis.proxy.outbound.OutboundServices;
 import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.EndpointSpec;
@@ -23,7 +27,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * The destination's HTTP work on the outbound HTTP engine, for every connection to a workload's HTTP port: requests
  * run as {@link HttpExchange}s to an "inbound" cluster whose one endpoint is the workload's port (the
  * already-connected socket is adopted as its first upstream connection). Each request is normalized
- * ({@link HttpExchange#canonicalize}: a path that cannot be is refused with 400), must pass {@link Authorization}
+ * ({@code HttpExchange.canonicalize}: a path that cannot be is refused with 400), must pass {@link Authorization}
  * with its method and normalized path (denied: 403, flag RBAC), loses the identity headers a caller may not set
  * ({@code x-trellis-*}, {@code x-forwarded-client-cert}) and, from a verified caller, gets
  * {@code x-forwarded-client-cert: By=<workload>;URI=<caller>}.
@@ -50,7 +54,7 @@ public final class HttpInspection implements HttpInspector {
     ProxyConfig routes = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(name, table), Map.of(),
         services.config().paths());
     UpstreamPool pool = pools.computeIfAbsent(downstream.eventLoop(),
-        l -> new UpstreamPool(l, services.connector(l), services.dialing(), services.connectTimeoutMillis()));
+        l -> new UpstreamPool(l, services.dialer(l), services.connectTimeoutMillis()));
     String clientCert = peer == null ? null : HeaderHygiene.clientCert(target.identity().toString(), peer.toString());
     HttpContext cx = new HttpContext(() -> routes, clusters, pool, name, target, peer == null ? "" : peer.toString(),
         UpstreamPool.Protocol.HTTP1, services.ticker(), services.limits(), request -> check(target, peer, port, request),

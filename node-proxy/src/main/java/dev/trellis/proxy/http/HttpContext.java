@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
 import dev.trellis.proxy.cluster.Clusters;
 import dev.trellis.proxy.state.LocalWorkload;
@@ -20,13 +20,13 @@ import java.util.function.Supplier;
  * @param clientCert inbound: the {@code x-forwarded-client-cert} every request gets ({@code By=<callee>;URI=<caller>}),
  *     or null for a plaintext caller (the header is then only removed); null outbound
  */
-record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool pool, String routeConfig,
+public record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool pool, String routeConfig,
     LocalWorkload source, String sourceAddress, UpstreamPool.Protocol protocol, LongSupplier ticker, HttpLimits limits,
     RequestGate gate, boolean inbound, dev.trellis.telemetry.Telemetry telemetry, String clientCert) {
 
   /** A check every request passes before it is routed (inbound authorization); null: none. */
   @FunctionalInterface
-  interface RequestGate {
+  public interface RequestGate {
     /** Null to let the request through, else the reply that refuses it. */
     LocalReply check(io.netty.handler.codec.http.HttpRequest request);
   }

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
@@ -13,7 +13,7 @@ import java.util.List;
  * needs) and {@code Upgrade} unless the exchange is an upgrade. Framing headers
  * ({@code Content-Length}, {@code Transfer-Encoding}) stay: the codecs frame the message by them.
  */
-final class HeaderHygiene {
+public final class HeaderHygiene {
 
   static final AsciiString FLAGS = AsciiString.cached("x-trellis-response-flags");
   static final AsciiString OVERLOADED = AsciiString.cached("x-trellis-overloaded");
@@ -82,7 +82,7 @@ final class HeaderHygiene {
   }
 
   /** Envoy's {@code x-forwarded-client-cert} value for a verified caller reaching {@code destination}. */
-  static String clientCert(String destination, String caller) {
+  public static String clientCert(String destination, String caller) {
     return "By=" + destination + ";URI=" + caller;
   }
 }

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;

@@ -1,11 +1,9 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
 import dev.trellis.proxy.cluster.ClusterRuntime;
 import dev.trellis.proxy.cluster.Hashing;
 import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.cluster.LoadBalancer;
-import dev.trellis.proxy.inbound.MethodNormalizer;
-import dev.trellis.proxy.inbound.PathNormalizer;
 import dev.trellis.proxy.observe.ExchangeTelemetry;
 import dev.trellis.proxy.resilience.AttemptResult;
 import dev.trellis.proxy.resilience.CircuitBreaker.Resource;

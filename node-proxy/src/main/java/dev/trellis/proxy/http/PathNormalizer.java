@@ -1,4 +1,4 @@
-package dev.trellis.proxy.inbound;
+package dev.trellis.proxy.http;
 
 import dev.trellis.proxy.state.PathNormalization;
 import java.util.ArrayList;

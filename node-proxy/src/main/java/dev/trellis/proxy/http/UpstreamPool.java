@@ -9,22 +9,8 @@ import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
 import dev.trellis.proxy.state.LocalWorkload;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelPipeline;
 import io.netty.channel.EventLoop;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -35,12 +21,14 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Upstream HTTP connections of one event loop, pooled per (cluster, endpoint, source identity,
- * protocol). An HTTP/1.1 connection is leased to one request at a time and kept alive between them;
+ * Upstream HTTP connections of one event loop ({@link UpstreamConnection}: {@link Http1Connection},
+ * {@link Http2Connection}), pooled per (cluster, endpoint, source identity, protocol); an {@link UpstreamDialer}
+ * opens the byte streams they run over. An HTTP/1.1 connection is leased to one request at a time and kept alive between them;
  * an HTTP/2 connection carries up to {@link #MAX_H2_STREAMS} concurrent requests (or fewer, if the
  * server says so). A connection is a plain TCP socket to an endpoint outside the mesh, or an HBONE
  * stream to one inside it; either way the codecs see bytes.
@@ -113,13 +101,15 @@ public final class UpstreamPool {
     }
   }
 
-  private record Key(String cluster, String host, SpiffeId source, Protocol protocol) {}
+  /** Which requests a connection may serve. */
+  record Key(String cluster, String host, SpiffeId source, Protocol protocol) {}
 
   private final EventLoop loop;
   private final UpstreamDialer dialer;
   private final int connectTimeoutMillis;
-  private final Map<Key, ArrayDeque<H1Conn>> idleH1 = new HashMap<>();
-  private final Map<Key, List<H2Conn>> h2 = new HashMap<>();
+  private final LongSupplier ticker;
+  private final Map<Key, ArrayDeque<Http1Connection>> idleH1 = new HashMap<>();
+  private final Map<Key, List<Http2Connection>> h2 = new HashMap<>();
   private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
   private ScheduledFuture<?> recheck;
   private ScheduledFuture<?> sweep;
@@ -130,9 +120,23 @@ public final class UpstreamPool {
    * @param connectTimeoutMillis how long a request waits for a connection slot to free up
    */
   public UpstreamPool(EventLoop loop, UpstreamDialer dialer, int connectTimeoutMillis) {
+    this(loop, dialer, connectTimeoutMillis, System::nanoTime);
+  }
+
+  /** @param ticker nanoseconds, for how long a connection has been idle */
+  UpstreamPool(EventLoop loop, UpstreamDialer dialer, int connectTimeoutMillis, LongSupplier ticker) {
     this.loop = requireNonNull(loop, "loop");
     this.dialer = requireNonNull(dialer, "dialer");
     this.connectTimeoutMillis = connectTimeoutMillis;
+    this.ticker = requireNonNull(ticker, "ticker");
+  }
+
+  EventLoop loop() {
+    return loop;
+  }
+
+  UpstreamDialer dialer() {
+    return dialer;
   }
 
   /** Connections this pool holds open (idle or busy). */
@@ -148,10 +152,10 @@ public final class UpstreamPool {
     if (protocol != Protocol.HTTP1) {
       return null;
     }
-    ArrayDeque<H1Conn> idle = idleH1.get(new Key(cluster.name(), host.key(), source.identity(), protocol));
-    H1Conn c;
+    ArrayDeque<Http1Connection> idle = idleH1.get(new Key(cluster.name(), host.key(), source.identity(), protocol));
+    Http1Connection c;
     while (idle != null && (c = idle.pollFirst()) != null) {
-      if (c.channel.isActive()) {
+      if (c.channel().isActive()) {
         return c.newLease(true);
       }
     }
@@ -191,32 +195,31 @@ public final class UpstreamPool {
 
   private boolean tryServe(Key key, ClusterRuntime cluster, Host host, LocalWorkload source, Promise<Lease> p) {
     if (key.protocol() == Protocol.HTTP1) {
-      ArrayDeque<H1Conn> idle = idleH1.get(key);
-      H1Conn c;
+      ArrayDeque<Http1Connection> idle = idleH1.get(key);
+      Http1Connection c;
       while (idle != null && (c = idle.pollFirst()) != null) {
-        if (c.channel.isActive()) {
+        if (c.channel().isActive()) {
           c.lease(p, true);
           return true;
         }
       }
       if (cluster.breaker().tryAcquire(Resource.CONNECTIONS)) {
-        new H1Conn(key, cluster).connect(host, source, p);
+        new Http1Connection(this, key, cluster).connect(host, source, p);
         return true;
       }
       closeIdleOf(cluster.name());
       return false;
     }
-    for (H2Conn c : h2.getOrDefault(key, List.of())) {
+    for (Http2Connection c : h2.getOrDefault(key, List.of())) {
       if (c.hasRoom()) {
         c.openStream(p);
         return true;
       }
     }
     if (cluster.breaker().tryAcquire(Resource.CONNECTIONS)) {
-      H2Conn c = new H2Conn(key, cluster);
+      Http2Connection c = new Http2Connection(this, key, cluster);
       h2.computeIfAbsent(key, k -> new ArrayList<>()).add(c);
-      c.connect(host, source);
-      c.openStream(p);
+      c.connect(host, source, p);
       return true;
     }
     closeIdleOf(cluster.name());
@@ -225,16 +228,16 @@ public final class UpstreamPool {
 
   /** Frees a connection slot held by an idle connection of the cluster, for a request that needs another host. */
   private void closeIdleOf(String cluster) {
-    for (Map.Entry<Key, ArrayDeque<H1Conn>> e : idleH1.entrySet()) {
+    for (Map.Entry<Key, ArrayDeque<Http1Connection>> e : idleH1.entrySet()) {
       if (e.getKey().cluster().equals(cluster) && !e.getValue().isEmpty()) {
-        e.getValue().pollLast().channel.close();
+        e.getValue().pollLast().close();
         return;
       }
     }
   }
 
   /** Gives waiting requests what has freed up, oldest first. */
-  private void serveWaiters() {
+  void serveWaiters() {
     Iterator<Waiter> it = waiters.iterator();
     while (it.hasNext()) {
       Waiter w = it.next();
@@ -273,12 +276,12 @@ public final class UpstreamPool {
       return;
     }
     if (protocol == Protocol.HTTP1) {
-      H1Conn c = new H1Conn(key, cluster);
+      Http1Connection c = new Http1Connection(this, key, cluster);
       c.attach(ch);
-      c.park();
+      park(c);
       return;
     }
-    H2Conn c = new H2Conn(key, cluster);
+    Http2Connection c = new Http2Connection(this, key, cluster);
     h2.computeIfAbsent(key, k -> new ArrayList<>()).add(c);
     c.attach(ch);
   }
@@ -293,12 +296,12 @@ public final class UpstreamPool {
     }
     sweep = loop.schedule(() -> {
       sweep = null;
-      long now = System.nanoTime();
+      long now = ticker.getAsLong();
       boolean any = false;
-      for (ArrayDeque<H1Conn> idle : idleH1.values()) {
-        H1Conn oldest;
+      for (ArrayDeque<Http1Connection> idle : idleH1.values()) {
+        Http1Connection oldest;
         while ((oldest = idle.peekLast()) != null && now - oldest.idleSince >= IDLE_MILLIS * 1_000_000) {
-          idle.pollLast().channel.close(); // most recently used first: the oldest are at the end
+          idle.pollLast().close(); // most recently used first: the oldest are at the end
         }
         any |= !idle.isEmpty();
       }
@@ -319,7 +322,8 @@ public final class UpstreamPool {
     }
   }
 
-  private void opened(Channel ch, ClusterRuntime cluster, Runnable onClose) {
+  /** A connection's byte channel is open: it holds a slot until it closes, then {@code onClose} runs. */
+  void opened(Channel ch, ClusterRuntime cluster, Runnable onClose) {
     open++;
     ch.closeFuture().addListener(x -> {
       open--;
@@ -329,331 +333,55 @@ public final class UpstreamPool {
     });
   }
 
-  private static HttpDecoderConfig decoderConfig() {
+  /** A connection that could not open gives its slot back. */
+  void connectFailed(ClusterRuntime cluster) {
+    cluster.breaker().release(Resource.CONNECTIONS);
+  }
+
+  /** Back to the pool: a waiter of the same key takes it at once, else it idles (and notices a server close). */
+  void park(Http1Connection c) {
+    ClusterRuntime cluster = c.cluster();
+    for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+      Waiter w = it.next();
+      if (w.key.equals(c.key()) && !w.promise.isDone()) {
+        it.remove();
+        w.timeout.cancel(false);
+        cluster.breaker().release(Resource.PENDING_REQUESTS);
+        c.lease(w.promise, true);
+        return;
+      }
+    }
+    if (cluster.breaker().used(Resource.PENDING_REQUESTS) > 0) {
+      // Requests of this cluster wait on another event loop: free the connection slot for them.
+      c.close();
+      return;
+    }
+    idleH1.computeIfAbsent(c.key(), k -> new ArrayDeque<>()).addFirst(c);
+    c.idleSince = ticker.getAsLong();
+    scheduleSweep();
+  }
+
+  /** A closed HTTP/1.1 connection leaves the idle list. */
+  void forgetIdle(Http1Connection c) {
+    ArrayDeque<Http1Connection> idle = idleH1.get(c.key());
+    if (idle != null) {
+      idle.remove(c);
+    }
+  }
+
+  /** A closed (or never opened) HTTP/2 connection leaves the pool. */
+  void forget(Http2Connection c) {
+    List<Http2Connection> list = h2.get(c.key());
+    if (list != null) {
+      list.remove(c);
+      if (list.isEmpty()) {
+        h2.remove(c.key());
+      }
+    }
+  }
+
+  static HttpDecoderConfig decoderConfig() {
     return new HttpDecoderConfig().setMaxHeaderSize(MAX_HEADER_BYTES).setMaxInitialLineLength(16 * 1024);
-  }
-
-  /** An HTTP/1.1 connection: one request at a time, parked in the idle list between requests. */
-  private final class H1Conn {
-    final Key key;
-    final ClusterRuntime cluster;
-    final LeaseHandler handler = new LeaseHandler();
-    Channel channel;
-    /** When it was parked (ticker nanos); the pool's sweep closes it after {@link #IDLE_MILLIS}. */
-    long idleSince;
-
-    H1Conn(Key key, ClusterRuntime cluster) {
-      this.key = key;
-      this.cluster = cluster;
-    }
-
-    void connect(Host host, LocalWorkload source, Promise<Lease> p) {
-      dialer.open(host, source).addListener(f -> {
-        if (!f.isSuccess()) {
-          cluster.breaker().release(Resource.CONNECTIONS);
-          p.tryFailure(f.cause());
-          serveWaiters();
-          return;
-        }
-        attach((Channel) f.getNow());
-        lease(p, false);
-      });
-    }
-
-    void attach(Channel ch) {
-      channel = ch;
-      channel.pipeline().addLast("http", new HttpClientCodec(decoderConfig(), true, false));
-      channel.pipeline().addLast("lease", handler);
-      channel.config().setAutoRead(true);
-      opened(channel, cluster, () -> {
-        ArrayDeque<H1Conn> idle = idleH1.get(key);
-        if (idle != null) {
-          idle.remove(this);
-        }
-      });
-    }
-
-    void lease(Promise<Lease> p, boolean reused) {
-      Lease lease = newLease(reused);
-      if (!p.trySuccess(lease)) {
-        lease.release(true);
-      }
-    }
-
-    Lease newLease(boolean reused) {
-      return new Lease() {
-        boolean released;
-
-        @Override
-        public Channel channel() {
-          return channel;
-        }
-
-        @Override
-        public void listen(UpstreamListener listener) {
-          handler.listener = listener;
-        }
-
-        @Override
-        public boolean reused() {
-          return reused;
-        }
-
-        @Override
-        public void release(boolean reusable) {
-          if (released) {
-            return;
-          }
-          released = true;
-          handler.listener = null;
-          channel.config().setAutoRead(true); // an attempt may have paused reading for backpressure
-          if (reusable && channel.isActive()) {
-            park();
-          } else {
-            channel.close();
-          }
-        }
-
-        @Override
-        public Channel detach(ChannelHandler relay) {
-          released = true;
-          handler.listener = null;
-          channel.config().setAutoRead(false);
-          ChannelPipeline p = channel.pipeline();
-          p.addLast("relay", relay);
-          p.remove(handler);
-          p.remove("http"); // the decoder hands bytes it holds past the 101 to the relay
-          if (p.get("bytes") != null) {
-            p.remove("bytes"); // an HBONE stream: the relay speaks DATA frames (half-close is END_STREAM)
-          }
-          return channel;
-        }
-      };
-    }
-
-    /** Back to the pool: a waiter of the same key takes it at once, else it idles (and notices a server close). */
-    void park() {
-      for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
-        Waiter w = it.next();
-        if (w.key.equals(key) && !w.promise.isDone()) {
-          it.remove();
-          w.timeout.cancel(false);
-          cluster.breaker().release(Resource.PENDING_REQUESTS);
-          lease(w.promise, true);
-          return;
-        }
-      }
-      if (cluster.breaker().used(Resource.PENDING_REQUESTS) > 0) {
-        // Requests of this cluster wait on another event loop: free the connection slot for them.
-        channel.close();
-        return;
-      }
-      idleH1.computeIfAbsent(key, k -> new ArrayDeque<>()).addFirst(this);
-      idleSince = System.nanoTime();
-      scheduleSweep();
-    }
-  }
-
-  /**
-   * Last in every upstream request channel's pipeline: hands what arrives to the current lease's
-   * listener. With none (an idle HTTP/1.1 connection) nothing may arrive, so anything that does makes
-   * the connection unusable and it closes.
-   */
-  static final class LeaseHandler extends ChannelInboundHandlerAdapter {
-    UpstreamListener listener;
-
-    @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-      UpstreamListener l = listener;
-      if (l == null) {
-        ReferenceCountUtil.release(msg);
-        ctx.close();
-        return;
-      }
-      l.onMessage(msg);
-    }
-
-    @Override
-    public void channelReadComplete(ChannelHandlerContext ctx) {
-      UpstreamListener l = listener;
-      if (l != null) {
-        l.onReadComplete();
-      }
-    }
-
-    @Override
-    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-      UpstreamListener l = listener;
-      if (l != null && ctx.channel().isWritable()) {
-        l.onWritable();
-      }
-      ctx.fireChannelWritabilityChanged();
-    }
-
-    @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
-      UpstreamListener l = listener;
-      if (l != null) {
-        l.onClosed();
-      }
-      ctx.fireChannelInactive();
-    }
-
-    @Override
-    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-      log.debug("upstream {}: {}", ctx.channel().remoteAddress(), cause.toString());
-      ctx.close();
-    }
-  }
-
-  /** An HTTP/2 connection: requests are streams on it, up to the server's limit. */
-  private final class H2Conn {
-    final Key key;
-    final ClusterRuntime cluster;
-    final Promise<Channel> ready;
-    Channel channel;
-    int streams;
-    int served;
-    boolean draining;
-
-    H2Conn(Key key, ClusterRuntime cluster) {
-      this.key = key;
-      this.cluster = cluster;
-      this.ready = loop.newPromise();
-    }
-
-    boolean hasRoom() {
-      if (draining || ready.isDone() && (!ready.isSuccess() || !channel.isActive())) {
-        return false;
-      }
-      int limit = MAX_H2_STREAMS;
-      if (channel != null) {
-        Http2FrameCodec codec = channel.pipeline().get(Http2FrameCodec.class);
-        if (codec != null) {
-          limit = Math.min(limit, codec.connection().local().maxActiveStreams());
-        }
-      }
-      return streams < limit;
-    }
-
-    void connect(Host host, LocalWorkload source) {
-      dialer.open(host, source).addListener(f -> {
-        if (!f.isSuccess()) {
-          cluster.breaker().release(Resource.CONNECTIONS);
-          remove();
-          ready.setFailure(f.cause());
-          serveWaiters();
-          return;
-        }
-        attach((Channel) f.getNow());
-      });
-    }
-
-    void attach(Channel ch) {
-      channel = ch;
-      channel.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient()
-          .initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(MAX_HEADER_BYTES)).build());
-      channel.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
-        @Override
-        public void channelRead(ChannelHandlerContext c, Object msg) {
-          ReferenceCountUtil.release(msg); // servers do not push to us
-          c.close();
-        }
-      }));
-      channel.pipeline().addLast("goaway", new ChannelInboundHandlerAdapter() {
-        @Override
-        public void channelRead(ChannelHandlerContext c, Object msg) {
-          if (msg instanceof Http2GoAwayFrame) {
-            draining = true;
-          }
-          ReferenceCountUtil.release(msg);
-        }
-      });
-      channel.config().setAutoRead(true);
-      opened(channel, cluster, this::remove);
-      ready.setSuccess(channel);
-    }
-
-    private void remove() {
-      List<H2Conn> list = h2.get(key);
-      if (list != null) {
-        list.remove(this);
-        if (list.isEmpty()) {
-          h2.remove(key);
-        }
-      }
-    }
-
-    void openStream(Promise<Lease> p) {
-      streams++;
-      ready.addListener(f -> {
-        if (!f.isSuccess()) {
-          streams--;
-          p.tryFailure(f.cause());
-          return;
-        }
-        new Http2StreamChannelBootstrap(channel).handler(new ChannelInitializer<Http2StreamChannel>() {
-          @Override
-          protected void initChannel(Http2StreamChannel s) {
-            s.pipeline().addLast("http", new Http2StreamFrameToHttpObjectCodec(false));
-            s.pipeline().addLast("lease", new LeaseHandler());
-          }
-        }).open().addListener(o -> {
-          if (!o.isSuccess()) {
-            streams--;
-            p.tryFailure(new UpstreamException(UpstreamException.Kind.CONNECT_FAILURE, "cannot open an HTTP/2 stream to "
-                + key.host() + ": " + o.cause().getMessage(), o.cause()));
-            serveWaiters();
-            return;
-          }
-          Http2StreamChannel s = (Http2StreamChannel) o.getNow();
-          boolean reused = served++ > 0;
-          Lease lease = new Lease() {
-            boolean released;
-
-            @Override
-            public Channel channel() {
-              return s;
-            }
-
-            @Override
-            public boolean reused() {
-              return reused;
-            }
-
-            @Override
-            public void listen(UpstreamListener listener) {
-              s.pipeline().get(LeaseHandler.class).listener = listener;
-            }
-
-            @Override
-            public Channel detach(ChannelHandler relay) {
-              throw new UnsupportedOperationException("an HTTP/2 stream cannot switch protocols");
-            }
-
-            @Override
-            public void release(boolean reusable) {
-              if (released) {
-                return;
-              }
-              released = true;
-              s.pipeline().get(LeaseHandler.class).listener = null;
-              streams--;
-              if (s.isActive()) {
-                s.close();
-              }
-              serveWaiters();
-              if (streams == 0 && cluster.breaker().used(Resource.PENDING_REQUESTS) > 0) {
-                channel.close(); // requests wait on another event loop: free the connection slot for them
-              }
-            }
-          };
-          if (!p.trySuccess(lease)) {
-            lease.release(false);
-          }
-        });
-      });
-    }
   }
 
   private static final class Waiter {
@@ -685,12 +413,8 @@ public final class UpstreamPool {
       sweep.cancel(false);
     }
     // Copies: closing runs each connection's close listener at once, and it removes the connection from these lists.
-    idleH1.values().stream().flatMap(java.util.Collection::stream).toList().forEach(c -> c.channel.close());
-    h2.values().stream().flatMap(java.util.Collection::stream).toList().forEach(c -> {
-      if (c.channel != null) {
-        c.channel.close();
-      }
-    });
+    idleH1.values().stream().flatMap(java.util.Collection::stream).toList().forEach(UpstreamConnection::close);
+    h2.values().stream().flatMap(java.util.Collection::stream).toList().forEach(UpstreamConnection::close);
     log.debug("upstream pool on {} closed", loop);
   }
 }

@@ -49,7 +49,7 @@ import org.slf4j.LoggerFactory;
  * cluster's circuit breaker, picks a host ({@link LoadBalancer}), leases an upstream channel
  * ({@link UpstreamPool}) and streams the request; the response streams back. Until response headers
  * are forwarded, a failed attempt may be retried ({@link RetryDecision}) on another host: the request
- * body is held for replay up to {@link #RETRY_BUFFER_BYTES}, beyond which it streams without retries.
+ * body is held for replay up to {@link ReplayBuffer#LIMIT_BYTES} ({@link ReplayBuffer}), beyond which it streams without retries.
  * Every attempt's result feeds outlier detection.
  *
  * <p>Backpressure both ways: the request body is read from downstream only while the upstream channel
@@ -59,9 +59,6 @@ import org.slf4j.LoggerFactory;
 final class HttpExchange {
 
   private static final Logger log = LoggerFactory.getLogger(HttpExchange.class);
-
-  /** Request bodies up to this size are held for retries (Envoy's default buffer limit). */
-  static final int RETRY_BUFFER_BYTES = 1024 * 1024;
 
   /** What an exchange needs from its downstream: an HTTP/1.1 connection or an HTTP/2 stream. */
   interface Downstream {
@@ -97,10 +94,7 @@ final class HttpExchange {
   private final Downstream down;
   private final HttpContext cx;
   private HttpRequest request;
-  private final List<HttpContent> body = new ArrayList<>();
-  private long bodyBytes;
-  private long bufferedBytes;
-  private boolean replayable = true;
+  private final ReplayBuffer body = new ReplayBuffer();
   private boolean requestComplete;
   /** HTTP/1.1 without Content-Length or chunked framing: the body is empty before its end arrives. */
   private boolean bodyless;
@@ -115,9 +109,8 @@ final class HttpExchange {
   private final List<Host> tried = new ArrayList<>(2);
   private int retries;
   private boolean staleRetried;
-  private boolean responseStarted;
   private boolean downstreamBlocked;
-  private boolean finished;
+  private ExchangePhase phase = ExchangePhase.REQUEST;
   private boolean holdsRequest;
   private boolean holdsRetry;
   private long deadline = Long.MAX_VALUE;
@@ -150,7 +143,11 @@ final class HttpExchange {
   }
 
   boolean finished() {
-    return finished;
+    return phase == ExchangePhase.DONE;
+  }
+
+  ExchangePhase phase() {
+    return phase;
   }
 
   /** Whether the whole request (or, without a body, its headers) has arrived. */
@@ -298,7 +295,7 @@ final class HttpExchange {
 
   /** A piece of the request body (the last one may carry trailers). Takes ownership. */
   void onRequestContent(HttpContent c) {
-    if (finished || request == null) {
+    if (phase == ExchangePhase.DONE || request == null) {
       c.release();
       return;
     }
@@ -310,28 +307,19 @@ final class HttpExchange {
   }
 
   private void addBody(HttpContent c) {
-    int n = c.content().readableBytes();
-    bodyBytes += n;
-    bufferedBytes += n;
-    body.add(c);
-    if (c instanceof LastHttpContent) {
-      requestComplete = true;
-    }
-    if (replayable && bodyBytes > RETRY_BUFFER_BYTES) {
-      replayable = false;
+    boolean last = c instanceof LastHttpContent;
+    if (body.add(c)) {
       dropSent();
+    }
+    if (last) {
+      requestComplete = true;
     }
   }
 
   /** Once the body cannot be replayed, chunks already written upstream need not be kept. */
   private void dropSent() {
-    int sent = attempt == null ? 0 : attempt.sent;
-    for (int i = 0; i < sent; i++) {
-      HttpContent c = body.removeFirst();
-      bufferedBytes -= c.content().readableBytes();
-      c.release();
-    }
     if (attempt != null) {
+      body.dropFirst(attempt.sent);
       attempt.sent = 0;
     }
   }
@@ -343,12 +331,10 @@ final class HttpExchange {
       Channel up = a.lease.channel();
       boolean wrote = false;
       while (a.sent < body.size()) {
-        if (replayable) {
-          up.write(body.get(a.sent++).retainedDuplicate(), up.voidPromise());
+        if (body.replayable()) {
+          up.write(body.duplicate(a.sent++), up.voidPromise());
         } else {
-          HttpContent c = body.removeFirst();
-          bufferedBytes -= c.content().readableBytes();
-          up.write(c, up.voidPromise());
+          up.write(body.removeFirst(), up.voidPromise());
         }
         wrote = true;
       }
@@ -360,13 +346,13 @@ final class HttpExchange {
   }
 
   private void maybeReadDownstream() {
-    if (requestComplete || finished) {
+    if (requestComplete || phase == ExchangePhase.DONE) {
       return;
     }
     Attempt a = attempt;
     boolean room = a != null && a.lease != null && !a.done
         ? a.lease.channel().isWritable() && a.sent == body.size()
-        : bufferedBytes < RETRY_BUFFER_BYTES;
+        : body.hasRoom();
     if (room) {
       down.read();
     }
@@ -400,7 +386,7 @@ final class HttpExchange {
   }
 
   private void onLease(Attempt a, Future<?> f) {
-    if (a != attempt || a.done || finished) {
+    if (a != attempt || a.done || phase == ExchangePhase.DONE) {
       if (f.isSuccess()) {
         ((UpstreamPool.Lease) f.getNow()).release(true);
       }
@@ -439,7 +425,7 @@ final class HttpExchange {
   }
 
   private void onUpstream(Attempt a, Object msg) {
-    if (a != attempt || a.done || finished) {
+    if (a != attempt || a.done || phase == ExchangePhase.DONE) {
       ReferenceCountUtil.release(msg);
       return;
     }
@@ -477,7 +463,7 @@ final class HttpExchange {
     int code = res.status().code();
     if (code == 101) {
       ReferenceCountUtil.release(res);
-      if (upgrade && !responseStarted) {
+      if (upgrade && phase == ExchangePhase.REQUEST) {
         switchProtocols(a, res);
       } else {
         attemptFailed(a, AttemptResult.of(AttemptResult.Kind.RESET), "upstream switched protocols unasked");
@@ -499,7 +485,7 @@ final class HttpExchange {
     telemetry.onAttempt(a.host, retries);
     telemetry.onResponse(code, grpc != null ? parseInt(grpc) : null);
     cluster.record(a.host, result, cx.ticker().getAsLong());
-    if (!responseStarted) {
+    if (phase == ExchangePhase.REQUEST) {
       RetryDecision d = decideRetry(result);
       if (d instanceof RetryDecision.Retry r) {
         ReferenceCountUtil.release(res);
@@ -508,7 +494,7 @@ final class HttpExchange {
         return false;
       }
     }
-    responseStarted = true;
+    phase = phase.to(ExchangePhase.RESPONSE);
     a.upstreamKeepAlive = HttpUtil.isKeepAlive(res);
     HeaderHygiene.strip(res.headers(), false);
     if (!keepAliveDown) {
@@ -528,7 +514,7 @@ final class HttpExchange {
     cluster.record(a.host, AttemptResult.response(101), cx.ticker().getAsLong());
     telemetry.onAttempt(a.host, retries);
     telemetry.onResponse(101, null);
-    responseStarted = true;
+    phase = phase.to(ExchangePhase.RESPONSE);
     HeaderHygiene.strip(res.headers(), true);
     down.channel().writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), res.status(),
         Unpooled.EMPTY_BUFFER, res.headers(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE));
@@ -557,16 +543,16 @@ final class HttpExchange {
   }
 
   private void onUpstreamClosed(Attempt a) {
-    if (a != attempt || a.done || finished) {
+    if (a != attempt || a.done || phase == ExchangePhase.DONE) {
       return;
     }
-    if (responseStarted) {
+    if (phase == ExchangePhase.RESPONSE) {
       endAttempt(a, false);
       cluster.record(a.host, AttemptResult.of(AttemptResult.Kind.RESET), cx.ticker().getAsLong());
       abort();
       return;
     }
-    if (a.lease != null && a.lease.reused() && !staleRetried && replayable) {
+    if (a.lease != null && a.lease.reused() && !staleRetried && body.replayable()) {
       // A kept-alive connection the server closed as we reused it: not the endpoint's fault; once, try afresh.
       staleRetried = true;
       endAttempt(a, false);
@@ -578,7 +564,7 @@ final class HttpExchange {
   }
 
   private void onPerTryTimeout(Attempt a) {
-    if (a != attempt || a.done || finished || responseStarted) {
+    if (a != attempt || a.done || phase != ExchangePhase.REQUEST) {
       return;
     }
     cluster.stats().timeouts.incrementAndGet();
@@ -586,14 +572,14 @@ final class HttpExchange {
   }
 
   private void onRouteTimeout() {
-    if (finished) {
+    if (phase == ExchangePhase.DONE) {
       return;
     }
     cluster.stats().timeouts.incrementAndGet();
     if (attempt != null && !attempt.done) {
       endAttempt(attempt, false);
     }
-    if (responseStarted) {
+    if (phase == ExchangePhase.RESPONSE) {
       abort();
     } else {
       reply(LocalReply.of(504, LocalReply.Flag.UT, "upstream request timeout"));
@@ -624,7 +610,7 @@ final class HttpExchange {
     }
     long now = cx.ticker().getAsLong();
     long left = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : Math.max(0, (deadline - now) / 1_000_000);
-    RetryDecision d = RetryDecision.decide(rule.action().retry(), result, retries, replayable, true,
+    RetryDecision d = RetryDecision.decide(rule.action().retry(), result, retries, body.replayable(), true,
         bound -> ThreadLocalRandom.current().nextLong(bound), left);
     if (d instanceof RetryDecision.Retry) {
       if (!cluster.breaker().tryAcquire(Resource.RETRIES)) {
@@ -646,7 +632,7 @@ final class HttpExchange {
     }
     retryTimer = down.channel().eventLoop().schedule(() -> {
       retryTimer = null;
-      if (!finished) {
+      if (phase != ExchangePhase.DONE) {
         newAttempt();
         pumpRequest();
       }
@@ -654,7 +640,7 @@ final class HttpExchange {
   }
 
   private void startRouteTimer() {
-    if (routeTimer != null || finished || rule == null || rule.action().timeout() == null) {
+    if (routeTimer != null || phase == ExchangePhase.DONE || rule == null || rule.action().timeout() == null) {
       return;
     }
     long millis = rule.action().timeout().toMillis();
@@ -682,14 +668,14 @@ final class HttpExchange {
 
   /** Answers the request from the proxy itself (or resets, if the response has begun). */
   private void reply(LocalReply r) {
-    if (finished) {
+    if (phase == ExchangePhase.DONE) {
       return;
     }
-    if (responseStarted) {
+    if (phase == ExchangePhase.RESPONSE) {
       abort();
       return;
     }
-    responseStarted = true;
+    phase = phase.to(ExchangePhase.RESPONSE);
     telemetry.onLocalReply(r.status(), r.flag().name());
     log.debug("local reply {} {} to {} {}: {}", r.status(), r.flag(), request.method(), request.uri(), r.message());
     FullHttpResponse res = r.toResponse(request, down.channel().alloc());
@@ -705,18 +691,18 @@ final class HttpExchange {
   }
 
   private void abort() {
-    if (finished) {
+    if (phase == ExchangePhase.DONE) {
       return;
     }
     if (telemetry != null) {
-      telemetry.onError(responseStarted ? "response_reset" : "reset");
+      telemetry.onError(phase == ExchangePhase.RESPONSE ? "response_reset" : "reset");
     }
     cleanUp();
     down.abort();
   }
 
   private void finish(boolean keepAlive) {
-    if (finished) {
+    if (phase == ExchangePhase.DONE) {
       return;
     }
     cleanUp();
@@ -725,7 +711,7 @@ final class HttpExchange {
 
   /** The downstream went away (connection closed or stream reset): stop everything quietly. */
   void onDownstreamClosed() {
-    if (!finished) {
+    if (phase != ExchangePhase.DONE) {
       if (telemetry != null) {
         telemetry.onError("downstream_closed");
       }
@@ -742,9 +728,9 @@ final class HttpExchange {
   }
 
   private void cleanUp() {
-    finished = true;
+    phase = phase.to(ExchangePhase.DONE);
     if (telemetry != null) {
-      telemetry.end(cx.source(), cx.sourceAddress(), bodyBytes, responseBytes);
+      telemetry.end(cx.source(), cx.sourceAddress(), body.receivedBytes(), responseBytes);
     }
     cancel(routeTimer);
     cancel(retryTimer);
@@ -759,9 +745,7 @@ final class HttpExchange {
       cluster.breaker().release(Resource.REQUESTS);
       holdsRequest = false;
     }
-    body.forEach(ReferenceCountUtil::release);
-    body.clear();
-    bufferedBytes = 0;
+    body.release();
   }
 
   private static void cancel(ScheduledFuture<?> f) {
@@ -793,7 +777,7 @@ final class HttpExchange {
 
     @Override
     public void onReadComplete() {
-      if (a == attempt && responseStarted && !finished) {
+      if (a == attempt && phase == ExchangePhase.RESPONSE) {
         down.channel().flush();
       }
     }

@@ -1,15 +1,17 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
-import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
-import static dev.trellis.proxy.outbound.ProxyFixture.mesh;
-import static dev.trellis.proxy.outbound.ProxyFixture.respond;
-import static dev.trellis.proxy.outbound.ProxyFixture.rule;
-import static dev.trellis.proxy.outbound.ProxyFixture.to;
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.mesh;
+import static dev.trellis.proxy.testing.ProxyFixture.respond;
+import static dev.trellis.proxy.testing.ProxyFixture.rule;
+import static dev.trellis.proxy.testing.ProxyFixture.to;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.resilience.CircuitBreaker;
+import dev.trellis.proxy.testing.ProxyFixture;
+import dev.trellis.proxy.testing.RawHttp;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;

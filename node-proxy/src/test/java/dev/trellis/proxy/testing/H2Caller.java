@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.testing;
 
 import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.Bootstrap;
@@ -30,11 +30,11 @@ import java.util.concurrent.TimeUnit;
  * An HTTP/2 (prior knowledge) client entering the proxy through its SOCKS5 entry, sending request headers exactly as
  * given — hostile {@code :path}s and methods included, which an ordinary client would refuse to send.
  */
-final class H2Caller implements AutoCloseable {
+public final class H2Caller implements AutoCloseable {
 
   /** A response; status -1 when the stream was reset instead. */
-  record Response(int status, Http2Headers headers, String body) {
-    String header(String name) {
+  public record Response(int status, Http2Headers headers, String body) {
+    public String header(String name) {
       CharSequence v = headers == null ? null : headers.get(name);
       return v == null ? null : v.toString();
     }
@@ -43,7 +43,7 @@ final class H2Caller implements AutoCloseable {
   private final EventLoopGroup group = Transport.newGroup(1, "h2-caller");
   private final Channel connection;
 
-  H2Caller(InetSocketAddress entry, String source, String destination, int port) {
+  public H2Caller(InetSocketAddress entry, String source, String destination, int port) {
     connection = new Bootstrap().group(group).channel(Transport.socketChannel())
         .handler(new ChannelInitializer<Channel>() {
           @Override
@@ -57,7 +57,7 @@ final class H2Caller implements AutoCloseable {
   }
 
   /** Sends one request without a body; {@code extra} are header name/value pairs, repeated names allowed. */
-  Response send(String method, String path, List<Map.Entry<String, String>> extra) throws Exception {
+  public Response send(String method, String path, List<Map.Entry<String, String>> extra) throws Exception {
     Http2Headers h = new DefaultHttp2Headers(false).method(method).path(path).scheme("http")
         .authority("web.d.svc.cluster.local");
     extra.forEach(e -> h.add(e.getKey(), e.getValue()));
@@ -98,7 +98,7 @@ final class H2Caller implements AutoCloseable {
     return done.get(20, TimeUnit.SECONDS);
   }
 
-  Response send(String method, String path) throws Exception {
+  public Response send(String method, String path) throws Exception {
     return send(method, path, List.of());
   }
 

@@ -1,10 +1,10 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
-import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
-import static dev.trellis.proxy.outbound.ProxyFixture.mesh;
-import static dev.trellis.proxy.outbound.ProxyFixture.respond;
-import static dev.trellis.proxy.outbound.ProxyFixture.rule;
-import static dev.trellis.proxy.outbound.ProxyFixture.to;
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.mesh;
+import static dev.trellis.proxy.testing.ProxyFixture.respond;
+import static dev.trellis.proxy.testing.ProxyFixture.rule;
+import static dev.trellis.proxy.testing.ProxyFixture.to;
 import static dev.trellis.telemetry.MeshAttributes.DESTINATION_WORKLOAD;
 import static dev.trellis.telemetry.MeshAttributes.DIRECTION;
 import static dev.trellis.telemetry.MeshAttributes.HTTP_REQUEST_METHOD;
@@ -19,6 +19,8 @@ import static org.awaitility.Awaitility.await;
 import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.LocalWorkload.MtlsMode;
+import dev.trellis.proxy.testing.ProxyFixture;
+import dev.trellis.proxy.testing.RawHttp;
 import dev.trellis.proxy.testing.RecordingTelemetry;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.sdk.trace.data.SpanData;

@@ -1,14 +1,16 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
-import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
-import static dev.trellis.proxy.outbound.ProxyFixture.direct;
-import static dev.trellis.proxy.outbound.ProxyFixture.mesh;
-import static dev.trellis.proxy.outbound.ProxyFixture.respond;
-import static dev.trellis.proxy.outbound.ProxyFixture.rule;
-import static dev.trellis.proxy.outbound.ProxyFixture.to;
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.direct;
+import static dev.trellis.proxy.testing.ProxyFixture.mesh;
+import static dev.trellis.proxy.testing.ProxyFixture.respond;
+import static dev.trellis.proxy.testing.ProxyFixture.rule;
+import static dev.trellis.proxy.testing.ProxyFixture.to;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.proxy.route.RouteTable;
+import dev.trellis.proxy.testing.ProxyFixture;
+import dev.trellis.proxy.testing.RawHttp;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;

@@ -1,9 +1,9 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
-import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
-import static dev.trellis.proxy.outbound.ProxyFixture.mesh;
-import static dev.trellis.proxy.outbound.ProxyFixture.respond;
-import static dev.trellis.proxy.outbound.ProxyFixture.rule;
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.mesh;
+import static dev.trellis.proxy.testing.ProxyFixture.respond;
+import static dev.trellis.proxy.testing.ProxyFixture.rule;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -11,6 +11,8 @@ import dev.trellis.proxy.cluster.ClusterRuntime;
 import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.EndpointSpec;
+import dev.trellis.proxy.testing.ProxyFixture;
+import dev.trellis.proxy.testing.RawHttp;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -32,9 +34,6 @@ import org.junit.jupiter.api.Test;
 
 /** Retries, circuit breaking, outlier detection and timeouts with Envoy's semantics, on loopback. */
 class HttpResilienceTest {
-
-  /** The HTTP engine keeps a request body for retries up to 1 MiB ({@code http.ReplayBuffer}). */
-  private static final int REPLAY_LIMIT_BYTES = 1024 * 1024;
 
   private final ProxyFixture fx = new ProxyFixture();
 
@@ -145,7 +144,7 @@ class HttpResilienceTest {
     });
     fx.http(List.of(rule("all", "/", action("web", null, retry("5xx", 2, null)))),
         Map.of(cluster("web"), List.of(mesh(web))));
-    byte[] payload = new byte[REPLAY_LIMIT_BYTES * 3];
+    byte[] payload = new byte[ReplayBuffer.LIMIT_BYTES * 3];
     new Random(4).nextBytes(payload);
     try (RawHttp c = fx.client()) {
       c.send("POST /big HTTP/1.1\r\nHost: web\r\nTransfer-Encoding: chunked\r\n\r\n");

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.testing;
 
 import static org.awaitility.Awaitility.await;
 
@@ -18,6 +18,9 @@ import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.HttpInspection;
 import dev.trellis.proxy.inbound.InboundRecords;
 import dev.trellis.proxy.inbound.PlaintextInbound;
+import dev.trellis.proxy.outbound.HboneDialing;
+import dev.trellis.proxy.outbound.OutboundDispatch;
+import dev.trellis.proxy.outbound.OutboundServices;
 import dev.trellis.proxy.refusal.Refusal;
 import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.route.RouteTable;
@@ -56,49 +59,49 @@ import java.util.concurrent.atomic.AtomicReference;
  * this same node; {@link #direct} endpoints are dialed in plaintext. Time for outlier detection and
  * deadlines is {@link #ticker}, advanced by the test.
  */
-final class ProxyFixture implements AutoCloseable {
+public final class ProxyFixture implements AutoCloseable {
 
-  static final TrustDomain TD = TrustDomain.CLUSTER_LOCAL;
-  static final SpiffeId CLIENT = SpiffeId.forWorkload(TD, "d", "client");
-  static final SpiffeId WEB = SpiffeId.forWorkload(TD, "d", "web");
-  static final String NODE = "127.0.73.1";
-  static final String VIP = "10.96.0.10";
-  static final String ROUTES = "web.d.svc.cluster.local:80";
+  public static final TrustDomain TD = TrustDomain.CLUSTER_LOCAL;
+  public static final SpiffeId CLIENT = SpiffeId.forWorkload(TD, "d", "client");
+  public static final SpiffeId WEB = SpiffeId.forWorkload(TD, "d", "web");
+  public static final String NODE = "127.0.73.1";
+  public static final String VIP = "10.96.0.10";
+  public static final String ROUTES = "web.d.svc.cluster.local:80";
 
   static {
     System.setProperty("sun.net.httpserver.nodelay", "true"); // the JDK test server writes headers and body apart
   }
 
-  final AtomicLong ticker = new AtomicLong(1_000_000_000L);
-  final EventLoopGroup group = Transport.newGroup(2, "trellis-proxy");
-  final InboundRecords inbound = new InboundRecords(1000);
-  final Clusters clusters = new Clusters();
+  public final AtomicLong ticker = new AtomicLong(1_000_000_000L);
+  public final EventLoopGroup group = Transport.newGroup(2, "trellis-proxy");
+  public final InboundRecords inbound = new InboundRecords(1000);
+  public final Clusters clusters = new Clusters();
   private final TestPki pki = TestPki.newRoot(TD);
   private final ScheduledExecutorService certExecutor = Executors.newSingleThreadScheduledExecutor();
   private final AtomicReference<ProxyConfig> config = new AtomicReference<>(ProxyConfig.EMPTY);
   private final List<HttpServer> backends = new ArrayList<>();
   private final List<RecordingBackend> recorders = new ArrayList<>();
   private final Map<String, LocalWorkload> locals = new HashMap<>();
-  final CertificateManager certificates;
-  final HboneServer hbone;
-  final OutboundServices services;
-  HttpInspection inspection; // set after the HBONE server, whose port the outbound services need
-  final EntryServer entry;
-  final EntryServer plaintext;
+  public final CertificateManager certificates;
+  public final HboneServer hbone;
+  public final OutboundServices services;
+  public HttpInspection inspection; // set after the HBONE server, whose port the outbound services need
+  public final EntryServer entry;
+  public final EntryServer plaintext;
   /** What the fixture's listeners refused (one log line per kind per 10 s of {@link #ticker}). */
-  final Refusals refusals = new Refusals(ticker::get);
+  public final Refusals refusals = new Refusals(ticker::get);
 
-  ProxyFixture() {
+  public ProxyFixture() {
     this(HttpLimits.DEFAULTS);
   }
 
-  ProxyFixture(HttpLimits limits) {
+  public ProxyFixture(HttpLimits limits) {
     // Telemetry on (in memory) for every loopback test: the whole HTTP engine runs with spans, metrics and access-log
     // lines recorded and leak detection watching; the ITs run node proxies with telemetry disabled.
     this(limits, new RecordingTelemetry());
   }
 
-  ProxyFixture(HttpLimits limits, dev.trellis.telemetry.Telemetry telemetry) {
+  public ProxyFixture(HttpLimits limits, dev.trellis.telemetry.Telemetry telemetry) {
     certificates = new CertificateManager(id -> CompletableFuture.completedFuture(
         pki.leaf(id.namespace().orElseThrow(), id.serviceAccount().orElseThrow()).issue()), certExecutor,
         Clock.systemUTC(), TlsOptions.defaults().withAlpn("h2"),
@@ -128,7 +131,7 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   /** Starts an HTTP/1.1 backend workload on {@code address} (127.0.73.x) and makes it a local workload. */
-  InetSocketAddress backend(String address, HttpHandler handler) throws IOException {
+  public InetSocketAddress backend(String address, HttpHandler handler) throws IOException {
     HttpServer s = HttpServer.create(new InetSocketAddress(address, 0), 100);
     s.createContext("/", handler);
     s.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
@@ -143,7 +146,7 @@ final class ProxyFixture implements AutoCloseable {
    * Starts a {@link RecordingBackend} (HTTP/1.1 and HTTP/2) on {@code address} (127.0.73.x) and makes it a local
    * workload.
    */
-  RecordingBackend recordingBackend(String address) {
+  public RecordingBackend recordingBackend(String address) {
     RecordingBackend b = new RecordingBackend(address);
     recorders.add(b);
     workload(address);
@@ -151,17 +154,17 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   /** An HTTP/2 (prior knowledge) client entering the SOCKS entry for the VIP, as the client workload. */
-  H2Caller h2Client() {
+  public H2Caller h2Client() {
     return new H2Caller(entry.address(), "127.0.0.1", VIP, 80);
   }
 
   /** An HTTP/2 client entering the inbound port in plaintext for {@code address}:{@code port}. */
-  H2Caller h2PlaintextClient(String address, int port) {
+  public H2Caller h2PlaintextClient(String address, int port) {
     return new H2Caller(plaintext.address(), "127.0.0.1", address, port);
   }
 
   /** Gives the local workload at {@code address} authorization policies, a mode, and port protocols. */
-  void policies(String address, LocalWorkload.MtlsMode mode, List<AuthorizationSpec> policies,
+  public void policies(String address, LocalWorkload.MtlsMode mode, List<AuthorizationSpec> policies,
       Map<Integer, String> protocols) {
     LocalWorkload w = locals.get(address);
     locals.put(address, new LocalWorkload(w.name(), w.namespace(), w.identity(), w.addresses(), w.inMesh(), mode,
@@ -169,41 +172,41 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   /** A plaintext client entering the inbound port for {@code address}:{@code port}. */
-  RawHttp plaintextClient(String address, int port) throws IOException {
+  public RawHttp plaintextClient(String address, int port) throws IOException {
     return RawHttp.socks(plaintext.address(), "127.0.0.1", address, port);
   }
 
   /** Makes {@code address} a local workload (with the web identity) without starting a server there. */
-  void workload(String address) {
+  public void workload(String address) {
     locals.put(address, new LocalWorkload("d/web-" + address, "d", WEB, List.of(address), true,
         LocalWorkload.MtlsMode.STRICT, Map.of()));
   }
 
   /** A mesh endpoint (reached over HBONE via this node). */
-  static EndpointSpec mesh(InetSocketAddress a) {
+  public static EndpointSpec mesh(InetSocketAddress a) {
     return new EndpointSpec(a.getAddress().getHostAddress(), a.getPort(), WEB, "node", NODE, true, "d/web", null, 1);
   }
 
   /** An endpoint outside the mesh (plaintext). */
-  static EndpointSpec direct(InetSocketAddress a) {
+  public static EndpointSpec direct(InetSocketAddress a) {
     return new EndpointSpec(a.getAddress().getHostAddress(), a.getPort(), null, null, null, false, "d/ext", null, 1);
   }
 
-  static ClusterSpec cluster(String name) {
+  public static ClusterSpec cluster(String name) {
     return new ClusterSpec(name, ClusterSpec.LbAlgorithm.ROUND_ROBIN, Duration.ofSeconds(2), ClusterSpec.Breaker.DEFAULTS,
         null);
   }
 
-  static RouteTable.Rule rule(String name, String prefix, RouteTable.Action action) {
+  public static RouteTable.Rule rule(String name, String prefix, RouteTable.Action action) {
     return new RouteTable.Rule(name, new RouteTable.Match(null, prefix, null, List.of()), action);
   }
 
-  static RouteTable.Action to(String cluster) {
+  public static RouteTable.Action to(String cluster) {
     return new RouteTable.Action(List.of(new RouteTable.WeightedCluster(cluster, 1)), null, null, null, false);
   }
 
   /** Applies a config: the VIP routes HTTP with {@code rules}; clusters with their endpoints. */
-  void http(List<RouteTable.Rule> rules, Map<ClusterSpec, List<EndpointSpec>> clusterEndpoints) {
+  public void http(List<RouteTable.Rule> rules, Map<ClusterSpec, List<EndpointSpec>> clusterEndpoints) {
     Map<String, ClusterSpec> cs = new HashMap<>();
     Map<String, List<EndpointSpec>> eps = new HashMap<>();
     clusterEndpoints.forEach((c, e) -> {
@@ -218,7 +221,7 @@ final class ProxyFixture implements AutoCloseable {
   }
 
   /** Applies a config where the VIP is a TCP service of {@code cluster}. */
-  void tcp(ClusterSpec cluster, List<EndpointSpec> endpoints) {
+  public void tcp(ClusterSpec cluster, List<EndpointSpec> endpoints) {
     apply(new ProxyConfig(config.get().version() + 1,
         List.of(new OutboundRule("db", Cidr.of(VIP, 32), 80, new OutboundRule.Tcp(cluster.name()))),
         Map.of(cluster.name(), cluster), Map.of(cluster.name(), endpoints), Map.of(), locals));
@@ -231,19 +234,19 @@ final class ProxyFixture implements AutoCloseable {
     clusters.apply(config.get());
   }
 
-  RawHttp client() throws IOException {
+  public RawHttp client() throws IOException {
     return RawHttp.socks(entry.address(), "127.0.0.1", VIP, 80);
   }
 
-  void advance(Duration d) {
+  public void advance(Duration d) {
     ticker.addAndGet(d.toNanos());
   }
 
-  static byte[] readAll(HttpExchange ex) throws IOException {
+  public static byte[] readAll(HttpExchange ex) throws IOException {
     return ex.getRequestBody().readAllBytes();
   }
 
-  static void respond(HttpExchange ex, int status, String body) throws IOException {
+  public static void respond(HttpExchange ex, int status, String body) throws IOException {
     byte[] b = body.getBytes(java.nio.charset.StandardCharsets.UTF_8);
     ex.sendResponseHeaders(status, b.length == 0 ? -1 : b.length);
     ex.getResponseBody().write(b);

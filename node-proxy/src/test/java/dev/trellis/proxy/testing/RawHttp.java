@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.testing;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -19,15 +19,15 @@ import java.util.Map;
  * written as given (so tests can send malformed or hostile requests), responses parsed by
  * Content-Length, chunked framing or connection close.
  */
-final class RawHttp implements AutoCloseable {
+public final class RawHttp implements AutoCloseable {
 
-  record Response(int status, Map<String, List<String>> headers, byte[] body) {
-    String header(String name) {
+  public record Response(int status, Map<String, List<String>> headers, byte[] body) {
+    public String header(String name) {
       List<String> v = headers.get(name.toLowerCase(Locale.ROOT));
       return v == null ? null : v.getFirst();
     }
 
-    String text() {
+    public String text() {
       return new String(body, StandardCharsets.UTF_8);
     }
   }
@@ -44,7 +44,7 @@ final class RawHttp implements AutoCloseable {
   }
 
   /** Connects to {@code destination}:{@code port} through the SOCKS5 entry, from {@code source}. */
-  static RawHttp socks(InetSocketAddress entry, String source, String destination, int port) throws IOException {
+  public static RawHttp socks(InetSocketAddress entry, String source, String destination, int port) throws IOException {
     Socket s = new Socket();
     s.bind(new InetSocketAddress(source, 0));
     s.connect(entry, 5000);
@@ -70,22 +70,22 @@ final class RawHttp implements AutoCloseable {
     return h;
   }
 
-  RawHttp send(String raw) throws IOException {
+  public RawHttp send(String raw) throws IOException {
     return send(raw.getBytes(StandardCharsets.ISO_8859_1));
   }
 
-  RawHttp send(byte[] raw) throws IOException {
+  public RawHttp send(byte[] raw) throws IOException {
     out.write(raw);
     out.flush();
     return this;
   }
 
-  Response get(String path) throws IOException {
+  public Response get(String path) throws IOException {
     send("GET " + path + " HTTP/1.1\r\nHost: web.d.svc.cluster.local\r\n\r\n");
     return read();
   }
 
-  Response read() throws IOException {
+  public Response read() throws IOException {
     String status = line();
     if (status == null) {
       throw new java.io.EOFException("connection closed before a response");
@@ -125,22 +125,22 @@ final class RawHttp implements AutoCloseable {
     return new Response(code, headers, body);
   }
 
-  RawHttp shutdownOutput() throws IOException {
+  public RawHttp shutdownOutput() throws IOException {
     socket.shutdownOutput();
     return this;
   }
 
-  byte[] readN(int n) throws IOException {
+  public byte[] readN(int n) throws IOException {
     return in.readNBytes(n);
   }
 
   /** Everything until the proxy closes the connection. */
-  byte[] readToEnd() throws IOException {
+  public byte[] readToEnd() throws IOException {
     return in.readAllBytes();
   }
 
   /** Whether the proxy closed the connection (reads end of stream). */
-  boolean closed() throws IOException {
+  public boolean closed() throws IOException {
     try {
       return in.read() == -1;
     } catch (java.net.SocketException e) {

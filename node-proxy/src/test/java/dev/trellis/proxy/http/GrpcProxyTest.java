@@ -1,13 +1,14 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
-import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
-import static dev.trellis.proxy.outbound.ProxyFixture.mesh;
-import static dev.trellis.proxy.outbound.ProxyFixture.rule;
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.mesh;
+import static dev.trellis.proxy.testing.ProxyFixture.rule;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.route.RouteTable;
+import dev.trellis.proxy.testing.ProxyFixture;
 import dev.trellis.proxy.testing.RecordingTelemetry;
 import io.grpc.CallOptions;
 import io.grpc.HttpConnectProxiedSocketAddress;

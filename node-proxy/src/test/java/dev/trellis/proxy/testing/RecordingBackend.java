@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.testing;
 
 import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
@@ -39,24 +39,24 @@ import java.util.concurrent.TimeUnit;
  * order, duplicates kept — and answers 200 "ok". It speaks HTTP/1.1 and HTTP/2 with prior knowledge on one port
  * (as the proxy's workload connection uses the caller's protocol), so tests see what a real workload would.
  */
-final class RecordingBackend implements AutoCloseable {
+public final class RecordingBackend implements AutoCloseable {
 
   /** One request as the workload saw it. {@code headers} excludes HTTP/2 pseudo-headers and Netty's x-http2-*. */
-  record Seen(String protocol, String method, String target, List<Map.Entry<String, String>> headers) {
-    List<String> all(String name) {
+  public record Seen(String protocol, String method, String target, List<Map.Entry<String, String>> headers) {
+    public List<String> all(String name) {
       return headers.stream().filter(e -> e.getKey().equalsIgnoreCase(name)).map(Map.Entry::getValue).toList();
     }
 
-    List<String> names() {
+    public List<String> names() {
       return headers.stream().map(e -> e.getKey().toLowerCase(Locale.ROOT)).toList();
     }
   }
 
-  final Queue<Seen> seen = new ConcurrentLinkedQueue<>();
+  public final Queue<Seen> seen = new ConcurrentLinkedQueue<>();
   private final EventLoopGroup group = Transport.newGroup(1, "backend");
   private final Channel server;
 
-  RecordingBackend(String address) {
+  public RecordingBackend(String address) {
     server = new ServerBootstrap().group(group).channel(Transport.serverChannel())
         .childHandler(new ChannelInitializer<Channel>() {
           @Override
@@ -67,7 +67,7 @@ final class RecordingBackend implements AutoCloseable {
         .bind(new InetSocketAddress(address, 0)).syncUninterruptibly().channel();
   }
 
-  InetSocketAddress address() {
+  public InetSocketAddress address() {
     return (InetSocketAddress) server.localAddress();
   }
 

@@ -1,4 +1,4 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.inbound;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -13,6 +13,8 @@ import dev.trellis.proxy.http.PathNormalizerProperties;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.Authorization;
 import dev.trellis.proxy.inbound.HttpInspection;
+import dev.trellis.proxy.outbound.HboneDialing;
+import dev.trellis.proxy.outbound.OutboundServices;
 import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.PathNormalization;

@@ -1,17 +1,20 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.inbound;
 
-import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
-import static dev.trellis.proxy.outbound.ProxyFixture.mesh;
-import static dev.trellis.proxy.outbound.ProxyFixture.respond;
-import static dev.trellis.proxy.outbound.ProxyFixture.rule;
-import static dev.trellis.proxy.outbound.ProxyFixture.to;
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.mesh;
+import static dev.trellis.proxy.testing.ProxyFixture.respond;
+import static dev.trellis.proxy.testing.ProxyFixture.rule;
+import static dev.trellis.proxy.testing.ProxyFixture.to;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.state.AuthorizationSpec.Action;
 import dev.trellis.proxy.state.AuthorizationSpec.Rule;
+import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.state.LocalWorkload.MtlsMode;
+import dev.trellis.proxy.testing.H2Caller;
+import dev.trellis.proxy.testing.ProxyFixture;
+import dev.trellis.proxy.testing.RawHttp;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;

@@ -1,8 +1,8 @@
-package dev.trellis.proxy.outbound;
+package dev.trellis.proxy.http;
 
-import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
-import static dev.trellis.proxy.outbound.ProxyFixture.rule;
-import static dev.trellis.proxy.outbound.ProxyFixture.to;
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.rule;
+import static dev.trellis.proxy.testing.ProxyFixture.to;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -10,6 +10,8 @@ import dev.trellis.proxy.cluster.ClusterRuntime;
 import dev.trellis.proxy.resilience.CircuitBreaker;
 import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.EndpointSpec;
+import dev.trellis.proxy.testing.ProxyFixture;
+import dev.trellis.proxy.testing.RawHttp;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;

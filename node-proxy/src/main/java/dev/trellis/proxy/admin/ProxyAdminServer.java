@@ -153,7 +153,7 @@ public final class ProxyAdminServer implements AutoCloseable {
           .append(e.reason() == null ? "" : ": " + e.reason());
       String forwarded = e.claimed().get("forwarded");
       if (forwarded != null) { // the caller's word, shown as such and escaped: it is not verified
-        b.append(" [caller claims forwarded: ").append(dev.trellis.proxy.inbound.PathNormalizer.show(forwarded)).append(']');
+        b.append(" [caller claims forwarded: ").append(dev.trellis.proxy.http.PathNormalizer.show(forwarded)).append(']');
       }
       b.append('\n');
     }

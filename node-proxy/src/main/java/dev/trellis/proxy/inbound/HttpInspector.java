@@ -6,7 +6,7 @@ import io.netty.channel.Channel;
 
 /**
  * The destination's HTTP work on a forwarded connection, implemented by the HTTP engine
- * ({@code outbound.HttpInspection}). {@link #inspect} takes over every connection to a workload's HTTP port: it parses
+ * ({@link HttpInspection}). {@link #inspect} takes over every connection to a workload's HTTP port: it parses
  * the requests arriving on {@code downstream} (an HBONE stream behind a bytes adapter, or a socket), normalizes each
  * one's path, authorizes it, sets the identity headers only the mesh may set, and forwards those allowed to the
  * workload over {@code workload} (already connected). Ports not declared HTTP are relayed as bytes.

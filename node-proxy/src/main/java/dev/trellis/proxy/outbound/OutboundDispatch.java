@@ -1,10 +1,14 @@
 package dev.trellis.proxy.outbound;
 
 import dev.trellis.proxy.egress.PassthroughDialer;
-import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.egress.Via;
 import dev.trellis.proxy.entry.Arrival;
 import dev.trellis.proxy.entry.EntryDispatcher;
+import dev.trellis.proxy.http.HttpContext;
+import dev.trellis.proxy.http.HttpSniffHandler;
+import dev.trellis.proxy.http.UpstreamPool;
+import dev.trellis.proxy.observe.TcpTelemetryHandler;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.tunnel.SocketRelayHandler;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;

@@ -3,6 +3,9 @@ package dev.trellis.proxy.outbound;
 import static java.util.Objects.requireNonNull;
 
 import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.http.HttpLimits;
+import dev.trellis.proxy.http.UpstreamDialer;
+import dev.trellis.proxy.http.UpstreamPool;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.tunnel.HboneConnector;
@@ -66,7 +69,7 @@ public final class OutboundServices implements AutoCloseable {
     this.limits = requireNonNull(limits, "limits");
   }
 
-  dev.trellis.telemetry.Telemetry telemetry() {
+  public dev.trellis.telemetry.Telemetry telemetry() {
     return telemetry;
   }
 
@@ -78,11 +81,11 @@ public final class OutboundServices implements AutoCloseable {
   private final java.util.concurrent.ConcurrentMap<String, java.util.concurrent.atomic.LongAdder> unobserved =
       new java.util.concurrent.ConcurrentHashMap<>();
 
-  HttpLimits limits() {
+  public HttpLimits limits() {
     return limits;
   }
 
-  ProxyConfig config() {
+  public ProxyConfig config() {
     return config.get();
   }
 
@@ -98,11 +101,11 @@ public final class OutboundServices implements AutoCloseable {
     return dialing;
   }
 
-  int connectTimeoutMillis() {
+  public int connectTimeoutMillis() {
     return connectTimeoutMillis;
   }
 
-  LongSupplier ticker() {
+  public LongSupplier ticker() {
     return ticker;
   }
 
@@ -111,7 +114,12 @@ public final class OutboundServices implements AutoCloseable {
   }
 
   UpstreamPool pool(EventLoop loop) {
-    return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, connector(l), dialing, connectTimeoutMillis));
+    return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, dialer(l), connectTimeoutMillis));
+  }
+
+  /** How upstream HTTP connections on {@code loop} reach an endpoint: HBONE or direct TCP. */
+  public UpstreamDialer dialer(EventLoop loop) {
+    return new EndpointDialer(loop, connector(loop), dialing, connectTimeoutMillis);
   }
 
   /** Counts an inbound connection whose HTTP stopped being observed, by why (a {@code /metrics} counter). */

@@ -10,8 +10,8 @@ import dev.trellis.proxy.cluster.Clusters;
 import dev.trellis.proxy.entry.CaptureServer;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
+import dev.trellis.proxy.inbound.HttpInspection;
 import dev.trellis.proxy.inbound.InboundRecords;
-import dev.trellis.proxy.outbound.HttpInspection;
 import dev.trellis.proxy.outbound.OutboundDispatch;
 import dev.trellis.proxy.outbound.OutboundServices;
 import dev.trellis.proxy.route.RouteTable;
@@ -96,7 +96,7 @@ public final class StandaloneProxy implements AutoCloseable {
       clusters.apply(config);
       p.services = new OutboundServices(() -> config, clusters, p.certificates,
           dev.trellis.proxy.outbound.HboneDialing.nodeAddresses(o.peer().getPort()), 5000, System::nanoTime,
-          dev.trellis.proxy.outbound.HttpLimits.DEFAULTS, p.telemetry);
+          dev.trellis.proxy.http.HttpLimits.DEFAULTS, p.telemetry);
       p.server = CaptureServer.start(p.group, o.listen(),
           ch -> new CaptureServer.Original(SERVICE, dev.trellis.proxy.entry.Arrival.ENTRY), new OutboundDispatch(p.services, new dev.trellis.proxy.refusal.Refusals(System::nanoTime)));
     } else {
@@ -106,7 +106,7 @@ public final class StandaloneProxy implements AutoCloseable {
       ProxyConfig config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of(w.addresses().getFirst(), w));
       p.services = new OutboundServices(() -> config, new Clusters(), p.certificates,
           dev.trellis.proxy.outbound.HboneDialing.nodeAddresses(o.listen().getPort()), 5000, System::nanoTime,
-          dev.trellis.proxy.outbound.HttpLimits.DEFAULTS, p.telemetry);
+          dev.trellis.proxy.http.HttpLimits.DEFAULTS, p.telemetry);
       p.inspection = new HttpInspection(p.services);
       p.server = HboneServer.start(p.group, o.listen(), () -> config, p.certificates, me.trustDomain(),
           Set.of(o.listen().getPort()), p.inspection, new InboundRecords(100),

@@ -3,9 +3,10 @@ package dev.trellis.proxy.inbound;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.mtls.identity.SpiffeId;
-import dev.trellis.proxy.state.AuthorizationSpec;
+import dev.trellis.proxy.http.PathNormalizer;
 import dev.trellis.proxy.state.AuthorizationSpec.Action;
 import dev.trellis.proxy.state.AuthorizationSpec.Rule;
+import dev.trellis.proxy.state.AuthorizationSpec;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;

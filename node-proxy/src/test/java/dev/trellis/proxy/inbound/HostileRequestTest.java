@@ -3,12 +3,14 @@ package dev.trellis.proxy.inbound;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.mtls.identity.SpiffeId;
-import dev.trellis.proxy.state.AuthorizationSpec;
+import dev.trellis.proxy.http.MethodNormalizer;
+import dev.trellis.proxy.http.PathNormalizer;
 import dev.trellis.proxy.state.AuthorizationSpec.Action;
 import dev.trellis.proxy.state.AuthorizationSpec.Rule;
-import dev.trellis.proxy.state.PathNormalization;
+import dev.trellis.proxy.state.AuthorizationSpec;
 import dev.trellis.proxy.state.PathNormalization.EscapedSlashes;
 import dev.trellis.proxy.state.PathNormalization.PathParameters;
+import dev.trellis.proxy.state.PathNormalization;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.params.ParameterizedTest;

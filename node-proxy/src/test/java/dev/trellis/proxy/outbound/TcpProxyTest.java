@@ -1,15 +1,17 @@
 package dev.trellis.proxy.outbound;
 
-import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
-import static dev.trellis.proxy.outbound.ProxyFixture.mesh;
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.mesh;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.proxy.resilience.CircuitBreaker;
-import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.AuthorizationSpec;
+import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.EndpointSpec;
 import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.testing.ProxyFixture;
+import dev.trellis.proxy.testing.RawHttp;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;

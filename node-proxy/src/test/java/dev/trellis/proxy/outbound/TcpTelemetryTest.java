@@ -1,12 +1,16 @@
 package dev.trellis.proxy.outbound;
 
-import static dev.trellis.proxy.outbound.ProxyFixture.cluster;
-import static dev.trellis.proxy.outbound.ProxyFixture.mesh;
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.mesh;
 import static dev.trellis.telemetry.MeshAttributes.NETWORK_IO_DIRECTION;
 import static dev.trellis.telemetry.MeshAttributes.SOURCE_WORKLOAD;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.trellis.proxy.http.HttpLimits;
+import dev.trellis.proxy.testing.ProxyFixture;
+import dev.trellis.proxy.testing.RawHttp;
+import dev.trellis.proxy.testing.RecordingTelemetry;
 import io.opentelemetry.api.trace.SpanKind;
 import java.io.IOException;
 import java.net.InetSocketAddress;

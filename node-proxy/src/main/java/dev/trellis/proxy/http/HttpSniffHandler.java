@@ -1,0 +1,84 @@
+package dev.trellis.proxy.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import java.util.List;
+
+/**
+ * Goes where an outbound connection to an HTTP service starts carrying the client's bytes: reads
+ * just enough to tell HTTP/2 with prior knowledge (the connection preface) from HTTP/1.1, installs
+ * that protocol's server pipeline, hands over the bytes read so far and removes itself. The request
+ * goes upstream in the protocol it arrived in.
+ */
+public final class HttpSniffHandler extends ByteToMessageDecoder {
+
+  static final int MAX_H2_STREAMS = 1000;
+
+  private final HttpContext cx;
+  private final java.util.function.Consumer<UpstreamPool.Protocol> onProtocol;
+
+  /** @param onProtocol told the protocol once known (inbound inspection adopts its workload connection then); may be null */
+  public HttpSniffHandler(HttpContext cx, java.util.function.Consumer<UpstreamPool.Protocol> onProtocol) {
+    this.cx = cx;
+    this.onProtocol = onProtocol;
+  }
+
+  @Override
+  public void handlerAdded(ChannelHandlerContext ctx) {
+    ctx.channel().config().setAutoRead(false);
+    ctx.read();
+  }
+
+  @Override
+  protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    ByteBuf preface = Http2CodecUtil.connectionPrefaceBuf();
+    try {
+      int n = Math.min(in.readableBytes(), preface.readableBytes());
+      boolean prefix = in.slice(in.readerIndex(), n).equals(preface.slice(0, n));
+      if (prefix && n < preface.readableBytes()) {
+        ctx.read(); // too early to tell
+        return;
+      }
+      ChannelPipeline p = ctx.pipeline();
+      if (onProtocol != null) {
+        onProtocol.accept(prefix ? UpstreamPool.Protocol.HTTP2 : UpstreamPool.Protocol.HTTP1);
+      }
+      if (prefix) {
+        HttpContext h2 = cx.withProtocol(UpstreamPool.Protocol.HTTP2);
+        p.addAfter(ctx.name(), "h2", Http2FrameCodecBuilder.forServer()
+            .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(MAX_H2_STREAMS)
+                .maxHeaderListSize(UpstreamPool.MAX_HEADER_BYTES))
+            .build());
+        p.addAfter("h2", "idle", new Http2IdleHandler(cx.limits(), System::nanoTime));
+        p.addAfter("idle", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+          @Override
+          protected void initChannel(Http2StreamChannel s) {
+            s.config().setAutoRead(false);
+            s.pipeline().addLast("http", new Http2StreamFrameToHttpObjectCodec(true));
+            s.pipeline().addLast("exchange", new Http2DownstreamStreamHandler(h2));
+          }
+        }));
+        ctx.channel().config().setAutoRead(true);
+      } else {
+        p.addAfter(ctx.name(), "timers", new DownstreamTimersHandler(cx.limits()));
+        p.addAfter("timers", "http", new HttpServerCodec(new HttpDecoderConfig()
+            .setMaxHeaderSize(UpstreamPool.MAX_HEADER_BYTES).setMaxInitialLineLength(16 * 1024)));
+        p.addAfter("http", "exchange", new Http1DownstreamHandler(cx.withProtocol(UpstreamPool.Protocol.HTTP1)));
+      }
+      p.remove(this);
+    } finally {
+      preface.release();
+    }
+  }
+}

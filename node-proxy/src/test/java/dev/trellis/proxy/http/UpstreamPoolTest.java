@@ -1,0 +1,208 @@
+package dev.trellis.proxy.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.trellis.proxy.cluster.ClusterRuntime;
+import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.cluster.Host;
+import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
+import dev.trellis.proxy.state.ClusterSpec;
+import dev.trellis.proxy.state.EndpointSpec;
+import dev.trellis.proxy.state.LocalWorkload;
+import dev.trellis.proxy.testing.LeakRecorder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The pool without sockets: its event loop is an {@link EmbeddedChannel}'s, the dialer hands out embedded channels
+ * ("upstream connections"), idle time is a settable ticker and the sweep timer runs on the embedded loop's clock.
+ */
+class UpstreamPoolTest {
+
+  private static final LocalWorkload SOURCE = new LocalWorkload("d/client", "d", null, List.of("127.0.0.1"), false,
+      LocalWorkload.MtlsMode.PERMISSIVE, Map.of());
+
+  private final EmbeddedChannel loopChannel = new EmbeddedChannel();
+  private final AtomicLong ticker = new AtomicLong(1_000_000_000L);
+  private final List<EmbeddedChannel> dialed = new ArrayList<>();
+  private final UpstreamPool pool = new UpstreamPool(loopChannel.eventLoop(), (host, source) -> {
+    EmbeddedChannel ch = new EmbeddedChannel();
+    ch.config().setAutoRead(false);
+    dialed.add(ch);
+    return loopChannel.eventLoop().newSucceededFuture(ch);
+  }, 1000, ticker::get);
+  private final ClusterRuntime cluster = new Clusters().findOrCreate(new ClusterSpec("web",
+      ClusterSpec.LbAlgorithm.ROUND_ROBIN, Duration.ofSeconds(1), ClusterSpec.Breaker.DEFAULTS, null),
+      List.of(new EndpointSpec("127.0.73.10", 8080, null, null, null, false, "d/web", null, 1)));
+  private final Host host = cluster.hosts().getFirst();
+
+  @AfterEach
+  void noLeaks() {
+    pool.close();
+    dialed.forEach(EmbeddedChannel::finishAndReleaseAll);
+    loopChannel.finishAndReleaseAll();
+    LeakRecorder.assertNoLeaks();
+  }
+
+  private UpstreamPool.Lease acquire() {
+    Future<UpstreamPool.Lease> f = pool.acquire(cluster, host, SOURCE, UpstreamPool.Protocol.HTTP1);
+    assertThat(f.isSuccess()).as("leased at once: %s", f.cause()).isTrue();
+    return f.getNow();
+  }
+
+  @Test
+  void firstRequestDialsAConnectionWithTheHttp1CodecAndTakesASlot() {
+    UpstreamPool.Lease lease = acquire();
+
+    assertThat(dialed).hasSize(1);
+    assertThat(lease.channel()).isSameAs(dialed.getFirst());
+    assertThat(lease.reused()).isFalse();
+    assertThat(lease.channel().pipeline().names()).contains("http", "lease");
+    assertThat(lease.channel().config().isAutoRead()).isTrue();
+    assertThat(pool.connections()).isEqualTo(1);
+    assertThat(cluster.breaker().used(Resource.CONNECTIONS)).isEqualTo(1);
+  }
+
+  @Test
+  void aReleasedReusableConnectionIsHandedOutAgainWithoutDialing() {
+    UpstreamPool.Lease first = acquire();
+    Channel ch = first.channel();
+    first.release(true);
+    first.release(true); // idempotent: parked once
+
+    UpstreamPool.Lease idle = pool.tryAcquireIdle(cluster, host, SOURCE, UpstreamPool.Protocol.HTTP1);
+    assertThat(idle).isNotNull();
+    assertThat(idle.channel()).isSameAs(ch);
+    assertThat(idle.reused()).isTrue();
+    assertThat(pool.tryAcquireIdle(cluster, host, SOURCE, UpstreamPool.Protocol.HTTP1)).as("leased once").isNull();
+    idle.release(true);
+
+    UpstreamPool.Lease again = acquire();
+    assertThat(again.channel()).isSameAs(ch);
+    assertThat(again.reused()).isTrue();
+    assertThat(dialed).hasSize(1);
+    assertThat(pool.connections()).isEqualTo(1);
+  }
+
+  @Test
+  void aConnectionReleasedAsNotReusableClosesAndGivesItsSlotBack() {
+    UpstreamPool.Lease lease = acquire();
+    lease.release(false);
+
+    assertThat(dialed.getFirst().isOpen()).isFalse();
+    assertThat(pool.connections()).isZero();
+    assertThat(cluster.breaker().used(Resource.CONNECTIONS)).isZero();
+    assertThat(pool.tryAcquireIdle(cluster, host, SOURCE, UpstreamPool.Protocol.HTTP1)).isNull();
+  }
+
+  @Test
+  void anIdleConnectionIsEvictedBySweepOnlyAfterTheIdleTime() {
+    acquire().release(true);
+    EmbeddedChannel ch = dialed.getFirst();
+
+    ticker.addAndGet(TimeUnit.MILLISECONDS.toNanos(UpstreamPool.IDLE_MILLIS) - 1);
+    sweep();
+    assertThat(ch.isOpen()).as("idle for less than %s ms", UpstreamPool.IDLE_MILLIS).isTrue();
+    assertThat(pool.connections()).isEqualTo(1);
+
+    ticker.addAndGet(1);
+    sweep();
+    assertThat(ch.isOpen()).isFalse();
+    assertThat(pool.connections()).isZero();
+    assertThat(cluster.breaker().used(Resource.CONNECTIONS)).isZero();
+    assertThat(pool.tryAcquireIdle(cluster, host, SOURCE, UpstreamPool.Protocol.HTTP1)).isNull();
+  }
+
+  @Test
+  void anIdleConnectionTheServerClosedIsNotHandedOut() {
+    acquire().release(true);
+    dialed.getFirst().close();
+
+    assertThat(pool.tryAcquireIdle(cluster, host, SOURCE, UpstreamPool.Protocol.HTTP1)).isNull();
+    assertThat(pool.connections()).isZero();
+    acquire();
+    assertThat(dialed).hasSize(2);
+  }
+
+  @Test
+  void bytesOnAnIdleConnectionCloseItAndAreReleased() {
+    acquire().release(true);
+    EmbeddedChannel ch = dialed.getFirst();
+
+    ch.writeInbound(ascii("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n"));
+
+    assertThat(ch.isOpen()).isFalse();
+    assertThat(pool.connections()).isZero();
+  }
+
+  @Test
+  void aLeaseCarriesOneExchangeAndTheConnectionServesTheNextOne() {
+    for (int i = 0; i < 2; i++) {
+      UpstreamPool.Lease lease = acquire();
+      List<Object> received = new ArrayList<>();
+      lease.listen(new UpstreamPool.UpstreamListener() {
+        @Override
+        public void onMessage(Object msg) {
+          received.add(msg);
+        }
+
+        @Override
+        public void onReadComplete() {}
+
+        @Override
+        public void onWritable() {}
+
+        @Override
+        public void onClosed() {}
+      });
+      EmbeddedChannel ch = (EmbeddedChannel) lease.channel();
+      ch.writeOutbound(new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/" + i));
+      ByteBuf sent = ch.readOutbound();
+      try {
+        assertThat(sent.toString(StandardCharsets.US_ASCII)).startsWith("GET /" + i + " HTTP/1.1");
+      } finally {
+        sent.release();
+      }
+      ch.writeInbound(ascii("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
+      try {
+        assertThat(received).hasSize(2);
+        assertThat(((HttpResponse) received.getFirst()).status().code()).isEqualTo(200);
+        assertThat(received.get(1)).isInstanceOf(LastHttpContent.class);
+        assertThat(((HttpContent) received.get(1)).content().toString(StandardCharsets.US_ASCII)).isEqualTo("ok");
+      } finally {
+        received.forEach(ReferenceCountUtil::release);
+      }
+      lease.release(true);
+    }
+    assertThat(dialed).hasSize(1);
+  }
+
+  /** Runs the pool's sweep timer: it fires every quarter of the idle time. */
+  private void sweep() {
+    loopChannel.advanceTimeBy(UpstreamPool.IDLE_MILLIS / 4, TimeUnit.MILLISECONDS);
+    loopChannel.runScheduledPendingTasks();
+  }
+
+  private static ByteBuf ascii(String s) {
+    return Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
+  }
+}

@@ -3,7 +3,7 @@ package dev.trellis.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.trellis.controlplane.cli.TrellisCli;
+import dev.trellis.controlplane.ControlPlaneMain;
 import dev.trellis.proxy.NodeAgentMain;
 import dev.trellis.proxy.NodeProxyMain;
 import dev.trellis.proxy.cni.CniPlugin;
@@ -137,7 +137,7 @@ abstract class TransparentMeshIT {
     Files.writeString(dir.resolve("n1-pods.json"), podsFile("enabled", client, optOut, legacy, localWeb));
     Files.writeString(dir.resolve("n2-pods.json"), podsFile("enabled", webV1, webV2));
 
-    cluster.start("control-plane", cluster.netns("n1"), null, NamespaceCluster.java(TrellisCli.class, "control-plane",
+    cluster.start("control-plane", cluster.netns("n1"), null, NamespaceCluster.java(ControlPlaneMain.class, "control-plane",
         "--mesh", dir.resolve("mesh.yaml").toString(), "--state-dir", dir.resolve("cp").toString(),
         "--bind", "10.10.0.1"));
     for (String n : List.of("n1", "n2")) {

@@ -35,7 +35,9 @@ import picocli.CommandLine.Spec;
     "--host     is this machine ready for transparent capture? Kernel, cgroup v2,",
     "           bpffs, libbpf, privileges, kernel config, nft, CNI directories:",
     "           ok / warning / missing, each with its fix. Exit 1 only when",
-    "           capture cannot work, not even with the nftables fallback.",
+    "           capture cannot work, not even with the nftables fallback",
+    "           (missing CNI directories matter on a Kubernetes node only:",
+    "           a warning).",
     "--cluster  is Trellis installed on the kubeconfig's cluster? API server,",
     "           version, CRDs, control plane, node proxies, enrolled namespaces.",
     "They may be combined.", ""})
@@ -146,7 +148,7 @@ final class CheckCommand implements Callable<Integer> {
   private int checkHost(PrintWriter out) {
     HostCheck.Report report = HostCheck.decide(HostFactsReader.fetch(cniConfDir, cniBinDir));
     report.lines().forEach(out::println);
-    return report.ready() ? 0 : 1;
+    return report.exitCode();
   }
 
   static String plural(int n, String word) {

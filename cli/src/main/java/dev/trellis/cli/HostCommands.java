@@ -1,19 +1,21 @@
 package dev.trellis.cli;
 
+import dev.trellis.proxy.host.HostCommand;
+import dev.trellis.proxy.host.HostCommandException;
+import dev.trellis.proxy.host.Mounts;
 import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The I/O of {@code up --netns} and {@code down} on the host: one-shot commands ({@code ip}, {@code rmdir}, the CNI
- * plugin, the node agent's uninstall) with their output, and the few host facts they need.
+ * plugin, the node agent's uninstall) with their output, and the few host facts they need. Commands run through
+ * node-proxy's {@link HostCommand}, as the node agent's do; here a command that cannot run becomes a failed
+ * {@link Result} the caller reports, not an exception.
  */
 final class HostCommands {
 
@@ -26,35 +28,21 @@ final class HostCommands {
 
   private HostCommands() {}
 
-  /** Runs {@code command} with {@code stdin} (may be empty) to completion, killing it after {@code timeout}. */
+  /**
+   * Runs {@code command} with {@code stdin} (may be empty) to completion, killing it after {@code timeout}: exit 124
+   * when it timed out, 127 when it could not be started, 130 when interrupted (as a shell reports them).
+   */
   static Result run(List<String> command, Map<String, String> env, String stdin, Duration timeout) {
-    Path out = null;
     try {
-      out = Files.createTempFile("trellis-cmd", ".out");
-      ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
-      pb.environment().putAll(env);
-      Process p = pb.start();
-      try (OutputStream in = p.getOutputStream()) {
-        in.write(stdin.getBytes(StandardCharsets.UTF_8));
-      }
-      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-        return new Result(124, "did not finish within " + timeout.toSeconds() + "s: " + Files.readString(out));
-      }
-      return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8).strip());
-    } catch (IOException e) {
-      return new Result(127, "cannot run " + command.getFirst() + ": " + e.getMessage());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return new Result(130, "interrupted");
-    } finally {
-      if (out != null) {
-        try {
-          Files.deleteIfExists(out);
-        } catch (IOException ignored) {
-          // a temp file left behind is harmless
-        }
-      }
+      HostCommand.Result r = HostCommand.run(command, env, stdin, timeout);
+      return new Result(r.exit(), r.output());
+    } catch (HostCommandException e) {
+      int exit = switch (e.reason()) {
+        case TIMED_OUT -> 124;
+        case CANNOT_START -> 127;
+        case INTERRUPTED -> 130;
+      };
+      return new Result(exit, e.getMessage());
     }
   }
 
@@ -74,12 +62,7 @@ final class HostCommands {
 
   /** Where cgroup v2 is mounted (on a hybrid layout, e.g. /sys/fs/cgroup/unified). */
   static Optional<Path> cgroup2Mount() {
-    try {
-      return Files.readAllLines(Path.of("/proc/mounts")).stream().map(l -> l.split(" "))
-          .filter(f -> f.length > 2 && f[2].equals("cgroup2")).map(f -> Path.of(f[1])).findFirst();
-    } catch (IOException e) {
-      return Optional.empty();
-    }
+    return Mounts.fetch().cgroup2();
   }
 
   /** Whether the network namespace {@code name} exists (as {@code ip netns} names it). */

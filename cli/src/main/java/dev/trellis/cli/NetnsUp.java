@@ -48,14 +48,9 @@ final class NetnsUp {
     if (!HostCommands.root()) {
       out.add("--netns needs root (it creates network namespaces, links, cgroups and redirection rules): run it "
           + "with sudo, or leave out --netns to run on loopback addresses");
-      return out;
+      return out; // the programs are looked up on root's search path, which has the sbin folders a user's may lack
     }
-    for (List<String> tool : List.of(List.of("ip", "-V"), List.of("nsenter", "--version"), List.of("nft", "--version"))) {
-      if (!HostCommands.run(tool).ok()) {
-        out.add("'" + tool.getFirst() + "' is missing: install it (Debian: apt-get install iproute2 util-linux "
-            + "nftables)");
-      }
-    }
+    out.addAll(NetnsPrograms.missing(NetnsPrograms::onPath));
     if (HostCommands.cgroup2Mount().isEmpty()) {
       out.add("no cgroup v2 mount in /proc/mounts: pods run in cgroup v2 directories; mount it (mount -t cgroup2 "
           + "none /sys/fs/cgroup/unified) or see 'trellis check --host'");

@@ -59,7 +59,9 @@ final class UpCommand implements Callable<Integer> {
 
   @Option(names = "--netns", description = {"Run each node and workload in its own network namespace, with pod traffic "
       + "captured transparently (eBPF or nftables) as on a cluster: workloads call service VIPs directly "
-      + "('trellis exec'). Needs root and a mesh file with routable addresses (examples/netns/mesh.yaml)."})
+      + "('trellis exec'). Needs root, a mesh file with routable addresses (examples/netns/mesh.yaml) and the "
+      + "programs ip (iproute2), nsenter (util-linux), nft (nftables), sysctl (procps) and bash (bash); they are "
+      + "checked before anything is created."})
   boolean netns;
 
   @Option(names = "--redirect", defaultValue = "auto", paramLabel = "MODE", description = "With --netns: how pod "

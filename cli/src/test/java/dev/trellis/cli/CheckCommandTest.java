@@ -78,9 +78,12 @@ class CheckCommandTest {
     CliRun r = CliRun.run("check", "--host", "--cni-conf-dir", dir.resolve("net.d").toString(), "--cni-bin-dir",
         dir.resolve("bin").toString());
 
-    assertThat(r.out()).contains("cni config dir", dir.resolve("net.d") + " does not exist",
-        "capture: NOT ready on this host; fix: ");
-    assertThat(r.exit()).isEqualTo(1);
+    assertThat(r.out()).contains("warning  cni config dir     " + dir.resolve("net.d") + " does not exist (needed on a "
+        + "Kubernetes node only", "a Kubernetes node also needs: cni config dir, cni bin dir");
+    String verdict = r.out().lines().reduce((x, y) -> y).orElseThrow();
+    assertThat(verdict).startsWith("capture: ");
+    assertThat(r.exit()).as("missing CNI folders alone do not fail: " + verdict)
+        .isEqualTo(verdict.startsWith("capture: NOT ready") ? 1 : 0);
     for (String check : dev.trellis.cli.check.HostCheck.CHECKS) {
       assertThat(r.out()).contains(" " + check + " ");
     }

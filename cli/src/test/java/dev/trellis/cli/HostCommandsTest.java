@@ -30,14 +30,14 @@ class HostCommandsTest {
   void aCommandThatOutlivesItsTimeoutIsKilledAndSaysSo() {
     HostCommands.Result r = HostCommands.run(List.of("sleep", "30"), Map.of(), "", Duration.ofMillis(200));
     assertThat(r.exit()).isEqualTo(124);
-    assertThat(r.output()).startsWith("did not finish within ");
+    assertThat(r.output()).startsWith("'sleep 30' did not finish within 200 ms");
   }
 
   @Test
   void aMissingProgramIsAnErrorNamingIt() {
     HostCommands.Result r = HostCommands.run(List.of("trellis-no-such-program"));
     assertThat(r.exit()).isEqualTo(127);
-    assertThat(r.output()).startsWith("cannot run trellis-no-such-program");
+    assertThat(r.output()).startsWith("cannot run 'trellis-no-such-program'");
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.trellis.proxy;
 import dev.trellis.proxy.cni.CniInstaller;
 import dev.trellis.proxy.cni.CniRemoval;
 import dev.trellis.proxy.cni.NodeAgentServer;
+import dev.trellis.proxy.host.Mounts;
 import dev.trellis.proxy.redirect.AgentStateFile;
 import dev.trellis.proxy.redirect.CaptureAgent;
 import dev.trellis.proxy.redirect.CgroupResolver;
@@ -156,7 +157,7 @@ public final class NodeAgentMain {
       redirection = Redirection.open(settings);
       if (flags.kubernetes()) {
         client = new KubernetesClientBuilder().build(); // in a pod: its service account (get/list/watch pods, namespaces)
-        cluster = KubernetesPodDirectory.start(client, opts.get("node"), CgroupResolver.cgroup2Mount().orElse(null));
+        cluster = KubernetesPodDirectory.start(client, opts.get("node"), Mounts.fetch().cgroup2().orElse(null));
         pods = cluster;
         cgroups = cluster;
       } else {

@@ -2,6 +2,8 @@ package dev.trellis.cli.check;
 
 import dev.trellis.cli.check.HostFacts.Directory;
 import dev.trellis.cli.check.HostFacts.KernelConfig;
+import dev.trellis.proxy.host.Mounts;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -14,7 +16,9 @@ import java.util.stream.Collectors;
 /**
  * {@code trellis check --host}: is this node ready for transparent capture? Pure over {@link HostFacts}: each check
  * says ok, warning or missing, and for anything not ok what to do. Capture needs nftables (inbound TPROXY always,
- * outbound when eBPF is unavailable) and the CNI directories; eBPF outbound redirection is preferred but optional.
+ * outbound when eBPF is unavailable); eBPF outbound redirection is preferred but optional. The CNI directories matter
+ * only on a Kubernetes node, where the plugin chains into the cluster's network ({@code trellis up --netns} attaches
+ * its pods itself): without them the report warns, but capture still works on this host.
  */
 public final class HostCheck {
 
@@ -27,7 +31,7 @@ public final class HostCheck {
     EBPF,
     /** nftables TPROXY: inbound capture always, outbound as the fallback. */
     NFTABLES,
-    /** The CNI plugin chained into the node's network configuration. */
+    /** The CNI plugin chained into the node's network configuration (on a Kubernetes node; not for up --netns). */
     CNI
   }
 
@@ -56,9 +60,17 @@ public final class HostCheck {
       findings = List.copyOf(findings);
     }
 
-    /** Whether transparent capture can work here (with eBPF or with the nftables fallback). */
+    /**
+     * Whether transparent capture can work here (with eBPF or with the nftables fallback); what a Kubernetes node
+     * needs beyond that ({@link Need#CNI}) does not count.
+     */
     public boolean ready() {
-      return blocked(Need.NFTABLES).isEmpty() && blocked(Need.CNI).isEmpty();
+      return blocked(Need.NFTABLES).isEmpty();
+    }
+
+    /** What {@code trellis check --host} exits with: 1 only when capture cannot work here at all. */
+    public int exitCode() {
+      return ready() ? 0 : 1;
     }
 
     public boolean ebpf() {
@@ -76,15 +88,15 @@ public final class HostCheck {
       for (Finding f : findings) {
         CheckLines.add(out, f.status(), f.check(), f.detail(), f.fix());
       }
+      String kubernetes = blocked(Need.CNI).isEmpty() ? ""
+          : "; a Kubernetes node also needs: " + String.join(", ", blocked(Need.CNI));
       if (!ready()) {
-        List<String> missing = new ArrayList<>(blocked(Need.NFTABLES));
-        blocked(Need.CNI).stream().filter(c -> !missing.contains(c)).forEach(missing::add);
-        out.add("capture: NOT ready on this host; fix: " + String.join(", ", missing));
+        out.add("capture: NOT ready on this host; fix: " + String.join(", ", blocked(Need.NFTABLES)) + kubernetes);
       } else if (ebpf()) {
-        out.add("capture: ready (outbound by eBPF, inbound by nftables TPROXY)");
+        out.add("capture: ready (outbound by eBPF, inbound by nftables TPROXY)" + kubernetes);
       } else {
         out.add("capture: ready with the nftables fallback (eBPF unavailable: " + String.join(", ", blocked(Need.EBPF))
-            + ")");
+            + ")" + kubernetes);
       }
       return out;
     }
@@ -105,7 +117,7 @@ public final class HostCheck {
   public static Report decide(HostFacts facts) {
     List<Finding> out = new ArrayList<>();
     out.add(kernel(facts.kernelRelease()));
-    List<String[]> mounts = facts.mounts().lines().map(l -> l.split(" ")).filter(f -> f.length > 2).toList();
+    Mounts mounts = Mounts.parse(facts.mounts());
     out.add(cgroup2(mounts));
     out.add(bpffs(mounts));
     out.add(facts.libbpfError().map(e -> Finding.missing("libbpf", "libbpf.so.1 cannot be loaded: " + e,
@@ -148,9 +160,9 @@ public final class HostCheck {
     return Finding.ok("kernel", release);
   }
 
-  static Finding cgroup2(List<String[]> mounts) {
-    Optional<String> v2 = mountPoint(mounts, "cgroup2");
-    boolean v1 = mountPoint(mounts, "cgroup").isPresent();
+  static Finding cgroup2(Mounts mounts) {
+    Optional<Path> v2 = mounts.cgroup2();
+    boolean v1 = mounts.first(Mounts.CGROUP1).isPresent();
     if (v2.isEmpty()) {
       return Finding.missing("cgroup v2", "no cgroup2 mount in /proc/mounts (eBPF attaches to pods' cgroup v2 "
           + "directories)", "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2 only), or mount it: "
@@ -164,8 +176,8 @@ public final class HostCheck {
     return Finding.ok("cgroup v2", "at " + v2.get());
   }
 
-  static Finding bpffs(List<String[]> mounts) {
-    List<String> at = mounts.stream().filter(f -> f[2].equals("bpf")).map(f -> f[1]).toList();
+  static Finding bpffs(Mounts mounts) {
+    List<String> at = mounts.points(Mounts.BPF).stream().map(Path::toString).toList();
     String fix = "mount -t bpf bpf /sys/fs/bpf (to keep it: 'bpf /sys/fs/bpf bpf defaults 0 0' in /etc/fstab)";
     if (at.contains("/sys/fs/bpf")) {
       return Finding.ok("bpffs", "at /sys/fs/bpf");
@@ -222,8 +234,8 @@ public final class HostCheck {
 
   static Finding cniConf(Directory dir) {
     if (dir.files().isEmpty()) {
-      return Finding.missing("cni config dir", dir.path() + " does not exist", "install the cluster's network (CNI) "
-          + "plugin first, or point --cni-conf-dir at the runtime's CNI conf_dir", Need.CNI);
+      return kubernetesOnly("cni config dir", dir.path() + " does not exist", "install the cluster's network (CNI) "
+          + "plugin first, or point --cni-conf-dir at the runtime's CNI conf_dir");
     }
     Optional<String> first = dir.files().get().stream()
         .filter(f -> f.endsWith(".conflist") || f.endsWith(".conf") || f.endsWith(".json")).sorted().findFirst();
@@ -234,8 +246,8 @@ public final class HostCheck {
 
   static Finding cniBin(Directory dir) {
     if (dir.files().isEmpty()) {
-      return Finding.missing("cni bin dir", dir.path() + " does not exist", "install the CNI plugins (e.g. "
-          + "containernetworking-plugins), or point --cni-bin-dir at the runtime's CNI bin_dir", Need.CNI);
+      return kubernetesOnly("cni bin dir", dir.path() + " does not exist", "install the CNI plugins (e.g. "
+          + "containernetworking-plugins), or point --cni-bin-dir at the runtime's CNI bin_dir");
     }
     int n = dir.files().get().size();
     return n == 0 ? Finding.warning("cni bin dir", dir.path() + " is empty", "install the CNI plugins (e.g. "
@@ -243,8 +255,10 @@ public final class HostCheck {
         : Finding.ok("cni bin dir", dir.path() + " (" + n + (n == 1 ? " file)" : " files)"));
   }
 
-  private static Optional<String> mountPoint(List<String[]> mounts, String type) {
-    return mounts.stream().filter(f -> f[2].equals(type)).map(f -> f[1]).findFirst();
+  /** A warning about what only a Kubernetes node needs: the CNI plugin cannot chain in, capture itself still works. */
+  private static Finding kubernetesOnly(String check, String detail, String fix) {
+    return new Finding(check, Status.WARNING, detail + " (needed on a Kubernetes node only; 'trellis up --netns' "
+        + "attaches its pods without it)", "on a Kubernetes node: " + fix, Set.of(Need.CNI));
   }
 
   private static boolean has(long caps, int capability) {

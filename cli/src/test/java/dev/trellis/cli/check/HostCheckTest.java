@@ -148,16 +148,16 @@ class HostCheckTest {
             "CONFIG_NFT_TPROXY=(unset)", Set.of(Need.NFTABLES)),
         Arguments.of("no btf", with(Builder::withoutNftAndBtf), "btf", Status.OK, "absent (not needed", Set.of()),
         Arguments.of("no nft", with(Builder::withoutNftAndBtf), "nft", Status.MISSING, "no nft binary", Set.of(Need.NFTABLES)),
-        Arguments.of("no cni conf dir", with(b -> b.cni(noConf, bin)), "cni config dir", Status.MISSING,
-            "/etc/cni/net.d does not exist", Set.of(Need.CNI)),
+        Arguments.of("no cni conf dir", with(b -> b.cni(noConf, bin)), "cni config dir", Status.WARNING,
+            "/etc/cni/net.d does not exist (needed on a Kubernetes node only", Set.of(Need.CNI)),
         Arguments.of("cni conf dir without a network", with(b -> b.cni(Directory.of(Path.of("/etc/cni/net.d"),
             "README", "x.conf.bak"), bin)), "cni config dir", Status.WARNING, "has no network configuration yet",
             Set.of()),
         Arguments.of("conflist chosen by name", with(b -> b.cni(Directory.of(Path.of("/etc/cni/net.d"),
             "20-b.conflist", "10-a.conf"), bin)), "cni config dir", Status.OK, "chains into 10-a.conf", Set.of()),
         Arguments.of("no cni bin dir", with(b -> b.cni(Directory.of(Path.of("/etc/cni/net.d"), "1.conflist"),
-            Directory.missing(Path.of("/opt/cni/bin")))), "cni bin dir", Status.MISSING,
-            "/opt/cni/bin does not exist", Set.of(Need.CNI)));
+            Directory.missing(Path.of("/opt/cni/bin")))), "cni bin dir", Status.WARNING,
+            "/opt/cni/bin does not exist (needed on a Kubernetes node only", Set.of(Need.CNI)));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -188,9 +188,41 @@ class HostCheckTest {
         Directory.of(Path.of("/opt/cni/bin"), "bridge"))));
 
     assertThat(report.ready()).isFalse();
-    assertThat(report.lines()).last().isEqualTo("capture: NOT ready on this host; fix: nft, cni config dir");
+    assertThat(report.lines()).last()
+        .isEqualTo("capture: NOT ready on this host; fix: nft; a Kubernetes node also needs: cni config dir");
     assertThat(report.lines()).contains("missing  nft                no nft binary on the search path (nftables TPROXY "
         + "needs it)", " ".repeat(28) + "fix: apt-get install nftables (Debian/Ubuntu) or dnf install nftables (Fedora/RHEL)");
+  }
+
+  static Stream<Arguments> verdicts() {
+    Directory noConf = Directory.missing(Path.of("/etc/cni/net.d"));
+    Directory noBin = Directory.missing(Path.of("/opt/cni/bin"));
+    return Stream.of(
+        Arguments.of("everything in place", ready(), 0,
+            "capture: ready (outbound by eBPF, inbound by nftables TPROXY)"),
+        Arguments.of("no CNI folders (a host for up --netns, not a Kubernetes node)", with(b -> b.cni(noConf, noBin)), 0,
+            "capture: ready (outbound by eBPF, inbound by nftables TPROXY); a Kubernetes node also needs: "
+                + "cni config dir, cni bin dir"),
+        Arguments.of("no eBPF and no CNI folders", with(b -> b.libbpf("not found").cni(noConf, noBin)), 0,
+            "capture: ready with the nftables fallback (eBPF unavailable: libbpf); a Kubernetes node also needs: "
+                + "cni config dir, cni bin dir"),
+        Arguments.of("no nft", with(Builder::withoutNftAndBtf), 1, "capture: NOT ready on this host; fix: nft"),
+        Arguments.of("kernel too old for TPROXY", with(b -> b.kernel("4.14.1")), 1,
+            "capture: NOT ready on this host; fix: kernel"),
+        Arguments.of("no CAP_NET_ADMIN", with(b -> b.caps(0, 0)), 1, "capture: NOT ready on this host; fix: privileges"),
+        Arguments.of("kernel without nft TPROXY", with(b -> b.config(Optional.of(new KernelConfig("/boot/config-6.8",
+            "CONFIG_NF_TABLES=y\n")))), 1, "capture: NOT ready on this host; fix: kernel config nft"));
+  }
+
+  /** {@code check --host} exits 1 only when capture cannot work on this host at all. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource
+  void verdicts(String name, HostFacts facts, int exit, String verdict) {
+    HostCheck.Report report = HostCheck.decide(facts);
+
+    assertThat(report.exitCode()).isEqualTo(exit);
+    assertThat(report.ready()).isEqualTo(exit == 0);
+    assertThat(report.lines()).last().isEqualTo(verdict);
   }
 
   @Test

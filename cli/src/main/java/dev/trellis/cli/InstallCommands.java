@@ -20,19 +20,6 @@ final class InstallCommands {
 
   private InstallCommands() {}
 
-  /** The class whose absence means Helm's library is not on the class path (the control-plane image). */
-  static final String HELM_CLASS = "com.marcnuri.helm.Helm";
-
-  /** Fails with the fix when Helm's library is missing, as in the control-plane image, which leaves it out. */
-  static void requireHelm(String helmClass) {
-    try {
-      Class.forName(helmClass, false, InstallCommands.class.getClassLoader());
-    } catch (ClassNotFoundException e) {
-      throw new IllegalStateException("install and uninstall need Helm's library, which the control-plane image "
-          + "leaves out: run them from a Trellis checkout (./trellis install) on a machine with the kubeconfig");
-    }
-  }
-
   /** Where the release lives; shared by install and uninstall. */
   static final class Target {
     @Option(names = {"-n", "--namespace"}, paramLabel = "NS", defaultValue = "trellis-system",
@@ -77,7 +64,6 @@ final class InstallCommands {
 
     @Override
     public Integer call() {
-      requireHelm(HELM_CLASS);
       PrintWriter out = spec.commandLine().getOut();
       ChartInstall.Request request = new ChartInstall.Request(
           ChartInstall.findChart(chart, System.getenv(), Path.of("")), target.release, target.namespace, values, sets);
@@ -107,7 +93,6 @@ final class InstallCommands {
 
     @Override
     public Integer call() {
-      requireHelm(HELM_CLASS);
       ChartInstall.Kubeconfig kubeconfig = target.chooseKubeconfig();
       String result = ChartInstall.uninstall(target.release, target.namespace, kubeconfig);
       spec.commandLine().getOut().println(result == null || result.isBlank()

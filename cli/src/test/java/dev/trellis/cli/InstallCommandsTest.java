@@ -1,7 +1,6 @@
 package dev.trellis.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -99,13 +98,5 @@ class InstallCommandsTest {
         + " (--kubeconfig): ").contains("127.0.0.1:" + closed).contains("cluster-info").doesNotContain("\tat ");
     assertThat(uninstall.exit()).isEqualTo(1);
     assertThat(uninstall.err()).startsWith("error: cannot reach the cluster of kubeconfig " + kubeconfig);
-  }
-
-  @Test
-  void withoutHelmsLibraryAsInTheControlPlaneImageInstallSaysWhereToRunIt() {
-    InstallCommands.requireHelm(InstallCommands.HELM_CLASS); // here, with the checkout's class path, it is present
-    assertThatThrownBy(() -> InstallCommands.requireHelm("com.marcnuri.helm.NotInThisBuild"))
-        .hasMessageContaining("the control-plane image leaves out")
-        .hasMessageContaining("run them from a Trellis checkout (./trellis install)");
   }
 }

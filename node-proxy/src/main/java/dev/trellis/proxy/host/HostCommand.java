@@ -42,10 +42,10 @@ public final class HostCommand {
     String name = String.join(" ", command);
     List<Path> files = new ArrayList<>();
     try {
-      Path out = temp(files, name, "out");
+      Path out = temp(files, "out");
       ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
       if (!stdin.isEmpty()) {
-        Path in = temp(files, name, "in");
+        Path in = temp(files, "in");
         Files.writeString(in, stdin, StandardCharsets.UTF_8);
         pb.redirectInput(in.toFile());
       }
@@ -94,7 +94,7 @@ public final class HostCommand {
     return run(command, Map.of(), "", timeout);
   }
 
-  private static Path temp(List<Path> files, String name, String suffix) throws IOException {
+  private static Path temp(List<Path> files, String suffix) throws IOException {
     Path f = Files.createTempFile("trellis-cmd", "." + suffix);
     files.add(f);
     return f;

@@ -1,6 +1,7 @@
 package dev.trellis.bench;
 
 import dev.trellis.ca.client.BearerTokenCredentials;
+import dev.trellis.controlplane.ControlPlaneMain;
 import dev.trellis.xds.resource.ResourceType;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
@@ -67,7 +68,7 @@ public final class XdsLoadRun {
     if (!extra.isBlank()) {
       command.addAll(List.of(extra.strip().split("\\s+")));
     }
-    command.addAll(List.of("-cp", jar, "dev.trellis.controlplane.cli.TrellisCli", "control-plane",
+    command.addAll(List.of("-cp", jar, ControlPlaneMain.class.getName(), "control-plane",
         "--mesh", mesh.toString(), "--state-dir", dir.resolve("state").toString(), "--xds-port", "" + xds,
         "--xds-tls-port", "" + tls, "--admin-port", "" + admin, "--poll-interval", poll, "--debounce", debounce));
     ProcessBuilder builder = new ProcessBuilder(command);

@@ -236,6 +236,9 @@ class LocalRunIT {
     assertThat(r.output()).contains("The mesh is up", "node-1  delta", "spiffe://cluster.local/ns/demo/sa/web",
         "\"workload\":\"web-v2-0\",\"version\":\"v2\"", "x-trellis-response-flags: UO", "\"traceId\":",
         "\"localWorkloads\"", "Stopped 8 process(es)");
+    assertThat(r.output()).as("step 4 shows an access log line with both identities")
+        .containsPattern("\"sourcePrincipal\":\"spiffe://cluster.local/ns/demo/sa/client\",.*"
+            + "\"destinationPrincipal\":\"spiffe://cluster.local/ns/demo/sa/[a-z]+\",\"mtls\":true");
     assertThat(ROOT.resolve(".trellis/run/run.json")).doesNotExist();
   }
 

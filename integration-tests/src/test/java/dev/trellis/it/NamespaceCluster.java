@@ -2,7 +2,7 @@ package dev.trellis.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.trellis.proxy.redirect.CgroupResolver;
+import dev.trellis.proxy.host.Mounts;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -44,7 +44,7 @@ final class NamespaceCluster implements AutoCloseable {
   NamespaceCluster() throws IOException {
     HostTools.require(HostTools.Tool.IP, HostTools.Tool.SYSCTL, HostTools.Tool.NSENTER);
     dir = Files.createTempDirectory("trellis-cluster-" + id);
-    Path mount = CgroupResolver.cgroup2Mount().orElseThrow(() -> new IllegalStateException("no cgroup2 mount"));
+    Path mount = Mounts.fetch().cgroup2().orElseThrow(() -> new IllegalStateException("no cgroup2 mount"));
     cgroups = Files.createDirectories(mount.resolve("trellis-it-" + id));
   }
 

@@ -2,6 +2,7 @@ package dev.trellis.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.trellis.proxy.host.Mounts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -167,8 +168,7 @@ class NetnsRunIT {
     try (Stream<Path> pins = Files.list(Path.of("/sys/fs/bpf"))) {
       assertThat(pins.map(p -> p.getFileName().toString())).as("eBPF pins").noneMatch(f -> f.startsWith("trellis-up-"));
     }
-    Path cgroup2 = Files.readAllLines(Path.of("/proc/mounts")).stream().map(l -> l.split(" "))
-        .filter(f -> f[2].equals("cgroup2")).map(f -> Path.of(f[1])).findFirst().orElseThrow();
+    Path cgroup2 = Mounts.fetch().cgroup2().orElseThrow();
     assertThat(cgroup2.resolve("trellis-up")).as("the pods' cgroups").doesNotExist();
     assertThat(hostNftTables()).as("the host's nftables tables").isEqualTo(tablesBefore);
   }

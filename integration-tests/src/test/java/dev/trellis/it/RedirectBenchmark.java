@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.trellis.cni.CniPlugin;
-import dev.trellis.controlplane.cli.TrellisCli;
+import dev.trellis.controlplane.ControlPlaneMain;
 import dev.trellis.proxy.NodeAgentMain;
 import dev.trellis.proxy.NodeProxyMain;
 import java.nio.charset.StandardCharsets;
@@ -121,7 +121,7 @@ public final class RedirectBenchmark {
           server { listen 10.12.1.2:8080; location / { return 200 "0123456789012345678901234567890123456789012345678901234567890123"; } }
         }
         """.formatted(dir));
-    cluster.start("control-plane", cluster.netns("n1"), null, NamespaceCluster.java(TrellisCli.class, "control-plane",
+    cluster.start("control-plane", cluster.netns("n1"), null, NamespaceCluster.java(ControlPlaneMain.class, "control-plane",
         "--mesh", dir.resolve("mesh.yaml").toString(), "--state-dir", dir.resolve("cp").toString(), "--bind", "10.10.0.1"));
     for (String n : List.of("n1", "n2")) {
       String address = n.equals("n1") ? "10.10.0.1" : "10.10.0.2";

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.trellis.cni.CniPlugin;
-import dev.trellis.controlplane.cli.TrellisCli;
+import dev.trellis.controlplane.ControlPlaneMain;
 import dev.trellis.proxy.NodeAgentMain;
 import dev.trellis.proxy.NodeProxyMain;
 import java.nio.charset.StandardCharsets;
@@ -138,7 +138,7 @@ abstract class TransparentMeshIT {
     Files.writeString(dir.resolve("n1-pods.json"), podsFile("enabled", client, optOut, legacy, localWeb));
     Files.writeString(dir.resolve("n2-pods.json"), podsFile("enabled", webV1, webV2));
 
-    cluster.start("control-plane", cluster.netns("n1"), null, NamespaceCluster.java(TrellisCli.class, "control-plane",
+    cluster.start("control-plane", cluster.netns("n1"), null, NamespaceCluster.java(ControlPlaneMain.class, "control-plane",
         "--mesh", dir.resolve("mesh.yaml").toString(), "--state-dir", dir.resolve("cp").toString(),
         "--bind", "10.10.0.1"));
     for (String n : List.of("n1", "n2")) {

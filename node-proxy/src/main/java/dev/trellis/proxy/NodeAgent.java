@@ -6,6 +6,7 @@ import dev.trellis.cni.AgentProtocol;
 import dev.trellis.proxy.cni.CniInstaller;
 import dev.trellis.proxy.cni.CniRemoval;
 import dev.trellis.proxy.cni.NodeAgentServer;
+import dev.trellis.proxy.host.Mounts;
 import dev.trellis.proxy.redirect.AgentStateFile;
 import dev.trellis.proxy.redirect.CaptureAgent;
 import dev.trellis.proxy.redirect.CgroupResolver;
@@ -82,7 +83,7 @@ public final class NodeAgent implements AutoCloseable {
       switch (options.pods()) {
         case NodeAgentOptions.PodSource.Kubernetes k -> {
           client = new KubernetesClientBuilder().build(); // in a pod: its service account (get/list/watch pods, namespaces)
-          cluster = KubernetesPodDirectory.start(client, k.node(), CgroupResolver.cgroup2Mount().orElse(null));
+          cluster = KubernetesPodDirectory.start(client, k.node(), Mounts.fetch().cgroup2().orElse(null));
           pods = cluster;
           cgroups = cluster;
         }

@@ -5,8 +5,8 @@ import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.MeshEgress;
 import dev.trellis.controlplane.model.MeshHttp;
-import dev.trellis.controlplane.model.MeshTelemetry;
 import dev.trellis.controlplane.model.MeshNode;
+import dev.trellis.controlplane.model.MeshTelemetry;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.model.ObjectRef;
 import dev.trellis.controlplane.model.Service;
@@ -24,8 +24,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -55,14 +57,40 @@ public final class MeshFile {
   /** Lists and mappings nested deeper than this are refused before composing (the format needs about ten). */
   static final int MAX_NESTING = 64;
 
+  /**
+   * What a workload's {@code run:} field becomes: the control plane accepts the field without reading it ({@link
+   * #IGNORE_RUN}); {@code trellis up}, which starts the workloads, parses it. A parser reports each problem through
+   * {@link YamlValue#problem} (so it lands in the same {@link MeshFileException}, in file order) and then returns
+   * null.
+   *
+   * @param <T> what a valid field becomes
+   */
+  @FunctionalInterface
+  public interface RunParser<T> {
+    T parse(YamlValue run);
+  }
+
+  /** The control plane's view of {@code run:}: how to start a workload on this machine is not its business. */
+  public static final RunParser<Void> IGNORE_RUN = run -> null;
+
+  /**
+   * A mesh and, for each workload with a {@code run:} field that parsed, what the {@link RunParser} made of it (by
+   * namespace/name, in file order).
+   */
+  public record Parsed<T>(Mesh mesh, Map<ObjectRef, T> runs) {
+    public Parsed {
+      runs = Collections.unmodifiableMap(new LinkedHashMap<>(runs));
+    }
+  }
+
   private MeshFile() {}
 
   public static Mesh load(Path file) throws MeshFileException {
-    return loadLocal(file).mesh();
+    return load(file, IGNORE_RUN).mesh();
   }
 
-  /** The mesh and the processes {@code trellis up} runs for its workloads ({@code run:} fields). */
-  public static LocalMesh loadLocal(Path file) throws MeshFileException {
+  /** The mesh, with each workload's {@code run:} field as {@code runs} parses it. */
+  public static <T> Parsed<T> load(Path file, RunParser<T> runs) throws MeshFileException {
     String text;
     try {
       if (Files.size(file) > MAX_BYTES) {
@@ -72,7 +100,7 @@ public final class MeshFile {
     } catch (IOException e) {
       throw new MeshFileException(List.of(unreadable(file, e)));
     }
-    return parseLocal(text, file.toString(), file.toAbsolutePath().getParent());
+    return parse(text, file.toString(), file.toAbsolutePath().getParent(), runs);
   }
 
   /**
@@ -80,11 +108,12 @@ public final class MeshFile {
    * @param baseDir where relative paths in the file (tokenFile) resolve
    */
   public static Mesh parse(String text, String label, Path baseDir) throws MeshFileException {
-    return parseLocal(text, label, baseDir).mesh();
+    return parse(text, label, baseDir, IGNORE_RUN).mesh();
   }
 
-  /** Like {@link #parse}, with the workloads' {@code run:} fields. */
-  public static LocalMesh parseLocal(String text, String label, Path baseDir) throws MeshFileException {
+  /** Like {@link #parse(String, String, Path)}, with each workload's {@code run:} field as {@code runs} parses it. */
+  public static <T> Parsed<T> parse(String text, String label, Path baseDir, RunParser<T> runs)
+      throws MeshFileException {
     Node root;
     try {
       LoadSettings settings = LoadSettings.builder().setLabel(label).setAllowDuplicateKeys(true)
@@ -99,12 +128,12 @@ public final class MeshFile {
       throw new MeshFileException(List.of(syntaxError(label, text, e)));
     }
     YamlValue.Problems problems = new YamlValue.Problems();
-    MeshFile.Parser parser = new MeshFile.Parser(new YamlValue(root, "", label, problems), problems, baseDir);
+    MeshFile.Parser<T> parser = new MeshFile.Parser<>(new YamlValue(root, "", label, problems), problems, baseDir, runs);
     Mesh mesh = parser.mesh();
     if (!problems.isEmpty()) {
       throw new MeshFileException(problems.messages());
     }
-    return new LocalMesh(mesh, parser.runs);
+    return new Parsed<>(mesh, parser.runs);
   }
 
   /**
@@ -197,18 +226,20 @@ public final class MeshFile {
   }
 
   /** One parse; sections in dependency order so references can be checked where they are written. */
-  static final class Parser {
+  static final class Parser<T> {
     final YamlValue root;
     final YamlValue.Problems problems;
     final Path baseDir;
     final Map<ObjectRef, Service> services = new HashMap<>();
     final Set<String> nodeNames = new HashSet<>();
-    final Map<ObjectRef, WorkloadRun> runs = new java.util.LinkedHashMap<>();
+    final RunParser<T> runParser;
+    final Map<ObjectRef, T> runs = new LinkedHashMap<>();
 
-    Parser(YamlValue root, YamlValue.Problems problems, Path baseDir) {
+    Parser(YamlValue root, YamlValue.Problems problems, Path baseDir, RunParser<T> runParser) {
       this.root = root;
       this.problems = problems;
       this.baseDir = baseDir;
+      this.runParser = runParser;
     }
 
     Mesh mesh() {
@@ -425,7 +456,7 @@ public final class MeshFile {
         Map<String, String> labels = f.containsKey("labels") ? f.get("labels").stringMap() : Map.of();
         Boolean inMesh = f.containsKey("inMesh") ? f.get("inMesh").bool() : Boolean.TRUE;
         MtlsMode mtls = f.containsKey("mtls") ? f.get("mtls").enumValue(MtlsMode.class) : null;
-        WorkloadRun run = f.containsKey("run") ? RunSection.parse(f.get("run")) : null;
+        T run = f.containsKey("run") ? runParser.parse(f.get("run")) : null;
         if (name == null || ns == null || sa == null || node == null || address == null || inMesh == null) {
           continue;
         }

@@ -44,7 +44,7 @@ public final class PolicySpecs {
     item.put("service", target.namespace() + "/" + target.name());
     String label = "TrafficPolicy " + namespace + "/" + name;
     YamlValue.Problems problems = new YamlValue.Problems();
-    MeshFile.Parser parser = parser(item, label, problems);
+    MeshFile.Parser<Void> parser = parser(item, label, problems);
     parser.services.put(new ObjectRef(target.namespace(), target.name()), target);
     List<TrafficPolicy> out = new TrafficSections(parser).policies(List.of(parser.root));
     return result(out, problems, label);
@@ -65,14 +65,14 @@ public final class PolicySpecs {
     item.put("namespace", namespace);
     String label = "AuthorizationPolicy " + namespace + "/" + name;
     YamlValue.Problems problems = new YamlValue.Problems();
-    MeshFile.Parser parser = parser(item, label, problems);
+    MeshFile.Parser<Void> parser = parser(item, label, problems);
     List<AuthorizationPolicy> out = new TrafficSections(parser).authorizations(List.of(parser.root));
     return result(out, problems, label);
   }
 
-  private static MeshFile.Parser parser(Map<String, Object> item, String label, YamlValue.Problems problems) {
+  private static MeshFile.Parser<Void> parser(Map<String, Object> item, String label, YamlValue.Problems problems) {
     var node = new StandardRepresenter(DumpSettings.builder().build()).represent(item);
-    return new MeshFile.Parser(new YamlValue(node, "spec", label, problems), problems, null);
+    return new MeshFile.Parser<>(new YamlValue(node, "spec", label, problems), problems, null, MeshFile.IGNORE_RUN);
   }
 
   /** The object is named by its status already: problems say only the field and what is wrong. */

@@ -31,9 +31,9 @@ final class TrafficSections {
       "unavailable");
   private static final Pattern METHOD = Pattern.compile("[A-Z]+");
 
-  private final MeshFile.Parser p;
+  private final MeshFile.Parser<?> p;
 
-  TrafficSections(MeshFile.Parser parser) {
+  TrafficSections(MeshFile.Parser<?> parser) {
     this.p = parser;
   }
 

@@ -21,7 +21,7 @@ import org.snakeyaml.engine.v2.nodes.SequenceNode;
  * problem can be reported as {@code file:line:column: path: message}. Problems are collected, not
  * thrown: the parser reports them all at once. Accessors return empty or null after reporting.
  */
-final class YamlValue {
+public final class YamlValue {
 
   /** Collected problems, in the order found. */
   static final class Problems {
@@ -75,7 +75,7 @@ final class YamlValue {
     return new YamlValue(n, this, null, i, file, problems);
   }
 
-  String path() {
+  public String path() {
     if (parent == null) {
       return key == null ? "" : key;
     }
@@ -87,19 +87,19 @@ final class YamlValue {
   }
 
   /** {@code file:line:column: path}, lines and columns from 1. */
-  String where() {
+  public String where() {
     Optional<Mark> m = node.getStartMark();
     String position = m.map(mark -> ":" + (mark.getLine() + 1) + ":" + (mark.getColumn() + 1)).orElse("");
     String path = path();
     return file + position + (path.isEmpty() ? "" : ": " + path);
   }
 
-  void problem(String message) {
+  public void problem(String message) {
     problems.add(this, message);
   }
 
   /** The fields of a mapping; reports unknown and duplicate keys. Empty if this is not a mapping. */
-  Map<String, YamlValue> fields(Set<String> allowed) {
+  public Map<String, YamlValue> fields(Set<String> allowed) {
     Map<String, YamlValue> result = new LinkedHashMap<>();
     if (!(node instanceof MappingNode mapping)) {
       problem("expected a mapping (key: value lines), found " + kind());
@@ -125,7 +125,7 @@ final class YamlValue {
     return result;
   }
 
-  List<YamlValue> list() {
+  public List<YamlValue> list() {
     if (isNull()) {
       return List.of();
     }
@@ -140,12 +140,12 @@ final class YamlValue {
     return items;
   }
 
-  boolean isNull() {
+  public boolean isNull() {
     return node instanceof ScalarNode s && s.getTag().getValue().endsWith(":null");
   }
 
   /** The scalar's text, or null after reporting if this is not a scalar or is empty. */
-  String string() {
+  public String string() {
     if (!(node instanceof ScalarNode s) || isNull()) {
       problem("expected a value, found " + kind());
       return null;
@@ -157,7 +157,7 @@ final class YamlValue {
     return s.getValue();
   }
 
-  Integer integer(int min, int max) {
+  public Integer integer(int min, int max) {
     String s = string();
     if (s == null) {
       return null;
@@ -175,7 +175,7 @@ final class YamlValue {
     }
   }
 
-  Double decimal(double min, double max) {
+  public Double decimal(double min, double max) {
     String s = string();
     if (s == null) {
       return null;
@@ -193,7 +193,7 @@ final class YamlValue {
     }
   }
 
-  Boolean bool() {
+  public Boolean bool() {
     String s = string();
     if (s == null) {
       return null;
@@ -209,7 +209,7 @@ final class YamlValue {
   }
 
   /** A positive duration like {@code 250ms}, {@code 2s}, {@code 1.5m}, {@code 1h}. */
-  Duration duration() {
+  public Duration duration() {
     String s = string();
     if (s == null) {
       return null;
@@ -233,7 +233,7 @@ final class YamlValue {
     return Duration.ofMillis(millis);
   }
 
-  <E extends Enum<E>> E enumValue(Class<E> type) {
+  public <E extends Enum<E>> E enumValue(Class<E> type) {
     String s = string();
     if (s == null) {
       return null;
@@ -253,7 +253,7 @@ final class YamlValue {
   }
 
   /** A mapping of strings to strings (labels, selectors). */
-  Map<String, String> stringMap() {
+  public Map<String, String> stringMap() {
     Map<String, String> result = new LinkedHashMap<>();
     if (isNull()) {
       return result;
@@ -274,7 +274,7 @@ final class YamlValue {
     return result;
   }
 
-  List<String> strings() {
+  public List<String> strings() {
     List<String> out = new ArrayList<>();
     for (YamlValue v : list()) {
       String s = v.string();

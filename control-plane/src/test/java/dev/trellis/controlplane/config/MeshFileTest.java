@@ -117,6 +117,52 @@ class MeshFileTest {
   }
 
   @Test
+  void theControlPlaneAcceptsRunFieldsWithoutReadingThem() throws Exception {
+    String withRun = NODES + """
+        workloads:
+          - {name: w, namespace: demo, node: node-1, address: 127.0.1.10, run: {demo: http, anything: [1, 2]}}
+        """;
+    String without = NODES + """
+        workloads:
+          - {name: w, namespace: demo, node: node-1, address: 127.0.1.10}
+        """;
+    assertThat(MeshFile.parse(withRun, "m.yaml", null)).isEqualTo(MeshFile.parse(without, "m.yaml", null));
+    assertThat(MeshFile.parse(withRun, "m.yaml", null, MeshFile.IGNORE_RUN).runs()).isEmpty();
+  }
+
+  @Test
+  void aRunParserSeesEachRunFieldAndItsProblemsJoinTheFilesOthers() {
+    String yaml = NODES + """
+        workloads:
+          - {name: w, namespace: demo, node: nowhere, address: 127.0.1.10, run: x}
+          - {name: v, namespace: demo, node: node-1, address: 127.0.1.11, run: y}
+        """;
+    MeshFile.RunParser<String> strings = run -> {
+      if (run.string().equals("x")) {
+        run.problem("x is refused");
+        return null;
+      }
+      return run.string();
+    };
+    assertThatThrownBy(() -> MeshFile.parse(yaml, "m.yaml", null, strings))
+        .satisfies(e -> assertThat(((MeshFileException) e).problems()).containsExactly(
+            "m.yaml:4:38: workloads[0].node: no node named 'nowhere' (declared nodes: [node-1])",
+            "m.yaml:4:73: workloads[0].run: x is refused"));
+  }
+
+  @Test
+  void aRunParserResultIsKeptPerWorkloadInFileOrder() throws Exception {
+    String yaml = NODES + """
+        workloads:
+          - {name: w, namespace: demo, node: node-1, address: 127.0.1.10, run: first}
+          - {name: u, namespace: demo, node: node-1, address: 127.0.1.12}
+          - {name: v, namespace: demo, node: node-1, address: 127.0.1.11, run: second}
+        """;
+    assertThat(MeshFile.parse(yaml, "m.yaml", null, YamlValue::string).runs()).containsExactly(
+        java.util.Map.entry(new ObjectRef("demo", "w"), "first"), java.util.Map.entry(new ObjectRef("demo", "v"), "second"));
+  }
+
+  @Test
   void allProblemsAreReportedAtOnce() {
     String yaml = NODES + """
         services:

@@ -48,14 +48,4 @@ public interface CgroupResolver {
     String u = uid.toLowerCase(Locale.ROOT);
     return List.of("pod" + u, "pod" + u.replace('-', '_') + ".slice");
   }
-
-  /** The cgroup v2 mount point from {@code /proc/mounts} (hybrid layouts mount it below /sys/fs/cgroup). */
-  static Optional<Path> cgroup2Mount() {
-    try {
-      return Files.readAllLines(Path.of("/proc/mounts")).stream().map(l -> l.split(" "))
-          .filter(f -> f.length > 2 && f[2].equals("cgroup2")).map(f -> Path.of(f[1])).findFirst();
-    } catch (IOException e) {
-      return Optional.empty();
-    }
-  }
 }

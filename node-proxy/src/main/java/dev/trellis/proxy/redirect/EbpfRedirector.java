@@ -1,5 +1,7 @@
 package dev.trellis.proxy.redirect;
 
+import dev.trellis.proxy.host.HostCommand;
+import dev.trellis.proxy.host.Mounts;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
@@ -62,7 +64,7 @@ public final class EbpfRedirector implements Redirector {
   public static Optional<String> unavailableReason(Path pins) {
     try {
       Libbpf bpf = Libbpf.get();
-      if (CgroupResolver.cgroup2Mount().isEmpty()) {
+      if (Mounts.fetch().cgroup2().isEmpty()) {
         return Optional.of("no cgroup v2 mount in /proc/mounts");
       }
       ensureBpffs(pins);
@@ -85,15 +87,13 @@ public final class EbpfRedirector implements Redirector {
 
   private static void ensureBpffs(Path pins) throws IOException {
     Path root = pins.toAbsolutePath();
-    boolean mounted = Files.readAllLines(Path.of("/proc/mounts")).stream().map(l -> l.split(" "))
-        .anyMatch(f -> f.length > 2 && f[2].equals("bpf") && root.startsWith(f[1]));
-    if (!mounted) {
+    if (!Mounts.fetch().covers(Mounts.BPF, root)) {
       Path fs = Path.of("/sys/fs/bpf");
       if (!root.startsWith(fs)) {
         throw new IOException("pin directory " + root + " is not on a bpf filesystem (mount one, or use /sys/fs/bpf/...)");
       }
-      Commands.Result r = Commands.run(null, List.of("mount", "-t", "bpf", "bpf", fs.toString()), null);
-      if (r.exitCode() != 0) {
+      HostCommand.Result r = Commands.run(null, List.of("mount", "-t", "bpf", "bpf", fs.toString()), null);
+      if (!r.ok()) {
         throw new IOException("bpffs is not mounted at /sys/fs/bpf and mounting it failed: " + r.output().strip());
       }
       log.info("mounted bpffs at /sys/fs/bpf");

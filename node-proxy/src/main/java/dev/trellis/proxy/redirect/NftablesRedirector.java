@@ -1,5 +1,6 @@
 package dev.trellis.proxy.redirect;
 
+import dev.trellis.proxy.host.HostCommand;
 import java.io.IOException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -32,8 +33,8 @@ public final class NftablesRedirector implements Redirector {
     /** The real {@code nft}, optionally inside a network namespace ({@code ip netns exec NS nft ...}). */
     static Nft command(String netns) {
       return script -> {
-        Commands.Result r = Commands.run(netns, List.of("nft", "-f", "-"), script);
-        return new Result(r.exitCode(), r.output());
+        HostCommand.Result r = Commands.run(netns, List.of("nft", "-f", "-"), script);
+        return new Result(r.exit(), r.output());
       };
     }
   }

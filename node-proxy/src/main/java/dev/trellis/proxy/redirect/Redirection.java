@@ -1,5 +1,6 @@
 package dev.trellis.proxy.redirect;
 
+import dev.trellis.proxy.host.Mounts;
 import java.io.IOException;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
@@ -162,7 +163,7 @@ public final class Redirection {
 
   /** Where pods' cgroups are found: the pods file's, else the kubelet's layout under the cgroup v2 mount. */
   public CgroupResolver cgroups(CgroupResolver explicit) {
-    CgroupResolver kubelet = CgroupResolver.cgroup2Mount().map(CgroupResolver::kubelet).orElse(CgroupResolver.none());
+    CgroupResolver kubelet = Mounts.fetch().cgroup2().map(CgroupResolver::kubelet).orElse(CgroupResolver.none());
     return (a, pod) -> explicit.find(a, pod).or(() -> kubelet.find(a, pod));
   }
 

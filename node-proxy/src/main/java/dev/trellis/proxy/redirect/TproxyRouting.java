@@ -1,5 +1,6 @@
 package dev.trellis.proxy.redirect;
 
+import dev.trellis.proxy.host.HostCommand;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,8 +27,8 @@ public final class TproxyRouting {
       return args -> {
         List<String> cmd = new ArrayList<>(List.of("ip"));
         cmd.addAll(args);
-        Commands.Result r = Commands.run(netns, cmd, null);
-        return new Result(r.exitCode(), r.output());
+        HostCommand.Result r = Commands.run(netns, cmd, null);
+        return new Result(r.exit(), r.output());
       };
     }
   }

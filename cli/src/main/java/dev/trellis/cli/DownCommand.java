@@ -1,0 +1,91 @@
+package dev.trellis.cli;
+
+import dev.trellis.controlplane.DurationConverter;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code trellis down}: stops what {@code trellis up} started. Running it with nothing up is fine. */
+@Command(name = "down", mixinStandardHelpOptions = true, description = {
+    "Stop the local run started by 'trellis up'.",
+    "SIGTERM to every process, SIGKILL after --grace; removes the run state (logs stay in --state-dir).",
+    "After an 'up --netns' run it also removes the namespaces, links, cgroups and redirection, and checks that",
+    "none is left.",
+    "With no run up, says so and exits 0."})
+final class DownCommand implements Callable<Integer> {
+
+  @Spec CommandSpec spec;
+
+  @Option(names = "--state-dir", defaultValue = ".trellis/run", description = "The run's state (default: ${DEFAULT-VALUE}).")
+  Path stateDir;
+
+  @Option(names = "--grace", defaultValue = "10s", converter = DurationConverter.class,
+      description = "How long processes get to exit after SIGTERM (default: ${DEFAULT-VALUE}).")
+  Duration grace;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    Optional<RunState> state = RunState.read(stateDir);
+    if (state.isEmpty()) {
+      out.println("No run is up in " + stateDir.toAbsolutePath() + "; nothing to stop.");
+      return 0;
+    }
+    // Workloads first, the control plane last: proxies do not see their control plane vanish first.
+    List<RunState.Entry> entries = new ArrayList<>(state.get().processes());
+    java.util.Collections.reverse(entries);
+    List<ProcessHandle> alive = new ArrayList<>();
+    for (RunState.Entry e : entries) {
+      Optional<ProcessHandle> p = LocalProcesses.find(e);
+      p.ifPresent(alive::add);
+      out.printf("  %-28s %-13s pid %-8d %s%n", e.name(), e.role().name().toLowerCase(java.util.Locale.ROOT)
+          .replace('_', '-'), e.pid(), p.isPresent() ? "stopping" : "already gone");
+    }
+    out.flush();
+    new LocalProcesses(Clock.systemUTC()).stop(alive, grace);
+    List<ProcessHandle> left = alive.stream().filter(ProcessHandle::isAlive).toList();
+    if (!left.isEmpty()) {
+      spec.commandLine().getErr().println("error: " + left.size() + " process(es) would not stop, even with SIGKILL: "
+          + left.stream().map(p -> String.valueOf(p.pid())).toList() + "; the run state stays in " + stateDir);
+      return 1;
+    }
+    RunState.Network network = state.get().network();
+    if (network != null) {
+      List<String> remaining = NetnsUp.teardown(network, spec.commandLine().getErr());
+      if (!remaining.isEmpty()) {
+        spec.commandLine().getErr().println("error: the run's network is not all gone; still there:");
+        remaining.forEach(l -> spec.commandLine().getErr().println("  " + l));
+        spec.commandLine().getErr().println("The run state stays in " + stateDir + ": 'trellis down' tries again.");
+        return 1;
+      }
+      out.println("Removed " + (network.nodes().size() + network.pods().size() + 1) + " network namespaces, link "
+          + NetnsPlan.HOST_LINK + ", the pods' cgroups and all redirection.");
+    }
+    RunState.delete(stateDir);
+    deleteTokens(state.get());
+    out.println("Stopped " + alive.size() + " process(es) of the mesh " + state.get().meshFile() + "; logs stay in "
+        + stateDir.toAbsolutePath() + ".");
+    return 0;
+  }
+
+  /** The node tokens {@code up} wrote for the proxies: secrets do not outlive the run. */
+  private void deleteTokens(RunState state) {
+    for (RunState.Entry proxy : state.all(RunState.Role.NODE_PROXY)) {
+      try {
+        java.nio.file.Files.deleteIfExists(stateDir.resolve(proxy.name() + ".token"));
+      } catch (java.io.IOException e) {
+        spec.commandLine().getErr().println("warning: cannot remove " + stateDir.resolve(proxy.name() + ".token")
+            + ": " + e.getMessage());
+      }
+    }
+  }
+}

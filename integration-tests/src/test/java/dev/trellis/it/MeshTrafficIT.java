@@ -280,6 +280,8 @@ class MeshTrafficIT {
       AdminMetricFamilies.assertFamilies(debug(node, "/metrics"), AdminMetricFamilies.NODE_PROXY);
     }
     assertThat(admin(node1, "/metrics")).contains("trellis_proxy_ready 1.0\n");
+    AdminMetricFamilies.assertFamilies(get("http://127.0.0.1:" + cp.adminPort() + "/metrics").body(),
+        AdminMetricFamilies.CONTROL_PLANE, AdminMetricFamilies.CONTROL_PLANE_AFTER_A_PUSH);
   }
 
   static void rewriteMesh(String content) throws IOException {

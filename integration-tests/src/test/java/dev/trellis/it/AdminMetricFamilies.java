@@ -17,7 +17,10 @@ import java.util.TreeSet;
  */
 final class AdminMetricFamilies {
 
-  /** A node proxy's own metrics: with telemetry on or off. */
+  /**
+   * A node proxy's own metrics, with telemetry on or off: always served once it has config and identities (the
+   * families of {@link #NODE_PROXY_ON_EVENTS} appear with their first series).
+   */
   static final Map<String, Spec> NODE_PROXY = families(
       "trellis_proxy_certificate_expiry_seconds gauge identity",
       "trellis_proxy_certificate_ready gauge identity",
@@ -34,11 +37,14 @@ final class AdminMetricFamilies {
       "trellis_proxy_cluster_upstream_5xx_total counter cluster",
       "trellis_proxy_config_info gauge version",
       "trellis_proxy_hbone_connections gauge -",
+      "trellis_proxy_ready gauge -",
+      "trellis_proxy_upstream_connections gauge -");
+
+  /** A node proxy's counters by what happened: served from the first inbound answer, refusal, unobserved connection. */
+  static final Map<String, Spec> NODE_PROXY_ON_EVENTS = families(
       "trellis_proxy_inbound_requests_total counter status",
       "trellis_proxy_inbound_unobserved_connections_total counter reason",
-      "trellis_proxy_ready gauge -",
-      "trellis_proxy_refusals_total counter listener,reason",
-      "trellis_proxy_upstream_connections gauge -");
+      "trellis_proxy_refusals_total counter listener,reason");
 
   /** With telemetry on, beside {@link #NODE_PROXY}: the telemetry's own drop counters, always there. */
   static final Map<String, Spec> TELEMETRY = families(
@@ -62,11 +68,9 @@ final class AdminMetricFamilies {
       "jvm_memory_heap_used_bytes gauge -",
       "process_cpu_seconds_total counter -",
       "trellis_ca_certificates_signed_total counter -",
-      "trellis_ca_sign_failures_total counter reason",
       "trellis_config_reloads_total counter result",
       "trellis_config_resources gauge -",
       "trellis_config_snapshot_version gauge -",
-      "trellis_control_plane_refusals_total counter reason,service",
       "trellis_xds_acks_total counter type",
       "trellis_xds_anonymous_streams gauge -",
       "trellis_xds_connected_clients gauge -",
@@ -80,6 +84,11 @@ final class AdminMetricFamilies {
   static final Map<String, Spec> CONTROL_PLANE_AFTER_A_PUSH = families(
       "trellis_config_last_push_timestamp_seconds gauge -",
       "trellis_config_push_duration_seconds histogram -");
+
+  /** The control plane's counters by what happened: served from the first sign failure or refusal. */
+  static final Map<String, Spec> CONTROL_PLANE_ON_EVENTS = families(
+      "trellis_ca_sign_failures_total counter reason",
+      "trellis_control_plane_refusals_total counter reason,service");
 
   /** A family's type and its label names; null: any labels. */
   record Spec(String type, Set<String> labels) {}

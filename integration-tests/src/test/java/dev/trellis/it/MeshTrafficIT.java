@@ -276,12 +276,15 @@ class MeshTrafficIT {
   @Test
   void theAdminPortsServeTheMetricFamiliesDashboardsKnowAlsoWithTelemetryOff() throws Exception {
     for (NodeProxy node : List.of(node1, node2)) {
-      AdminMetricFamilies.assertFamilies(admin(node, "/metrics"), AdminMetricFamilies.NODE_PROXY);
-      AdminMetricFamilies.assertFamilies(debug(node, "/metrics"), AdminMetricFamilies.NODE_PROXY);
+      AdminMetricFamilies.assertFamilies(admin(node, "/metrics"), AdminMetricFamilies.NODE_PROXY,
+          AdminMetricFamilies.NODE_PROXY_ON_EVENTS);
+      AdminMetricFamilies.assertFamilies(debug(node, "/metrics"), AdminMetricFamilies.NODE_PROXY,
+          AdminMetricFamilies.NODE_PROXY_ON_EVENTS);
     }
     assertThat(admin(node1, "/metrics")).contains("trellis_proxy_ready 1.0\n");
     AdminMetricFamilies.assertFamilies(get("http://127.0.0.1:" + cp.adminPort() + "/metrics").body(),
-        AdminMetricFamilies.CONTROL_PLANE, AdminMetricFamilies.CONTROL_PLANE_AFTER_A_PUSH);
+        AdminMetricFamilies.CONTROL_PLANE, AdminMetricFamilies.CONTROL_PLANE_AFTER_A_PUSH,
+        AdminMetricFamilies.CONTROL_PLANE_ON_EVENTS);
   }
 
   static void rewriteMesh(String content) throws IOException {

@@ -200,11 +200,11 @@ class TelemetryIT {
     });
     // One pipeline, one text: the proxy's own metrics, the telemetry's drop counters and the mesh's, each family once.
     AdminMetricFamilies.assertFamilies(metrics(node1, "127.0.93.1"), join(AdminMetricFamilies.NODE_PROXY,
-        AdminMetricFamilies.TELEMETRY), AdminMetricFamilies.MESH);
+        AdminMetricFamilies.TELEMETRY), AdminMetricFamilies.MESH, AdminMetricFamilies.NODE_PROXY_ON_EVENTS);
     assertThat(PrometheusFamilies.parse(metrics(node1, "127.0.93.1")))
         .containsKey("http_client_request_duration_seconds");
     AdminMetricFamilies.assertFamilies(metrics(node2, "127.0.94.1"), join(AdminMetricFamilies.NODE_PROXY,
-        AdminMetricFamilies.TELEMETRY), AdminMetricFamilies.MESH);
+        AdminMetricFamilies.TELEMETRY), AdminMetricFamilies.MESH, AdminMetricFamilies.NODE_PROXY_ON_EVENTS);
   }
 
   private static Map<String, AdminMetricFamilies.Spec> join(Map<String, AdminMetricFamilies.Spec> a,

@@ -269,6 +269,24 @@ class MeshTrafficIT {
     assertThat(admin(node1, "/healthz/ready")).isEqualTo("ready\n");
   }
 
+  /**
+   * Issue 17, item 5: the admin ports' metrics come from the metrics pipeline under the names, types and labels they
+   * always had. This class's proxies run with telemetry off: their ports still serve the proxy's own metrics.
+   */
+  @Test
+  void theAdminPortsServeTheMetricFamiliesDashboardsKnowAlsoWithTelemetryOff() throws Exception {
+    for (NodeProxy node : List.of(node1, node2)) {
+      AdminMetricFamilies.assertFamilies(admin(node, "/metrics"), AdminMetricFamilies.NODE_PROXY,
+          AdminMetricFamilies.NODE_PROXY_ON_EVENTS);
+      AdminMetricFamilies.assertFamilies(debug(node, "/metrics"), AdminMetricFamilies.NODE_PROXY,
+          AdminMetricFamilies.NODE_PROXY_ON_EVENTS);
+    }
+    assertThat(admin(node1, "/metrics")).contains("trellis_proxy_ready 1.0\n");
+    AdminMetricFamilies.assertFamilies(get("http://127.0.0.1:" + cp.adminPort() + "/metrics").body(),
+        AdminMetricFamilies.CONTROL_PLANE, AdminMetricFamilies.CONTROL_PLANE_AFTER_A_PUSH,
+        AdminMetricFamilies.CONTROL_PLANE_ON_EVENTS);
+  }
+
   static void rewriteMesh(String content) throws IOException {
     Path tmp = mesh.resolveSibling("mesh.yaml.tmp");
     Files.writeString(tmp, content);
@@ -312,7 +330,7 @@ class MeshTrafficIT {
     }
     assertThat(served.get("retry-0").get() - before).as("the failing endpoint was tried").isGreaterThan(50);
     assertThat(admin(node1, "/metrics")).containsPattern(
-        "trellis_proxy_cluster_retries_total\\{cluster=\"outbound\\|80\\|\\|retry.demo.svc.cluster.local\"} ([5-9]\\d|\\d{3,})\n");
+        "trellis_proxy_cluster_retries_total\\{cluster=\"outbound\\|80\\|\\|retry.demo.svc.cluster.local\"} ([5-9]\\d|\\d{3,})\\.0\n");
   }
 
   @Test
@@ -329,7 +347,7 @@ class MeshTrafficIT {
       }
       assertThat(served.get("eject-0").get()).as("no traffic while ejected").isEqualTo(failing);
       assertThat(admin(node1, "/metrics")).contains(
-          "trellis_proxy_cluster_endpoints{cluster=\"outbound|80||eject.demo.svc.cluster.local\",health=\"ejected\"} 1");
+          "trellis_proxy_cluster_endpoints{cluster=\"outbound|80||eject.demo.svc.cluster.local\",health=\"ejected\"} 1.0\n");
 
       ejectFailing.set(false);
       await().atMost(Duration.ofSeconds(15)).until(() -> c.get("/e").body().equals("eject-0"));

@@ -13,6 +13,7 @@ import dev.trellis.proxy.NodeProxy;
 import dev.trellis.proxy.NodeProxyOptions;
 import dev.trellis.telemetry.Telemetry;
 import dev.trellis.telemetry.TelemetrySettings;
+import dev.trellis.telemetry.metrics.PrometheusFamilies;
 import io.opentelemetry.api.common.Attributes;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -24,6 +25,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -196,5 +198,19 @@ class TelemetryIT {
       assertThat(source).contains("trellis_telemetry_spans_dropped_total")
           .contains("trellis_proxy_hbone_connections");
     });
+    // One pipeline, one text: the proxy's own metrics, the telemetry's drop counters and the mesh's, each family once.
+    AdminMetricFamilies.assertFamilies(metrics(node1, "127.0.93.1"), join(AdminMetricFamilies.NODE_PROXY,
+        AdminMetricFamilies.TELEMETRY), AdminMetricFamilies.MESH, AdminMetricFamilies.NODE_PROXY_ON_EVENTS);
+    assertThat(PrometheusFamilies.parse(metrics(node1, "127.0.93.1")))
+        .containsKey("http_client_request_duration_seconds");
+    AdminMetricFamilies.assertFamilies(metrics(node2, "127.0.94.1"), join(AdminMetricFamilies.NODE_PROXY,
+        AdminMetricFamilies.TELEMETRY), AdminMetricFamilies.MESH, AdminMetricFamilies.NODE_PROXY_ON_EVENTS);
+  }
+
+  private static Map<String, AdminMetricFamilies.Spec> join(Map<String, AdminMetricFamilies.Spec> a,
+      Map<String, AdminMetricFamilies.Spec> b) {
+    Map<String, AdminMetricFamilies.Spec> out = new HashMap<>(a);
+    out.putAll(b);
+    return out;
   }
 }

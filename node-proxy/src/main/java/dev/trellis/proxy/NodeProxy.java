@@ -7,7 +7,9 @@ import dev.trellis.ca.client.CaClient;
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.tls.TlsOptions;
+import dev.trellis.proxy.admin.AdminView;
 import dev.trellis.proxy.admin.ProxyAdminServer;
+import dev.trellis.proxy.admin.ProxyMetrics;
 import dev.trellis.proxy.cluster.Clusters;
 import dev.trellis.proxy.egress.PassthroughDialer;
 import dev.trellis.proxy.entry.Arrival;
@@ -29,6 +31,7 @@ import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.state.ProxyState;
 import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.HboneNames;
+import dev.trellis.telemetry.metrics.MetricsPipeline;
 import dev.trellis.xds.client.AdsClient;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.ManagedChannel;
@@ -101,6 +104,8 @@ public final class NodeProxy implements AutoCloseable {
   /** The standard and configured proxy ports (computed once: the capture listener checks it per connection). */
   private final Set<Integer> ownPorts;
   private ProxyAdminServer admin;
+  /** The metrics pipeline of its own with telemetry off (the admin port still serves the proxy's metrics). */
+  private MetricsPipeline ownMetrics;
 
   public NodeProxy(NodeProxyOptions options, Clock clock) {
     this(options, clock, null);
@@ -123,7 +128,7 @@ public final class NodeProxy implements AutoCloseable {
 
   private final dev.trellis.telemetry.Telemetry telemetry;
 
-  /** The proxy's telemetry (its metrics are part of the admin port's {@code /metrics}). */
+  /** The proxy's telemetry (its metrics pipeline, when on, also carries the proxy's own metrics). */
   public dev.trellis.telemetry.Telemetry telemetry() {
     return telemetry;
   }
@@ -184,8 +189,15 @@ public final class NodeProxy implements AutoCloseable {
         plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
             plaintext, refusals, Refusal.Listener.INBOUND);
       }
+      MetricsPipeline metrics = telemetry.metricsPipeline().orElse(null);
+      if (metrics == null) {
+        ownMetrics = MetricsPipeline.scrapeOnly("trellis-node-proxy");
+        metrics = ownMetrics;
+      }
+      AdminView view = new NodeProxyView(this, metrics);
+      ProxyMetrics.register(metrics, view, ticker);
       admin = ProxyAdminServer.start(new InetSocketAddress(options.address(), options.adminPort()),
-          new InetSocketAddress(ProxyAdminServer.debugBindAddress(options.address()), options.debugAdminPort()), this,
+          new InetSocketAddress(ProxyAdminServer.debugBindAddress(options.address()), options.debugAdminPort()), view,
           ticker);
       log.info("node proxy {} up on {} ({}): outbound {}, inbound {}, HBONE {}, health and metrics {}, debug admin {} "
               + "(loopback only)", options.node(), options.address(), capture ? "transparent capture"
@@ -342,5 +354,8 @@ public final class NodeProxy implements AutoCloseable {
     loops.shutdownGracefully(0, 2, TimeUnit.SECONDS);
     control.shutdownNow();
     telemetry.close(); // flushes what is queued for export, briefly
+    if (ownMetrics != null) {
+      ownMetrics.close();
+    }
   }
 }

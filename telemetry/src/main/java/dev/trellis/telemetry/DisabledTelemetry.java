@@ -2,9 +2,11 @@ package dev.trellis.telemetry;
 
 import dev.trellis.telemetry.accesslog.AccessLog;
 import dev.trellis.telemetry.metrics.MeshMetrics;
+import dev.trellis.telemetry.metrics.MetricsPipeline;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.api.trace.TracerProvider;
 import io.opentelemetry.context.propagation.TextMapPropagator;
+import java.util.Optional;
 
 /** {@link Telemetry#disabled()}. */
 enum DisabledTelemetry implements Telemetry {
@@ -33,8 +35,8 @@ enum DisabledTelemetry implements Telemetry {
   }
 
   @Override
-  public String prometheusText() {
-    return "";
+  public Optional<MetricsPipeline> metricsPipeline() {
+    return Optional.empty();
   }
 
   @Override

@@ -12,6 +12,7 @@ import io.opentelemetry.sdk.resources.Resource;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -87,8 +88,8 @@ final class SdkTelemetry implements Telemetry {
   }
 
   @Override
-  public String prometheusText() {
-    return metrics.prometheusText();
+  public Optional<MetricsPipeline> metricsPipeline() {
+    return Optional.of(metrics);
   }
 
   @Override

@@ -2,14 +2,17 @@ package dev.trellis.telemetry;
 
 import dev.trellis.telemetry.accesslog.AccessLog;
 import dev.trellis.telemetry.metrics.MeshMetrics;
+import dev.trellis.telemetry.metrics.MetricsPipeline;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.propagation.TextMapPropagator;
+import java.util.Optional;
 
 /**
  * A process's telemetry: a tracer (parent-based ratio sampling, bounded export queue), the W3C propagators
  * ({@code traceparent}, {@code tracestate}, {@code baggage} — always propagated, sampled or not), the mesh's metrics
- * with a Prometheus text rendering for admin ports, and the access log. Telemetry failures never slow or break
+ * in a {@link MetricsPipeline} (rendered as Prometheus text for admin ports; the process adds its own instruments to
+ * it), and the access log. Telemetry failures never slow or break
  * traffic: exports are asynchronous and bounded, and what cannot be queued is dropped and counted.
  */
 public interface Telemetry extends AutoCloseable {
@@ -23,8 +26,12 @@ public interface Telemetry extends AutoCloseable {
 
   AccessLog accessLog();
 
-  /** Every metric of this process in the Prometheus text exposition format (version 0.0.4). */
-  String prometheusText();
+  /**
+   * The metrics pipeline {@link #metrics()} records into, for the process's own instruments and the admin port's
+   * Prometheus text; empty when disabled (a process that still serves metrics then makes a
+   * {@link MetricsPipeline#scrapeOnly} of its own).
+   */
+  Optional<MetricsPipeline> metricsPipeline();
 
   /** Spans dropped because the export queue was full (or the exporter failed). */
   long droppedSpans();
@@ -34,8 +41,8 @@ public interface Telemetry extends AutoCloseable {
 
   /**
    * Telemetry as {@code settings} say: spans sampled and exported to its exporters (none: a no-op tracer that still
-   * passes a parent's context on), metrics for {@link #prometheusText()} (and OTLP push with an OTLP exporter), the
-   * access log.
+   * passes a parent's context on), metrics in a {@link #metricsPipeline()} (and OTLP push with an OTLP exporter),
+   * the access log.
    *
    * @param serviceName the resource's {@code service.name}, e.g. {@code trellis-node-proxy}
    * @param resource further resource attributes ({@code service.instance.id}, {@code k8s.node.name}, ...)

@@ -32,12 +32,17 @@ class TelemetryTest {
     try (Telemetry telemetry = Telemetry.create(TelemetrySettings.metricsOnly(), "trellis-node-proxy",
         Attributes.of(AttributeKey.stringKey("k8s.node.name"), "node-1"))) {
       telemetry.metrics().clientRequest(Attributes.of(MeshAttributes.DESTINATION_SERVICE, "reviews"), 1_000_000);
-      assertThat(telemetry.prometheusText()).contains("http_client_request_duration_seconds_count{"
+      assertThat(telemetry.metricsPipeline().orElseThrow().prometheusText()).contains("http_client_request_duration_seconds_count{"
           + "trellis_destination_service=\"reviews\"} 1");
       assertThat(telemetry.tracer().spanBuilder("GET /").startSpan().isRecording()).isFalse();
       telemetry.accessLog().log(entry(503)); // off: no sink
       assertThat(telemetry.accessLog().dropped()).isZero();
     }
+  }
+
+  @Test
+  void disabledTelemetryHasNoMetricsPipeline() {
+    assertThat(Telemetry.disabled().metricsPipeline()).isEmpty();
   }
 
   @Test

@@ -13,7 +13,6 @@ import com.google.protobuf.util.JsonFormat;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import dev.trellis.controlplane.config.MeshFileSource;
-import dev.trellis.controlplane.server.ControlPlane;
 import dev.trellis.mesh.v1.Workload;
 import dev.trellis.mtls.refusal.RefusalLog;
 import dev.trellis.xds.cache.Snapshot;
@@ -44,7 +43,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The control plane's admin port (15014): {@code /healthz/ready}, {@code /metrics} (Prometheus
- * text), {@code /debug/clients} (each xDS client, its subscriptions, ACKed versions, last NACK) and
+ * text of the process's metrics pipeline), {@code /debug/clients} (each xDS client, its subscriptions, ACKed versions, last NACK) and
  * {@code /debug/config} (every served resource as JSON). Bound to the control plane's address; it
  * carries no secrets (private keys never appear; the trust bundle is public), but the debug pages show
  * every workload's identity and address, so {@link AdminAccess} decides who sees them: health and metrics
@@ -65,15 +64,15 @@ public final class AdminServer implements AutoCloseable {
 
   private final HttpServer server;
   private final ExecutorService executor;
-  private final ControlPlane cp;
+  private final AdminView view;
   private final AdminAccess access;
   private final RefusalLog refusals;
 
-  private AdminServer(HttpServer server, ExecutorService executor, ControlPlane cp, AdminAccess access,
+  private AdminServer(HttpServer server, ExecutorService executor, AdminView view, AdminAccess access,
       RefusalLog refusals) {
     this.server = server;
     this.executor = executor;
-    this.cp = cp;
+    this.view = view;
     this.access = access;
     this.refusals = refusals;
   }
@@ -81,10 +80,11 @@ public final class AdminServer implements AutoCloseable {
   /**
    * Starts serving on {@code address}.
    *
+   * @param view what the pages show, read at each request
    * @param access who may read {@code /debug/*}
    * @param refusals counts and logs refused debug requests (service {@value #SERVICE})
    */
-  public static AdminServer start(InetSocketAddress address, ControlPlane cp, AdminAccess access, RefusalLog refusals)
+  public static AdminServer start(InetSocketAddress address, AdminView view, AdminAccess access, RefusalLog refusals)
       throws IOException {
     HttpServer server;
     try {
@@ -94,10 +94,10 @@ public final class AdminServer implements AutoCloseable {
     }
     ExecutorService executor = Executors.newFixedThreadPool(2, Thread.ofPlatform().name("trellis-admin-", 0).daemon().factory());
     server.setExecutor(executor);
-    AdminServer admin = new AdminServer(server, executor, cp, access, refusals);
+    AdminServer admin = new AdminServer(server, executor, view, access, refusals);
     server.createContext("/healthz/ready", ex -> admin.respond(ex, () -> admin.ready()));
     server.createContext("/healthz/live", ex -> admin.respond(ex, () -> new Reply(200, "text/plain", "live\n")));
-    server.createContext("/metrics", ex -> admin.respond(ex, () -> new Reply(200, "text/plain; version=0.0.4", admin.metrics())));
+    server.createContext("/metrics", ex -> admin.respond(ex, () -> new Reply(200, "text/plain; version=0.0.4", view.metricsText())));
     server.createContext("/debug/clients", ex -> admin.respond(ex, () -> admin.debug(ex, d -> json(admin.clients(d)))));
     server.createContext("/debug/config", ex -> admin.respond(ex, () -> admin.debug(ex, d -> json(admin.config(d)))));
     server.createContext("/", ex -> admin.respond(ex, () -> ex.getRequestURI().getPath().equals("/")
@@ -171,9 +171,9 @@ public final class AdminServer implements AutoCloseable {
 
   /** Ready once serving; a rejected mesh-file edit is reported but does not make it unready (the last good config serves). */
   private Reply ready() {
-    MeshFileSource.Status s = cp.meshStatus();
-    StringBuilder b = new StringBuilder("ready: serving snapshot ").append(cp.store().current().version()).append('\n');
-    ControlPlane.ClusterStatus c = cp.clusterStatus();
+    MeshFileSource.Status s = view.meshStatus();
+    StringBuilder b = new StringBuilder("ready: serving snapshot ").append(view.snapshot().version()).append('\n');
+    AdminView.ClusterStatus c = view.clusterStatus();
     if (c != null) {
       b.append("cluster mode: ").append(c.leader() ? "this replica (" + c.identity() + ") leads: it writes status and "
           + "trust bundles" : "replica " + c.identity() + " follows (leader: " + c.currentLeader() + ")").append('\n');
@@ -186,81 +186,10 @@ public final class AdminServer implements AutoCloseable {
     return new Reply(200, "text/plain", b.toString());
   }
 
-  String metrics() {
-    StringBuilder b = new StringBuilder();
-    gauge(b, "trellis_xds_connected_clients", "Connected xDS streams.", cp.ads().registry().size());
-    gauge(b, "trellis_config_snapshot_version", "Version of the snapshot being served.", cp.store().current().version());
-    gauge(b, "trellis_config_resources", "Resources in the served snapshot.", cp.store().current().size());
-    java.time.Instant published = cp.lastPublished();
-    if (published != null) {
-      b.append("# HELP trellis_config_last_push_timestamp_seconds When the latest config change was published (Unix time).\n")
-          .append("# TYPE trellis_config_last_push_timestamp_seconds gauge\n")
-          .append("trellis_config_last_push_timestamp_seconds ").append(published.toEpochMilli() / 1000.0).append('\n');
-    }
-    MeshFileSource.Status s = cp.meshStatus();
-    if (s != null) {
-      b.append("# HELP trellis_config_reloads_total Mesh file reloads by result.\n# TYPE trellis_config_reloads_total counter\n");
-      b.append("trellis_config_reloads_total{result=\"applied\"} ").append(s.reloads()).append('\n');
-      b.append("trellis_config_reloads_total{result=\"rejected\"} ").append(s.failedReloads()).append('\n');
-    }
-    ControlPlane.ClusterStatus c = cp.clusterStatus();
-    if (c != null) {
-      gauge(b, "trellis_leader", "1 if this replica holds the control-plane Lease (writes status).", c.leader() ? 1 : 0);
-    }
-    var os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-    if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
-      b.append("# HELP process_cpu_seconds_total CPU time of the control-plane process.\n")
-          .append("# TYPE process_cpu_seconds_total counter\n")
-          .append("process_cpu_seconds_total ").append(sun.getProcessCpuTime() / 1e9).append('\n');
-    }
-    var heap = java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage();
-    gauge(b, "jvm_memory_heap_used_bytes", "Heap in use.", heap.getUsed());
-    gauge(b, "jvm_memory_heap_committed_bytes", "Heap committed by the JVM.", heap.getCommitted());
-    gauge(b, "jvm_memory_heap_max_bytes", "Maximum heap (-Xmx).", heap.getMax());
-    ControlPlane.PushStats push = cp.pushStats();
-    b.append("# HELP trellis_config_push_duration_seconds Translating and publishing a config change.\n")
-        .append("# TYPE trellis_config_push_duration_seconds summary\n")
-        .append("trellis_config_push_duration_seconds_sum ").append(push.totalNanos() / 1e9).append('\n')
-        .append("trellis_config_push_duration_seconds_count ").append(push.count()).append('\n');
-    b.append("# HELP trellis_ca_certificates_signed_total Workload certificates signed.\n")
-        .append("# TYPE trellis_ca_certificates_signed_total counter\n")
-        .append("trellis_ca_certificates_signed_total ").append(cp.certificates().signed()).append('\n');
-    b.append("# HELP trellis_ca_sign_failures_total Sign requests refused or failed, by reason.\n")
-        .append("# TYPE trellis_ca_sign_failures_total counter\n");
-    cp.certificates().failed().forEach((reason, n) -> b.append("trellis_ca_sign_failures_total{reason=\"")
-        .append(reason.name().toLowerCase(java.util.Locale.ROOT)).append("\"} ").append(n).append('\n'));
-    counter(b, "trellis_xds_responses_total", "xDS responses pushed, by type.", t -> cp.ads().metrics().pushes(t));
-    counter(b, "trellis_xds_acks_total", "xDS ACKs received, by type.", t -> cp.ads().metrics().acks(t));
-    counter(b, "trellis_xds_nacks_total", "xDS NACKs received, by type.", t -> cp.ads().metrics().nacks(t));
-    gauge(b, "trellis_xds_anonymous_streams", "Open xDS streams of clients without a token.", cp.ads().anonymousStreams());
-    b.append("# HELP trellis_control_plane_refusals_total Requests refused (bad or missing token, limits, malformed), "
-        + "by service and reason.\n# TYPE trellis_control_plane_refusals_total counter\n");
-    cp.refusals().counts().forEach((k, n) -> b.append("trellis_control_plane_refusals_total{service=\"")
-        .append(k.service()).append("\",reason=\"").append(k.reason()).append("\"} ").append(n).append('\n'));
-    long reviews = cp.tokenReviews();
-    if (reviews >= 0) {
-      b.append("# HELP trellis_tokenreviews_total TokenReviews sent to the API server (answers are cached).\n")
-          .append("# TYPE trellis_tokenreviews_total counter\ntrellis_tokenreviews_total ").append(reviews).append('\n');
-    }
-    return b.toString();
-  }
-
-  private static void gauge(StringBuilder b, String name, String help, long value) {
-    b.append("# HELP ").append(name).append(' ').append(help).append('\n')
-        .append("# TYPE ").append(name).append(" gauge\n").append(name).append(' ').append(value).append('\n');
-  }
-
-  private static void counter(StringBuilder b, String name, String help, java.util.function.ToLongFunction<ResourceType> f) {
-    b.append("# HELP ").append(name).append(' ').append(help).append('\n').append("# TYPE ").append(name).append(" counter\n");
-    for (ResourceType t : ResourceType.values()) {
-      b.append(name).append("{type=\"").append(t.shortName()).append("\"} ").append(f.applyAsLong(t)).append('\n');
-    }
-  }
-
   JsonElement clients(AdminAccess.Decision allowed) {
     String only = nodeOf(allowed);
     JsonArray out = new JsonArray();
-    for (ClientStatus c : cp.ads().registry().clients(Duration.ofSeconds(2))) {
+    for (ClientStatus c : view.clients(Duration.ofSeconds(2))) {
       if (only != null && !only.equals(c.node())) {
         continue;
       }
@@ -308,7 +237,7 @@ public final class AdminServer implements AutoCloseable {
 
   JsonElement config(AdminAccess.Decision allowed) throws InvalidProtocolBufferException {
     String only = nodeOf(allowed);
-    Snapshot s = cp.store().current();
+    Snapshot s = view.snapshot();
     JsonObject o = new JsonObject();
     o.addProperty("version", s.version());
     if (only != null) {

@@ -13,6 +13,7 @@ import dev.trellis.ca.server.NodeAuthorizer;
 import dev.trellis.ca.store.FileCaStore;
 import dev.trellis.controlplane.admin.AdminAccess;
 import dev.trellis.controlplane.admin.AdminServer;
+import dev.trellis.controlplane.admin.AdminView;
 import dev.trellis.controlplane.cluster.Leadership;
 import dev.trellis.controlplane.cluster.SecretCaStore;
 import dev.trellis.controlplane.cluster.TrustBundleConfigMaps;
@@ -29,6 +30,7 @@ import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.svid.IssuedSvid;
 import dev.trellis.mtls.svid.RenewingSvidSource;
 import dev.trellis.mtls.svid.X509Svid;
+import dev.trellis.telemetry.metrics.MetricsPipeline;
 import dev.trellis.xds.cache.ConfigStore;
 import dev.trellis.xds.cache.Debouncer;
 import dev.trellis.xds.server.AdsLimits;
@@ -98,6 +100,10 @@ public final class ControlPlane implements AutoCloseable {
   private Server plaintext;
   private Server tls;
   private AdminServer admin;
+  /** Every metric of the process, for the admin port's {@code /metrics}. */
+  private MetricsPipeline metrics;
+  private ControlPlaneMetrics instruments;
+  private AdminView adminView;
   private CertificateService certificates;
   private final java.util.concurrent.atomic.LongAdder pushes = new java.util.concurrent.atomic.LongAdder();
   private final java.util.concurrent.atomic.LongAdder pushNanos = new java.util.concurrent.atomic.LongAdder();
@@ -140,6 +146,9 @@ public final class ControlPlane implements AutoCloseable {
   }
 
   private ControlPlane startAll() throws MeshFileException, IOException {
+    metrics = MetricsPipeline.scrapeOnly("trellis-control-plane");
+    instruments = new ControlPlaneMetrics(metrics, this);
+    adminView = new ControlPlaneView(this, metrics);
     Mesh mesh = options.cluster() == null ? openMeshFile() : openCluster(options.cluster());
     store.publish(Translator.translate(mesh, ca.trustBundle(), translations));
     debouncer = new Debouncer(this::publishPending, scheduler, options.debounce(), options.maxDebounce(), System::nanoTime);
@@ -158,8 +167,8 @@ public final class ControlPlane implements AutoCloseable {
     startServingCertificate(mesh);
     tls = startGrpc("xds-tls", options.xdsTlsPort(), NettyServerBuilder.forAddress(address(options.xdsTlsPort()),
         TlsServerCredentials.newBuilder().keyManager(servingKeys).build()), certificates, options.anonymousXds());
-    admin = AdminServer.start(new InetSocketAddress(options.bind(), options.adminPort()), this,
-        new AdminAccess(adminToken, meshState, AdminAccess::sameHost), refusals);
+    admin = AdminServer.start(new InetSocketAddress(options.bind(), options.adminPort()),
+        adminView, new AdminAccess(adminToken, meshState, AdminAccess::sameHost), refusals);
     if (source != null) {
       source.start();
     }
@@ -331,8 +340,10 @@ public final class ControlPlane implements AutoCloseable {
       if (!diff.isEmpty()) {
         lastPublished = clock.instant();
       }
+      long took = System.nanoTime() - started;
       pushes.increment();
-      pushNanos.add(System.nanoTime() - started);
+      pushNanos.add(took);
+      instruments.pushed(took);
       log.info("translated in {} ms, published in {} ms", (translated - started) / 1_000_000,
           (System.nanoTime() - translated) / 1_000_000);
       log.info("pushed snapshot {} ({} types changed)", store.current().version(),
@@ -393,16 +404,13 @@ public final class ControlPlane implements AutoCloseable {
   }
 
   /** In cluster mode: whether this replica holds the Lease, who does, and which optional APIs are missing. */
-  public ClusterStatus clusterStatus() {
+  public AdminView.ClusterStatus clusterStatus() {
     if (cluster == null) {
       return null;
     }
-    return new ClusterStatus(leadership.getAsBoolean(), leadership.identity(), leadership.currentLeader(),
+    return new AdminView.ClusterStatus(leadership.getAsBoolean(), leadership.identity(), leadership.currentLeader(),
         cluster.missingApis());
   }
-
-  /** What the admin port says about cluster mode. */
-  public record ClusterStatus(boolean leader, String identity, String currentLeader, java.util.List<String> missingApis) {}
 
   /** Checks the mesh file now and, if it changed, pushes it (bypassing the debounce); for tests and admin. */
   public boolean reloadNow() {
@@ -427,6 +435,11 @@ public final class ControlPlane implements AutoCloseable {
 
   public int adminPort() {
     return admin.port();
+  }
+
+  /** What the admin port shows (its pages and {@code /metrics}); for tests that serve it once more. */
+  AdminView adminView() {
+    return adminView;
   }
 
   /** How callers authenticate (node tokens, or TokenReview in a cluster): the same for xDS, the CA and admin. */
@@ -470,5 +483,8 @@ public final class ControlPlane implements AutoCloseable {
     }
     scheduler.shutdownNow();
     xdsExecutor.shutdownNow();
+    if (metrics != null) {
+      metrics.close();
+    }
   }
 }

@@ -18,6 +18,7 @@ import dev.trellis.controlplane.testing.FakeJwt;
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.identity.TrustDomain;
 import dev.trellis.mtls.svid.IssuedSvid;
+import dev.trellis.telemetry.metrics.PrometheusFamilies;
 import dev.trellis.xds.client.AdsClient;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Node;
@@ -150,6 +151,14 @@ class ClusterModeTest {
         .hasMessageContaining("was replaced");
     assertThatThrownBy(() -> sign("garbage", "spiffe://cluster.local/ns/demo/sa/web"))
         .hasCauseInstanceOf(StatusRuntimeException.class).hasMessageContaining("UNAUTHENTICATED");
+    await().atMost(Duration.ofSeconds(15)).until(() -> cp.clusterStatus().leader());
+
+    String metrics = cp.adminView().metricsText();
+    assertThat(PrometheusFamilies.describe(metrics)).as("cluster mode: the Lease and TokenReviews, no mesh file")
+        .contains("trellis_leader gauge -", "trellis_tokenreviews_total counter -")
+        .noneMatch(f -> f.startsWith("trellis_config_reloads_total"));
+    assertThat(metrics.lines()).contains("trellis_leader 1.0")
+        .anyMatch(l -> l.startsWith("trellis_tokenreviews_total ") && !l.endsWith(" 0.0"));
   }
 
   @Test

@@ -15,6 +15,7 @@ import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.identity.TrustDomain;
 import dev.trellis.mtls.svid.IssuedSvid;
 import dev.trellis.mtls.svid.X509Svid;
+import dev.trellis.telemetry.metrics.PrometheusFamilies;
 import dev.trellis.xds.client.AdsClient;
 import dev.trellis.xds.client.ResourceWatcher;
 import io.envoyproxy.envoy.config.core.v3.Node;
@@ -150,8 +151,8 @@ class ControlPlaneTest {
         .toCompletableFuture().get(10, TimeUnit.SECONDS))
         .hasCauseInstanceOf(StatusRuntimeException.class)
         .hasMessageContaining("PERMISSION_DENIED");
-    assertThat(get("/metrics").body()).contains("trellis_ca_certificates_signed_total 1")
-        .contains("trellis_ca_sign_failures_total{reason=\"not_authorized\"} 1");
+    assertThat(get("/metrics").body().lines()).contains("trellis_ca_certificates_signed_total 1.0",
+        "trellis_ca_sign_failures_total{reason=\"not_authorized\"} 1.0");
   }
 
   @Test
@@ -189,7 +190,8 @@ class ControlPlaneTest {
         .replace("weight: 20}", "weight: 50}"));
     await().atMost(Duration.ofSeconds(10)).until(() -> weights(routes.resources.get(name)).equals(List.of(50, 50)));
     assertThat(cp.pushStats().count()).as("the edit was translated and published").isPositive();
-    assertThat(get("/metrics").body()).contains("trellis_config_push_duration_seconds_count " + cp.pushStats().count());
+    assertThat(get("/metrics").body().lines())
+        .contains("trellis_config_push_duration_seconds_count " + cp.pushStats().count());
 
     long version = cp.store().current().version();
     Files.writeString(meshFile, Files.readString(meshFile).replace("weight: 50}", "weight: lots}"));
@@ -197,6 +199,62 @@ class ControlPlaneTest {
     assertThat(cp.meshStatus().lastProblems()).anySatisfy(p -> assertThat(p).contains("weight: 'lots' is not a whole number"));
     assertThat(cp.store().current().version()).isEqualTo(version);
     assertThat(get("/healthz/ready").body()).contains("the latest mesh file edit was rejected").contains("'lots'");
+    c.close();
+  }
+
+  /**
+   * Every family the admin port served when it built its text by hand (captured from a running control plane before
+   * the change; README, docs/kubernetes.md): name, type and label names. The push duration was a summary without
+   * quantiles; an OpenTelemetry histogram keeps its {@code _sum} and {@code _count} and adds buckets.
+   */
+  static final List<String> LOCAL_MODE_FAMILIES = List.of(
+      "jvm_memory_heap_committed_bytes gauge -",
+      "jvm_memory_heap_max_bytes gauge -",
+      "jvm_memory_heap_used_bytes gauge -",
+      "process_cpu_seconds_total counter -",
+      "trellis_ca_certificates_signed_total counter -",
+      "trellis_ca_sign_failures_total counter reason",
+      "trellis_config_last_push_timestamp_seconds gauge -",
+      "trellis_config_push_duration_seconds histogram -",
+      "trellis_config_reloads_total counter result",
+      "trellis_config_resources gauge -",
+      "trellis_config_snapshot_version gauge -",
+      "trellis_control_plane_refusals_total counter reason,service",
+      "trellis_xds_acks_total counter type",
+      "trellis_xds_anonymous_streams gauge -",
+      "trellis_xds_connected_clients gauge -",
+      "trellis_xds_nacks_total counter type",
+      "trellis_xds_responses_total counter type");
+
+  @Test
+  void metricsKeepTheNamesTypesAndLabelsTheAdminPortAlwaysServed() throws Exception {
+    AdsClient c = client("node-1", NODE1_TOKEN);
+    Latest<Message> clusters = new Latest<>();
+    c.watch(CLUSTER, "*", clusters);
+    c.start();
+    CaClient ca = new CaClient(channel, BearerTokenCredentials.of(NODE1_TOKEN), Duration.ZERO, Duration.ofSeconds(5),
+        Clock.systemUTC());
+    ca.fetchSvid(SpiffeId.parse("spiffe://cluster.local/ns/demo/sa/greeter")).toCompletableFuture()
+        .get(10, TimeUnit.SECONDS);
+    assertThatThrownBy(() -> ca.fetchSvid(SpiffeId.parse("spiffe://cluster.local/ns/demo/sa/nobody"))
+        .toCompletableFuture().get(10, TimeUnit.SECONDS)).hasMessageContaining("PERMISSION_DENIED");
+    var forged = dev.trellis.ca.v1.CertificateServiceGrpc.newBlockingStub(channel)
+        .withCallCredentials(BearerTokenCredentials.of("forged-token"));
+    assertThatThrownBy(() -> forged.sign(dev.trellis.ca.v1.SignRequest.newBuilder().setIdentity("x").build()))
+        .hasMessageContaining("UNAUTHENTICATED");
+    Files.writeString(meshFile, Files.readString(meshFile).replace("weight: 80}", "weight: 70}")
+        .replace("weight: 20}", "weight: 30}"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> cp.lastPublished() != null && clusters.resources.size() == 5);
+
+    String text = get("/metrics").body();
+
+    assertThat(PrometheusFamilies.describe(text)).containsExactlyInAnyOrderElementsOf(LOCAL_MODE_FAMILIES);
+    assertThat(text.lines()).contains("trellis_config_reloads_total{result=\"applied\"} 1.0",
+        "trellis_config_reloads_total{result=\"rejected\"} 0.0",
+        "trellis_config_snapshot_version " + (double) cp.store().current().version(),
+        "trellis_config_last_push_timestamp_seconds " + cp.lastPublished().toEpochMilli() / 1000.0,
+        "trellis_config_push_duration_seconds_count " + cp.pushStats().count())
+        .noneMatch(l -> l.startsWith("trellis_leader") || l.startsWith("trellis_tokenreviews"));
     c.close();
   }
 
@@ -215,7 +273,7 @@ class ControlPlaneTest {
     assertThat(config).contains("\"outbound|50051||greeter.demo.svc.cluster.local\"").contains("\"lbPolicy\": \"LEAST_REQUEST\"")
         .contains("spiffe://cluster.local/ns/demo/sa/greeter").doesNotContain("PRIVATE KEY");
     String metrics = get("/metrics").body();
-    assertThat(metrics).contains("trellis_xds_connected_clients 1").contains("trellis_xds_acks_total{type=\"CDS\"} 1");
+    assertThat(metrics.lines()).contains("trellis_xds_connected_clients 1.0", "trellis_xds_acks_total{type=\"CDS\"} 1.0");
     assertThat(get("/healthz/ready").statusCode()).isEqualTo(200);
     assertThat(get("/nope").statusCode()).isEqualTo(404);
     c.close();
@@ -237,7 +295,8 @@ class ControlPlaneTest {
     other.watch(CLUSTER, "*", new Latest<>());
     other.start();
     await().atMost(Duration.ofSeconds(10)).until(() -> get("/debug/clients").body().contains("\"node-2\""));
-    try (var remote = dev.trellis.controlplane.admin.AdminServer.start(new InetSocketAddress("127.0.0.1", 0), cp,
+    try (var remote = dev.trellis.controlplane.admin.AdminServer.start(new InetSocketAddress("127.0.0.1", 0),
+        cp.adminView(),
         new dev.trellis.controlplane.admin.AdminAccess(adminToken, cp.authenticator(), (peer, local) -> false),
         refusals)) {
       int port = remote.port();
@@ -290,9 +349,9 @@ class ControlPlaneTest {
     await().atMost(Duration.ofSeconds(10)).until(() -> w.ambient != null);
     impostor.close();
     String metrics = get("/metrics").body();
-    assertThat(metrics).contains("trellis_control_plane_refusals_total{service=\"ca\",reason=\"unauthenticated\"} 20")
-        .contains("trellis_control_plane_refusals_total{service=\"xds\",reason=\"permission_denied\"}")
-        .contains("trellis_xds_anonymous_streams 0");
+    assertThat(metrics.lines()).contains("trellis_control_plane_refusals_total{reason=\"unauthenticated\",service=\"ca\"} 20.0",
+        "trellis_xds_anonymous_streams 0.0")
+        .anyMatch(l -> l.startsWith("trellis_control_plane_refusals_total{reason=\"permission_denied\",service=\"xds\"} "));
   }
 
   @Test

@@ -2,7 +2,6 @@ package dev.trellis.proxy.admin;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
-import dev.trellis.proxy.NodeProxy;
 import dev.trellis.proxy.inbound.InboundRecords;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -10,6 +9,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
@@ -75,23 +75,23 @@ public final class ProxyAdminServer implements AutoCloseable {
   /**
    * @param healthAddress health and metrics, open to the node (15020 on the node address)
    * @param debugAddress every page, loopback only (see {@link #debugBindAddress})
+   * @param view what the pages show, read at each request
    * @param ticker nanoseconds, the clock the data path's outlier detection uses (ejection times)
    */
-  public static ProxyAdminServer start(InetSocketAddress healthAddress, InetSocketAddress debugAddress, NodeProxy proxy,
+  public static ProxyAdminServer start(InetSocketAddress healthAddress, InetSocketAddress debugAddress, AdminView view,
       LongSupplier ticker) throws IOException {
     if (!debugAddress.getAddress().isLoopbackAddress()) {
       throw new IllegalArgumentException("debug admin address " + debugAddress + " is not a loopback address: "
           + "/config_dump and /connections show every workload and caller on the node");
     }
     Map<String, Supplier<Page>> pages = new LinkedHashMap<>();
-    pages.put("/healthz/ready", () -> proxy.ready() ? Page.text(200, "ready\n") : Page.text(503,
+    pages.put("/healthz/ready", () -> view.ready() ? Page.text(200, "ready\n") : Page.text(503,
         "not ready: waiting for config from the control plane or SVIDs of local workloads\n"));
-    pages.put("/metrics", () -> new Page(200, AdminViews.metrics(proxy.clusters().all(), facts(proxy),
-        ticker.getAsLong()) + proxy.telemetry().prometheusText(), "text/plain; version=0.0.4; charset=utf-8"));
-    pages.put("/config_dump", () -> new Page(200, ConfigDump.json(proxy.config(),
-        proxy.certificates().status().values()), "application/json; charset=utf-8"));
-    pages.put("/clusters", () -> Page.text(200, AdminViews.clusters(proxy.clusters().all(), ticker.getAsLong())));
-    pages.put("/connections", () -> Page.text(200, connections(proxy.inbound())));
+    pages.put("/metrics", () -> new Page(200, view.metricsText(), "text/plain; version=0.0.4; charset=utf-8"));
+    pages.put("/config_dump", () -> new Page(200, ConfigDump.json(view.config(), view.identities()),
+        "application/json; charset=utf-8"));
+    pages.put("/clusters", () -> Page.text(200, AdminViews.clusters(view.clusters(), ticker.getAsLong())));
+    pages.put("/connections", () -> Page.text(200, connections(view.recentInbound())));
     return start(healthAddress, debugAddress, pages);
   }
 
@@ -139,15 +139,9 @@ public final class ProxyAdminServer implements AutoCloseable {
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
   }
 
-  private static AdminViews.ProxyFacts facts(NodeProxy proxy) {
-    return new AdminViews.ProxyFacts(proxy.ready(), Long.toString(proxy.config().version()), proxy.outbound().hboneConnections(),
-        proxy.outbound().upstreamConnections(), proxy.inbound().countByStatus(), proxy.certificates().status().values(),
-        proxy.outbound().unobservedConnections(), proxy.refusals().counts());
-  }
-
-  static String connections(InboundRecords records) {
+  static String connections(List<InboundRecords.Entry> recent) {
     StringBuilder b = new StringBuilder();
-    for (InboundRecords.Entry e : records.recent()) {
+    for (InboundRecords.Entry e : recent) {
       b.append(e.at()).append(' ').append(e.status()).append(' ').append(e.peer() == null ? "plaintext" : e.peer()).append(" -> ").append(e.authority())
           .append(e.workload() == null ? "" : " (" + e.workload() + ")").append(" from ").append(e.peerAddress())
           .append(e.reason() == null ? "" : ": " + e.reason());

@@ -61,6 +61,26 @@ class ProxyAdminServerTest {
   }
 
   @Test
+  void thePagesShowTheViewAndMetricsAreItsTextOnBothPorts() throws Exception {
+    FakeAdminView view = new FakeAdminView();
+    view.ready = false;
+    view.metricsText = () -> "# TYPE trellis_proxy_ready gauge\ntrellis_proxy_ready 0.0\n";
+    admin = ProxyAdminServer.start(new InetSocketAddress("127.0.63.1", 0), new InetSocketAddress("127.0.63.1", 0),
+        view, () -> 0L);
+    String health = "http://127.0.63.1:" + admin.port();
+    String debug = "http://127.0.63.1:" + admin.debugAddress().getPort();
+
+    assertThat(get(health + "/healthz/ready")).startsWith("503 not ready: waiting for config");
+    view.ready = true;
+    assertThat(get(health + "/healthz/ready")).isEqualTo("200 ready\n");
+    assertThat(get(health + "/metrics")).isEqualTo("200 # TYPE trellis_proxy_ready gauge\ntrellis_proxy_ready 0.0\n");
+    assertThat(get(debug + "/metrics")).isEqualTo(get(health + "/metrics"));
+    assertThat(get(debug + "/config_dump")).startsWith("200 {");
+    assertThat(get(debug + "/clusters")).isEqualTo("200 ");
+    assertThat(get(debug + "/connections")).isEqualTo("200 ");
+  }
+
+  @Test
   void aDebugAddressThatIsNotLoopbackIsRefused() {
     assertThatThrownBy(() -> ProxyAdminServer.start(new InetSocketAddress("127.0.63.1", 0),
         new InetSocketAddress("0.0.0.0", 0), null, () -> 0L))

@@ -5,6 +5,7 @@ import dev.trellis.telemetry.Telemetry;
 import dev.trellis.telemetry.accesslog.AccessLog;
 import dev.trellis.telemetry.accesslog.AccessLogEntry;
 import dev.trellis.telemetry.metrics.MeshMetrics;
+import dev.trellis.telemetry.metrics.MetricsPipeline;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.propagation.TextMapPropagator;
@@ -13,6 +14,7 @@ import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.util.List;
+import java.util.Optional;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.LongSupplier;
@@ -99,8 +101,8 @@ public final class RecordingTelemetry implements Telemetry {
   }
 
   @Override
-  public String prometheusText() {
-    return "";
+  public Optional<MetricsPipeline> metricsPipeline() {
+    return Optional.empty();
   }
 
   @Override

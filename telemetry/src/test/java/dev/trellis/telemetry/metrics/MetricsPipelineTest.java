@@ -1,13 +1,17 @@
 package dev.trellis.telemetry.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.telemetry.MeshAttributes;
 import dev.trellis.telemetry.metrics.MeshMetrics.ConnectionEvent;
+import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.metrics.Meter;
 import io.opentelemetry.sdk.resources.Resource;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -110,5 +114,59 @@ class MetricsPipelineTest {
     assertThat(pipeline.prometheusText().lines())
         .contains("trellis_tcp_connections_total{trellis_connection_event=\"closed\"} 1.0")
         .noneMatch(l -> l.startsWith("trellis_tcp_io_bytes_total"));
+  }
+
+  @Test
+  void theProcessInstrumentsNamesBecomeThePrometheusNamesTheAdminPortsAlwaysHad() {
+    Meter meter = pipeline.meter();
+    AttributeKey<String> reason = AttributeKey.stringKey("reason");
+    meter.counterBuilder("trellis.proxy.refusals").setUnit("{refusal}").setDescription("refused")
+        .buildWithCallback(m -> m.record(3, Attributes.of(reason, "no_sni")));
+    meter.gaugeBuilder("trellis.proxy.certificate.expiry").ofLongs().setUnit("s").setDescription("not after")
+        .buildWithCallback(m -> m.record(1_800_000_000L));
+    meter.gaugeBuilder("jvm.memory.heap.used").ofLongs().setUnit("By").setDescription("heap")
+        .buildWithCallback(m -> m.record(1024));
+    meter.counterBuilder("process.cpu").ofDoubles().setUnit("s").setDescription("cpu")
+        .buildWithCallback(m -> m.record(2.5));
+    meter.histogramBuilder("trellis.config.push.duration").setUnit("s").setDescription("push").build().record(0.25);
+
+    assertThat(pipeline.prometheusText().lines()).contains(
+        "# TYPE trellis_proxy_refusals_total counter", "trellis_proxy_refusals_total{reason=\"no_sni\"} 3.0",
+        "# TYPE trellis_proxy_certificate_expiry_seconds gauge", "trellis_proxy_certificate_expiry_seconds 1.8E9",
+        "# TYPE jvm_memory_heap_used_bytes gauge", "jvm_memory_heap_used_bytes 1024.0",
+        "# TYPE process_cpu_seconds_total counter", "process_cpu_seconds_total 2.5",
+        "# TYPE trellis_config_push_duration_seconds histogram", "trellis_config_push_duration_seconds_count 1",
+        "trellis_config_push_duration_seconds_sum 0.25");
+  }
+
+  @Test
+  void anInfoMetricKeepsItsInfoSuffixAndItsLabelsAndIsLeftOutWithoutThem() {
+    AtomicReference<Attributes> labels = new AtomicReference<>(
+        Attributes.of(AttributeKey.stringKey("version"), "v\"7\\"));
+    pipeline.info("trellis.proxy.config.info", "the xDS view in use (version label)", labels::get);
+
+    assertThat(pipeline.prometheusText().lines()).containsExactly(
+        "# HELP trellis_proxy_config_info the xDS view in use (version label)",
+        "# TYPE trellis_proxy_config_info gauge",
+        "trellis_proxy_config_info{version=\"v\\\"7\\\\\"} 1");
+    labels.set(null);
+    assertThat(pipeline.prometheusText()).doesNotContain("trellis_proxy_config");
+  }
+
+  @Test
+  void anInfoMetricNameMustSayInfo() {
+    assertThatThrownBy(() -> pipeline.info("trellis.proxy.config", "no suffix", Attributes::empty))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("info metric name: 'trellis.proxy.config' (expected: lower-case letters, digits, '_' and '.', "
+            + "ending in '.info' or '_info')");
+  }
+
+  @Test
+  void aScrapeOnlyPipelineRendersWhatIsRecordedInIt() {
+    try (MetricsPipeline scrapeOnly = MetricsPipeline.scrapeOnly("trellis-control-plane")) {
+      assertThat(scrapeOnly.prometheusText()).isEmpty();
+      scrapeOnly.meter().gaugeBuilder("trellis.leader").ofLongs().buildWithCallback(m -> m.record(1));
+      assertThat(scrapeOnly.prometheusText().lines()).containsExactly("# TYPE trellis_leader gauge", "trellis_leader 1.0");
+    }
   }
 }

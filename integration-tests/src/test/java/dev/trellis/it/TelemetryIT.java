@@ -12,7 +12,7 @@ import dev.trellis.controlplane.server.ControlPlaneOptions;
 import dev.trellis.proxy.NodeProxy;
 import dev.trellis.proxy.NodeProxyOptions;
 import dev.trellis.telemetry.Telemetry;
-import dev.trellis.telemetry.TelemetrySettings;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import dev.trellis.telemetry.metrics.PrometheusFamilies;
 import io.opentelemetry.api.common.Attributes;
 import java.net.InetSocketAddress;

@@ -5,7 +5,7 @@ import dev.trellis.proxy.flags.TelemetryFlags;
 import dev.trellis.proxy.redirect.EbpfOriginalDestinations;
 import dev.trellis.proxy.standalone.StandaloneMain;
 import dev.trellis.telemetry.Telemetry;
-import dev.trellis.telemetry.TelemetrySettings;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import io.opentelemetry.api.common.Attributes;
 import java.io.IOException;
 import java.io.PrintWriter;

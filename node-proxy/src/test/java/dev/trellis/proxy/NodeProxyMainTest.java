@@ -2,7 +2,7 @@ package dev.trellis.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.trellis.telemetry.TelemetrySettings;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;

@@ -3,7 +3,7 @@ package dev.trellis.proxy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.trellis.telemetry.Telemetry;
-import dev.trellis.telemetry.TelemetrySettings;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import dev.trellis.telemetry.metrics.PrometheusFamilies;
 import io.opentelemetry.api.common.Attributes;
 import java.net.URI;

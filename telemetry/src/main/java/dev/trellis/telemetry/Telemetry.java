@@ -1,6 +1,7 @@
 package dev.trellis.telemetry;
 
 import dev.trellis.telemetry.accesslog.AccessLog;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import dev.trellis.telemetry.metrics.MeshMetrics;
 import dev.trellis.telemetry.metrics.MetricsPipeline;
 import io.opentelemetry.api.common.Attributes;

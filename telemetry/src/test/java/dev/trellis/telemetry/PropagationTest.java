@@ -2,6 +2,7 @@ package dev.trellis.telemetry;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.trellis.telemetry.config.TelemetrySettings;
 import io.opentelemetry.api.baggage.Baggage;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Span;

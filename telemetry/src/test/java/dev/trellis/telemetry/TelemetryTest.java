@@ -3,9 +3,11 @@ package dev.trellis.telemetry;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.trellis.telemetry.TelemetrySettings.AccessLogSettings;
-import dev.trellis.telemetry.TelemetrySettings.Exporter;
+import dev.trellis.telemetry.attributes.MeshAttributes;
+import dev.trellis.telemetry.config.TelemetrySettings.AccessLogSettings;
+import dev.trellis.telemetry.config.TelemetrySettings.Exporter;
 import dev.trellis.telemetry.accesslog.AccessLogEntry;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.sdk.resources.Resource;

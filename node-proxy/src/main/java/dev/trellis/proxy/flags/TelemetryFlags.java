@@ -1,6 +1,6 @@
 package dev.trellis.proxy.flags;
 
-import dev.trellis.telemetry.TelemetrySettings;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,12 +1,12 @@
 package dev.trellis.proxy.observe;
 
-import static dev.trellis.telemetry.MeshAttributes.DESTINATION_SERVICE;
-import static dev.trellis.telemetry.MeshAttributes.DIRECTION;
-import static dev.trellis.telemetry.MeshAttributes.NETWORK_IO_DIRECTION;
-import static dev.trellis.telemetry.MeshAttributes.NETWORK_TRANSPORT;
-import static dev.trellis.telemetry.MeshAttributes.SOURCE_NAMESPACE;
-import static dev.trellis.telemetry.MeshAttributes.SOURCE_WORKLOAD;
-import static dev.trellis.telemetry.MeshAttributes.UPSTREAM_CLUSTER;
+import static dev.trellis.telemetry.attributes.MeshAttributes.DESTINATION_SERVICE;
+import static dev.trellis.telemetry.attributes.MeshAttributes.DIRECTION;
+import static dev.trellis.telemetry.attributes.MeshAttributes.NETWORK_IO_DIRECTION;
+import static dev.trellis.telemetry.attributes.MeshAttributes.NETWORK_TRANSPORT;
+import static dev.trellis.telemetry.attributes.MeshAttributes.SOURCE_NAMESPACE;
+import static dev.trellis.telemetry.attributes.MeshAttributes.SOURCE_WORKLOAD;
+import static dev.trellis.telemetry.attributes.MeshAttributes.UPSTREAM_CLUSTER;
 
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.telemetry.Telemetry;

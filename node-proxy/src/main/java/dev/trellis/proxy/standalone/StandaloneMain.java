@@ -4,7 +4,7 @@ import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.svid.IssuedSvid;
 import dev.trellis.proxy.flags.CommandLines;
 import dev.trellis.proxy.flags.TelemetryFlags;
-import dev.trellis.telemetry.TelemetrySettings;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.InetSocketAddress;

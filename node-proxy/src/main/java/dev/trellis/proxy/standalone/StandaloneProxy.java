@@ -51,7 +51,7 @@ public final class StandaloneProxy implements AutoCloseable {
   /** How the proxy runs; {@code peer}, {@code upstream}, {@code peerId} and {@code protocol} only for the source. */
   public record Options(Role role, InetSocketAddress listen, IssuedSvid svid, int threads, String sourceAddress,
       InetSocketAddress peer, SpiffeId peerId, InetSocketAddress upstream, String protocol, String workloadAddress,
-      int workloadHttpPort, dev.trellis.telemetry.TelemetrySettings telemetry) {}
+      int workloadHttpPort, dev.trellis.telemetry.config.TelemetrySettings telemetry) {}
 
   public enum Role {
     SOURCE,

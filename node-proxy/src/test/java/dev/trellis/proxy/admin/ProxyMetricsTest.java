@@ -7,7 +7,7 @@ import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.resilience.AttemptResult;
 import dev.trellis.proxy.resilience.CircuitBreaker;
 import dev.trellis.proxy.state.ProxyConfig;
-import dev.trellis.telemetry.MeshAttributes;
+import dev.trellis.telemetry.attributes.MeshAttributes;
 import dev.trellis.telemetry.metrics.MetricsPipeline;
 import dev.trellis.telemetry.metrics.PrometheusFamilies;
 import io.opentelemetry.api.common.Attributes;

@@ -3,7 +3,7 @@ package dev.trellis.proxy.flags;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.trellis.telemetry.TelemetrySettings;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import java.net.URI;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

@@ -137,11 +137,11 @@ class GrpcProxyTest {
     var spans = telemetry.spans.getFinishedSpanItems();
     assertThat(spans).allSatisfy(span -> {
       assertThat(span.getName()).isEqualTo("test.Echo/Unary");
-      assertThat(span.getAttributes().get(dev.trellis.telemetry.MeshAttributes.RPC_SERVICE)).isEqualTo("test.Echo");
-      assertThat(span.getAttributes().get(dev.trellis.telemetry.MeshAttributes.RPC_METHOD)).isEqualTo("Unary");
-      assertThat(span.getAttributes().get(dev.trellis.telemetry.MeshAttributes.NETWORK_PROTOCOL_VERSION)).isEqualTo("2");
+      assertThat(span.getAttributes().get(dev.trellis.telemetry.attributes.MeshAttributes.RPC_SERVICE)).isEqualTo("test.Echo");
+      assertThat(span.getAttributes().get(dev.trellis.telemetry.attributes.MeshAttributes.RPC_METHOD)).isEqualTo("Unary");
+      assertThat(span.getAttributes().get(dev.trellis.telemetry.attributes.MeshAttributes.NETWORK_PROTOCOL_VERSION)).isEqualTo("2");
     });
-    assertThat(spans).extracting(span -> span.getAttributes().get(dev.trellis.telemetry.MeshAttributes.RPC_GRPC_STATUS_CODE))
+    assertThat(spans).extracting(span -> span.getAttributes().get(dev.trellis.telemetry.attributes.MeshAttributes.RPC_GRPC_STATUS_CODE))
         .containsExactlyInAnyOrder(7L, 0L);
     assertThat(telemetry.accessLog).extracting(e -> e.protocol() + " " + e.grpcStatus())
         .containsExactlyInAnyOrder("gRPC 7", "gRPC 0");
@@ -233,7 +233,7 @@ class GrpcProxyTest {
         assertThat(client.getSpanId()).isEqualTo(server.getParentSpanId());
       });
     });
-    assertThat(servers).extracting(s -> s.getAttributes().get(dev.trellis.telemetry.MeshAttributes.RPC_GRPC_STATUS_CODE))
+    assertThat(servers).extracting(s -> s.getAttributes().get(dev.trellis.telemetry.attributes.MeshAttributes.RPC_GRPC_STATUS_CODE))
         .containsExactlyInAnyOrder(0L, 7L);
     assertThat(fx.inspection.connections()).as("through the destination's HTTP engine (identity headers per call)")
         .isPositive();

@@ -5,14 +5,14 @@ import static dev.trellis.proxy.testing.ProxyFixture.mesh;
 import static dev.trellis.proxy.testing.ProxyFixture.respond;
 import static dev.trellis.proxy.testing.ProxyFixture.rule;
 import static dev.trellis.proxy.testing.ProxyFixture.to;
-import static dev.trellis.telemetry.MeshAttributes.DESTINATION_WORKLOAD;
-import static dev.trellis.telemetry.MeshAttributes.DIRECTION;
-import static dev.trellis.telemetry.MeshAttributes.HTTP_REQUEST_METHOD;
-import static dev.trellis.telemetry.MeshAttributes.HTTP_RESPONSE_STATUS_CODE;
-import static dev.trellis.telemetry.MeshAttributes.RESPONSE_FLAGS;
-import static dev.trellis.telemetry.MeshAttributes.SECURITY_POLICY;
-import static dev.trellis.telemetry.MeshAttributes.SOURCE_PRINCIPAL;
-import static dev.trellis.telemetry.MeshAttributes.SOURCE_WORKLOAD;
+import static dev.trellis.telemetry.attributes.MeshAttributes.DESTINATION_WORKLOAD;
+import static dev.trellis.telemetry.attributes.MeshAttributes.DIRECTION;
+import static dev.trellis.telemetry.attributes.MeshAttributes.HTTP_REQUEST_METHOD;
+import static dev.trellis.telemetry.attributes.MeshAttributes.HTTP_RESPONSE_STATUS_CODE;
+import static dev.trellis.telemetry.attributes.MeshAttributes.RESPONSE_FLAGS;
+import static dev.trellis.telemetry.attributes.MeshAttributes.SECURITY_POLICY;
+import static dev.trellis.telemetry.attributes.MeshAttributes.SOURCE_PRINCIPAL;
+import static dev.trellis.telemetry.attributes.MeshAttributes.SOURCE_WORKLOAD;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -96,7 +96,7 @@ class RequestTelemetryTest {
     assertThat(server.getAttributes().get(HTTP_REQUEST_METHOD)).isEqualTo("GET");
 
     assertThat(telemetry.measured("http.client.request.duration")).singleElement().satisfies(m -> {
-      assertThat(m.attributes().get(dev.trellis.telemetry.MeshAttributes.DESTINATION_SERVICE))
+      assertThat(m.attributes().get(dev.trellis.telemetry.attributes.MeshAttributes.DESTINATION_SERVICE))
           .isEqualTo("web.d.svc.cluster.local");
       assertThat(m.value()).isPositive();
     });

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.testing.RecordingTelemetry;
-import dev.trellis.telemetry.MeshAttributes;
+import dev.trellis.telemetry.attributes.MeshAttributes;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;

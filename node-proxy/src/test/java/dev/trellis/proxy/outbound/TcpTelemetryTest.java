@@ -2,8 +2,8 @@ package dev.trellis.proxy.outbound;
 
 import static dev.trellis.proxy.testing.ProxyFixture.cluster;
 import static dev.trellis.proxy.testing.ProxyFixture.mesh;
-import static dev.trellis.telemetry.MeshAttributes.NETWORK_IO_DIRECTION;
-import static dev.trellis.telemetry.MeshAttributes.SOURCE_WORKLOAD;
+import static dev.trellis.telemetry.attributes.MeshAttributes.NETWORK_IO_DIRECTION;
+import static dev.trellis.telemetry.attributes.MeshAttributes.SOURCE_WORKLOAD;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

@@ -1,6 +1,6 @@
 package dev.trellis.telemetry.accesslog;
 
-import dev.trellis.telemetry.TelemetrySettings.AccessLogSettings;
+import dev.trellis.telemetry.config.TelemetrySettings.AccessLogSettings;
 import dev.trellis.telemetry.accesslog.QueuedAccessLog.SinkOwnership;
 import java.io.BufferedOutputStream;
 import java.io.FileDescriptor;

@@ -1,6 +1,6 @@
 package dev.trellis.telemetry.metrics;
 
-import dev.trellis.telemetry.TelemetrySettings.Exporter;
+import dev.trellis.telemetry.config.TelemetrySettings.Exporter;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.metrics.Meter;

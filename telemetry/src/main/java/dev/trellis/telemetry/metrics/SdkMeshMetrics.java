@@ -1,6 +1,6 @@
 package dev.trellis.telemetry.metrics;
 
-import dev.trellis.telemetry.MeshAttributes;
+import dev.trellis.telemetry.attributes.MeshAttributes;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.metrics.DoubleHistogram;
 import io.opentelemetry.api.metrics.LongCounter;

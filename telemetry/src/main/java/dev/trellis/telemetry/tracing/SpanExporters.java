@@ -1,6 +1,6 @@
 package dev.trellis.telemetry.tracing;
 
-import dev.trellis.telemetry.TelemetrySettings.Exporter;
+import dev.trellis.telemetry.config.TelemetrySettings.Exporter;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import io.opentelemetry.exporter.otlp.trace.OtlpGrpcSpanExporter;
 import io.opentelemetry.exporter.zipkin.ZipkinSpanExporter;

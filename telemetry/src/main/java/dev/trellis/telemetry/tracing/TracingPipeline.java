@@ -1,6 +1,6 @@
 package dev.trellis.telemetry.tracing;
 
-import dev.trellis.telemetry.TelemetrySettings;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.api.trace.TracerProvider;
 import io.opentelemetry.sdk.common.CompletableResultCode;

@@ -4,7 +4,7 @@ import static dev.trellis.telemetry.accesslog.AccessLogJsonTest.request;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.trellis.telemetry.TelemetrySettings.AccessLogSettings;
+import dev.trellis.telemetry.config.TelemetrySettings.AccessLogSettings;
 import dev.trellis.telemetry.accesslog.QueuedAccessLog.SinkOwnership;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -3,7 +3,7 @@ package dev.trellis.telemetry.metrics;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.trellis.telemetry.MeshAttributes;
+import dev.trellis.telemetry.attributes.MeshAttributes;
 import dev.trellis.telemetry.metrics.MeshMetrics.ConnectionEvent;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;

@@ -1,4 +1,4 @@
-package dev.trellis.telemetry;
+package dev.trellis.telemetry.config;
 
 import java.net.URI;
 import java.util.List;

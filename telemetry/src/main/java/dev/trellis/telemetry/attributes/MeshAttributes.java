@@ -1,4 +1,4 @@
-package dev.trellis.telemetry;
+package dev.trellis.telemetry.attributes;
 
 import io.opentelemetry.api.common.AttributeKey;
 

@@ -3,6 +3,7 @@ package dev.trellis.ca;
 import static java.util.Objects.requireNonNull;
 
 import io.grpc.Status;
+import java.util.Locale;
 
 /**
  * The one exception type of the CA. {@link #reason()} is the stable label used in metrics and logs,
@@ -61,7 +62,7 @@ public final class CaException extends RuntimeException {
 
     /** The metric label: the name in lower case. */
     public String label() {
-      return name().toLowerCase(java.util.Locale.ROOT);
+      return name().toLowerCase(Locale.ROOT);
     }
   }
 

@@ -8,6 +8,7 @@ import dev.trellis.cli.check.MeshCheck;
 import dev.trellis.cli.check.PortProbe;
 import dev.trellis.cli.install.ChartInstall;
 import dev.trellis.cli.local.LocalMesh;
+import dev.trellis.controlplane.config.MeshFileException;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
@@ -123,7 +124,7 @@ final class CheckCommand implements Callable<Integer> {
       List<String> problems;
       try {
         problems = NetnsPlan.problems(LocalMesh.load(meshFile).mesh());
-      } catch (dev.trellis.controlplane.config.MeshFileException e) {
+      } catch (MeshFileException e) {
         problems = e.problems();
       }
       problems.forEach(p -> out.println(meshFile + ": " + p));

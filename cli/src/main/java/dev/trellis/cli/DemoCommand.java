@@ -35,6 +35,7 @@ import java.util.HexFormat;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -162,7 +163,7 @@ final class DemoCommand implements Callable<Integer> {
     IssuedSvid issued;
     try {
       issued = node.fetchSvid(id).toCompletableFuture().get(15, TimeUnit.SECONDS);
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       if (e.getCause() instanceof StatusRuntimeException s) {
         throw s;
       }

@@ -1,12 +1,16 @@
 package dev.trellis.cli;
 
 import dev.trellis.controlplane.DurationConverter;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -42,12 +46,12 @@ final class DownCommand implements Callable<Integer> {
     }
     // Workloads first, the control plane last: proxies do not see their control plane vanish first.
     List<RunState.Entry> entries = new ArrayList<>(state.get().processes());
-    java.util.Collections.reverse(entries);
+    Collections.reverse(entries);
     List<ProcessHandle> alive = new ArrayList<>();
     for (RunState.Entry e : entries) {
       Optional<ProcessHandle> p = LocalProcesses.find(e);
       p.ifPresent(alive::add);
-      out.printf("  %-28s %-13s pid %-8d %s%n", e.name(), e.role().name().toLowerCase(java.util.Locale.ROOT)
+      out.printf("  %-28s %-13s pid %-8d %s%n", e.name(), e.role().name().toLowerCase(Locale.ROOT)
           .replace('_', '-'), e.pid(), p.isPresent() ? "stopping" : "already gone");
     }
     out.flush();
@@ -81,8 +85,8 @@ final class DownCommand implements Callable<Integer> {
   private void deleteTokens(RunState state) {
     for (RunState.Entry proxy : state.all(RunState.Role.NODE_PROXY)) {
       try {
-        java.nio.file.Files.deleteIfExists(stateDir.resolve(proxy.name() + ".token"));
-      } catch (java.io.IOException e) {
+        Files.deleteIfExists(stateDir.resolve(proxy.name() + ".token"));
+      } catch (IOException e) {
         spec.commandLine().getErr().println("warning: cannot remove " + stateDir.resolve(proxy.name() + ".token")
             + ": " + e.getMessage());
       }

@@ -17,7 +17,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
@@ -172,10 +174,10 @@ final class LaunchPlan {
   }
 
   /** The network namespace a command made by {@link #inNetns} enters, if it is one. */
-  static java.util.Optional<String> netnsOf(List<String> command) {
+  static Optional<String> netnsOf(List<String> command) {
     return command.size() > 3 && command.get(0).equals("sh") && command.get(1).equals("-c")
-        && command.get(2).contains("nsenter --net=/var/run/netns/") ? java.util.Optional.of(command.get(3))
-        : java.util.Optional.empty();
+        && command.get(2).contains("nsenter --net=/var/run/netns/") ? Optional.of(command.get(3))
+        : Optional.empty();
   }
 
   /** The node agent's pods file: the local stand-in for the API server's pods and namespace labels. */
@@ -238,7 +240,7 @@ final class LaunchPlan {
         env.put("TRELLIS_DEMO_FAIL_RATE", String.valueOf(demo.failRate()));
         env.put("TRELLIS_DEMO_LATENCY_MS", String.valueOf(demo.latency().toMillis()));
         List<String> c = java(layout, layout.demoClasspath(), DemoMain.class.getName());
-        c.add(demo.kind().name().toLowerCase(java.util.Locale.ROOT));
+        c.add(demo.kind().name().toLowerCase(Locale.ROOT));
         yield c;
       }
       case WorkloadRun.Command c -> c.command();

@@ -16,6 +16,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -92,7 +93,7 @@ final class LocalProcesses {
       String[] f = probe.substring(LaunchPlan.NETNS_PROBE.length()).split(":");
       // bash's /dev/tcp connects from inside the namespace; exit 0 once something listens.
       return HostCommands.run(List.of("nsenter", "--net=/var/run/netns/" + f[0], "bash", "-c",
-          ": > /dev/tcp/" + f[1] + "/" + f[2]), java.util.Map.of(), "", Duration.ofSeconds(5)).ok();
+          ": > /dev/tcp/" + f[1] + "/" + f[2]), Map.of(), "", Duration.ofSeconds(5)).ok();
     }
     return answers(probe);
   }
@@ -142,7 +143,7 @@ final class LocalProcesses {
     HostCommands.Result r = HostCommands.run(List.of("nsenter", "--net=/var/run/netns/" + rest.substring(0, colon),
         "bash", "-c", "exec 3<>/dev/tcp/$0/$1 && printf 'GET %s HTTP/1.0\\r\\nHost: %s\\r\\n\\r\\n' \"$2\" \"$0\" >&3 "
             + "&& cat <&3", target.getHost(), String.valueOf(target.getPort()), target.getRawPath()),
-        java.util.Map.of(), "", Duration.ofSeconds(5));
+        Map.of(), "", Duration.ofSeconds(5));
     return r.ok() ? okBody(r.output()) : Optional.empty();
   }
 

@@ -24,6 +24,7 @@ import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -121,7 +122,7 @@ final class MtlsProbe {
             ssl.engine().getSession().getProtocol(), ssl.engine().getSession().getCipherSuite(), null);
       } catch (Exception e) {
         return new Result(null, clientSaw.getNow(null), serverSaw.getNow(null), null, null,
-            e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e);
+            e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e);
       } finally {
         client.close().syncUninterruptibly();
         server.close().syncUninterruptibly();

@@ -6,6 +6,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
@@ -31,7 +32,7 @@ final class StatusView {
     List<List<String>> rows = new ArrayList<>();
     rows.add(List.of("NAME", "ROLE", "STATE", "PID", "LISTENS ON", "LOG"));
     for (RunState.Entry e : state.processes()) {
-      rows.add(List.of(e.name(), e.role().name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'),
+      rows.add(List.of(e.name(), e.role().name().toLowerCase(Locale.ROOT).replace('_', '-'),
           alive.test(e) ? "alive" : "DEAD", String.valueOf(e.pid()), listens(e), e.log()));
     }
     out.addAll(table(rows));

@@ -9,6 +9,7 @@ import dev.trellis.controlplane.model.Service;
 import dev.trellis.controlplane.model.Workload;
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -138,7 +139,7 @@ final class UpCommand implements Callable<Integer> {
       ProcessHandle p;
       try {
         p = processes.start(launch);
-      } catch (java.io.UncheckedIOException e) {
+      } catch (UncheckedIOException e) {
         fail(err, launch, e.getMessage(), processes, started, netUp);
         deleteSecrets(plan);
         return 1;

@@ -1,11 +1,24 @@
 package dev.trellis.controlplane;
 
+import dev.trellis.ca.server.BearerAuthInterceptor;
+import dev.trellis.controlplane.cluster.Leadership;
 import dev.trellis.controlplane.config.MeshFileException;
+import dev.trellis.controlplane.model.MeshEgress;
+import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.server.ControlPlane;
 import dev.trellis.controlplane.server.ControlPlaneOptions;
+import dev.trellis.mtls.MtlsException;
+import dev.trellis.mtls.identity.TrustDomain;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
@@ -46,12 +59,12 @@ public final class ControlPlaneCommand implements Callable<Integer> {
 
   @Option(names = "--poll-interval", defaultValue = "1s", converter = DurationConverter.class,
       description = "How often the mesh file is checked for changes (default: ${DEFAULT-VALUE}).")
-  java.time.Duration pollInterval;
+  Duration pollInterval;
 
   @Option(names = "--debounce", defaultValue = "100ms", converter = DurationConverter.class,
       description = "Quiet period before a change is pushed; bursts are pushed at most 1s after they start "
           + "(default: ${DEFAULT-VALUE}).")
-  java.time.Duration debounce;
+  Duration debounce;
 
   @Option(names = "--anonymous-xds", negatable = true, description = "Serve xDS clients without a token (e.g. proxyless "
       + "gRPC with an insecure bootstrap) the global configuration, under their own limits (256 streams in all, "
@@ -77,7 +90,7 @@ public final class ControlPlaneCommand implements Callable<Integer> {
 
   @Option(names = "--trusted-node-proxies", split = ",", description = "Cluster mode: service accounts (namespace/name) "
       + "whose pods may act as node proxies (default: <namespace>/trellis-node-proxy).")
-  java.util.List<String> trustedNodeProxies;
+  List<String> trustedNodeProxies;
 
   @Option(names = "--trust-domain", defaultValue = "cluster.local", description = "Cluster mode: SPIFFE trust domain "
       + "(default: ${DEFAULT-VALUE}).")
@@ -90,7 +103,7 @@ public final class ControlPlaneCommand implements Callable<Integer> {
   @Option(names = "--egress-allow-cidrs", split = ",", description = "Cluster mode: address prefixes captured pods "
       + "may reach by passthrough although they are link-local or a node's own address (refused by default), e.g. "
       + "169.254.169.254/32 for a cloud metadata server. Local mode: the mesh file's egress.allowCidrs.")
-  java.util.List<String> egressAllowCidrs;
+  List<String> egressAllowCidrs;
 
   @Override
   public Integer call() throws Exception {
@@ -100,7 +113,7 @@ public final class ControlPlaneCommand implements Callable<Integer> {
     }
     ControlPlaneOptions options = ControlPlaneOptions.local(mesh, stateDir).withPorts(xdsPort, xdsTlsPort, adminPort)
         .withBind(bind).withPollInterval(pollInterval)
-        .withDebounce(debounce, debounce.compareTo(java.time.Duration.ofSeconds(1)) > 0 ? debounce : java.time.Duration.ofSeconds(1));
+        .withDebounce(debounce, debounce.compareTo(Duration.ofSeconds(1)) > 0 ? debounce : Duration.ofSeconds(1));
     options = withAccessOptions(options);
     ControlPlane cp;
     try {
@@ -133,35 +146,35 @@ public final class ControlPlaneCommand implements Callable<Integer> {
 
   private Integer runInCluster(PrintWriter out) throws Exception {
     String ns = namespace != null ? namespace : envOr("POD_NAMESPACE", "trellis-system");
-    String pod = podName != null ? podName : envOr("POD_NAME", java.net.InetAddress.getLocalHost().getHostName());
+    String pod = podName != null ? podName : envOr("POD_NAME", InetAddress.getLocalHost().getHostName());
     ControlPlaneOptions.Cluster cluster;
     try {
-      cluster = new ControlPlaneOptions.Cluster(ns, pod, java.util.Set.copyOf(trustedNodeProxies != null
-          ? trustedNodeProxies : java.util.List.of(ns + "/trellis-node-proxy")),
-          dev.trellis.mtls.identity.TrustDomain.of(trustDomain), clusterDomain,
-          dev.trellis.controlplane.model.MtlsMode.PERMISSIVE,
-          dev.trellis.controlplane.cluster.Leadership.Timings.defaults(), java.time.Duration.ofMinutes(2));
-    } catch (IllegalArgumentException | dev.trellis.mtls.MtlsException e) {
+      cluster = new ControlPlaneOptions.Cluster(ns, pod, Set.copyOf(trustedNodeProxies != null
+          ? trustedNodeProxies : List.of(ns + "/trellis-node-proxy")),
+          TrustDomain.of(trustDomain), clusterDomain,
+          MtlsMode.PERMISSIVE,
+          Leadership.Timings.defaults(), Duration.ofMinutes(2));
+    } catch (IllegalArgumentException | MtlsException e) {
       spec.commandLine().getErr().println("error: " + e.getMessage());
       return 2;
     }
     try {
-      cluster = cluster.withEgress(new dev.trellis.controlplane.model.MeshEgress(egressAllowCidrs == null
-          ? java.util.List.of() : egressAllowCidrs.stream().filter(c -> !c.isBlank()).toList()));
+      cluster = cluster.withEgress(new MeshEgress(egressAllowCidrs == null
+          ? List.of() : egressAllowCidrs.stream().filter(c -> !c.isBlank()).toList()));
     } catch (IllegalArgumentException e) {
       spec.commandLine().getErr().println("error: --egress-allow-cidrs: " + e.getMessage());
       return 2;
     }
     ControlPlaneOptions options = ControlPlaneOptions.kubernetes(cluster).withPorts(xdsPort, xdsTlsPort, adminPort)
-        .withBind(bind).withDebounce(debounce, debounce.compareTo(java.time.Duration.ofSeconds(1)) > 0 ? debounce
-            : java.time.Duration.ofSeconds(1));
+        .withBind(bind).withDebounce(debounce, debounce.compareTo(Duration.ofSeconds(1)) > 0 ? debounce
+            : Duration.ofSeconds(1));
     options = withAccessOptions(options);
-    io.fabric8.kubernetes.client.KubernetesClient client = new io.fabric8.kubernetes.client.KubernetesClientBuilder()
+    KubernetesClient client = new KubernetesClientBuilder()
         .build();
     ControlPlane cp;
     try {
       cp = new ControlPlane(options, Clock.systemUTC(), client).start();
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       spec.commandLine().getErr().println("error: the control plane could not start in cluster mode: " + e.getMessage());
       client.close();
       return 1;
@@ -172,7 +185,7 @@ public final class ControlPlaneCommand implements Callable<Integer> {
     out.println("  xDS + CA  " + bind + ":" + cp.xdsPort() + " (plaintext), " + bind + ":" + cp.xdsTlsPort() + " (TLS)");
     out.println("  admin     http://" + bind + ":" + cp.adminPort() + " (/debug: from this pod"
         + (adminTokenFile != null ? ", the admin token" : "") + " or a node proxy's token)");
-    out.println("  anonymous xDS " + (options.anonymousXds() == dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.ALLOW
+    out.println("  anonymous xDS " + (options.anonymousXds() == BearerAuthInterceptor.Anonymous.ALLOW
         ? "served (global view, anonymous limits)" : "refused (--anonymous-xds serves it)"));
     out.flush();
     CountDownLatch stopped = new CountDownLatch(1);
@@ -189,8 +202,8 @@ public final class ControlPlaneCommand implements Callable<Integer> {
   ControlPlaneOptions withAccessOptions(ControlPlaneOptions options) {
     ControlPlaneOptions o = options.withAdminTokenFile(adminTokenFile);
     if (anonymousXds != null) {
-      o = o.withAnonymousXds(anonymousXds ? dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.ALLOW
-          : dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.REJECT);
+      o = o.withAnonymousXds(anonymousXds ? BearerAuthInterceptor.Anonymous.ALLOW
+          : BearerAuthInterceptor.Anonymous.REJECT);
     }
     return o;
   }

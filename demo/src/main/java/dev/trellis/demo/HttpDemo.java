@@ -4,6 +4,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -47,7 +48,7 @@ final class HttpDemo implements AutoCloseable {
 
   private static void handle(HttpExchange ex, DemoSettings settings, DoubleSupplier random) throws IOException {
     try (InputStream body = ex.getRequestBody()) {
-      body.transferTo(java.io.OutputStream.nullOutputStream());
+      body.transferTo(OutputStream.nullOutputStream());
     }
     try {
       if (!settings.latency().isZero()) {

@@ -38,7 +38,7 @@ public final class CniAddLatency {
       System.exit(2);
     }
     Path dir = Files.createTempDirectory("trellis-cni-bench");
-    CaptureAgent agent = agentEnrollingEveryPod(new java.util.ArrayList<>());
+    CaptureAgent agent = agentEnrollingEveryPod(new ArrayList<>());
     agent.ready();
     List<String> common = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k");
     Path jsa = dir.resolve("cni.jsa");

@@ -13,15 +13,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.CertificateException;
+import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedTrustManager;
+import org.slf4j.LoggerFactory;
 
 /**
  * The node proxy's gRPC channel to the control plane (xDS and the CA on one port): plaintext (local mode, port
@@ -101,7 +104,7 @@ final class ControlPlaneChannel {
   private static final class NamingTrustManager extends X509ExtendedTrustManager {
     private final Path caFile;
     private volatile X509ExtendedTrustManager delegate;
-    private volatile java.nio.file.attribute.FileTime loaded;
+    private volatile FileTime loaded;
 
     NamingTrustManager(Path caFile) throws IOException {
       this.caFile = caFile;
@@ -115,15 +118,15 @@ final class ControlPlaneChannel {
      */
     private X509ExtendedTrustManager current() {
       try {
-        java.nio.file.attribute.FileTime modified = Files.getLastModifiedTime(caFile);
+        FileTime modified = Files.getLastModifiedTime(caFile);
         if (!modified.equals(loaded)) {
           delegate = pkix(readRoots(caFile), caFile);
           loaded = modified;
-          org.slf4j.LoggerFactory.getLogger(ControlPlaneChannel.class).info("--control-plane-ca {} changed: "
+          LoggerFactory.getLogger(ControlPlaneChannel.class).info("--control-plane-ca {} changed: "
               + "trusting its roots from now on", caFile);
         }
       } catch (IOException e) {
-        org.slf4j.LoggerFactory.getLogger(ControlPlaneChannel.class).warn("{}; keeping the roots read before",
+        LoggerFactory.getLogger(ControlPlaneChannel.class).warn("{}; keeping the roots read before",
             e.getMessage());
       }
       return delegate;
@@ -153,7 +156,7 @@ final class ControlPlaneChannel {
           s.append(", names ").append(chain[0].getSubjectAlternativeNames().stream().map(n -> String.valueOf(n.get(1)))
               .toList());
         }
-      } catch (java.security.cert.CertificateParsingException e) {
+      } catch (CertificateParsingException e) {
         s.append(", unreadable SANs");
       }
       return s.toString();

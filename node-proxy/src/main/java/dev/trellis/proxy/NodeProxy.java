@@ -2,6 +2,8 @@ package dev.trellis.proxy;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
 import dev.trellis.ca.client.BearerTokenCredentials;
 import dev.trellis.ca.client.CaClient;
 import dev.trellis.mtls.identity.SpiffeId;
@@ -31,6 +33,7 @@ import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.state.ProxyState;
 import dev.trellis.proxy.transport.Transport;
 import dev.trellis.proxy.tunnel.HboneNames;
+import dev.trellis.telemetry.Telemetry;
 import dev.trellis.telemetry.metrics.MetricsPipeline;
 import dev.trellis.xds.client.AdsClient;
 import io.envoyproxy.envoy.config.core.v3.Node;
@@ -41,6 +44,8 @@ import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
@@ -65,7 +70,7 @@ public final class NodeProxy implements AutoCloseable {
    * alike) unless the kernel has no IPv6.
    */
   private static final InetAddress ANY = InetAddress.ofLiteral(
-      java.nio.file.Files.exists(java.nio.file.Path.of("/proc/net/if_inet6")) ? "::" : "0.0.0.0");
+      Files.exists(Path.of("/proc/net/if_inet6")) ? "::" : "0.0.0.0");
 
   /** Recovers where a redirected connection was going from its peer address (the eBPF redirection map). */
   @FunctionalInterface
@@ -113,12 +118,12 @@ public final class NodeProxy implements AutoCloseable {
 
   /** @param redirects where eBPF-redirected connections were going (capture mode with eBPF), or null */
   public NodeProxy(NodeProxyOptions options, Clock clock, RedirectLookup redirects) {
-    this(options, clock, redirects, dev.trellis.telemetry.Telemetry.disabled());
+    this(options, clock, redirects, Telemetry.disabled());
   }
 
   /** @param telemetry spans, metrics and access log of the traffic (closed with the proxy) */
   public NodeProxy(NodeProxyOptions options, Clock clock, RedirectLookup redirects,
-      dev.trellis.telemetry.Telemetry telemetry) {
+      Telemetry telemetry) {
     this.options = requireNonNull(options, "options");
     this.clock = requireNonNull(clock, "clock");
     this.redirects = redirects;
@@ -126,10 +131,10 @@ public final class NodeProxy implements AutoCloseable {
     this.telemetry = requireNonNull(telemetry, "telemetry");
   }
 
-  private final dev.trellis.telemetry.Telemetry telemetry;
+  private final Telemetry telemetry;
 
   /** The proxy's telemetry (its metrics pipeline, when on, also carries the proxy's own metrics). */
-  public dev.trellis.telemetry.Telemetry telemetry() {
+  public Telemetry telemetry() {
     return telemetry;
   }
 
@@ -143,10 +148,10 @@ public final class NodeProxy implements AutoCloseable {
           clock), control, clock, TlsOptions.defaults().withAlpn("h2"), Backoff.defaults());
       state.addListener(this::onConfig);
       ads = AdsClient.builder(controlPlane, Node.newBuilder().setId(options.node())
-              .setMetadata(com.google.protobuf.Struct.newBuilder()
-                  .putFields("trellis.role", com.google.protobuf.Value.newBuilder().setStringValue("node-proxy").build())
-                  .putFields("trellis.node", com.google.protobuf.Value.newBuilder().setStringValue(options.node()).build())
-                  .putFields("trellis.addresses", com.google.protobuf.Value.newBuilder().setStringValue(options.address()).build()))
+              .setMetadata(Struct.newBuilder()
+                  .putFields("trellis.role", Value.newBuilder().setStringValue("node-proxy").build())
+                  .putFields("trellis.node", Value.newBuilder().setStringValue(options.node()).build())
+                  .putFields("trellis.addresses", Value.newBuilder().setStringValue(options.address()).build()))
               .build(), control)
           .callCredentials(credentials).build();
       state.watch(ads);

@@ -1,6 +1,7 @@
 package dev.trellis.proxy;
 
 import dev.trellis.mtls.identity.TrustDomain;
+import java.nio.file.Path;
 
 /**
  * How a node proxy runs.
@@ -25,8 +26,8 @@ import dev.trellis.mtls.identity.TrustDomain;
  *     namespace with the pod's address
  */
 public record NodeProxyOptions(String node, String address, String controlPlane, String token, TrustDomain trustDomain,
-    int entryPort, int hbonePort, int adminPort, int inboundPort, Capture capture, java.nio.file.Path tokenFile,
-    java.nio.file.Path controlPlaneCa, int debugAdminPort, java.nio.file.Path agentState) {
+    int entryPort, int hbonePort, int adminPort, int inboundPort, Capture capture, Path tokenFile,
+    Path controlPlaneCa, int debugAdminPort, Path agentState) {
 
   /** The debug admin port's default (Envoy's admin port in Istio). */
   public static final int DEBUG_ADMIN_PORT = 15000;
@@ -68,7 +69,7 @@ public record NodeProxyOptions(String node, String address, String controlPlane,
   }
 
   /** TLS to the control plane, trusting the roots in {@code caFile} (null: plaintext). */
-  public NodeProxyOptions withControlPlaneCa(java.nio.file.Path caFile) {
+  public NodeProxyOptions withControlPlaneCa(Path caFile) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
         inboundPort, capture, tokenFile, caFile, debugAdminPort, agentState);
   }
@@ -80,13 +81,13 @@ public record NodeProxyOptions(String node, String address, String controlPlane,
   }
 
   /** The token came from {@code file}: read it again whenever the file changes. */
-  public NodeProxyOptions withTokenFile(java.nio.file.Path file) {
+  public NodeProxyOptions withTokenFile(Path file) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
         inboundPort, capture, file, controlPlaneCa, debugAdminPort, agentState);
   }
 
   /** Capture mode: pods' network namespaces are read from the node agent's state file {@code file}. */
-  public NodeProxyOptions withAgentState(java.nio.file.Path file) {
+  public NodeProxyOptions withAgentState(Path file) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
         inboundPort, capture, tokenFile, controlPlaneCa, debugAdminPort, file);
   }

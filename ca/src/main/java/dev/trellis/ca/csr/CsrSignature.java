@@ -2,6 +2,7 @@ package dev.trellis.ca.csr;
 
 import dev.trellis.ca.CaException;
 import dev.trellis.ca.CaException.Reason;
+import java.io.IOException;
 import java.security.GeneralSecurityException;
 import java.security.Provider;
 import java.security.PublicKey;
@@ -47,7 +48,7 @@ final class CsrSignature {
       verifier.initVerify(key);
       verifier.update(csr.toASN1Structure().getCertificationRequestInfo().getEncoded("DER"));
       valid = verifier.verify(csr.getSignature());
-    } catch (GeneralSecurityException | java.io.IOException | RuntimeException e) {
+    } catch (GeneralSecurityException | IOException | RuntimeException e) {
       throw new CaException(Reason.CSR_SIGNATURE_INVALID, "CSR signature cannot be checked (" + algorithm + "): "
           + e.getMessage(), e);
     }

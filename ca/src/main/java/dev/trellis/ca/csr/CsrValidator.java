@@ -9,7 +9,9 @@ import dev.trellis.mtls.MtlsException;
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.identity.TrustDomain;
 import dev.trellis.mtls.svid.Pem;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
 import java.security.PublicKey;
 import java.util.ArrayList;
 import java.util.List;
@@ -99,7 +101,7 @@ public final class CsrValidator {
     }
     try {
       return new JcaPKCS10CertificationRequest(block.der());
-    } catch (java.io.IOException | RuntimeException e) {
+    } catch (IOException | RuntimeException e) {
       throw new CaException(Reason.MALFORMED_CSR, "csr_pem is not a valid PKCS#10 request: " + e.getMessage(), e);
     }
   }
@@ -119,7 +121,7 @@ public final class CsrValidator {
   private static PublicKey publicKey(JcaPKCS10CertificationRequest csr) {
     try {
       return csr.getPublicKey();
-    } catch (java.security.GeneralSecurityException | RuntimeException e) {
+    } catch (GeneralSecurityException | RuntimeException e) {
       throw new CaException(Reason.MALFORMED_CSR, "CSR public key cannot be decoded: " + e.getMessage(), e);
     }
   }

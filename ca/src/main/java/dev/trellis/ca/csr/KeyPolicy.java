@@ -10,6 +10,7 @@ import org.bouncycastle.asn1.pkcs.RSAPublicKey;
 import org.bouncycastle.asn1.sec.SECObjectIdentifiers;
 import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.asn1.x9.ECNamedCurveTable;
 import org.bouncycastle.asn1.x9.X9ObjectIdentifiers;
 
 /**
@@ -70,7 +71,7 @@ public final class KeyPolicy {
   }
 
   private static String curveName(ASN1ObjectIdentifier curve) {
-    String name = org.bouncycastle.asn1.x9.ECNamedCurveTable.getName(curve);
+    String name = ECNamedCurveTable.getName(curve);
     return name != null ? name + " (" + curve.getId() + ")" : curve.getId();
   }
 }

@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Date;
+import java.util.HexFormat;
 import java.util.List;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
@@ -39,7 +40,7 @@ public final class RootGenerator {
     KeyPair key = CsrBuilder.newKeyPair();
     byte[] serial = randomBytes(random);
     // Two roots of one trust domain must never share a subject, or path building may pick the wrong one.
-    String tag = java.util.HexFormat.of().formatHex(serial, 0, 4);
+    String tag = HexFormat.of().formatHex(serial, 0, 4);
     X500Name name = new X500NameBuilder(BCStyle.INSTANCE)
         .addRDN(BCStyle.O, "Trellis")
         .addRDN(BCStyle.OU, trustDomain.name())

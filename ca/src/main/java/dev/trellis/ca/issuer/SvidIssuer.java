@@ -12,6 +12,7 @@ import java.math.BigInteger;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
+import java.security.interfaces.ECPrivateKey;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -33,6 +34,7 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.OperatorCreationException;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
@@ -157,12 +159,12 @@ public final class SvidIssuer {
     return serial;
   }
 
-  static ContentSigner signer(PrivateKey key) throws org.bouncycastle.operator.OperatorCreationException {
+  static ContentSigner signer(PrivateKey key) throws OperatorCreationException {
     return new JcaContentSignerBuilder(signatureAlgorithm(key)).build(key);
   }
 
   static String signatureAlgorithm(PrivateKey key) {
-    if (key instanceof java.security.interfaces.ECPrivateKey ec) {
+    if (key instanceof ECPrivateKey ec) {
       return ec.getParams().getCurve().getField().getFieldSize() > 256 ? "SHA384withECDSA" : "SHA256withECDSA";
     }
     if (key.getAlgorithm().equals("RSA")) {

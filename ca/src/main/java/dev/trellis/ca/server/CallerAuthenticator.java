@@ -1,6 +1,7 @@
 package dev.trellis.ca.server;
 
 import dev.trellis.ca.CaException;
+import java.net.SocketAddress;
 
 /**
  * Turns a bearer token into a {@link Caller}. Local mode uses static per-node tokens
@@ -22,7 +23,7 @@ public interface CallerAuthenticator {
    *
    * @param peer the caller's transport address, or null when unknown
    */
-  default Caller authenticate(String bearerToken, java.net.SocketAddress peer) {
+  default Caller authenticate(String bearerToken, SocketAddress peer) {
     return authenticate(bearerToken);
   }
 }

@@ -17,8 +17,13 @@ import dev.trellis.mtls.svid.Pem;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
 import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -37,14 +42,14 @@ public final class CertificateService extends CertificateServiceGrpc.Certificate
   private final CertificateAuthority ca;
   private final NodeAuthorizer authorizer;
   private final CsrValidator validator;
-  private final java.util.concurrent.atomic.LongAdder signed = new java.util.concurrent.atomic.LongAdder();
-  private final java.util.Map<Reason, java.util.concurrent.atomic.LongAdder> failed =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private final LongAdder signed = new LongAdder();
+  private final Map<Reason, LongAdder> failed =
+      new ConcurrentHashMap<>();
 
   private final RefusalLog refusals;
 
   public CertificateService(CertificateAuthority ca, NodeAuthorizer authorizer) {
-    this(ca, authorizer, RefusalLog.to(log, java.time.Clock.systemUTC()));
+    this(ca, authorizer, RefusalLog.to(log, Clock.systemUTC()));
   }
 
   /** @param refusals counts and logs refused requests (service {@value #SERVICE}), at most a line per reason per interval */
@@ -74,12 +79,12 @@ public final class CertificateService extends CertificateServiceGrpc.Certificate
       response.onCompleted();
       signed.increment();
     } catch (CaException e) {
-      failed.computeIfAbsent(e.reason(), r -> new java.util.concurrent.atomic.LongAdder()).increment();
+      failed.computeIfAbsent(e.reason(), r -> new LongAdder()).increment();
       refusals.refuse(SERVICE, e.reason().label(), "sign request from " + (caller == null ? "?" : caller.principal())
           + ": " + e.getMessage());
       response.onError(e.toStatus().asRuntimeException());
     } catch (RuntimeException e) {
-      failed.computeIfAbsent(Reason.STORE_FAILURE, r -> new java.util.concurrent.atomic.LongAdder()).increment();
+      failed.computeIfAbsent(Reason.STORE_FAILURE, r -> new LongAdder()).increment();
       String ref = UUID.randomUUID().toString().substring(0, 8);
       log.error("[{}] unexpected failure signing for {}", ref, caller == null ? "?" : caller.principal(), e);
       response.onError(Status.INTERNAL.withDescription("internal error while signing (reference " + ref
@@ -93,8 +98,8 @@ public final class CertificateService extends CertificateServiceGrpc.Certificate
   }
 
   /** Refused or failed sign requests since start, by reason (the metric label). */
-  public java.util.Map<Reason, Long> failed() {
-    java.util.Map<Reason, Long> out = new java.util.EnumMap<>(Reason.class);
+  public Map<Reason, Long> failed() {
+    Map<Reason, Long> out = new EnumMap<>(Reason.class);
     failed.forEach((r, n) -> out.put(r, n.sum()));
     return out;
   }

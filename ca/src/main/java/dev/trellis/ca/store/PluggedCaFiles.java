@@ -11,10 +11,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateFactory;
+import java.security.cert.PKIXCertPathValidatorResult;
 import java.security.cert.PKIXParameters;
 import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
@@ -109,14 +111,14 @@ public final class PluggedCaFiles {
       PKIXParameters params = new PKIXParameters(anchors);
       params.setRevocationEnabled(false);
       params.setDate(Date.from(now));
-      var result = (java.security.cert.PKIXCertPathValidatorResult) CertPathValidator.getInstance("PKIX")
+      var result = (PKIXCertPathValidatorResult) CertPathValidator.getInstance("PKIX")
           .validate(CertificateFactory.getInstance("X.509").generateCertPath(path), params);
       return result.getTrustAnchor().getTrustedCert();
     } catch (CertPathValidatorException e) {
       throw new CaException(Reason.INVALID_CA_MATERIAL, "plug-in CA in " + dir + ": " + CA_CERT + " does not chain to a root in "
           + ROOT_CERT + " through " + CERT_CHAIN + ": " + e.getMessage()
           + " (check that cert-chain.pem lists every intermediate between ca-cert.pem and the root)", e);
-    } catch (java.security.GeneralSecurityException e) {
+    } catch (GeneralSecurityException e) {
       throw new CaException(Reason.INVALID_CA_MATERIAL, "plug-in CA in " + dir + " cannot be verified: " + e.getMessage(), e);
     }
   }

@@ -5,6 +5,7 @@ import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.util.Locale;
 
 /** Whether something already listens on an address and port; injectable so mesh checks stay pure in tests. */
 @FunctionalInterface
@@ -28,7 +29,7 @@ public interface PortProbe {
         socket.bind(new InetSocketAddress(InetAddress.getByName(address), port));
         return false;
       } catch (BindException e) {
-        return e.getMessage() != null && e.getMessage().toLowerCase(java.util.Locale.ROOT).contains("in use");
+        return e.getMessage() != null && e.getMessage().toLowerCase(Locale.ROOT).contains("in use");
       } catch (IOException e) {
         return false;
       }

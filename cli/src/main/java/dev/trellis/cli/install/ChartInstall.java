@@ -4,8 +4,12 @@ import com.marcnuri.helm.Helm;
 import com.marcnuri.helm.InstallCommand;
 import com.marcnuri.helm.Release;
 import com.marcnuri.helm.TemplateCommand;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -22,7 +26,7 @@ public final class ChartInstall {
   public record Request(Path chart, String release, String namespace, List<Path> valuesFiles, Map<String, String> sets) {
     public Request {
       valuesFiles = List.copyOf(valuesFiles);
-      sets = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(sets));
+      sets = Collections.unmodifiableMap(new LinkedHashMap<>(sets));
     }
   }
 
@@ -74,7 +78,7 @@ public final class ChartInstall {
     }
     String fromEnv = env.get("KUBECONFIG");
     if (fromEnv != null && !fromEnv.isBlank()) {
-      Optional<String> first = java.util.Arrays.stream(fromEnv.split(":")).filter(s -> !s.isBlank()).findFirst();
+      Optional<String> first = Arrays.stream(fromEnv.split(":")).filter(s -> !s.isBlank()).findFirst();
       if (first.isPresent()) {
         return new Kubeconfig(Path.of(first.get()), "$KUBECONFIG");
       }
@@ -117,7 +121,7 @@ public final class ChartInstall {
           out.append('\n');
         }
       }
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new InstallException("cannot read the chart's CRDs in " + dir + ": " + e.getMessage(), e);
     }
     return out.toString();

@@ -30,6 +30,7 @@ import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -89,7 +90,7 @@ public final class AdminServer implements AutoCloseable {
     HttpServer server;
     try {
       server = HttpServer.create(address, 64);
-    } catch (java.net.BindException e) {
+    } catch (BindException e) {
       throw new IOException("cannot listen on " + address + " (admin): the port is in use", e);
     }
     ExecutorService executor = Executors.newFixedThreadPool(2, Thread.ofPlatform().name("trellis-admin-", 0).daemon().factory());

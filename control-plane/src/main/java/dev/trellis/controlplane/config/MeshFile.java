@@ -29,9 +29,11 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
 import org.snakeyaml.engine.v2.api.lowlevel.Parse;
@@ -432,7 +434,7 @@ public final class MeshFile {
       if (port == null || target == null || protocol == null) {
         return null;
       }
-      return new ServicePort(name == null ? protocol.name().toLowerCase(java.util.Locale.ROOT) + "-" + port : name, port,
+      return new ServicePort(name == null ? protocol.name().toLowerCase(Locale.ROOT) + "-" + port : name, port,
           target, protocol);
     }
 
@@ -449,7 +451,7 @@ public final class MeshFile {
         String sa = f.containsKey("serviceAccount") ? Names.label(f.get("serviceAccount")) : "default";
         String node = required(item, f, "node") ? f.get("node").string() : null;
         if (node != null && !nodeNames.contains(node)) {
-          f.get("node").problem("no node named '" + node + "' (declared nodes: " + new java.util.TreeSet<>(nodeNames) + ")");
+          f.get("node").problem("no node named '" + node + "' (declared nodes: " + new TreeSet<>(nodeNames) + ")");
           node = null;
         }
         String address = required(item, f, "address") ? Names.ip(f.get("address")) : null;
@@ -494,7 +496,7 @@ public final class MeshFile {
       ObjectRef ref = s.contains("/") ? new ObjectRef(s.substring(0, s.indexOf('/')), s.substring(s.indexOf('/') + 1))
           : new ObjectRef(namespace, s);
       if (!services.containsKey(ref)) {
-        v.problem("no service " + ref + " (declared services: " + new java.util.TreeSet<>(services.keySet()) + ")");
+        v.problem("no service " + ref + " (declared services: " + new TreeSet<>(services.keySet()) + ")");
         return null;
       }
       return ref;

@@ -4,8 +4,13 @@ import static java.util.Objects.requireNonNull;
 
 import dev.trellis.controlplane.model.Mesh;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchKey;
+import java.nio.file.WatchService;
 import java.nio.file.attribute.FileTime;
 import java.time.Clock;
 import java.time.Duration;
@@ -50,7 +55,7 @@ public final class MeshFileSource implements AutoCloseable {
   private volatile Status status = new Status(null, 0, 0, List.of());
   private ScheduledFuture<?> poller;
   private ScheduledFuture<?> settling;
-  private java.nio.file.WatchService watcher;
+  private WatchService watcher;
 
   public MeshFileSource(Path file, ScheduledExecutorService scheduler, Duration pollInterval, Clock clock,
       Consumer<Mesh> onMesh) {
@@ -66,7 +71,7 @@ public final class MeshFileSource implements AutoCloseable {
     FileTime modified = modifiedTime();
     long size = size();
     byte[] content = read();
-    Mesh mesh = MeshFile.parse(new String(content, java.nio.charset.StandardCharsets.UTF_8), file.toString(),
+    Mesh mesh = MeshFile.parse(new String(content, StandardCharsets.UTF_8), file.toString(),
         file.toAbsolutePath().getParent());
     remember(content, modified, size);
     status = new Status(clock.instant(), status.reloads(), status.failedReloads(), List.of());
@@ -84,8 +89,8 @@ public final class MeshFileSource implements AutoCloseable {
     Path directory = file.toAbsolutePath().getParent();
     try {
       watcher = directory.getFileSystem().newWatchService();
-      directory.register(watcher, java.nio.file.StandardWatchEventKinds.ENTRY_MODIFY,
-          java.nio.file.StandardWatchEventKinds.ENTRY_CREATE);
+      directory.register(watcher, StandardWatchEventKinds.ENTRY_MODIFY,
+          StandardWatchEventKinds.ENTRY_CREATE);
     } catch (IOException | UnsupportedOperationException e) {
       log.info("no file-system watch on {} ({}); relying on polling every {}", directory, e.getMessage(), pollInterval);
       return;
@@ -94,14 +99,14 @@ public final class MeshFileSource implements AutoCloseable {
     Thread.ofPlatform().daemon().name("trellis-mesh-watch").start(() -> {
       try {
         while (true) {
-          java.nio.file.WatchKey key = watcher.take();
+          WatchKey key = watcher.take();
           boolean ours = key.pollEvents().stream().anyMatch(e -> name.equals(e.context()));
           key.reset();
           if (ours) {
             settle();
           }
         }
-      } catch (InterruptedException | java.nio.file.ClosedWatchServiceException e) {
+      } catch (InterruptedException | ClosedWatchServiceException e) {
         // closed
       }
     });
@@ -131,7 +136,7 @@ public final class MeshFileSource implements AutoCloseable {
       Mesh mesh;
       long parseStart = System.nanoTime();
       try {
-        mesh = MeshFile.parse(new String(content, java.nio.charset.StandardCharsets.UTF_8), file.toString(),
+        mesh = MeshFile.parse(new String(content, StandardCharsets.UTF_8), file.toString(),
             file.toAbsolutePath().getParent());
       } catch (MeshFileException e) {
         if (!modified.equals(modifiedTime()) || size != size()) {

@@ -1,5 +1,7 @@
 package dev.trellis.controlplane.config;
 
+import java.util.Locale;
+
 /**
  * Whether an authorization policy's path can ever match. Node proxies match the normalized request path (decoded
  * unreserved escapes, other escapes in upper case, dot segments resolved, repeated slashes merged; escaped slashes,
@@ -67,8 +69,8 @@ final class PolicyPaths {
     if (b < 0x80 && (Character.isLetterOrDigit(b) || "-._~".indexOf(b) >= 0)) {
       return "has %" + hex + ", which the node proxy decodes before matching: write '" + (char) b + "'";
     }
-    if (!hex.equals(hex.toUpperCase(java.util.Locale.ROOT))) {
-      return "has %" + hex + ": escapes are matched in upper case, write %" + hex.toUpperCase(java.util.Locale.ROOT);
+    if (!hex.equals(hex.toUpperCase(Locale.ROOT))) {
+      return "has %" + hex + ": escapes are matched in upper case, write %" + hex.toUpperCase(Locale.ROOT);
     }
     return null;
   }

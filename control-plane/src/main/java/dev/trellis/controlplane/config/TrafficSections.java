@@ -17,8 +17,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -164,7 +166,7 @@ final class TrafficSections {
         if (name == null || value == null || type == null) {
           return null;
         }
-        headers.add(new HeaderMatch(name.toLowerCase(java.util.Locale.ROOT), type, value));
+        headers.add(new HeaderMatch(name.toLowerCase(Locale.ROOT), type, value));
       }
     }
     String method = null;
@@ -214,7 +216,7 @@ final class TrafficSections {
       for (String cond : on) {
         if (!RETRY_ON.contains(cond)) {
           f.get("on").problem("'" + cond + "' is not a retry condition (expected some of: "
-              + new java.util.TreeSet<>(RETRY_ON) + ")");
+              + new TreeSet<>(RETRY_ON) + ")");
           return null;
         }
       }
@@ -264,7 +266,7 @@ final class TrafficSections {
         if (header != null && alg != TrafficPolicy.Algorithm.RING_HASH && alg != TrafficPolicy.Algorithm.MAGLEV) {
           lf.get("hashHeader").problem("hashHeader applies to ring-hash and maglev only");
         }
-        lb = alg == null ? null : new TrafficPolicy.LoadBalancer(alg, header == null ? null : header.toLowerCase(java.util.Locale.ROOT));
+        lb = alg == null ? null : new TrafficPolicy.LoadBalancer(alg, header == null ? null : header.toLowerCase(Locale.ROOT));
       }
       TrafficPolicy.ConnectionPool pool = null;
       if (f.containsKey("connectionPool")) {
@@ -337,7 +339,7 @@ final class TrafficSections {
             if (!m.matches("[A-Za-z]+")) {
               rf.get("methods").problem("method '" + m + "' is not an HTTP method name (e.g. GET, POST)");
             }
-            methods.add(m.toUpperCase(java.util.Locale.ROOT));
+            methods.add(m.toUpperCase(Locale.ROOT));
           }
           List<String> paths = rf.containsKey("paths") ? rf.get("paths").strings() : List.of();
           for (String path : paths) {

@@ -4,9 +4,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.snakeyaml.engine.v2.exceptions.Mark;
@@ -113,7 +115,7 @@ public final class YamlValue {
       String name = keyNode.getValue();
       if (!allowed.contains(name)) {
         child(t.getKeyNode(), name).problem("unknown field '" + name + "'"
-            + suggestion(name, allowed) + " (expected one of: " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+            + suggestion(name, allowed) + " (expected one of: " + String.join(", ", new TreeSet<>(allowed)) + ")");
         continue;
       }
       if (result.containsKey(name)) {
@@ -198,7 +200,7 @@ public final class YamlValue {
     if (s == null) {
       return null;
     }
-    return switch (s.strip().toLowerCase(java.util.Locale.ROOT)) {
+    return switch (s.strip().toLowerCase(Locale.ROOT)) {
       case "true" -> true;
       case "false" -> false;
       default -> {
@@ -238,7 +240,7 @@ public final class YamlValue {
     if (s == null) {
       return null;
     }
-    String normalized = s.strip().toUpperCase(java.util.Locale.ROOT).replace('-', '_');
+    String normalized = s.strip().toUpperCase(Locale.ROOT).replace('-', '_');
     for (E e : type.getEnumConstants()) {
       if (e.name().equals(normalized)) {
         return e;
@@ -246,7 +248,7 @@ public final class YamlValue {
     }
     List<String> names = new ArrayList<>();
     for (E e : type.getEnumConstants()) {
-      names.add(e.name().toLowerCase(java.util.Locale.ROOT).replace('_', '-'));
+      names.add(e.name().toLowerCase(Locale.ROOT).replace('_', '-'));
     }
     problem("'" + s + "' is not one of " + names);
     return null;
@@ -299,7 +301,7 @@ public final class YamlValue {
     String best = null;
     int bestDistance = 3;
     for (String a : allowed) {
-      int d = distance(name.toLowerCase(java.util.Locale.ROOT), a.toLowerCase(java.util.Locale.ROOT));
+      int d = distance(name.toLowerCase(Locale.ROOT), a.toLowerCase(Locale.ROOT));
       if (d < bestDistance) {
         bestDistance = d;
         best = a;

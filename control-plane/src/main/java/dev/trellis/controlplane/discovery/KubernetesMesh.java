@@ -9,6 +9,7 @@ import dev.trellis.controlplane.model.ServicePort;
 import dev.trellis.controlplane.model.ServicePort.AppProtocol;
 import dev.trellis.controlplane.model.Workload;
 import dev.trellis.mtls.identity.TrustDomain;
+import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Node;
@@ -224,7 +225,7 @@ public final class KubernetesMesh {
         continue;
       }
       for (var c : p.getSpec().getContainers()) {
-        for (var cp : c.getPorts() == null ? List.<io.fabric8.kubernetes.api.model.ContainerPort>of() : c.getPorts()) {
+        for (var cp : c.getPorts() == null ? List.<ContainerPort>of() : c.getPorts()) {
           if (name.equals(cp.getName())) {
             return cp.getContainerPort();
           }

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.MtlsMode;
+import dev.trellis.controlplane.model.ObjectRef;
 import dev.trellis.mtls.identity.TrustDomain;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Namespace;
@@ -12,16 +13,27 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRoute;
+import io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRouteBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -62,27 +74,27 @@ public final class KubernetesSource implements AutoCloseable {
   private final Settings settings;
   private final ScheduledExecutorService scheduler;
   private final Consumer<Mesh> onMesh;
-  private final java.time.Clock clock;
-  private final java.util.function.BooleanSupplier statusWriter;
+  private final Clock clock;
+  private final BooleanSupplier statusWriter;
   private final List<SharedIndexInformer<?>> required = new ArrayList<>();
   /** Informers of APIs a cluster may lack (Gateway API, our CRDs): value = why it is not listed, or null. */
-  private final Map<SharedIndexInformer<?>, String> optional = new java.util.concurrent.ConcurrentHashMap<>();
-  private final Map<SharedIndexInformer<?>, String> missing = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<SharedIndexInformer<?>, String> optional = new ConcurrentHashMap<>();
+  private final Map<SharedIndexInformer<?>, String> missing = new ConcurrentHashMap<>();
   private SharedIndexInformer<Namespace> namespaces;
   private SharedIndexInformer<Node> nodes;
   private SharedIndexInformer<Pod> pods;
   private SharedIndexInformer<Service> services;
   private SharedIndexInformer<EndpointSlice> endpointSlices;
   private SharedIndexInformer<HTTPRoute> routes;
-  private final Map<String, SharedIndexInformer<GenericKubernetesResource>> policies = new java.util.LinkedHashMap<>();
-  private final java.util.concurrent.atomic.AtomicBoolean passScheduled = new java.util.concurrent.atomic.AtomicBoolean();
+  private final Map<String, SharedIndexInformer<GenericKubernetesResource>> policies = new LinkedHashMap<>();
+  private final AtomicBoolean passScheduled = new AtomicBoolean();
   private Runnable afterEachPass = () -> { };
   private Mesh last;
 
   public KubernetesSource(KubernetesClient client, TrustDomain trustDomain, String clusterDomain, MtlsMode defaultMtls,
       ScheduledExecutorService scheduler, Duration debounce, Consumer<Mesh> onMesh) {
     this(client, new Settings(trustDomain, clusterDomain, defaultMtls, "trellis-system", debounce), scheduler, onMesh,
-        java.time.Clock.systemUTC(), () -> true);
+        Clock.systemUTC(), () -> true);
   }
 
   /**
@@ -90,7 +102,7 @@ public final class KubernetesSource implements AutoCloseable {
    * @param statusWriter whether this replica writes status now (the Lease holder when several run)
    */
   public KubernetesSource(KubernetesClient client, Settings settings, ScheduledExecutorService scheduler,
-      Consumer<Mesh> onMesh, java.time.Clock clock, java.util.function.BooleanSupplier statusWriter) {
+      Consumer<Mesh> onMesh, Clock clock, BooleanSupplier statusWriter) {
     this.client = requireNonNull(client, "client");
     this.settings = requireNonNull(settings, "settings");
     this.scheduler = requireNonNull(scheduler, "scheduler");
@@ -141,7 +153,7 @@ public final class KubernetesSource implements AutoCloseable {
     optional.put(informer, what);
     informer.addEventHandler(handler());
     informer.exceptionHandler((started, t) -> {
-      if (t instanceof io.fabric8.kubernetes.client.KubernetesClientException e && e.getCode() == 404) {
+      if (t instanceof KubernetesClientException e && e.getCode() == 404) {
         if (missing.put(informer, what) == null) {
           log.warn("the cluster does not serve {}: building the mesh without it", what);
           changed();
@@ -201,7 +213,7 @@ public final class KubernetesSource implements AutoCloseable {
     }
     KubernetesMesh.Translation translation;
     List<HTTPRoute> httpRoutes = listed(routes);
-    Map<String, List<GenericKubernetesResource>> crs = new java.util.HashMap<>();
+    Map<String, List<GenericKubernetesResource>> crs = new HashMap<>();
     policies.forEach((kind, informer) -> crs.put(kind, listed(informer)));
     try {
       translation = KubernetesMesh.translate(settings.trustDomain(), settings.clusterDomain(), settings.defaultMtls(),
@@ -235,7 +247,7 @@ public final class KubernetesSource implements AutoCloseable {
     if (!statusWriter.getAsBoolean()) {
       return;
     }
-    Map<String, GenericKubernetesResource> byKey = new java.util.HashMap<>();
+    Map<String, GenericKubernetesResource> byKey = new HashMap<>();
     crs.forEach((kind, list) -> list.forEach(r -> byKey.put(kind + "/" + r.getMetadata().getNamespace() + "/"
         + r.getMetadata().getName(), r)));
     for (MeshPolicies.Verdict v : verdicts) {
@@ -266,7 +278,7 @@ public final class KubernetesSource implements AutoCloseable {
     if (!statusWriter.getAsBoolean()) {
       return;
     }
-    java.util.Set<dev.trellis.controlplane.model.ObjectRef> known = new java.util.HashSet<>();
+    Set<ObjectRef> known = new HashSet<>();
     mesh.services().forEach(svc -> known.add(svc.ref()));
     for (HTTPRoute r : httpRoutes) {
       GatewayRoutes.Translation t = GatewayRoutes.translate(r);
@@ -276,7 +288,7 @@ public final class KubernetesSource implements AutoCloseable {
         continue;
       }
       try {
-        HTTPRoute updated = new io.fabric8.kubernetes.api.model.gatewayapi.v1.HTTPRouteBuilder(r).withNewStatus()
+        HTTPRoute updated = new HTTPRouteBuilder(r).withNewStatus()
             .withParents(parents).endStatus().build();
         client.resources(HTTPRoute.class).inNamespace(r.getMetadata().getNamespace()).resource(updated).updateStatus();
         if (!t.problems().isEmpty()) {
@@ -305,8 +317,8 @@ public final class KubernetesSource implements AutoCloseable {
   }
 
   /** Namespaces labeled {@value KubernetesMesh#MESH_LABEL}={@value KubernetesMesh#ENABLED}. */
-  public java.util.Set<String> enrolledNamespaces() {
-    java.util.Set<String> out = new java.util.TreeSet<>();
+  public Set<String> enrolledNamespaces() {
+    Set<String> out = new TreeSet<>();
     if (namespaces != null) {
       for (Namespace ns : namespaces.getStore().list()) {
         var labels = ns.getMetadata().getLabels();

@@ -2,8 +2,10 @@ package dev.trellis.controlplane.discovery;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
 import java.nio.charset.StandardCharsets;
+import java.time.DateTimeException;
 import java.time.Instant;
 import java.util.Base64;
 
@@ -58,7 +60,7 @@ final class ServiceAccountJwt {
     Instant expiry;
     try {
       expiry = Instant.ofEpochSecond(exp.getAsJsonPrimitive().getAsLong());
-    } catch (NumberFormatException | java.time.DateTimeException e) {
+    } catch (NumberFormatException | DateTimeException e) {
       throw new NotAToken("the bearer token's exp is not a time");
     }
     if (!expiry.isAfter(now)) {
@@ -95,7 +97,7 @@ final class ServiceAccountJwt {
         throw new NotAToken("the bearer token's " + what + " is not a JSON object");
       }
       return e.getAsJsonObject();
-    } catch (IllegalArgumentException | com.google.gson.JsonParseException e) {
+    } catch (IllegalArgumentException | JsonParseException e) {
       throw new NotAToken("the bearer token's " + what + " is not base64url-encoded JSON");
     } catch (StackOverflowError e) {
       throw new NotAToken("the bearer token's " + what + " is nested too deeply");

@@ -2,6 +2,7 @@ package dev.trellis.controlplane.model;
 
 import dev.trellis.mtls.identity.TrustDomain;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
@@ -53,9 +54,9 @@ public record Mesh(TrustDomain trustDomain, String clusterDomain, MtlsMode defau
   }
 
   public Mesh {
-    java.util.Objects.requireNonNull(telemetry, "telemetry");
-    java.util.Objects.requireNonNull(egress, "egress");
-    java.util.Objects.requireNonNull(http, "http");
+    Objects.requireNonNull(telemetry, "telemetry");
+    Objects.requireNonNull(egress, "egress");
+    Objects.requireNonNull(http, "http");
     nodes = List.copyOf(nodes);
     workloads = List.copyOf(workloads);
     services = List.copyOf(services);

@@ -1,6 +1,8 @@
 package dev.trellis.controlplane.model;
 
 import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -59,11 +61,11 @@ public record MeshEgress(List<String> allowCidrs) {
     }
     try {
       String normal = InetAddress.getByAddress(network).getHostAddress();
-      if (!java.util.Arrays.equals(network, bytes)) {
+      if (!Arrays.equals(network, bytes)) {
         throw new IllegalArgumentException("'" + s + "' has host bits set (did you mean " + normal + "/" + length + "?)");
       }
       return InetAddress.getByAddress(bytes).getHostAddress() + "/" + length;
-    } catch (java.net.UnknownHostException impossible) {
+    } catch (UnknownHostException impossible) {
       throw new IllegalStateException(impossible);
     }
   }

@@ -1,5 +1,8 @@
 package dev.trellis.controlplane.model;
 
+import java.util.List;
+import java.util.Locale;
+
 /**
  * One port of a service.
  *
@@ -23,8 +26,8 @@ public record ServicePort(String name, int port, int targetPort, AppProtocol pro
       if (name == null) {
         return TCP;
       }
-      for (AppProtocol p : java.util.List.of(GRPC, HTTP2, HTTP)) {
-        String n = p.name().toLowerCase(java.util.Locale.ROOT);
+      for (AppProtocol p : List.of(GRPC, HTTP2, HTTP)) {
+        String n = p.name().toLowerCase(Locale.ROOT);
         if (name.equals(n) || name.startsWith(n + "-")) {
           return p;
         }

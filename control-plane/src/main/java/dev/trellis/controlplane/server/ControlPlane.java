@@ -8,6 +8,7 @@ import dev.trellis.ca.issuer.CertificateAuthority;
 import dev.trellis.ca.issuer.IssuancePolicy;
 import dev.trellis.ca.issuer.IssuedChain;
 import dev.trellis.ca.server.BearerAuthInterceptor;
+import dev.trellis.ca.server.CallerAuthenticator;
 import dev.trellis.ca.server.CertificateService;
 import dev.trellis.ca.server.NodeAuthorizer;
 import dev.trellis.ca.store.FileCaStore;
@@ -44,14 +45,20 @@ import io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.KeyPair;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -105,12 +112,12 @@ public final class ControlPlane implements AutoCloseable {
   private ControlPlaneMetrics instruments;
   private AdminView adminView;
   private CertificateService certificates;
-  private final java.util.concurrent.atomic.LongAdder pushes = new java.util.concurrent.atomic.LongAdder();
-  private final java.util.concurrent.atomic.LongAdder pushNanos = new java.util.concurrent.atomic.LongAdder();
+  private final LongAdder pushes = new LongAdder();
+  private final LongAdder pushNanos = new LongAdder();
   private RenewingSvidSource servingSource;
   private final ServingKeyManager servingKeys = new ServingKeyManager();
   private volatile Mesh pendingMesh;
-  private volatile java.time.Instant lastPublished;
+  private volatile Instant lastPublished;
   /** Used on the config thread only (start, then publishPending). */
   private final TranslationCache translations = new TranslationCache();
 
@@ -202,14 +209,14 @@ public final class ControlPlane implements AutoCloseable {
     Mesh mesh;
     try {
       mesh = firstClusterMesh.get(c.startTimeout().toMillis(), TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.TimeoutException e) {
+    } catch (TimeoutException e) {
       throw new IOException("the informers did not list the cluster within " + c.startTimeout() + "; check that the "
           + "API server is reachable and the control plane's RBAC allows list/watch of namespaces, nodes, pods, "
           + "services and endpointslices", e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while waiting for the cluster", e);
-    } catch (java.util.concurrent.ExecutionException e) {
+    } catch (ExecutionException e) {
       throw new IOException("reading the cluster failed", e.getCause());
     }
     tokenReviews = new TokenReviewAuthenticator(kubernetes, c.trustedNodeProxies());
@@ -275,13 +282,13 @@ public final class ControlPlane implements AutoCloseable {
   }
 
   /** The admin token from {@code file} (trimmed), or null without a file. */
-  private static String readAdminToken(java.nio.file.Path file) throws IOException {
+  private static String readAdminToken(Path file) throws IOException {
     if (file == null) {
       return null;
     }
     String token;
     try {
-      token = java.nio.file.Files.readString(file).strip();
+      token = Files.readString(file).strip();
     } catch (IOException e) {
       throw new IOException("cannot read the admin token file " + file + " (--admin-token-file): " + e.getMessage(), e);
     }
@@ -394,7 +401,7 @@ public final class ControlPlane implements AutoCloseable {
   }
 
   /** When the latest change was published to the xDS server (null before the first change after start). */
-  public java.time.Instant lastPublished() {
+  public Instant lastPublished() {
     return lastPublished;
   }
 
@@ -443,7 +450,7 @@ public final class ControlPlane implements AutoCloseable {
   }
 
   /** How callers authenticate (node tokens, or TokenReview in a cluster): the same for xDS, the CA and admin. */
-  dev.trellis.ca.server.CallerAuthenticator authenticator() {
+  CallerAuthenticator authenticator() {
     return meshState;
   }
 

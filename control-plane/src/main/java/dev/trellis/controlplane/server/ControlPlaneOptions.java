@@ -8,6 +8,7 @@ import dev.trellis.mtls.identity.TrustDomain;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -61,7 +62,7 @@ public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int
     }
 
     public Cluster {
-      java.util.Objects.requireNonNull(egress, "egress");
+      Objects.requireNonNull(egress, "egress");
       trustedNodeProxies = Set.copyOf(trustedNodeProxies);
       if (trustedNodeProxies.isEmpty()) {
         throw new IllegalArgumentException("trusted node proxies: none (expected: at least one namespace/name, e.g. "
@@ -88,7 +89,7 @@ public record ControlPlaneOptions(Path meshFile, Path stateDir, String bind, int
 
   public ControlPlaneOptions {
     servingDnsNames = List.copyOf(servingDnsNames);
-    java.util.Objects.requireNonNull(anonymousXds, "anonymousXds");
+    Objects.requireNonNull(anonymousXds, "anonymousXds");
     if (pollInterval.isNegative() || pollInterval.isZero()) {
       throw new IllegalArgumentException("poll interval: " + pollInterval + " (expected: > 0)");
     }

@@ -9,6 +9,7 @@ import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.MeshNode;
 import dev.trellis.controlplane.model.Workload;
 import dev.trellis.mtls.identity.SpiffeId;
+import java.net.SocketAddress;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
@@ -59,7 +60,7 @@ final class MeshState implements CallerAuthenticator, WorkloadDirectory {
   }
 
   @Override
-  public Caller authenticate(String bearerToken, java.net.SocketAddress peer) throws CaException {
+  public Caller authenticate(String bearerToken, SocketAddress peer) throws CaException {
     return cluster != null ? cluster.authenticate(bearerToken, peer) : current.tokens().authenticate(bearerToken);
   }
 

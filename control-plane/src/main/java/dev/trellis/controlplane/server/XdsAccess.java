@@ -1,5 +1,6 @@
 package dev.trellis.controlplane.server;
 
+import dev.trellis.ca.server.BearerAuthInterceptor;
 import dev.trellis.ca.server.Caller;
 import dev.trellis.xds.server.ClientAuthorizer;
 import dev.trellis.xds.server.ClientScope;
@@ -16,8 +17,8 @@ final class XdsAccess implements ClientAuthorizer {
 
   private final boolean allowAnonymous;
 
-  XdsAccess(dev.trellis.ca.server.BearerAuthInterceptor.Anonymous anonymous) {
-    this.allowAnonymous = anonymous == dev.trellis.ca.server.BearerAuthInterceptor.Anonymous.ALLOW;
+  XdsAccess(BearerAuthInterceptor.Anonymous anonymous) {
+    this.allowAnonymous = anonymous == BearerAuthInterceptor.Anonymous.ALLOW;
   }
 
   @Override

@@ -11,6 +11,7 @@ import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
 import io.envoyproxy.envoy.type.v3.Percent;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 
 /** Service port + its traffic policy → an EDS {@link Cluster}. Pure. */
@@ -26,7 +27,7 @@ final class ClusterTranslation {
     Map<String, Object> meta = new LinkedHashMap<>();
     meta.put("service", fqdn);
     meta.put("port", port.port());
-    meta.put("protocol", port.protocol().name().toLowerCase(java.util.Locale.ROOT));
+    meta.put("protocol", port.protocol().name().toLowerCase(Locale.ROOT));
     Cluster.Builder c = Cluster.newBuilder()
         .setName(name)
         .setType(Cluster.DiscoveryType.EDS)

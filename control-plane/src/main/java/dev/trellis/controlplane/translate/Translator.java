@@ -23,6 +23,7 @@ import dev.trellis.xds.resource.XdsResource;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -149,7 +150,7 @@ public final class Translator {
     for (Service s : services) {
       b.addServices(mesh.fqdn(s));
       for (ServicePort port : s.ports()) {
-        b.putPortProtocols(port.targetPort(), port.protocol().name().toLowerCase(java.util.Locale.ROOT));
+        b.putPortProtocols(port.targetPort(), port.protocol().name().toLowerCase(Locale.ROOT));
       }
     }
     for (AuthorizationPolicy p : authz) {

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -207,7 +208,7 @@ public final class RenewingSvidSource implements SvidSource {
   }
 
   private static String describe(Throwable error) {
-    Throwable t = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+    Throwable t = error instanceof CompletionException && error.getCause() != null
         ? error.getCause() : error;
     return t.getClass().getSimpleName() + ": " + t.getMessage();
   }

@@ -1,6 +1,7 @@
 package dev.trellis.mtls.verify;
 
 import dev.trellis.mtls.identity.SpiffeId;
+import java.util.Collections;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeSet;
@@ -49,7 +50,7 @@ public sealed interface ExpectedPeers {
   /** Accepts the listed identities only. */
   record OneOf(SortedSet<SpiffeId> ids) implements ExpectedPeers {
     public OneOf {
-      ids = java.util.Collections.unmodifiableSortedSet(new TreeSet<>(ids));
+      ids = Collections.unmodifiableSortedSet(new TreeSet<>(ids));
     }
 
     @Override

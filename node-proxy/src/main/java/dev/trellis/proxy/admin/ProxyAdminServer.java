@@ -2,9 +2,12 @@ package dev.trellis.proxy.admin;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.trellis.proxy.http.PathNormalizer;
 import dev.trellis.proxy.inbound.InboundRecords;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.BindException;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -69,7 +72,7 @@ public final class ProxyAdminServer implements AutoCloseable {
     if (a.isLoopbackAddress()) {
       return a.getHostAddress();
     }
-    return a instanceof java.net.Inet6Address ? "::1" : "127.0.0.1";
+    return a instanceof Inet6Address ? "::1" : "127.0.0.1";
   }
 
   /**
@@ -129,7 +132,7 @@ public final class ProxyAdminServer implements AutoCloseable {
   private static HttpServer bind(InetSocketAddress address, String what) throws IOException {
     try {
       return HttpServer.create(address, 32);
-    } catch (java.net.BindException e) {
+    } catch (BindException e) {
       throw new IOException("cannot listen on " + hostPort(address) + " (" + what + "): the port is in use", e);
     }
   }
@@ -147,7 +150,7 @@ public final class ProxyAdminServer implements AutoCloseable {
           .append(e.reason() == null ? "" : ": " + e.reason());
       String forwarded = e.claimed().get("forwarded");
       if (forwarded != null) { // the caller's word, shown as such and escaped: it is not verified
-        b.append(" [caller claims forwarded: ").append(dev.trellis.proxy.http.PathNormalizer.show(forwarded)).append(']');
+        b.append(" [caller claims forwarded: ").append(PathNormalizer.show(forwarded)).append(']');
       }
       b.append('\n');
     }

@@ -1,8 +1,10 @@
 package dev.trellis.proxy.cluster;
 
 import dev.trellis.proxy.state.ClusterSpec;
+import dev.trellis.proxy.state.EndpointSpec;
 import dev.trellis.proxy.state.ProxyConfig;
 import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -30,7 +32,7 @@ public final class Clusters {
   }
 
   /** The cluster named by {@code spec}, created with {@code endpoints} if absent (clusters not from xDS). */
-  public ClusterRuntime findOrCreate(ClusterSpec spec, java.util.List<dev.trellis.proxy.state.EndpointSpec> endpoints) {
+  public ClusterRuntime findOrCreate(ClusterSpec spec, List<EndpointSpec> endpoints) {
     return clusters.computeIfAbsent(spec.name(), n -> new ClusterRuntime(spec, endpoints));
   }
 

@@ -16,12 +16,15 @@ import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import dev.trellis.proxy.refusal.Refusal;
 import dev.trellis.proxy.refusal.Refusals;
+import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,7 +57,7 @@ public final class PassthroughDialer implements AutoCloseable {
   private final boolean capture;
   private volatile EgressFacts facts;
   private int selfFd = -1;
-  private volatile java.util.concurrent.ScheduledFuture<?> refresh;
+  private volatile ScheduledFuture<?> refresh;
   private volatile boolean closed;
 
   private PassthroughDialer(boolean capture, InetAddress nodeAddress, Path agentState, Refusals refusals) {
@@ -228,7 +231,7 @@ public final class PassthroughDialer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return false;
-    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+    } catch (ExecutionException | TimeoutException e) {
       log.warn("checking whether pods' namespaces can be entered failed: {}", e.toString());
       return false;
     }

@@ -3,10 +3,13 @@ package dev.trellis.proxy.entry;
 import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A capture listener: connections arrive without any entry protocol, and where each was going comes
@@ -15,7 +18,7 @@ import java.net.InetSocketAddress;
  */
 public final class CaptureServer implements AutoCloseable {
 
-  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(CaptureServer.class);
+  private static final Logger log = LoggerFactory.getLogger(CaptureServer.class);
 
   /** Where an accepted connection was originally going, and how it was brought here. */
   public record Original(InetSocketAddress destination, Arrival arrival) {}
@@ -70,7 +73,7 @@ public final class CaptureServer implements AutoCloseable {
             dispatcher.dispatch(c, source, to.getAddress(), null, to.getPort(), original.arrival(),
                 new EntryDispatcher.EntryReply() {
                   @Override
-                  public io.netty.channel.ChannelFuture accept() {
+                  public ChannelFuture accept() {
                     return c.newSucceededFuture();
                   }
 

@@ -18,6 +18,7 @@ import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 
 /**
  * The HTTP CONNECT side of the local-mode entry (what gRPC and most HTTP clients speak to a proxy):
@@ -87,7 +88,7 @@ final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> 
           case FORBIDDEN -> HttpResponseStatus.FORBIDDEN;
           case UNREACHABLE -> HttpResponseStatus.BAD_GATEWAY;
           case OVERFLOW -> HttpResponseStatus.SERVICE_UNAVAILABLE;
-        }, "refused: " + why.name().toLowerCase(java.util.Locale.ROOT));
+        }, "refused: " + why.name().toLowerCase(Locale.ROOT));
       }
     });
   }

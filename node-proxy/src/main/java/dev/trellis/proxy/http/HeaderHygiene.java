@@ -6,6 +6,7 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.util.AsciiString;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Hop-by-hop headers (RFC 9110 7.6.1) end at the proxy: {@code Connection} and every header it
@@ -45,7 +46,7 @@ public final class HeaderHygiene {
     String te = h.get(HttpHeaderNames.TE);
     if (te != null) {
       h.remove(HttpHeaderNames.TE);
-      if (te.toLowerCase(java.util.Locale.ROOT).contains("trailers")) {
+      if (te.toLowerCase(Locale.ROOT).contains("trailers")) {
         h.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
       }
     }

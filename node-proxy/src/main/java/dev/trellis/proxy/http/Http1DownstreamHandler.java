@@ -2,11 +2,13 @@ package dev.trellis.proxy.http;
 
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -142,7 +144,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   }
 
   @Override
-  public void done(boolean keepAlive, io.netty.channel.ChannelFuture lastWrite) {
+  public void done(boolean keepAlive, ChannelFuture lastWrite) {
     current = null;
     if (!keepAlive || inputClosed && queued.isEmpty()) {
       closing = true;
@@ -163,7 +165,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   /** A client that half-closed after its request still gets the response; then the connection closes. */
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+    if (evt instanceof ChannelInputShutdownEvent) {
       inputClosed = true;
       if (current != null && !current.requestComplete()) {
         // The client left mid-request: the rest can never come.

@@ -1,10 +1,15 @@
 package dev.trellis.proxy.http;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.ReferenceCountUtil;
 
 /**
@@ -36,7 +41,7 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
-    if (msg instanceof io.netty.handler.codec.http.LastHttpContent) {
+    if (msg instanceof LastHttpContent) {
       requestEnded = true;
     }
     if (msg instanceof HttpRequest req && exchange == null) {
@@ -65,7 +70,7 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
    * still held by flow control.
    */
   @Override
-  public void done(boolean keepAlive, io.netty.channel.ChannelFuture lastWrite) {
+  public void done(boolean keepAlive, ChannelFuture lastWrite) {
     if (requestEnded) {
       return;
     }
@@ -78,8 +83,8 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
 
   private void resetNoError() {
     if (ctx.channel().isActive()) {
-      ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(
-          io.netty.handler.codec.http2.Http2Error.NO_ERROR)).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+      ctx.writeAndFlush(new DefaultHttp2ResetFrame(
+          Http2Error.NO_ERROR)).addListener(ChannelFutureListener.CLOSE);
     }
   }
 

@@ -3,6 +3,8 @@ package dev.trellis.proxy.http;
 import dev.trellis.proxy.cluster.Clusters;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
+import dev.trellis.telemetry.Telemetry;
+import io.netty.handler.codec.http.HttpRequest;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -22,13 +24,13 @@ import java.util.function.Supplier;
  */
 public record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, UpstreamPool pool, String routeConfig,
     LocalWorkload source, String sourceAddress, UpstreamPool.Protocol protocol, LongSupplier ticker, HttpLimits limits,
-    RequestGate gate, boolean inbound, dev.trellis.telemetry.Telemetry telemetry, String clientCert) {
+    RequestGate gate, boolean inbound, Telemetry telemetry, String clientCert) {
 
   /** A check every request passes before it is routed (inbound authorization); null: none. */
   @FunctionalInterface
   public interface RequestGate {
     /** Null to let the request through, else the reply that refuses it. */
-    LocalReply check(io.netty.handler.codec.http.HttpRequest request);
+    LocalReply check(HttpRequest request);
   }
 
   HttpContext withProtocol(UpstreamPool.Protocol p) {

@@ -17,9 +17,12 @@ import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
@@ -29,6 +32,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
@@ -72,7 +76,7 @@ final class HttpExchange {
      * the write of the response's end when the request had not ended yet (so an HTTP/2 stream is reset only after the
      * response has really left, flow control included), else null.
      */
-    void done(boolean keepAlive, io.netty.channel.ChannelFuture lastWrite);
+    void done(boolean keepAlive, ChannelFuture lastWrite);
 
     /** The response cannot be completed: HTTP/1.1 closes the connection, HTTP/2 resets the stream. */
     void abort();
@@ -86,7 +90,7 @@ final class HttpExchange {
      * The upstream answered an upgrade with 101 (already written): from now on {@code relay} carries
      * the connection's bytes to the upstream channel (on the same event loop).
      */
-    default void upgrade(io.netty.channel.ChannelHandler relay) {
+    default void upgrade(ChannelHandler relay) {
       throw new UnsupportedOperationException("this downstream cannot switch protocols");
     }
   }
@@ -119,7 +123,7 @@ final class HttpExchange {
   private ExchangeTelemetry telemetry;
   private long responseBytes;
   /** The write of the response's end, kept only while the request has not ended (see {@link Downstream#done}). */
-  private io.netty.channel.ChannelFuture lastWrite;
+  private ChannelFuture lastWrite;
 
   /** One try of the request against one host. */
   private final class Attempt {
@@ -269,7 +273,7 @@ final class HttpExchange {
    */
   static boolean isUpgrade(HttpRequest req) {
     String protocol = req.headers().get(HttpHeaderNames.UPGRADE);
-    if (protocol == null || protocol.isBlank() || !req.protocolVersion().equals(io.netty.handler.codec.http.HttpVersion.HTTP_1_1)
+    if (protocol == null || protocol.isBlank() || !req.protocolVersion().equals(HttpVersion.HTTP_1_1)
         || protocol.strip().toLowerCase(Locale.ROOT).startsWith("h2c")) {
       return false;
     }
@@ -476,7 +480,7 @@ final class HttpExchange {
       }
       ReferenceCountUtil.release(res);
       down.channel().writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), res.status(), Unpooled.EMPTY_BUFFER,
-          res.headers().copy(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE));
+          res.headers().copy(), EmptyHttpHeaders.INSTANCE));
       return false;
     }
     cancel(a.perTry);
@@ -517,7 +521,7 @@ final class HttpExchange {
     phase = phase.to(ExchangePhase.RESPONSE);
     HeaderHygiene.strip(res.headers(), true);
     down.channel().writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), res.status(),
-        Unpooled.EMPTY_BUFFER, res.headers(), io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE));
+        Unpooled.EMPTY_BUFFER, res.headers(), EmptyHttpHeaders.INSTANCE));
     Channel downstream = down.channel();
     Channel up = a.lease.channel();
     if (up instanceof Http2StreamChannel) {
@@ -683,7 +687,7 @@ final class HttpExchange {
     if (!keepAlive) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
-    io.netty.channel.ChannelFuture written = down.channel().writeAndFlush(res);
+    ChannelFuture written = down.channel().writeAndFlush(res);
     if (!requestComplete()) {
       lastWrite = written;
     }

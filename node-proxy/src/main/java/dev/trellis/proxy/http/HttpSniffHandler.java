@@ -14,6 +14,7 @@ import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Goes where an outbound connection to an HTTP service starts carrying the client's bytes: reads
@@ -26,10 +27,10 @@ public final class HttpSniffHandler extends ByteToMessageDecoder {
   static final int MAX_H2_STREAMS = 1000;
 
   private final HttpContext cx;
-  private final java.util.function.Consumer<UpstreamPool.Protocol> onProtocol;
+  private final Consumer<UpstreamPool.Protocol> onProtocol;
 
   /** @param onProtocol told the protocol once known (inbound inspection adopts its workload connection then); may be null */
-  public HttpSniffHandler(HttpContext cx, java.util.function.Consumer<UpstreamPool.Protocol> onProtocol) {
+  public HttpSniffHandler(HttpContext cx, Consumer<UpstreamPool.Protocol> onProtocol) {
     this.cx = cx;
     this.onProtocol = onProtocol;
   }

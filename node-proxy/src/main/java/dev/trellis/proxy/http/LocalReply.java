@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
+import java.nio.charset.StandardCharsets;
 
 /**
  * A response the proxy makes itself (no route, no healthy upstream, overflow, timeout, upstream
@@ -84,7 +85,7 @@ public record LocalReply(int status, Flag flag, String message) {
 
   private static String percentEncode(String s) {
     StringBuilder b = new StringBuilder();
-    for (byte c : s.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+    for (byte c : s.getBytes(StandardCharsets.UTF_8)) {
       if (c >= 0x20 && c <= 0x7e && c != '%') {
         b.append((char) c);
       } else {

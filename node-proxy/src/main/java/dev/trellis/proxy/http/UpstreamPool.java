@@ -16,6 +16,7 @@ import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -413,8 +414,8 @@ public final class UpstreamPool {
       sweep.cancel(false);
     }
     // Copies: closing runs each connection's close listener at once, and it removes the connection from these lists.
-    idleH1.values().stream().flatMap(java.util.Collection::stream).toList().forEach(UpstreamConnection::close);
-    h2.values().stream().flatMap(java.util.Collection::stream).toList().forEach(UpstreamConnection::close);
+    idleH1.values().stream().flatMap(Collection::stream).toList().forEach(UpstreamConnection::close);
+    h2.values().stream().flatMap(Collection::stream).toList().forEach(UpstreamConnection::close);
     log.debug("upstream pool on {} closed", loop);
   }
 }

@@ -20,6 +20,8 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import java.time.Clock;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
 
@@ -60,7 +62,7 @@ final class HboneStreamHandler extends ChannelInboundHandlerAdapter {
   }
 
   /** What the caller's CONNECT claimed about itself, recorded as such (never used for identity or access). */
-  private final java.util.Map<String, String> claimed = new java.util.HashMap<>(4);
+  private final Map<String, String> claimed = new HashMap<>(4);
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {

@@ -5,6 +5,7 @@ import dev.trellis.proxy.refusal.Refusal;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.tunnel.HboneNames;
+import java.net.InetAddress;
 import java.util.Set;
 
 /**
@@ -131,7 +132,7 @@ public sealed interface InboundDecision {
         return null;
       }
       try {
-        return new HostPort(java.net.InetAddress.ofLiteral(host).getHostAddress(), p);
+        return new HostPort(InetAddress.ofLiteral(host).getHostAddress(), p);
       } catch (IllegalArgumentException e) {
         return null;
       }

@@ -1,6 +1,7 @@
 package dev.trellis.proxy.observe;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * Reads an HTTP/1.x message head for {@link Http1Scanner}: the start line and only the header fields telemetry and
@@ -17,7 +18,7 @@ final class HeadParser {
   private static final byte[] TRACESTATE = bytes("tracestate");
   private static final byte[] BAGGAGE = bytes("baggage");
   private static final byte[] HTTP_1 = bytes("HTTP/1.");
-  private static final java.util.List<String> COMMON_METHODS = java.util.List.of("GET", "POST", "PUT", "DELETE",
+  private static final List<String> COMMON_METHODS = List.of("GET", "POST", "PUT", "DELETE",
       "HEAD", "PATCH", "OPTIONS");
 
   private HeadParser() {}

@@ -9,9 +9,13 @@ import dev.trellis.proxy.http.UpstreamPool;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.tunnel.HboneConnector;
+import dev.trellis.telemetry.Telemetry;
 import io.netty.channel.EventLoop;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -28,7 +32,7 @@ public final class OutboundServices implements AutoCloseable {
   private final int connectTimeoutMillis;
   private final LongSupplier ticker;
   private final HttpLimits limits;
-  private final dev.trellis.telemetry.Telemetry telemetry;
+  private final Telemetry telemetry;
   private final boolean observeRequests;
   private final Map<EventLoop, HboneConnector> connectors = new ConcurrentHashMap<>();
   private final Map<EventLoop, UpstreamPool> pools = new ConcurrentHashMap<>();
@@ -51,15 +55,15 @@ public final class OutboundServices implements AutoCloseable {
   public OutboundServices(Supplier<ProxyConfig> config, Clusters clusters, CertificateManager certificates,
       HboneDialing dialing, int connectTimeoutMillis, LongSupplier ticker, HttpLimits limits) {
     this(config, clusters, certificates, dialing, connectTimeoutMillis, ticker, limits,
-        dev.trellis.telemetry.Telemetry.disabled());
+        Telemetry.disabled());
   }
 
   /** @param telemetry spans, metrics and access log of the requests through this proxy */
   public OutboundServices(Supplier<ProxyConfig> config, Clusters clusters, CertificateManager certificates,
       HboneDialing dialing, int connectTimeoutMillis, LongSupplier ticker, HttpLimits limits,
-      dev.trellis.telemetry.Telemetry telemetry) {
+      Telemetry telemetry) {
     this.telemetry = requireNonNull(telemetry, "telemetry");
-    this.observeRequests = telemetry != dev.trellis.telemetry.Telemetry.disabled();
+    this.observeRequests = telemetry != Telemetry.disabled();
     this.config = requireNonNull(config, "config");
     this.clusters = requireNonNull(clusters, "clusters");
     this.certificates = requireNonNull(certificates, "certificates");
@@ -69,7 +73,7 @@ public final class OutboundServices implements AutoCloseable {
     this.limits = requireNonNull(limits, "limits");
   }
 
-  public dev.trellis.telemetry.Telemetry telemetry() {
+  public Telemetry telemetry() {
     return telemetry;
   }
 
@@ -78,8 +82,8 @@ public final class OutboundServices implements AutoCloseable {
     return observeRequests;
   }
 
-  private final java.util.concurrent.ConcurrentMap<String, java.util.concurrent.atomic.LongAdder> unobserved =
-      new java.util.concurrent.ConcurrentHashMap<>();
+  private final ConcurrentMap<String, LongAdder> unobserved =
+      new ConcurrentHashMap<>();
 
   public HttpLimits limits() {
     return limits;
@@ -124,12 +128,12 @@ public final class OutboundServices implements AutoCloseable {
 
   /** Counts an inbound connection whose HTTP stopped being observed, by why (a {@code /metrics} counter). */
   void countUnobserved(String reason) {
-    unobserved.computeIfAbsent(reason, r -> new java.util.concurrent.atomic.LongAdder()).increment();
+    unobserved.computeIfAbsent(reason, r -> new LongAdder()).increment();
   }
 
   /** Inbound connections to HTTP ports that could not be observed per request, by reason. */
-  public java.util.Map<String, Long> unobservedConnections() {
-    java.util.Map<String, Long> counts = new java.util.TreeMap<>();
+  public Map<String, Long> unobservedConnections() {
+    Map<String, Long> counts = new TreeMap<>();
     unobserved.forEach((reason, n) -> counts.put(reason, n.sum()));
     return counts;
   }

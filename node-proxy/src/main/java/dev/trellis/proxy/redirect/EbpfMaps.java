@@ -8,6 +8,7 @@ import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -48,7 +49,7 @@ final class EbpfMaps {
 
   /** Reads a {@code struct addr_port}; an IPv4-mapped address comes back as an {@link Inet4Address}. */
   static InetSocketAddress readAddrPort(byte[] b) {
-    byte[] addr = java.util.Arrays.copyOf(b, 16);
+    byte[] addr = Arrays.copyOf(b, 16);
     int port = ((b[16] & 0xff) << 8) | (b[17] & 0xff);
     try {
       boolean mapped = true;
@@ -56,7 +57,7 @@ final class EbpfMaps {
         mapped &= addr[i] == 0;
       }
       mapped &= addr[10] == (byte) 0xff && addr[11] == (byte) 0xff;
-      InetAddress a = mapped ? InetAddress.getByAddress(java.util.Arrays.copyOfRange(addr, 12, 16))
+      InetAddress a = mapped ? InetAddress.getByAddress(Arrays.copyOfRange(addr, 12, 16))
           : Inet6Address.getByAddress(null, addr, -1);
       return new InetSocketAddress(a, port);
     } catch (UnknownHostException e) {
@@ -100,7 +101,7 @@ final class EbpfMaps {
     List<byte[]> addresses = ips.stream().map(ip -> address16(InetAddress.ofLiteral(ip))).toList();
     for (byte[] k : keys) {
       for (byte[] a : addresses) {
-        if (java.util.Arrays.equals(k, 0, 16, a, 0, 16)) {
+        if (Arrays.equals(k, 0, 16, a, 0, 16)) {
           out.add(k);
         }
       }

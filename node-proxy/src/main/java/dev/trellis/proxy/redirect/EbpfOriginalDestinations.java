@@ -7,7 +7,11 @@ import java.lang.foreign.ValueLayout;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,10 +30,10 @@ public final class EbpfOriginalDestinations implements AutoCloseable {
 
   private final Path pin;
   private final Libbpf bpf;
-  private final java.util.function.LongSupplier ticker;
+  private final LongSupplier ticker;
   private volatile int fd = -1;
   private Object identity; // the pin's file key when opened: a new map after an uninstall/reinstall
-  private final java.util.List<Integer> retired = new java.util.ArrayList<>();
+  private final List<Integer> retired = new ArrayList<>();
   private long checkedAt;
   private boolean checked;
 
@@ -37,7 +41,7 @@ public final class EbpfOriginalDestinations implements AutoCloseable {
     this(pins, System::nanoTime);
   }
 
-  EbpfOriginalDestinations(Path pins, java.util.function.LongSupplier ticker) throws IOException {
+  EbpfOriginalDestinations(Path pins, LongSupplier ticker) throws IOException {
     this.pin = pins.resolve(EbpfRedirector.ORIG_DST);
     this.ticker = ticker;
     try {
@@ -86,7 +90,7 @@ public final class EbpfOriginalDestinations implements AutoCloseable {
       if (!Files.exists(pin)) {
         return false;
       }
-      Object key = Files.readAttributes(pin, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+      Object key = Files.readAttributes(pin, BasicFileAttributes.class).fileKey();
       if (fd >= 0 && key != null && key.equals(identity)) {
         return false;
       }

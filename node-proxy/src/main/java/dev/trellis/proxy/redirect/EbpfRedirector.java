@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.net.Inet4Address;
 import java.net.Inet6Address;
 import java.nio.file.Files;
@@ -133,10 +134,10 @@ public final class EbpfRedirector implements Redirector {
       bpf.pinMapAt(bpf.map(obj, ORIG_DST), config.pins().resolve(ORIG_DST).toString());
       bpf.loadObject(obj, "the redirection programs for " + t.namespace() + "/" + t.pod());
       bpf.update(bpf.mapFd(bpf.map(obj, "config")), arena.allocate(4),
-          arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE,
+          arena.allocateFrom(ValueLayout.JAVA_BYTE,
               EbpfMaps.config(config.proxy4(), config.proxy6(), config.port())));
       byte one = 1;
-      MemorySegment value = arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE, one);
+      MemorySegment value = arena.allocateFrom(ValueLayout.JAVA_BYTE, one);
       int ports = bpf.mapFd(bpf.map(obj, "excluded_ports"));
       for (int p : t.exclusions().ports()) {
         bpf.update(ports, bytes(arena, EbpfMaps.port(p)), value);
@@ -161,7 +162,7 @@ public final class EbpfRedirector implements Redirector {
   }
 
   private static MemorySegment bytes(Arena arena, byte[] b) {
-    return arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_BYTE, b);
+    return arena.allocateFrom(ValueLayout.JAVA_BYTE, b);
   }
 
   @Override
@@ -204,7 +205,7 @@ public final class EbpfRedirector implements Redirector {
       MemorySegment next = arena.allocate(EbpfMaps.ADDR_PORT);
       MemorySegment previous = MemorySegment.NULL;
       while (bpf.nextKey(fd, previous, next)) {
-        keys.add(next.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+        keys.add(next.toArray(ValueLayout.JAVA_BYTE));
         key.copyFrom(next);
         previous = key;
       }

@@ -1,5 +1,6 @@
 package dev.trellis.proxy.redirect;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
@@ -77,7 +78,7 @@ public final class FilePodDirectory implements PodDirectory, CgroupResolver {
       Map<String, Pod> pods = new LinkedHashMap<>();
       Map<String, String> cgroups = new HashMap<>();
       int i = 0;
-      for (JsonElement pe : root.has("pods") ? root.getAsJsonArray("pods") : new com.google.gson.JsonArray()) {
+      for (JsonElement pe : root.has("pods") ? root.getAsJsonArray("pods") : new JsonArray()) {
         String at = label + ": pods[" + i++ + "]";
         JsonObject p = pe.getAsJsonObject();
         String ns = required(p, "namespace", at);

@@ -7,13 +7,17 @@ import dev.trellis.mtls.svid.TrustBundle;
 import dev.trellis.mtls.svid.X509Svid;
 import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.entry.Arrival;
 import dev.trellis.proxy.entry.CaptureServer;
+import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.HttpInspection;
 import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.outbound.HboneDialing;
 import dev.trellis.proxy.outbound.OutboundDispatch;
 import dev.trellis.proxy.outbound.OutboundServices;
+import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.state.Cidr;
 import dev.trellis.proxy.state.ClusterSpec;
@@ -22,7 +26,10 @@ import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.OutboundRule;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.transport.Transport;
+import dev.trellis.telemetry.Telemetry;
+import dev.trellis.telemetry.config.TelemetrySettings;
 import io.netty.channel.EventLoopGroup;
+import io.opentelemetry.api.common.Attributes;
 import java.net.InetSocketAddress;
 import java.time.Clock;
 import java.time.Duration;
@@ -51,7 +58,7 @@ public final class StandaloneProxy implements AutoCloseable {
   /** How the proxy runs; {@code peer}, {@code upstream}, {@code peerId} and {@code protocol} only for the source. */
   public record Options(Role role, InetSocketAddress listen, IssuedSvid svid, int threads, String sourceAddress,
       InetSocketAddress peer, SpiffeId peerId, InetSocketAddress upstream, String protocol, String workloadAddress,
-      int workloadHttpPort, dev.trellis.telemetry.config.TelemetrySettings telemetry) {}
+      int workloadHttpPort, TelemetrySettings telemetry) {}
 
   public enum Role {
     SOURCE,
@@ -64,7 +71,7 @@ public final class StandaloneProxy implements AutoCloseable {
   private AutoCloseable server;
   private OutboundServices services;
   private HttpInspection inspection;
-  private dev.trellis.telemetry.Telemetry telemetry = dev.trellis.telemetry.Telemetry.disabled();
+  private Telemetry telemetry = Telemetry.disabled();
 
   private StandaloneProxy(Options o) {
     group = Transport.newGroup(o.threads(), "trellis-proxy");
@@ -87,30 +94,30 @@ public final class StandaloneProxy implements AutoCloseable {
     }
     SpiffeId me = o.svid().svid().id();
     if (o.telemetry() != null) {
-      p.telemetry = dev.trellis.telemetry.Telemetry.create(o.telemetry(), "trellis-node-proxy",
-          io.opentelemetry.api.common.Attributes.builder().put("trellis.role", o.role().name().toLowerCase()).build());
+      p.telemetry = Telemetry.create(o.telemetry(), "trellis-node-proxy",
+          Attributes.builder().put("trellis.role", o.role().name().toLowerCase()).build());
     }
     if (o.role() == Role.SOURCE) {
       ProxyConfig config = sourceConfig(o, me);
       Clusters clusters = new Clusters();
       clusters.apply(config);
       p.services = new OutboundServices(() -> config, clusters, p.certificates,
-          dev.trellis.proxy.outbound.HboneDialing.nodeAddresses(o.peer().getPort()), 5000, System::nanoTime,
-          dev.trellis.proxy.http.HttpLimits.DEFAULTS, p.telemetry);
+          HboneDialing.nodeAddresses(o.peer().getPort()), 5000, System::nanoTime,
+          HttpLimits.DEFAULTS, p.telemetry);
       p.server = CaptureServer.start(p.group, o.listen(),
-          ch -> new CaptureServer.Original(SERVICE, dev.trellis.proxy.entry.Arrival.ENTRY), new OutboundDispatch(p.services, new dev.trellis.proxy.refusal.Refusals(System::nanoTime)));
+          ch -> new CaptureServer.Original(SERVICE, Arrival.ENTRY), new OutboundDispatch(p.services, new Refusals(System::nanoTime)));
     } else {
       LocalWorkload w = new LocalWorkload(NAME, "default", me, List.of(o.workloadAddress()), true,
           LocalWorkload.MtlsMode.STRICT, Map.of(), List.of(),
           o.workloadHttpPort() > 0 ? Map.of(o.workloadHttpPort(), "http") : Map.of());
       ProxyConfig config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of(w.addresses().getFirst(), w));
       p.services = new OutboundServices(() -> config, new Clusters(), p.certificates,
-          dev.trellis.proxy.outbound.HboneDialing.nodeAddresses(o.listen().getPort()), 5000, System::nanoTime,
-          dev.trellis.proxy.http.HttpLimits.DEFAULTS, p.telemetry);
+          HboneDialing.nodeAddresses(o.listen().getPort()), 5000, System::nanoTime,
+          HttpLimits.DEFAULTS, p.telemetry);
       p.inspection = new HttpInspection(p.services);
       p.server = HboneServer.start(p.group, o.listen(), () -> config, p.certificates, me.trustDomain(),
           Set.of(o.listen().getPort()), p.inspection, new InboundRecords(100),
-          new dev.trellis.proxy.refusal.Refusals(System::nanoTime), Clock.systemUTC());
+          new Refusals(System::nanoTime), Clock.systemUTC());
     }
     return p;
   }

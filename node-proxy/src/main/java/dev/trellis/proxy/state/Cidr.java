@@ -2,6 +2,7 @@ package dev.trellis.proxy.state;
 
 import java.net.InetAddress;
 import java.net.UnknownHostException;
+import java.util.Arrays;
 
 /** An address prefix, e.g. 10.96.0.10/32. */
 public record Cidr(byte[] network, int prefixLength) {
@@ -39,12 +40,12 @@ public record Cidr(byte[] network, int prefixLength) {
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof Cidr c && c.prefixLength == prefixLength && java.util.Arrays.equals(c.network, network);
+    return o instanceof Cidr c && c.prefixLength == prefixLength && Arrays.equals(c.network, network);
   }
 
   @Override
   public int hashCode() {
-    return java.util.Arrays.hashCode(network) * 31 + prefixLength;
+    return Arrays.hashCode(network) * 31 + prefixLength;
   }
 
   @Override

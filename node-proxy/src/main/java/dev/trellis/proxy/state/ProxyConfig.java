@@ -2,8 +2,10 @@ package dev.trellis.proxy.state;
 
 import dev.trellis.proxy.route.RouteTable;
 import java.net.InetAddress;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Everything the proxy runs by, as one immutable value built from xDS (see {@link ProxyConfigs}).
@@ -50,7 +52,7 @@ public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String,
   }
 
   public ProxyConfig {
-    java.util.Objects.requireNonNull(paths, "paths");
+    Objects.requireNonNull(paths, "paths");
     egressAllow = List.copyOf(egressAllow);
     outbound = List.copyOf(outbound);
     clusters = Map.copyOf(clusters);
@@ -103,7 +105,7 @@ public record ProxyConfig(long version, List<OutboundRule> outbound, Map<String,
    */
   public static Map<String, EndpointSpec> meshWorkloads(Map<String, List<EndpointSpec>> endpoints,
       Map<String, LocalWorkload> localByAddress, String localNode) {
-    Map<String, EndpointSpec> out = new java.util.HashMap<>();
+    Map<String, EndpointSpec> out = new HashMap<>();
     for (List<EndpointSpec> eps : endpoints.values()) {
       for (EndpointSpec ep : eps) {
         if (ep.inMesh() && ep.identity() != null) {

@@ -3,6 +3,7 @@ package dev.trellis.proxy.state;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import dev.trellis.mesh.v1.Authorization;
 import dev.trellis.mesh.v1.Workload;
 import dev.trellis.mtls.MtlsException;
 import dev.trellis.mtls.identity.SpiffeId;
@@ -26,6 +27,7 @@ import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -125,7 +127,7 @@ public final class ProxyConfigs {
       return Enum.valueOf(type, v);
     } catch (IllegalArgumentException e) {
       log.warn("listener metadata trellis.path_normalization.{}: '{}' is not one of {}; using {}", field, v,
-          java.util.Arrays.toString(type.getEnumConstants()), fallback);
+          Arrays.toString(type.getEnumConstants()), fallback);
       return fallback;
     }
   }
@@ -348,7 +350,7 @@ public final class ProxyConfigs {
         r.getMethodsList().forEach(m -> methods.add(m.toUpperCase(Locale.ROOT)));
         rules.add(new AuthorizationSpec.Rule(ids, namespaces, new HashSet<>(r.getPortsList()), methods, r.getPathsList()));
       }
-      policies.add(new AuthorizationSpec(a.getName(), a.getAction() == dev.trellis.mesh.v1.Authorization.Action.DENY
+      policies.add(new AuthorizationSpec(a.getName(), a.getAction() == Authorization.Action.DENY
           ? AuthorizationSpec.Action.DENY : AuthorizationSpec.Action.ALLOW, rules));
     }
     return new LocalWorkload(w.getName(), w.getNamespace(), id, w.getAddressesList(), w.getInMesh(), mode, w.getLabelsMap(),
@@ -358,7 +360,7 @@ public final class ProxyConfigs {
   /** The canonical text of an IP literal, as {@code InetAddress.getHostAddress()} writes it. */
   public static String normalize(String address) {
     try {
-      return java.net.InetAddress.ofLiteral(address).getHostAddress();
+      return InetAddress.ofLiteral(address).getHostAddress();
     } catch (IllegalArgumentException e) {
       return address;
     }

@@ -11,6 +11,7 @@ import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.grpc.Status;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
@@ -91,7 +92,7 @@ public final class ProxyState {
 
   @SuppressWarnings("unchecked")
   private <T extends Message> List<T> all(ResourceType type) {
-    return new ArrayList<>((java.util.Collection<T>) resources.getOrDefault(type, Map.of()).values());
+    return new ArrayList<>((Collection<T>) resources.getOrDefault(type, Map.of()).values());
   }
 
   private void rebuild() {

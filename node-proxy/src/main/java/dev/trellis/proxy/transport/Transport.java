@@ -19,6 +19,8 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.util.Locale;
 
 /**
@@ -93,13 +95,13 @@ public enum Transport {
    * transparent ({@code IP_TRANSPARENT}, epoll only) and bound to {@code source} with an ephemeral port. Replies
    * reach it only where the node's TPROXY chain hands packets for transparent sockets to local delivery.
    */
-  public static Bootstrap relayConnectionFrom(EventLoop loop, int connectTimeoutMillis, java.net.InetAddress source) {
+  public static Bootstrap relayConnectionFrom(EventLoop loop, int connectTimeoutMillis, InetAddress source) {
     if (CURRENT != EPOLL) {
       throw new IllegalStateException("dialing from a pod's address needs the epoll transport (IP_TRANSPARENT): run "
           + "the node proxy with -Dtrellis.transport=epoll");
     }
     return relayConnection(loop, connectTimeoutMillis).option(EpollChannelOption.IP_TRANSPARENT, true)
-        .localAddress(new java.net.InetSocketAddress(source, 0));
+        .localAddress(new InetSocketAddress(source, 0));
   }
 
   /** A listener whose accepted connections are relayed: the same socket policy as {@link #relayConnection}. */

@@ -33,6 +33,7 @@ import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -215,7 +216,7 @@ public final class HboneConnector {
       }
     });
     cf.channel().closeFuture().addListener(f -> {
-      ready.tryFailure(new java.nio.channels.ClosedChannelException());
+      ready.tryFailure(new ClosedChannelException());
       List<Connection> list = pool.get(key);
       if (list != null) {
         list.removeIf(c -> c.channel == cf.channel());

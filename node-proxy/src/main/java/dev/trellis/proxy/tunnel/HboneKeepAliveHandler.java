@@ -3,6 +3,7 @@ package dev.trellis.proxy.tunnel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
 import io.netty.handler.codec.http2.Http2PingFrame;
+import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.util.concurrent.TimeUnit;
@@ -41,7 +42,7 @@ public final class HboneKeepAliveHandler extends IdleStateHandler {
 
   @Override
   protected void channelIdle(ChannelHandlerContext ctx, IdleStateEvent evt) {
-    if (evt.state() != io.netty.handler.timeout.IdleState.READER_IDLE) {
+    if (evt.state() != IdleState.READER_IDLE) {
       return;
     }
     if (awaitingAck) {

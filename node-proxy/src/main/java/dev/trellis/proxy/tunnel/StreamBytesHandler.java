@@ -9,6 +9,7 @@ import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.util.ReferenceCountUtil;
+import java.util.concurrent.TimeUnit;
 
 /**
  * First in an HBONE stream's pipeline when a byte protocol (HTTP/1.1 or HTTP/2 to the workload) rides
@@ -92,7 +93,7 @@ public final class StreamBytesHandler extends ChannelDuplexHandler {
         if (ctx.channel().isActive()) {
           ctx.channel().unsafe().close(ctx.channel().voidPromise());
         }
-      }, HALF_CLOSE_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS);
+      }, HALF_CLOSE_MILLIS, TimeUnit.MILLISECONDS);
     });
   }
 }

@@ -1,5 +1,7 @@
 package dev.trellis.proxy.tunnel;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
@@ -35,7 +37,7 @@ public final class StreamToSocketHandler extends ChannelInboundHandlerAdapter {
       frame.release();
       return;
     }
-    if (msg instanceof io.netty.buffer.ByteBuf buf) {
+    if (msg instanceof ByteBuf buf) {
       socket.write(buf, socket.voidPromise()); // bytes a byte codec held as it left the stream's pipeline
       return;
     }
@@ -49,7 +51,7 @@ public final class StreamToSocketHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
     if (ended) {
-      socket.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> {
+      socket.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
         if (socket instanceof DuplexChannel d && socket.isActive()) {
           d.shutdownOutput();
         } else {
@@ -75,7 +77,7 @@ public final class StreamToSocketHandler extends ChannelInboundHandlerAdapter {
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     if (socket.isActive()) {
-      socket.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+      socket.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
   }
 

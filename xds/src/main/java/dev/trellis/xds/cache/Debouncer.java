@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * Coalesces bursts of config changes into one push: after a change it waits for {@code quiet}
@@ -18,13 +19,13 @@ public final class Debouncer {
   private final ScheduledExecutorService scheduler;
   private final long quietNanos;
   private final long maxDelayNanos;
-  private final java.util.function.LongSupplier nanoTime;
+  private final LongSupplier nanoTime;
 
   private ScheduledFuture<?> pending;
   private long burstStart;
 
   public Debouncer(Runnable action, ScheduledExecutorService scheduler, Duration quiet, Duration maxDelay,
-      java.util.function.LongSupplier nanoTime) {
+      LongSupplier nanoTime) {
     this.action = requireNonNull(action, "action");
     this.scheduler = requireNonNull(scheduler, "scheduler");
     if (quiet.isNegative() || maxDelay.compareTo(quiet) < 0) {

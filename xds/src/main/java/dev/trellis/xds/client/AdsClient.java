@@ -17,6 +17,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -82,7 +83,7 @@ public final class AdsClient implements AutoCloseable {
   final Map<ResourceType, TypeWatch> types = new EnumMap<>(ResourceType.class);
   final Map<ResourceType, ResourceValidator> validators;
   /** Types the control plane has answered at least once (across reconnects); read from any thread. */
-  private final java.util.Set<ResourceType> answered = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final Set<ResourceType> answered = ConcurrentHashMap.newKeySet();
   private final AggregatedDiscoveryServiceGrpc.AggregatedDiscoveryServiceStub stub;
   private final Protocol protocol;
   private final Backoff backoff;

@@ -3,6 +3,7 @@ package dev.trellis.xds.client;
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
+import com.google.rpc.Status;
 import dev.trellis.xds.resource.ResourceType;
 import io.envoyproxy.envoy.service.discovery.v3.AggregatedDiscoveryServiceGrpc;
 import io.envoyproxy.envoy.service.discovery.v3.DiscoveryRequest;
@@ -33,7 +34,7 @@ final class SotwTransport extends Transport<DiscoveryRequest, DiscoveryResponse>
     client.types.values().forEach(tw -> tw.lastNonce = "");
   }
 
-  private void request(AdsClient.TypeWatch tw, com.google.rpc.Status error) {
+  private void request(AdsClient.TypeWatch tw, Status error) {
     DiscoveryRequest.Builder b = DiscoveryRequest.newBuilder().setTypeUrl(tw.type.typeUrl())
         .setVersionInfo(tw.sotwVersion).setResponseNonce(tw.lastNonce);
     if (tw.isWildcard()) {

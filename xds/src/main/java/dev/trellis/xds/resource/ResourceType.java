@@ -10,6 +10,7 @@ import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.listener.v3.Listener;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
@@ -35,7 +36,7 @@ public enum ResourceType {
   public static final List<ResourceType> DEFERRED_REMOVALS = List.of(CLUSTER, ENDPOINT, SECRET);
 
   private static final Map<String, ResourceType> BY_URL =
-      java.util.Arrays.stream(values()).collect(Collectors.toUnmodifiableMap(ResourceType::typeUrl, t -> t));
+      Arrays.stream(values()).collect(Collectors.toUnmodifiableMap(ResourceType::typeUrl, t -> t));
 
   private final String typeUrl;
   private final String shortName;

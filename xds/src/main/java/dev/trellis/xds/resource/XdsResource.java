@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.common.hash.Hashing;
 import com.google.protobuf.Any;
+import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedOutputStream;
 import com.google.protobuf.Message;
 import java.io.ByteArrayOutputStream;
@@ -48,7 +49,7 @@ public record XdsResource(ResourceType type, String name, String version, Any bo
     }
     byte[] bytes = deterministicBytes(message);
     String version = Hashing.murmur3_128().hashBytes(bytes).toString().substring(0, 16);
-    Any body = Any.newBuilder().setTypeUrl(type.typeUrl()).setValue(com.google.protobuf.ByteString.copyFrom(bytes)).build();
+    Any body = Any.newBuilder().setTypeUrl(type.typeUrl()).setValue(ByteString.copyFrom(bytes)).build();
     // Encode the type URL once here, not once per client that receives the resource.
     body.getTypeUrlBytes();
     body.getSerializedSize();

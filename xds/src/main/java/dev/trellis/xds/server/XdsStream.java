@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.util.EnumMap;
 import java.util.Iterator;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -432,7 +433,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
   }
 
   /** A consistent copy of this stream's state for debug output; runs on the serial executor. */
-  java.util.concurrent.CompletableFuture<ClientStatus> status() {
-    return java.util.concurrent.CompletableFuture.supplyAsync(() -> ClientStatus.of(this, inFlightType), serial);
+  CompletableFuture<ClientStatus> status() {
+    return CompletableFuture.supplyAsync(() -> ClientStatus.of(this, inFlightType), serial);
   }
 }

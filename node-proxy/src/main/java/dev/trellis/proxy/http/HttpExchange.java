@@ -465,6 +465,12 @@ final class HttpExchange {
   /** Returns false when the message was consumed here (informational, or a response discarded for a retry). */
   private boolean onResponseHead(Attempt a, HttpResponse res) {
     int code = res.status().code();
+    String malformed = malformedHead(res);
+    if (malformed != null) {
+      ReferenceCountUtil.release(res);
+      attemptFailed(a, AttemptResult.of(AttemptResult.Kind.PROTOCOL_ERROR), malformed);
+      return false;
+    }
     if (code == 101) {
       ReferenceCountUtil.release(res);
       if (upgrade && phase == ExchangePhase.REQUEST) {
@@ -506,6 +512,22 @@ final class HttpExchange {
     }
     down.channel().write(res, down.channel().voidPromise());
     return true;
+  }
+
+  /**
+   * Why a response head cannot be passed on, or null: Netty's decoder marks a status line or header section it
+   * could not parse (and stands in an invented {@code 999 Unknown} for it), and a status outside 100–599 is not
+   * HTTP (RFC 9110 §15) even when it parses.
+   */
+  static String malformedHead(HttpResponse res) {
+    if (res.decoderResult().isFailure()) {
+      return "the response head does not parse";
+    }
+    int code = res.status().code();
+    if (code < 100 || code > 599) {
+      return "status " + code + " is outside 100-599";
+    }
+    return null;
   }
 
   /**
@@ -600,6 +622,8 @@ final class HttpExchange {
     }
     reply(switch (result.kind()) {
       case PER_TRY_TIMEOUT -> LocalReply.of(504, LocalReply.Flag.UT, "upstream request timeout");
+      case PROTOCOL_ERROR -> LocalReply.of(502, LocalReply.Flag.UPE,
+          "upstream sent a malformed response: " + detail);
       case CONNECT_FAILURE -> LocalReply.of(503, LocalReply.Flag.UF,
           "upstream connect error or disconnect/reset before headers. reset reason: connection failure: " + detail);
       default -> LocalReply.of(503, LocalReply.Flag.UC,

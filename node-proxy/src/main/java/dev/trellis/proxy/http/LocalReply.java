@@ -35,6 +35,8 @@ public record LocalReply(int status, Flag flag, String message) {
     UO,
     /** Upstream request timeout. */
     UT,
+    /** Upstream protocol error: the upstream's response was not valid HTTP (answered 502). */
+    UPE,
     /** Bad downstream request. */
     DPE,
     /** Denied by an authorization policy. */

@@ -18,7 +18,12 @@ public record AttemptResult(Kind kind, int status, int grpcStatus) {
     /** An HTTP/2 upstream refused the stream before processing it (REFUSED_STREAM). */
     REFUSED_STREAM,
     /** The per-try timeout fired before response headers arrived. */
-    PER_TRY_TIMEOUT
+    PER_TRY_TIMEOUT,
+    /**
+     * The upstream's response head was not HTTP: a status line that does not parse, or a status outside 100–599.
+     * The connection is closed, never reused; retried as a reset.
+     */
+    PROTOCOL_ERROR
   }
 
   public static AttemptResult response(int status) {

@@ -80,7 +80,8 @@ public sealed interface RetryDecision {
     return switch (on) {
       case "5xx" -> noResponse || r.status() >= 500;
       case "gateway-error" -> noResponse || r.status() == 502 || r.status() == 503 || r.status() == 504;
-      case "reset" -> r.kind() == AttemptResult.Kind.RESET || r.kind() == AttemptResult.Kind.PER_TRY_TIMEOUT;
+      case "reset" -> r.kind() == AttemptResult.Kind.RESET || r.kind() == AttemptResult.Kind.PER_TRY_TIMEOUT
+          || r.kind() == AttemptResult.Kind.PROTOCOL_ERROR;
       case "connect-failure" -> r.kind() == AttemptResult.Kind.CONNECT_FAILURE;
       case "refused-stream" -> r.kind() == AttemptResult.Kind.REFUSED_STREAM;
       case "retriable-status-codes" -> !noResponse && spec.retriableStatusCodes().contains(r.status());

@@ -37,6 +37,7 @@ class RetryDecisionTest {
         Arguments.of("gateway-error", AttemptResult.response(504), true),
         Arguments.of("gateway-error", AttemptResult.of(Kind.CONNECT_FAILURE), true),
         Arguments.of("reset", AttemptResult.of(Kind.RESET), true),
+        Arguments.of("reset", AttemptResult.of(Kind.PROTOCOL_ERROR), true),
         Arguments.of("reset", AttemptResult.response(503), false),
         Arguments.of("reset", AttemptResult.of(Kind.CONNECT_FAILURE), false),
         Arguments.of("connect-failure", AttemptResult.of(Kind.CONNECT_FAILURE), true),

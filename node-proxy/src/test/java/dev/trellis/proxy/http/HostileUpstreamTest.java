@@ -1,0 +1,136 @@
+package dev.trellis.proxy.http;
+
+import static dev.trellis.proxy.testing.ProxyFixture.cluster;
+import static dev.trellis.proxy.testing.ProxyFixture.mesh;
+import static dev.trellis.proxy.testing.ProxyFixture.rule;
+import static dev.trellis.proxy.testing.ProxyFixture.to;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.trellis.proxy.testing.ProxyFixture;
+import dev.trellis.proxy.testing.RawHttp;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * An HTTP/1.1 backend that answers with something that is not an HTTP response head: the caller gets 502 with the
+ * response flag {@code UPE}, never a made-up or passed-on response, and the proxy closes that upstream connection
+ * (the backend reads the end of its stream) instead of pooling it; a well-formed answer from the same backend still
+ * passes. The check ({@code HttpExchange.malformedHead}) runs for every response head whatever the caller's protocol;
+ * an HTTP/2 caller is not tried here because its upstream today speaks HTTP/2 too (issue 18, item 2).
+ */
+class HostileUpstreamTest {
+
+  private static final String BACKEND = "127.0.73.40";
+
+  private final ProxyFixture fx = new ProxyFixture(new HttpLimits(Duration.ofSeconds(2), Duration.ofSeconds(5)));
+  private final ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+  /** What the backend learned of each connection after its answer: "closed" when the proxy closed it. */
+  private final BlockingQueue<String> afterAnswer = new LinkedBlockingQueue<>();
+  private volatile String answer;
+
+  @AfterEach
+  void close() {
+    fx.close();
+    pool.shutdownNow();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.1 099 Early\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.1 600 Beyond\r\nContent-Length: 2\r\n\r\nok",
+      "HTTP/1.1 20x OK\r\nContent-Length: 2\r\n\r\nok",
+      "GARBAGE\r\n\r\n",
+      "SSH-2.0-OpenSSH_9.6\r\n",
+  })
+  void aResponseHeadThatIsNotHttpIsAnswered502UpeAndItsConnectionClosed(String raw) throws Exception {
+    start(raw);
+    try (RawHttp c = fx.client()) {
+      RawHttp.Response r = c.get("/");
+      assertThat(r.status()).as("HTTP/1.1 caller, upstream answered %s", raw).isEqualTo(502);
+      assertThat(r.header("x-trellis-response-flags")).isEqualTo("UPE");
+      assertThat(r.text()).startsWith("upstream sent a malformed response: ").doesNotContain("ok");
+    }
+    assertThat(afterAnswer.poll(10, TimeUnit.SECONDS)).as("the upstream connection").isEqualTo("closed");
+    try (RawHttp c = fx.client()) {
+      assertThat(c.get("/again").status()).as("a second request gets a new connection and the same answer")
+          .isEqualTo(502);
+    }
+    assertThat(afterAnswer.poll(10, TimeUnit.SECONDS)).as("the second upstream connection").isEqualTo("closed");
+  }
+
+  @Test
+  void aWellFormedAnswerOfTheSameBackendPasses() throws Exception {
+    start("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    try (RawHttp c = fx.client()) {
+      RawHttp.Response r = c.get("/");
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.text()).isEqualTo("ok");
+    }
+  }
+
+  /** A backend on {@link #BACKEND} that answers every request head with {@code raw}, then watches the connection. */
+  private void start(String raw) throws IOException {
+    answer = raw;
+    ServerSocket s = new ServerSocket(0, 50, InetAddress.getByName(BACKEND));
+    fx.workload(BACKEND);
+    pool.submit(() -> {
+      try (s) {
+        while (!Thread.currentThread().isInterrupted()) {
+          Socket c = s.accept();
+          pool.submit(() -> serve(c));
+        }
+      }
+      return null;
+    });
+    InetSocketAddress web = new InetSocketAddress(BACKEND, s.getLocalPort());
+    fx.http(List.of(rule("all", "/", to("web"))), Map.of(cluster("web"), List.of(mesh(web))));
+  }
+
+  private Void serve(Socket c) throws IOException {
+    try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
+      while (readHead(in)) {
+        out.write(answer.getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        if (!answer.startsWith("HTTP/1.1 200 ")) {
+          c.setSoTimeout(10_000);
+          afterAnswer.add(readHead(in) ? "reused" : "closed");
+          return null;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Reads one request head (to its blank line); false at the end of the stream. */
+  private static boolean readHead(InputStream in) throws IOException {
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    int b;
+    while ((b = in.read()) >= 0) {
+      head.write(b);
+      if (head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
+        return true;
+      }
+    }
+    return false;
+  }
+}

@@ -436,6 +436,15 @@ final class HttpExchange {
     if (msg instanceof HttpResponse res && !onResponseHead(a, res)) {
       return;
     }
+    if (msg instanceof HttpContent c && !(msg instanceof HttpResponse) && c.decoderResult().isFailure()) {
+      // the body broke off (the upstream closed before its Content-Length or last chunk, or sent a bad chunk):
+      // what was passed on stays short and the client must see it end, never a padded or complete-looking body
+      c.release();
+      endAttempt(a, false);
+      cluster.record(a.host, AttemptResult.of(AttemptResult.Kind.RESET), cx.ticker().getAsLong());
+      abort();
+      return;
+    }
     if (msg instanceof HttpContent c && !(msg instanceof HttpResponse)) {
       if (a.informational) {
         a.informational = !(c instanceof LastHttpContent);

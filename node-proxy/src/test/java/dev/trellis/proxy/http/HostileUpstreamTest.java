@@ -40,6 +40,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class HostileUpstreamTest {
 
   private static final String BACKEND = "127.0.73.40";
+  /** Ends an answer: the backend closes the connection after writing what comes before it. */
+  private static final String CLOSE = "<close>";
 
   private final ProxyFixture fx = new ProxyFixture(new HttpLimits(Duration.ofSeconds(2), Duration.ofSeconds(5)));
   private final ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
@@ -79,6 +81,39 @@ class HostileUpstreamTest {
   }
 
   @Test
+  void anUpstreamClosingInItsHeaderSectionGetsNoMadeUpResponse() throws Exception {
+    start("HTTP/1.1 200 OK\r\nContent-Le" + CLOSE);
+    try (RawHttp c = fx.client()) {
+      RawHttp.Response r = c.get("/");
+      assertThat(r.status()).as("never the 200 the upstream had begun").isIn(502, 503);
+      assertThat(r.header("x-trellis-response-flags")).isIn("UPE", "UC");
+    }
+  }
+
+  @Test
+  void aBodyShorterThanItsContentLengthEndsTheClientsConnectionNeverPadded() throws Exception {
+    start("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc" + CLOSE);
+    try (RawHttp c = fx.client()) {
+      RawHttp.Response r = c.get("/");
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.header("content-length")).isEqualTo("10");
+      assertThat(r.text()).as("what the upstream sent, nothing added").isEqualTo("abc");
+      assertThat(c.closed()).as("the client's connection ends: the body is short, and says so").isTrue();
+    }
+  }
+
+  @Test
+  void aBrokenChunkInTheBodyEndsTheClientsConnectionNeverReportedComplete() throws Exception {
+    start("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\nmore\r\n");
+    try (RawHttp c = fx.client()) {
+      c.send("GET / HTTP/1.1\r\nHost: web.d.svc.cluster.local\r\n\r\n");
+      String all = new String(c.readToEnd(), StandardCharsets.US_ASCII); // returns: the proxy closed
+      assertThat(all).as("at most the good chunk, never a last chunk that says the body is complete")
+          .doesNotContain("\r\n0\r\n\r\n", "more");
+    }
+  }
+
+  @Test
   void aWellFormedAnswerOfTheSameBackendPasses() throws Exception {
     start("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     try (RawHttp c = fx.client()) {
@@ -109,8 +144,11 @@ class HostileUpstreamTest {
   private Void serve(Socket c) throws IOException {
     try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
       while (readHead(in)) {
-        out.write(answer.getBytes(StandardCharsets.US_ASCII));
+        out.write(answer.replace(CLOSE, "").getBytes(StandardCharsets.US_ASCII));
         out.flush();
+        if (answer.endsWith(CLOSE)) {
+          return null;
+        }
         if (!answer.startsWith("HTTP/1.1 200 ")) {
           c.setSoTimeout(10_000);
           afterAnswer.add(readHead(in) ? "reused" : "closed");

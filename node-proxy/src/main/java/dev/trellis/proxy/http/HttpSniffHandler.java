@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -39,6 +40,19 @@ public final class HttpSniffHandler extends ByteToMessageDecoder {
   public void handlerAdded(ChannelHandlerContext ctx) {
     ctx.channel().config().setAutoRead(false);
     ctx.read();
+  }
+
+  /**
+   * The client closed its side before a request could even begin (no byte, or part of the HTTP/2 preface): nothing
+   * more can come, so the connection closes at once instead of waiting out the idle timeout.
+   */
+  @Override
+  public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+    if (evt instanceof ChannelInputShutdownEvent) {
+      ctx.close();
+      return;
+    }
+    super.userEventTriggered(ctx, evt);
   }
 
   @Override

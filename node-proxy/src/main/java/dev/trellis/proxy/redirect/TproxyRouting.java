@@ -41,20 +41,18 @@ public final class TproxyRouting {
 
   public void install() throws IOException {
     for (String family : List.of("-4", "-6")) {
-      expect(ip.run(rule(family, "add")), "File exists");
+      expect(ip.run(rule(family, "add")), List.of("File exists"));
       expect(ip.run(List.of(family, "route", "replace", "local", family.equals("-4") ? "0.0.0.0/0" : "::/0", "dev",
-          "lo", "table", Integer.toString(TABLE))), null);
+          "lo", "table", Integer.toString(TABLE))), List.of());
     }
   }
 
   public void remove() throws IOException {
     for (String family : List.of("-4", "-6")) {
-      expect(ip.run(rule(family, "del")), "No such file or directory");
+      expect(ip.run(rule(family, "del")), List.of("No such file or directory"));
       // an absent table: "No such file or directory" from older iproute2, "FIB table does not exist" from newer
-      Ip.Result flushed = ip.run(List.of(family, "route", "flush", "table", Integer.toString(TABLE)));
-      if (!flushed.output().contains("FIB table does not exist")) {
-        expect(flushed, "No such file or directory");
-      }
+      expect(ip.run(List.of(family, "route", "flush", "table", Integer.toString(TABLE))),
+          List.of("No such file or directory", "FIB table does not exist"));
     }
   }
 
@@ -63,9 +61,9 @@ public final class TproxyRouting {
         Integer.toString(TABLE), "priority", Integer.toString(PRIORITY));
   }
 
-  /** Success, or the one failure that means "already so" ({@code tolerated}). */
-  private static void expect(Ip.Result r, String tolerated) throws IOException {
-    if (r.exitCode() != 0 && (tolerated == null || !r.output().contains(tolerated))) {
+  /** Success, or a failure whose output says "already so" (one of {@code tolerated}). */
+  private static void expect(Ip.Result r, List<String> tolerated) throws IOException {
+    if (r.exitCode() != 0 && tolerated.stream().noneMatch(r.output()::contains)) {
       throw new IOException("ip exited with " + r.exitCode() + ": " + r.output());
     }
   }

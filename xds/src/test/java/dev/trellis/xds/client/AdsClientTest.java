@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -190,10 +191,20 @@ class AdsClientTest {
 
     ads.publish(base(9191)); // changed while the client was away
     ads.restart();
-    ads.channel().resetConnectBackoff(); // the channel's own (real-time) backoff is not under test
+    // The channel's own connection backoff has grown meanwhile (real time); the client resets it on its
+    // reconnect, else the new stream would fail at once and the client would stay away.
     scheduler.advance(Duration.ofSeconds(4));
     assertThat(c1.events.getLast()).isEqualTo("changed c1 port 9191");
     assertThat(c1.events).doesNotContain("removed c1");
     assertThat(ads.ads.registry().size()).isEqualTo(1);
+  }
+
+  @Test
+  void theDefaultReconnectBackoffBringsAClientBackWithinFourSecondsWhateverTheOutageLasted() {
+    for (int attempt = 1; attempt <= 40; attempt++) {
+      assertThat(AdsClient.RECONNECT_BACKOFF.delay(attempt))
+          .isGreaterThanOrEqualTo(Duration.ofMillis(350)).isLessThan(Duration.ofMillis(3_901));
+    }
+    assertThat(AdsClient.RECONNECT_BACKOFF.delay(1)).isLessThanOrEqualTo(Duration.ofMillis(650));
   }
 }

@@ -18,6 +18,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -131,26 +133,35 @@ class LocalRunIT {
     assertThat(log).containsPattern("\"attempts\":[2-9]");
   }
 
+  /**
+   * README step 3 exactly: 5 concurrent calls to the slow service (2 s per answer; one connection, one request
+   * waiting) give one answer, then the one that waited, and 3 refusals with UO that come back before either.
+   */
   private static void theBreakerRefusesConcurrentCallsWithUo() throws Exception {
-    List<MeshHttpClient.Response> responses = new ArrayList<>();
+    Queue<MeshHttpClient.Response> inOrder = new ConcurrentLinkedQueue<>();
     try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-      List<Future<MeshHttpClient.Response>> calls = new ArrayList<>();
-      for (int i = 0; i < 6; i++) {
+      List<Future<?>> calls = new ArrayList<>();
+      for (int i = 0; i < 5; i++) {
         calls.add(pool.submit(() -> {
           try (MeshHttpClient c = MeshHttpClient.connect(ENTRY, CLIENT, "10.96.61.20", 8080)) {
-            return c.get("/");
+            inOrder.add(c.get("/"));
           }
+          return null;
         }));
       }
-      for (Future<MeshHttpClient.Response> f : calls) {
-        responses.add(f.get(60, TimeUnit.SECONDS));
+      for (Future<?> f : calls) {
+        f.get(60, TimeUnit.SECONDS);
       }
     }
-    assertThat(responses).anySatisfy(r -> {
-      assertThat(r.status()).isEqualTo(503);
-      assertThat(r.header("x-trellis-response-flags")).isEqualTo("UO");
-    });
-    assertThat(responses).anySatisfy(r -> assertThat(r.status()).isEqualTo(200));
+    List<MeshHttpClient.Response> responses = List.copyOf(inOrder);
+    assertThat(responses).hasSize(5);
+    assertThat(responses.subList(0, 3)).as("refused at once, before the slow service answered")
+        .allSatisfy(r -> {
+          assertThat(r.status()).isEqualTo(503);
+          assertThat(r.header("x-trellis-response-flags")).isEqualTo("UO");
+        });
+    assertThat(responses.subList(3, 5)).as("the one served, then the one that waited for its connection")
+        .allSatisfy(r -> assertThat(r.status()).as(r.body()).isEqualTo(200));
   }
 
   /**

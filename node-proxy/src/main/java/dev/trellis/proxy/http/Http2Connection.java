@@ -55,6 +55,11 @@ final class Http2Connection implements UpstreamConnection {
     return channel;
   }
 
+  /** Whether it carries no stream: closing it loses no request and frees its connection slot. */
+  boolean idle() {
+    return streams == 0;
+  }
+
   /** Whether a new stream may open on it now (or once it is connected). */
   boolean hasRoom() {
     if (draining || ready.isDone() && (!ready.isSuccess() || !channel.isActive())) {

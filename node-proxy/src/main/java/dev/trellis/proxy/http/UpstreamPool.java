@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.proxy.cluster.ClusterRuntime;
 import dev.trellis.proxy.cluster.Host;
+import dev.trellis.proxy.resilience.CircuitBreaker;
 import dev.trellis.proxy.resilience.CircuitBreaker.Resource;
 import dev.trellis.proxy.state.LocalWorkload;
 import io.netty.channel.Channel;
@@ -21,7 +22,10 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -34,9 +38,24 @@ import org.slf4j.LoggerFactory;
  * server says so). A connection is a plain TCP socket to an endpoint outside the mesh, or an HBONE
  * stream to one inside it; either way the codecs see bytes.
  *
- * <p>The cluster's circuit breaker bounds connections; a request that finds none free waits in a
- * bounded pending queue ({@code max_pending_requests}) for at most the connect timeout, and overflow
- * fails at once. Confined to its event loop: no locks.
+ * <p>The cluster's circuit breaker bounds connections across all event loops; a request that finds none free waits in
+ * a bounded pending queue ({@code max_pending_requests}) for at most the connect timeout, and overflow fails at once.
+ * Confined to its event loop: no locks.
+ *
+ * <p><b>Across event loops.</b> Each loop has its own pool, but the breaker's slots are the cluster's. A pool joins the
+ * breaker as a {@link CircuitBreaker.SlotHolder} (a {@code Share}) while it holds connections of that cluster or
+ * requests wait for one, so that:
+ * <ul>
+ *   <li>a request that cannot get a slot, once queued, asks the other loops one after the other to close one idle
+ *       connection of the cluster (HTTP/1.1 parked, or HTTP/2 without streams): {@code otherLoop.execute(..)}, never
+ *       touching another loop's state. The closed connection's slot is released;
+ *   <li>a released slot wakes every loop with waiting requests of that cluster ({@code execute(serveWaiters)}, at most
+ *       one queued wake-up per loop); whichever loop takes the slot first opens a connection, the others keep waiting;
+ *   <li>a connection released or a stream finished while requests of its cluster are pending on any loop is closed
+ *       instead of kept idle, so a busy connection frees its slot for them as soon as its request ends.
+ * </ul>
+ * A request re-checking for a slot counts no overflow: only a refused request does ({@code max_pending_requests} full:
+ * a pending-requests overflow; no slot within the connect timeout: a connections overflow).
  */
 public final class UpstreamPool {
 
@@ -44,7 +63,6 @@ public final class UpstreamPool {
 
   static final int MAX_H2_STREAMS = 100;
   static final long IDLE_MILLIS = 30_000;
-  static final long PENDING_RECHECK_MILLIS = 20;
   static final int MAX_HEADER_BYTES = 64 * 1024;
 
   public enum Protocol {
@@ -112,9 +130,11 @@ public final class UpstreamPool {
   private final Map<Key, ArrayDeque<Http1Connection>> idleH1 = new HashMap<>();
   private final Map<Key, List<Http2Connection>> h2 = new HashMap<>();
   private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
-  private ScheduledFuture<?> recheck;
+  private final Map<ClusterRuntime, Share> shares = new HashMap<>();
   private ScheduledFuture<?> sweep;
   private int open;
+  private boolean serving;
+  private boolean serveAgain;
 
   /**
    * @param dialer opens the byte streams the connections run over, on {@code loop}
@@ -175,23 +195,42 @@ public final class UpstreamPool {
           + cluster.name() + " is at max_connections " + cluster.breaker().limit(Resource.CONNECTIONS)
           + " and max_pending_requests " + cluster.breaker().limit(Resource.PENDING_REQUESTS), null));
     }
-    Waiter w = new Waiter(key, cluster, host, source, p);
+    Share share = share(cluster);
+    Waiter w = new Waiter(key, cluster, host, source, p, share);
     w.timeout = loop.schedule(() -> {
       if (waiters.remove(w)) {
-        cluster.breaker().release(Resource.PENDING_REQUESTS);
+        unqueued(w);
+        cluster.breaker().countOverflow(Resource.CONNECTIONS);
         p.tryFailure(new UpstreamException(UpstreamException.Kind.OVERFLOW, "upstream overflow: no connection to "
-            + cluster.name() + " freed up within " + connectTimeoutMillis + " ms", null));
+            + cluster.name() + " freed up within " + connectTimeoutMillis + " ms (max_connections "
+            + cluster.breaker().limit(Resource.CONNECTIONS) + ", all busy)", null));
       }
     }, connectTimeoutMillis, TimeUnit.MILLISECONDS);
     p.addListener(f -> {
       if (f.isCancelled() && waiters.remove(w)) {
-        w.timeout.cancel(false);
-        cluster.breaker().release(Resource.PENDING_REQUESTS);
+        unqueued(w);
       }
     });
     waiters.add(w);
-    scheduleRecheck();
+    share.waiting.incrementAndGet();
+    // A slot released after tryServe looked and before this waiter counted could not wake it: look once more.
+    tryServeWaiter(w);
+    if (w.queued) {
+      cluster.breaker().reclaimIdle(share);
+    }
     return p;
+  }
+
+  /** A waiter left the queue (served, timed out, cancelled or failed): its pending slot and its count go. Idempotent. */
+  private void unqueued(Waiter w) {
+    if (!w.queued) {
+      return;
+    }
+    w.queued = false;
+    w.timeout.cancel(false);
+    w.share.waiting.decrementAndGet();
+    w.cluster.breaker().release(Resource.PENDING_REQUESTS);
+    leaveIfUnused(w.share);
   }
 
   private boolean tryServe(Key key, ClusterRuntime cluster, Host host, LocalWorkload source, Promise<Lease> p) {
@@ -204,11 +243,11 @@ public final class UpstreamPool {
           return true;
         }
       }
-      if (cluster.breaker().tryAcquire(Resource.CONNECTIONS)) {
+      if (cluster.breaker().tryTake(Resource.CONNECTIONS)) {
         new Http1Connection(this, key, cluster).connect(host, source, p);
         return true;
       }
-      closeIdleOf(cluster.name());
+      closeOneIdle(cluster.name());
       return false;
     }
     for (Http2Connection c : h2.getOrDefault(key, List.of())) {
@@ -217,51 +256,96 @@ public final class UpstreamPool {
         return true;
       }
     }
-    if (cluster.breaker().tryAcquire(Resource.CONNECTIONS)) {
+    if (cluster.breaker().tryTake(Resource.CONNECTIONS)) {
       Http2Connection c = new Http2Connection(this, key, cluster);
       h2.computeIfAbsent(key, k -> new ArrayList<>()).add(c);
       c.connect(host, source, p);
       return true;
     }
-    closeIdleOf(cluster.name());
+    closeOneIdle(cluster.name());
     return false;
   }
 
-  /** Frees a connection slot held by an idle connection of the cluster, for a request that needs another host. */
-  private void closeIdleOf(String cluster) {
+  /**
+   * Frees a connection slot held by an idle connection of the cluster (HTTP/1.1 idle the longest, or HTTP/2 without
+   * streams), for a request here that needs another host or one on another loop; false if there is none.
+   */
+  private boolean closeOneIdle(String cluster) {
     for (Map.Entry<Key, ArrayDeque<Http1Connection>> e : idleH1.entrySet()) {
-      if (e.getKey().cluster().equals(cluster) && !e.getValue().isEmpty()) {
-        e.getValue().pollLast().close();
-        return;
+      if (e.getKey().cluster().equals(cluster)) {
+        Http1Connection c;
+        while ((c = e.getValue().pollLast()) != null) {
+          if (c.channel().isActive()) {
+            c.close();
+            return true;
+          }
+        }
       }
+    }
+    for (Map.Entry<Key, List<Http2Connection>> e : h2.entrySet()) {
+      if (e.getKey().cluster().equals(cluster)) {
+        for (Http2Connection c : e.getValue()) {
+          if (c.idle()) {
+            c.close(); // its close listener leaves the list: return before iterating on
+            return true;
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Gives waiting requests what has freed up, oldest first. Re-entrant calls (closing an idle connection releases a
+   * slot, which serves waiters) make the running pass go round once more instead of nesting.
+   */
+  void serveWaiters() {
+    if (serving) {
+      serveAgain = true;
+      return;
+    }
+    serving = true;
+    try {
+      do {
+        serveAgain = false;
+        serveWaitersOnce();
+      } while (serveAgain);
+    } finally {
+      serving = false;
     }
   }
 
-  /** Gives waiting requests what has freed up, oldest first. */
-  void serveWaiters() {
-    Iterator<Waiter> it = waiters.iterator();
-    while (it.hasNext()) {
-      Waiter w = it.next();
-      if (w.promise.isDone()) {
-        it.remove();
-        continue;
-      }
-      Promise<Lease> relay = loop.newPromise();
-      if (tryServe(w.key, w.cluster, w.host, w.source, relay)) {
-        it.remove();
-        w.timeout.cancel(false);
-        w.cluster.breaker().release(Resource.PENDING_REQUESTS);
-        relay.addListener(f -> {
-          if (f.isSuccess()) {
-            Lease lease = relay.getNow();
-            if (!w.promise.trySuccess(lease)) {
-              lease.release(true);
-            }
-          } else {
-            w.promise.tryFailure(f.cause());
+  /** One pass over a copy of the queue: serving a request runs its listeners, which may touch the queue. */
+  private void serveWaitersOnce() {
+    for (Waiter w : List.copyOf(waiters)) {
+      tryServeWaiter(w);
+    }
+  }
+
+  /** Serves {@code w} if a connection or a slot is free for it now; it leaves the queue then. */
+  private void tryServeWaiter(Waiter w) {
+    if (!w.queued) {
+      return;
+    }
+    if (w.promise.isDone()) {
+      waiters.remove(w);
+      unqueued(w);
+      return;
+    }
+    Promise<Lease> relay = loop.newPromise();
+    if (tryServe(w.key, w.cluster, w.host, w.source, relay)) {
+      waiters.remove(w);
+      unqueued(w);
+      relay.addListener(f -> {
+        if (f.isSuccess()) {
+          Lease lease = relay.getNow();
+          if (!w.promise.trySuccess(lease)) {
+            lease.release(true);
           }
-        });
-      }
+        } else {
+          w.promise.tryFailure(f.cause());
+        }
+      });
     }
   }
 
@@ -312,26 +396,37 @@ public final class UpstreamPool {
     }, IDLE_MILLIS / 4, TimeUnit.MILLISECONDS);
   }
 
-  /** Slots freed on other event loops do not wake this one: poll while requests wait. */
-  private void scheduleRecheck() {
-    if (recheck == null && !waiters.isEmpty()) {
-      recheck = loop.schedule(() -> {
-        recheck = null;
-        serveWaiters();
-        scheduleRecheck();
-      }, PENDING_RECHECK_MILLIS, TimeUnit.MILLISECONDS);
-    }
-  }
-
-  /** A connection's byte channel is open: it holds a slot until it closes, then {@code onClose} runs. */
+  /**
+   * A connection's byte channel is open: it holds a slot until it closes, then {@code onClose} runs and the slot is
+   * released (which wakes waiting requests on every loop).
+   */
   void opened(Channel ch, ClusterRuntime cluster, Runnable onClose) {
     open++;
+    Share share = share(cluster);
+    share.connections.incrementAndGet();
     ch.closeFuture().addListener(x -> {
       open--;
-      cluster.breaker().release(Resource.CONNECTIONS);
+      share.connections.decrementAndGet();
       onClose.run();
+      cluster.breaker().release(Resource.CONNECTIONS);
       serveWaiters();
+      leaveIfUnused(share);
     });
+  }
+
+  /** This pool's share of {@code cluster}'s slots, joined to its breaker while it holds or waits for connections. */
+  private Share share(ClusterRuntime cluster) {
+    return shares.computeIfAbsent(cluster, c -> {
+      Share s = new Share(c);
+      c.breaker().join(s);
+      return s;
+    });
+  }
+
+  private void leaveIfUnused(Share s) {
+    if (s.connections.get() == 0 && s.waiting.get() == 0 && shares.remove(s.cluster, s)) {
+      s.cluster.breaker().leave(s);
+    }
   }
 
   /** A connection that could not open gives its slot back. */
@@ -346,8 +441,7 @@ public final class UpstreamPool {
       Waiter w = it.next();
       if (w.key.equals(c.key()) && !w.promise.isDone()) {
         it.remove();
-        w.timeout.cancel(false);
-        cluster.breaker().release(Resource.PENDING_REQUESTS);
+        unqueued(w);
         c.lease(w.promise, true);
         return;
       }
@@ -391,31 +485,87 @@ public final class UpstreamPool {
     final Host host;
     final LocalWorkload source;
     final Promise<Lease> promise;
+    final Share share;
     ScheduledFuture<?> timeout;
+    boolean queued = true;
 
-    Waiter(Key key, ClusterRuntime cluster, Host host, LocalWorkload source, Promise<Lease> promise) {
+    Waiter(Key key, ClusterRuntime cluster, Host host, LocalWorkload source, Promise<Lease> promise, Share share) {
       this.key = key;
       this.cluster = cluster;
       this.host = host;
       this.source = source;
       this.promise = promise;
+      this.share = share;
+    }
+  }
+
+  /**
+   * This pool's part in one cluster's connection slots. Its counts are written on this loop and read by other loops
+   * (through the breaker) to skip a hop when there is nothing to do here.
+   */
+  private final class Share implements CircuitBreaker.SlotHolder {
+    final ClusterRuntime cluster;
+    /** Connections of the cluster open in this pool (idle or busy). */
+    final AtomicInteger connections = new AtomicInteger();
+    /** Requests of the cluster waiting in this pool. */
+    final AtomicInteger waiting = new AtomicInteger();
+    private final AtomicBoolean wakeQueued = new AtomicBoolean();
+
+    Share(ClusterRuntime cluster) {
+      this.cluster = cluster;
+    }
+
+    @Override
+    public void onSlotReleased() {
+      if (waiting.get() > 0 && wakeQueued.compareAndSet(false, true) && !onLoop(() -> {
+        wakeQueued.set(false);
+        serveWaiters();
+      })) {
+        wakeQueued.set(false);
+      }
+    }
+
+    @Override
+    public void closeIdle(Runnable none) {
+      if (connections.get() == 0 || !onLoop(() -> {
+        if (!closeOneIdle(cluster.name())) {
+          none.run();
+        }
+      })) {
+        none.run();
+      }
+    }
+
+    /** Runs {@code task} on this pool's loop; false if the loop no longer takes tasks (the proxy is stopping). */
+    private boolean onLoop(Runnable task) {
+      if (loop.isShuttingDown()) {
+        return false;
+      }
+      try {
+        loop.execute(task);
+        return true;
+      } catch (RejectedExecutionException e) {
+        return false;
+      }
     }
   }
 
   /** Closes every connection; pending requests fail. */
   public void close() {
-    for (Waiter w : waiters) {
-      w.timeout.cancel(false);
-      w.cluster.breaker().release(Resource.PENDING_REQUESTS);
+    List<Waiter> leaving = List.copyOf(waiters);
+    waiters.clear();
+    for (Waiter w : leaving) {
+      unqueued(w);
       w.promise.tryFailure(new UpstreamException(UpstreamException.Kind.CONNECT_FAILURE, "proxy shutting down", null));
     }
-    waiters.clear();
     if (sweep != null) {
       sweep.cancel(false);
     }
     // Copies: closing runs each connection's close listener at once, and it removes the connection from these lists.
     idleH1.values().stream().flatMap(Collection::stream).toList().forEach(UpstreamConnection::close);
     h2.values().stream().flatMap(Collection::stream).toList().forEach(UpstreamConnection::close);
+    shares.values().forEach(s -> s.cluster.breaker().leave(s)); // connections still closing release no slot to us
+    shares.clear();
     log.debug("upstream pool on {} closed", loop);
   }
 }

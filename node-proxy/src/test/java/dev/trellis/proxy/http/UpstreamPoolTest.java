@@ -133,6 +133,43 @@ class UpstreamPoolTest {
   }
 
   @Test
+  void aRequestOnAnotherLoopHasThisLoopsIdleConnectionClosedAndTakesItsSlotWithoutOverflow() {
+    ClusterRuntime one = new Clusters().findOrCreate(new ClusterSpec("one", ClusterSpec.LbAlgorithm.ROUND_ROBIN,
+        Duration.ofSeconds(1), new ClusterSpec.Breaker(1, 1, 1024, 3, -1, 3), null),
+        List.of(new EndpointSpec("127.0.73.10", 8080, null, null, null, false, "d/web", null, 1)));
+    Host oneHost = one.hosts().getFirst();
+    EmbeddedChannel otherLoop = new EmbeddedChannel();
+    List<EmbeddedChannel> otherDialed = new ArrayList<>();
+    UpstreamPool other = new UpstreamPool(otherLoop.eventLoop(), (h, s) -> {
+      EmbeddedChannel ch = new EmbeddedChannel();
+      ch.config().setAutoRead(false);
+      otherDialed.add(ch);
+      return otherLoop.eventLoop().newSucceededFuture(ch);
+    }, 1000, ticker::get);
+    try {
+      pool.acquire(one, oneHost, SOURCE, UpstreamPool.Protocol.HTTP1).getNow().release(true); // idle on this loop
+      Future<UpstreamPool.Lease> second = other.acquire(one, oneHost, SOURCE, UpstreamPool.Protocol.HTTP1);
+      assertThat(second.isDone()).as("the one slot is held by the idle connection on this loop").isFalse();
+      assertThat(one.breaker().used(Resource.PENDING_REQUESTS)).isEqualTo(1);
+
+      loopChannel.runPendingTasks(); // this loop runs what the other asked: close the idle connection
+      assertThat(dialed.getFirst().isOpen()).isFalse();
+      otherLoop.runPendingTasks(); // the released slot woke the other loop's waiter
+
+      assertThat(second.isSuccess()).as("leased on the other loop: %s", second.cause()).isTrue();
+      assertThat(otherDialed).hasSize(1);
+      assertThat(one.breaker().used(Resource.CONNECTIONS)).isEqualTo(1);
+      assertThat(one.breaker().used(Resource.PENDING_REQUESTS)).isZero();
+      assertThat(one.breaker().overflows(Resource.CONNECTIONS)).isZero();
+      assertThat(one.breaker().overflows(Resource.PENDING_REQUESTS)).isZero();
+    } finally {
+      other.close();
+      otherDialed.forEach(EmbeddedChannel::finishAndReleaseAll);
+      otherLoop.finishAndReleaseAll();
+    }
+  }
+
+  @Test
   void anIdleConnectionTheServerClosedIsNotHandedOut() {
     acquire().release(true);
     dialed.getFirst().close();

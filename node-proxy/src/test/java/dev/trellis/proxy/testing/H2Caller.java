@@ -56,6 +56,19 @@ public final class H2Caller implements AutoCloseable {
         .syncUninterruptibly().channel();
   }
 
+  /** A client connected straight to {@code address} (a listener that speaks HTTP/2 itself, no SOCKS5 entry). */
+  public H2Caller(InetSocketAddress address) {
+    connection = new Bootstrap().group(group).channel(Transport.socketChannel())
+        .handler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().build(),
+                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+          }
+        })
+        .connect(address).syncUninterruptibly().channel();
+  }
+
   /** Sends one request without a body; {@code extra} are header name/value pairs, repeated names allowed. */
   public Response send(String method, String path, List<Map.Entry<String, String>> extra) throws Exception {
     Http2Headers h = new DefaultHttp2Headers(false).method(method).path(path).scheme("http")

@@ -43,6 +43,13 @@ public final class RawHttp implements AutoCloseable {
     this.out = socket.getOutputStream();
   }
 
+  /** Connects straight to {@code address} (a listener that speaks HTTP itself, no SOCKS5 entry in front). */
+  public static RawHttp plain(InetSocketAddress address) throws IOException {
+    Socket s = new Socket();
+    s.connect(address, 5000);
+    return new RawHttp(s);
+  }
+
   /** Connects to {@code destination}:{@code port} through the SOCKS5 entry, from {@code source}. */
   public static RawHttp socks(InetSocketAddress entry, String source, String destination, int port) throws IOException {
     Socket s = new Socket();

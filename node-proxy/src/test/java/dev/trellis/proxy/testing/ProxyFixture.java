@@ -197,6 +197,12 @@ public final class ProxyFixture implements AutoCloseable {
         null);
   }
 
+  /** A cluster whose service port declares {@code upstream} (what CDS's HttpProtocolOptions carries). */
+  public static ClusterSpec cluster(String name, ClusterSpec.UpstreamProtocol upstream) {
+    return new ClusterSpec(name, ClusterSpec.LbAlgorithm.ROUND_ROBIN, Duration.ofSeconds(2), ClusterSpec.Breaker.DEFAULTS,
+        null, upstream);
+  }
+
   public static RouteTable.Rule rule(String name, String prefix, RouteTable.Action action) {
     return new RouteTable.Rule(name, new RouteTable.Match(null, prefix, null, List.of()), action);
   }

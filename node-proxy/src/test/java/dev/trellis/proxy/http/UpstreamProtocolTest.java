@@ -151,6 +151,25 @@ class UpstreamProtocolTest {
     assertThat(fx.inspection.connections()).as("through the destination's HTTP engine").isPositive();
   }
 
+  /**
+   * The destination decides per inspected connection (a connection uses the config current when it starts): a plaintext
+   * caller's new connection after the port's declared protocol changed reaches the workload in the new protocol.
+   */
+  @Test
+  void aWorkloadPortWhoseDeclaredProtocolChangesIsSpokenToInTheNewOneOnTheNextConnection() throws Exception {
+    RecordingBackend web = fx.recordingBackend(WEB);
+    for (String port : List.of("http", "http2", "http")) {
+      fx.policies(WEB, MtlsMode.PERMISSIVE, List.of(), Map.of(web.address().getPort(), port));
+      fx.http(List.of(rule("all", "/", to("web"))),
+          Map.of(cluster("web", UpstreamProtocol.DOWNSTREAM), List.of(mesh(web.address()))));
+      try (RawHttp c = fx.plaintextClient(WEB, web.address().getPort())) {
+        assertThat(c.get("/" + port).status()).isEqualTo(200);
+      }
+    }
+    assertThat(web.seen).extracting(s -> s.protocol() + " " + s.target())
+        .containsExactly("1.1 /http", "2 /http2", "1.1 /http");
+  }
+
   @Test
   void anHttp2ResponseToAnHttp1ClientIsChunkedWithTheGrpcTrailersInTheLastChunk() throws Exception {
     grpc = NettyServerBuilder.forAddress(new InetSocketAddress(GRPC, 0))

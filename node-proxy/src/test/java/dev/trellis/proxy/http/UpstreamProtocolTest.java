@@ -151,6 +151,32 @@ class UpstreamProtocolTest {
     assertThat(fx.inspection.connections()).as("through the destination's HTTP engine").isPositive();
   }
 
+  /** Routes on one client connection lead to clusters of different protocols: each request speaks its cluster's. */
+  @Test
+  void eachRequestOnOneConnectionSpeaksTheProtocolOfTheClusterItsRouteChose() throws Exception {
+    InetSocketAddress h1 = http1Only();
+    RecordingBackend h2 = fx.recordingBackend("127.0.73.42");
+    fx.policies("127.0.73.42", MtlsMode.STRICT, List.of(), Map.of(h2.address().getPort(), "http2"));
+    fx.http(List.of(rule("to-h1", "/h1", to("web-h1")), rule("to-h2", "/h2", to("web-h2"))), Map.of(
+        cluster("web-h1", UpstreamProtocol.HTTP1), List.of(mesh(h1)),
+        cluster("web-h2", UpstreamProtocol.HTTP2), List.of(mesh(h2.address()))));
+    try (H2Caller c = fx.h2Client()) {
+      for (String path : List.of("/h1", "/h2", "/h1", "/h2")) {
+        H2Caller.Response r = c.send("GET", path);
+        assertThat(r.status()).as("%s: flags %s", path, r.header("x-trellis-response-flags")).isEqualTo(200);
+        assertThat(r.body()).isEqualTo(path.equals("/h1") ? "HTTP/1.1 host=web.d.svc.cluster.local te=null "
+            + "x-http2=false body=" : "ok");
+      }
+    }
+    try (RawHttp c = fx.client()) {
+      for (String path : List.of("/h2", "/h1")) {
+        RawHttp.Response r = c.get(path);
+        assertThat(r.status()).as("%s: flags %s", path, r.header("x-trellis-response-flags")).isEqualTo(200);
+      }
+    }
+    assertThat(h2.seen).extracting(s -> s.protocol() + " " + s.target()).containsExactly("2 /h2", "2 /h2", "2 /h2");
+  }
+
   /**
    * The destination decides per inspected connection (a connection uses the config current when it starts): a plaintext
    * caller's new connection after the port's declared protocol changed reaches the workload in the new protocol.

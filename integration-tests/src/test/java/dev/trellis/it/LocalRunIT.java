@@ -250,6 +250,8 @@ class LocalRunIT {
     assertThat(r.output()).as("step 4 shows an access log line with both identities")
         .containsPattern("\"sourcePrincipal\":\"spiffe://cluster.local/ns/demo/sa/client\",.*"
             + "\"destinationPrincipal\":\"spiffe://cluster.local/ns/demo/sa/[a-z]+\",\"mtls\":true");
+    assertThat(r.output()).as("step 5: an h2c client reaches the HTTP/1.1-only demo service")
+        .contains("h2c: HTTP/2 200");
     assertThat(ROOT.resolve(".trellis/run/run.json")).doesNotExist();
   }
 

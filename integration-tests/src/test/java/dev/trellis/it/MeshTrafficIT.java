@@ -7,11 +7,15 @@ import static org.awaitility.Awaitility.await;
 import com.sun.net.httpserver.HttpServer;
 import dev.trellis.controlplane.server.ControlPlane;
 import dev.trellis.controlplane.server.ControlPlaneOptions;
+import dev.trellis.demo.grpc.GreeterGrpc;
+import dev.trellis.demo.grpc.HelloReply;
+import dev.trellis.demo.grpc.HelloRequest;
 import dev.trellis.proxy.NodeProxy;
 import dev.trellis.proxy.NodeProxyOptions;
 import dev.trellis.proxy.route.RouteTable;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufAllocatorMetricProvider;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -31,7 +35,9 @@ import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
@@ -66,6 +72,7 @@ class MeshTrafficIT {
   static final String BULK_VIP = "10.96.91.5";
   static final String PRIVATE_VIP = "10.96.91.6";
   static final String SECURE_VIP = "10.96.91.7";
+  static final String GREETER_VIP = "10.96.91.8";
 
   static Path mesh;
   static ControlPlane cp;
@@ -78,6 +85,7 @@ class MeshTrafficIT {
   static volatile CountDownLatch release = new CountDownLatch(0);
   static final AtomicInteger held = new AtomicInteger();
   static ServerSocket bulk;
+  static GreeterBackend greeter;
 
   static String meshFile(String webBackends, String extraServices) {
     return """
@@ -97,6 +105,7 @@ class MeshTrafficIT {
           - {name: bulk-0, namespace: demo, serviceAccount: bulk, node: node-2, address: 127.0.92.40, labels: {app: bulk}}
           - {name: private-0, namespace: demo, serviceAccount: private, node: node-2, address: 127.0.92.50, labels: {app: private}}
           - {name: secure-0, namespace: demo, serviceAccount: secure, node: node-2, address: 127.0.92.60, labels: {app: secure}, mtls: strict}
+          - {name: greeter-0, namespace: demo, serviceAccount: greeter, node: node-2, address: 127.0.92.70, labels: {app: greeter}}
         services:
           - {name: web, namespace: demo, vip: 10.96.91.1, selector: {app: web}, ports: [{name: http, port: 80, targetPort: 18080}]}
           - {name: web-v2, namespace: demo, selector: {app: web, version: v2}, ports: [{name: http, port: 80, targetPort: 18080}]}
@@ -106,6 +115,7 @@ class MeshTrafficIT {
           - {name: bulk, namespace: demo, vip: 10.96.91.5, selector: {app: bulk}, ports: [{name: tcp, port: 9000, targetPort: 18080}]}
           - {name: private, namespace: demo, vip: 10.96.91.6, selector: {app: private}, ports: [{name: http, port: 80, targetPort: 18080}]}
           - {name: secure, namespace: demo, vip: 10.96.91.7, selector: {app: secure}, ports: [{name: http, port: 80, targetPort: 18080}]}
+          - {name: greeter, namespace: demo, vip: 10.96.91.8, selector: {app: greeter}, ports: [{port: 80, targetPort: 18080, protocol: grpc}]}
         %s
         routes:
           - name: web-split
@@ -150,6 +160,7 @@ class MeshTrafficIT {
       backends.add(backend(b[0], b[1]));
     }
     bulk = new ServerSocket(BACKEND_PORT, 50, java.net.InetAddress.getByName("127.0.92.40"));
+    greeter = new GreeterBackend("greeter-0", "127.0.92.70", BACKEND_PORT);
     threads.submit(MeshTrafficIT::echo);
     Path dir = Files.createTempDirectory("trellis-mesh-it");
     mesh = dir.resolve("mesh.yaml");
@@ -165,7 +176,7 @@ class MeshTrafficIT {
 
   @AfterAll
   static void stop() throws Exception {
-    for (AutoCloseable c : new AutoCloseable[] {node1, node2, cp, bulk}) {
+    for (AutoCloseable c : new AutoCloseable[] {node1, node2, cp, bulk, greeter}) {
       if (c != null) {
         c.close();
       }
@@ -398,6 +409,49 @@ class MeshTrafficIT {
       }
     }
     assertThat(debug(node1, "/clusters")).contains("requests=0/4 overflow=16");
+  }
+
+  /**
+   * Issue 18, item 2: a workload is spoken to in its port's declared protocol, whatever the caller speaks — the web
+   * backends are the JDK's HTTP/1.1-only server (port declared http), the greeter a gRPC server (declared grpc).
+   */
+  @Test
+  void anH2cClientReachesAnHttp1OnlyServiceAndBothProtocolsReachAGrpcService() throws Exception {
+    InetSocketAddress entry = new InetSocketAddress("127.0.91.1", node1.entryPort());
+    try (H2cClient c = new H2cClient(MeshHttpClient.socks(entry, CLIENT, WEB_VIP, 80))) {
+      for (int i = 0; i < 3; i++) {
+        H2cClient.Response r = c.send(new DefaultHttp2Headers().method("GET").path("/h2c").scheme("http")
+            .authority("web.demo.svc.cluster.local"), null);
+        assertThat(r.status()).as("flags %s", r.headers() == null ? "reset" : r.headers().get("x-trellis-response-flags"))
+            .isEqualTo(200);
+        assertThat(new String(r.body(), StandardCharsets.UTF_8)).startsWith("web-v");
+      }
+    }
+    byte[] hello = HelloRequest.newBuilder().setName("h2").build().toByteArray();
+    byte[] frame = new byte[5 + hello.length];
+    frame[4] = (byte) hello.length;
+    System.arraycopy(hello, 0, frame, 5, hello.length);
+    String method = "/" + GreeterGrpc.getSayHelloMethod().getFullMethodName();
+    try (H2cClient c = new H2cClient(MeshHttpClient.socks(entry, CLIENT, GREETER_VIP, 80))) {
+      H2cClient.Response r = c.send(new DefaultHttp2Headers().method("POST").path(method).scheme("http")
+          .authority("greeter.demo.svc.cluster.local").add("content-type", "application/grpc").add("te", "trailers"),
+          frame);
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.trailers().get("grpc-status")).hasToString("0");
+      assertThat(HelloReply.parseFrom(Arrays.copyOfRange(r.body(), 5, r.body().length)).getWorkload())
+          .isEqualTo("greeter-0");
+    }
+    try (Socket s = MeshHttpClient.socks(entry, CLIENT, GREETER_VIP, 80)) {
+      s.getOutputStream().write(("POST " + method + " HTTP/1.1\r\nHost: greeter.demo.svc.cluster.local\r\n"
+          + "Content-Type: application/grpc\r\nTE: trailers\r\nConnection: close\r\nContent-Length: " + frame.length
+          + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().write(frame);
+      String raw = new String(s.getInputStream().readAllBytes(), StandardCharsets.ISO_8859_1).toLowerCase(Locale.ROOT);
+      assertThat(raw).as("an HTTP/1.1 caller of the HTTP/2 service").startsWith("http/1.1 200 ok\r\n")
+          .contains("\r\ntransfer-encoding: chunked\r\n").contains("greeter-0")
+          .containsPattern("\r\n0\r\n(.*\r\n)*grpc-status: 0\r\n");
+    }
+    assertThat(greeter.calls).hasValue(2);
   }
 
   @Test

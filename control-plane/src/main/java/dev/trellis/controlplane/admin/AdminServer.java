@@ -28,6 +28,7 @@ import io.envoyproxy.envoy.extensions.filters.listener.original_dst.v3.OriginalD
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.BindException;
@@ -58,7 +59,7 @@ public final class AdminServer implements AutoCloseable {
       .add(Cluster.getDescriptor()).add(ClusterLoadAssignment.getDescriptor()).add(Listener.getDescriptor())
       .add(RouteConfiguration.getDescriptor()).add(Secret.getDescriptor()).add(Workload.getDescriptor())
       .add(HttpConnectionManager.getDescriptor()).add(Router.getDescriptor()).add(TcpProxy.getDescriptor())
-      .add(OriginalDst.getDescriptor()).build());
+      .add(OriginalDst.getDescriptor()).add(HttpProtocolOptions.getDescriptor()).build());
 
   /** The service label of this server's refusals. */
   public static final String SERVICE = "admin";

@@ -1,5 +1,6 @@
 package dev.trellis.controlplane.translate;
 
+import com.google.protobuf.Any;
 import com.google.protobuf.UInt32Value;
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.Service;
@@ -8,6 +9,9 @@ import dev.trellis.controlplane.model.TrafficPolicy;
 import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
+import io.envoyproxy.envoy.config.core.v3.Http1ProtocolOptions;
+import io.envoyproxy.envoy.config.core.v3.Http2ProtocolOptions;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.envoyproxy.envoy.type.v3.Percent;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -18,6 +22,8 @@ import java.util.Map;
 final class ClusterTranslation {
 
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+  /** Envoy's key for a cluster's upstream HTTP protocol in {@code typed_extension_protocol_options}. */
+  static final String HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
 
   private ClusterTranslation() {}
 
@@ -34,6 +40,10 @@ final class ClusterTranslation {
         .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setEdsConfig(Protos.ads()).setServiceName(name))
         .setConnectTimeout(Protos.duration(CONNECT_TIMEOUT))
         .setMetadata(Protos.metadata(meta));
+    HttpProtocolOptions options = protocolOptions(port.protocol());
+    if (options != null) {
+      c.putTypedExtensionProtocolOptions(HTTP_PROTOCOL_OPTIONS, Any.pack(options));
+    }
     if (policy != null) {
       apply(c, policy);
     }
@@ -92,6 +102,24 @@ final class ClusterTranslation {
       }
       c.setOutlierDetection(o);
     }
+  }
+
+  /**
+   * How a client speaks to the port's endpoints, as Envoy reads it (and the node proxy, for the same CDS): the port's
+   * declared protocol, explicitly — {@code http} HTTP/1.1, {@code http2} and {@code grpc} HTTP/2 with prior
+   * knowledge — never the client's ({@code use_downstream_protocol_config}: no declared protocol asks for that, since
+   * a workload that speaks only one protocol must get it whatever its callers speak). Null for {@code tcp}: no HTTP.
+   */
+  static HttpProtocolOptions protocolOptions(ServicePort.AppProtocol protocol) {
+    HttpProtocolOptions.ExplicitHttpConfig.Builder explicit = HttpProtocolOptions.ExplicitHttpConfig.newBuilder();
+    switch (protocol) {
+      case HTTP -> explicit.setHttpProtocolOptions(Http1ProtocolOptions.getDefaultInstance());
+      case HTTP2, GRPC -> explicit.setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance());
+      case TCP -> {
+        return null;
+      }
+    }
+    return HttpProtocolOptions.newBuilder().setExplicitHttpConfig(explicit).build();
   }
 
   /** Where traffic to destinations outside the mesh goes: to the address it was sent to. */

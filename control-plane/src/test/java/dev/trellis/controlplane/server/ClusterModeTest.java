@@ -22,6 +22,7 @@ import dev.trellis.telemetry.metrics.PrometheusFamilies;
 import dev.trellis.xds.client.AdsClient;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.Node;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.authentication.TokenReview;
@@ -207,6 +208,11 @@ class ClusterModeTest {
     String name = clusters.resources.keySet().stream().filter(k -> k.contains("web.demo.svc.cluster.local:80")
         || k.equals(web)).findFirst().orElseThrow();
 
+    // A Service port's appProtocol (else its name) is the protocol the CDS says to speak to its endpoints.
+    assertThat(upstream((Cluster) clusters.resources.get("outbound|9090||web.demo.svc.cluster.local")))
+        .as("appProtocol kubernetes.io/h2c").isEqualTo("http2");
+    assertThat(upstream((Cluster) clusters.resources.get(web))).as("a port named http").isEqualTo("http1");
+
     // A TrafficPolicy becomes the cluster's circuit breaker thresholds.
     client.genericKubernetesResources(TRAFFIC_POLICY).inNamespace("demo").resource(new GenericKubernetesResourceBuilder()
         .withApiVersion("mesh.trellis.dev/v1alpha1").withKind("TrafficPolicy").withNewMetadata().withNamespace("demo")
@@ -252,6 +258,12 @@ class ClusterModeTest {
     assertThat(ControlPlaneOptions.local(java.nio.file.Path.of("mesh.yaml"), java.nio.file.Path.of("s")).anonymousXds())
         .as("local mode keeps serving proxyless gRPC with an insecure bootstrap")
         .isEqualTo(BearerAuthInterceptor.Anonymous.ALLOW);
+  }
+
+  static String upstream(Cluster c) throws Exception {
+    var explicit = c.getTypedExtensionProtocolOptionsOrThrow("envoy.extensions.upstreams.http.v3.HttpProtocolOptions")
+        .unpack(HttpProtocolOptions.class).getExplicitHttpConfig();
+    return explicit.hasHttp2ProtocolOptions() ? "http2" : explicit.hasHttpProtocolOptions() ? "http1" : "neither";
   }
 
   static int maxRequests(Cluster c) {

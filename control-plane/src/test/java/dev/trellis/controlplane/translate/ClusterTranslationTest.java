@@ -8,6 +8,7 @@ import static dev.trellis.controlplane.translate.TranslationFixtures.ref;
 import static dev.trellis.controlplane.translate.TranslationFixtures.service;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.google.protobuf.Any;
 import com.google.protobuf.Duration;
 import com.google.protobuf.Struct;
 import com.google.protobuf.UInt32Value;
@@ -15,6 +16,7 @@ import com.google.protobuf.Value;
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.Service;
 import dev.trellis.controlplane.model.ServicePort;
+import dev.trellis.controlplane.model.ServicePort.AppProtocol;
 import dev.trellis.controlplane.model.TrafficPolicy;
 import dev.trellis.controlplane.model.TrafficPolicy.Algorithm;
 import dev.trellis.controlplane.model.TrafficPolicy.ConnectionPool;
@@ -27,7 +29,11 @@ import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.core.v3.AggregatedConfigSource;
 import io.envoyproxy.envoy.config.core.v3.ApiVersion;
 import io.envoyproxy.envoy.config.core.v3.ConfigSource;
+import io.envoyproxy.envoy.config.core.v3.Http1ProtocolOptions;
+import io.envoyproxy.envoy.config.core.v3.Http2ProtocolOptions;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig;
 import io.envoyproxy.envoy.type.v3.Percent;
 import java.util.List;
 import java.util.function.UnaryOperator;
@@ -43,14 +49,20 @@ class ClusterTranslationTest {
   static final Mesh MESH = mesh(List.of(WEB), List.of(), List.of());
   static final String NAME = "outbound|80||web.demo.svc.cluster.local";
 
-  /** What every cluster of port 80 is without a policy: EDS over ADS under its own name, 5 s connect timeout. */
+  /**
+   * What every cluster of port 80 is without a policy: EDS over ADS under its own name, 5 s connect timeout, HTTP/1.1 to
+   * its endpoints (the port is declared http).
+   */
   static Cluster.Builder base() {
     return Cluster.newBuilder().setName(NAME).setType(Cluster.DiscoveryType.EDS)
         .setEdsClusterConfig(Cluster.EdsClusterConfig.newBuilder().setServiceName(NAME).setEdsConfig(
             ConfigSource.newBuilder().setAds(AggregatedConfigSource.getDefaultInstance())
                 .setResourceApiVersion(ApiVersion.V3)))
         .setConnectTimeout(Duration.newBuilder().setSeconds(5))
-        .setMetadata(metadata("web.demo.svc.cluster.local", "80", "http"));
+        .setMetadata(metadata("web.demo.svc.cluster.local", "80", "http"))
+        .putTypedExtensionProtocolOptions("envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            Any.pack(HttpProtocolOptions.newBuilder().setExplicitHttpConfig(ExplicitHttpConfig.newBuilder()
+                .setHttpProtocolOptions(Http1ProtocolOptions.getDefaultInstance())).build()));
   }
 
   static Metadata metadata(String service, String port, String protocol) {
@@ -137,6 +149,33 @@ class ClusterTranslationTest {
     assertThat(c.getName()).isEqualTo(name);
     assertThat(c.getEdsClusterConfig().getServiceName()).isEqualTo(name);
     assertThat(c.getMetadata()).isEqualTo(metadata("web.demo.svc.cluster.local", Integer.toString(port.port()), protocol));
+  }
+
+  static Stream<Object[]> protocols() {
+    HttpProtocolOptions h1 = HttpProtocolOptions.newBuilder().setExplicitHttpConfig(ExplicitHttpConfig.newBuilder()
+        .setHttpProtocolOptions(Http1ProtocolOptions.getDefaultInstance())).build();
+    HttpProtocolOptions h2 = HttpProtocolOptions.newBuilder().setExplicitHttpConfig(ExplicitHttpConfig.newBuilder()
+        .setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance())).build();
+    return Stream.of(new Object[] {AppProtocol.HTTP, h1}, new Object[] {AppProtocol.HTTP2, h2},
+        new Object[] {AppProtocol.GRPC, h2}, new Object[] {AppProtocol.TCP, null});
+  }
+
+  /** Envoy and proxyless clients read the same field the node proxy reads; nothing follows the client's protocol. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("protocols")
+  void thePortsDeclaredProtocolIsTheClustersExplicitUpstreamProtocol(AppProtocol protocol, HttpProtocolOptions expected)
+      throws Exception {
+    Cluster c = ClusterTranslation.cluster(MESH, WEB, new ServicePort("p", 81, 8081, protocol), null);
+    if (expected == null) {
+      assertThat(c.getTypedExtensionProtocolOptionsMap()).as("a TCP port has no HTTP options").isEmpty();
+      return;
+    }
+    assertThat(c.getTypedExtensionProtocolOptionsMap()).containsOnlyKeys(
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
+    HttpProtocolOptions got = c.getTypedExtensionProtocolOptionsOrThrow(
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions").unpack(HttpProtocolOptions.class);
+    assertThat(got).isEqualTo(expected);
+    assertThat(got.hasUseDownstreamProtocolConfig()).isFalse();
   }
 
   @Test

@@ -109,6 +109,7 @@ final class ConfigDump {
     o.addProperty("name", spec.name());
     o.addProperty("lb", spec.lb().name());
     duration(o, "connectTimeout", spec.connectTimeout());
+    o.addProperty("upstreamProtocol", spec.upstream().name());
     ClusterSpec.Breaker b = spec.breaker();
     JsonObject breaker = new JsonObject();
     breaker.addProperty("maxConnections", b.maxConnections());

@@ -31,9 +31,22 @@ public final class Clusters {
     clusters.keySet().retainAll(config.clusters().keySet());
   }
 
-  /** The cluster named by {@code spec}, created with {@code endpoints} if absent (clusters not from xDS). */
+  /**
+   * The cluster named by {@code spec}, created with {@code endpoints} if absent (clusters not from xDS); an existing
+   * one takes {@code spec} when it differs (a workload port whose declared protocol changed).
+   */
   public ClusterRuntime findOrCreate(ClusterSpec spec, List<EndpointSpec> endpoints) {
-    return clusters.computeIfAbsent(spec.name(), n -> new ClusterRuntime(spec, endpoints));
+    ClusterRuntime found = clusters.get(spec.name());
+    if (found != null && found.spec().equals(spec)) {
+      return found;
+    }
+    return clusters.compute(spec.name(), (n, rt) -> {
+      if (rt == null) {
+        return new ClusterRuntime(spec, endpoints);
+      }
+      rt.update(spec, endpoints);
+      return rt;
+    });
   }
 
   /** The cluster's state, or null if the config has no such cluster. */

@@ -14,6 +14,8 @@ import java.util.function.Supplier;
  * shared state. Each request reads the config current when it starts, so a route change applies to the
  * next request on a kept-alive connection while requests in flight finish as they began.
  *
+ * @param protocol the protocol the downstream speaks (each attempt's upstream protocol comes from its cluster,
+ *     {@code ClusterSpec.upstream})
  * @param ticker nanoseconds for outlier detection and deadlines (System::nanoTime outside tests)
  * @param gate checked for every request before routing, or null
  * @param inbound whether this is a destination's inspected connection ({@code source} is then the local callee and

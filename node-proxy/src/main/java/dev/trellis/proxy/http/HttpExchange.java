@@ -28,6 +28,7 @@ import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
@@ -128,6 +129,8 @@ final class HttpExchange {
   /** One try of the request against one host. */
   private final class Attempt {
     final Host host;
+    /** What this attempt speaks to the host: the cluster's declared protocol (or the client's, if it says so). */
+    final UpstreamPool.Protocol protocol;
     Future<UpstreamPool.Lease> pending;
     UpstreamPool.Lease lease;
     int sent;
@@ -136,8 +139,9 @@ final class HttpExchange {
     boolean upstreamKeepAlive = true;
     boolean done;
 
-    Attempt(Host host) {
+    Attempt(Host host, UpstreamPool.Protocol protocol) {
       this.host = host;
+      this.protocol = protocol;
     }
   }
 
@@ -363,6 +367,14 @@ final class HttpExchange {
   }
 
   private void newAttempt() {
+    // The route (or its split) chose the cluster for this request; the cluster's port says how to speak to it.
+    UpstreamPool.Protocol protocol = ProtocolTranslation.upstream(cluster.spec().upstream(), cx.protocol());
+    if (upgrade && protocol == UpstreamPool.Protocol.HTTP2) {
+      reply(LocalReply.of(501, LocalReply.Flag.DPE, "an HTTP/1.1 Upgrade (" + request.headers().get(HttpHeaderNames.UPGRADE)
+          + ") cannot reach cluster " + cluster.name() + ": its port speaks HTTP/2 (declared http2 or grpc), which has "
+          + "no Upgrade; declare the port http to carry upgrades such as WebSocket"));
+      return;
+    }
     long now = cx.ticker().getAsLong();
     LoadBalancer.Input in = new LoadBalancer.Input(now, hash, hashed, tried, cluster.nextCount(),
         bound -> ThreadLocalRandom.current().nextLong(bound));
@@ -371,7 +383,7 @@ final class HttpExchange {
       reply(LocalReply.of(503, LocalReply.Flag.UH, "no healthy upstream: cluster " + cluster.name() + " has no endpoints"));
       return;
     }
-    Attempt a = new Attempt(host);
+    Attempt a = new Attempt(host, protocol);
     attempt = a;
     tried.add(host);
     host.requestStarted();
@@ -380,12 +392,12 @@ final class HttpExchange {
       a.perTry = down.channel().eventLoop().schedule(() -> onPerTryTimeout(a), retry.perTryTimeout().toMillis(),
           TimeUnit.MILLISECONDS);
     }
-    UpstreamPool.Lease idle = cx.pool().tryAcquireIdle(cluster, host, cx.source(), cx.protocol());
+    UpstreamPool.Lease idle = cx.pool().tryAcquireIdle(cluster, host, cx.source(), protocol);
     if (idle != null) {
       onLeased(a, idle);
       return;
     }
-    a.pending = cx.pool().acquire(cluster, host, cx.source(), cx.protocol());
+    a.pending = cx.pool().acquire(cluster, host, cx.source(), protocol);
     a.pending.addListener(f -> onLease(a, f));
   }
 
@@ -423,7 +435,8 @@ final class HttpExchange {
     a.lease = lease;
     Channel up = lease.channel();
     lease.listen(new AttemptListener(a));
-    up.write(request, up.voidPromise());
+    up.write(ProtocolTranslation.requestHead(request, cx.protocol(), a.protocol,
+        requestComplete && body.receivedBytes() == 0), up.voidPromise());
     pumpRequest();
     up.flush();
   }
@@ -494,8 +507,12 @@ final class HttpExchange {
         a.informational = true;
       }
       ReferenceCountUtil.release(res);
+      HttpHeaders headers = res.headers().copy();
+      if (a.protocol == UpstreamPool.Protocol.HTTP2) {
+        ProtocolTranslation.dropCodecMarkers(headers);
+      }
       down.channel().writeAndFlush(new DefaultFullHttpResponse(request.protocolVersion(), res.status(), Unpooled.EMPTY_BUFFER,
-          res.headers().copy(), EmptyHttpHeaders.INSTANCE));
+          headers, EmptyHttpHeaders.INSTANCE));
       return false;
     }
     cancel(a.perTry);
@@ -516,6 +533,7 @@ final class HttpExchange {
     phase = phase.to(ExchangePhase.RESPONSE);
     a.upstreamKeepAlive = HttpUtil.isKeepAlive(res);
     HeaderHygiene.strip(res.headers(), false);
+    ProtocolTranslation.responseHead(res, request, a.protocol, cx.protocol());
     if (!keepAliveDown) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
@@ -571,7 +589,7 @@ final class HttpExchange {
 
   private void onResponseEnd(Attempt a) {
     down.channel().flush();
-    boolean reusable = cx.protocol() == UpstreamPool.Protocol.HTTP2
+    boolean reusable = a.protocol == UpstreamPool.Protocol.HTTP2
         || a.upstreamKeepAlive && requestComplete && a.sent == body.size();
     endAttempt(a, reusable);
     finish(keepAliveDown && (requestComplete || bodyless));

@@ -21,7 +21,8 @@ import java.util.function.Consumer;
  * Goes where an outbound connection to an HTTP service starts carrying the client's bytes: reads
  * just enough to tell HTTP/2 with prior knowledge (the connection preface) from HTTP/1.1, installs
  * that protocol's server pipeline, hands over the bytes read so far and removes itself. The request
- * goes upstream in the protocol it arrived in.
+ * goes upstream in the protocol its cluster declares ({@code ClusterSpec.upstream}), translated if it differs
+ * ({@link ProtocolTranslation}).
  */
 public final class HttpSniffHandler extends ByteToMessageDecoder {
 

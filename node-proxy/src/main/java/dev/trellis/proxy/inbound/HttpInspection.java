@@ -26,7 +26,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The destination's HTTP work on the outbound HTTP engine, for every connection to a workload's HTTP port: requests
  * run as {@link HttpExchange}s to an "inbound" cluster whose one endpoint is the workload's port (the
- * already-connected socket is adopted as its first upstream connection). Each request is normalized
+ * already-connected socket is adopted as its first upstream connection), spoken to in the port's declared protocol
+ * ({@code http}: HTTP/1.1; {@code http2}, {@code grpc}: HTTP/2), whichever the caller spoke. Each request is normalized
  * ({@code HttpExchange.canonicalize}: a path that cannot be is refused with 400), must pass {@link Authorization}
  * with its method and normalized path (denied: 403, flag RBAC), loses the identity headers a caller may not set
  * ({@code x-trellis-*}, {@code x-forwarded-client-cert}) and, from a verified caller, gets
@@ -46,8 +47,9 @@ public final class HttpInspection implements HttpInspector {
   public void inspect(Channel downstream, Channel workload, LocalWorkload target, SpiffeId peer, String address, int port) {
     String name = "inbound|" + port + "|" + target.name();
     EndpointSpec ep = new EndpointSpec(address, port, null, null, null, false, target.name(), null, 1);
+    ClusterSpec.UpstreamProtocol declared = workloadProtocol(target.portProtocols().get(port));
     ClusterRuntime cluster = clusters.findOrCreate(new ClusterSpec(name, ClusterSpec.LbAlgorithm.ROUND_ROBIN,
-        Duration.ofMillis(services.connectTimeoutMillis()), ClusterSpec.Breaker.DEFAULTS, null), List.of(ep));
+        Duration.ofMillis(services.connectTimeoutMillis()), ClusterSpec.Breaker.DEFAULTS, null, declared), List.of(ep));
     RouteTable table = new RouteTable(name, List.of(new RouteTable.VirtualHost(name, Set.of("*"), List.of(
         new RouteTable.Rule("all", new RouteTable.Match(null, "/", null, List.of()),
             new RouteTable.Action(List.of(new RouteTable.WeightedCluster(name, 1)), null, null, null, false))))));
@@ -59,8 +61,21 @@ public final class HttpInspection implements HttpInspector {
     HttpContext cx = new HttpContext(() -> routes, clusters, pool, name, target, peer == null ? "" : peer.toString(),
         UpstreamPool.Protocol.HTTP1, services.ticker(), services.limits(), request -> check(target, peer, port, request),
         true, services.telemetry(), clientCert);
+    // The workload connection speaks the port's protocol, whatever the caller speaks: adopted as such once the
+    // caller's first bytes show it is there to talk HTTP.
+    UpstreamPool.Protocol toWorkload = declared == ClusterSpec.UpstreamProtocol.HTTP2
+        ? UpstreamPool.Protocol.HTTP2 : UpstreamPool.Protocol.HTTP1;
     downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx,
-        protocol -> pool.adopt(cluster, cluster.hosts().getFirst(), target, protocol, workload)));
+        caller -> pool.adopt(cluster, cluster.hosts().getFirst(), target, toWorkload, workload)));
+  }
+
+  /**
+   * How the destination speaks to a workload port from its declared protocol (the Workload resource's
+   * {@code port_protocols}): {@code http2} and {@code grpc} are HTTP/2 with prior knowledge, {@code http} HTTP/1.1.
+   */
+  static ClusterSpec.UpstreamProtocol workloadProtocol(String declared) {
+    return "http2".equals(declared) || "grpc".equals(declared)
+        ? ClusterSpec.UpstreamProtocol.HTTP2 : ClusterSpec.UpstreamProtocol.HTTP1;
   }
 
   /** The request is already canonical (method upper-cased, path normalized): what is checked is what goes on. */

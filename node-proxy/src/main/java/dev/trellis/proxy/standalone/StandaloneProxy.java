@@ -128,7 +128,7 @@ public final class StandaloneProxy implements AutoCloseable {
     EndpointSpec ep = new EndpointSpec(o.upstream().getAddress().getHostAddress(), o.upstream().getPort(), o.peerId(),
         "peer", o.peer().getAddress().getHostAddress(), true, NAME, null, 1);
     ClusterSpec cluster = new ClusterSpec(NAME, ClusterSpec.LbAlgorithm.ROUND_ROBIN, Duration.ofSeconds(5),
-        new ClusterSpec.Breaker(1 << 20, 1 << 20, 1 << 20, 3, -1, 3), null);
+        new ClusterSpec.Breaker(1 << 20, 1 << 20, 1 << 20, 3, -1, 3), null, ClusterSpec.UpstreamProtocol.HTTP1);
     boolean http = !o.protocol().equals("tcp");
     OutboundRule.Target target = http ? new OutboundRule.Http(NAME) : new OutboundRule.Tcp(NAME);
     Map<String, RouteTable> routes = http ? Map.of(NAME, new RouteTable(NAME, List.of(new RouteTable.VirtualHost(NAME,

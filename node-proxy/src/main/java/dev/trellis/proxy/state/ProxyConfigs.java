@@ -1,5 +1,6 @@
 package dev.trellis.proxy.state;
 
+import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
@@ -22,6 +23,7 @@ import io.envoyproxy.envoy.config.route.v3.Route;
 import io.envoyproxy.envoy.config.route.v3.RouteAction;
 import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.config.route.v3.VirtualHost;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import java.net.InetAddress;
@@ -196,7 +198,40 @@ public final class ProxyConfigs {
           o.hasBaseEjectionTime() ? duration(o.getBaseEjectionTime()) : Duration.ofSeconds(30),
           o.hasMaxEjectionPercent() ? o.getMaxEjectionPercent().getValue() : 10);
     }
-    return new ClusterSpec(c.getName(), lb, connect, b, outlier);
+    return new ClusterSpec(c.getName(), lb, connect, b, outlier, upstreamProtocol(c));
+  }
+
+  /** Envoy's extension key for a cluster's upstream HTTP protocol options. */
+  static final String HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
+  /**
+   * The protocol requests to the cluster's endpoints go in, as Envoy reads it: {@code HttpProtocolOptions} in
+   * {@code typed_extension_protocol_options} (explicit HTTP/1.1 or HTTP/2, or the downstream's); else the deprecated
+   * cluster fields ({@code http2_protocol_options}, {@code protocol_selection}); else HTTP/1.1. {@code auto_config}
+   * needs ALPN, which a plaintext hop to a workload does not have: HTTP/1.1, as Envoy falls back without TLS.
+   */
+  @SuppressWarnings("deprecation") // the deprecated fields are read only when the extension is absent
+  static ClusterSpec.UpstreamProtocol upstreamProtocol(Cluster c) {
+    Any any = c.getTypedExtensionProtocolOptionsMap().get(HTTP_PROTOCOL_OPTIONS);
+    if (any != null && any.is(HttpProtocolOptions.class)) {
+      try {
+        HttpProtocolOptions o = any.unpack(HttpProtocolOptions.class);
+        return switch (o.getUpstreamProtocolOptionsCase()) {
+          case EXPLICIT_HTTP_CONFIG -> o.getExplicitHttpConfig().hasHttp2ProtocolOptions()
+              ? ClusterSpec.UpstreamProtocol.HTTP2 : ClusterSpec.UpstreamProtocol.HTTP1;
+          case USE_DOWNSTREAM_PROTOCOL_CONFIG -> ClusterSpec.UpstreamProtocol.DOWNSTREAM;
+          case AUTO_CONFIG, UPSTREAMPROTOCOLOPTIONS_NOT_SET -> ClusterSpec.UpstreamProtocol.HTTP1;
+        };
+      } catch (InvalidProtocolBufferException e) {
+        log.warn("cluster {}: {} cannot be decoded ({}); sending HTTP/1.1", c.getName(), HTTP_PROTOCOL_OPTIONS,
+            e.getMessage());
+        return ClusterSpec.UpstreamProtocol.HTTP1;
+      }
+    }
+    if (c.getProtocolSelection() == Cluster.ClusterProtocolSelection.USE_DOWNSTREAM_PROTOCOL) {
+      return ClusterSpec.UpstreamProtocol.DOWNSTREAM;
+    }
+    return c.hasHttp2ProtocolOptions() ? ClusterSpec.UpstreamProtocol.HTTP2 : ClusterSpec.UpstreamProtocol.HTTP1;
   }
 
   static List<EndpointSpec> endpoints(ClusterLoadAssignment cla) {

@@ -45,7 +45,8 @@ class ConfigDumpTest {
         List.of(new OutboundRule(routes, Cidr.of("10.96.0.1", 32), 80, new OutboundRule.Http(routes))),
         Map.of(cluster, new ClusterSpec(cluster, ClusterSpec.LbAlgorithm.LEAST_REQUEST, Duration.ofSeconds(1),
             new ClusterSpec.Breaker(10, 5, 20, 3, 20.0, 3),
-            new ClusterSpec.Outlier(5, Duration.ofSeconds(10), Duration.ofSeconds(30), 50))),
+            new ClusterSpec.Outlier(5, Duration.ofSeconds(10), Duration.ofSeconds(30), 50),
+            ClusterSpec.UpstreamProtocol.HTTP2)),
         Map.of(cluster, List.of(new EndpointSpec("10.1.0.5", 8080, WEB, "node-2", "127.0.2.1", true, "demo/web-0",
             "node-2", 1))),
         Map.of(routes, table), Map.of("10.1.0.5", w));
@@ -68,6 +69,7 @@ class ConfigDumpTest {
     assertThat(out.get("http").getAsString()).isEqualTo(routes);
     JsonObject c = dump.getAsJsonArray("clusters").get(0).getAsJsonObject();
     assertThat(c.get("lb").getAsString()).isEqualTo("LEAST_REQUEST");
+    assertThat(c.get("upstreamProtocol").getAsString()).as("what the port declared").isEqualTo("HTTP2");
     assertThat(c.getAsJsonObject("circuitBreaker").get("retryBudgetPercent").getAsDouble()).isEqualTo(20.0);
     assertThat(c.getAsJsonObject("outlierDetection").get("baseEjectionTime").getAsString()).isEqualTo("PT30S");
     assertThat(c.getAsJsonArray("endpoints").get(0).getAsJsonObject().get("identity").getAsString())

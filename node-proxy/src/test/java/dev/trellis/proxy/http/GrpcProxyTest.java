@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.route.RouteTable;
+import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.testing.ProxyFixture;
 import dev.trellis.proxy.testing.RecordingTelemetry;
 import io.grpc.CallOptions;
@@ -149,7 +150,8 @@ class GrpcProxyTest {
 
   private void route(Duration timeout, RouteTable.RetrySpec retry) {
     fx.http(List.of(rule("all", "/", new RouteTable.Action(List.of(new RouteTable.WeightedCluster("grpc", 1)), timeout,
-        retry, null, false))), Map.of(cluster("grpc"), List.of(mesh(new InetSocketAddress("127.0.73.10", server.getPort())))));
+        retry, null, false))), Map.of(cluster("grpc", ClusterSpec.UpstreamProtocol.HTTP2),
+        List.of(mesh(new InetSocketAddress("127.0.73.10", server.getPort())))));
   }
 
   private String call(String req) {

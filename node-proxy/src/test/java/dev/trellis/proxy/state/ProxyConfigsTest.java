@@ -14,6 +14,8 @@ import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
 import io.envoyproxy.envoy.config.core.v3.Address;
 import io.envoyproxy.envoy.config.core.v3.CidrRange;
 import io.envoyproxy.envoy.config.core.v3.HealthStatus;
+import io.envoyproxy.envoy.config.core.v3.Http1ProtocolOptions;
+import io.envoyproxy.envoy.config.core.v3.Http2ProtocolOptions;
 import io.envoyproxy.envoy.config.core.v3.Locality;
 import io.envoyproxy.envoy.config.core.v3.Metadata;
 import io.envoyproxy.envoy.config.core.v3.SocketAddress;
@@ -36,6 +38,7 @@ import io.envoyproxy.envoy.config.route.v3.WeightedCluster;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager;
 import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3.Rds;
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
+import io.envoyproxy.envoy.extensions.upstreams.http.v3.HttpProtocolOptions;
 import io.envoyproxy.envoy.type.matcher.v3.StringMatcher;
 import io.envoyproxy.envoy.type.v3.Percent;
 import java.net.InetAddress;
@@ -250,5 +253,47 @@ public class ProxyConfigsTest {
     assertThat(c.contains(InetAddress.getByName("10.112.0.0"))).isFalse();
     assertThat(c.contains(InetAddress.getByName("::1"))).isFalse();
     assertThat(Cidr.of("fd00::", 64).contains(InetAddress.getByName("fd00::1"))).isTrue();
+  }
+
+  /** Each way CDS can say how to speak to a cluster's endpoints, and what the proxy makes of it. */
+  @SuppressWarnings("deprecation") // the deprecated cluster fields are read when the extension is absent
+  @Test
+  void aClustersUpstreamProtocolIsReadFromItsHttpProtocolOptionsAsEnvoyReadsIt() {
+    HttpProtocolOptions.ExplicitHttpConfig.Builder h1 = HttpProtocolOptions.ExplicitHttpConfig.newBuilder()
+        .setHttpProtocolOptions(Http1ProtocolOptions.getDefaultInstance());
+    HttpProtocolOptions.ExplicitHttpConfig.Builder h2 = HttpProtocolOptions.ExplicitHttpConfig.newBuilder()
+        .setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance());
+    record Case(String name, Cluster.Builder cluster, ClusterSpec.UpstreamProtocol expected) {}
+    List<Case> cases = List.of(
+        new Case("explicit HTTP/1.1", withOptions(HttpProtocolOptions.newBuilder().setExplicitHttpConfig(h1)),
+            ClusterSpec.UpstreamProtocol.HTTP1),
+        new Case("explicit HTTP/2", withOptions(HttpProtocolOptions.newBuilder().setExplicitHttpConfig(h2)),
+            ClusterSpec.UpstreamProtocol.HTTP2),
+        new Case("use the downstream's", withOptions(HttpProtocolOptions.newBuilder().setUseDownstreamProtocolConfig(
+            HttpProtocolOptions.UseDownstreamHttpConfig.getDefaultInstance())), ClusterSpec.UpstreamProtocol.DOWNSTREAM),
+        new Case("auto (ALPN; none on a plaintext hop)", withOptions(HttpProtocolOptions.newBuilder().setAutoConfig(
+            HttpProtocolOptions.AutoHttpConfig.getDefaultInstance())), ClusterSpec.UpstreamProtocol.HTTP1),
+        new Case("options without a protocol", withOptions(HttpProtocolOptions.newBuilder()),
+            ClusterSpec.UpstreamProtocol.HTTP1),
+        new Case("no options: Envoy's default", Cluster.newBuilder().setName("c"), ClusterSpec.UpstreamProtocol.HTTP1),
+        new Case("deprecated http2_protocol_options", Cluster.newBuilder().setName("c")
+            .setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance()), ClusterSpec.UpstreamProtocol.HTTP2),
+        new Case("deprecated USE_DOWNSTREAM_PROTOCOL", Cluster.newBuilder().setName("c")
+            .setProtocolSelection(Cluster.ClusterProtocolSelection.USE_DOWNSTREAM_PROTOCOL),
+            ClusterSpec.UpstreamProtocol.DOWNSTREAM),
+        new Case("the extension wins over the deprecated field", withOptions(HttpProtocolOptions.newBuilder()
+            .setExplicitHttpConfig(h1)).setHttp2ProtocolOptions(Http2ProtocolOptions.getDefaultInstance()),
+            ClusterSpec.UpstreamProtocol.HTTP1),
+        new Case("another message under the key is not read", Cluster.newBuilder().setName("c")
+            .putTypedExtensionProtocolOptions(ProxyConfigs.HTTP_PROTOCOL_OPTIONS, Any.pack(UInt32Value.of(2))),
+            ClusterSpec.UpstreamProtocol.HTTP1));
+    for (Case c : cases) {
+      assertThat(ProxyConfigs.cluster(c.cluster().build()).upstream()).as(c.name()).isEqualTo(c.expected());
+    }
+  }
+
+  private static Cluster.Builder withOptions(HttpProtocolOptions.Builder options) {
+    return Cluster.newBuilder().setName("c").putTypedExtensionProtocolOptions(
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions", Any.pack(options.build()));
   }
 }

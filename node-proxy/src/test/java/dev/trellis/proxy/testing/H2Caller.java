@@ -2,11 +2,13 @@ package dev.trellis.proxy.testing;
 
 import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
@@ -71,6 +73,15 @@ public final class H2Caller implements AutoCloseable {
 
   /** Sends one request without a body; {@code extra} are header name/value pairs, repeated names allowed. */
   public Response send(String method, String path, List<Map.Entry<String, String>> extra) throws Exception {
+    return send(method, path, extra, null);
+  }
+
+  /**
+   * Sends one request; a non-null {@code body} goes in two DATA frames after the headers (no content-length unless
+   * {@code extra} has one), the last ending the stream.
+   */
+  public Response send(String method, String path, List<Map.Entry<String, String>> extra, String body)
+      throws Exception {
     Http2Headers h = new DefaultHttp2Headers(false).method(method).path(path).scheme("http")
         .authority("web.d.svc.cluster.local");
     extra.forEach(e -> h.add(e.getKey(), e.getValue()));
@@ -107,7 +118,15 @@ public final class H2Caller implements AutoCloseable {
         done.complete(new Response(-1, null, ""));
       }
     }).open().syncUninterruptibly().getNow();
-    stream.writeAndFlush(new DefaultHttp2HeadersFrame(h, true));
+    if (body == null) {
+      stream.writeAndFlush(new DefaultHttp2HeadersFrame(h, true));
+    } else {
+      byte[] b = body.getBytes(StandardCharsets.UTF_8);
+      int half = b.length / 2;
+      stream.write(new DefaultHttp2HeadersFrame(h, false));
+      stream.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b, 0, half), false));
+      stream.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b, half, b.length - half), true));
+    }
     return done.get(20, TimeUnit.SECONDS);
   }
 

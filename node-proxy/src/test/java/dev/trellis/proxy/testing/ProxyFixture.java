@@ -192,9 +192,16 @@ public final class ProxyFixture implements AutoCloseable {
     return new EndpointSpec(a.getAddress().getHostAddress(), a.getPort(), null, null, null, false, "d/ext", null, 1);
   }
 
+  /** A cluster whose upstream protocol follows the client's ({@code use_downstream_protocol_config}). */
   public static ClusterSpec cluster(String name) {
     return new ClusterSpec(name, ClusterSpec.LbAlgorithm.ROUND_ROBIN, Duration.ofSeconds(2), ClusterSpec.Breaker.DEFAULTS,
         null);
+  }
+
+  /** A cluster whose service port declares {@code upstream} (what CDS's HttpProtocolOptions carries). */
+  public static ClusterSpec cluster(String name, ClusterSpec.UpstreamProtocol upstream) {
+    return new ClusterSpec(name, ClusterSpec.LbAlgorithm.ROUND_ROBIN, Duration.ofSeconds(2), ClusterSpec.Breaker.DEFAULTS,
+        null, upstream);
   }
 
   public static RouteTable.Rule rule(String name, String prefix, RouteTable.Action action) {

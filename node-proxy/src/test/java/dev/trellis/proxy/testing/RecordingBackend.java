@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * A workload that records every request exactly as it arrives — method, request target and every header line, in
  * order, duplicates kept — and answers 200 "ok". It speaks HTTP/1.1 and HTTP/2 with prior knowledge on one port
- * (as the proxy's workload connection uses the caller's protocol), so tests see what a real workload would.
+ * (the destination speaks the port's declared protocol), so tests see what a real workload would.
  */
 public final class RecordingBackend implements AutoCloseable {
 

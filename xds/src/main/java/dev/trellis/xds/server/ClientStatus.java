@@ -18,7 +18,16 @@ public record ClientStatus(String streamId, String variant, String clientId, Str
   /** One resource type on one stream. */
   public record TypeStatus(String type, boolean wildcard, int subscribedNames, List<String> someNames, int resourcesHeld,
       int retainedEntries, String ackedVersion, Instant ackedAt, long responses, long acks, long nacks,
-      String lastNackVersion, String lastNackError, Instant lastNackAt) {}
+      String lastNackVersion, String lastNackError, Instant lastNackAt, long lateNacks, LateNack lastLateNack) {}
+
+  /**
+   * A NACK that answered no response in flight: it named a nonce the client had already ACKed, or one superseded by
+   * a newer response. It changes nothing on the server, but says the client rejected a configuration after all.
+   *
+   * @param lastAcked whether it named the nonce the client last ACKed for this type (it now rejects what it had
+   *     accepted)
+   */
+  public record LateNack(String nonce, boolean lastAcked, String error, Instant at) {}
 
   private static final int SHOWN_NAMES = 20;
 
@@ -27,7 +36,7 @@ public record ClientStatus(String streamId, String variant, String clientId, Str
     for (TypeState t : s.types.values()) {
       List<String> some = new TreeSet<>(t.names).stream().limit(SHOWN_NAMES).toList();
       types.add(new TypeStatus(t.type.shortName(), t.wildcard, t.names.size(), some, t.sent.size(), t.retained(),
-          t.ackedVersion, t.ackedAt, t.responses, t.acks, t.nacks, t.nackedVersion, t.nackError, t.nackedAt));
+          t.ackedVersion, t.ackedAt, t.responses, t.acks, t.nacks, t.nackedVersion, t.nackError, t.nackedAt, t.lateNacks, t.lastLateNack));
     }
     ClientScope scope = s.scope;
     return new ClientStatus(s.streamId, s.variant(), scope == null ? "" : scope.clientId(),

@@ -236,6 +236,9 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
    */
   void answered(TypeState state, String nonce, String version, String errorMessage) {
     if (!nonce.equals(inFlightNonce)) {
+      if (errorMessage != null) {
+        lateNack(state, nonce, errorMessage);
+      }
       return;
     }
     inFlightNonce = null;
@@ -243,6 +246,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
     answeredAll();
     if (errorMessage == null) {
       state.acks++;
+      state.ackedNonce = nonce;
       state.ackedVersion = version != null ? version : state.lastSentVersion;
       state.ackedAt = clock.instant();
       server.metrics().acked(state.type);
@@ -263,6 +267,23 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
             state.nackError.replaceAll("[\\p{Cntrl}]", "?"));
       }
     }
+  }
+
+  /**
+   * Records a NACK that answers no response in flight: it names a nonce the client already ACKed, or one a newer
+   * response superseded. Nothing is resent for it (the client runs what it last accepted, or awaits the newer
+   * response), but it is counted and shown, since it says the client rejected a configuration after all. Logged at
+   * debug level only: unlike real NACKs, a client can send as many as it likes.
+   */
+  void lateNack(TypeState state, String nonce, String errorMessage) {
+    String error = errorMessage.length() > MAX_NACK_ERROR ? errorMessage.substring(0, MAX_NACK_ERROR) + "..."
+        : errorMessage;
+    boolean lastAcked = nonce.equals(state.ackedNonce);
+    state.lateNacks++;
+    state.lastLateNack = new ClientStatus.LateNack(nonce, lastAcked, error, clock.instant());
+    server.metrics().lateNacked(state.type);
+    log.debug("[{}] {} NACKed {} nonce {} {}: {}", streamId, scope.clientId(), state.type.shortName(), nonce,
+        lastAcked ? "which it had ACKed" : "which is not the latest", error);
   }
 
   boolean isInFlight(String nonce) {

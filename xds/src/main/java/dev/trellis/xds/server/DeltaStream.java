@@ -68,7 +68,7 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
    */
   private void subscribe(TypeState state, DeltaDiscoveryRequest request, boolean first) {
     Map<String, String> initial = first ? request.getInitialResourceVersionsMap() : Map.of();
-    Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+    Map<String, XdsResource> view = view(state.type);
     if (first && request.getResourceNamesSubscribeCount() == 0 && request.getResourceNamesUnsubscribeCount() == 0) {
       enableWildcard(state, view); // legacy wildcard
       return;

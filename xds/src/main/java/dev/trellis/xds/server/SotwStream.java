@@ -86,7 +86,7 @@ final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
       }
       changes = added + state.names.size() - (requested.size() - added);
     }
-    Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+    Map<String, XdsResource> view = view(state.type);
     if (wildcard && !state.wildcard) {
       state.dirty.addAll(view.keySet());
       state.forced.addAll(view.keySet());
@@ -147,7 +147,7 @@ final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
     settle(state, work);
     if (state.type.fullStateInSotw()) {
       // Everything the client is interested in, plus resources whose removal is deferred to phase B.
-      Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+      Map<String, XdsResource> view = view(state.type);
       Map<String, XdsResource> included = new HashMap<>();
       if (state.wildcard) {
         included.putAll(view);

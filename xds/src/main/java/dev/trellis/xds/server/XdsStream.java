@@ -3,6 +3,7 @@ package dev.trellis.xds.server;
 import dev.trellis.xds.cache.ConfigStore;
 import dev.trellis.xds.cache.Snapshot;
 import dev.trellis.xds.cache.SnapshotDiff;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
 import dev.trellis.xds.resource.XdsResource;
 import io.envoyproxy.envoy.config.core.v3.Node;
@@ -54,6 +55,8 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
   final Map<ResourceType, TypeState> types = new EnumMap<>(ResourceType.class);
   ClientScope scope;
   Node node;
+  /** Which variants of resources this client is served; decided from its first request's Node. */
+  ClientKind kind = ClientKind.PROXYLESS;
   Snapshot snapshot;
   private String inFlightNonce;
   private ResourceType inFlightType;
@@ -129,7 +132,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
       }
       snapshot = next;
       for (TypeState state : types.values()) {
-        state.markChanged(diff.changed(state.type, scope.node()), next.view(state.type, scope.node()));
+        state.markChanged(diff.changed(state.type, scope.node(), kind), view(state.type));
       }
       drain();
     });
@@ -157,6 +160,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
       return;
     }
     node = first;
+    kind = ClientKind.of(first);
     ClientScope authorized;
     Context previous = context.attach();
     try {
@@ -169,7 +173,8 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
     scope = authorized;
     snapshot = server.store().watch(this);
     server.registry().add(this);
-    log.debug("[{}] {} stream from {} ({})", streamId, variant(), scope.clientId(), scope.principal());
+    log.debug("[{}] {} stream from {} ({}, {})", streamId, variant(), scope.clientId(), scope.principal(),
+        kind.label());
   }
 
   /**
@@ -339,7 +344,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
    * message are settled here; the rest are left for {@link #send} to settle.
    */
   private Work evaluate(TypeState state, boolean finalPhase) {
-    Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+    Map<String, XdsResource> view = view(state.type);
     Work work = new Work();
     boolean deferred = state.type.deferredRemoval();
     for (Iterator<String> it = state.dirty.iterator(); it.hasNext(); ) {
@@ -401,6 +406,11 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
 
   void emit(R response) {
     responses.onNext(response);
+  }
+
+  /** The resources of {@code type} this client may see, with the variants for its kind in place. */
+  Map<String, XdsResource> view(ResourceType type) {
+    return snapshot.view(type, scope.node(), kind);
   }
 
   String versionInfo() {

@@ -203,6 +203,10 @@ public final class AdminServer implements AutoCloseable {
       o.addProperty("node", c.node());
       o.addProperty("connectedAt", str(c.connectedAt()));
       o.addProperty("awaitingAckFor", c.inFlight());
+      o.addProperty("kind", c.kind());
+      JsonArray notes = new JsonArray();
+      c.notes().forEach(notes::add);
+      o.add("notes", notes);
       JsonArray types = new JsonArray();
       for (ClientStatus.TypeStatus t : c.types()) {
         JsonObject to = new JsonObject();
@@ -227,6 +231,18 @@ public final class AdminServer implements AutoCloseable {
           to.add("lastNack", nack);
         } else {
           to.add("lastNack", JsonNull.INSTANCE);
+        }
+        to.addProperty("lateNacks", t.lateNacks());
+        ClientStatus.LateNack late = t.lastLateNack();
+        if (late != null) {
+          JsonObject nack = new JsonObject();
+          nack.addProperty("nonce", late.nonce());
+          nack.addProperty("lastAcked", late.lastAcked());
+          nack.addProperty("error", late.error());
+          nack.addProperty("at", str(late.at()));
+          to.add("lastLateNack", nack);
+        } else {
+          to.add("lastLateNack", JsonNull.INSTANCE);
         }
         types.add(to);
       }

@@ -23,7 +23,8 @@ import java.util.Set;
 
 /**
  * HTTP service port + the route attached to it → a {@link RouteConfiguration} with one virtual host
- * answering to every name of the service (fqdn, short forms, VIP, each with and without the port).
+ * answering to every name of the service (fqdn, short forms, VIP, each with and without the port) and to any other
+ * authority ({@code *}).
  * Rules become routes in order; a rule with several matches becomes several routes; a port without a
  * route gets one catch-all route to its own cluster. Pure.
  */
@@ -70,6 +71,10 @@ final class RouteTranslation {
       names.add(vip);
       names.add(vip + ":" + port.port());
     }
+    // Any other authority too: a client reaches this configuration only after choosing the service (its listener
+    // matched the VIP:port, or it dialed the service by name), so an alias, a port-forward's localhost:port or a
+    // missing Host still means this service, for Envoy as for the node proxies (no 404 NR).
+    names.add("*");
     return names;
   }
 

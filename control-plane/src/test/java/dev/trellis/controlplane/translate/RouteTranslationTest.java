@@ -172,17 +172,25 @@ class RouteTranslationTest {
   static Stream<Object[]> domains() {
     return Stream.of(
         new Object[] {"with a VIP", WEB, List.of("web.demo.svc.cluster.local", "web.demo.svc.cluster.local:80",
-            "web.demo.svc", "web.demo.svc:80", "web.demo", "web.demo:80", "10.96.0.10", "10.96.0.10:80")},
+            "web.demo.svc", "web.demo.svc:80", "web.demo", "web.demo:80", "10.96.0.10", "10.96.0.10:80", "*")},
         new Object[] {"headless", CANARY, List.of("canary.demo.svc.cluster.local", "canary.demo.svc.cluster.local:80",
-            "canary.demo.svc", "canary.demo.svc:80", "canary.demo", "canary.demo:80")},
+            "canary.demo.svc", "canary.demo.svc:80", "canary.demo", "canary.demo:80", "*")},
         new Object[] {"an IPv6 VIP in brackets", service("v6", "fd00::10", HTTP_80), List.of(
             "v6.demo.svc.cluster.local", "v6.demo.svc.cluster.local:80", "v6.demo.svc", "v6.demo.svc:80", "v6.demo",
-            "v6.demo:80", "[fd00::10]", "[fd00::10]:80")});
+            "v6.demo:80", "[fd00::10]", "[fd00::10]:80", "*")});
   }
 
+  /**
+   * A route configuration belongs to one service port, and a client reaches it only once it chose that service (its
+   * listener matched the VIP:port, or it dialed {@code xds:///<fqdn>:<port>}): so a request whose Host or
+   * {@code :authority} is none of the service's names (a DNS alias, {@code localhost:8080} through a port-forward, no
+   * Host at all) still takes the service's routes, with Envoy and proxyless gRPC as with the node proxies, instead of
+   * Envoy's 404 NR. The service's names stay listed first (exact matches win).
+   */
   @ParameterizedTest(name = "{0}")
   @MethodSource("domains")
-  void theVirtualHostAnswersToEveryNameOfTheServiceWithAndWithoutThePort(String name, Service s, List<String> expected) {
+  void theVirtualHostAnswersToEveryNameOfTheServiceAndToAnyOtherAuthority(String name, Service s,
+      List<String> expected) {
     assertThat(RouteTranslation.routeConfig(mesh(List.of(s), List.of(), List.of()), s, HTTP_80, null, null)
         .getVirtualHosts(0).getDomainsList()).containsExactlyElementsOf(expected);
   }

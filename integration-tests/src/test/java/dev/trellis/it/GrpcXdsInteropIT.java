@@ -12,6 +12,7 @@ import dev.trellis.demo.grpc.GreeterGrpc;
 import dev.trellis.demo.grpc.HelloReply;
 import dev.trellis.demo.grpc.HelloRequest;
 import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
 import dev.trellis.xds.resource.XdsResource;
 import dev.trellis.xds.server.ClientStatus;
@@ -339,7 +340,7 @@ class GrpcXdsInteropIT {
     }
   }
 
-  /** The snapshot with {@code replacement} in place of the resource of the same name. */
+  /** The snapshot with {@code replacement} in place of the resource of the same name; variants kept. */
   private static Snapshot copyWith(Snapshot s, ResourceType type, Message replacement) {
     Snapshot.Builder b = Snapshot.builder();
     for (ResourceType t : ResourceType.values()) {
@@ -350,6 +351,9 @@ class GrpcXdsInteropIT {
         } else {
           b.add(t, m);
         }
+      }
+      for (ClientKind kind : ClientKind.values()) {
+        s.variants(t, kind).values().forEach(v -> b.addVariant(kind, v));
       }
     }
     return b.build();

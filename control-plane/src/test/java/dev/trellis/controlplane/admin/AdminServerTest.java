@@ -7,7 +7,9 @@ import dev.trellis.controlplane.config.MeshFileSource;
 import dev.trellis.mtls.refusal.RefusalLog;
 import dev.trellis.xds.cache.ConfigStore;
 import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
+import dev.trellis.xds.resource.XdsResource;
 import dev.trellis.xds.server.ClientStatus;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import java.net.InetSocketAddress;
@@ -127,6 +129,26 @@ class AdminServerTest {
     assertThat(config.get("version").getAsLong()).isEqualTo(1);
     assertThat(config.getAsJsonObject("CDS").keySet()).containsExactly("c");
     assertThat(get("/debug/clients").body()).isEqualTo("[]\n");
+    assertThat(config.getAsJsonObject("CDS").getAsJsonObject("c").has("variants")).isFalse();
+  }
+
+  @Test
+  void theConfigPageShowsWhatEachKindOfClientGetsInstead() throws Exception {
+    ConfigStore store = new ConfigStore();
+    Cluster maglev = Cluster.newBuilder().setName("c").setLbPolicy(Cluster.LbPolicy.MAGLEV).build();
+    store.publish(Snapshot.builder().add(ResourceType.CLUSTER, maglev)
+        .addVariant(ClientKind.PROXYLESS, new Snapshot.Variant(XdsResource.of(ResourceType.CLUSTER,
+            maglev.toBuilder().setLbPolicy(Cluster.LbPolicy.RING_HASH).build()), "RING_HASH instead of MAGLEV"))
+        .build());
+    view.snapshot = store.current();
+    start();
+    var c = JsonParser.parseString(get("/debug/config").body()).getAsJsonObject().getAsJsonObject("CDS")
+        .getAsJsonObject("c");
+    assertThat(c.getAsJsonObject("resource").get("lbPolicy").getAsString()).isEqualTo("MAGLEV");
+    var proxyless = c.getAsJsonObject("variants").getAsJsonObject("proxyless");
+    assertThat(proxyless.get("note").getAsString()).isEqualTo("RING_HASH instead of MAGLEV");
+    assertThat(proxyless.getAsJsonObject("resource").get("lbPolicy").getAsString()).isEqualTo("RING_HASH");
+    assertThat(c.getAsJsonObject("variants").keySet()).containsExactly("proxyless");
   }
 
   @Test

@@ -122,12 +122,14 @@ class GrpcXdsInteropIT {
           - {name: greeter-ring-hash, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
           - {name: greeter-maglev, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
           - {name: greeter-random, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
+          - {name: greeter-maglev-by-caller, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
         policies:
           - {name: round-robin, namespace: demo, service: greeter-round-robin, loadBalancer: {algorithm: round-robin}}
           - {name: least-request, namespace: demo, service: greeter-least-request, loadBalancer: {algorithm: least-request}}
           - {name: ring-hash, namespace: demo, service: greeter-ring-hash, loadBalancer: {algorithm: ring-hash, hashHeader: x-user}}
           - {name: maglev, namespace: demo, service: greeter-maglev, loadBalancer: {algorithm: maglev, hashHeader: x-user}}
           - {name: random, namespace: demo, service: greeter-random, loadBalancer: {algorithm: random}}
+          - {name: maglev-by-caller, namespace: demo, service: greeter-maglev-by-caller, loadBalancer: {algorithm: maglev}}
         routes:
           - name: greeter-canary
             namespace: demo
@@ -189,10 +191,10 @@ class GrpcXdsInteropIT {
   /**
    * Every load balancer a traffic policy offers works for proxyless gRPC: grpc-java accepts the cluster it is served (no
    * NACK) and calls succeed; where it rejects Envoy's choice (Maglev, random) it gets the nearest one it implements,
-   * noted on {@code /debug/clients}; a hash on a header stays sticky.
+   * noted on {@code /debug/clients}; a hash on a header, or on the caller (its channel, for gRPC), stays sticky.
    */
   @ParameterizedTest(name = "{0}")
-  @ValueSource(strings = {"round-robin", "least-request", "ring-hash", "maglev", "random"})
+  @ValueSource(strings = {"round-robin", "least-request", "ring-hash", "maglev", "random", "maglev-by-caller"})
   void everyLoadBalancerOfATrafficPolicyResolvesForProxylessGrpc(String algorithm) throws Exception {
     String service = "greeter-" + algorithm + ".demo.svc.cluster.local";
     String cluster = "outbound|50051||" + service;
@@ -210,7 +212,8 @@ class GrpcXdsInteropIT {
         reached.add(stub.withDeadlineAfter(5, TimeUnit.SECONDS).sayHello(HelloRequest.newBuilder().setName("it").build())
             .getWorkload());
       }
-      if (algorithm.equals("ring-hash") || algorithm.equals("maglev")) {
+      if (algorithm.equals("ring-hash") || algorithm.startsWith("maglev")) {
+        // On the x-user header, or (no hashHeader: Envoy hashes the caller's IP) on the gRPC channel.
         assertThat(reached).as("one user's calls stay on one backend").hasSize(1);
       }
       // grpc-java keeps one xDS client, so one ADS stream, per channel target.
@@ -220,7 +223,11 @@ class GrpcXdsInteropIT {
       assertThat(client.kind()).isEqualTo("proxyless");
       assertThat(client.types()).allSatisfy(t -> assertThat(t.nacks()).as("NACKs of %s: %s", t.type(), t.lastNackError())
           .isZero());
-      if (algorithm.equals("maglev")) {
+      if (algorithm.equals("maglev-by-caller")) {
+        assertThat(client.notes()).anySatisfy(n -> assertThat(n).startsWith("RDS " + service + ":50051: hash on "
+            + "io.grpc.channel_id instead of the source IP"));
+      }
+      if (algorithm.startsWith("maglev")) {
         assertThat(client.notes()).anySatisfy(n -> assertThat(n).startsWith("CDS " + cluster + ": RING_HASH instead of MAGLEV"));
       } else if (algorithm.equals("random")) {
         assertThat(client.notes()).anySatisfy(n -> assertThat(n).startsWith("CDS " + cluster + ": ROUND_ROBIN instead of RANDOM"));

@@ -76,10 +76,7 @@ final class MeshWarnings {
     return out;
   }
 
-  /**
-   * A load balancer that proxyless gRPC clients cannot run as written: they get another one (the control plane's
-   * per-client translation), or cannot hash what the policy hashes.
-   */
+  /** A load balancer that proxyless gRPC clients lack: they get another one (the control plane's per-client translation). */
   private static void loadBalancer(TrafficPolicy.LoadBalancer lb, String service, int i, YamlPositions at,
       List<String> out) {
     String algorithm = at.where("policies", i, "loadBalancer", "algorithm");
@@ -91,13 +88,6 @@ final class MeshWarnings {
           + "instead (gRPC has no random; /debug/clients notes it on each such client); Envoy and node proxies use "
           + "random"));
       default -> { }
-    }
-    boolean hashing = lb.algorithm() == TrafficPolicy.Algorithm.RING_HASH
-        || lb.algorithm() == TrafficPolicy.Algorithm.MAGLEV;
-    if (hashing && lb.hashHeader() == null) {
-      out.add(warning(at.where("policies", i, "loadBalancer"), "without hashHeader the hash is the caller's IP "
-          + "address, which proxyless gRPC clients cannot hash: their calls to " + service + " get no affinity; set "
-          + "hashHeader if such clients call it"));
     }
   }
 

@@ -133,8 +133,6 @@ class MeshCheckTest {
     assertThat(report.warnings()).satisfiesExactly(
         w -> assertThat(w).startsWith(file + ":11:").contains(": warning: policies[0].loadBalancer.algorithm: maglev: "
             + "proxyless gRPC clients of demo/web get ring-hash instead"),
-        w -> assertThat(w).startsWith(file + ":11:").contains(": warning: policies[0].loadBalancer: without hashHeader "
-            + "the hash is the caller's IP address, which proxyless gRPC clients cannot hash"),
         w -> assertThat(w).startsWith(file + ":12:").contains(": warning: policies[1].loadBalancer.algorithm: random: "
             + "proxyless gRPC clients of demo/api get round-robin instead"));
   }

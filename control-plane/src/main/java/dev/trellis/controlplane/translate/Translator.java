@@ -18,6 +18,7 @@ import dev.trellis.xds.cache.Snapshot;
 import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
@@ -108,8 +109,13 @@ public final class Translator {
       }
       out.add(XdsResource.of(ResourceType.ENDPOINT, EndpointTranslation.endpoints(mesh, service, port, selected)));
       if (port.protocol().isHttp()) {
-        out.add(XdsResource.of(ResourceType.ROUTE, RouteTranslation.routeConfig(mesh, service, port,
-            routes.get(service.ref() + ":" + port.port()), policy)));
+        RouteConfiguration route = RouteTranslation.routeConfig(mesh, service, port,
+            routes.get(service.ref() + ":" + port.port()), policy);
+        out.add(XdsResource.of(ResourceType.ROUTE, route));
+        Snapshot.Variant routeVariant = RouteTranslation.forProxyless(route);
+        if (routeVariant != null) {
+          proxyless.add(routeVariant);
+        }
         out.add(XdsResource.of(ResourceType.LISTENER, ListenerTranslation.apiListener(mesh, service, port)));
       }
     }

@@ -13,8 +13,9 @@ import java.util.Map;
 
 /**
  * What parses but will not work when the mesh runs in local mode (every node and workload on this machine's
- * loopback addresses), or not for every kind of xDS client (a load balancer proxyless gRPC lacks). Pure over the mesh, the positions of its fields and a port probe: each warning is one
- * line, {@code file:line:column: warning: field: what is wrong; what to do}.
+ * loopback addresses), or not alike for every kind of xDS client (a load balancer proxyless gRPC lacks). Pure over
+ * the mesh, the positions of its fields and a port probe: each warning is one line,
+ * {@code file:line:column: warning: field: what is wrong; what to do}.
  */
 final class MeshWarnings {
 
@@ -76,7 +77,7 @@ final class MeshWarnings {
     return out;
   }
 
-  /** A load balancer that proxyless gRPC clients lack: they get another one (the control plane's per-client translation). */
+  /** A load balancer proxyless gRPC clients lack: they get another one (the control plane's per-client translation). */
   private static void loadBalancer(TrafficPolicy.LoadBalancer lb, String service, int i, YamlPositions at,
       List<String> out) {
     String algorithm = at.where("policies", i, "loadBalancer", "algorithm");

@@ -12,6 +12,7 @@ import dev.trellis.demo.grpc.GreeterGrpc;
 import dev.trellis.demo.grpc.HelloReply;
 import dev.trellis.demo.grpc.HelloRequest;
 import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
 import dev.trellis.xds.resource.XdsResource;
 import dev.trellis.xds.server.ClientStatus;
@@ -21,6 +22,8 @@ import io.envoyproxy.envoy.type.matcher.v3.RegexMatcher;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -28,12 +31,16 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Trellis's control plane against a real xDS client that is not ours: grpc-java's proxyless xDS
@@ -110,6 +117,19 @@ class GrpcXdsInteropIT {
           - {name: greeter, namespace: demo, vip: 10.96.0.10, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
           - {name: greeter-v1, namespace: demo, selector: {app: greeter, version: v1}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
           - {name: greeter-v2, namespace: demo, selector: {app: greeter, version: v2}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
+          - {name: greeter-round-robin, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
+          - {name: greeter-least-request, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
+          - {name: greeter-ring-hash, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
+          - {name: greeter-maglev, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
+          - {name: greeter-random, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
+          - {name: greeter-maglev-by-caller, namespace: demo, selector: {app: greeter}, ports: [{name: grpc, port: 50051, targetPort: %1$d}]}
+        policies:
+          - {name: round-robin, namespace: demo, service: greeter-round-robin, loadBalancer: {algorithm: round-robin}}
+          - {name: least-request, namespace: demo, service: greeter-least-request, loadBalancer: {algorithm: least-request}}
+          - {name: ring-hash, namespace: demo, service: greeter-ring-hash, loadBalancer: {algorithm: ring-hash, hashHeader: x-user}}
+          - {name: maglev, namespace: demo, service: greeter-maglev, loadBalancer: {algorithm: maglev, hashHeader: x-user}}
+          - {name: random, namespace: demo, service: greeter-random, loadBalancer: {algorithm: random}}
+          - {name: maglev-by-caller, namespace: demo, service: greeter-maglev-by-caller, loadBalancer: {algorithm: maglev}}
         routes:
           - name: greeter-canary
             namespace: demo
@@ -166,6 +186,57 @@ class GrpcXdsInteropIT {
       assertThat(c.types()).extracting(ClientStatus.TypeStatus::type).contains("LDS", "RDS", "CDS", "EDS");
       assertThat(c.types()).allSatisfy(t -> assertThat(t.nacks()).as("NACKs of %s: %s", t.type(), t.lastNackError()).isZero());
     });
+  }
+
+  /**
+   * Every load balancer a traffic policy offers works for proxyless gRPC: grpc-java accepts the cluster it is served (no
+   * NACK) and calls succeed; where it rejects Envoy's choice (Maglev, random) it gets the nearest one it implements,
+   * noted on {@code /debug/clients}; a hash on a header, or on the caller (its channel, for gRPC), stays sticky.
+   */
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(strings = {"round-robin", "least-request", "ring-hash", "maglev", "random", "maglev-by-caller"})
+  void everyLoadBalancerOfATrafficPolicyResolvesForProxylessGrpc(String algorithm) throws Exception {
+    String service = "greeter-" + algorithm + ".demo.svc.cluster.local";
+    String cluster = "outbound|50051||" + service;
+    ManagedChannel ch = Grpc.newChannelBuilder("xds:///" + service + ":50051", InsecureChannelCredentials.create())
+        .build();
+    try {
+      Metadata alice = new Metadata();
+      alice.put(Metadata.Key.of("x-user", Metadata.ASCII_STRING_MARSHALLER), "alice");
+      GreeterGrpc.GreeterBlockingStub stub = GreeterGrpc.newBlockingStub(ch)
+          .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(alice));
+      await().atMost(Duration.ofSeconds(20)).ignoreExceptions().until(() -> stub.withDeadlineAfter(2, TimeUnit.SECONDS)
+          .sayHello(HelloRequest.newBuilder().setName("it").build()) != null);
+      Set<String> reached = new HashSet<>();
+      for (int i = 0; i < 30; i++) {
+        reached.add(stub.withDeadlineAfter(5, TimeUnit.SECONDS).sayHello(HelloRequest.newBuilder().setName("it").build())
+            .getWorkload());
+      }
+      if (algorithm.equals("ring-hash") || algorithm.startsWith("maglev")) {
+        // On the x-user header, or (no hashHeader: Envoy hashes the caller's IP) on the gRPC channel.
+        assertThat(reached).as("one user's calls stay on one backend").hasSize(1);
+      }
+      // grpc-java keeps one xDS client, so one ADS stream, per channel target.
+      ClientStatus client = cp.ads().registry().clients(Duration.ofSeconds(2)).stream()
+          .filter(c -> c.types().stream().anyMatch(t -> t.type().equals("CDS") && t.someNames().contains(cluster)))
+          .findFirst().orElseThrow();
+      assertThat(client.kind()).isEqualTo("proxyless");
+      assertThat(client.types()).allSatisfy(t -> assertThat(t.nacks()).as("NACKs of %s: %s", t.type(), t.lastNackError())
+          .isZero());
+      if (algorithm.equals("maglev-by-caller")) {
+        assertThat(client.notes()).anySatisfy(n -> assertThat(n).startsWith("RDS " + service + ":50051: hash on "
+            + "io.grpc.channel_id instead of the source IP"));
+      }
+      if (algorithm.startsWith("maglev")) {
+        assertThat(client.notes()).anySatisfy(n -> assertThat(n).startsWith("CDS " + cluster + ": RING_HASH instead of MAGLEV"));
+      } else if (algorithm.equals("random")) {
+        assertThat(client.notes()).anySatisfy(n -> assertThat(n).startsWith("CDS " + cluster + ": ROUND_ROBIN instead of RANDOM"));
+      } else {
+        assertThat(client.notes()).noneSatisfy(n -> assertThat(n).contains(cluster + ":"));
+      }
+    } finally {
+      ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
   }
 
   @Test
@@ -276,7 +347,7 @@ class GrpcXdsInteropIT {
     }
   }
 
-  /** The snapshot with {@code replacement} in place of the resource of the same name. */
+  /** The snapshot with {@code replacement} in place of the resource of the same name; variants kept. */
   private static Snapshot copyWith(Snapshot s, ResourceType type, Message replacement) {
     Snapshot.Builder b = Snapshot.builder();
     for (ResourceType t : ResourceType.values()) {
@@ -287,6 +358,9 @@ class GrpcXdsInteropIT {
         } else {
           b.add(t, m);
         }
+      }
+      for (ClientKind kind : ClientKind.values()) {
+        s.variants(t, kind).values().forEach(v -> b.addVariant(kind, v));
       }
     }
     return b.build();

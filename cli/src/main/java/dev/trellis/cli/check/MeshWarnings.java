@@ -3,6 +3,7 @@ package dev.trellis.cli.check;
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.MeshNode;
 import dev.trellis.controlplane.model.Service;
+import dev.trellis.controlplane.model.TrafficPolicy;
 import dev.trellis.controlplane.model.Workload;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -12,8 +13,9 @@ import java.util.Map;
 
 /**
  * What parses but will not work when the mesh runs in local mode (every node and workload on this machine's
- * loopback addresses). Pure over the mesh, the positions of its fields and a port probe: each warning is one
- * line, {@code file:line:column: warning: field: what is wrong; what to do}.
+ * loopback addresses), or not alike for every kind of xDS client (a load balancer proxyless gRPC lacks). Pure over
+ * the mesh, the positions of its fields and a port probe: each warning is one line,
+ * {@code file:line:column: warning: field: what is wrong; what to do}.
  */
 final class MeshWarnings {
 
@@ -65,7 +67,29 @@ final class MeshWarnings {
             + s.selector() + "): calls to it will fail with no endpoints; check the labels of its workloads"));
       }
     }
+    List<TrafficPolicy> policies = mesh.policies();
+    for (int i = 0; i < policies.size(); i++) {
+      TrafficPolicy.LoadBalancer lb = policies.get(i).loadBalancer();
+      if (lb != null) {
+        loadBalancer(lb, policies.get(i).service().toString(), i, at, out);
+      }
+    }
     return out;
+  }
+
+  /** A load balancer proxyless gRPC clients lack: they get another one (the control plane's per-client translation). */
+  private static void loadBalancer(TrafficPolicy.LoadBalancer lb, String service, int i, YamlPositions at,
+      List<String> out) {
+    String algorithm = at.where("policies", i, "loadBalancer", "algorithm");
+    switch (lb.algorithm()) {
+      case MAGLEV -> out.add(warning(algorithm, "maglev: proxyless gRPC clients of " + service + " get ring-hash "
+          + "instead (gRPC has no Maglev; /debug/clients notes it on each such client); Envoy and node proxies use "
+          + "Maglev"));
+      case RANDOM -> out.add(warning(algorithm, "random: proxyless gRPC clients of " + service + " get round-robin "
+          + "instead (gRPC has no random; /debug/clients notes it on each such client); Envoy and node proxies use "
+          + "random"));
+      default -> { }
+    }
   }
 
   private static String warning(String where, String message) {

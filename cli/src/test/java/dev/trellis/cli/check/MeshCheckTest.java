@@ -120,6 +120,24 @@ class MeshCheckTest {
   }
 
   @Test
+  void aLoadBalancerProxylessGrpcLacksIsNamedWithWhatItsClientsGetInstead() throws IOException {
+    Path file = write(VALID.formatted("127.0.1.1", "127.0.1.10", "api") + """
+        policies:
+          - {name: web, namespace: demo, service: web, loadBalancer: {algorithm: maglev}}
+          - {name: api, namespace: demo, service: api, loadBalancer: {algorithm: random}}
+        """);
+
+    MeshCheck.Report report = MeshCheck.check(file, PortProbe.none());
+
+    assertThat(report.errors()).isEmpty();
+    assertThat(report.warnings()).satisfiesExactly(
+        w -> assertThat(w).startsWith(file + ":11:").contains(": warning: policies[0].loadBalancer.algorithm: maglev: "
+            + "proxyless gRPC clients of demo/web get ring-hash instead"),
+        w -> assertThat(w).startsWith(file + ":12:").contains(": warning: policies[1].loadBalancer.algorithm: random: "
+            + "proxyless gRPC clients of demo/api get round-robin instead"));
+  }
+
+  @Test
   void theRealPortProbeSeesAListeningSocket() throws IOException {
     try (var listening = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       assertThat(PortProbe.bind().inUse("127.0.0.1", listening.getLocalPort())).isTrue();

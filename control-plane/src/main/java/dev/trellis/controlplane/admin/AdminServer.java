@@ -16,6 +16,7 @@ import dev.trellis.controlplane.config.MeshFileSource;
 import dev.trellis.mesh.v1.Workload;
 import dev.trellis.mtls.refusal.RefusalLog;
 import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
 import dev.trellis.xds.resource.XdsResource;
 import dev.trellis.xds.server.ClientStatus;
@@ -204,6 +205,10 @@ public final class AdminServer implements AutoCloseable {
       o.addProperty("node", c.node());
       o.addProperty("connectedAt", str(c.connectedAt()));
       o.addProperty("awaitingAckFor", c.inFlight());
+      o.addProperty("kind", c.kind());
+      JsonArray notes = new JsonArray();
+      c.notes().forEach(notes::add);
+      o.add("notes", notes);
       JsonArray types = new JsonArray();
       for (ClientStatus.TypeStatus t : c.types()) {
         JsonObject to = new JsonObject();
@@ -229,6 +234,18 @@ public final class AdminServer implements AutoCloseable {
         } else {
           to.add("lastNack", JsonNull.INSTANCE);
         }
+        to.addProperty("lateNacks", t.lateNacks());
+        ClientStatus.LateNack late = t.lastLateNack();
+        if (late != null) {
+          JsonObject nack = new JsonObject();
+          nack.addProperty("nonce", late.nonce());
+          nack.addProperty("lastAcked", late.lastAcked());
+          nack.addProperty("error", late.error());
+          nack.addProperty("at", str(late.at()));
+          to.add("lastLateNack", nack);
+        } else {
+          to.add("lastLateNack", JsonNull.INSTANCE);
+        }
         types.add(to);
       }
       o.add("types", types);
@@ -252,6 +269,20 @@ public final class AdminServer implements AutoCloseable {
         JsonObject entry = new JsonObject();
         entry.addProperty("version", r.version());
         entry.add("resource", JsonParser.parseString(PROTO_JSON.print(t.unpack(r.body()))));
+        JsonObject variants = new JsonObject();
+        for (ClientKind kind : ClientKind.values()) {
+          Snapshot.Variant v = s.variant(t, kind, r.name());
+          if (v != null) {
+            JsonObject variant = new JsonObject();
+            variant.addProperty("version", v.resource().version());
+            variant.addProperty("note", v.note());
+            variant.add("resource", JsonParser.parseString(PROTO_JSON.print(t.unpack(v.resource().body()))));
+            variants.add(kind.label(), variant);
+          }
+        }
+        if (!variants.isEmpty()) {
+          entry.add("variants", variants); // what clients of that kind get instead
+        }
         byName.add(r.name(), entry);
       }
       o.add(t.shortName(), byName);

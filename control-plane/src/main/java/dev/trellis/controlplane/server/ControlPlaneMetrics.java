@@ -115,6 +115,8 @@ final class ControlPlaneMetrics {
     xdsCounter(meter, cp, "responses", "xDS responses pushed, by type.", (ads, t) -> ads.metrics().pushes(t));
     xdsCounter(meter, cp, "acks", "xDS ACKs received, by type.", (ads, t) -> ads.metrics().acks(t));
     xdsCounter(meter, cp, "nacks", "xDS NACKs received, by type.", (ads, t) -> ads.metrics().nacks(t));
+    xdsCounter(meter, cp, "late_nacks", "xDS NACKs of a response already answered or superseded, by type.",
+        (ads, t) -> ads.metrics().lateNacks(t));
     meter.gaugeBuilder("trellis.xds.anonymous_streams").ofLongs().setUnit("{stream}")
         .setDescription("Open xDS streams of clients without a token.")
         .buildWithCallback(m -> {

@@ -6,6 +6,10 @@ import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.Service;
 import dev.trellis.controlplane.model.ServicePort;
 import dev.trellis.controlplane.model.TrafficPolicy;
+import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ClientKind;
+import dev.trellis.xds.resource.ResourceType;
+import dev.trellis.xds.resource.XdsResource;
 import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.cluster.v3.OutlierDetection;
@@ -18,7 +22,10 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
-/** Service port + its traffic policy → an EDS {@link Cluster}. Pure. */
+/**
+ * Service port + its traffic policy → an EDS {@link Cluster}, and the variant proxyless clients get where they reject
+ * it ({@link #forProxyless}). Pure.
+ */
 final class ClusterTranslation {
 
   static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
@@ -120,6 +127,25 @@ final class ClusterTranslation {
       }
     }
     return HttpProtocolOptions.newBuilder().setExplicitHttpConfig(explicit).build();
+  }
+
+  /**
+   * The cluster a {@link ClientKind#PROXYLESS} client is served in place of {@code cluster}, with why; null when it
+   * gets {@code cluster} itself. gRPC NACKs a cluster whose load balancer it does not implement, and then never resolves
+   * the service, so such a client gets the nearest one it does: ring hash for Maglev (both hash each request
+   * consistently on the route's hash policy), round robin for random (both spread calls evenly, without affinity).
+   * Envoy and node proxies get {@code cluster}.
+   */
+  static Snapshot.Variant forProxyless(Cluster cluster) {
+    return switch (cluster.getLbPolicy()) {
+      case MAGLEV -> new Snapshot.Variant(XdsResource.of(ResourceType.CLUSTER, cluster.toBuilder()
+          .setLbPolicy(Cluster.LbPolicy.RING_HASH).clearMaglevLbConfig().build()),
+          "RING_HASH instead of MAGLEV: proxyless gRPC rejects MAGLEV; both hash consistently on the route's hash policy");
+      case RANDOM -> new Snapshot.Variant(XdsResource.of(ResourceType.CLUSTER, cluster.toBuilder()
+          .setLbPolicy(Cluster.LbPolicy.ROUND_ROBIN).build()),
+          "ROUND_ROBIN instead of RANDOM: proxyless gRPC rejects RANDOM; both spread calls evenly, without affinity");
+      default -> null;
+    };
   }
 
   /** Where traffic to destinations outside the mesh goes: to the address it was sent to. */

@@ -6,6 +6,9 @@ import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.model.Service;
 import dev.trellis.controlplane.model.ServicePort;
 import dev.trellis.controlplane.model.TrafficPolicy;
+import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ResourceType;
+import dev.trellis.xds.resource.XdsResource;
 import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
 import io.envoyproxy.envoy.config.route.v3.RetryPolicy;
 import io.envoyproxy.envoy.config.route.v3.Route;
@@ -23,7 +26,8 @@ import java.util.Set;
 
 /**
  * HTTP service port + the route attached to it → a {@link RouteConfiguration} with one virtual host
- * answering to every name of the service (fqdn, short forms, VIP, each with and without the port).
+ * answering to every name of the service (fqdn, short forms, VIP, each with and without the port) and to any other
+ * authority ({@code *}).
  * Rules become routes in order; a rule with several matches becomes several routes; a port without a
  * route gets one catch-all route to its own cluster. Pure.
  */
@@ -70,6 +74,10 @@ final class RouteTranslation {
       names.add(vip);
       names.add(vip + ":" + port.port());
     }
+    // Any other authority too: a client reaches this configuration only after choosing the service (its listener
+    // matched the VIP:port, or it dialed the service by name), so an alias, a port-forward's localhost:port or a
+    // missing Host still means this service, for Envoy as for the node proxies (no 404 NR).
+    names.add("*");
     return names;
   }
 
@@ -136,6 +144,38 @@ final class RouteTranslation {
               RouteAction.HashPolicy.ConnectionProperties.newBuilder().setSourceIp(true)));
     }
     return a;
+  }
+
+  /** The filter state gRPC hashes for one channel (gRFC A42). */
+  static final String GRPC_CHANNEL_ID = "io.grpc.channel_id";
+
+  /**
+   * The route configuration a {@link dev.trellis.xds.resource.ClientKind#PROXYLESS} client is served in place of
+   * {@code rc}, with why; null when it gets {@code rc} itself. gRPC cannot hash the caller's IP address (a route hashing
+   * it would give each call a random hash: no affinity), so its routes hash the client's channel instead, the nearest
+   * thing to "the same caller": one channel's calls keep one backend.
+   */
+  static Snapshot.Variant forProxyless(RouteConfiguration rc) {
+    RouteConfiguration.Builder b = rc.toBuilder();
+    boolean changed = false;
+    for (VirtualHost.Builder vh : b.getVirtualHostsBuilderList()) {
+      for (Route.Builder r : vh.getRoutesBuilderList()) {
+        if (!r.hasRoute()) {
+          continue;
+        }
+        for (RouteAction.HashPolicy.Builder h : r.getRouteBuilder().getHashPolicyBuilderList()) {
+          if (h.hasConnectionProperties() && h.getConnectionProperties().getSourceIp()) {
+            h.setFilterState(RouteAction.HashPolicy.FilterState.newBuilder().setKey(GRPC_CHANNEL_ID));
+            changed = true;
+          }
+        }
+      }
+    }
+    if (!changed) {
+      return null;
+    }
+    return new Snapshot.Variant(XdsResource.of(ResourceType.ROUTE, b.build()), "hash on " + GRPC_CHANNEL_ID
+        + " instead of the source IP: gRPC cannot hash the caller's address; one channel's calls keep one backend");
   }
 
   static RetryPolicy retry(HttpRoute.Retry r) {

@@ -1,5 +1,6 @@
 package dev.trellis.controlplane.translate;
 
+import dev.trellis.xds.cache.Snapshot;
 import dev.trellis.xds.resource.XdsResource;
 import java.util.HashMap;
 import java.util.List;
@@ -18,19 +19,33 @@ import java.util.function.Supplier;
  */
 public final class TranslationCache {
 
-  private Map<Object, List<XdsResource>> previous = new HashMap<>();
-  private Map<Object, List<XdsResource>> current = new HashMap<>();
+  private Map<Object, Translated> previous = new HashMap<>();
+  private Map<Object, Translated> current = new HashMap<>();
   private long hits;
   private long misses;
 
+  /**
+   * What one entry holds: resources, and the variants proxyless clients get in place of some of them.
+   */
+  record Translated(List<XdsResource> resources, List<Snapshot.Variant> proxyless) {
+    Translated {
+      resources = List.copyOf(resources);
+      proxyless = List.copyOf(proxyless);
+    }
+
+    static Translated of(List<XdsResource> resources) {
+      return new Translated(resources, List.of());
+    }
+  }
+
   /** The resources for {@code key}: reused if the previous translation had them, else computed. */
-  List<XdsResource> get(Object key, Supplier<List<XdsResource>> compute) {
-    List<XdsResource> cached = previous.get(key);
+  Translated get(Object key, Supplier<Translated> compute) {
+    Translated cached = previous.get(key);
     if (cached != null) {
       hits++;
     } else {
       misses++;
-      cached = List.copyOf(compute.get());
+      cached = compute.get();
     }
     current.put(key, cached);
     return cached;

@@ -15,7 +15,10 @@ import dev.trellis.mesh.v1.AuthorizationRule;
 import dev.trellis.mesh.v1.Workload.Builder;
 import dev.trellis.mtls.svid.TrustBundle;
 import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
+import io.envoyproxy.envoy.config.route.v3.RouteConfiguration;
 import io.envoyproxy.envoy.config.core.v3.DataSource;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
@@ -52,9 +55,10 @@ public final class Translator {
       List<Workload> selected = members.workloads(service);
       ServiceKey key = new ServiceKey(mesh.trustDomain().name(), mesh.clusterDomain(), mesh.http(), service, policy,
           attached, selected);
-      for (XdsResource r : cache.get(key, () -> serviceResources(mesh, service, policy, routes, selected))) {
-        snapshot.add(r);
-      }
+      TranslationCache.Translated translated = cache.get(key,
+          () -> serviceResources(mesh, service, policy, routes, selected));
+      translated.resources().forEach(snapshot::add);
+      translated.proxyless().forEach(v -> snapshot.addVariant(ClientKind.PROXYLESS, v));
     }
     snapshot.add(ResourceType.CLUSTER, ClusterTranslation.passthrough());
     snapshot.add(ResourceType.LISTENER, ListenerTranslation.outbound(mesh, mesh.services()));
@@ -64,8 +68,8 @@ public final class Translator {
       List<AuthorizationPolicy> authz = authorizations(mesh, w);
       WorkloadKey key = new WorkloadKey(mesh.trustDomain().name(), mesh.clusterDomain(), mesh.defaultMtls(), w, selecting,
           authz);
-      for (XdsResource r : cache.get(key, () -> List.of(XdsResource.of(ResourceType.WORKLOAD,
-          workload(mesh, w, selecting, authz))))) {
+      for (XdsResource r : cache.get(key, () -> TranslationCache.Translated.of(List.of(XdsResource.of(
+          ResourceType.WORKLOAD, workload(mesh, w, selecting, authz))))).resources()) {
         snapshot.addForNode(w.node(), r);
       }
     }
@@ -92,19 +96,30 @@ public final class Translator {
     return out;
   }
 
-  private static List<XdsResource> serviceResources(Mesh mesh, Service service, TrafficPolicy policy,
+  private static TranslationCache.Translated serviceResources(Mesh mesh, Service service, TrafficPolicy policy,
       Map<String, HttpRoute> routes, List<Workload> selected) {
     List<XdsResource> out = new ArrayList<>();
+    List<Snapshot.Variant> proxyless = new ArrayList<>();
     for (ServicePort port : service.ports()) {
-      out.add(XdsResource.of(ResourceType.CLUSTER, ClusterTranslation.cluster(mesh, service, port, policy)));
+      Cluster cluster = ClusterTranslation.cluster(mesh, service, port, policy);
+      out.add(XdsResource.of(ResourceType.CLUSTER, cluster));
+      Snapshot.Variant variant = ClusterTranslation.forProxyless(cluster);
+      if (variant != null) {
+        proxyless.add(variant);
+      }
       out.add(XdsResource.of(ResourceType.ENDPOINT, EndpointTranslation.endpoints(mesh, service, port, selected)));
       if (port.protocol().isHttp()) {
-        out.add(XdsResource.of(ResourceType.ROUTE, RouteTranslation.routeConfig(mesh, service, port,
-            routes.get(service.ref() + ":" + port.port()), policy)));
+        RouteConfiguration route = RouteTranslation.routeConfig(mesh, service, port,
+            routes.get(service.ref() + ":" + port.port()), policy);
+        out.add(XdsResource.of(ResourceType.ROUTE, route));
+        Snapshot.Variant routeVariant = RouteTranslation.forProxyless(route);
+        if (routeVariant != null) {
+          proxyless.add(routeVariant);
+        }
         out.add(XdsResource.of(ResourceType.LISTENER, ListenerTranslation.apiListener(mesh, service, port)));
       }
     }
-    return out;
+    return new TranslationCache.Translated(out, proxyless);
   }
 
   private static Map<String, HttpRoute> routesByServicePort(Mesh mesh) {

@@ -7,7 +7,9 @@ import dev.trellis.controlplane.config.MeshFileSource;
 import dev.trellis.mtls.refusal.RefusalLog;
 import dev.trellis.xds.cache.ConfigStore;
 import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
+import dev.trellis.xds.resource.XdsResource;
 import dev.trellis.xds.server.ClientStatus;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import java.net.InetSocketAddress;
@@ -32,6 +34,7 @@ class AdminServerTest {
     volatile MeshFileSource.Status meshStatus;
     volatile ClusterStatus clusterStatus;
     volatile String metricsText = "";
+    volatile List<ClientStatus> clients = List.of();
 
     @Override
     public Snapshot snapshot() {
@@ -40,7 +43,7 @@ class AdminServerTest {
 
     @Override
     public List<ClientStatus> clients(Duration timeout) {
-      return List.of();
+      return clients;
     }
 
     @Override
@@ -126,5 +129,46 @@ class AdminServerTest {
     assertThat(config.get("version").getAsLong()).isEqualTo(1);
     assertThat(config.getAsJsonObject("CDS").keySet()).containsExactly("c");
     assertThat(get("/debug/clients").body()).isEqualTo("[]\n");
+    assertThat(config.getAsJsonObject("CDS").getAsJsonObject("c").has("variants")).isFalse();
+  }
+
+  @Test
+  void theConfigPageShowsWhatEachKindOfClientGetsInstead() throws Exception {
+    ConfigStore store = new ConfigStore();
+    Cluster maglev = Cluster.newBuilder().setName("c").setLbPolicy(Cluster.LbPolicy.MAGLEV).build();
+    store.publish(Snapshot.builder().add(ResourceType.CLUSTER, maglev)
+        .addVariant(ClientKind.PROXYLESS, new Snapshot.Variant(XdsResource.of(ResourceType.CLUSTER,
+            maglev.toBuilder().setLbPolicy(Cluster.LbPolicy.RING_HASH).build()), "RING_HASH instead of MAGLEV"))
+        .build());
+    view.snapshot = store.current();
+    start();
+    var c = JsonParser.parseString(get("/debug/config").body()).getAsJsonObject().getAsJsonObject("CDS")
+        .getAsJsonObject("c");
+    assertThat(c.getAsJsonObject("resource").get("lbPolicy").getAsString()).isEqualTo("MAGLEV");
+    var proxyless = c.getAsJsonObject("variants").getAsJsonObject("proxyless");
+    assertThat(proxyless.get("note").getAsString()).isEqualTo("RING_HASH instead of MAGLEV");
+    assertThat(proxyless.getAsJsonObject("resource").get("lbPolicy").getAsString()).isEqualTo("RING_HASH");
+    assertThat(c.getAsJsonObject("variants").keySet()).containsExactly("proxyless");
+  }
+
+  @Test
+  void theClientsPageShowsTheClientsKindItsNotesAndLateNacks() throws Exception {
+    Instant at = Instant.parse("2026-01-02T03:04:05Z");
+    view.clients = List.of(new ClientStatus("ads-1", "sotw", "grpc-client", "anonymous", null, at, null, true,
+        "proxyless", List.of("CDS outbound|80||web.demo.svc.cluster.local: RING_HASH instead of MAGLEV"),
+        List.of(new ClientStatus.TypeStatus("CDS", true, 0, List.of(), 2, 2, "3", at, 2, 1, 0, null, null, null, 1,
+            new ClientStatus.LateNack("1", true, "rejected after all", at)))));
+    start();
+    var client = JsonParser.parseString(get("/debug/clients").body()).getAsJsonArray().get(0).getAsJsonObject();
+    assertThat(client.get("kind").getAsString()).isEqualTo("proxyless");
+    assertThat(client.getAsJsonArray("notes").get(0).getAsString())
+        .isEqualTo("CDS outbound|80||web.demo.svc.cluster.local: RING_HASH instead of MAGLEV");
+    var cds = client.getAsJsonArray("types").get(0).getAsJsonObject();
+    assertThat(cds.get("lateNacks").getAsLong()).isEqualTo(1);
+    var late = cds.getAsJsonObject("lastLateNack");
+    assertThat(late.get("nonce").getAsString()).isEqualTo("1");
+    assertThat(late.get("lastAcked").getAsBoolean()).isTrue();
+    assertThat(late.get("error").getAsString()).isEqualTo("rejected after all");
+    assertThat(late.get("at").getAsString()).isEqualTo("2026-01-02T03:04:05Z");
   }
 }

@@ -223,6 +223,7 @@ class ControlPlaneTest {
       "trellis_xds_acks_total counter type",
       "trellis_xds_anonymous_streams gauge -",
       "trellis_xds_connected_clients gauge -",
+      "trellis_xds_late_nacks_total counter type",
       "trellis_xds_nacks_total counter type",
       "trellis_xds_responses_total counter type");
 

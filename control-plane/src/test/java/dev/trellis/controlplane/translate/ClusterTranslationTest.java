@@ -23,6 +23,8 @@ import dev.trellis.controlplane.model.TrafficPolicy.ConnectionPool;
 import dev.trellis.controlplane.model.TrafficPolicy.LoadBalancer;
 import dev.trellis.controlplane.model.TrafficPolicy.OutlierDetection;
 import dev.trellis.controlplane.model.TrafficPolicy.RetryBudget;
+import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.XdsResource;
 import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers;
 import io.envoyproxy.envoy.config.cluster.v3.CircuitBreakers.Thresholds;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
@@ -133,6 +135,40 @@ class ClusterTranslationTest {
   @MethodSource("policies")
   void aPolicyBecomesTheClustersLbPolicyCircuitBreakersAndOutlierDetection(Case c) {
     assertThat(ClusterTranslation.cluster(MESH, WEB, HTTP_80, c.policy())).isEqualTo(c.expected().apply(base()).build());
+  }
+
+  static Stream<Object[]> proxylessLoadBalancers() {
+    return Stream.of(new Object[] {null, Cluster.LbPolicy.ROUND_ROBIN},
+        new Object[] {Algorithm.ROUND_ROBIN, Cluster.LbPolicy.ROUND_ROBIN},
+        new Object[] {Algorithm.LEAST_REQUEST, Cluster.LbPolicy.LEAST_REQUEST},
+        new Object[] {Algorithm.RING_HASH, Cluster.LbPolicy.RING_HASH},
+        new Object[] {Algorithm.MAGLEV, Cluster.LbPolicy.RING_HASH},
+        new Object[] {Algorithm.RANDOM, Cluster.LbPolicy.ROUND_ROBIN});
+  }
+
+  /** Each algorithm × kind of client: the load balancer it is served; the rest of the cluster is the same for all. */
+  @ParameterizedTest(name = "{0} -> proxyless {1}")
+  @MethodSource("proxylessLoadBalancers")
+  void proxylessClientsGetALoadBalancerGrpcImplements(Algorithm algorithm, Cluster.LbPolicy proxyless) {
+    TrafficPolicy policy = algorithm == null ? null : policy(new LoadBalancer(algorithm, null), null, null, null);
+    Cluster cluster = ClusterTranslation.cluster(MESH, WEB, HTTP_80, policy);
+    Snapshot.Variant variant = ClusterTranslation.forProxyless(cluster);
+    Cluster served = variant == null ? cluster : (Cluster) unpack(variant.resource());
+    assertThat(served.getLbPolicy()).isEqualTo(proxyless);
+    assertThat(served.toBuilder().setLbPolicy(cluster.getLbPolicy()).build()).isEqualTo(cluster);
+    if (proxyless == cluster.getLbPolicy()) {
+      assertThat(variant).as("no variant where the client gets what Envoy gets").isNull();
+    } else {
+      assertThat(variant.note()).contains(proxyless.name()).contains(cluster.getLbPolicy().name());
+    }
+  }
+
+  private static Object unpack(XdsResource r) {
+    try {
+      return r.body().unpack(Cluster.class);
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
   }
 
   static Stream<Object[]> ports() {

@@ -22,6 +22,7 @@ import dev.trellis.controlplane.model.ServicePort;
 import dev.trellis.controlplane.model.TrafficPolicy;
 import dev.trellis.controlplane.model.TrafficPolicy.Algorithm;
 import dev.trellis.controlplane.model.TrafficPolicy.LoadBalancer;
+import dev.trellis.xds.cache.Snapshot;
 import io.envoyproxy.envoy.config.route.v3.HeaderMatcher;
 import io.envoyproxy.envoy.config.route.v3.RetryPolicy;
 import io.envoyproxy.envoy.config.route.v3.Route;
@@ -169,20 +170,68 @@ class RouteTranslationTest {
     });
   }
 
+  static Stream<Object[]> proxylessHashes() {
+    RouteAction.HashPolicy sourceIp = RouteAction.HashPolicy.newBuilder().setConnectionProperties(
+        RouteAction.HashPolicy.ConnectionProperties.newBuilder().setSourceIp(true)).build();
+    RouteAction.HashPolicy header = RouteAction.HashPolicy.newBuilder().setHeader(
+        RouteAction.HashPolicy.Header.newBuilder().setHeaderName("x-user")).build();
+    RouteAction.HashPolicy channel = RouteAction.HashPolicy.newBuilder().setFilterState(
+        RouteAction.HashPolicy.FilterState.newBuilder().setKey("io.grpc.channel_id")).build();
+    return Stream.of(
+        new Object[] {"maglev on the source IP: the gRPC channel instead", Algorithm.MAGLEV, null, List.of(channel)},
+        new Object[] {"ring hash on the source IP: the gRPC channel instead", Algorithm.RING_HASH, null,
+            List.of(channel)},
+        new Object[] {"a header: the same", Algorithm.MAGLEV, "x-user", List.of(header)},
+        new Object[] {"no hashing: the same", Algorithm.ROUND_ROBIN, null, List.of()});
+  }
+
+  /**
+   * gRPC cannot hash the caller's IP address (its calls would get no affinity): a proxyless client's routes hash its
+   * channel instead, so one channel's calls keep one backend; nothing else of the routes differs.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("proxylessHashes")
+  void proxylessClientsHashTheirChannelWhereOthersHashTheSourceIp(String name, Algorithm algorithm, String header,
+      List<RouteAction.HashPolicy> expected) throws Exception {
+    TrafficPolicy policy = new TrafficPolicy("p", "demo", ref("web"), new LoadBalancer(algorithm, header), null, null,
+        null);
+    RouteConfiguration rc = RouteTranslation.routeConfig(MESH, WEB, HTTP_80, null, policy);
+    Snapshot.Variant variant = RouteTranslation.forProxyless(rc);
+    RouteConfiguration served = variant == null ? rc : variant.resource().body().unpack(RouteConfiguration.class);
+    assertThat(served.getVirtualHosts(0).getRoutes(0).getRoute().getHashPolicyList()).isEqualTo(expected);
+    assertThat(served.toBuilder().setVirtualHosts(0, served.getVirtualHosts(0).toBuilder().setRoutes(0,
+        served.getVirtualHosts(0).getRoutes(0).toBuilder().setRoute(served.getVirtualHosts(0).getRoutes(0).getRoute()
+            .toBuilder().clearHashPolicy().addAllHashPolicy(rc.getVirtualHosts(0).getRoutes(0).getRoute()
+                .getHashPolicyList())))).build()).as("nothing else differs").isEqualTo(rc);
+    if (expected.equals(rc.getVirtualHosts(0).getRoutes(0).getRoute().getHashPolicyList())) {
+      assertThat(variant).isNull();
+    } else {
+      assertThat(variant.note()).contains("io.grpc.channel_id").contains("source IP");
+    }
+  }
+
   static Stream<Object[]> domains() {
     return Stream.of(
         new Object[] {"with a VIP", WEB, List.of("web.demo.svc.cluster.local", "web.demo.svc.cluster.local:80",
-            "web.demo.svc", "web.demo.svc:80", "web.demo", "web.demo:80", "10.96.0.10", "10.96.0.10:80")},
+            "web.demo.svc", "web.demo.svc:80", "web.demo", "web.demo:80", "10.96.0.10", "10.96.0.10:80", "*")},
         new Object[] {"headless", CANARY, List.of("canary.demo.svc.cluster.local", "canary.demo.svc.cluster.local:80",
-            "canary.demo.svc", "canary.demo.svc:80", "canary.demo", "canary.demo:80")},
+            "canary.demo.svc", "canary.demo.svc:80", "canary.demo", "canary.demo:80", "*")},
         new Object[] {"an IPv6 VIP in brackets", service("v6", "fd00::10", HTTP_80), List.of(
             "v6.demo.svc.cluster.local", "v6.demo.svc.cluster.local:80", "v6.demo.svc", "v6.demo.svc:80", "v6.demo",
-            "v6.demo:80", "[fd00::10]", "[fd00::10]:80")});
+            "v6.demo:80", "[fd00::10]", "[fd00::10]:80", "*")});
   }
 
+  /**
+   * A route configuration belongs to one service port, and a client reaches it only once it chose that service (its
+   * listener matched the VIP:port, or it dialed {@code xds:///<fqdn>:<port>}): so a request whose Host or
+   * {@code :authority} is none of the service's names (a DNS alias, {@code localhost:8080} through a port-forward, no
+   * Host at all) still takes the service's routes, with Envoy and proxyless gRPC as with the node proxies, instead of
+   * Envoy's 404 NR. The service's names stay listed first (exact matches win).
+   */
   @ParameterizedTest(name = "{0}")
   @MethodSource("domains")
-  void theVirtualHostAnswersToEveryNameOfTheServiceWithAndWithoutThePort(String name, Service s, List<String> expected) {
+  void theVirtualHostAnswersToEveryNameOfTheServiceAndToAnyOtherAuthority(String name, Service s,
+      List<String> expected) {
     assertThat(RouteTranslation.routeConfig(mesh(List.of(s), List.of(), List.of()), s, HTTP_80, null, null)
         .getVirtualHosts(0).getDomainsList()).containsExactlyElementsOf(expected);
   }

@@ -15,7 +15,9 @@ import dev.trellis.mtls.identity.TrustDomain;
 import dev.trellis.mtls.svid.TrustBundle;
 import dev.trellis.mtls.testing.TestPki;
 import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
+import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import dev.trellis.xds.resource.XdsResource;
 import io.envoyproxy.envoy.config.cluster.v3.Cluster;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
@@ -28,7 +30,9 @@ import io.envoyproxy.envoy.extensions.filters.network.http_connection_manager.v3
 import io.envoyproxy.envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy;
 import io.envoyproxy.envoy.extensions.transport_sockets.tls.v3.Secret;
 import java.nio.file.Path;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class TranslatorTest {
@@ -317,5 +321,36 @@ class TranslatorTest {
   void translationIsDeterministic() {
     Snapshot again = translate(load(Path.of("..", "examples", "mesh.yaml")));
     assertThat(again.diffFrom(example).isEmpty()).isTrue();
+  }
+
+  @Test
+  void aMaglevServiceIsRingHashForProxylessClientsOnlyWithANote() throws Exception {
+    String text = java.nio.file.Files.readString(Path.of("..", "examples", "mesh.yaml"));
+    assertThat(text).contains("loadBalancer: {algorithm: least-request}");
+    Snapshot s = translate(MeshFile.parse(text.replace("loadBalancer: {algorithm: least-request}",
+        "loadBalancer: {algorithm: maglev, hashHeader: x-user}"), "m.yaml", null));
+    String name = "outbound|50051||" + GREETER;
+    Map<ClientKind, Cluster.LbPolicy> served = new EnumMap<>(ClientKind.class);
+    for (ClientKind kind : ClientKind.values()) {
+      served.put(kind, unpackCluster(s.view(CLUSTER, null, kind).get(name)).getLbPolicy());
+    }
+    assertThat(served).containsExactlyInAnyOrderEntriesOf(Map.of(ClientKind.NODE_PROXY, Cluster.LbPolicy.MAGLEV,
+        ClientKind.ENVOY, Cluster.LbPolicy.MAGLEV, ClientKind.PROXYLESS, Cluster.LbPolicy.RING_HASH));
+    assertThat(s.variant(CLUSTER, ClientKind.PROXYLESS, name).note()).startsWith("RING_HASH instead of MAGLEV");
+    Cluster ring = unpackCluster(s.view(CLUSTER, null, ClientKind.PROXYLESS).get(name));
+    Cluster maglev = unpackCluster(s.view(CLUSTER, null, ClientKind.ENVOY).get(name));
+    assertThat(ring.toBuilder().setLbPolicy(Cluster.LbPolicy.MAGLEV).build()).as("only the load balancer differs")
+        .isEqualTo(maglev);
+    assertThat(s.variants(CLUSTER, ClientKind.PROXYLESS)).as("only the maglev service has a variant")
+        .containsOnlyKeys(name);
+    assertThat(example.variants(CLUSTER, ClientKind.PROXYLESS)).isEmpty();
+  }
+
+  private static Cluster unpackCluster(XdsResource r) {
+    try {
+      return r.body().unpack(Cluster.class);
+    } catch (Exception e) {
+      throw new AssertionError(e);
+    }
   }
 }

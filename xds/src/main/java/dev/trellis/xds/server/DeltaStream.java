@@ -37,9 +37,9 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     boolean first = !types.containsKey(type);
     TypeState state = state(type);
     String nonce = request.getResponseNonce();
-    if (!nonce.isEmpty() && isInFlight(nonce)) {
-      answered(state, nonce, null,
-          request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null);
+    if (!nonce.isEmpty()) {
+      // A NACK of a nonce not in flight is counted as late; any other answer to one is stale and changes nothing.
+      answered(state, nonce, null, request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null);
     }
     if (first) {
       int initial = request.getInitialResourceVersionsCount();
@@ -61,8 +61,14 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
     }
   }
 
+  /**
+   * Applies the request's subscription changes. A name subscribed on the first request of its type together with a
+   * version in {@code initial_resource_versions} (a reconnecting client) is sent only if that version differs, and
+   * removed if the resource is gone; any other newly subscribed name is always sent.
+   */
   private void subscribe(TypeState state, DeltaDiscoveryRequest request, boolean first) {
-    Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+    Map<String, String> initial = first ? request.getInitialResourceVersionsMap() : Map.of();
+    Map<String, XdsResource> view = view(state.type);
     if (first && request.getResourceNamesSubscribeCount() == 0 && request.getResourceNamesUnsubscribeCount() == 0) {
       enableWildcard(state, view); // legacy wildcard
       return;
@@ -75,7 +81,9 @@ final class DeltaStream extends XdsStream<DeltaDiscoveryRequest, DeltaDiscoveryR
       } else {
         state.names.add(name);
         state.dirty.add(name);
-        state.forced.add(name); // the client may have forgotten it: always resend
+        if (!initial.containsKey(name)) {
+          state.forced.add(name); // the client may have forgotten it: always resend
+        }
         state.reportedMissing.remove(name);
       }
     }

@@ -14,7 +14,9 @@ import java.util.concurrent.Executor;
 
 /**
  * State-of-the-world ADS: every request carries the full subscription of its type; a request whose
- * nonce is not the latest one sent for its type is stale and ignored. Listener, Cluster and Workload
+ * nonce is not the latest one sent for its type is stale and ignored (a NACK among them is counted as late). The first
+ * request of a type on a stream is answered whatever nonce it carries (one from an earlier stream), as Envoy's and
+ * go-control-plane's servers do. Listener, Cluster and Workload
  * responses carry everything the client is interested in; other types carry only what changed.
  */
 final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
@@ -38,14 +40,21 @@ final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
     }
     TypeState state = state(type);
     String nonce = request.getResponseNonce();
-    if (!nonce.isEmpty()) {
+    String error = request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null;
+    // Nothing of this type was sent on this stream yet: whatever nonce the request carries comes from an earlier
+    // stream (a client reconnecting, e.g. to a restarted server) and cannot be stale here; the request is answered.
+    boolean initial = nonce.isEmpty() || state.lastNonce == null;
+    if (!initial) {
       if (!nonce.equals(state.lastNonce)) {
-        return; // stale or unknown nonce: a newer response is on its way, the client will answer it
+        // Stale: a newer response is on its way and the client will answer it.
+        if (error != null) {
+          lateNack(state, nonce, error);
+        }
+        return;
       }
-      answered(state, nonce, request.getVersionInfo(),
-          request.hasErrorDetail() ? request.getErrorDetail().getMessage() : null);
+      answered(state, nonce, request.getVersionInfo(), error);
     }
-    subscribe(state, request, nonce.isEmpty());
+    subscribe(state, request, initial);
   }
 
   private void subscribe(TypeState state, DiscoveryRequest request, boolean initial) {
@@ -77,7 +86,7 @@ final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
       }
       changes = added + state.names.size() - (requested.size() - added);
     }
-    Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+    Map<String, XdsResource> view = view(state.type);
     if (wildcard && !state.wildcard) {
       state.dirty.addAll(view.keySet());
       state.forced.addAll(view.keySet());
@@ -138,7 +147,7 @@ final class SotwStream extends XdsStream<DiscoveryRequest, DiscoveryResponse> {
     settle(state, work);
     if (state.type.fullStateInSotw()) {
       // Everything the client is interested in, plus resources whose removal is deferred to phase B.
-      Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+      Map<String, XdsResource> view = view(state.type);
       Map<String, XdsResource> included = new HashMap<>();
       if (state.wildcard) {
         included.putAll(view);

@@ -38,8 +38,12 @@ final class TypeState {
   String nackedVersion;
   String nackError;
   Instant nackedAt;
+  /** The nonce of the client's last ACK of this type. */
+  String ackedNonce;
   long acks;
   long nacks;
+  long lateNacks;
+  ClientStatus.LateNack lastLateNack;
   long responses;
 
   TypeState(ResourceType type) {

@@ -3,6 +3,7 @@ package dev.trellis.xds.server;
 import dev.trellis.xds.cache.ConfigStore;
 import dev.trellis.xds.cache.Snapshot;
 import dev.trellis.xds.cache.SnapshotDiff;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
 import dev.trellis.xds.resource.XdsResource;
 import io.envoyproxy.envoy.config.core.v3.Node;
@@ -54,6 +55,8 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
   final Map<ResourceType, TypeState> types = new EnumMap<>(ResourceType.class);
   ClientScope scope;
   Node node;
+  /** Which variants of resources this client is served; decided from its first request's Node. */
+  ClientKind kind = ClientKind.PROXYLESS;
   Snapshot snapshot;
   private String inFlightNonce;
   private ResourceType inFlightType;
@@ -129,7 +132,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
       }
       snapshot = next;
       for (TypeState state : types.values()) {
-        state.markChanged(diff.changed(state.type, scope.node()), next.view(state.type, scope.node()));
+        state.markChanged(diff.changed(state.type, scope.node(), kind), view(state.type));
       }
       drain();
     });
@@ -157,6 +160,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
       return;
     }
     node = first;
+    kind = ClientKind.of(first);
     ClientScope authorized;
     Context previous = context.attach();
     try {
@@ -169,7 +173,8 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
     scope = authorized;
     snapshot = server.store().watch(this);
     server.registry().add(this);
-    log.debug("[{}] {} stream from {} ({})", streamId, variant(), scope.clientId(), scope.principal());
+    log.debug("[{}] {} stream from {} ({}, {})", streamId, variant(), scope.clientId(), scope.principal(),
+        kind.label());
   }
 
   /**
@@ -236,6 +241,9 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
    */
   void answered(TypeState state, String nonce, String version, String errorMessage) {
     if (!nonce.equals(inFlightNonce)) {
+      if (errorMessage != null) {
+        lateNack(state, nonce, errorMessage);
+      }
       return;
     }
     inFlightNonce = null;
@@ -243,6 +251,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
     answeredAll();
     if (errorMessage == null) {
       state.acks++;
+      state.ackedNonce = nonce;
       state.ackedVersion = version != null ? version : state.lastSentVersion;
       state.ackedAt = clock.instant();
       server.metrics().acked(state.type);
@@ -263,6 +272,23 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
             state.nackError.replaceAll("[\\p{Cntrl}]", "?"));
       }
     }
+  }
+
+  /**
+   * Records a NACK that answers no response in flight: it names a nonce the client already ACKed, or one a newer
+   * response superseded. Nothing is resent for it (the client runs what it last accepted, or awaits the newer
+   * response), but it is counted and shown, since it says the client rejected a configuration after all. Logged at
+   * debug level only: unlike real NACKs, a client can send as many as it likes.
+   */
+  void lateNack(TypeState state, String nonce, String errorMessage) {
+    String error = errorMessage.length() > MAX_NACK_ERROR ? errorMessage.substring(0, MAX_NACK_ERROR) + "..."
+        : errorMessage;
+    boolean lastAcked = nonce.equals(state.ackedNonce);
+    state.lateNacks++;
+    state.lastLateNack = new ClientStatus.LateNack(nonce, lastAcked, error, clock.instant());
+    server.metrics().lateNacked(state.type);
+    log.debug("[{}] {} NACKed {} nonce {} {}: {}", streamId, scope.clientId(), state.type.shortName(), nonce,
+        lastAcked ? "which it had ACKed" : "which is not the latest", error);
   }
 
   boolean isInFlight(String nonce) {
@@ -318,7 +344,7 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
    * message are settled here; the rest are left for {@link #send} to settle.
    */
   private Work evaluate(TypeState state, boolean finalPhase) {
-    Map<String, XdsResource> view = snapshot.view(state.type, scope.node());
+    Map<String, XdsResource> view = view(state.type);
     Work work = new Work();
     boolean deferred = state.type.deferredRemoval();
     for (Iterator<String> it = state.dirty.iterator(); it.hasNext(); ) {
@@ -380,6 +406,11 @@ abstract class XdsStream<Q, R> implements StreamObserver<Q>, ConfigStore.Snapsho
 
   void emit(R response) {
     responses.onNext(response);
+  }
+
+  /** The resources of {@code type} this client may see, with the variants for its kind in place. */
+  Map<String, XdsResource> view(ResourceType type) {
+    return snapshot.view(type, scope.node(), kind);
   }
 
   String versionInfo() {

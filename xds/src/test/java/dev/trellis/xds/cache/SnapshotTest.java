@@ -9,6 +9,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.mtls.testing.ManualClock;
 import dev.trellis.mtls.testing.ManualScheduler;
+import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.XdsResource;
 import java.time.Duration;
 import java.time.Instant;
@@ -53,6 +54,37 @@ class SnapshotTest {
         .hasMessageContaining("CDS resources are global in this snapshot");
     assertThatThrownBy(() -> Snapshot.builder().add(CLUSTER, cluster("")))
         .hasMessageContaining("CDS resource has an empty name");
+  }
+
+  @Test
+  void aVariantReplacesItsResourceForItsKindOnlyAndItsChangesAreInTheDiff() {
+    XdsResource ring = XdsResource.of(CLUSTER, cluster("c1", 9));
+    Snapshot plain = Snapshot.builder().add(CLUSTER, cluster("c1")).add(CLUSTER, cluster("c2")).build();
+    Snapshot withVariant = Snapshot.builder().add(CLUSTER, cluster("c1")).add(CLUSTER, cluster("c2"))
+        .addVariant(ClientKind.PROXYLESS, new Snapshot.Variant(ring, "why")).build();
+    assertThat(withVariant.view(CLUSTER, null, ClientKind.PROXYLESS).get("c1")).isEqualTo(ring);
+    assertThat(withVariant.view(CLUSTER, null, ClientKind.PROXYLESS)).containsOnlyKeys("c1", "c2");
+    assertThat(withVariant.view(CLUSTER, null, ClientKind.ENVOY).get("c1")).isEqualTo(plain.view(CLUSTER, null).get("c1"));
+    assertThat(withVariant.variant(CLUSTER, ClientKind.PROXYLESS, "c1").note()).isEqualTo("why");
+    assertThat(withVariant.variant(CLUSTER, ClientKind.NODE_PROXY, "c1")).isNull();
+
+    SnapshotDiff diff = withVariant.diffFrom(plain);
+    assertThat(diff.isEmpty()).as("only a variant changed").isFalse();
+    assertThat(diff.changed(CLUSTER, null, ClientKind.PROXYLESS)).containsExactly("c1");
+    assertThat(diff.changed(CLUSTER, null, ClientKind.ENVOY)).isEmpty();
+    assertThat(plain.diffFrom(withVariant).changed(CLUSTER, null, ClientKind.PROXYLESS)).containsExactly("c1");
+  }
+
+  @Test
+  void aVariantNeedsAGlobalResourceOfItsName() {
+    assertThatThrownBy(() -> Snapshot.builder().add(CLUSTER, cluster("c1"))
+        .addVariant(ClientKind.PROXYLESS, new Snapshot.Variant(XdsResource.of(CLUSTER, cluster("c9")), "why")).build())
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'c9' has no global resource");
+    XdsResource ring = XdsResource.of(CLUSTER, cluster("c1", 9));
+    assertThatThrownBy(() -> Snapshot.builder().add(CLUSTER, cluster("c1"))
+        .addVariant(ClientKind.PROXYLESS, new Snapshot.Variant(ring, "a"))
+        .addVariant(ClientKind.PROXYLESS, new Snapshot.Variant(ring, "b")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("duplicate proxyless variant");
   }
 
   @Test

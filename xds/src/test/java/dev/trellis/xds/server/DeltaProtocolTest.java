@@ -17,6 +17,7 @@ import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryRequest;
 import io.envoyproxy.envoy.service.discovery.v3.DeltaDiscoveryResponse;
 import io.envoyproxy.envoy.service.discovery.v3.Resource;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
@@ -148,6 +149,60 @@ class DeltaProtocolTest {
   }
 
   @Test
+  void reconnectWithInitialVersionsSparesByNameSubscriptionsWhatTheClientHas() {
+    ads.publish(base().add(ROUTE, route("r2", "c2")).add(ROUTE, route("r3", "c1")));
+    AdsHarness.Delta first = ads.delta("node-1");
+    first.subscribe(ROUTE, "r1", "r2", "r3");
+    DeltaDiscoveryResponse all = first.take();
+    assertThat(names(all)).containsExactly("r1", "r2", "r3");
+    Map<String, String> known = versions(all);
+    first.end();
+
+    // While disconnected: r2 changes, r3 is removed, r1 stays as it was.
+    ads.publish(base().add(ROUTE, route("r2", "c1")));
+    AdsHarness.Delta again = ads.delta("node-1");
+    again.send(DeltaDiscoveryRequest.newBuilder().setTypeUrl(ROUTE.typeUrl())
+        .addResourceNamesSubscribe("r1").addResourceNamesSubscribe("r2").addResourceNamesSubscribe("r3")
+        .putAllInitialResourceVersions(known));
+    DeltaDiscoveryResponse r = again.take();
+    assertThat(names(r)).as("r1 is unchanged: not resent").containsExactly("r2");
+    assertThat(r.getRemovedResourcesList()).containsExactly("r3");
+    again.ack(r);
+    again.assertNothingSent();
+
+    // The same for endpoints, whose removals wait until nothing else is pending.
+    AdsHarness.Delta eds = ads.delta("node-2");
+    eds.subscribe(ENDPOINT, "c1", "c2");
+    Map<String, String> edsKnown = versions(eds.take());
+    eds.end();
+    ads.publish(Snapshot.builder().add(CLUSTER, cluster("c1")).add(ENDPOINT, endpoints("c1", 8080))
+        .add(LISTENER, listener("l1")).add(ROUTE, route("r1", "c1")));
+    AdsHarness.Delta edsAgain = ads.delta("node-2");
+    edsAgain.send(DeltaDiscoveryRequest.newBuilder().setTypeUrl(ENDPOINT.typeUrl())
+        .addResourceNamesSubscribe("c1").addResourceNamesSubscribe("c2").putAllInitialResourceVersions(edsKnown));
+    DeltaDiscoveryResponse answer = edsAgain.take();
+    assertThat(answer.getResourcesList()).as("c1 is unchanged: not resent").isEmpty();
+    List<String> removed = new ArrayList<>(answer.getRemovedResourcesList());
+    if (removed.isEmpty()) {
+      edsAgain.ack(answer);
+      removed.addAll(edsAgain.take().getRemovedResourcesList());
+    }
+    assertThat(removed).containsExactly("c2");
+  }
+
+  @Test
+  void subscribingByNameWithoutInitialVersionsStillResendsOnReconnect() {
+    ads.publish(base());
+    AdsHarness.Delta client = ads.delta("node-1");
+    client.subscribe(ROUTE, "r1");
+    assertThat(names(client.take())).containsExactly("r1");
+    client.end();
+    AdsHarness.Delta again = ads.delta("node-1");
+    again.subscribe(ROUTE, "r1");
+    assertThat(names(again.take())).containsExactly("r1");
+  }
+
+  @Test
   void subscriptionChangesAreHonouredEvenWithAStaleNonce() {
     ads.publish(base());
     AdsHarness.Delta client = ads.delta("node-1");
@@ -206,5 +261,23 @@ class DeltaProtocolTest {
     assertThat(t.nacks()).isEqualTo(1);
     assertThat(t.lastNackError()).isEqualTo("c2: unsupported discovery type");
     assertThat(t.lastNackVersion()).isEqualTo(r.getSystemVersionInfo());
+  }
+
+  @Test
+  void aNackOfAnAlreadyAckedNonceIsCountedAndShown() {
+    ads.publish(base());
+    AdsHarness.Delta client = ads.delta("node-1");
+    client.subscribe(CLUSTER, "*");
+    DeltaDiscoveryResponse r = client.take();
+    client.ack(r);
+    client.nack(r, "c1: rejected after all");
+    client.assertNothingSent();
+    ClientStatus.TypeStatus t = ads.ads.registry().clients(Duration.ofSeconds(5)).getFirst().types().getFirst();
+    assertThat(t.nacks()).isZero();
+    assertThat(t.lateNacks()).isEqualTo(1);
+    assertThat(t.lastLateNack().nonce()).isEqualTo(r.getNonce());
+    assertThat(t.lastLateNack().error()).isEqualTo("c1: rejected after all");
+    assertThat(t.lastLateNack().lastAcked()).isTrue();
+    assertThat(ads.ads.metrics().lateNacks(CLUSTER)).isEqualTo(1);
   }
 }

@@ -145,6 +145,65 @@ class SotwProtocolTest {
   }
 
   @Test
+  void aFirstRequestCarryingANonceOfAnEarlierStreamIsAnswered() {
+    ads.publish(base());
+    AdsHarness.Sotw before = ads.sotw("node-1");
+    before.subscribe(CLUSTER);
+    DiscoveryResponse cds = before.take();
+    before.ack(cds);
+    before.subscribe(ENDPOINT, "c1");
+    DiscoveryResponse eds = before.take();
+    before.ack(eds, "c1");
+    before.end();
+
+    // A client reconnecting (e.g. to a restarted server) sends what it had, with the nonces of the old stream.
+    AdsHarness.Sotw after = ads.sotw("node-1");
+    after.send(DiscoveryRequest.newBuilder().setTypeUrl(CLUSTER.typeUrl()).setVersionInfo(cds.getVersionInfo())
+        .setResponseNonce("17"));
+    DiscoveryResponse clusters = after.take();
+    assertThat(names(CLUSTER, clusters)).containsExactly("c1", "c2");
+    after.ack(clusters);
+    after.send(DiscoveryRequest.newBuilder().setTypeUrl(ENDPOINT.typeUrl()).setVersionInfo(eds.getVersionInfo())
+        .setResponseNonce(eds.getNonce()).addResourceNames("c1"));
+    DiscoveryResponse endpoints = after.take();
+    assertThat(names(ENDPOINT, endpoints)).containsExactly("c1");
+    after.ack(endpoints, "c1");
+    after.assertNothingSent();
+  }
+
+  @Test
+  void aNackOfAnAlreadyAckedNonceIsCountedAndShown() {
+    ads.publish(base());
+    AdsHarness.Sotw client = ads.sotw("node-1");
+    client.subscribe(CLUSTER);
+    DiscoveryResponse r = client.take();
+    client.ack(r);
+    client.nack(r, r.getVersionInfo(), "cluster c2: rejected after all");
+    client.assertNothingSent();
+    ClientStatus.TypeStatus t = ads.ads.registry().clients(Duration.ofSeconds(5)).getFirst().types().getFirst();
+    assertThat(t.acks()).isEqualTo(1);
+    assertThat(t.nacks()).as("not a NACK of the response in flight").isZero();
+    assertThat(t.lateNacks()).isEqualTo(1);
+    assertThat(t.lastLateNack()).isNotNull();
+    assertThat(t.lastLateNack().nonce()).isEqualTo(r.getNonce());
+    assertThat(t.lastLateNack().error()).isEqualTo("cluster c2: rejected after all");
+    assertThat(t.lastLateNack().lastAcked()).as("the nonce was ACKed before").isTrue();
+    assertThat(ads.ads.metrics().lateNacks(CLUSTER)).isEqualTo(1);
+
+    // A NACK naming an older nonce, superseded by a newer response, is counted the same way.
+    ads.publish(base().add(CLUSTER, cluster("c3")));
+    DiscoveryResponse second = client.take();
+    client.ack(second);
+    client.nack(r, r.getVersionInfo(), "old");
+    client.assertNothingSent();
+    t = ads.ads.registry().clients(Duration.ofSeconds(5)).getFirst().types().getFirst();
+    assertThat(t.lateNacks()).isEqualTo(2);
+    assertThat(t.lastLateNack().error()).isEqualTo("old");
+    assertThat(ads.ads.metrics().lateNacks(CLUSTER)).isEqualTo(2);
+    assertThat(ads.ads.metrics().nacks(CLUSTER)).isZero();
+  }
+
+  @Test
   void oneResponseInFlightChangesCoalesceUntilTheAck() {
     ads.publish(base());
     AdsHarness.Sotw client = ads.sotw("node-1");

@@ -81,11 +81,20 @@ public final class AdsHarness implements AutoCloseable {
   }
 
   public Sotw sotw(String nodeId) {
-    return new Sotw(nodeId);
+    return new Sotw(Node.newBuilder().setId(nodeId).build());
+  }
+
+  /** A stream whose first request carries {@code node} (user agent, metadata, ...). */
+  public Sotw sotw(Node node) {
+    return new Sotw(node);
   }
 
   public Delta delta(String nodeId) {
-    return new Delta(nodeId);
+    return new Delta(Node.newBuilder().setId(nodeId).build());
+  }
+
+  public Delta delta(Node node) {
+    return new Delta(node);
   }
 
   @Override
@@ -136,8 +145,8 @@ public final class AdsHarness implements AutoCloseable {
     private final Node node;
     private boolean sentNode;
 
-    Sotw(String nodeId) {
-      node = Node.newBuilder().setId(nodeId).build();
+    Sotw(Node node) {
+      this.node = node;
       requests = AggregatedDiscoveryServiceGrpc.newStub(channel).streamAggregatedResources(this);
     }
 
@@ -176,8 +185,8 @@ public final class AdsHarness implements AutoCloseable {
     private final Node node;
     private boolean sentNode;
 
-    Delta(String nodeId) {
-      node = Node.newBuilder().setId(nodeId).build();
+    Delta(Node node) {
+      this.node = node;
       requests = AggregatedDiscoveryServiceGrpc.newStub(channel).deltaAggregatedResources(this);
     }
 

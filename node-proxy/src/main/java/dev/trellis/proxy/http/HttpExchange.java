@@ -764,6 +764,19 @@ final class HttpExchange {
     down.done(keepAlive, lastWrite);
   }
 
+  /**
+   * The client kept the proxy waiting for more of its request body for {@link HttpLimits#requestBodyTimeout}: 408
+   * ({@code DPE}, as for slow headers), after which the downstream ends since the rest of the body may still come; once
+   * the response has begun, the downstream just ends. The upstream attempt ends either way (it got a partial body).
+   */
+  void onRequestBodyTimeout() {
+    if (phase == ExchangePhase.DONE || requestComplete()) {
+      return;
+    }
+    reply(LocalReply.of(408, LocalReply.Flag.DPE, "request body not received: no bytes for "
+        + cx.limits().requestBodyTimeout().toMillis() + " ms (--request-body-timeout)"));
+  }
+
   /** The downstream went away (connection closed or stream reset): stop everything quietly. */
   void onDownstreamClosed() {
     if (phase != ExchangePhase.DONE) {

@@ -2,11 +2,13 @@ package dev.trellis.proxy.testing;
 
 import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
@@ -58,6 +60,15 @@ public final class H2Caller implements AutoCloseable {
 
   /** Sends one request without a body; {@code extra} are header name/value pairs, repeated names allowed. */
   public Response send(String method, String path, List<Map.Entry<String, String>> extra) throws Exception {
+    return start(method, path, extra, null).get(20, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Starts a request: its headers, then {@code body} as one DATA frame that does not end the stream (null: the headers
+   * end it). The response (or -1 for a reset) completes the future.
+   */
+  public CompletableFuture<Response> start(String method, String path, List<Map.Entry<String, String>> extra,
+      String body) {
     Http2Headers h = new DefaultHttp2Headers(false).method(method).path(path).scheme("http")
         .authority("web.d.svc.cluster.local");
     extra.forEach(e -> h.add(e.getKey(), e.getValue()));
@@ -94,8 +105,13 @@ public final class H2Caller implements AutoCloseable {
         done.complete(new Response(-1, null, ""));
       }
     }).open().syncUninterruptibly().getNow();
-    stream.writeAndFlush(new DefaultHttp2HeadersFrame(h, true));
-    return done.get(20, TimeUnit.SECONDS);
+    if (body == null) {
+      stream.writeAndFlush(new DefaultHttp2HeadersFrame(h, true));
+    } else {
+      stream.write(new DefaultHttp2HeadersFrame(h, false));
+      stream.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.copiedBuffer(body, StandardCharsets.UTF_8), false));
+    }
+    return done;
   }
 
   public Response send(String method, String path) throws Exception {

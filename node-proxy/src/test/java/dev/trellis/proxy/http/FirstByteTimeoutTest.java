@@ -100,6 +100,19 @@ class FirstByteTimeoutTest {
     }
   }
 
+  /**
+   * HBONE (15008) has no first-byte timeout of its own: its TLS handshake must finish within 10 s, Netty's default, on
+   * a workload's address and on the node's (where the ClientHello's server name picks the certificate) alike.
+   */
+  @Test
+  void aSilentConnectionToTheHboneServerIsClosedByTheTlsHandshakeTimeout() throws Exception {
+    try (Socket s = new Socket()) {
+      s.connect(fx.hbone.address(), 5000);
+      s.setSoTimeout(15_000);
+      assertThat(s.getInputStream().read()).as("closed by the proxy within 15 s").isEqualTo(-1);
+    }
+  }
+
   private RecordingBackend http() throws IOException {
     RecordingBackend web = fx.recordingBackend(WEB);
     http(web);

@@ -10,6 +10,24 @@ import dev.trellis.proxy.testing.H2Caller;
 import dev.trellis.proxy.testing.ProxyFixture;
 import dev.trellis.proxy.testing.RawHttp;
 import dev.trellis.proxy.testing.RecordingBackend;
+import dev.trellis.proxy.transport.Transport;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamFrame;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.internal.PlatformDependent;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -36,7 +54,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * A request whose body stops arriving while the proxy waits for it is answered 408 with flag {@code DPE} after the
  * request-body timeout (300 ms here; the client's read timeout is 20 s, the idle timeout an hour) and its HTTP/1.1
  * connection closed; an HTTP/2 caller's stream gets the 408 and its other streams carry on. Once the response has
- * begun, the connection just ends. A body declared absurdly large ({@code Content-Length: 10^15}) is not buffered
+ * begun, the connection (HTTP/2: the stream) just ends. A body declared absurdly large ({@code Content-Length: 10^15}) is not buffered
  * toward: it gets the same 408.
  */
 class RequestBodyTimeoutTest {
@@ -123,6 +141,56 @@ class RequestBodyTimeoutTest {
       assertThat(r.status()).isEqualTo(408);
       assertThat(r.header("x-trellis-response-flags")).isEqualTo("DPE");
       assertThat(c.send("GET", "/other").status()).as("the connection still serves").isEqualTo(200);
+    }
+  }
+
+  @Test
+  void anHttp2StreamWhoseBodyStallsAfterTheResponseBeganIsResetAndTheOtherStreamsCarryOn() throws Exception {
+    EventLoopGroup group = Transport.newGroup(1, "early-answer");
+    try {
+      Channel server = new ServerBootstrap().group(group).channel(Transport.serverChannel())
+          .childHandler(new ChannelInitializer<Channel>() {
+            @Override
+            protected void initChannel(Channel ch) {
+              ch.pipeline().addLast(Http2FrameCodecBuilder.forServer().build(),
+                  new Http2MultiplexHandler(new EarlyAnswer()));
+            }
+          }).bind(new InetSocketAddress(WEB, 0)).syncUninterruptibly().channel();
+      fx.workload(WEB);
+      fx.http(List.of(rule("all", "/", to("web"))),
+          Map.of(cluster("web"), List.of(mesh((InetSocketAddress) server.localAddress()))));
+      try (H2Caller c = fx.h2Client()) {
+        // connections (HBONE included) set up first, so the early 200 reaches the caller well within the timeout
+        assertThat(c.send("GET", "/warm").status()).isEqualTo(200);
+        H2Caller.Response r = c.start("POST", "/upload", List.of(Map.entry("content-length", "10")), "abc")
+            .get(10, TimeUnit.SECONDS);
+        assertThat(r.status()).as("reset: the 200 had begun, so no 408 can follow").isEqualTo(-1);
+        assertThat(c.send("GET", "/other").status()).as("the connection still serves").isEqualTo(200);
+      } finally {
+        server.close().syncUninterruptibly();
+      }
+    } finally {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+  }
+
+  /** Answers each stream's headers at once with a 200 and "ok", and ends that response when the request ends. */
+  @ChannelHandler.Sharable
+  private static final class EarlyAnswer extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      try {
+        if (msg instanceof Http2HeadersFrame h) {
+          ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+          ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.copiedBuffer("ok", StandardCharsets.US_ASCII), false));
+        }
+        if (msg instanceof Http2StreamFrame f && (f instanceof Http2HeadersFrame h && h.isEndStream()
+            || f instanceof Http2DataFrame d && d.isEndStream())) {
+          ctx.writeAndFlush(new DefaultHttp2DataFrame(true));
+        }
+      } finally {
+        ReferenceCountUtil.release(msg);
+      }
     }
   }
 

@@ -120,6 +120,7 @@ final class Http2Connection implements UpstreamConnection {
         if (cause instanceof Http2Exception e) {
           List.copyOf(open).forEach(l -> l.protocolError(e));
         }
+        c.fireExceptionCaught(cause);
       }
     });
     channel.config().setAutoRead(true);

@@ -552,7 +552,8 @@ final class HttpExchange {
     // HTTP/2 heads come with Netty's stream-id header, not the upstream's
     int n = res.headers().size() - (res.headers().contains(STREAM_ID) ? 1 : 0);
     if (n > limits.maxResponseHeaders()) {
-      return "the response has " + n + " headers, more than " + limits.maxResponseHeaders() + " (--max-response-headers)";
+      return "the response has " + n + " headers, more than " + limits.maxResponseHeaders()
+          + " (--max-response-headers)";
     }
     return null;
   }

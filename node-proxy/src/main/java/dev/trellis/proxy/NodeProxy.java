@@ -17,7 +17,6 @@ import dev.trellis.proxy.egress.PassthroughDialer;
 import dev.trellis.proxy.entry.Arrival;
 import dev.trellis.proxy.entry.CaptureServer;
 import dev.trellis.proxy.entry.EntryServer;
-import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.HttpInspection;
@@ -165,7 +164,8 @@ public final class NodeProxy implements AutoCloseable {
       outbound = new OutboundServices(state::current, clusters, certificates, capture
           ? HboneDialing.podAddresses(peerHbonePort, options.node(), new InetSocketAddress("127.0.0.1", options.hbonePort()))
           : HboneDialing.nodeAddresses(peerHbonePort, options.node(),
-              new InetSocketAddress(options.address(), peerHbonePort)), CONNECT_TIMEOUT_MILLIS, ticker, HttpLimits.DEFAULTS, telemetry);
+              new InetSocketAddress(options.address(), peerHbonePort)), CONNECT_TIMEOUT_MILLIS, ticker,
+          options.httpLimits(), telemetry);
       inspection = new HttpInspection(outbound);
       // Telemetry never slows traffic: what cannot be queued is dropped, and counted here.
       telemetry.metrics().observedCounter("trellis.telemetry.spans.dropped", "spans dropped: export queue full or "

@@ -1,7 +1,9 @@
 package dev.trellis.proxy;
 
 import dev.trellis.proxy.flags.CommandLines;
+import dev.trellis.proxy.flags.HttpLimitsFlags;
 import dev.trellis.proxy.flags.TelemetryFlags;
+import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.redirect.EbpfOriginalDestinations;
 import dev.trellis.proxy.standalone.StandaloneMain;
 import dev.trellis.telemetry.Telemetry;
@@ -36,6 +38,8 @@ import picocli.CommandLine.TypeConversionException;
  *                    [--capture none|transparent] [--ebpf-pins /sys/fs/bpf/trellis]
  *                    [--agent-state /var/run/trellis/agent-state.json]
  *                    [--control-plane-ca /var/run/trellis/ca/root-cert.pem]
+ *                    [--first-byte-timeout 15s] [--request-headers-timeout 30s] [--request-body-timeout 30s]
+ *                    [--idle-timeout 1h] [--max-response-headers-kb 60] [--max-response-headers 100]
  * trellis node-proxy agent ...        (the node agent, see {@link NodeAgentMain})
  * trellis node-proxy standalone ...   (a proxy without a control plane, see {@link StandaloneMain})
  * </pre>
@@ -109,6 +113,8 @@ public final class NodeProxyMain implements Callable<Integer> {
 
   @Mixin TelemetryFlags telemetry;
 
+  @Mixin HttpLimitsFlags httpLimits;
+
   public static void main(String[] args) {
     CommandLines.defaultLogLevel("info");
     int code = run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
@@ -159,7 +165,7 @@ public final class NodeProxyMain implements Callable<Integer> {
   NodeProxyOptions options(String nodeToken) {
     NodeProxyOptions options = NodeProxyOptions.local(node, address, controlPlane, nodeToken)
         .withPorts(entryPort, hbonePort, adminPort).withInboundPort(inboundPort).withDebugAdminPort(debugAdminPort)
-        .withCapture(capture);
+        .withCapture(capture).withHttpLimits(httpLimits());
     if (token == null && tokenFile != null) {
       options = options.withTokenFile(tokenFile); // a projected token is rotated
     }
@@ -176,6 +182,19 @@ public final class NodeProxyMain implements Callable<Integer> {
       throw usage("--ebpf-pins needs --capture transparent");
     }
     return options;
+  }
+
+  /**
+   * The HTTP timeouts and limits the flags ask for.
+   *
+   * @throws ParameterException naming the flag and what it expects
+   */
+  HttpLimits httpLimits() {
+    try {
+      return httpLimits.limits();
+    } catch (IllegalArgumentException e) {
+      throw usage(e.getMessage());
+    }
   }
 
   /**

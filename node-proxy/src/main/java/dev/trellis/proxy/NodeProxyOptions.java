@@ -1,6 +1,7 @@
 package dev.trellis.proxy;
 
 import dev.trellis.mtls.identity.TrustDomain;
+import dev.trellis.proxy.http.HttpLimits;
 import java.nio.file.Path;
 
 /**
@@ -24,10 +25,11 @@ import java.nio.file.Path;
  * @param agentState the node agent's state file (capture mode): where each captured pod's network namespace is
  *     found, so passthrough connections of eBPF-captured pods are dialed from inside it; null: from the node's
  *     namespace with the pod's address
+ * @param httpLimits the HTTP engine's timeouts and size limits (null: {@link HttpLimits#DEFAULTS})
  */
 public record NodeProxyOptions(String node, String address, String controlPlane, String token, TrustDomain trustDomain,
     int entryPort, int hbonePort, int adminPort, int inboundPort, Capture capture, Path tokenFile,
-    Path controlPlaneCa, int debugAdminPort, Path agentState) {
+    Path controlPlaneCa, int debugAdminPort, Path agentState, HttpLimits httpLimits) {
 
   /** The debug admin port's default (Envoy's admin port in Istio). */
   public static final int DEBUG_ADMIN_PORT = 15000;
@@ -46,49 +48,56 @@ public record NodeProxyOptions(String node, String address, String controlPlane,
 
   public NodeProxyOptions {
     capture = capture == null ? Capture.NONE : capture;
+    httpLimits = httpLimits == null ? HttpLimits.DEFAULTS : httpLimits;
   }
 
   public static NodeProxyOptions local(String node, String address, String controlPlane, String token) {
     return new NodeProxyOptions(node, address, controlPlane, token, TrustDomain.CLUSTER_LOCAL, 15001, 15008, 15020, 15006,
-        Capture.NONE, null, null, DEBUG_ADMIN_PORT, null);
+        Capture.NONE, null, null, DEBUG_ADMIN_PORT, null, null);
   }
 
   public NodeProxyOptions withPorts(int entry, int hbone, int admin) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entry, hbone, admin, inboundPort,
-        capture, tokenFile, controlPlaneCa, debugAdminPort, agentState);
+        capture, tokenFile, controlPlaneCa, debugAdminPort, agentState, httpLimits);
   }
 
   public NodeProxyOptions withInboundPort(int inbound) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort, inbound,
-        capture, tokenFile, controlPlaneCa, debugAdminPort, agentState);
+        capture, tokenFile, controlPlaneCa, debugAdminPort, agentState, httpLimits);
   }
 
   public NodeProxyOptions withCapture(Capture mode) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, mode, tokenFile, controlPlaneCa, debugAdminPort, agentState);
+        inboundPort, mode, tokenFile, controlPlaneCa, debugAdminPort, agentState, httpLimits);
   }
 
   /** TLS to the control plane, trusting the roots in {@code caFile} (null: plaintext). */
   public NodeProxyOptions withControlPlaneCa(Path caFile) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, capture, tokenFile, caFile, debugAdminPort, agentState);
+        inboundPort, capture, tokenFile, caFile, debugAdminPort, agentState, httpLimits);
   }
 
   /** The debug admin port (0: any free port), on loopback. */
   public NodeProxyOptions withDebugAdminPort(int port) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, capture, tokenFile, controlPlaneCa, port, agentState);
+        inboundPort, capture, tokenFile, controlPlaneCa, port, agentState, httpLimits);
   }
 
   /** The token came from {@code file}: read it again whenever the file changes. */
   public NodeProxyOptions withTokenFile(Path file) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, capture, file, controlPlaneCa, debugAdminPort, agentState);
+        inboundPort, capture, file, controlPlaneCa, debugAdminPort, agentState, httpLimits);
+  }
+
+  /** The HTTP engine's timeouts and size limits. */
+  public NodeProxyOptions withHttpLimits(HttpLimits limits) {
+    return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
+        inboundPort, capture, tokenFile, controlPlaneCa, debugAdminPort, agentState, limits);
   }
 
   /** Capture mode: pods' network namespaces are read from the node agent's state file {@code file}. */
   public NodeProxyOptions withAgentState(Path file) {
     return new NodeProxyOptions(node, address, controlPlane, token, trustDomain, entryPort, hbonePort, adminPort,
-        inboundPort, capture, tokenFile, controlPlaneCa, debugAdminPort, file);
+        inboundPort, capture, tokenFile, controlPlaneCa, debugAdminPort, file, httpLimits);
   }
 }

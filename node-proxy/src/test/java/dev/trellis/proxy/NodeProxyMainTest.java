@@ -2,12 +2,14 @@ package dev.trellis.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.telemetry.config.TelemetrySettings;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.Function;
 import org.junit.jupiter.api.Test;
@@ -68,7 +70,14 @@ class NodeProxyMainTest {
         new Row(capture + "--ebpf-pins /sys/fs/bpf/trellis", NodeProxyOptions::capture,
             NodeProxyOptions.Capture.TRANSPARENT),
         new Row("--node=node-2 --address=127.0.1.2 --token t", NodeProxyOptions::node, "node-2"),
-        new Row(base + "--node node-3", NodeProxyOptions::node, "node-3")); // the last one counts, as before
+        new Row(base + "--node node-3", NodeProxyOptions::node, "node-3"), // the last one counts, as before
+        new Row(base, NodeProxyOptions::httpLimits, HttpLimits.DEFAULTS),
+        new Row(base + "--request-headers-timeout 5s", o -> o.httpLimits().headerTimeout(), Duration.ofSeconds(5)),
+        new Row(base + "--idle-timeout 2m", o -> o.httpLimits().idleTimeout(), Duration.ofMinutes(2)),
+        new Row(base + "--first-byte-timeout 500ms", o -> o.httpLimits().firstByteTimeout(), Duration.ofMillis(500)),
+        new Row(base + "--request-body-timeout 1h", o -> o.httpLimits().requestBodyTimeout(), Duration.ofHours(1)),
+        new Row(base + "--max-response-headers-kb 96", o -> o.httpLimits().maxResponseHeaderBytes(), 96 * 1024),
+        new Row(base + "--max-response-headers 200", o -> o.httpLimits().maxResponseHeaders(), 200));
     for (Row row : rows) {
       NodeProxyMain command = parse(row.args().strip().split(" "));
       assertThat(row.field().apply(command.options(command.token()))).as(row.args()).isEqualTo(row.expected());
@@ -125,6 +134,12 @@ class NodeProxyMainTest {
         .contains("--ebpf-pins needs --capture transparent");
     Run sampling = run("--node", "n", "--address", "a", "--token", "t", "--tracing-sampling", "5");
     assertThat(sampling.exitCode()).isEqualTo(2);
+    Run timeout = run("--node", "n", "--address", "a", "--token", "t", "--first-byte-timeout", "10");
+    assertThat(timeout.exitCode()).isEqualTo(2);
+    assertThat(timeout.err()).contains("--first-byte-timeout '10' (expected: a duration above zero, e.g. 500ms");
+    Run kib = run("--node", "n", "--address", "a", "--token", "t", "--max-response-headers-kb", "0");
+    assertThat(kib.exitCode()).isEqualTo(2);
+    assertThat(kib.err()).contains("--max-response-headers-kb '0' (expected: a whole number from 1 to 1024)");
     assertThat(sampling.err()).contains("--tracing-sampling '5' (expected: a ratio from 0 to 1, e.g. 0.01)");
   }
 

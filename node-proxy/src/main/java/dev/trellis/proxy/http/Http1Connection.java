@@ -61,7 +61,7 @@ final class Http1Connection implements UpstreamConnection {
   @Override
   public void attach(Channel ch) {
     channel = ch;
-    channel.pipeline().addLast("http", new HttpClientCodec(UpstreamPool.decoderConfig(), true, false));
+    channel.pipeline().addLast("http", new HttpClientCodec(pool.decoderConfig(), true, false));
     channel.pipeline().addLast("lease", handler);
     channel.config().setAutoRead(true);
     pool.opened(channel, cluster, () -> pool.forgetIdle(this));

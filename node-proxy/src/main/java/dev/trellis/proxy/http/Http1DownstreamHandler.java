@@ -20,6 +20,7 @@ import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
@@ -44,6 +45,8 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   private ChannelHandlerContext ctx;
   private HttpExchange current;
   private DownstreamTimersHandler timers;
+  /** The current request's body timeout, or null between requests. */
+  private RequestBodyTimer bodyTimer;
   private boolean closing;
   private boolean inputClosed;
 
@@ -90,15 +93,36 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
           timers.requestStarted();
         }
         current = new HttpExchange(this, cx);
+        bodyTimer = new RequestBodyTimer(ctx.executor(), System::nanoTime, cx.limits(), this::bodyStalled);
         current.start(req);
       } else {
         queued.poll();
         if (current == null) {
           ReferenceCountUtil.release(m); // the rest of a request answered early
         } else {
+          if (m instanceof LastHttpContent) {
+            stopBodyTimer();
+          } else if (bodyTimer != null) {
+            bodyTimer.received();
+          }
           current.onRequestContent((HttpContent) m);
         }
       }
+    }
+  }
+
+  /** The client stopped sending the body the exchange waits for: 408, or the end if the response has begun. */
+  private void bodyStalled() {
+    if (current != null) {
+      log.debug("[{}] request body stalled for {} ms", ctx.channel().id(), cx.limits().requestBodyTimeout().toMillis());
+      current.onRequestBodyTimeout();
+    }
+  }
+
+  private void stopBodyTimer() {
+    if (bodyTimer != null) {
+      bodyTimer.stop();
+      bodyTimer = null;
     }
   }
 
@@ -110,6 +134,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
         : HttpResponseStatus.BAD_REQUEST;
     log.debug("[{}] rejected a request: {}", ctx.channel().id(), cause.toString());
     closing = true;
+    stopBodyTimer();
     queued.forEach(ReferenceCountUtil::release);
     queued.clear();
     if (current != null && !current.finished()) {
@@ -140,12 +165,16 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
 
   @Override
   public void read() {
+    if (bodyTimer != null) {
+      bodyTimer.reading();
+    }
     ctx.read();
   }
 
   @Override
   public void done(boolean keepAlive, ChannelFuture lastWrite) {
     current = null;
+    stopBodyTimer();
     if (!keepAlive || inputClosed && queued.isEmpty()) {
       closing = true;
       queued.forEach(ReferenceCountUtil::release);
@@ -170,6 +199,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
       if (current != null && !current.requestComplete()) {
         // The client left mid-request: the rest can never come.
         closing = true;
+        stopBodyTimer();
         current.onDownstreamClosed();
         current = null;
         ctx.close();
@@ -193,6 +223,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   @Override
   public void upgrade(ChannelHandler relay) {
     current = null;
+    stopBodyTimer();
     closing = true;
     queued.forEach(ReferenceCountUtil::release);
     queued.clear();
@@ -208,6 +239,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   @Override
   public void abort() {
     current = null;
+    stopBodyTimer();
     closing = true;
     ctx.close();
   }
@@ -223,6 +255,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
     closing = true;
+    stopBodyTimer();
     if (current != null) {
       current.onDownstreamClosed();
       current = null;

@@ -10,6 +10,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
@@ -19,6 +20,8 @@ import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Promise;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * An upstream HTTP/2 connection: each request is a stream on it, up to {@link UpstreamPool#MAX_H2_STREAMS} or the
@@ -37,6 +40,7 @@ final class Http2Connection implements UpstreamConnection {
   private int streams;
   private int served;
   private boolean draining;
+  private final List<StreamLease> open = new ArrayList<>();
 
   Http2Connection(UpstreamPool pool, UpstreamPool.Key key, ClusterRuntime cluster) {
     this.pool = pool;
@@ -94,7 +98,7 @@ final class Http2Connection implements UpstreamConnection {
   public void attach(Channel ch) {
     channel = ch;
     channel.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient()
-        .initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(UpstreamPool.MAX_HEADER_BYTES)).build());
+        .initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(pool.maxResponseHeaderBytes())).build());
     channel.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {
       @Override
       public void channelRead(ChannelHandlerContext c, Object msg) {
@@ -109,6 +113,19 @@ final class Http2Connection implements UpstreamConnection {
           draining = true;
         }
         ReferenceCountUtil.release(msg);
+      }
+
+      /**
+       * The upstream broke HTTP/2 for the whole connection (e.g. a header list far over the limit): the codec reports
+       * it here before it sends GOAWAY and closes, and every open stream's request learns it as a protocol error
+       * (502 UPE) rather than as a bare disconnect.
+       */
+      @Override
+      public void exceptionCaught(ChannelHandlerContext c, Throwable cause) {
+        if (cause instanceof Http2Exception e) {
+          List.copyOf(open).forEach(l -> l.protocolError(e));
+        }
+        c.fireExceptionCaught(cause);
       }
     });
     channel.config().setAutoRead(true);
@@ -139,7 +156,8 @@ final class Http2Connection implements UpstreamConnection {
           pool.serveWaiters();
           return;
         }
-        UpstreamPool.Lease lease = new StreamLease((Http2StreamChannel) o.getNow(), served++ > 0);
+        StreamLease lease = new StreamLease((Http2StreamChannel) o.getNow(), served++ > 0);
+        open.add(lease);
         if (!p.trySuccess(lease)) {
           lease.release(false);
         }
@@ -163,6 +181,13 @@ final class Http2Connection implements UpstreamConnection {
       return stream;
     }
 
+    void protocolError(Http2Exception e) {
+      LeaseHandler h = stream.pipeline().get(LeaseHandler.class);
+      if (h != null) {
+        h.protocolError(e);
+      }
+    }
+
     @Override
     public boolean reused() {
       return reused;
@@ -184,6 +209,7 @@ final class Http2Connection implements UpstreamConnection {
         return;
       }
       released = true;
+      open.remove(this);
       stream.pipeline().get(LeaseHandler.class).listener = null;
       streams--;
       if (stream.isActive()) {

@@ -23,6 +23,7 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
   private ChannelHandlerContext ctx;
   private HttpExchange exchange;
   private boolean requestEnded;
+  private RequestBodyTimer bodyTimer;
 
   Http2DownstreamStreamHandler(HttpContext cx) {
     this.cx = cx;
@@ -31,6 +32,14 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
+    this.bodyTimer = new RequestBodyTimer(ctx.executor(), System::nanoTime, cx.limits(), this::bodyStalled);
+  }
+
+  /** The client stopped sending the body the exchange waits for: this stream gets 408, or a reset once answering. */
+  private void bodyStalled() {
+    if (exchange != null) {
+      exchange.onRequestBodyTimeout();
+    }
   }
 
   @Override
@@ -43,6 +52,9 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     if (msg instanceof LastHttpContent) {
       requestEnded = true;
+      bodyTimer.stop();
+    } else if (msg instanceof HttpContent) {
+      bodyTimer.received();
     }
     if (msg instanceof HttpRequest req && exchange == null) {
       exchange = new HttpExchange(this, cx);
@@ -61,6 +73,9 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
 
   @Override
   public void read() {
+    if (!requestEnded) {
+      bodyTimer.reading();
+    }
     ctx.read();
   }
 
@@ -71,6 +86,7 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
    */
   @Override
   public void done(boolean keepAlive, ChannelFuture lastWrite) {
+    bodyTimer.stop();
     if (requestEnded) {
       return;
     }
@@ -90,6 +106,7 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
 
   @Override
   public void abort() {
+    bodyTimer.stop();
     ctx.close();
   }
 
@@ -103,6 +120,7 @@ final class Http2DownstreamStreamHandler extends ChannelInboundHandlerAdapter im
 
   @Override
   public void channelInactive(ChannelHandlerContext ctx) {
+    bodyTimer.stop();
     if (exchange != null) {
       exchange.onDownstreamClosed();
     }

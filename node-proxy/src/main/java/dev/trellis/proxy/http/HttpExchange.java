@@ -35,7 +35,11 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -64,6 +68,7 @@ import org.slf4j.LoggerFactory;
 final class HttpExchange {
 
   private static final Logger log = LoggerFactory.getLogger(HttpExchange.class);
+  private static final AsciiString STREAM_ID = HttpConversionUtil.ExtensionHeaderNames.STREAM_ID.text();
 
   /** What an exchange needs from its downstream: an HTTP/1.1 connection or an HTTP/2 stream. */
   interface Downstream {
@@ -487,7 +492,7 @@ final class HttpExchange {
   /** Returns false when the message was consumed here (informational, or a response discarded for a retry). */
   private boolean onResponseHead(Attempt a, HttpResponse res) {
     int code = res.status().code();
-    String malformed = malformedHead(res);
+    String malformed = malformedHead(res, cx.limits());
     if (malformed != null) {
       ReferenceCountUtil.release(res);
       attemptFailed(a, AttemptResult.of(AttemptResult.Kind.PROTOCOL_ERROR), malformed);
@@ -543,16 +548,30 @@ final class HttpExchange {
 
   /**
    * Why a response head cannot be passed on, or null: Netty's decoder marks a status line or header section it
-   * could not parse (and stands in an invented {@code 999 Unknown} for it), and a status outside 100–599 is not
-   * HTTP (RFC 9110 §15) even when it parses.
+   * could not parse (and stands in an invented {@code 999 Unknown} for it) or that is over
+   * {@link HttpLimits#maxResponseHeaderBytes} (HTTP/2: {@link LeaseHandler} marks it so), a status outside 100–599 is
+   * not HTTP (RFC 9110 §15) even when it parses, and more than {@link HttpLimits#maxResponseHeaders} header fields are
+   * refused as Envoy refuses them.
    */
-  static String malformedHead(HttpResponse res) {
+  static String malformedHead(HttpResponse res, HttpLimits limits) {
     if (res.decoderResult().isFailure()) {
-      return "the response head does not parse";
+      Throwable cause = res.decoderResult().cause();
+      if (cause instanceof TooLongHttpHeaderException || cause instanceof Http2Exception.HeaderListSizeException) {
+        return "the response header section is larger than " + limits.maxResponseHeaderBytes() / 1024
+            + " KiB (--max-response-headers-kb)";
+      }
+      return cause instanceof Http2Exception ? "HTTP/2 protocol error: " + cause.getMessage()
+          : "the response head does not parse";
     }
     int code = res.status().code();
     if (code < 100 || code > 599) {
       return "status " + code + " is outside 100-599";
+    }
+    // HTTP/2 heads come with Netty's stream-id header, not the upstream's
+    int n = res.headers().size() - (res.headers().contains(STREAM_ID) ? 1 : 0);
+    if (n > limits.maxResponseHeaders()) {
+      return "the response has " + n + " headers, more than " + limits.maxResponseHeaders()
+          + " (--max-response-headers)";
     }
     return null;
   }
@@ -762,6 +781,19 @@ final class HttpExchange {
     }
     cleanUp();
     down.done(keepAlive, lastWrite);
+  }
+
+  /**
+   * The client kept the proxy waiting for more of its request body for {@link HttpLimits#requestBodyTimeout}: 408
+   * ({@code DPE}, as for slow headers), after which the downstream ends since the rest of the body may still come; once
+   * the response has begun, the downstream just ends. The upstream attempt ends either way (it got a partial body).
+   */
+  void onRequestBodyTimeout() {
+    if (phase == ExchangePhase.DONE || requestComplete()) {
+      return;
+    }
+    reply(LocalReply.of(408, LocalReply.Flag.DPE, "request body not received: no bytes for "
+        + cx.limits().requestBodyTimeout().toMillis() + " ms (--request-body-timeout)"));
   }
 
   /** The downstream went away (connection closed or stream reset): stop everything quietly. */

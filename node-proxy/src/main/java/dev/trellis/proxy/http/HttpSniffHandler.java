@@ -14,8 +14,12 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Goes where an outbound connection to an HTTP service starts carrying the client's bytes: reads
@@ -23,13 +27,21 @@ import java.util.function.Consumer;
  * that protocol's server pipeline, hands over the bytes read so far and removes itself. The request
  * goes upstream in the protocol its cluster declares ({@code ClusterSpec.upstream}), translated if it differs
  * ({@link ProtocolTranslation}).
+ *
+ * <p>Until the protocol is known the connection has {@link HttpLimits#firstByteTimeout} to say it (its first byte; an
+ * HTTP/2 preface whole), else it closes: the proxy cannot act before it has read. Raw TCP services never come here
+ * (a server-speaks-first protocol may wait for the server), and once the protocol's pipeline is in place its own
+ * header and idle timeouts apply.
  */
 public final class HttpSniffHandler extends ByteToMessageDecoder {
+
+  private static final Logger log = LoggerFactory.getLogger(HttpSniffHandler.class);
 
   static final int MAX_H2_STREAMS = 1000;
 
   private final HttpContext cx;
   private final Consumer<UpstreamPool.Protocol> onProtocol;
+  private ScheduledFuture<?> firstByte;
 
   /** @param onProtocol told the protocol once known (inbound inspection adopts its workload connection then); may be null */
   public HttpSniffHandler(HttpContext cx, Consumer<UpstreamPool.Protocol> onProtocol) {
@@ -40,7 +52,17 @@ public final class HttpSniffHandler extends ByteToMessageDecoder {
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     ctx.channel().config().setAutoRead(false);
+    long millis = cx.limits().firstByteTimeout().toMillis();
+    firstByte = ctx.executor().schedule(() -> {
+      log.debug("[{}] no request within {} ms: closing", ctx.channel().id(), millis);
+      ctx.close();
+    }, millis, TimeUnit.MILLISECONDS);
     ctx.read();
+  }
+
+  @Override
+  protected void handlerRemoved0(ChannelHandlerContext ctx) {
+    firstByte.cancel(false);
   }
 
   /**

@@ -63,6 +63,7 @@ public final class UpstreamPool {
 
   static final int MAX_H2_STREAMS = 100;
   static final long IDLE_MILLIS = 30_000;
+  /** Request header sections from downstream (431 beyond); response heads have {@link HttpLimits}' limits. */
   static final int MAX_HEADER_BYTES = 64 * 1024;
 
   public enum Protocol {
@@ -127,6 +128,7 @@ public final class UpstreamPool {
   private final UpstreamDialer dialer;
   private final int connectTimeoutMillis;
   private final LongSupplier ticker;
+  private final HttpLimits limits;
   private final Map<Key, ArrayDeque<Http1Connection>> idleH1 = new HashMap<>();
   private final Map<Key, List<Http2Connection>> h2 = new HashMap<>();
   private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
@@ -141,15 +143,26 @@ public final class UpstreamPool {
    * @param connectTimeoutMillis how long a request waits for a connection slot to free up
    */
   public UpstreamPool(EventLoop loop, UpstreamDialer dialer, int connectTimeoutMillis) {
-    this(loop, dialer, connectTimeoutMillis, System::nanoTime);
+    this(loop, dialer, connectTimeoutMillis, HttpLimits.DEFAULTS);
+  }
+
+  /** @param limits how large a response head its connections accept */
+  public UpstreamPool(EventLoop loop, UpstreamDialer dialer, int connectTimeoutMillis, HttpLimits limits) {
+    this(loop, dialer, connectTimeoutMillis, System::nanoTime, limits);
   }
 
   /** @param ticker nanoseconds, for how long a connection has been idle */
   UpstreamPool(EventLoop loop, UpstreamDialer dialer, int connectTimeoutMillis, LongSupplier ticker) {
+    this(loop, dialer, connectTimeoutMillis, ticker, HttpLimits.DEFAULTS);
+  }
+
+  UpstreamPool(EventLoop loop, UpstreamDialer dialer, int connectTimeoutMillis, LongSupplier ticker,
+      HttpLimits limits) {
     this.loop = requireNonNull(loop, "loop");
     this.dialer = requireNonNull(dialer, "dialer");
     this.connectTimeoutMillis = connectTimeoutMillis;
     this.ticker = requireNonNull(ticker, "ticker");
+    this.limits = requireNonNull(limits, "limits");
   }
 
   EventLoop loop() {
@@ -475,8 +488,14 @@ public final class UpstreamPool {
     }
   }
 
-  static HttpDecoderConfig decoderConfig() {
-    return new HttpDecoderConfig().setMaxHeaderSize(MAX_HEADER_BYTES).setMaxInitialLineLength(16 * 1024);
+  /** The response decoder of an HTTP/1.1 connection: a larger header section fails the head (502 UPE). */
+  HttpDecoderConfig decoderConfig() {
+    return new HttpDecoderConfig().setMaxHeaderSize(limits.maxResponseHeaderBytes()).setMaxInitialLineLength(16 * 1024);
+  }
+
+  /** The header list size an HTTP/2 connection advertises and enforces on responses. */
+  int maxResponseHeaderBytes() {
+    return limits.maxResponseHeaderBytes();
   }
 
   private static final class Waiter {

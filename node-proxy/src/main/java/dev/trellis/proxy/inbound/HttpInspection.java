@@ -56,7 +56,7 @@ public final class HttpInspection implements HttpInspector {
     ProxyConfig routes = new ProxyConfig(0, List.of(), Map.of(), Map.of(), Map.of(name, table), Map.of(),
         services.config().paths());
     UpstreamPool pool = pools.computeIfAbsent(downstream.eventLoop(),
-        l -> new UpstreamPool(l, services.dialer(l), services.connectTimeoutMillis()));
+        l -> new UpstreamPool(l, services.dialer(l), services.connectTimeoutMillis(), services.limits()));
     String clientCert = peer == null ? null : HeaderHygiene.clientCert(target.identity().toString(), peer.toString());
     HttpContext cx = new HttpContext(() -> routes, clusters, pool, name, target, peer == null ? "" : peer.toString(),
         UpstreamPool.Protocol.HTTP1, services.ticker(), services.limits(), request -> check(target, peer, port, request),

@@ -118,7 +118,7 @@ public final class OutboundServices implements AutoCloseable {
   }
 
   UpstreamPool pool(EventLoop loop) {
-    return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, dialer(l), connectTimeoutMillis));
+    return pools.computeIfAbsent(loop, l -> new UpstreamPool(l, dialer(l), connectTimeoutMillis, limits));
   }
 
   /** How upstream HTTP connections on {@code loop} reach an endpoint: HBONE or direct TCP. */

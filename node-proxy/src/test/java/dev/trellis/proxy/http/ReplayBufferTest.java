@@ -38,6 +38,26 @@ class ReplayBufferTest {
     }
   }
 
+  /**
+   * The buffer is told nothing of the request's declared size and allocates nothing itself: it keeps the chunks it
+   * is given, so a request declaring {@code Content-Length: 10^15} that sent 3 bytes holds 3 (the end-to-end 408 is
+   * {@code RequestBodyTimeoutTest}).
+   */
+  @Test
+  void itHoldsTheChunksItIsGivenAndAllocatesNothing() {
+    ReplayBuffer b = new ReplayBuffer();
+    HttpContent c = chunk("abc");
+    assertThat(b.add(c)).isFalse();
+    assertThat(c.refCnt()).as("kept as given, not copied").isEqualTo(1);
+    HttpContent d = b.duplicate(0);
+    assertThat(d.content().memoryAddress() == c.content().memoryAddress() || !c.content().hasMemoryAddress())
+        .as("a view of the same memory").isTrue();
+    assertThat(text(d)).isEqualTo("abc");
+    assertThat(b.receivedBytes()).isEqualTo(3);
+    assertThat(b.hasRoom()).isTrue();
+    b.release();
+  }
+
   @Test
   void aBodyWithinTheLimitIsReplayedWholeByEveryAttempt() {
     ReplayBuffer b = new ReplayBuffer(10);

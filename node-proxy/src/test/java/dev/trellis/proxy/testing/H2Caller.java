@@ -82,6 +82,20 @@ public final class H2Caller implements AutoCloseable {
    */
   public Response send(String method, String path, List<Map.Entry<String, String>> extra, String body)
       throws Exception {
+    return open(method, path, extra, body, true).get(20, TimeUnit.SECONDS);
+  }
+
+  /**
+   * Starts a request: its headers, then {@code body} as DATA that does not end the stream (null: the headers end it).
+   * The response (or -1 for a reset) completes the future.
+   */
+  public CompletableFuture<Response> start(String method, String path, List<Map.Entry<String, String>> extra,
+      String body) {
+    return open(method, path, extra, body, false);
+  }
+
+  private CompletableFuture<Response> open(String method, String path, List<Map.Entry<String, String>> extra,
+      String body, boolean bodyEndsStream) {
     Http2Headers h = new DefaultHttp2Headers(false).method(method).path(path).scheme("http")
         .authority("web.d.svc.cluster.local");
     extra.forEach(e -> h.add(e.getKey(), e.getValue()));
@@ -125,9 +139,9 @@ public final class H2Caller implements AutoCloseable {
       int half = b.length / 2;
       stream.write(new DefaultHttp2HeadersFrame(h, false));
       stream.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b, 0, half), false));
-      stream.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b, half, b.length - half), true));
+      stream.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b, half, b.length - half), bodyEndsStream));
     }
-    return done.get(20, TimeUnit.SECONDS);
+    return done;
   }
 
   public Response send(String method, String path) throws Exception {

@@ -155,6 +155,28 @@ public final class RawHttp implements AutoCloseable {
     }
   }
 
+  /**
+   * Whether the connection is still open, nothing arriving, for {@code quiet} (a read that times out); false if the
+   * proxy closed it in that time. Anything that arrives fails: the caller expects silence.
+   */
+  public boolean openFor(java.time.Duration quiet) throws IOException {
+    int before = socket.getSoTimeout();
+    socket.setSoTimeout((int) quiet.toMillis());
+    try {
+      int b = in.read();
+      if (b != -1) {
+        throw new IOException("expected silence, got byte " + b);
+      }
+      return false;
+    } catch (java.net.SocketTimeoutException e) {
+      return true;
+    } catch (java.net.SocketException e) {
+      return false;
+    } finally {
+      socket.setSoTimeout(before);
+    }
+  }
+
   private String line() throws IOException {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     int c;

@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -33,6 +34,7 @@ import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * A workload that records every request exactly as it arrives — method, request target and every header line, in
@@ -53,6 +55,8 @@ public final class RecordingBackend implements AutoCloseable {
   }
 
   public final Queue<Seen> seen = new ConcurrentLinkedQueue<>();
+  /** Adds to every answer's headers (a hostile backend's header section); nothing by default. */
+  public volatile Consumer<HttpHeaders> answerHeaders = h -> {};
   private final EventLoopGroup group = Transport.newGroup(1, "backend");
   private final Channel server;
 
@@ -83,7 +87,8 @@ public final class RecordingBackend implements AutoCloseable {
           return;
         }
         if (h2) {
-          ctx.pipeline().addAfter(ctx.name(), "h2", Http2FrameCodecBuilder.forServer().build());
+          ctx.pipeline().addAfter(ctx.name(), "h2", Http2FrameCodecBuilder.forServer()
+              .encoderIgnoreMaxHeaderListSize(true).build());
           ctx.pipeline().addAfter("h2", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel s) {
@@ -122,6 +127,7 @@ public final class RecordingBackend implements AutoCloseable {
       FullHttpResponse res = new DefaultFullHttpResponse(req.protocolVersion(), HttpResponseStatus.OK,
           ctx.alloc().buffer().writeBytes("ok".getBytes(StandardCharsets.UTF_8)));
       res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 2);
+      answerHeaders.accept(res.headers());
       boolean keepAlive = HttpUtil.isKeepAlive(req);
       var f = ctx.writeAndFlush(res);
       if (!keepAlive && protocol.equals("1.1")) {

@@ -6,6 +6,8 @@ import static dev.trellis.proxy.testing.ProxyFixture.rule;
 import static dev.trellis.proxy.testing.ProxyFixture.to;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.trellis.proxy.state.ClusterSpec.UpstreamProtocol;
+import dev.trellis.proxy.testing.H2Caller;
 import dev.trellis.proxy.testing.ProxyFixture;
 import dev.trellis.proxy.testing.RawHttp;
 import java.io.ByteArrayOutputStream;
@@ -34,8 +36,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * An HTTP/1.1 backend that answers with something that is not an HTTP response head: the caller gets 502 with the
  * response flag {@code UPE}, never a made-up or passed-on response, and the proxy closes that upstream connection
  * (the backend reads the end of its stream) instead of pooling it; a well-formed answer from the same backend still
- * passes. The check ({@code HttpExchange.malformedHead}) runs for every response head whatever the caller's protocol;
- * an HTTP/2 caller is not tried here because its upstream today speaks HTTP/2 too (issue 18, item 2).
+ * passes. The backend is an HTTP/1.1 service (its cluster says so), called by HTTP/1.1 and HTTP/2 clients: an HTTP/2
+ * caller gets the same 502, and a body that breaks off resets its stream instead of ending it as if complete.
  */
 class HostileUpstreamTest {
 
@@ -123,6 +125,45 @@ class HostileUpstreamTest {
     }
   }
 
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok",
+      "GARBAGE\r\n\r\n",
+  })
+  void anHttp2CallerGets502UpeForAResponseHeadThatIsNotHttp(String raw) throws Exception {
+    start(raw);
+    try (H2Caller c = fx.h2Client()) {
+      H2Caller.Response r = c.send("GET", "/");
+      assertThat(r.status()).as("HTTP/2 caller, upstream answered %s", raw).isEqualTo(502);
+      assertThat(r.header("x-trellis-response-flags")).isEqualTo("UPE");
+      assertThat(r.body()).startsWith("upstream sent a malformed response: ").doesNotContain("ok");
+    }
+    assertThat(afterAnswer.poll(10, TimeUnit.SECONDS)).as("the upstream connection").isEqualTo("closed");
+  }
+
+  @Test
+  void anHttp2CallerGetsNoMadeUpResponseFromAnUpstreamClosingInItsHeaderSection() throws Exception {
+    start("HTTP/1.1 200 OK\r\nContent-Le" + CLOSE);
+    try (H2Caller c = fx.h2Client()) {
+      H2Caller.Response r = c.send("GET", "/");
+      assertThat(r.status()).as("never the 200 the upstream had begun").isIn(502, 503);
+      assertThat(r.header("x-trellis-response-flags")).isIn("UPE", "UC");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {
+      "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc" + CLOSE,
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\nmore\r\n",
+  })
+  void aBodyThatBreaksOffResetsAnHttp2CallersStreamNeverEndsItAsComplete(String raw) throws Exception {
+    start(raw);
+    try (H2Caller c = fx.h2Client()) {
+      H2Caller.Response r = c.send("GET", "/");
+      assertThat(r.status()).as("the stream is reset (-1), not ended with END_STREAM").isEqualTo(-1);
+    }
+  }
+
   /** A backend on {@link #BACKEND} that answers every request head with {@code raw}, then watches the connection. */
   private void start(String raw) throws IOException {
     answer = raw;
@@ -138,7 +179,7 @@ class HostileUpstreamTest {
       return null;
     });
     InetSocketAddress web = new InetSocketAddress(BACKEND, s.getLocalPort());
-    fx.http(List.of(rule("all", "/", to("web"))), Map.of(cluster("web"), List.of(mesh(web))));
+    fx.http(List.of(rule("all", "/", to("web"))), Map.of(cluster("web", UpstreamProtocol.HTTP1), List.of(mesh(web))));
   }
 
   private Void serve(Socket c) throws IOException {

@@ -33,7 +33,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * An HTTP/1.1 backend that answers with something that is not an HTTP response head: the caller gets 502 with the
+ * An HTTP/1.1 backend that answers with something that is not an HTTP response head (or one whose framing is
+ * ambiguous: two different Content-Length values, RFC 9112 section 6.3): the caller gets 502 with the
  * response flag {@code UPE}, never a made-up or passed-on response, and the proxy closes that upstream connection
  * (the backend reads the end of its stream) instead of pooling it; a well-formed answer from the same backend still
  * passes. The backend is an HTTP/1.1 service (its cluster says so), called by HTTP/1.1 and HTTP/2 clients: an HTTP/2
@@ -44,6 +45,8 @@ class HostileUpstreamTest {
   private static final String BACKEND = "127.0.73.40";
   /** Ends an answer: the backend closes the connection after writing what comes before it. */
   private static final String CLOSE = "<close>";
+  /** The one answer after which the backend expects its connection to be kept for the next request. */
+  private static final String WELL_FORMED = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
   private final ProxyFixture fx = new ProxyFixture(new HttpLimits(Duration.ofSeconds(2), Duration.ofSeconds(5)));
   private final ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
@@ -65,6 +68,8 @@ class HostileUpstreamTest {
       "HTTP/1.1 20x OK\r\nContent-Length: 2\r\n\r\nok",
       "GARBAGE\r\n\r\n",
       "SSH-2.0-OpenSSH_9.6\r\n",
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+      "HTTP/1.1 200 OK\r\nContent-Length: 2, 3\r\n\r\nok",
   })
   void aResponseHeadThatIsNotHttpIsAnswered502UpeAndItsConnectionClosed(String raw) throws Exception {
     start(raw);
@@ -117,7 +122,7 @@ class HostileUpstreamTest {
 
   @Test
   void aWellFormedAnswerOfTheSameBackendPasses() throws Exception {
-    start("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    start(WELL_FORMED);
     try (RawHttp c = fx.client()) {
       RawHttp.Response r = c.get("/");
       assertThat(r.status()).isEqualTo(200);
@@ -190,7 +195,7 @@ class HostileUpstreamTest {
         if (answer.endsWith(CLOSE)) {
           return null;
         }
-        if (!answer.startsWith("HTTP/1.1 200 ")) {
+        if (!answer.equals(WELL_FORMED)) {
           c.setSoTimeout(10_000);
           afterAnswer.add(readHead(in) ? "reused" : "closed");
           return null;

@@ -10,7 +10,6 @@ import dev.trellis.proxy.state.ClusterSpec.UpstreamProtocol;
 import dev.trellis.proxy.testing.H2Caller;
 import dev.trellis.proxy.testing.ProxyFixture;
 import dev.trellis.proxy.testing.RawHttp;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -189,7 +188,7 @@ class HostileUpstreamTest {
 
   private Void serve(Socket c) throws IOException {
     try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
-      while (readHead(in)) {
+      while (RawHttp.readRequestHead(in)) {
         out.write(answer.replace(CLOSE, "").getBytes(StandardCharsets.US_ASCII));
         out.flush();
         if (answer.endsWith(CLOSE)) {
@@ -197,7 +196,7 @@ class HostileUpstreamTest {
         }
         if (!answer.equals(WELL_FORMED)) {
           c.setSoTimeout(10_000);
-          afterAnswer.add(readHead(in) ? "reused" : "closed");
+          afterAnswer.add(RawHttp.readRequestHead(in) ? "reused" : "closed");
           return null;
         }
       }
@@ -205,16 +204,4 @@ class HostileUpstreamTest {
     return null;
   }
 
-  /** Reads one request head (to its blank line); false at the end of the stream. */
-  private static boolean readHead(InputStream in) throws IOException {
-    ByteArrayOutputStream head = new ByteArrayOutputStream();
-    int b;
-    while ((b = in.read()) >= 0) {
-      head.write(b);
-      if (head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
-        return true;
-      }
-    }
-    return false;
-  }
 }

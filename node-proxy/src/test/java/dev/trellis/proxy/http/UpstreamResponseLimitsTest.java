@@ -10,7 +10,6 @@ import dev.trellis.proxy.testing.H2Caller;
 import dev.trellis.proxy.testing.ProxyFixture;
 import dev.trellis.proxy.testing.RawHttp;
 import dev.trellis.proxy.testing.RecordingBackend;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -157,11 +156,11 @@ class UpstreamResponseLimitsTest {
 
   private Void serve(Socket c, String raw) throws IOException {
     try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
-      while (readHead(in)) {
+      while (RawHttp.readRequestHead(in)) {
         out.write(raw.getBytes(StandardCharsets.US_ASCII));
         out.flush();
         c.setSoTimeout(10_000);
-        if (!readHead(in)) {
+        if (!RawHttp.readRequestHead(in)) {
           afterAnswer.add("closed");
           return null;
         }
@@ -171,16 +170,4 @@ class UpstreamResponseLimitsTest {
     return null;
   }
 
-  /** Reads one request head (to its blank line); false at the end of the stream. */
-  private static boolean readHead(InputStream in) throws IOException {
-    ByteArrayOutputStream head = new ByteArrayOutputStream();
-    int b;
-    while ((b = in.read()) >= 0) {
-      head.write(b);
-      if (head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
-        return true;
-      }
-    }
-    return false;
-  }
 }

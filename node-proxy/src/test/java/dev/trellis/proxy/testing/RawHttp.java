@@ -191,6 +191,22 @@ public final class RawHttp implements AutoCloseable {
     return b.size() == 0 ? null : b.toString(StandardCharsets.ISO_8859_1);
   }
 
+  /**
+   * For raw test backends: reads one request head from {@code in} (to its blank line, byte by byte, so nothing of what
+   * follows is consumed); false at the end of the stream.
+   */
+  public static boolean readRequestHead(InputStream in) throws IOException {
+    ByteArrayOutputStream head = new ByteArrayOutputStream();
+    int b;
+    while ((b = in.read()) >= 0) {
+      head.write(b);
+      if (head.toString(StandardCharsets.US_ASCII).endsWith("\r\n\r\n")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   @Override
   public void close() throws IOException {
     socket.close();

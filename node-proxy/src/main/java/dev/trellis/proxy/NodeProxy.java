@@ -7,7 +7,6 @@ import com.google.protobuf.Value;
 import dev.trellis.ca.client.BearerTokenCredentials;
 import dev.trellis.ca.client.CaClient;
 import dev.trellis.mtls.identity.SpiffeId;
-import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.admin.AdminView;
 import dev.trellis.proxy.admin.ProxyAdminServer;
@@ -144,7 +143,7 @@ public final class NodeProxy implements AutoCloseable {
       BearerTokenCredentials credentials = options.tokenFile() == null ? BearerTokenCredentials.of(options.token())
           : new BearerTokenCredentials(new TokenFile(options.tokenFile(), options.token()));
       certificates = new CertificateManager(new CaClient(controlPlane, credentials, Duration.ZERO, Duration.ofSeconds(10),
-          clock), control, clock, TlsOptions.defaults().withAlpn("h2"), Backoff.defaults());
+          clock), control, clock, TlsOptions.defaults().withAlpn("h2"), CertificateManager.FETCH_BACKOFF);
       state.addListener(this::onConfig);
       ads = AdsClient.builder(controlPlane, Node.newBuilder().setId(options.node())
               .setMetadata(Struct.newBuilder()

@@ -28,6 +28,7 @@ import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.authentication.TokenReview;
 import io.fabric8.kubernetes.api.model.authentication.TokenReviewBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
@@ -112,14 +113,21 @@ class ClusterModeTest {
     client.services().inNamespace("demo")
         .resource(KubernetesMeshTest.service("demo", "web", "10.96.0.10", Map.of("app", "web"))).create();
 
-    ControlPlaneOptions.Cluster cluster = new ControlPlaneOptions.Cluster("trellis-system", "cp-0",
-        Set.of("trellis-system/trellis-node-proxy"), TrustDomain.CLUSTER_LOCAL, "cluster.local", MtlsMode.PERMISSIVE,
-        new Leadership.Timings(Duration.ofSeconds(2), Duration.ofMillis(1500), Duration.ofMillis(200)),
-        Duration.ofSeconds(30)).withEgress(new dev.trellis.controlplane.model.MeshEgress(List.of("169.254.169.254")));
-    cp = new ControlPlane(ControlPlaneOptions.kubernetes(cluster).withBind("127.0.0.1").withPorts(0, 0, 0)
-        .withDebounce(Duration.ofMillis(20), Duration.ofMillis(200)), Clock.systemUTC(), client).start();
+    cp = replica("cp-0", client);
     channel = NettyChannelBuilder.forAddress("127.0.0.1", cp.xdsPort()).usePlaintext().build();
   }
+
+  /** A control-plane replica named {@code podName} (its Lease identity) on the mock API server. */
+  static ControlPlane replica(String podName, KubernetesClient client) throws Exception {
+    ControlPlaneOptions.Cluster cluster = new ControlPlaneOptions.Cluster("trellis-system", podName,
+        Set.of("trellis-system/trellis-node-proxy"), TrustDomain.CLUSTER_LOCAL, "cluster.local", MtlsMode.PERMISSIVE,
+        LEASE, Duration.ofSeconds(30)).withEgress(new dev.trellis.controlplane.model.MeshEgress(List.of("169.254.169.254")));
+    return new ControlPlane(ControlPlaneOptions.kubernetes(cluster).withBind("127.0.0.1").withPorts(0, 0, 0)
+        .withDebounce(Duration.ofMillis(20), Duration.ofMillis(200)), Clock.systemUTC(), client).start();
+  }
+
+  static final Leadership.Timings LEASE = new Leadership.Timings(Duration.ofSeconds(2), Duration.ofMillis(1500),
+      Duration.ofMillis(200));
 
   @AfterEach
   void stop() throws Exception {
@@ -133,6 +141,10 @@ class ClusterModeTest {
   }
 
   IssuedSvid sign(String token, String identity) throws Exception {
+    return sign(channel, token, identity);
+  }
+
+  static IssuedSvid sign(ManagedChannel channel, String token, String identity) throws Exception {
     CaClient ca = new CaClient(channel, BearerTokenCredentials.of(FakeJwt.of(token)), Duration.ZERO, Duration.ofSeconds(5),
         Clock.systemUTC());
     return ca.fetchSvid(SpiffeId.parse(identity)).toCompletableFuture().get(10, TimeUnit.SECONDS);
@@ -178,6 +190,65 @@ class ClusterModeTest {
       return n;
     });
     await().atMost(Duration.ofSeconds(15)).until(() -> bundleIn("demo") == null);
+  }
+
+  /**
+   * Two replicas: the follower serves xDS and signs CSRs like the leader (one CA root, the Secret); when the leader
+   * goes (its replica stopped), the follower takes the Lease within the lease duration and from then on writes what
+   * only the leader writes (here the trust-bundle ConfigMap of a namespace enrolled after the handover), while a
+   * node proxy connected to it sees no error: its xDS stream keeps delivering changes and its CSRs are signed before
+   * and after.
+   */
+  @Test
+  void losingTheLeaderMovesTrustBundleWritingToTheOtherReplicaWithinTheLeaseWhileItKeepsServingXdsAndTheCa()
+      throws Exception {
+    await().atMost(Duration.ofSeconds(15)).until(() -> cp.clusterStatus().leader());
+    try (KubernetesClient otherClient = new KubernetesClientBuilder().withConfig(client.getConfiguration()).build()) {
+      ControlPlane follower = replica("cp-1", otherClient);
+      ManagedChannel toFollower = NettyChannelBuilder.forAddress("127.0.0.1", follower.xdsPort()).usePlaintext()
+          .build();
+      AdsClient proxy = AdsClient.builder(toFollower, Node.newBuilder().setId("node-a").build(), clientExecutor)
+          .callCredentials(BearerTokenCredentials.of(FakeJwt.of("proxy-a"))).build();
+      try {
+        await().atMost(Duration.ofSeconds(10)).until(() -> "cp-0".equals(follower.clusterStatus().currentLeader()));
+        assertThat(follower.clusterStatus().leader()).isFalse();
+        assertThat(follower.ca().trustBundle().toPem(TrustDomain.CLUSTER_LOCAL))
+            .as("one root for both replicas: the Secret").isEqualTo(cp.ca().trustBundle().toPem(TrustDomain.CLUSTER_LOCAL));
+        Latest<Message> workloads = new Latest<>();
+        proxy.watch(WORKLOAD, "*", workloads);
+        proxy.start();
+        await().atMost(Duration.ofSeconds(10)).until(() -> workloads.resources.containsKey("demo/web-0"));
+        assertThat(sign(toFollower, "proxy-a", "spiffe://cluster.local/ns/demo/sa/web").svid().id().toString())
+            .as("the follower signs").isEqualTo("spiffe://cluster.local/ns/demo/sa/web");
+
+        long stopped = System.nanoTime();
+        cp.close(); // the leader replica stops
+        cp = null;
+        await().atMost(LEASE.leaseDuration()).pollInterval(Duration.ofMillis(20))
+            .until(() -> follower.clusterStatus().leader());
+        Duration takeover = Duration.ofNanos(System.nanoTime() - stopped);
+        System.out.printf("leader replica stopped: cp-1 leads after %d ms (lease %s)%n", takeover.toMillis(),
+            LEASE.leaseDuration());
+
+        String pem = follower.ca().trustBundle().toPem(TrustDomain.CLUSTER_LOCAL);
+        client.namespaces().resource(KubernetesMeshTest.namespace("late", Map.of("trellis.dev/mesh", "enabled")))
+            .create();
+        await().atMost(Duration.ofSeconds(10)).alias("the new leader writes the trust bundle")
+            .until(() -> pem.equals(bundleIn("late")));
+
+        client.pods().inNamespace("demo")
+            .resource(KubernetesMeshTest.pod("demo", "web-1", "10.1.0.9", Map.of("app", "web"))).create(); // node-a
+        await().atMost(Duration.ofSeconds(10)).alias("xDS from the surviving replica keeps flowing")
+            .until(() -> workloads.resources.containsKey("demo/web-1"));
+        assertThat(sign(toFollower, "proxy-a", "spiffe://cluster.local/ns/demo/sa/web").svid().id().toString())
+            .as("the surviving replica signs").isEqualTo("spiffe://cluster.local/ns/demo/sa/web");
+        assertThat(workloads.ambient).as("no error on the proxy's stream").isNull();
+      } finally {
+        proxy.close();
+        toFollower.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        follower.close();
+      }
+    }
   }
 
   String bundleIn(String namespace) {

@@ -10,6 +10,7 @@ import dev.trellis.mtls.svid.SvidFetcher;
 import dev.trellis.mtls.tls.RotatingTlsContexts;
 import dev.trellis.mtls.tls.TlsOptions;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.Map;
@@ -18,6 +19,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,6 +37,14 @@ public final class CertificateManager implements AutoCloseable {
   public record IdentityStatus(SpiffeId identity, boolean ready, Instant notAfter, String serial) {}
 
   private record Managed(RenewingSvidSource source, RotatingTlsContexts contexts) {}
+
+  /**
+   * How the node proxy retries a failed SVID fetch: 0.5 s doubling to 3 s, +-30 %, like the ADS reconnect. Bounded so
+   * that an identity whose fetch failed while the control plane was away (killed, restarting) gets its SVID within
+   * about 4 s of its return, however long it was away; a failed call to an absent CA costs next to nothing.
+   */
+  public static final Backoff FETCH_BACKOFF =
+      Backoff.exponential(Duration.ofMillis(500), Duration.ofSeconds(3), 2.0, 0.3, RandomGenerator.getDefault());
 
   private final SvidFetcher fetcher;
   private final ScheduledExecutorService executor;

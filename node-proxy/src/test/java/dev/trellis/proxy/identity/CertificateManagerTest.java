@@ -75,4 +75,38 @@ class CertificateManagerTest {
       assertThat(requested.stream().filter(DB::equals)).hasSize(2);
     }
   }
+
+  /**
+   * A workload that appears while the CA (the control plane) is away gets its SVID within 4 s of the CA's return,
+   * however long the CA was away: the node proxy's retries stay bounded (0.5-3 s, +-30 %) instead of doubling to
+   * minutes.
+   */
+  @Test
+  void anSvidMissedDuringATenMinuteCaOutageArrivesWithinFourSecondsOfTheCaReturn() {
+    boolean[] caUp = {false};
+    try (CertificateManager m = new CertificateManager(id -> {
+      requested.add(id);
+      if (!caUp[0]) {
+        return CompletableFuture.failedFuture(new IllegalStateException("UNAVAILABLE: connection refused"));
+      }
+      return CompletableFuture.completedFuture(pki.leaf(id.namespace().orElseThrow(),
+          id.serviceAccount().orElseThrow()).validity(clock.instant().minusSeconds(60),
+          clock.instant().plus(Duration.ofHours(24))).issue());
+    }, scheduler, clock, TlsOptions.defaults().withAlpn("h2"), CertificateManager.FETCH_BACKOFF)) {
+      m.track(Set.of(WEB));
+      scheduler.advance(Duration.ofMinutes(10));
+      assertThat(m.status().get(WEB).ready()).isFalse();
+      int triedWhileAway = requested.size();
+
+      caUp[0] = true;
+      Instant back = clock.instant();
+      while (!m.status().get(WEB).ready() && Duration.between(back, clock.instant()).toSeconds() < 600) {
+        scheduler.advance(Duration.ofMillis(100));
+      }
+      assertThat(Duration.between(back, clock.instant())).as("from the CA's return to the SVID")
+          .isLessThanOrEqualTo(Duration.ofSeconds(4));
+      assertThat(m.status().get(WEB).ready()).isTrue();
+      assertThat(triedWhileAway).as("tries while the CA was away (10 min, at most 3.9 s apart)").isGreaterThan(150);
+    }
+  }
 }

@@ -19,6 +19,11 @@ record NodeProxyView(NodeProxy proxy, MetricsPipeline metrics) implements AdminV
   }
 
   @Override
+  public long drainClosedConnections() {
+    return proxy.drainClosedConnections();
+  }
+
+  @Override
   public ProxyConfig config() {
     return proxy.config();
   }

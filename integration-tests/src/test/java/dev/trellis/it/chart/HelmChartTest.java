@@ -545,6 +545,18 @@ class HelmChartTest {
   }
 
   @Test
+  void theNodeProxysGracePeriodOutlastsItsDrainTimeout() {
+    PodSpec defaults = find(render(Map.of()), DaemonSet.class, "trellis-node-proxy").getSpec().getTemplate().getSpec();
+    assertThat(container(defaults, "node-proxy").getArgs()).containsSubsequence("--drain-timeout", "20s");
+    assertThat(defaults.getTerminationGracePeriodSeconds()).isEqualTo(30L);
+    PodSpec longer = find(render(Map.of("nodeProxy.drainTimeoutSeconds", "45")), DaemonSet.class, "trellis-node-proxy")
+        .getSpec().getTemplate().getSpec();
+    assertThat(container(longer, "node-proxy").getArgs()).containsSubsequence("--drain-timeout", "45s");
+    assertThat(longer.getTerminationGracePeriodSeconds()).as("the kubelet waits longer than the drain")
+        .isEqualTo(55L);
+  }
+
+  @Test
   void telemetryValuesBecomeTheNodeProxysFlags() {
     PodSpec defaults = find(render(Map.of()), DaemonSet.class, "trellis-node-proxy").getSpec().getTemplate().getSpec();
     assertThat(container(defaults, "node-proxy").getArgs()).containsSubsequence("--tracing-sampling", "0.01")

@@ -265,7 +265,7 @@ class HelmChartTest {
     assertThat(proxy.getArgs()).containsExactly("--node", "$(NODE_NAME)", "--address", "$(HOST_IP)",
         "--control-plane", "trellis-control-plane.trellis-system.svc:15012",
         "--control-plane-ca", "/var/run/trellis/ca/root-cert.pem",
-        "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent",
+        "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent", "--drain-timeout", "20s",
         "--ebpf-pins", "/sys/fs/bpf/trellis", "--tracing-sampling", "0.01");
     assertThat(proxy.getPorts()).extracting(p -> p.getContainerPort()).containsExactly(15001, 15006, 15008, 15020);
     assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");

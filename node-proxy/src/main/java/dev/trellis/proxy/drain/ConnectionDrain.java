@@ -39,6 +39,8 @@ public final class ConnectionDrain {
   private final LongSupplier ticker;
   private final ChannelHandler acceptor = new Acceptor();
   private volatile CompletableFuture<Result> drained;
+  /** How many connections the timeout closed, once it has passed (-1 before). */
+  private volatile int cut = -1;
   private long started;
 
   /** @param ticker nanoseconds (how long a drain took) */
@@ -99,15 +101,18 @@ public final class ConnectionDrain {
 
   /** The timeout: whatever is still open is closed now (an HTTP/2 connection without waiting for its streams). */
   private void cut() {
-    List<Channel> left = List.copyOf(open);
     if (drained.isDone()) {
       return;
     }
+    List<Channel> left = List.copyOf(open);
+    cut = left.size(); // before any close: the last close completes the drain with this count
     closedAtTimeout.addAndGet(left.size());
-    if (!left.isEmpty()) {
-      log.warn("drain timeout: closing {} connection(s) still open (raw TCP streams and requests that did not finish)",
-          left.size());
+    if (left.isEmpty()) {
+      finishIfEmpty();
+      return;
     }
+    log.warn("drain timeout: closing {} connection(s) still open (raw TCP streams and requests that did not finish)",
+        left.size());
     for (Channel ch : left) {
       ch.eventLoop().execute(() -> {
         Http2ConnectionHandler h2 = ch.pipeline().get(Http2ConnectionHandler.class);
@@ -117,14 +122,16 @@ public final class ConnectionDrain {
         ch.close();
       });
     }
-    complete(left.size());
   }
 
   private void finishIfEmpty() {
     CompletableFuture<Result> d = drained;
     if (d != null && !d.isDone() && open.isEmpty()) {
-      log.info("drained: every connection finished");
-      complete(0);
+      int closed = Math.max(cut, 0);
+      if (closed == 0) {
+        log.info("drained: every connection finished");
+      }
+      complete(closed);
     }
   }
 

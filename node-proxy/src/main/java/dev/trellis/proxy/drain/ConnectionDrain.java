@@ -115,6 +115,7 @@ public final class ConnectionDrain {
         left.size());
     for (Channel ch : left) {
       ch.eventLoop().execute(() -> {
+        log.debug("[{}] closed at the drain timeout: {}", ch.id(), ch.pipeline().names());
         Http2ConnectionHandler h2 = ch.pipeline().get(Http2ConnectionHandler.class);
         if (h2 != null) {
           h2.gracefulShutdownTimeoutMillis(0); // the close below stops waiting for the open streams

@@ -52,7 +52,12 @@ class DrainTest {
 
   /** An HTTP/1.1 backend: /slow answers once released, anything else at once. */
   private void routeToBackend(ClusterSpec.UpstreamProtocol upstream) throws Exception {
-    InetSocketAddress b = fx.backend("127.0.73.40", ex -> {
+    InetSocketAddress b = slowBackend("127.0.73.40");
+    fx.http(List.of(rule("all", "/", to("web"))), Map.of(cluster("web", upstream), List.of(direct(b))));
+  }
+
+  private InetSocketAddress slowBackend(String address) throws Exception {
+    return fx.backend(address, ex -> {
       ProxyFixture.readAll(ex);
       if (ex.getRequestURI().getPath().equals("/slow")) {
         slowArrived.countDown();
@@ -64,7 +69,30 @@ class DrainTest {
       }
       ProxyFixture.respond(ex, 200, "ok");
     });
-    fx.http(List.of(rule("all", "/", to("web"))), Map.of(cluster("web", upstream), List.of(direct(b))));
+  }
+
+  @Test
+  void aRequestInFlightOverHboneCompletesAndTheHboneConnectionThenClosesWithoutWaitingForTheTimeout()
+      throws Exception {
+    InetSocketAddress b = slowBackend("127.0.73.41");
+    fx.http(List.of(rule("all", "/", to("web"))),
+        Map.of(cluster("web", ClusterSpec.UpstreamProtocol.HTTP1), List.of(ProxyFixture.mesh(b))));
+    try (RawHttp c = fx.client()) {
+      c.send("GET /slow HTTP/1.1\r\nhost: web.d.svc.cluster.local\r\n\r\n");
+      assertThat(slowArrived.await(10, TimeUnit.SECONDS)).isTrue();
+      assertThat(fx.connections.open()).as("the entry connection and the HBONE connection").isEqualTo(2);
+      CompletableFuture<ConnectionDrain.Result> drained = fx.drain(Duration.ofSeconds(20));
+      await().atMost(Duration.ofSeconds(5)).until(fx.connections::draining);
+      release.countDown();
+      RawHttp.Response r = c.read();
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.header("connection")).isEqualToIgnoringCase("close");
+      // The source does not park its upstream connection on an HBONE connection that got GOAWAY: it closes it, the
+      // stream ends, and the HBONE connection closes with no stream left.
+      ConnectionDrain.Result result = drained.get(10, TimeUnit.SECONDS);
+      assertThat(result.closedAtTimeout()).isZero();
+      assertThat(result.took()).isLessThan(Duration.ofSeconds(10));
+    }
   }
 
   @Test

@@ -59,9 +59,9 @@ class NodeProxyDrainIT {
     }
   }
 
-  private int health(NodeProxy proxy) throws Exception {
+  private HttpResponse<String> health(NodeProxy proxy) throws Exception {
     return http.send(HttpRequest.newBuilder(URI.create("http://127.0.83.1:" + proxy.adminPort() + "/healthz/ready"))
-        .build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+        .build(), HttpResponse.BodyHandlers.ofString());
   }
 
   @Test
@@ -101,7 +101,7 @@ class NodeProxyDrainIT {
     node2 = new NodeProxy(NodeProxyOptions.local("node-2", "127.0.84.1", xds, "it-drain-node-2-token-0123")
         .withPorts(0, 15008, 0), Clock.systemUTC()).start();
     await().atMost(Duration.ofSeconds(20)).until(() -> node1.ready() && node2.ready());
-    assertThat(health(node1)).isEqualTo(200);
+    assertThat(health(node1).statusCode()).isEqualTo(200);
     InetSocketAddress entry = new InetSocketAddress("127.0.83.1", node1.entryPort());
 
     try (Socket s = MeshHttpClient.socks(entry, "127.0.83.10", "10.96.83.1", 80)) {
@@ -112,7 +112,9 @@ class NodeProxyDrainIT {
 
       CompletableFuture<ConnectionDrain.Result> drained = node1.drain(Duration.ofSeconds(20));
       assertThat(node1.ready()).as("readiness turns false at once").isFalse();
-      assertThat(health(node1)).as("the health port stays up and says so").isEqualTo(503);
+      HttpResponse<String> unready = health(node1);
+      assertThat(unready.statusCode()).as("the health port stays up and says so").isEqualTo(503);
+      assertThat(unready.body()).contains("draining");
       assertThatThrownBy(() -> {
         try (Socket late = new Socket()) {
           late.connect(entry, 2000);

@@ -19,6 +19,11 @@ record NodeProxyView(NodeProxy proxy, MetricsPipeline metrics) implements AdminV
   }
 
   @Override
+  public boolean draining() {
+    return proxy.draining();
+  }
+
+  @Override
   public long drainClosedConnections() {
     return proxy.drainClosedConnections();
   }

@@ -130,6 +130,9 @@ class DrainTest {
     fx.drain(Duration.ofSeconds(20)).get(5, TimeUnit.SECONDS);
     assertThatThrownBy(() -> {
       try (Socket s = new Socket()) {
+        // From another address than the listener's: a client port equal to the freed listener port cannot then
+        // connect the socket to itself (TCP simultaneous open), which would look like an accepted connection.
+        s.bind(new InetSocketAddress("127.0.0.2", 0));
         s.connect(entry, 2000);
       }
     }).isInstanceOf(ConnectException.class);

@@ -12,6 +12,7 @@ import dev.trellis.proxy.admin.AdminView;
 import dev.trellis.proxy.admin.ProxyAdminServer;
 import dev.trellis.proxy.admin.ProxyMetrics;
 import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.drain.ConnectionDrain;
 import dev.trellis.proxy.egress.PassthroughDialer;
 import dev.trellis.proxy.entry.Arrival;
 import dev.trellis.proxy.entry.CaptureServer;
@@ -49,6 +50,7 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -90,6 +92,8 @@ public final class NodeProxy implements AutoCloseable {
   private final LongSupplier ticker = System::nanoTime;
   /** What the listeners refused, counted for {@code /metrics} and logged at most once per kind per 10 s. */
   private final Refusals refusals = new Refusals(ticker);
+  /** The downstream connections of the traffic listeners (15001, 15006, 15008), drained on SIGTERM. */
+  private final ConnectionDrain connections = new ConnectionDrain(ticker);
   private ManagedChannel controlPlane;
   private AdsClient ads;
   private CertificateManager certificates;
@@ -178,20 +182,26 @@ public final class NodeProxy implements AutoCloseable {
         // node address, and this proxy dials its own HBONE listener on loopback for pods of this node.
         egress = PassthroughDialer.capture(InetAddress.ofLiteral(options.address()), options.agentState(), control,
             refusals);
-        hbone = HboneServer.start(Transport.transparent(new ServerBootstrap()), loops,
+        hbone = HboneServer.start(connections.track(Transport.transparent(new ServerBootstrap())), loops,
             new InetSocketAddress(ANY, options.hbonePort()), state::current, certificates, options.trustDomain(),
             ownPorts, inspection, inbound, refusals, clock);
-        captureOutbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.entryPort()),
-            this::outboundDestination, new OutboundDispatch(outbound, egress, refusals));
-        captureInbound = CaptureServer.startTransparent(loops, new InetSocketAddress(ANY, options.inboundPort()),
+        captureOutbound = CaptureServer.start(connections.track(Transport.transparent(new ServerBootstrap())), loops,
+            new InetSocketAddress(ANY, options.entryPort()), this::outboundDestination,
+            new OutboundDispatch(outbound, egress, refusals));
+        captureInbound = CaptureServer.start(connections.track(Transport.transparent(new ServerBootstrap())), loops,
+            new InetSocketAddress(ANY, options.inboundPort()),
+            accepted -> new CaptureServer.Original((InetSocketAddress) accepted.localAddress(), Arrival.TPROXY),
             plaintext);
       } else {
-        hbone = HboneServer.start(loops, new InetSocketAddress(options.address(), options.hbonePort()), state::current,
-            certificates, options.trustDomain(), ownPorts, inspection, inbound, refusals, clock);
-        entry = EntryServer.start(loops, new InetSocketAddress(options.address(), options.entryPort()),
-            new OutboundDispatch(outbound, refusals), refusals, Refusal.Listener.OUTBOUND);
-        plaintextInbound = EntryServer.start(loops, new InetSocketAddress(options.address(), options.inboundPort()),
-            plaintext, refusals, Refusal.Listener.INBOUND);
+        hbone = HboneServer.start(connections.track(new ServerBootstrap()), loops,
+            new InetSocketAddress(options.address(), options.hbonePort()), state::current, certificates,
+            options.trustDomain(), ownPorts, inspection, inbound, refusals, clock);
+        entry = EntryServer.start(connections.track(new ServerBootstrap()), loops,
+            new InetSocketAddress(options.address(), options.entryPort()), new OutboundDispatch(outbound, refusals),
+            refusals, Refusal.Listener.OUTBOUND);
+        plaintextInbound = EntryServer.start(connections.track(new ServerBootstrap()), loops,
+            new InetSocketAddress(options.address(), options.inboundPort()), plaintext, refusals,
+            Refusal.Listener.INBOUND);
       }
       MetricsPipeline metrics = telemetry.metricsPipeline().orElse(null);
       if (metrics == null) {
@@ -275,7 +285,7 @@ public final class NodeProxy implements AutoCloseable {
    * empty) and every local identity has its SVID.
    */
   public boolean ready() {
-    return ads != null && ProxyState.WATCHED.stream().allMatch(ads::hasReceived)
+    return !connections.draining() && ads != null && ProxyState.WATCHED.stream().allMatch(ads::hasReceived)
         && certificates.status().values().stream().allMatch(CertificateManager.IdentityStatus::ready)
         && certificates.status().size() == identities(state.current()).size();
   }
@@ -329,6 +339,46 @@ public final class NodeProxy implements AutoCloseable {
   /** Where the debug admin ({@code /config_dump}, {@code /clusters}, {@code /connections}) listens: loopback. */
   public InetSocketAddress debugAdminAddress() {
     return admin.debugAddress();
+  }
+
+  /** Whether {@link #drain} has begun (the proxy then reports not ready). */
+  public boolean draining() {
+    return connections.draining();
+  }
+
+  /** Connections drains closed at their timeout (for {@code /metrics}). */
+  public long drainClosedConnections() {
+    return connections.closedAtTimeout();
+  }
+
+  /**
+   * Drains the proxy before {@link #close}: readiness turns false at once, the traffic listeners (outbound, inbound,
+   * HBONE) stop accepting, HTTP/1.1 connections close after their response in flight ({@code Connection: close}; idle
+   * ones at once), HTTP/2 and HBONE connections get GOAWAY and close when their open streams finish. Completes when
+   * every connection has ended, or at {@code timeout}, when what is left (raw TCP streams, requests that did not
+   * finish) is closed and counted ({@link ConnectionDrain.Result#closedAtTimeout}). The health and metrics port and
+   * the debug admin stay up until {@link #close}. Calling it again returns the same drain.
+   */
+  public CompletableFuture<ConnectionDrain.Result> drain(Duration timeout) {
+    boolean first = !connections.draining();
+    CompletableFuture<ConnectionDrain.Result> drained = connections.drain(timeout, control);
+    if (first) {
+      for (AutoCloseable listener : new AutoCloseable[] {entry, plaintextInbound, captureOutbound, captureInbound,
+          hbone}) {
+        closeQuietly(listener);
+      }
+    }
+    return drained;
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    if (c != null) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        log.debug("closing {}: {}", c, e.toString());
+      }
+    }
   }
 
   @Override

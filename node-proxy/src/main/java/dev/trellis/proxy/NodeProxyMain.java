@@ -1,5 +1,6 @@
 package dev.trellis.proxy;
 
+import dev.trellis.proxy.drain.ConnectionDrain;
 import dev.trellis.proxy.flags.CommandLines;
 import dev.trellis.proxy.flags.HttpLimitsFlags;
 import dev.trellis.proxy.flags.TelemetryFlags;
@@ -16,9 +17,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
@@ -50,6 +59,8 @@ import picocli.CommandLine.TypeConversionException;
         + "flags). 'trellis node-proxy agent ...' runs the node agent, 'trellis node-proxy standalone --help' a proxy "
         + "without a control plane.")
 public final class NodeProxyMain implements Callable<Integer> {
+
+  private static final Logger log = LoggerFactory.getLogger(NodeProxyMain.class);
 
   @Spec CommandSpec spec;
 
@@ -110,6 +121,11 @@ public final class NodeProxyMain implements Callable<Integer> {
   @Option(names = "--agent-state", paramLabel = "FILE", description = "With --capture transparent: the node agent's "
       + "--state-file (passthrough of eBPF-captured pods leaves from inside their network namespaces).")
   Path agentState;
+
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "20s", converter = DrainTimeoutConverter.class,
+      description = "On SIGTERM: how long in-flight requests and streams may take to finish before what is left is "
+          + "closed (e.g. 20s, 500ms, 0s; default: 20s). Keep it below Kubernetes' terminationGracePeriodSeconds.")
+  Duration drainTimeout;
 
   @Mixin TelemetryFlags telemetry;
 
@@ -252,7 +268,7 @@ public final class NodeProxyMain implements Callable<Integer> {
     out.flush();
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      proxy.close();
+      drainThenClose(proxy, drainTimeout);
       stopped.countDown();
     }));
     stopped.await();
@@ -288,6 +304,44 @@ public final class NodeProxyMain implements Callable<Integer> {
   }
 
   /** {@code --capture}'s values, in lower case. */
+  /**
+   * SIGTERM: drain (readiness false, listeners closed, clients told to leave, in-flight work finishes), then close.
+   * Returns as soon as every connection has ended, at the latest shortly after {@code timeout}.
+   */
+  static void drainThenClose(NodeProxy proxy, Duration timeout) {
+    try {
+      ConnectionDrain.Result r = proxy.drain(timeout).get(timeout.toMillis() + 5000, TimeUnit.MILLISECONDS);
+      log.info("drained in {} ms; {} connection(s) closed at the drain timeout", r.took().toMillis(),
+          r.closedAtTimeout());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      log.warn("drain did not complete: {}", e.toString());
+    } finally {
+      proxy.close();
+    }
+  }
+
+  /** {@code 20s}, {@code 500ms}, {@code 1m}, or an ISO-8601 duration ({@code PT20S}); not negative. */
+  static final class DrainTimeoutConverter implements ITypeConverter<Duration> {
+    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m)");
+
+    @Override
+    public Duration convert(String value) {
+      Matcher m = DURATION.matcher(value.strip());
+      if (!m.matches()) {
+        throw new TypeConversionException("--drain-timeout '" + value + "' (expected: a duration of 0 or more, e.g. "
+            + "20s, 500ms, 1m)");
+      }
+      long n = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        default -> Duration.ofMinutes(n);
+      };
+    }
+  }
+
   static final class CaptureConverter implements ITypeConverter<NodeProxyOptions.Capture> {
     @Override
     public NodeProxyOptions.Capture convert(String value) {

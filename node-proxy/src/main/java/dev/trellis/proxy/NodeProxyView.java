@@ -19,6 +19,16 @@ record NodeProxyView(NodeProxy proxy, MetricsPipeline metrics) implements AdminV
   }
 
   @Override
+  public boolean draining() {
+    return proxy.draining();
+  }
+
+  @Override
+  public long drainClosedConnections() {
+    return proxy.drainClosedConnections();
+  }
+
+  @Override
   public ProxyConfig config() {
     return proxy.config();
   }

@@ -265,7 +265,7 @@ class HelmChartTest {
     assertThat(proxy.getArgs()).containsExactly("--node", "$(NODE_NAME)", "--address", "$(HOST_IP)",
         "--control-plane", "trellis-control-plane.trellis-system.svc:15012",
         "--control-plane-ca", "/var/run/trellis/ca/root-cert.pem",
-        "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent",
+        "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent", "--drain-timeout", "20s",
         "--ebpf-pins", "/sys/fs/bpf/trellis", "--tracing-sampling", "0.01");
     assertThat(proxy.getPorts()).extracting(p -> p.getContainerPort()).containsExactly(15001, 15006, 15008, 15020);
     assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
@@ -542,6 +542,18 @@ class HelmChartTest {
         .hasMessageContaining("/controlPlane/networkPolicy/nodeCidrs/0");
     assertThatThrownBy(() -> render(Map.of("controlPlane.networkPolicy.monitoring.namespaceSelector.matchLabel.a", "b")))
         .hasMessageContaining("/controlPlane/networkPolicy/monitoring/namespaceSelector").hasMessageContaining("matchLabel");
+  }
+
+  @Test
+  void theNodeProxysGracePeriodOutlastsItsDrainTimeout() {
+    PodSpec defaults = find(render(Map.of()), DaemonSet.class, "trellis-node-proxy").getSpec().getTemplate().getSpec();
+    assertThat(container(defaults, "node-proxy").getArgs()).containsSubsequence("--drain-timeout", "20s");
+    assertThat(defaults.getTerminationGracePeriodSeconds()).isEqualTo(30L);
+    PodSpec longer = find(render(Map.of("nodeProxy.drainTimeoutSeconds", "45")), DaemonSet.class, "trellis-node-proxy")
+        .getSpec().getTemplate().getSpec();
+    assertThat(container(longer, "node-proxy").getArgs()).containsSubsequence("--drain-timeout", "45s");
+    assertThat(longer.getTerminationGracePeriodSeconds()).as("the kubelet waits longer than the drain")
+        .isEqualTo(55L);
   }
 
   @Test

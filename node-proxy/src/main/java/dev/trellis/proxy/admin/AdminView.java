@@ -45,6 +45,16 @@ public interface AdminView {
   /** What the listeners refused, by listener label, then reason label. */
   Map<String, Map<String, Long>> refusals();
 
+  /** Whether the proxy is draining (SIGTERM): it then reports not ready. */
+  default boolean draining() {
+    return false;
+  }
+
+  /** Connections a drain (SIGTERM) closed at its timeout because they had not finished. */
+  default long drainClosedConnections() {
+    return 0;
+  }
+
   /** Every metric of the process (its one metrics pipeline) in the Prometheus text format 0.0.4. */
   String metricsText();
 }

@@ -88,8 +88,9 @@ public final class ProxyAdminServer implements AutoCloseable {
           + "/config_dump and /connections show every workload and caller on the node");
     }
     Map<String, Supplier<Page>> pages = new LinkedHashMap<>();
-    pages.put("/healthz/ready", () -> view.ready() ? Page.text(200, "ready\n") : Page.text(503,
-        "not ready: waiting for config from the control plane or SVIDs of local workloads\n"));
+    pages.put("/healthz/ready", () -> view.ready() ? Page.text(200, "ready\n")
+        : view.draining() ? Page.text(503, "not ready: draining (stopping); new connections go elsewhere\n")
+        : Page.text(503, "not ready: waiting for config from the control plane or SVIDs of local workloads\n"));
     pages.put("/metrics", () -> new Page(200, view.metricsText(), "text/plain; version=0.0.4; charset=utf-8"));
     pages.put("/config_dump", () -> new Page(200, ConfigDump.json(view.config(), view.identities()),
         "application/json; charset=utf-8"));

@@ -59,6 +59,10 @@ public final class ProxyMetrics {
         .setDescription("inbound connections to HTTP/1.1 ports whose requests telemetry could not follow, by reason")
         .buildWithCallback(m -> view.unobservedConnections().forEach((reason, n) ->
             m.record(n, Attributes.of(REASON, reason))));
+    meter.counterBuilder("trellis.proxy.drain.closed_connections").setUnit("{connection}")
+        .setDescription("connections the drain on SIGTERM closed at --drain-timeout (raw TCP streams, requests that "
+            + "did not finish)")
+        .buildWithCallback(m -> m.record(view.drainClosedConnections()));
     meter.counterBuilder("trellis.proxy.refusals").setUnit("{refusal}")
         .setDescription("connections and streams the proxy refused, by listener (hbone, outbound, inbound) and reason "
             + "(not_tls, no_sni, tls_handshake, malformed, identity_mismatch, ...)")

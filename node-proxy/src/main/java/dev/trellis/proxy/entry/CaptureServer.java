@@ -56,7 +56,11 @@ public final class CaptureServer implements AutoCloseable {
     return start(Transport.transparent(new ServerBootstrap()), group, address, destination, dispatcher);
   }
 
-  private static CaptureServer start(ServerBootstrap bootstrap, EventLoopGroup group, InetSocketAddress address,
+  /**
+   * @param bootstrap the listener's bootstrap: a transparent one ({@code Transport.transparent}) for TPROXY, and one
+   *     whose connections a drain tracks
+   */
+  public static CaptureServer start(ServerBootstrap bootstrap, EventLoopGroup group, InetSocketAddress address,
       OriginalDestination destination, EntryDispatcher dispatcher) {
     Channel ch = Transport.relayListener(bootstrap, group)
         .childHandler(new ChannelInitializer<SocketChannel>() {

@@ -29,7 +29,13 @@ public final class EntryServer implements AutoCloseable {
    */
   public static EntryServer start(EventLoopGroup group, InetSocketAddress address, EntryDispatcher dispatcher,
       Refusals refusals, Refusal.Listener listener) {
-    Channel ch = Transport.relayListener(new ServerBootstrap(), group)
+    return start(new ServerBootstrap(), group, address, dispatcher, refusals, listener);
+  }
+
+  /** @param bootstrap the listener's bootstrap (e.g. one whose connections a drain tracks) */
+  public static EntryServer start(ServerBootstrap bootstrap, EventLoopGroup group, InetSocketAddress address,
+      EntryDispatcher dispatcher, Refusals refusals, Refusal.Listener listener) {
+    Channel ch = Transport.relayListener(bootstrap, group)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel c) {

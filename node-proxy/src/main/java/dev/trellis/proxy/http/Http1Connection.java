@@ -7,6 +7,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Promise;
 
 /**
@@ -42,6 +44,18 @@ final class Http1Connection implements UpstreamConnection {
 
   ClusterRuntime cluster() {
     return cluster;
+  }
+
+  /**
+   * Whether this connection rides an HBONE stream whose connection got GOAWAY (the destination proxy drains): it
+   * serves no further request, so the destination's drain ends instead of waiting for an idle pooled stream.
+   */
+  boolean peerDraining() {
+    if (!(channel instanceof Http2StreamChannel stream)) {
+      return false;
+    }
+    Http2FrameCodec codec = stream.parent().pipeline().get(Http2FrameCodec.class);
+    return codec != null && codec.connection().goAwayReceived();
   }
 
   @Override

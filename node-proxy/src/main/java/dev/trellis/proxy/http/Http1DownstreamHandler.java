@@ -1,5 +1,7 @@
 package dev.trellis.proxy.http;
 
+import dev.trellis.proxy.drain.DrainDecision;
+import dev.trellis.proxy.drain.DrainEvent;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -172,10 +174,15 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   }
 
   @Override
+  public boolean draining() {
+    return DrainEvent.draining(ctx.channel());
+  }
+
+  @Override
   public void done(boolean keepAlive, ChannelFuture lastWrite) {
     current = null;
     stopBodyTimer();
-    if (!keepAlive || inputClosed && queued.isEmpty()) {
+    if (!keepAlive || inputClosed && queued.isEmpty() || draining()) {
       closing = true;
       queued.forEach(ReferenceCountUtil::release);
       queued.clear();
@@ -194,6 +201,15 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   /** A client that half-closed after its request still gets the response; then the connection closes. */
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+    if (evt instanceof DrainEvent) {
+      // In flight: the response carries Connection: close (HttpExchange asks draining()), done() then closes.
+      if (!closing && DrainDecision.decide(DrainDecision.Kind.HTTP1, current != null || !queued.isEmpty())
+          == DrainDecision.Action.CLOSE_NOW) {
+        closing = true;
+        ctx.close();
+      }
+      return;
+    }
     if (evt instanceof ChannelInputShutdownEvent) {
       inputClosed = true;
       if (current != null && !current.requestComplete()) {

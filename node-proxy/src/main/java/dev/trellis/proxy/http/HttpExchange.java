@@ -87,6 +87,14 @@ final class HttpExchange {
     /** The response cannot be completed: HTTP/1.1 closes the connection, HTTP/2 resets the stream. */
     void abort();
 
+    /**
+     * Whether the proxy is draining this HTTP/1.1 connection: the response about to start carries
+     * {@code Connection: close}, and the connection closes after it. HTTP/2 streams: never (GOAWAY tells the client).
+     */
+    default boolean draining() {
+      return false;
+    }
+
     /** Whether this downstream can switch protocols (HTTP/1.1 {@code Upgrade}); HTTP/2 streams cannot. */
     default boolean upgradable() {
       return false;
@@ -539,6 +547,7 @@ final class HttpExchange {
     a.upstreamKeepAlive = HttpUtil.isKeepAlive(res);
     HeaderHygiene.strip(res.headers(), false);
     ProtocolTranslation.responseHead(res, request, a.protocol, cx.protocol());
+    keepAliveDown &= !down.draining();
     if (!keepAliveDown) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
     }
@@ -753,6 +762,7 @@ final class HttpExchange {
     telemetry.onLocalReply(r.status(), r.flag().name());
     log.debug("local reply {} {} to {} {}: {}", r.status(), r.flag(), request.method(), request.uri(), r.message());
     FullHttpResponse res = r.toResponse(request, down.channel().alloc());
+    keepAliveDown &= !down.draining();
     boolean keepAlive = keepAliveDown && (requestComplete || bodyless);
     if (!keepAlive) {
       res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);

@@ -1,5 +1,6 @@
 package dev.trellis.proxy.http;
 
+import dev.trellis.proxy.drain.GoAwayOnDrainHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -98,7 +99,8 @@ public final class HttpSniffHandler extends ByteToMessageDecoder {
             .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(MAX_H2_STREAMS)
                 .maxHeaderListSize(UpstreamPool.MAX_HEADER_BYTES))
             .build());
-        p.addAfter("h2", "idle", new Http2IdleHandler(cx.limits(), System::nanoTime));
+        p.addAfter("h2", "drain", new GoAwayOnDrainHandler());
+        p.addAfter("drain", "idle", new Http2IdleHandler(cx.limits(), System::nanoTime));
         p.addAfter("idle", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
           @Override
           protected void initChannel(Http2StreamChannel s) {

@@ -189,9 +189,10 @@ public final class UpstreamPool {
     ArrayDeque<Http1Connection> idle = idleH1.get(new Key(cluster.name(), host.key(), source.identity(), protocol));
     Http1Connection c;
     while (idle != null && (c = idle.pollFirst()) != null) {
-      if (c.channel().isActive()) {
+      if (c.channel().isActive() && !c.peerDraining()) {
         return c.newLease(true);
       }
+      c.close();
     }
     return null;
   }
@@ -251,10 +252,11 @@ public final class UpstreamPool {
       ArrayDeque<Http1Connection> idle = idleH1.get(key);
       Http1Connection c;
       while (idle != null && (c = idle.pollFirst()) != null) {
-        if (c.channel().isActive()) {
+        if (c.channel().isActive() && !c.peerDraining()) {
           c.lease(p, true);
           return true;
         }
+        c.close();
       }
       if (cluster.breaker().tryTake(Resource.CONNECTIONS)) {
         new Http1Connection(this, key, cluster).connect(host, source, p);
@@ -397,6 +399,13 @@ public final class UpstreamPool {
       long now = ticker.getAsLong();
       boolean any = false;
       for (ArrayDeque<Http1Connection> idle : idleH1.values()) {
+        idle.removeIf(c -> {
+          if (c.peerDraining()) {
+            c.close();
+            return true;
+          }
+          return false;
+        });
         Http1Connection oldest;
         while ((oldest = idle.peekLast()) != null && now - oldest.idleSince >= IDLE_MILLIS * 1_000_000) {
           idle.pollLast().close(); // most recently used first: the oldest are at the end
@@ -449,6 +458,10 @@ public final class UpstreamPool {
 
   /** Back to the pool: a waiter of the same key takes it at once, else it idles (and notices a server close). */
   void park(Http1Connection c) {
+    if (c.peerDraining()) {
+      c.close(); // its HBONE connection got GOAWAY: the peer drains, the next request goes over a new one
+      return;
+    }
     ClusterRuntime cluster = c.cluster();
     for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
       Waiter w = it.next();

@@ -5,6 +5,7 @@ import dev.trellis.mtls.identity.TrustDomain;
 import dev.trellis.mtls.tls.RotatingTlsContexts;
 import dev.trellis.mtls.verify.ExpectedPeers;
 import dev.trellis.mtls.verify.PeerIdentityHandler;
+import dev.trellis.proxy.drain.GoAwayOnDrainHandler;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.refusal.Refusal;
 import dev.trellis.proxy.refusal.Refusals;
@@ -117,6 +118,7 @@ public final class HboneServer implements AutoCloseable {
             Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
                 .initialSettings(HboneFlowControl.settings(MAX_STREAMS)).build();
             ctx.pipeline().addBefore("refused", "h2", codec);
+            ctx.pipeline().addBefore("refused", "drain", new GoAwayOnDrainHandler());
             HboneFlowControl.widenConnectionWindow(ctx, codec);
             ctx.pipeline().addBefore("refused", "streams", new Http2MultiplexHandler(
                 new ChannelInitializer<Http2StreamChannel>() {

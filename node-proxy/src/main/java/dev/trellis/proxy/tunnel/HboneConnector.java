@@ -145,11 +145,17 @@ public final class HboneConnector {
       return null;
     }
     for (Connection c : list) {
-      if (c.channel.isActive() && c.streams < MAX_STREAMS) {
+      if (c.channel.isActive() && c.streams < MAX_STREAMS && !goAwayReceived(c.channel)) {
         return c;
       }
     }
     return null;
+  }
+
+  /** The peer sent GOAWAY (it is draining): the streams open on it finish, new ones go to a new connection. */
+  private static boolean goAwayReceived(Channel channel) {
+    Http2FrameCodec codec = channel.pipeline().get(Http2FrameCodec.class);
+    return codec != null && codec.connection().goAwayReceived();
   }
 
   private Connection connect(Key key) {

@@ -13,6 +13,7 @@ import java.util.function.Supplier;
 final class FakeAdminView implements AdminView {
 
   volatile boolean ready = true;
+  volatile boolean draining;
   volatile ProxyConfig config = ProxyConfig.EMPTY;
   volatile List<CertificateManager.IdentityStatus> identities = List.of();
   volatile List<ClusterRuntime> clusters = List.of();
@@ -27,6 +28,11 @@ final class FakeAdminView implements AdminView {
   @Override
   public boolean ready() {
     return ready;
+  }
+
+  @Override
+  public boolean draining() {
+    return draining;
   }
 
   @Override

@@ -71,6 +71,10 @@ class ProxyAdminServerTest {
     String debug = "http://127.0.63.1:" + admin.debugAddress().getPort();
 
     assertThat(get(health + "/healthz/ready")).startsWith("503 not ready: waiting for config");
+    view.draining = true;
+    assertThat(get(health + "/healthz/ready")).as("a draining proxy says why it is not ready")
+        .startsWith("503 not ready: draining");
+    view.draining = false;
     view.ready = true;
     assertThat(get(health + "/healthz/ready")).isEqualTo("200 ready\n");
     assertThat(get(health + "/metrics")).isEqualTo("200 # TYPE trellis_proxy_ready gauge\ntrellis_proxy_ready 0.0\n");

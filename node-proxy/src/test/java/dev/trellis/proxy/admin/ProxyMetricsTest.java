@@ -43,6 +43,7 @@ class ProxyMetricsTest {
       "trellis_proxy_cluster_timeouts_total counter cluster",
       "trellis_proxy_cluster_upstream_5xx_total counter cluster",
       "trellis_proxy_config_info gauge version",
+      "trellis_proxy_drain_closed_connections_total counter -",
       "trellis_proxy_hbone_connections gauge -",
       "trellis_proxy_inbound_requests_total counter status",
       "trellis_proxy_inbound_unobserved_connections_total counter reason",

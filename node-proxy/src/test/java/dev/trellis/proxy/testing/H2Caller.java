@@ -144,6 +144,17 @@ public final class H2Caller implements AutoCloseable {
     return done;
   }
 
+  /** Whether the proxy sent GOAWAY on this connection. */
+  public boolean goAwayReceived() throws Exception {
+    return connection.eventLoop().submit(() -> connection.pipeline()
+        .get(io.netty.handler.codec.http2.Http2FrameCodec.class).connection().goAwayReceived()).get(5, TimeUnit.SECONDS);
+  }
+
+  /** Whether the connection is closed. */
+  public boolean closed() {
+    return !connection.isActive();
+  }
+
   public Response send(String method, String path) throws Exception {
     return send(method, path, List.of());
   }

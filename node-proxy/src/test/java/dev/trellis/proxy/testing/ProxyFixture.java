@@ -11,6 +11,7 @@ import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.testing.TestPki;
 import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.cluster.Clusters;
+import dev.trellis.proxy.drain.ConnectionDrain;
 import dev.trellis.proxy.entry.EntryServer;
 import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.proxy.identity.CertificateManager;
@@ -34,6 +35,7 @@ import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.testing.LeakRecorder;
 import dev.trellis.proxy.testing.RecordingTelemetry;
 import dev.trellis.proxy.transport.Transport;
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -90,6 +92,8 @@ public final class ProxyFixture implements AutoCloseable {
   public final EntryServer plaintext;
   /** What the fixture's listeners refused (one log line per kind per 10 s of {@link #ticker}). */
   public final Refusals refusals = new Refusals(ticker::get);
+  /** Tracks the connections of the entry, plaintext inbound and HBONE listeners, as the node proxy does. */
+  public final ConnectionDrain connections = new ConnectionDrain(System::nanoTime);
 
   public ProxyFixture() {
     this(HttpLimits.DEFAULTS);
@@ -111,7 +115,7 @@ public final class ProxyFixture implements AutoCloseable {
         .filter(CertificateManager.IdentityStatus::ready).count() == 2);
     locals.put("127.0.0.1", new LocalWorkload("d/client-0", "d", CLIENT, List.of("127.0.0.1"), true,
         LocalWorkload.MtlsMode.STRICT, Map.of()));
-    hbone = HboneServer.start(group, new InetSocketAddress(NODE, 0), config::get, certificates, TD,
+    hbone = HboneServer.start(connections.track(new ServerBootstrap()), group, new InetSocketAddress(NODE, 0), config::get, certificates, TD,
         Set.of(15001, 15006, 15008, 15020), new dev.trellis.proxy.inbound.HttpInspector() {
           @Override
           public void inspect(io.netty.channel.Channel d, io.netty.channel.Channel w, LocalWorkload t, SpiffeId p,
@@ -123,9 +127,9 @@ public final class ProxyFixture implements AutoCloseable {
         HboneDialing.nodeAddresses(hbone.address().getPort(), "node", hbone.address()), 2000, ticker::get, limits,
         telemetry);
     inspection = new HttpInspection(services);
-    entry = EntryServer.start(group, new InetSocketAddress("127.0.0.1", 0), new OutboundDispatch(services, refusals), refusals,
+    entry = EntryServer.start(connections.track(new ServerBootstrap()), group, new InetSocketAddress("127.0.0.1", 0), new OutboundDispatch(services, refusals), refusals,
         Refusal.Listener.OUTBOUND);
-    plaintext = EntryServer.start(group, new InetSocketAddress(NODE, 0), new PlaintextInbound(config::get,
+    plaintext = EntryServer.start(connections.track(new ServerBootstrap()), group, new InetSocketAddress(NODE, 0), new PlaintextInbound(config::get,
         Set.of(15001, 15006, 15008, 15020), inspection, inbound, refusals, Clock.systemUTC(), 2000), refusals,
         Refusal.Listener.INBOUND);
   }
@@ -239,6 +243,15 @@ public final class ProxyFixture implements AutoCloseable {
     config.set(new ProxyConfig(c.version(), c.outbound(), c.clusters(), c.endpoints(), c.routes(), byAddress,
         List.of(), c.paths(), ProxyConfig.meshWorkloads(c.endpoints(), byAddress, "node")));
     clusters.apply(config.get());
+  }
+
+  /** What {@code NodeProxy.drain} does: the listeners stop accepting, the connections are drained. */
+  public CompletableFuture<ConnectionDrain.Result> drain(Duration timeout) {
+    CompletableFuture<ConnectionDrain.Result> d = connections.drain(timeout, certExecutor);
+    entry.close();
+    plaintext.close();
+    hbone.close();
+    return d;
   }
 
   public RawHttp client() throws IOException {

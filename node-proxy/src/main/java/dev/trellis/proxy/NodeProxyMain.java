@@ -16,9 +16,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Mixin;
@@ -110,6 +113,11 @@ public final class NodeProxyMain implements Callable<Integer> {
   @Option(names = "--agent-state", paramLabel = "FILE", description = "With --capture transparent: the node agent's "
       + "--state-file (passthrough of eBPF-captured pods leaves from inside their network namespaces).")
   Path agentState;
+
+  @Option(names = "--ready-file", paramLabel = "FILE", description = "Write this process's pid to FILE once it is "
+      + "ready (as /healthz/ready): a readiness signal of this process alone while a second node proxy shares its "
+      + "ports during an upgrade ('trellis restart' waits for it).")
+  Path readyFile;
 
   @Mixin TelemetryFlags telemetry;
 
@@ -250,6 +258,19 @@ public final class NodeProxyMain implements Callable<Integer> {
         + "http://" + options.address() + ":" + proxy.adminPort() + "/metrics, debug admin (this machine only) http://"
         + hostPort(proxy.debugAdminAddress()) + "/config_dump");
     out.flush();
+    if (readyFile != null) {
+      ScheduledExecutorService readiness = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform()
+          .name("trellis-ready-file").daemon().factory());
+      ReadyFile.writeWhenReady(readyFile, ProcessHandle.current().pid(), proxy::ready, readiness, Duration.ofMillis(100))
+          .whenComplete((file, e) -> {
+            readiness.shutdown();
+            PrintWriter err = spec.commandLine().getErr();
+            if (e != null) {
+              err.println("error: " + e.getMessage());
+              err.flush();
+            }
+          });
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       proxy.close();

@@ -13,6 +13,9 @@ import java.util.Optional;
  */
 final class RestartPlan {
 
+  /** The successor binds its traffic ports only once ready: before that it could not serve what they would get. */
+  static final String LISTEN_AFTER_READY = "--listen-after-ready";
+
   private RestartPlan() {}
 
   /**
@@ -57,7 +60,10 @@ final class RestartPlan {
     return 1;
   }
 
-  /** {@code command} with every {@code --ready-file X} it had replaced by one naming {@code file}, at its end. */
+  /**
+   * {@code command} with every {@code --ready-file X} it had replaced by one naming {@code file}, at its end, and
+   * {@code --listen-after-ready 60s} unless it has that flag.
+   */
   static List<String> withReadyFile(List<String> command, Path file) {
     List<String> out = new ArrayList<>();
     for (int i = 0; i < command.size(); i++) {
@@ -69,6 +75,9 @@ final class RestartPlan {
       }
     }
     out.addAll(List.of("--ready-file", file.toString()));
+    if (!out.contains(LISTEN_AFTER_READY)) {
+      out.addAll(List.of(LISTEN_AFTER_READY, "60s"));
+    }
     return out;
   }
 }

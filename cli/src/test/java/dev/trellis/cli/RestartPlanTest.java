@@ -34,7 +34,7 @@ class RestartPlanTest {
     Path dir = Path.of("/r");
     LaunchPlan.Launch next = RestartPlan.successor(proxy("/r/node-1.log", new RunState.Relaunch(COMMAND,
         Map.of("A", "b"), "/work")), dir);
-    assertThat(next.command()).containsExactlyElementsOf(concat(COMMAND, "--ready-file", "/r/node-1.2.ready"));
+    assertThat(next.command()).containsExactlyElementsOf(concat(COMMAND, "--ready-file", "/r/node-1.2.ready", "--listen-after-ready", "60s"));
     assertThat(next.env()).isEqualTo(Map.of("A", "b"));
     assertThat(next.workDir()).isEqualTo(Path.of("/work"));
     assertThat(next.log()).isEqualTo(Path.of("/r/node-1.2.log"));
@@ -44,13 +44,14 @@ class RestartPlanTest {
   }
 
   @Test
-  void aSecondRestartReplacesTheFirstReadyFile() {
-    List<String> restarted = concat(COMMAND, "--ready-file", "/r/node-1.2.ready");
+  void aSecondRestartReplacesTheFirstReadyFileAndKeepsOneListenAfterReady() {
+    List<String> restarted = concat(COMMAND, "--listen-after-ready", "60s", "--ready-file", "/r/node-1.2.ready");
     LaunchPlan.Launch next = RestartPlan.successor(proxy("/r/node-1.2.log", new RunState.Relaunch(restarted, Map.of(),
         "/work")), Path.of("/r"));
-    assertThat(next.command()).containsExactlyElementsOf(concat(COMMAND, "--ready-file", "/r/node-1.3.ready"));
+    assertThat(next.command()).containsExactlyElementsOf(concat(COMMAND, "--listen-after-ready", "60s", "--ready-file",
+        "/r/node-1.3.ready"));
     assertThat(RestartPlan.withReadyFile(concat(COMMAND, "--ready-file=/old"), Path.of("/new")))
-        .containsExactlyElementsOf(concat(COMMAND, "--ready-file", "/new"));
+        .containsExactlyElementsOf(concat(COMMAND, "--ready-file", "/new", "--listen-after-ready", "60s"));
   }
 
   @Test

@@ -77,6 +77,7 @@ final class RestartCommand implements Callable<Integer> {
     Optional<ProcessHandle> old = LocalProcesses.find(entry.get());
     out.println("Restarting node proxy " + node + (old.map(p -> " (pid " + p.pid() + ")").orElse(" (not running)"))
         + ": a new process beside it on the same ports, then SIGTERM to the old one.");
+    migrationNote(state).ifPresent(out::println);
     out.flush();
     deleteReadyFile(launch);
     Instant started = clock.instant();
@@ -119,6 +120,25 @@ final class RestartCommand implements Callable<Integer> {
     out.println("Node proxy " + node + " now runs as pid " + next.pid() + " (trellis status"
         + (stateDir.equals(Path.of(".trellis/run")) ? "" : " --state-dir " + stateDir) + ").");
     return 0;
+  }
+
+  /**
+   * In a loopback run: a note when the kernel resets, rather than moves, connections queued on the old process's
+   * listeners as it closes them ({@code net.ipv4.tcp_migrate_req} is 0). Nothing for namespace runs (their own value).
+   */
+  static Optional<String> migrationNote(RunState state) {
+    Path sysctl = Path.of("/proc/sys/net/ipv4/tcp_migrate_req");
+    if (state.network() != null || !Files.isReadable(sysctl)) {
+      return Optional.empty();
+    }
+    try {
+      return Files.readString(sysctl).strip().equals("0") ? Optional.of("  note: net.ipv4.tcp_migrate_req is 0: a "
+          + "connection queued on the old process's listeners as it closes them is reset; 'sysctl -w "
+          + "net.ipv4.tcp_migrate_req=1' (as root) moves it to the new one (docs/node-proxy-operations.md, Upgrade)")
+          : Optional.empty();
+    } catch (IOException e) {
+      return Optional.empty();
+    }
   }
 
   private static void deleteReadyFile(LaunchPlan.Launch launch) {

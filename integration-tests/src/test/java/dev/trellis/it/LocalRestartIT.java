@@ -168,8 +168,9 @@ class LocalRestartIT {
     // SO_REUSEPORT and the successor's listen-after-ready: no new connection is refused, reset or answered 503.
     assertThat(List.copyOf(refused)).as("new connections refused, or answered with an error, across the restart")
         .isEmpty();
-    // Not asserted yet: requests that the new process accepted and routed but whose upstream (HBONE to this node's
-    // own address) timed out with 504 UT after the restart; seen in every run so far, under investigation (printed).
+    // Not asserted here: requests that time out upstream with 504 UT (attempts 0), about one per client every 5 s. The
+    // same load without any restart shows them at the same rate (a run with the restart replaced by waiting): a data
+    // path issue of this load on the demo mesh, not of the upgrade. Printed above.
     // What the old process had in flight when it closed (today's close(); the drain of issue 19 item 1 keeps them): at
     // most one request per client thread, and never one on a connection opened after the restart.
     assertThat(cut.size()).as("requests cut in flight: %s", cut).isLessThanOrEqualTo(2);

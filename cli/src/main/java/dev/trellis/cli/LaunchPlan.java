@@ -134,6 +134,8 @@ final class LaunchPlan {
 
   /** A readiness probe that waits for a line in the process's log. */
   static final String LOG_PROBE = "log:";
+  /** A readiness probe {@code file:PATH}: the process wrote that file (a node proxy's {@code --ready-file}). */
+  static final String FILE_PROBE = "file:";
   /** A readiness probe {@code netns:NAMESPACE:host:port}: the port accepts a connection inside that namespace. */
   static final String NETNS_PROBE = "netns:";
   /** What the node agent prints once it serves the CNI plugin. */

@@ -77,7 +77,8 @@ final class LocalProcesses {
   }
 
   /**
-   * Whether a readiness probe passes: {@code log:TEXT} when the process's log has that text, {@code netns:NS:host:port}
+   * Whether a readiness probe passes: {@code log:TEXT} when the process's log has that text, {@code file:PATH} when
+   * that file exists and is not empty (a node proxy's {@code --ready-file}), {@code netns:NS:host:port}
    * when the port accepts a connection inside network namespace NS, otherwise as {@link #answers}.
    */
   boolean passes(String probe, LaunchPlan.Launch launch) {
@@ -85,6 +86,14 @@ final class LocalProcesses {
       String text = probe.substring(LaunchPlan.LOG_PROBE.length());
       try {
         return Files.exists(launch.log()) && Files.readString(launch.log(), StandardCharsets.UTF_8).contains(text);
+      } catch (IOException | UncheckedIOException e) {
+        return false;
+      }
+    }
+    if (probe.startsWith(LaunchPlan.FILE_PROBE)) {
+      Path file = Path.of(probe.substring(LaunchPlan.FILE_PROBE.length()));
+      try {
+        return Files.exists(file) && !Files.readString(file, StandardCharsets.UTF_8).isBlank();
       } catch (IOException | UncheckedIOException e) {
         return false;
       }

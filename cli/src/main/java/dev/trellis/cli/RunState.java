@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -48,9 +49,30 @@ record RunState(String meshFile, String startedAt, List<Entry> processes, Networ
    * @param admin the admin base URL ({@code http://host:port}), or null for workloads
    * @param processStart when the process started (as the OS reports it), so a reused pid is not taken for it;
    *     null when unknown
+   * @param relaunch how to start the same process again ({@code trellis restart}); null when not recorded (roles
+   *     other than node proxies, runs started by an older {@code trellis up})
    */
   record Entry(String name, Role role, long pid, String log, String address, List<Integer> ports, String admin,
-      String processStart) {}
+      String processStart, Relaunch relaunch) {
+
+    /** An entry that cannot be restarted. */
+    Entry(String name, Role role, long pid, String log, String address, List<Integer> ports, String admin,
+        String processStart) {
+      this(name, role, pid, log, address, ports, admin, processStart, null);
+    }
+  }
+
+  /** A process's command line, environment and working folder, as {@code up} started it. */
+  record Relaunch(List<String> command, Map<String, String> env, String workDir) {}
+
+  /** This state with {@code replacement} in the place of the entry of the same role and name. */
+  RunState replacing(Entry replacement) {
+    List<Entry> out = new ArrayList<>();
+    for (Entry e : processes) {
+      out.add(e.role() == replacement.role() && e.name().equals(replacement.name()) ? replacement : e);
+    }
+    return new RunState(meshFile, startedAt, out, network);
+  }
 
   RunState with(Entry entry) {
     List<Entry> more = new ArrayList<>(processes);

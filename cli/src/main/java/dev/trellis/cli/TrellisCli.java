@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "trellis", mixinStandardHelpOptions = true, version = "trellis 0.1.0-SNAPSHOT",
     description = "Trellis, a sidecar-free service mesh: local tools.",
-    subcommands = {ControlPlaneCommand.class, UpCommand.class, DownCommand.class, StatusCommand.class, ExecCommand.class,
+    subcommands = {ControlPlaneCommand.class, UpCommand.class, DownCommand.class, RestartCommand.class, StatusCommand.class, ExecCommand.class,
         ConfigDumpCommand.class, CheckCommand.class, InstallCommands.Install.class, InstallCommands.Uninstall.class,
         DemoCommand.class, CaCommand.class})
 public final class TrellisCli {

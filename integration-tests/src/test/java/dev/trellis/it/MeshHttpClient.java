@@ -43,6 +43,11 @@ final class MeshHttpClient implements AutoCloseable {
     return new MeshHttpClient(socks(entry, source, destination, port));
   }
 
+  /** A client on a connection already through the entry ({@link #socks}). */
+  static MeshHttpClient over(Socket socket) throws IOException {
+    return new MeshHttpClient(socket);
+  }
+
   /** A SOCKS5 CONNECT; throws with the reply code when the proxy refuses. */
   static Socket socks(InetSocketAddress entry, String source, String destination, int port) throws IOException {
     Socket s = new Socket();

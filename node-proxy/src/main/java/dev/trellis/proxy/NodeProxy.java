@@ -54,6 +54,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -140,6 +141,38 @@ public final class NodeProxy implements AutoCloseable {
     return telemetry;
   }
 
+  /** How long {@link #start} waits for readiness before it binds the traffic listeners; zero: it does not wait. */
+  private Duration listenAfterReady = Duration.ZERO;
+
+  /**
+   * {@code --listen-after-ready}: {@link #start} binds the outbound, inbound and HBONE listeners only once the proxy is
+   * ready (configuration and SVIDs of local workloads), or after {@code timeout} (with a warning). A successor started
+   * beside a running proxy of the same node shares its ports ({@code SO_REUSEPORT}): listening earlier would hand it
+   * connections it cannot serve yet.
+   */
+  public NodeProxy listenAfterReady(Duration timeout) {
+    if (timeout.isNegative()) {
+      throw new IllegalArgumentException("--listen-after-ready: " + timeout + " (expected: 0 or more)");
+    }
+    this.listenAfterReady = timeout;
+    return this;
+  }
+
+  /** Waits (on the starting thread, never an event loop) until ready or {@code timeout}; true if ready. */
+  private boolean awaitReady(Duration timeout) {
+    long deadline = ticker.getAsLong() + timeout.toNanos();
+    while (!ready()) {
+      if (ticker.getAsLong() - deadline >= 0) {
+        return false;
+      }
+      LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+      if (Thread.currentThread().isInterrupted()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   public NodeProxy start() throws IOException {
     ControlPlaneWarnings.emit(options);
     try {
@@ -177,6 +210,10 @@ public final class NodeProxy implements AutoCloseable {
           + "full", "{line}", telemetry.accessLog()::dropped);
       PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts, inspection, inbound, refusals, clock,
           CONNECT_TIMEOUT_MILLIS);
+      if (listenAfterReady.isPositive() && !awaitReady(listenAfterReady)) {
+        log.warn("node proxy {} not ready after --listen-after-ready {}s (no configuration or SVIDs yet from {}): "
+            + "listening anyway", options.node(), listenAfterReady.toSeconds(), options.controlPlane());
+      }
       if (capture) {
         // Every address: TPROXY hands over connections for pod and service addresses, eBPF sends them to the
         // node address, and this proxy dials its own HBONE listener on loopback for pods of this node.

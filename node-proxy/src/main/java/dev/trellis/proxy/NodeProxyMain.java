@@ -22,6 +22,8 @@ import java.util.Arrays;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Matcher;
@@ -126,6 +128,17 @@ public final class NodeProxyMain implements Callable<Integer> {
       description = "On SIGTERM: how long in-flight requests and streams may take to finish before what is left is "
           + "closed (e.g. 20s, 500ms, 0s; default: 20s). Keep it below Kubernetes' terminationGracePeriodSeconds.")
   Duration drainTimeout;
+
+  @Option(names = "--ready-file", paramLabel = "FILE", description = "Write this process's pid to FILE once it is "
+      + "ready (as /healthz/ready): a readiness signal of this process alone while a second node proxy shares its "
+      + "ports during an upgrade ('trellis restart' waits for it).")
+  Path readyFile;
+
+  @Option(names = "--listen-after-ready", paramLabel = "DURATION", defaultValue = "0s",
+      converter = DurationFlag.class, description = "Bind the outbound, inbound and HBONE ports only once ready "
+      + "(configuration and SVIDs), waiting at most DURATION (e.g. 60s); 0s (default): at once. For a proxy started "
+      + "beside the running one of its node (an upgrade), which shares its ports.")
+  Duration listenAfterReady;
 
   @Mixin TelemetryFlags telemetry;
 
@@ -258,7 +271,8 @@ public final class NodeProxyMain implements Callable<Integer> {
     Telemetry telemetry = telemetrySettings == null ? Telemetry.disabled()
         : Telemetry.create(telemetrySettings, "trellis-node-proxy", Attributes.builder()
             .put("trellis.node", options.node()).put("service.instance.id", options.node()).build());
-    NodeProxy proxy = new NodeProxy(options, Clock.systemUTC(), redirects, telemetry).start();
+    NodeProxy proxy = new NodeProxy(options, Clock.systemUTC(), redirects, telemetry).listenAfterReady(listenAfterReady)
+        .start();
     PrintWriter out = spec.commandLine().getOut();
     out.println("node proxy " + options.node() + " up on " + options.address() + ": "
         + (options.capture() == NodeProxyOptions.Capture.TRANSPARENT ? "outbound capture " : "entry (SOCKS5) ")
@@ -266,6 +280,19 @@ public final class NodeProxyMain implements Callable<Integer> {
         + "http://" + options.address() + ":" + proxy.adminPort() + "/metrics, debug admin (this machine only) http://"
         + hostPort(proxy.debugAdminAddress()) + "/config_dump");
     out.flush();
+    if (readyFile != null) {
+      ScheduledExecutorService readiness = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform()
+          .name("trellis-ready-file").daemon().factory());
+      ReadyFile.writeWhenReady(readyFile, ProcessHandle.current().pid(), proxy::ready, readiness, Duration.ofMillis(100))
+          .whenComplete((file, e) -> {
+            readiness.shutdown();
+            PrintWriter err = spec.commandLine().getErr();
+            if (e != null) {
+              err.println("error: " + e.getMessage());
+              err.flush();
+            }
+          });
+    }
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       drainThenClose(proxy, drainTimeout);
@@ -349,6 +376,23 @@ public final class NodeProxyMain implements Callable<Integer> {
         case "none" -> NodeProxyOptions.Capture.NONE;
         case "transparent" -> NodeProxyOptions.Capture.TRANSPARENT;
         default -> throw new TypeConversionException("'" + value + "' (expected: none or transparent)");
+      };
+    }
+  }
+
+  /** A duration flag: {@code 0s}, {@code 500ms}, {@code 60s}, {@code 2m}. */
+  static final class DurationFlag implements ITypeConverter<Duration> {
+    @Override
+    public Duration convert(String value) {
+      Matcher m = Pattern.compile("(\\d{1,9})(ms|s|m)").matcher(value.strip());
+      if (!m.matches()) {
+        throw new TypeConversionException("'" + value + "' (expected: a duration such as 0s, 500ms, 60s, 2m)");
+      }
+      long n = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(n);
+        case "s" -> Duration.ofSeconds(n);
+        default -> Duration.ofMinutes(n);
       };
     }
   }

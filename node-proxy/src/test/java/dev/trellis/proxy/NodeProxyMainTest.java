@@ -1,6 +1,7 @@
 package dev.trellis.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.trellis.proxy.http.HttpLimits;
 import dev.trellis.telemetry.config.TelemetrySettings;
@@ -38,6 +39,17 @@ class NodeProxyMainTest {
   }
 
   record Row(String args, Function<NodeProxyOptions, Object> field, Object expected) {}
+
+  @Test
+  void listenAfterReadyTakesADurationAndNamesWhatItExpects() {
+    NodeProxyMain.DurationFlag flag = new NodeProxyMain.DurationFlag();
+    assertThat(flag.convert("0s")).isEqualTo(Duration.ZERO);
+    assertThat(flag.convert("60s")).isEqualTo(Duration.ofSeconds(60));
+    assertThat(flag.convert("500ms")).isEqualTo(Duration.ofMillis(500));
+    assertThat(flag.convert("2m")).isEqualTo(Duration.ofMinutes(2));
+    assertThatThrownBy(() -> flag.convert("soon"))
+        .hasMessageContaining("expected: a duration such as 0s, 500ms, 60s, 2m");
+  }
 
   @Test
   void everyFlagLandsInTheOptions() {

@@ -244,7 +244,12 @@ class HelmChartTest {
     assertThat(pod.getTolerations()).extracting(t -> t.getOperator(), t -> t.getKey(), t -> t.getEffect())
         .containsExactly(tuple("Exists", null, null));
     assertThat(daemonSet.getSpec().getUpdateStrategy().getType()).isEqualTo("RollingUpdate");
-    assertThat(daemonSet.getSpec().getUpdateStrategy().getRollingUpdate().getMaxUnavailable().getIntVal()).isEqualTo(1);
+    // An upgrade surges: the new pod runs beside the old one (both bind the same ports with SO_REUSEPORT), which the
+    // scheduler allows only when no container declares a port (with hostNetwork each would be a hostPort).
+    assertThat(daemonSet.getSpec().getUpdateStrategy().getRollingUpdate().getMaxSurge().getIntVal()).isEqualTo(1);
+    assertThat(daemonSet.getSpec().getUpdateStrategy().getRollingUpdate().getMaxUnavailable().getIntVal()).isZero();
+    assertThat(pod.getContainers()).allSatisfy(c -> assertThat(c.getPorts()).as(c.getName() + " ports").isEmpty());
+    assertThat(pod.getInitContainers()).allSatisfy(c -> assertThat(c.getPorts()).as(c.getName() + " ports").isEmpty());
 
     var token = only(volume(pod, "trellis-token").getProjected().getSources()).getServiceAccountToken();
     assertThat(token.getAudience()).isEqualTo("trellis-ca");
@@ -266,8 +271,8 @@ class HelmChartTest {
         "--control-plane", "trellis-control-plane.trellis-system.svc:15012",
         "--control-plane-ca", "/var/run/trellis/ca/root-cert.pem",
         "--token-file", "/var/run/secrets/trellis/token", "--capture", "transparent", "--drain-timeout", "20s",
+        "--listen-after-ready", "60s",
         "--ebpf-pins", "/sys/fs/bpf/trellis", "--tracing-sampling", "0.01");
-    assertThat(proxy.getPorts()).extracting(p -> p.getContainerPort()).containsExactly(15001, 15006, 15008, 15020);
     assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
     assertThat(proxy.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15020);
     assertThat(mounts(proxy)).containsOnly(entry("trellis-token", "/var/run/secrets/trellis"),

@@ -1,11 +1,29 @@
 package dev.trellis.proxy.admin;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
 import dev.trellis.proxy.http.PathNormalizer;
 import dev.trellis.proxy.inbound.InboundRecords;
+import dev.trellis.proxy.transport.Transport;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.BindException;
 import java.net.Inet6Address;
 import java.net.InetAddress;
@@ -15,13 +33,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
 /**
- * The node proxy's two admin ports, served by one thread ({@code trellis-proxy-admin}):
+ * The node proxy's two admin ports, served by one event loop of their own ({@code trellis-proxy-admin}):
  * <ul>
  *   <li>health and metrics (15020, on the node address, open to the node: the kubelet's probe, Prometheus):
  *       {@code /healthz/ready} and {@code /metrics} (Prometheus text format);</li>
@@ -47,14 +65,14 @@ public final class ProxyAdminServer implements AutoCloseable {
     }
   }
 
-  private final HttpServer health;
-  private final HttpServer debug;
-  private final ExecutorService executor;
+  private final Channel health;
+  private final Channel debug;
+  private final EventLoopGroup group;
 
-  private ProxyAdminServer(HttpServer health, HttpServer debug, ExecutorService executor) {
+  private ProxyAdminServer(Channel health, Channel debug, EventLoopGroup group) {
     this.health = health;
     this.debug = debug;
-    this.executor = executor;
+    this.group = group;
   }
 
   /**
@@ -99,42 +117,84 @@ public final class ProxyAdminServer implements AutoCloseable {
     return start(healthAddress, debugAddress, pages);
   }
 
-  /** Serves {@code pages}: those in {@link #HEALTH_PATHS} on both ports, the rest on the debug port only. */
+  /**
+   * Serves {@code pages}: those in {@link #HEALTH_PATHS} on both ports, the rest on the debug port only. Both ports
+   * are {@link Transport#listener} listeners (so {@code SO_REUSEPORT}: a new node proxy binds them beside the old one
+   * during an upgrade) on one event loop of their own, never one of the data path's: a page is computed there.
+   */
   static ProxyAdminServer start(InetSocketAddress healthAddress, InetSocketAddress debugAddress,
       Map<String, Supplier<Page>> pages) throws IOException {
-    HttpServer health = bind(healthAddress, "node proxy health and metrics");
-    HttpServer debug;
+    EventLoopGroup group = Transport.newGroup(1, "trellis-proxy-admin");
+    Channel health = null;
     try {
-      debug = bind(debugAddress, "node proxy debug admin, --debug-admin-port");
-    } catch (IOException e) {
-      health.stop(0);
+      Map<String, Supplier<Page>> debugPages = Map.copyOf(pages);
+      Channel debug = bind(group, debugAddress, "node proxy debug admin, --debug-admin-port", debugPages::get);
+      String debugUrl = "http://" + hostPort((InetSocketAddress) debug.localAddress());
+      health = bind(group, healthAddress, "node proxy health and metrics", path -> {
+        if (HEALTH_PATHS.contains(path) && pages.containsKey(path)) {
+          return pages.get(path);
+        }
+        return () -> Page.text(404, DEBUG_PATHS.contains(path)
+            ? path + " is on the debug admin port, which listens on loopback only: on the node, curl " + debugUrl
+                + path + "\n"
+            : "not found; this port serves " + String.join(", ", HEALTH_PATHS.stream().sorted().toList()) + "\n");
+      });
+      return new ProxyAdminServer(health, debug, group);
+    } catch (IOException | RuntimeException e) {
+      if (health != null) {
+        health.close();
+      }
+      group.shutdownGracefully(0, 0, TimeUnit.SECONDS);
       throw e;
     }
-    ExecutorService executor = Executors.newSingleThreadExecutor(Thread.ofPlatform().name("trellis-proxy-admin").daemon()
-        .factory());
-    health.setExecutor(executor);
-    debug.setExecutor(executor);
-    String debugUrl = "http://" + hostPort(debug.getAddress());
-    pages.forEach((path, page) -> {
-      debug.createContext(path, ex -> reply(ex, page.get()));
-      if (HEALTH_PATHS.contains(path)) {
-        health.createContext(path, ex -> reply(ex, page.get()));
-      }
-    });
-    health.createContext("/", ex -> reply(ex, Page.text(404, DEBUG_PATHS.contains(ex.getRequestURI().getPath())
-        ? ex.getRequestURI().getPath() + " is on the debug admin port, which listens on loopback only: on the node, "
-            + "curl " + debugUrl + ex.getRequestURI().getPath() + "\n"
-        : "not found; this port serves " + String.join(", ", HEALTH_PATHS.stream().sorted().toList()) + "\n")));
-    health.start();
-    debug.start();
-    return new ProxyAdminServer(health, debug, executor);
   }
 
-  private static HttpServer bind(InetSocketAddress address, String what) throws IOException {
-    try {
-      return HttpServer.create(address, 32);
-    } catch (BindException e) {
-      throw new IOException("cannot listen on " + hostPort(address) + " (" + what + "): the port is in use", e);
+  private static Channel bind(EventLoopGroup group, InetSocketAddress address, String what,
+      Function<String, Supplier<Page>> route) throws IOException {
+    ChannelFuture bound = Transport.listener(new ServerBootstrap(), group)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(8192), new PageHandler(route));
+          }
+        }).bind(address).awaitUninterruptibly();
+    if (!bound.isSuccess()) {
+      Throwable cause = bound.cause();
+      throw new IOException("cannot listen on " + hostPort(address) + " (" + what + "): " + (cause instanceof BindException
+          ? "the port is in use by a listener without SO_REUSEPORT (another program)" : cause.getMessage()), cause);
+    }
+    return bound.channel();
+  }
+
+  /** Answers each request with the page of its path (404 when none), on the admin event loop. */
+  private static final class PageHandler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    private final Function<String, Supplier<Page>> route;
+
+    PageHandler(Function<String, Supplier<Page>> route) {
+      this.route = route;
+    }
+
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+      String path = new QueryStringDecoder(request.uri()).path();
+      Supplier<Page> supplier = route.apply(path);
+      Page page = supplier == null ? Page.text(404, "not found: " + path + "\n") : supplier.get();
+      byte[] bytes = page.body().getBytes(StandardCharsets.UTF_8);
+      FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
+          HttpResponseStatus.valueOf(page.status()), Unpooled.wrappedBuffer(bytes));
+      response.headers().set(HttpHeaderNames.CONTENT_TYPE, page.contentType())
+          .setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
+      boolean keepAlive = HttpUtil.isKeepAlive(request);
+      HttpUtil.setKeepAlive(response, keepAlive);
+      ChannelFuture written = ctx.writeAndFlush(response);
+      if (!keepAlive) {
+        written.addListener(ChannelFutureListener.CLOSE);
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close(); // a client that went away; nothing to tell it
     }
   }
 
@@ -158,29 +218,20 @@ public final class ProxyAdminServer implements AutoCloseable {
     return b.toString();
   }
 
-  private static void reply(HttpExchange ex, Page page) throws IOException {
-    byte[] bytes = page.body().getBytes(StandardCharsets.UTF_8);
-    ex.getResponseHeaders().set("Content-Type", page.contentType());
-    ex.sendResponseHeaders(page.status(), bytes.length);
-    try (OutputStream out = ex.getResponseBody()) {
-      out.write(bytes);
-    }
-  }
-
   /** The health and metrics port. */
   public int port() {
-    return health.getAddress().getPort();
+    return ((InetSocketAddress) health.localAddress()).getPort();
   }
 
   /** Where the debug port listens (loopback). */
   public InetSocketAddress debugAddress() {
-    return debug.getAddress();
+    return (InetSocketAddress) debug.localAddress();
   }
 
   @Override
   public void close() {
-    health.stop(0);
-    debug.stop(0);
-    executor.shutdownNow();
+    health.close().awaitUninterruptibly();
+    debug.close().awaitUninterruptibly();
+    group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
   }
 }

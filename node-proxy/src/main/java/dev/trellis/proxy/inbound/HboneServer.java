@@ -144,7 +144,7 @@ public final class HboneServer implements AutoCloseable {
         ch.pipeline().addLast("refused", refused);
       }
     };
-    Channel ch = bootstrap.group(group).channel(Transport.serverChannel())
+    Channel ch = Transport.listener(bootstrap, group)
         .childOption(ChannelOption.TCP_NODELAY, true)
         .childHandler(init)
         .bind(address).syncUninterruptibly().channel();

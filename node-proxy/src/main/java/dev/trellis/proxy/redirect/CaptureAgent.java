@@ -76,17 +76,28 @@ public final class CaptureAgent {
   /**
    * After a restart: takes back the pods it knew, re-installs the captured ones (the redirector's
    * tables were set up afresh), then reconciles with the directory. Established connections keep
-   * flowing throughout (redirection only steers new ones).
+   * flowing throughout (redirection only steers new ones). A pod the directory (which has listed every pod of
+   * the node by now) no longer has, or has with another uid, was deleted while the agent was down: its DEL found
+   * no agent, so its redirection is removed here and the pod forgotten (a pod recreated under that name comes with
+   * an ADD of its own), reported among the released ones.
    */
   public Reconciliation restore() throws IOException {
+    List<String> gone = new ArrayList<>();
+    List<String> failures = new ArrayList<>();
     if (state != null) {
       for (AgentStateFile.Entry e : state.load()) {
         PodAttachment a = e.attachment();
+        Optional<PodDirectory.Pod> pod = a.namespace() == null ? Optional.empty()
+            : directory.find(a.namespace(), a.pod(), a.podUid());
+        if (a.namespace() != null && pod.isEmpty()) {
+          forgetDeleted(a, e.captured(), gone, failures);
+          continue;
+        }
         known.put(a.containerId(), a);
         if (e.captured()) {
           Redirector.Target t;
           try {
-            t = target(a, a.namespace() == null ? Optional.empty() : directory.find(a.namespace(), a.pod(), a.podUid()));
+            t = target(a, pod);
           } catch (IllegalArgumentException bad) {
             log.warn("pod {}/{}: {}; restored without exclusions", a.namespace(), a.pod(), bad.getMessage());
             t = target(a, Optional.empty());
@@ -96,7 +107,31 @@ public final class CaptureAgent {
         }
       }
     }
-    return reconcile();
+    Reconciliation now = reconcile();
+    List<String> released = new ArrayList<>(gone);
+    released.addAll(now.released());
+    failures.addAll(now.failures());
+    return new Reconciliation(now.captured(), released, failures);
+  }
+
+  /** A pod deleted while the agent was down: whatever redirection is left of it goes (kept for GC if that fails). */
+  private void forgetDeleted(PodAttachment a, boolean wasCaptured, List<String> gone, List<String> failures) {
+    String name = a.namespace() + "/" + a.pod();
+    if (!wasCaptured) {
+      gone.add(name);
+      return;
+    }
+    Redirector.Target t = target(a, Optional.empty());
+    try {
+      redirector.remove(t);
+      gone.add(name);
+      log.info("released pod {} (container {}): deleted while the node agent was down", name, a.containerId());
+    } catch (IOException | RuntimeException e) {
+      known.put(a.containerId(), a);
+      captured.put(a.containerId(), t); // a later DEL or GC removes it
+      failures.add(name + ": removing the redirection of a pod deleted while the agent was down failed: "
+          + e.getMessage());
+    }
   }
 
   /** What one reconciliation changed, and what it could not. */

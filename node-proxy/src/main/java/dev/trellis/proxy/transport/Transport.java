@@ -16,11 +16,13 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
 import java.util.Locale;
 
 /**
@@ -104,9 +106,29 @@ public enum Transport {
         .localAddress(new InetSocketAddress(source, 0));
   }
 
+  /**
+   * Every listener of the proxy starts here: {@code group}, the transport's server channel, and {@code SO_REUSEPORT},
+   * so that a second node proxy for the same node (an upgrade: {@code trellis restart}, a DaemonSet surge pod) binds
+   * the same address and port beside the running one and takes new connections as soon as the old one closes its
+   * listeners. The kernel spreads new connections over the sockets that share a port while both listen. A connection
+   * still in the closing listener's accept queue is reset unless {@code net.ipv4.tcp_migrate_req=1} (Linux 5.14 or
+   * later) lets the kernel move it to the other listener: see docs/node-proxy-operations.md, "Upgrade".
+   */
+  public static ServerBootstrap listener(ServerBootstrap b, EventLoopGroup group) {
+    return CURRENT.listen(b, group);
+  }
+
+  /** {@link #listener} with this transport ({@code group} must be of it). */
+  ServerBootstrap listen(ServerBootstrap b, EventLoopGroup group) {
+    return this == EPOLL
+        ? b.group(group).channel(EpollServerSocketChannel.class).option(EpollChannelOption.SO_REUSEPORT, true)
+        : b.group(group).channel(NioServerSocketChannel.class)
+            .option(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
+  }
+
   /** A listener whose accepted connections are relayed: the same socket policy as {@link #relayConnection}. */
   public static ServerBootstrap relayListener(ServerBootstrap b, EventLoopGroup group) {
-    return b.group(group).channel(serverChannel())
+    return listener(b, group)
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .childOption(ChannelOption.TCP_NODELAY, true);

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -92,13 +94,30 @@ class ProxyAdminServerTest {
   }
 
   @Test
-  void aTakenDebugPortNamesTheFlag() throws Exception {
+  void aDebugPortTakenByAnotherProgramNamesTheFlag() throws Exception {
     Map<String, Supplier<ProxyAdminServer.Page>> pages = Map.of();
+    try (ServerSocket other = new ServerSocket(0, 1, InetAddress.getByName("127.0.63.1"))) { // no SO_REUSEPORT
+      assertThatThrownBy(() -> ProxyAdminServer.start(new InetSocketAddress("127.0.63.1", 0),
+          (InetSocketAddress) other.getLocalSocketAddress(), pages)).isInstanceOf(IOException.class)
+          .hasMessageContaining("--debug-admin-port").hasMessageContaining("the port is in use");
+    }
+  }
+
+  @Test
+  void aSecondAdminServerBindsTheSamePortsBesideTheFirstAndServesThemAfterItCloses() throws Exception {
+    Map<String, Supplier<ProxyAdminServer.Page>> pages = Map.of("/healthz/ready",
+        () -> ProxyAdminServer.Page.text(200, "first\n"));
     admin = ProxyAdminServer.start(new InetSocketAddress("127.0.63.1", 0), new InetSocketAddress("127.0.63.1", 0),
         pages);
-    assertThatThrownBy(() -> ProxyAdminServer.start(new InetSocketAddress("127.0.63.1", 0), admin.debugAddress(),
-        pages)).isInstanceOf(IOException.class).hasMessageContaining("--debug-admin-port")
-        .hasMessageContaining("the port is in use");
+    InetSocketAddress health = new InetSocketAddress("127.0.63.1", admin.port());
+    try (ProxyAdminServer second = ProxyAdminServer.start(health, admin.debugAddress(), Map.of("/healthz/ready",
+        () -> ProxyAdminServer.Page.text(200, "second\n")))) {
+      admin.close();
+      admin = null;
+      for (int i = 0; i < 20; i++) {
+        assertThat(get("http://127.0.63.1:" + health.getPort() + "/healthz/ready")).isEqualTo("200 second\n");
+      }
+    }
   }
 
   private String get(String url) throws Exception {

@@ -186,6 +186,44 @@ class CaptureAgentTest {
   }
 
   @Test
+  void aRestartedAgentKeepsEveryLivePodsRedirectionAndCleansPodsDeletedWhileItWasDown(
+      @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
+    pods.put("demo/api-0", new PodDirectory.Pod("demo", "api-0", "u4", Map.of(), ENABLED, false));
+    pods.put("demo/old-0", new PodDirectory.Pod("demo", "old-0", "u5", Map.of(), ENABLED, false));
+    AgentStateFile file = new AgentStateFile(dir.resolve("state.json"));
+    PodDirectory byUid = (ns, name, uid) -> Optional.ofNullable(pods.get(ns + "/" + name))
+        .filter(p -> uid == null || uid.equals(p.uid()));
+    CaptureAgent first = new CaptureAgent(byUid, redirector, file);
+    first.ready();
+    first.add(new PodAttachment("c1", "/var/run/netns/c1", "eth0", "demo", "web-0", "u1", List.of("10.1.0.7")));
+    first.add(new PodAttachment("c4", "/var/run/netns/c4", "eth0", "demo", "api-0", "u4", List.of("10.1.0.8")));
+    first.add(new PodAttachment("c5", "/var/run/netns/c5", "eth0", "demo", "old-0", "u5", List.of("10.1.0.9")));
+    assertThat(first.capturedContainers()).containsExactlyInAnyOrder("c1", "c4", "c5");
+
+    // The agent is down: api-0 is deleted (its DEL found no agent), old-0 is deleted and a new pod of that name
+    // comes up (another uid; its ADD waits for the agent), web-0 lives on.
+    pods.remove("demo/api-0");
+    pods.put("demo/old-0", new PodDirectory.Pod("demo", "old-0", "u6", Map.of(), ENABLED, false));
+
+    RecordingRedirector fresh = new RecordingRedirector(); // the tables were set up afresh
+    CaptureAgent second = new CaptureAgent(byUid, fresh, file);
+    CaptureAgent.Reconciliation restored = second.restore();
+    assertThat(restored.failures()).isEmpty();
+    assertThat(restored.released()).as("pods gone while the agent was down").containsExactlyInAnyOrder("demo/api-0",
+        "demo/old-0");
+    second.ready();
+    assertThat(second.capturedContainers()).containsExactly("c1");
+    assertThat(fresh.installed).as("redirection in place after the restart").containsExactly("c1");
+    assertThat(second.check(pod("c1", "demo", "web-0")).state()).isEqualTo(CaptureAgent.State.CAPTURED);
+    assertThat(new AgentStateFile(dir.resolve("state.json")).load()).extracting(e -> e.attachment().containerId())
+        .containsExactly("c1");
+    // The new old-0 is captured when its ADD arrives, with its own addresses.
+    assertThat(second.add(new PodAttachment("c6", "/var/run/netns/c6", "eth0", "demo", "old-0", "u6",
+        List.of("10.1.0.10"))).state()).isEqualTo(CaptureAgent.State.CAPTURED);
+    assertThat(fresh.installed).containsExactlyInAnyOrder("c1", "c6");
+  }
+
+  @Test
   void aDamagedStateFileIsNamed(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
     java.nio.file.Path f = dir.resolve("state.json");
     java.nio.file.Files.writeString(f, "{\"pods\": [{\"containerId\": 1");

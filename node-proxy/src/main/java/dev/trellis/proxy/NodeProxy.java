@@ -41,8 +41,10 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import java.io.IOException;
+import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -141,6 +143,26 @@ public final class NodeProxy implements AutoCloseable {
     return telemetry;
   }
 
+  /**
+   * The traffic listeners share their ports ({@code SO_REUSEPORT}) so that a successor can start beside this proxy;
+   * a proxy that is not started as one ({@code --listen-after-ready} zero) first makes sure nothing listens there yet,
+   * else a forgotten or foreign process would silently take a share of the node's connections.
+   */
+  private static void refuseTakenPorts(InetAddress address, int... ports) throws IOException {
+    for (int port : ports) {
+      if (port <= 0) {
+        continue;
+      }
+      try (ServerSocket probe = new ServerSocket()) {
+        probe.bind(new InetSocketAddress(address, port));
+      } catch (BindException e) {
+        throw new IOException("port " + port + " on " + address.getHostAddress() + " is already taken by another "
+            + "listener (another node proxy of this node?): stop it first, or start this proxy as its successor with "
+            + "--listen-after-ready (trellis restart does)", e);
+      }
+    }
+  }
+
   /** How long {@link #start} waits for readiness before it binds the traffic listeners; zero: it does not wait. */
   private Duration listenAfterReady = Duration.ZERO;
 
@@ -210,6 +232,10 @@ public final class NodeProxy implements AutoCloseable {
           + "full", "{line}", telemetry.accessLog()::dropped);
       PlaintextInbound plaintext = new PlaintextInbound(state::current, ownPorts, inspection, inbound, refusals, clock,
           CONNECT_TIMEOUT_MILLIS);
+      if (listenAfterReady.isZero()) {
+        refuseTakenPorts(capture ? ANY : InetAddress.ofLiteral(options.address()),
+            options.entryPort(), options.inboundPort(), options.hbonePort());
+      }
       if (listenAfterReady.isPositive() && !awaitReady(listenAfterReady)) {
         log.warn("node proxy {} not ready after --listen-after-ready {}s (no configuration or SVIDs yet from {}): "
             + "listening anyway", options.node(), listenAfterReady.toSeconds(), options.controlPlane());

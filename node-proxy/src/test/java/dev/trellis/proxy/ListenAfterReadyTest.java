@@ -1,6 +1,7 @@
 package dev.trellis.proxy;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.trellis.telemetry.Telemetry;
@@ -9,6 +10,8 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.StandardSocketOptions;
+import java.nio.channels.ServerSocketChannel;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -57,6 +60,25 @@ class ListenAfterReadyTest {
       assertThat(listens(entry)).as("listening anyway once the wait ran out").isTrue();
     } finally {
       started.join().close();
+    }
+  }
+
+  @Test
+  void aProxyNotStartedAsASuccessorRefusesAPortAnotherListenerAlreadySharesInsteadOfSplittingItsConnections()
+      throws Exception {
+    int entry = freePort();
+    try (ServerSocketChannel running = ServerSocketChannel.open()) {
+      // what a running node proxy's listener looks like: SO_REUSEPORT, so a successor may join it
+      running.setOption(StandardSocketOptions.SO_REUSEPORT, true);
+      running.bind(new InetSocketAddress("127.0.64.2", entry));
+      NodeProxyOptions options = NodeProxyOptions.local("node-1", "127.0.64.2", "127.0.0.1:1", "taken-port-test")
+          .withPorts(entry, 0, 0).withInboundPort(0).withDebugAdminPort(0);
+      NodeProxy proxy = new NodeProxy(options, Clock.systemUTC(), null, Telemetry.disabled());
+      // a failed start closes what it had opened
+      assertThatThrownBy(proxy::start).isInstanceOf(IOException.class)
+          .hasMessageContaining("port " + entry + " on 127.0.64.2 is already taken by another listener")
+          .hasMessageContaining("--listen-after-ready");
+      assertThat(listens(entry)).as("the running listener still serves its port").isTrue();
     }
   }
 }

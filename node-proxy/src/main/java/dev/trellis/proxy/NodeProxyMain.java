@@ -124,7 +124,7 @@ public final class NodeProxyMain implements Callable<Integer> {
       + "--state-file (passthrough of eBPF-captured pods leaves from inside their network namespaces).")
   Path agentState;
 
-  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "20s", converter = DrainTimeoutConverter.class,
+  @Option(names = "--drain-timeout", paramLabel = "DURATION", defaultValue = "20s", converter = DurationFlag.class,
       description = "On SIGTERM: how long in-flight requests and streams may take to finish before what is left is "
           + "closed (e.g. 20s, 500ms, 0s; default: 20s). Keep it below Kubernetes' terminationGracePeriodSeconds.")
   Duration drainTimeout;
@@ -349,26 +349,6 @@ public final class NodeProxyMain implements Callable<Integer> {
     }
   }
 
-  /** {@code 20s}, {@code 500ms}, {@code 1m}, or an ISO-8601 duration ({@code PT20S}); not negative. */
-  static final class DrainTimeoutConverter implements ITypeConverter<Duration> {
-    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m)");
-
-    @Override
-    public Duration convert(String value) {
-      Matcher m = DURATION.matcher(value.strip());
-      if (!m.matches()) {
-        throw new TypeConversionException("--drain-timeout '" + value + "' (expected: a duration of 0 or more, e.g. "
-            + "20s, 500ms, 1m)");
-      }
-      long n = Long.parseLong(m.group(1));
-      return switch (m.group(2)) {
-        case "ms" -> Duration.ofMillis(n);
-        case "s" -> Duration.ofSeconds(n);
-        default -> Duration.ofMinutes(n);
-      };
-    }
-  }
-
   static final class CaptureConverter implements ITypeConverter<NodeProxyOptions.Capture> {
     @Override
     public NodeProxyOptions.Capture convert(String value) {
@@ -382,9 +362,11 @@ public final class NodeProxyMain implements Callable<Integer> {
 
   /** A duration flag: {@code 0s}, {@code 500ms}, {@code 60s}, {@code 2m}. */
   static final class DurationFlag implements ITypeConverter<Duration> {
+    private static final Pattern DURATION = Pattern.compile("(\\d{1,9})(ms|s|m)");
+
     @Override
     public Duration convert(String value) {
-      Matcher m = Pattern.compile("(\\d{1,9})(ms|s|m)").matcher(value.strip());
+      Matcher m = DURATION.matcher(value.strip());
       if (!m.matches()) {
         throw new TypeConversionException("'" + value + "' (expected: a duration such as 0s, 500ms, 60s, 2m)");
       }

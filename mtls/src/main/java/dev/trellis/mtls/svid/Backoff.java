@@ -37,6 +37,21 @@ public interface Backoff {
     };
   }
 
+  /** Consecutive failures after the first {@link #LOUD_ATTEMPTS} that {@link #worthAWarning} lets through: every N-th. */
+  int QUIET_EVERY = 20;
+
+  /** The first consecutive failures that {@link #worthAWarning} always lets through. */
+  int LOUD_ATTEMPTS = 3;
+
+  /**
+   * Whether failed attempt {@code attempt} (1-based, consecutive) deserves a WARN line: the first three, then every
+   * 20th. A peer that stays away (a control plane restarting, a CA outage) would otherwise log a line per retry, every
+   * 0.5-3 s per identity, and bury everything else; with a 3 s cap this is one line a minute.
+   */
+  static boolean worthAWarning(int attempt) {
+    return attempt <= LOUD_ATTEMPTS || attempt % QUIET_EVERY == 0;
+  }
+
   /** 1 s doubling to 2 min, ±20 %. */
   static Backoff defaults() {
     return exponential(Duration.ofSeconds(1), Duration.ofMinutes(2), 2.0, 0.2, RandomGenerator.getDefault());

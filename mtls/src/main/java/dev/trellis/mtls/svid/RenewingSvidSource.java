@@ -131,10 +131,12 @@ public final class RenewingSvidSource implements SvidSource {
       onFailure(problem);
       return;
     }
+    int failed = failures;
     failures = 0;
     current = update;
-    log.info("SVID for {} issued: serial {}, valid until {}, renewal at {}", identity,
-        update.svid().leaf().getSerialNumber().toString(16), update.svid().notAfter(), update.svid().renewalTime());
+    log.info("SVID for {} issued: serial {}, valid until {}, renewal at {}{}", identity,
+        update.svid().leaf().getSerialNumber().toString(16), update.svid().notAfter(), update.svid().renewalTime(),
+        failed > 0 ? " (after " + failed + " failed attempt(s))" : "");
     for (SvidListener l : List.copyOf(listeners)) {
       notify(l, x -> x.onSvidUpdate(update));
     }
@@ -162,7 +164,12 @@ public final class RenewingSvidSource implements SvidSource {
     failures++;
     Duration delay = backoff.delay(failures);
     Instant next = clock.instant().plus(delay);
-    log.warn("SVID fetch for {} failed (attempt {}), retrying at {}: {}", identity, failures, next, describe(error));
+    if (Backoff.worthAWarning(failures)) {
+      log.warn("SVID fetch for {} failed (attempt {}), retrying at {}: {}{}", identity, failures, next, describe(error),
+          failures == Backoff.LOUD_ATTEMPTS ? " (from now on every " + Backoff.QUIET_EVERY + "th failure is logged)" : "");
+    } else {
+      log.debug("SVID fetch for {} failed (attempt {}), retrying at {}: {}", identity, failures, next, describe(error));
+    }
     for (SvidListener l : List.copyOf(listeners)) {
       notify(l, x -> x.onRenewalFailed(error, next));
     }

@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Random;
 import java.util.random.RandomGenerator;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
 class BackoffTest {
@@ -47,5 +49,12 @@ class BackoffTest {
         .hasMessage("multiplier: 0.5 (expected: >= 1.0)");
     assertThatThrownBy(() -> Backoff.exponential(Duration.ofSeconds(1), Duration.ofSeconds(1), 2, 1.0, r))
         .hasMessage("jitter: 1.0 (expected: >= 0.0 and < 1.0)");
+  }
+
+  @Test
+  void onlyTheFirstThreeFailuresAndThenEveryTwentiethDeserveAWarning() {
+    List<Integer> warned = IntStream.rangeClosed(1, 100).filter(Backoff::worthAWarning)
+        .boxed().toList();
+    assertThat(warned).containsExactly(1, 2, 3, 20, 40, 60, 80, 100);
   }
 }

@@ -225,7 +225,8 @@ public final class AdsClient implements AutoCloseable {
 
   /** A response arrived on {@code from}: the connection works. */
   void healthy(Transport<?, ?> from) {
-    if (from == transport) {
+    if (from == transport && failures > 0) {
+      log.info("ADS stream to the control plane re-established after {} failed attempt(s)", failures);
       failures = 0;
     }
   }
@@ -251,8 +252,14 @@ public final class AdsClient implements AutoCloseable {
     transport = null;
     failures++;
     long delay = backoff.delay(failures).toMillis();
-    log.warn("ADS stream to the control plane failed ({}), reconnecting in {} ms: {}", status.getCode(), delay,
-        status.getDescription());
+    if (Backoff.worthAWarning(failures)) {
+      log.warn("ADS stream to the control plane failed ({}, attempt {}), reconnecting in {} ms: {}{}", status.getCode(),
+          failures, delay, status.getDescription(), failures == Backoff.LOUD_ATTEMPTS
+              ? " (from now on every " + Backoff.QUIET_EVERY + "th failure is logged)" : "");
+    } else {
+      log.debug("ADS stream to the control plane failed ({}, attempt {}), reconnecting in {} ms: {}", status.getCode(),
+          failures, delay, status.getDescription());
+    }
     for (TypeWatch tw : types.values()) {
       for (ResourceWatcher<Message> w : allWatchers(tw)) {
         w.onAmbientError(status);

@@ -71,6 +71,7 @@ final class ConnectEntryHandler extends SimpleChannelInboundHandler<HttpObject> 
       return;
     }
     String source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+    EntryDeadlineHandler.disarm(ctx.pipeline());
     dispatcher.dispatch(ctx.channel(), source, to.address(), to.name(), to.port(), new EntryDispatcher.EntryReply() {
       @Override
       public ChannelFuture accept() {

@@ -9,10 +9,11 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 
 /**
  * The local-mode entry listener (stand-in for capture on 15001): SOCKS5 or HTTP CONNECT, told apart
- * by the first byte ({@link EntryProtocolHandler}).
+ * by the first byte ({@link EntryProtocolHandler}), to be completed within 15 s ({@link EntryDeadlineHandler}).
  */
 public final class EntryServer implements AutoCloseable {
 
@@ -35,10 +36,18 @@ public final class EntryServer implements AutoCloseable {
   /** @param bootstrap the listener's bootstrap (e.g. one whose connections a drain tracks) */
   public static EntryServer start(ServerBootstrap bootstrap, EventLoopGroup group, InetSocketAddress address,
       EntryDispatcher dispatcher, Refusals refusals, Refusal.Listener listener) {
+    return start(bootstrap, group, address, dispatcher, refusals, listener, EntryDeadlineHandler.DEFAULT);
+  }
+
+  /** @param handshakeDeadline how long a client may take to name its destination (tests shorten it) */
+  static EntryServer start(ServerBootstrap bootstrap, EventLoopGroup group, InetSocketAddress address,
+      EntryDispatcher dispatcher, Refusals refusals, Refusal.Listener listener, Duration handshakeDeadline) {
     Channel ch = Transport.relayListener(bootstrap, group)
         .childHandler(new ChannelInitializer<SocketChannel>() {
           @Override
           protected void initChannel(SocketChannel c) {
+            c.pipeline().addLast(EntryDeadlineHandler.NAME, new EntryDeadlineHandler(handshakeDeadline, refusals,
+                listener));
             c.pipeline().addLast("entry", new EntryProtocolHandler(dispatcher, refusals, listener));
             c.read();
           }

@@ -103,6 +103,7 @@ final class SocksEntryHandler extends SimpleChannelInboundHandler<SocksMessage> 
         return;
       }
       String source = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+      EntryDeadlineHandler.disarm(ctx.pipeline());
       dispatcher.dispatch(ctx.channel(), source, to.address(), to.name(), to.port(),
           new EntryDispatcher.EntryReply() {
             @Override

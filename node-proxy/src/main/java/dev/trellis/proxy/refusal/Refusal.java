@@ -49,6 +49,8 @@ public enum Refusal {
   UNSUPPORTED,
   /** A connection made straight to a capture listener instead of being redirected to it (it would loop). */
   NOT_REDIRECTED,
+  /** A client that did not complete its SOCKS5 or HTTP CONNECT handshake within 15 s. */
+  HANDSHAKE_TIMEOUT,
 
   // outbound decisions (OutboundDecision.Refuse) and passthrough dials
   /** The connection's source address is no workload of this node. */

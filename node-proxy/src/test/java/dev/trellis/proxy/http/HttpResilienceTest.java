@@ -295,6 +295,8 @@ class HttpResilienceTest {
 
   @Test
   void aPerTryTimeoutMovesTheRequestToAnotherHost() throws Exception {
+    // 1 s per try: long enough for a first mTLS connection on a loaded machine (200 ms failed at load 10), far
+    // shorter than the 20 s the slow host holds every request.
     CountDownLatch never = new CountDownLatch(1);
     InetSocketAddress slow = fx.backend("127.0.73.10", ex -> {
       try {
@@ -305,7 +307,7 @@ class HttpResilienceTest {
       respond(ex, 200, "slow");
     });
     InetSocketAddress fast = fx.backend("127.0.73.11", ex -> respond(ex, 200, "fast"));
-    fx.http(List.of(rule("all", "/", action("web", Duration.ofSeconds(10), retry("5xx", 1, Duration.ofMillis(200))))),
+    fx.http(List.of(rule("all", "/", action("web", Duration.ofSeconds(10), retry("5xx", 1, Duration.ofSeconds(1))))),
         Map.of(cluster("web"), List.of(mesh(slow), mesh(fast))));
     try (RawHttp c = fx.client()) {
       for (int i = 0; i < 4; i++) {

@@ -49,8 +49,8 @@ record RunState(String meshFile, String startedAt, List<Entry> processes, Networ
    * @param admin the admin base URL ({@code http://host:port}), or null for workloads
    * @param processStart when the process started (as the OS reports it), so a reused pid is not taken for it;
    *     null when unknown
-   * @param relaunch how to start the same process again ({@code trellis restart}); null when not recorded (roles
-   *     other than node proxies, runs started by an older {@code trellis up})
+   * @param relaunch how to start the same process again ({@code trellis restart}); {@code up} records it for every
+   *     process it starts; null in a run started by an older {@code trellis up}
    */
   record Entry(String name, Role role, long pid, String log, String address, List<Integer> ports, String admin,
       String processStart, Relaunch relaunch) {

@@ -22,11 +22,13 @@ import picocli.CommandLine.TypeConversionException;
 /** {@code trellis down}: stops what {@code trellis up} started. Running it with nothing up is fine. */
 @Command(name = "down", mixinStandardHelpOptions = true, description = {
     "Stop the local run started by 'trellis up'.",
-    "SIGTERM to every process, SIGKILL after --grace; removes the run state (logs stay in --state-dir).",
-    "The default grace covers a node proxy's drain: its --drain-timeout (20s unless its recorded command line sets",
-    "another) plus 10s, so 30s by default; processes that exit sooner end the wait sooner.",
-    "After an 'up --netns' run it also removes the namespaces, links, cgroups and redirection, and checks that",
-    "none is left.",
+    "SIGTERM to every process, SIGKILL after --grace; removes the run state (logs",
+    "  stay in --state-dir). The default grace covers a node proxy's drain: the",
+    "  longest --drain-timeout of the run's node proxies (20s unless their recorded",
+    "  command line sets another) plus 10s, so 30s by default; processes that exit",
+    "  sooner end the wait sooner.",
+    "After an 'up --netns' run it also removes the namespaces, links, cgroups and",
+    "  redirection, and checks that none is left.",
     "With no run up, says so and exits 0."})
 final class DownCommand implements Callable<Integer> {
 

@@ -27,22 +27,28 @@ import picocli.CommandLine.Spec;
  * SIGKILL with {@code --kill}: a crash) and started again with the same command line. {@link RestartPlan} decides.
  */
 @Command(name = "restart", mixinStandardHelpOptions = true, description = {
-    "Restart one process of the local run: a node proxy (without refusing a connection), the control plane, or a",
-    "node agent.",
-    "trellis restart NODE: starts a new node proxy for NODE with the same command line beside the running one (both",
-    "  listen on the same ports: SO_REUSEPORT), waits until the new one is ready (its --ready-file), then SIGTERMs",
-    "  the old one, which drains, waits for it to exit (SIGKILL after --grace). The new process logs to NODE.N.log.",
-    "  If the new one fails to become ready, it is stopped and the old one keeps running (exit 1). --kill is refused:",
-    "  SIGKILL would cut the connections the old proxy drains.",
-    "trellis restart control-plane [--kill]: stops the control plane (SIGTERM, SIGKILL after --grace; with --kill",
-    "  SIGKILL at once, as a crash), waits for it to exit, starts the same command line again (same environment and",
-    "  folder; its log is control-plane.N.log) and waits for its /healthz/ready, as 'trellis up' does.",
-    "trellis restart NODE --node-agent [--kill]: the same for the node agent of NODE ('trellis up --netns' runs; it",
-    "  runs in the node's namespace again; its log is NODE.agent.N.log); ready once it logs that it is up, as",
-    "  'trellis up' waits for it. It reconciles the pods' redirection from its state file.",
-    "  For both: if the new process does not become ready within --timeout, exit 1 with its last log lines (there is",
-    "  nothing to roll back to); it stays recorded, so 'trellis status' shows it and 'trellis down' stops it.",
-    "Every restart records the new pid in the run state (trellis status shows it). Workloads are not restarted."})
+    "Restart a node proxy, the control plane or a node agent of the local run.",
+    "trellis restart NODE: starts a new node proxy for NODE with the same command",
+    "  line beside the running one (both listen on the same ports: SO_REUSEPORT),",
+    "  waits until the new one is ready (its --ready-file), then SIGTERMs the old",
+    "  one, which drains, and waits for it to exit (SIGKILL after --grace). The new",
+    "  process logs to NODE.N.log. If it fails to become ready, it is stopped and",
+    "  the old one keeps running (exit 1). --kill is refused: SIGKILL would cut the",
+    "  connections the old proxy drains.",
+    "trellis restart control-plane [--kill]: stops the control plane (SIGTERM,",
+    "  SIGKILL after --grace; with --kill SIGKILL at once, as a crash), waits for",
+    "  it to exit, starts the same command line again (same environment and folder;",
+    "  log control-plane.N.log) and waits for its /healthz/ready, as 'trellis up'",
+    "  does.",
+    "trellis restart NODE --node-agent [--kill]: the same for the node agent of",
+    "  NODE ('trellis up --netns' runs: it runs in the node's namespace again; log",
+    "  NODE.agent.N.log), ready once it logs that it is up, as 'trellis up' waits",
+    "  for it. It takes its pods back from its state file.",
+    "For both: if the new process is not ready within --timeout, exit 1 with its",
+    "  last log lines (there is nothing to roll back to); it stays recorded, so",
+    "  'trellis status' shows it and 'trellis down' stops it.",
+    "Every restart records the new pid in the run state (trellis status shows it).",
+    "  Workloads are not restarted."})
 final class RestartCommand implements Callable<Integer> {
 
   @Spec CommandSpec spec;

@@ -91,12 +91,12 @@ final class RestartCommand implements Callable<Integer> {
         yield 2;
       }
       case RestartPlan.Surge s -> surge(state, s.old(), s.next());
-      case RestartPlan.Replace r -> replace(state, r);
+      case RestartPlan.Replace r -> replace(r);
     };
   }
 
   /** Stop, then start: the control plane or a node agent. */
-  private int replace(RunState state, RestartPlan.Replace plan) {
+  private int replace(RestartPlan.Replace plan) {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     LaunchPlan.Launch launch = plan.next();
@@ -136,9 +136,10 @@ final class RestartCommand implements Callable<Integer> {
       return 1;
     }
     // Recorded before it is ready: whatever happens next, 'trellis status' shows it and 'trellis down' stops it.
-    state.replacing(new RunState.Entry(plan.old().name(), plan.old().role(), next.pid(), launch.log().toString(),
-        plan.old().address(), plan.old().ports(), plan.old().admin(), LocalProcesses.startOf(next),
-        plan.old().relaunch())).write(stateDir);
+    RunState.Entry replacement = new RunState.Entry(plan.old().name(), plan.old().role(), next.pid(),
+        launch.log().toString(), plan.old().address(), plan.old().ports(), plan.old().admin(),
+        LocalProcesses.startOf(next), plan.old().relaunch());
+    RunState.update(stateDir, now -> now.replacing(replacement));
     Optional<String> failure = processes.awaitReady(launch, next, timeout);
     if (failure.isPresent()) {
       err.println("error: " + failure.get() + ". Last lines of " + launch.log() + ":");
@@ -190,7 +191,7 @@ final class RestartCommand implements Callable<Integer> {
     RunState.Entry replacement = new RunState.Entry(node, RunState.Role.NODE_PROXY, next.pid(), launch.log().toString(),
         entry.address(), entry.ports(), entry.admin(), LocalProcesses.startOf(next),
         new RunState.Relaunch(launch.command(), launch.env(), launch.workDir().toString()));
-    state.replacing(replacement).write(stateDir);
+    RunState.update(stateDir, now -> now.replacing(replacement));
     if (old.isPresent()) {
       Instant stopping = clock.instant();
       processes.stop(List.of(old.get()), grace);

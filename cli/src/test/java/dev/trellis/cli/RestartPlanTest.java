@@ -179,6 +179,31 @@ class RestartPlanTest {
     assertThat(state.processes().getFirst().relaunch()).isNull();
   }
 
+  @Test
+  void anUpdateAppliesToTheStateOnDiskSoAConcurrentRestartsRecordIsKept(@TempDir Path dir) {
+    RunState read = run(true, CP_COMMAND);
+    read.write(dir);
+    // Another 'trellis restart' records a new node agent after this one read the state...
+    RunState.Entry agent = read.find(RunState.Role.NODE_AGENT, "node-1").orElseThrow();
+    RunState.Entry newAgent = new RunState.Entry("node-1", RunState.Role.NODE_AGENT, 20, "/r/node-1.agent.2.log",
+        agent.address(), agent.ports(), agent.admin(), "t2", agent.relaunch());
+    RunState.update(dir, now -> now.replacing(newAgent));
+    // ...then this one records its new control plane: both new pids are in run.json.
+    RunState.Entry plane = read.find(RunState.Role.CONTROL_PLANE, "control-plane").orElseThrow();
+    RunState.Entry newPlane = new RunState.Entry("control-plane", RunState.Role.CONTROL_PLANE, 10,
+        "/r/control-plane.2.log", plane.address(), plane.ports(), plane.admin(), "t2", plane.relaunch());
+    RunState.update(dir, now -> now.replacing(newPlane));
+    RunState after = RunState.read(dir).orElseThrow();
+    assertThat(after.find(RunState.Role.CONTROL_PLANE, "control-plane").orElseThrow().pid()).isEqualTo(10);
+    assertThat(after.find(RunState.Role.NODE_AGENT, "node-1").orElseThrow().pid()).isEqualTo(20);
+    assertThat(after.processes()).hasSize(read.processes().size());
+  }
+
+  @Test
+  void anUpdateWithoutARunStateSaysDownRanMeanwhile(@TempDir Path dir) {
+    assertThatThrownBy(() -> RunState.update(dir, now -> now)).hasMessageContaining("'trellis down' ran meanwhile");
+  }
+
   private static List<String> concat(List<String> a, String... more) {
     return Stream.concat(a.stream(), Arrays.stream(more)).toList();
   }

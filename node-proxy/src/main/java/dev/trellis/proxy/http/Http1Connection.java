@@ -5,6 +5,7 @@ import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.state.LocalWorkload;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -23,6 +24,8 @@ final class Http1Connection implements UpstreamConnection {
   private final ClusterRuntime cluster;
   private final LeaseHandler handler = new LeaseHandler();
   private Channel channel;
+  /** Whether the byte channel allowed half-closure before it carried HTTP (restored for a relay after a 101). */
+  private boolean halfClosure;
   /** When it was parked (the pool's ticker, nanos); the pool's sweep closes it after {@link UpstreamPool#IDLE_MILLIS}. */
   long idleSince;
 
@@ -75,6 +78,7 @@ final class Http1Connection implements UpstreamConnection {
   @Override
   public void attach(Channel ch) {
     channel = ch;
+    halfClosure = UpstreamConnection.closeWithPeer(ch);
     channel.pipeline().addLast("http", new HttpClientCodec(pool.decoderConfig(), true, false));
     channel.pipeline().addLast("lease", handler);
     channel.config().setAutoRead(true);
@@ -128,6 +132,9 @@ final class Http1Connection implements UpstreamConnection {
         released = true;
         handler.listener = null;
         channel.config().setAutoRead(false);
+        if (halfClosure) {
+          channel.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // the relay carries a half-close on
+        }
         ChannelPipeline p = channel.pipeline();
         p.addLast("relay", relay);
         p.remove(handler);

@@ -97,6 +97,7 @@ final class Http2Connection implements UpstreamConnection {
   @Override
   public void attach(Channel ch) {
     channel = ch;
+    UpstreamConnection.closeWithPeer(ch);
     channel.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient()
         .initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(pool.maxResponseHeaderBytes())).build());
     channel.pipeline().addLast("streams", new Http2MultiplexHandler(new ChannelInboundHandlerAdapter() {

@@ -400,6 +400,9 @@ final class HttpExchange {
     attempt = a;
     tried.add(host);
     host.requestStarted();
+    // Counted as it starts: an attempt still waiting for a connection or for an answer when the route times out was
+    // made (the access log's attempts and upstreamHost say so), not "no attempt".
+    telemetry.onAttempt(host, retries);
     RouteTable.RetrySpec retry = rule.action().retry();
     if (retry != null && retry.perTryTimeout() != null) {
       a.perTry = down.channel().eventLoop().schedule(() -> onPerTryTimeout(a), retry.perTryTimeout().toMillis(),
@@ -531,7 +534,6 @@ final class HttpExchange {
     cancel(a.perTry);
     String grpc = res.headers().get("grpc-status");
     AttemptResult result = grpc != null ? AttemptResult.grpc(code, parseInt(grpc)) : AttemptResult.response(code);
-    telemetry.onAttempt(a.host, retries);
     telemetry.onResponse(code, grpc != null ? parseInt(grpc) : null);
     cluster.record(a.host, result, cx.ticker().getAsLong());
     if (phase == ExchangePhase.REQUEST) {
@@ -593,7 +595,6 @@ final class HttpExchange {
   private void switchProtocols(Attempt a, HttpResponse res) {
     cancel(a.perTry);
     cluster.record(a.host, AttemptResult.response(101), cx.ticker().getAsLong());
-    telemetry.onAttempt(a.host, retries);
     telemetry.onResponse(101, null);
     phase = phase.to(ExchangePhase.RESPONSE);
     HeaderHygiene.strip(res.headers(), true);

@@ -3,6 +3,7 @@ package dev.trellis.proxy.http;
 import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.state.LocalWorkload;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
 import io.netty.util.concurrent.Promise;
 
 /**
@@ -24,6 +25,23 @@ sealed interface UpstreamConnection permits Http1Connection, Http2Connection {
 
   /** Runs over an already connected byte channel: adds the codec and starts reading. */
   void attach(Channel ch);
+
+  /**
+   * Makes {@code ch} close when the server closes its side, as an HTTP connection must; returns whether it allowed
+   * half-closure before (for a byte relay after a protocol switch). The sockets the destination adopts come from the
+   * relay bootstrap ({@code Transport.relayConnection}), which allows half-closure: a workload's FIN then only shut
+   * the input down, the connection stayed active in the pool, took the next request and never read the server's
+   * reset, and that request waited for the route timeout (504 UT). An HBONE stream ends on the peer's END_STREAM
+   * ({@code StreamBytesHandler}) whatever this option says. Called before the connection reads its first byte (its
+   * channel comes with auto-read off and unread), so no FIN has been taken as a half-close yet.
+   */
+  static boolean closeWithPeer(Channel ch) {
+    boolean halfClosure = Boolean.TRUE.equals(ch.config().getOption(ChannelOption.ALLOW_HALF_CLOSURE));
+    if (halfClosure) {
+      ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
+    }
+    return halfClosure;
+  }
 
   /** Closes it (once closed it gives its connection slot back to the cluster). */
   default void close() {

@@ -17,6 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.trellis.proxy.http.HttpLimits;
+import dev.trellis.proxy.route.RouteTable;
 import dev.trellis.proxy.state.ClusterSpec;
 import dev.trellis.proxy.state.LocalWorkload.MtlsMode;
 import dev.trellis.proxy.testing.ProxyFixture;
@@ -30,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -47,10 +49,20 @@ class RequestTelemetryTest {
   private final Queue<String> traceparents = new ConcurrentLinkedQueue<>();
   private InetSocketAddress web;
 
+  /** Holds the answer to {@code /held} until the test ends. */
+  private final CountDownLatch held = new CountDownLatch(1);
+
   @BeforeEach
   void start() throws Exception {
     web = fx.backend("127.0.73.10", ex -> {
       traceparents.add(String.valueOf(ex.getRequestHeaders().getFirst("traceparent")));
+      if (ex.getRequestURI().getPath().equals("/held")) {
+        try {
+          held.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       respond(ex, ex.getRequestURI().getPath().equals("/fail") ? 503 : 200, "ok");
     });
     fx.policies("127.0.73.10", MtlsMode.STRICT, List.of(), Map.of(web.getPort(), "http"));
@@ -60,6 +72,7 @@ class RequestTelemetryTest {
 
   @AfterEach
   void close() {
+    held.countDown();
     fx.close();
     telemetry.close();
   }
@@ -150,6 +163,28 @@ class RequestTelemetryTest {
     assertThat(telemetry.accessLog).singleElement().satisfies(e -> {
       assertThat(e.status()).isEqualTo(503);
       assertThat(e.responseFlags()).isEqualTo("UO");
+    });
+  }
+
+  @Test
+  void aRequestTimedOutDuringItsFirstAttemptIsLoggedWithThatAttemptAndItsHost() throws Exception {
+    fx.http(List.of(rule("all", "/", new RouteTable.Action(List.of(new RouteTable.WeightedCluster(
+        "outbound|80||web.d.svc.cluster.local", 1)), Duration.ofMillis(300), null, null, false))),
+        Map.of(cluster("outbound|80||web.d.svc.cluster.local"), List.of(mesh(web))));
+    try (RawHttp c = fx.client()) {
+      RawHttp.Response r = c.get("/held");
+      assertThat(r.status()).isEqualTo(504);
+      assertThat(r.header("x-trellis-response-flags")).isEqualTo("UT");
+    }
+    await().atMost(Duration.ofSeconds(10)).until(() -> telemetry.accessLog.stream()
+        .anyMatch(e -> e.direction().equals("outbound")));
+    // The request went to the workload and got no answer in time: one attempt, to that host (not "attempts 0", which
+    // would say no upstream was ever tried).
+    assertThat(telemetry.accessLog).filteredOn(e -> e.direction().equals("outbound")).singleElement().satisfies(e -> {
+      assertThat(e.status()).isEqualTo(504);
+      assertThat(e.responseFlags()).isEqualTo("UT");
+      assertThat(e.attempts()).isEqualTo(1);
+      assertThat(e.upstreamHost()).isEqualTo("127.0.73.10:" + web.getPort());
     });
   }
 }

@@ -9,7 +9,7 @@ import java.time.Instant;
  * @param direction {@code outbound} (source node proxy) or {@code inbound} (destination)
  * @param protocol {@code HTTP/1.1}, {@code HTTP/2}, {@code gRPC} or {@code TCP}
  * @param responseFlags Envoy-style flags ({@code UO}, {@code UH}, {@code URX}, ...), or null
- * @param attempts upstream attempts (1 without retries)
+ * @param attempts upstream attempts started (1 without retries), whether or not they got an answer
  */
 public record AccessLogEntry(Instant start, long durationMicros, String traceId, String spanId, String direction,
     String protocol, String method, String authority, String path, Integer status, Integer grpcStatus,

@@ -5,6 +5,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.PushbackInputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -29,12 +30,12 @@ final class MeshHttpClient implements AutoCloseable {
 
   private final Socket socket;
   private final OutputStream out;
-  private final InputStream in;
+  private final PushbackInputStream in;
 
   private MeshHttpClient(Socket socket) throws IOException {
     this.socket = socket;
     this.out = socket.getOutputStream();
-    this.in = new BufferedInputStream(socket.getInputStream());
+    this.in = new PushbackInputStream(new BufferedInputStream(socket.getInputStream()));
   }
 
   /** Connects {@code source} through the entry at {@code entry} to {@code destination:port}. */
@@ -95,7 +96,23 @@ final class MeshHttpClient implements AutoCloseable {
     return read();
   }
 
+  /**
+   * The connection ended before a single byte of the response: on a reused keep-alive connection the server may have
+   * closed it as idle just as the request went out, and HTTP clients send an idempotent request again on a new
+   * connection (RFC 9112, section 9.3.1).
+   */
+  static final class ClosedBeforeResponseException extends IOException {
+    ClosedBeforeResponseException() {
+      super("connection closed before any byte of the response");
+    }
+  }
+
   private Response read() throws IOException {
+    int first = in.read();
+    if (first < 0) {
+      throw new ClosedBeforeResponseException();
+    }
+    in.unread(first);
     String status = line();
     if (!status.startsWith("HTTP/1.1 ")) {
       throw new IOException("not an HTTP/1.1 status line: " + status);

@@ -1,0 +1,80 @@
+package dev.trellis.bench;
+
+import dev.trellis.controlplane.config.MeshFile;
+import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.translate.TranslationCache;
+import dev.trellis.controlplane.translate.Translator;
+import dev.trellis.mtls.svid.TrustBundle;
+import dev.trellis.xds.cache.Snapshot;
+import dev.trellis.xds.resource.ClientKind;
+import dev.trellis.xds.resource.ResourceType;
+import dev.trellis.xds.resource.XdsResource;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Without sockets and deterministic: the bytes of the resources one node proxy of {@link XdsLoadRun}'s mesh holds
+ * (each resource's encoding, as in a SotW response's {@code Any}), and how long parsing the mesh file and translating
+ * it take in this process, cold and after {@code --repeat} one-endpoint edits (the local-mode change path).
+ * {@code java -cp integration-tests/target/benchmarks.jar dev.trellis.bench.XdsBytes --repeat 30}
+ */
+public final class XdsBytes {
+
+  private XdsBytes() {}
+
+  public static void main(String[] args) throws Exception {
+    Map<String, String> opts = new HashMap<>();
+    for (int i = 0; i + 1 < args.length; i += 2) {
+      opts.put(args[i].substring(2), args[i + 1]);
+    }
+    int services = Integer.parseInt(opts.getOrDefault("services", "1000"));
+    int endpoints = Integer.parseInt(opts.getOrDefault("endpoints", "10"));
+    int nodes = Integer.parseInt(opts.getOrDefault("nodes", "100"));
+    int repeat = Integer.parseInt(opts.getOrDefault("repeat", "30"));
+    MeshGenerator gen = new MeshGenerator(services, endpoints, nodes);
+    Map<String, String> overrides = new HashMap<>();
+    String yaml = gen.yaml(overrides);
+    Mesh mesh = MeshFile.parse(yaml, "mesh.yaml", Path.of("."));
+    TranslationCache cache = new TranslationCache();
+    Snapshot snapshot = Translator.translate(mesh, TrustBundle.empty(), cache);
+    long total = 0;
+    StringBuilder line = new StringBuilder();
+    for (ResourceType t : LoadClient.TYPES) {
+      long bytes = 0;
+      for (XdsResource r : snapshot.view(t, MeshGenerator.nodeName(0), ClientKind.NODE_PROXY).values()) {
+        bytes += r.body().getSerializedSize();
+      }
+      total += bytes;
+      line.append(", ").append(t.shortName()).append(' ').append(bytes);
+    }
+    System.out.printf("mesh file %d bytes; one node proxy's resources (node-0): %d bytes%s%n", yaml.length(), total,
+        line);
+
+    long parse = 0;
+    long translate = 0;
+    long worst = 0;
+    for (int c = 0; c < repeat; c++) {
+      overrides.put(gen.workloadName((c * 37) % services, 0), "10.250." + (c / 250) + "." + (c % 250 + 1));
+      String edited = gen.yaml(overrides);
+      long t0 = System.nanoTime();
+      Mesh m = MeshFile.parse(edited, "mesh.yaml", Path.of("."));
+      long t1 = System.nanoTime();
+      Translator.translate(m, TrustBundle.empty(), cache);
+      long t2 = System.nanoTime();
+      parse += t1 - t0;
+      translate += t2 - t1;
+      worst = Math.max(worst, t2 - t0);
+      if (c < 3 || c == repeat - 1) {
+        System.out.printf("  edit %d: parse %d ms, translate %d ms%n", c, ms(t1 - t0), ms(t2 - t1));
+      }
+    }
+    System.out.printf("%d one-endpoint edits: parse mean %d ms, translate mean %d ms, slowest edit %d ms%n", repeat,
+        ms(parse / Math.max(1, repeat)), ms(translate / Math.max(1, repeat)), ms(worst));
+  }
+
+  private static long ms(long nanos) {
+    return TimeUnit.NANOSECONDS.toMillis(nanos);
+  }
+}

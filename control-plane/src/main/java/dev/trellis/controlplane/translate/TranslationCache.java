@@ -27,14 +27,16 @@ public final class TranslationCache {
   /**
    * What one entry holds: resources, and the variants proxyless clients get in place of some of them.
    */
-  record Translated(List<XdsResource> resources, List<Snapshot.Variant> proxyless) {
+  record Translated(List<XdsResource> resources, List<Snapshot.Variant> proxyless,
+      List<Snapshot.Variant> legacyNodeProxy) {
     Translated {
       resources = List.copyOf(resources);
       proxyless = List.copyOf(proxyless);
+      legacyNodeProxy = List.copyOf(legacyNodeProxy);
     }
 
     static Translated of(List<XdsResource> resources) {
-      return new Translated(resources, List.of());
+      return new Translated(resources, List.of(), List.of());
     }
   }
 

@@ -12,6 +12,7 @@ import dev.trellis.xds.resource.XdsResource;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -57,9 +58,8 @@ public final class XdsBytes {
     System.out.printf("mesh file %d bytes; one node proxy's resources (node-0): %d bytes%s%n", yaml.length(), total,
         line);
 
-    long parse = 0;
-    long translate = 0;
-    long worst = 0;
+    long[] parses = new long[repeat];
+    long[] translations = new long[repeat];
     for (int c = 0; c < repeat; c++) {
       overrides.put(gen.workloadName((c * 37) % services, 0), "10.250." + (c / 250) + "." + (c % 250 + 1));
       String edited = gen.yaml(overrides);
@@ -68,15 +68,17 @@ public final class XdsBytes {
       long t1 = THREADS.getCurrentThreadCpuTime();
       Translator.translate(m, TrustBundle.empty(), cache);
       long t2 = THREADS.getCurrentThreadCpuTime();
-      parse += t1 - t0;
-      translate += t2 - t1;
-      worst = Math.max(worst, t2 - t0);
-      if (c < 3 || c == repeat - 1) {
-        System.out.printf("  edit %d: parse %d ms, translate %d ms%n", c, ms(t1 - t0), ms(t2 - t1));
-      }
+      parses[c] = t1 - t0;
+      translations[c] = t2 - t1;
     }
-    System.out.printf("%d one-endpoint edits, CPU of this thread: parse mean %d ms, translate mean %d ms, slowest edit %d ms%n", repeat,
-        ms(parse / Math.max(1, repeat)), ms(translate / Math.max(1, repeat)), ms(worst));
+    System.out.printf("%d one-endpoint edits, CPU of this thread (min / median / max): parse %s, translate %s%n",
+        repeat, spread(parses), spread(translations));
+  }
+
+  private static String spread(long[] nanos) {
+    long[] sorted = nanos.clone();
+    Arrays.sort(sorted);
+    return ms(sorted[0]) + " / " + ms(sorted[sorted.length / 2]) + " / " + ms(sorted[sorted.length - 1]) + " ms";
   }
 
   private static long ms(long nanos) {

@@ -119,6 +119,7 @@ public final class MeshFile {
     Node root;
     try {
       LoadSettings settings = LoadSettings.builder().setLabel(label).setAllowDuplicateKeys(true)
+          .setSchema(NullOnlySchema.INSTANCE)
           .setMaxAliasesForCollections(50).setCodePointLimit(MAX_BYTES).build();
       Optional<Node> composed = new Composer(settings, new NestingLimit(
           new ParserImpl(settings, new StreamReader(settings, text)), label, MAX_NESTING)).getSingleNode();

@@ -1,5 +1,6 @@
 package dev.trellis.bench;
 
+import com.sun.management.ThreadMXBean;
 import dev.trellis.controlplane.config.MeshFile;
 import dev.trellis.controlplane.model.Mesh;
 import dev.trellis.controlplane.translate.TranslationCache;
@@ -10,7 +11,6 @@ import dev.trellis.xds.resource.ClientKind;
 import dev.trellis.xds.resource.ResourceType;
 import dev.trellis.xds.resource.XdsResource;
 import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -26,7 +26,7 @@ import java.util.concurrent.TimeUnit;
 public final class XdsBytes {
 
   /** CPU time of this thread, not wall time: the machine is shared. Garbage collection runs on other threads. */
-  private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+  private static final ThreadMXBean THREADS = (ThreadMXBean) ManagementFactory.getThreadMXBean();
 
   private XdsBytes() {}
 
@@ -60,19 +60,23 @@ public final class XdsBytes {
 
     long[] parses = new long[repeat];
     long[] translations = new long[repeat];
+    long[] allocated = new long[repeat];
     for (int c = 0; c < repeat; c++) {
       overrides.put(gen.workloadName((c * 37) % services, 0), "10.250." + (c / 250) + "." + (c % 250 + 1));
       String edited = gen.yaml(overrides);
+      long a0 = THREADS.getCurrentThreadAllocatedBytes();
       long t0 = THREADS.getCurrentThreadCpuTime();
       Mesh m = MeshFile.parse(edited, "mesh.yaml", Path.of("."));
       long t1 = THREADS.getCurrentThreadCpuTime();
+      allocated[c] = THREADS.getCurrentThreadAllocatedBytes() - a0;
       Translator.translate(m, TrustBundle.empty(), cache);
       long t2 = THREADS.getCurrentThreadCpuTime();
       parses[c] = t1 - t0;
       translations[c] = t2 - t1;
     }
-    System.out.printf("%d one-endpoint edits, CPU of this thread (min / median / max): parse %s, translate %s%n",
-        repeat, spread(parses), spread(translations));
+    System.out.printf("%d one-endpoint edits, CPU of this thread (min / median / max): parse %s, translate %s; "
+        + "parse allocates %d MiB%n", repeat, spread(parses), spread(translations),
+        Arrays.stream(allocated).sorted().toArray()[repeat / 2] >> 20);
   }
 
   private static String spread(long[] nanos) {

@@ -116,10 +116,21 @@ public final class MeshFile {
   /** Like {@link #parse(String, String, Path)}, with each workload's {@code run:} field as {@code runs} parses it. */
   public static <T> Parsed<T> parse(String text, String label, Path baseDir, RunParser<T> runs)
       throws MeshFileException {
+    try {
+      return parse(text, label, baseDir, runs, false);
+    } catch (MeshFileException e) {
+      // The messages say line and column: the same parse again, keeping positions. A reload of a valid file (the
+      // common case) skips them: they are a fifth of what composing a large file allocates.
+      return parse(text, label, baseDir, runs, true);
+    }
+  }
+
+  private static <T> Parsed<T> parse(String text, String label, Path baseDir, RunParser<T> runs, boolean positions)
+      throws MeshFileException {
     Node root;
     try {
       LoadSettings settings = LoadSettings.builder().setLabel(label).setAllowDuplicateKeys(true)
-          .setSchema(NullOnlySchema.INSTANCE)
+          .setSchema(NullOnlySchema.INSTANCE).setUseMarks(positions)
           .setMaxAliasesForCollections(50).setCodePointLimit(MAX_BYTES).build();
       Optional<Node> composed = new Composer(settings, new NestingLimit(
           new ParserImpl(settings, new StreamReader(settings, text)), label, MAX_NESTING)).getSingleNode();

@@ -36,6 +36,8 @@ final class LoadClient {
   final CountDownLatch synced = new CountDownLatch(1);
   volatile long syncedAtNanos;
   volatile String failure;
+  /** Bytes of the responses (protobuf encoding, without gRPC framing) of each type received until synced. */
+  final Map<ResourceType, Long> syncBytes = new EnumMap<>(ResourceType.class);
 
   private volatile String watched;
   private volatile long watchAckNanos;
@@ -126,6 +128,7 @@ final class LoadClient {
 
   private synchronized void onDelta(DeltaDiscoveryResponse r) {
     ResourceType t = ResourceType.forUrl(r.getTypeUrl());
+    countBytes(t, r.getSerializedSize());
     Set<String> names = deltaNames.computeIfAbsent(t, x -> new HashSet<>());
     boolean hit = false;
     for (Resource res : r.getResourcesList()) {
@@ -140,6 +143,7 @@ final class LoadClient {
 
   private synchronized void onSotw(DiscoveryResponse r) {
     ResourceType t = ResourceType.forUrl(r.getTypeUrl());
+    countBytes(t, r.getSerializedSize());
     boolean hit = false;
     if (t.fullStateInSotw() || !sotwCounts.containsKey(t)) {
       sotwCounts.put(t, r.getResourcesCount());
@@ -157,6 +161,12 @@ final class LoadClient {
         .setResponseNonce(r.getNonce()).addResourceNames("*").build());
     afterAck(hit);
     checkSynced(t, sotwCounts.get(t));
+  }
+
+  private void countBytes(ResourceType t, int bytes) {
+    if (synced.getCount() != 0) {
+      syncBytes.merge(t, (long) bytes, Long::sum);
+    }
   }
 
   private void afterAck(boolean hit) {

@@ -119,6 +119,15 @@ public final class XdsLoadRun {
               + "heap used %d MiB%n", clients, ms(syncMax), ms(syncMedian),
           afterSync.get("process_cpu_seconds_total") - before.get("process_cpu_seconds_total"),
           (long) (afterSync.get("jvm_memory_heap_used_bytes") / (1 << 20)));
+      StringBuilder bytes = new StringBuilder();
+      for (ResourceType t : LoadClient.TYPES) {
+        long[] perClient = load.stream().mapToLong(c -> c.syncBytes.getOrDefault(t, 0L)).toArray();
+        bytes.append(", ").append(t.shortName()).append(' ').append(percentile(perClient, 50) / 1000).append(" kB");
+      }
+      long[] totals = load.stream().mapToLong(c -> c.syncBytes.values().stream().mapToLong(Long::longValue).sum())
+          .toArray();
+      System.out.printf("bytes per client until synced (median client; protobuf encoding, no gRPC framing): %d kB%s%n",
+          percentile(totals, 50) / 1000, bytes);
 
       List<Long> latencies = new ArrayList<>();
       List<Long> pushLatencies = new ArrayList<>();

@@ -35,6 +35,7 @@ import dev.trellis.proxy.tunnel.HboneNames;
 import dev.trellis.telemetry.Telemetry;
 import dev.trellis.telemetry.metrics.MetricsPipeline;
 import dev.trellis.xds.client.AdsClient;
+import dev.trellis.xds.resource.ClientKind;
 import io.envoyproxy.envoy.config.core.v3.Node;
 import io.grpc.ManagedChannel;
 import io.netty.bootstrap.ServerBootstrap;
@@ -205,6 +206,7 @@ public final class NodeProxy implements AutoCloseable {
           clock), control, clock, TlsOptions.defaults().withAlpn("h2"), CertificateManager.FETCH_BACKOFF);
       state.addListener(this::onConfig);
       ads = AdsClient.builder(controlPlane, Node.newBuilder().setId(options.node())
+              .addClientFeatures(ClientKind.COMPACT_ENDPOINTS)
               .setMetadata(Struct.newBuilder()
                   .putFields("trellis.role", Value.newBuilder().setStringValue("node-proxy").build())
                   .putFields("trellis.node", Value.newBuilder().setStringValue(options.node()).build())

@@ -35,14 +35,14 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import org.snakeyaml.engine.v2.api.LoadSettings;
-import org.snakeyaml.engine.v2.api.lowlevel.Compose;
-import org.snakeyaml.engine.v2.api.lowlevel.Parse;
-import org.snakeyaml.engine.v2.events.Event;
+import org.snakeyaml.engine.v2.composer.Composer;
 import org.snakeyaml.engine.v2.exceptions.Mark;
 import org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException;
 import org.snakeyaml.engine.v2.exceptions.ReaderException;
 import org.snakeyaml.engine.v2.exceptions.YamlEngineException;
 import org.snakeyaml.engine.v2.nodes.Node;
+import org.snakeyaml.engine.v2.parser.ParserImpl;
+import org.snakeyaml.engine.v2.scanner.StreamReader;
 
 /**
  * The local-mode config source: a YAML mesh file describing the same model the cluster source builds
@@ -116,16 +116,30 @@ public final class MeshFile {
   /** Like {@link #parse(String, String, Path)}, with each workload's {@code run:} field as {@code runs} parses it. */
   public static <T> Parsed<T> parse(String text, String label, Path baseDir, RunParser<T> runs)
       throws MeshFileException {
+    try {
+      return parse(text, label, baseDir, runs, false);
+    } catch (MeshFileException e) {
+      // The messages say line and column: the same parse again, keeping positions. A reload of a valid file (the
+      // common case) skips them: they are a fifth of what composing a large file allocates.
+      return parse(text, label, baseDir, runs, true);
+    }
+  }
+
+  private static <T> Parsed<T> parse(String text, String label, Path baseDir, RunParser<T> runs, boolean positions)
+      throws MeshFileException {
     Node root;
     try {
       LoadSettings settings = LoadSettings.builder().setLabel(label).setAllowDuplicateKeys(true)
+          .setSchema(NullOnlySchema.INSTANCE).setUseMarks(positions)
           .setMaxAliasesForCollections(50).setCodePointLimit(MAX_BYTES).build();
-      checkNesting(settings, text, label);
-      Optional<Node> composed = new Compose(settings).composeString(text);
+      Optional<Node> composed = new Composer(settings, new NestingLimit(
+          new ParserImpl(settings, new StreamReader(settings, text)), label, MAX_NESTING)).getSingleNode();
       if (composed.isEmpty()) {
         throw new MeshFileException(List.of(label + ": the file is empty"));
       }
       root = composed.get();
+    } catch (NestingLimit.TooDeep e) {
+      throw new MeshFileException(List.of(e.getMessage()));
     } catch (YamlEngineException e) {
       throw new MeshFileException(List.of(syntaxError(label, text, e)));
     }
@@ -203,28 +217,6 @@ public final class MeshFile {
 
   private static String oneLine(String s) {
     return s.replaceAll("\\s*\n\\s*", " ").strip();
-  }
-
-  /**
-   * Refuses nesting deeper than {@link #MAX_NESTING} by reading the YAML events (an iterative parser) before composing:
-   * snakeyaml-engine composes recursively and has no depth limit, so a file of 10,000 '[' overflowed the stack (found
-   * by fuzzing).
-   */
-  private static void checkNesting(LoadSettings settings, String text, String label) throws MeshFileException {
-    int depth = 0;
-    for (Event e : new Parse(settings).parseString(text)) {
-      switch (e.getEventId()) {
-        case SequenceStart, MappingStart -> {
-          if (++depth > MAX_NESTING) {
-            String at = e.getStartMark().map(m -> ":" + (m.getLine() + 1) + ":" + (m.getColumn() + 1)).orElse("");
-            throw new MeshFileException(List.of(label + at + ": lists and mappings are nested more than "
-                + MAX_NESTING + " levels deep; a mesh file needs far fewer (is the file generated wrongly?)"));
-          }
-        }
-        case SequenceEnd, MappingEnd -> depth--;
-        default -> { }
-      }
-    }
   }
 
   /** One parse; sections in dependency order so references can be checked where they are written. */

@@ -19,36 +19,55 @@ import java.util.function.Supplier;
  */
 public final class TranslationCache {
 
-  private Map<Object, Translated> previous = new HashMap<>();
-  private Map<Object, Translated> current = new HashMap<>();
+  private Map<HashedKey, Translated> previous = new HashMap<>();
+  private Map<HashedKey, Translated> current = new HashMap<>();
   private long hits;
   private long misses;
 
   /**
-   * What one entry holds: resources, and the variants proxyless clients get in place of some of them.
+   * What one entry holds: resources, and the variants proxyless clients and node proxies from before the compact
+   * endpoint form get in place of some of them.
    */
-  record Translated(List<XdsResource> resources, List<Snapshot.Variant> proxyless) {
+  record Translated(List<XdsResource> resources, List<Snapshot.Variant> proxyless,
+      List<Snapshot.Variant> legacyNodeProxy) {
     Translated {
       resources = List.copyOf(resources);
       proxyless = List.copyOf(proxyless);
+      legacyNodeProxy = List.copyOf(legacyNodeProxy);
     }
 
     static Translated of(List<XdsResource> resources) {
-      return new Translated(resources, List.of());
+      return new Translated(resources, List.of(), List.of());
     }
   }
 
   /** The resources for {@code key}: reused if the previous translation had them, else computed. */
   Translated get(Object key, Supplier<Translated> compute) {
-    Translated cached = previous.get(key);
+    // A key is a deep record (a service with its workloads, a workload with its services): hash it once, not once for
+    // the lookup and again for the put.
+    HashedKey hashed = new HashedKey(key, key.hashCode());
+    Translated cached = previous.get(hashed);
     if (cached != null) {
       hits++;
     } else {
       misses++;
       cached = compute.get();
     }
-    current.put(key, cached);
+    current.put(hashed, cached);
     return cached;
+  }
+
+  /** A key with its hash code computed once. */
+  private record HashedKey(Object key, int hash) {
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof HashedKey k && k.hash == hash && k.key.equals(key);
+    }
+
+    @Override
+    public int hashCode() {
+      return hash;
+    }
   }
 
   /** Ends a translation: what it used is kept for the next, the rest is dropped. */

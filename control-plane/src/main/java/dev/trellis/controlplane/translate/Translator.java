@@ -59,6 +59,7 @@ public final class Translator {
           () -> serviceResources(mesh, service, policy, routes, selected));
       translated.resources().forEach(snapshot::add);
       translated.proxyless().forEach(v -> snapshot.addVariant(ClientKind.PROXYLESS, v));
+      translated.legacyNodeProxy().forEach(v -> snapshot.addVariant(ClientKind.LEGACY_NODE_PROXY, v));
     }
     snapshot.add(ResourceType.CLUSTER, ClusterTranslation.passthrough());
     snapshot.add(ResourceType.LISTENER, ListenerTranslation.outbound(mesh, mesh.services()));
@@ -100,6 +101,7 @@ public final class Translator {
       Map<String, HttpRoute> routes, List<Workload> selected) {
     List<XdsResource> out = new ArrayList<>();
     List<Snapshot.Variant> proxyless = new ArrayList<>();
+    List<Snapshot.Variant> legacy = new ArrayList<>();
     for (ServicePort port : service.ports()) {
       Cluster cluster = ClusterTranslation.cluster(mesh, service, port, policy);
       out.add(XdsResource.of(ResourceType.CLUSTER, cluster));
@@ -108,6 +110,7 @@ public final class Translator {
         proxyless.add(variant);
       }
       out.add(XdsResource.of(ResourceType.ENDPOINT, EndpointTranslation.endpoints(mesh, service, port, selected)));
+      legacy.add(EndpointTranslation.legacy(mesh, service, port, selected));
       if (port.protocol().isHttp()) {
         RouteConfiguration route = RouteTranslation.routeConfig(mesh, service, port,
             routes.get(service.ref() + ":" + port.port()), policy);
@@ -119,7 +122,7 @@ public final class Translator {
         out.add(XdsResource.of(ResourceType.LISTENER, ListenerTranslation.apiListener(mesh, service, port)));
       }
     }
-    return new TranslationCache.Translated(out, proxyless);
+    return new TranslationCache.Translated(out, proxyless, legacy);
   }
 
   private static Map<String, HttpRoute> routesByServicePort(Mesh mesh) {

@@ -10,6 +10,7 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import dev.trellis.controlplane.model.Service;
 import dev.trellis.controlplane.model.Workload;
+import dev.trellis.xds.cache.Snapshot;
 import io.envoyproxy.envoy.config.endpoint.v3.ClusterLoadAssignment;
 import io.envoyproxy.envoy.config.endpoint.v3.LbEndpoint;
 import io.envoyproxy.envoy.config.endpoint.v3.LocalityLbEndpoints;
@@ -74,23 +75,52 @@ class EndpointTranslationTest {
   }
 
   @Test
-  void eachEndpointCarriesItsWorkloadIdentityNodeAndMeshMembership() {
+  void eachEndpointCarriesItsWorkloadAndIdentityAndTheLocalityItsNodeAndNodeAddressOnce() {
+    Workload inMesh = workload("web-a", "web", "n1", "10.1.1.1");
+    Workload sameNode = workload("web-c", "web", "n1", "10.1.1.2");
+    Workload outside = new Workload("web-b", "demo", "legacy", "n3", "10.1.3.1", Map.of("app", "web"), false, true, null);
+    ClusterLoadAssignment cla = EndpointTranslation.endpoints(
+        mesh(List.of(WEB), List.of(inMesh, sameNode, outside), List.of()), WEB, HTTP_80, List.of(inMesh, sameNode, outside));
+
+    LocalityLbEndpoints n1 = cla.getEndpoints(0);
+    assertThat(n1.getLocality().getSubZone()).isEqualTo("n1");
+    assertThat(n1.getMetadata().getFilterMetadataOrThrow("trellis"))
+        .as("the node's address, once for its endpoints").isEqualTo(struct(Map.of("node_address", string("10.0.0.1"))));
+    assertThat(n1.getLbEndpoints(0).getMetadata().getFilterMetadataOrThrow("trellis"))
+        .as("in the mesh: in_mesh is not stated").isEqualTo(struct(Map.of("workload", string("demo/web-a"),
+            "identity", string("spiffe://example.org/ns/demo/sa/web"))));
+    assertThat(n1.getLbEndpoints(1).getMetadata().getFilterMetadataOrThrow("trellis").getFieldsMap())
+        .containsOnlyKeys("workload", "identity");
+    LocalityLbEndpoints n3 = cla.getEndpoints(1);
+    assertThat(n3.hasMetadata()).as("a node the mesh does not list has no address to dial").isFalse();
+    assertThat(n3.getLbEndpoints(0).getMetadata().getFilterMetadataOrThrow("trellis"))
+        .as("a workload outside the mesh says so")
+        .isEqualTo(struct(Map.of("workload", string("demo/web-b"), "identity",
+            string("spiffe://example.org/ns/demo/sa/legacy"), "in_mesh", Value.newBuilder().setBoolValue(false).build())));
+    assertThat(cla.getEndpointsList()).flatExtracting(LocalityLbEndpoints::getLbEndpointsList)
+        .extracting(e -> e.getHealthStatus().name()).containsOnly("HEALTHY");
+  }
+
+  @Test
+  void nodeProxiesBuiltBeforeTheCompactFormGetEveryFactOnEachEndpoint() throws Exception {
     Workload inMesh = workload("web-a", "web", "n1", "10.1.1.1");
     Workload outside = new Workload("web-b", "demo", "legacy", "n3", "10.1.3.1", Map.of("app", "web"), false, true, null);
-    ClusterLoadAssignment cla = EndpointTranslation.endpoints(mesh(List.of(WEB), List.of(inMesh, outside), List.of()),
-        WEB, HTTP_80, List.of(inMesh, outside));
+    var mesh = mesh(List.of(WEB), List.of(inMesh, outside), List.of());
+    Snapshot.Variant variant = EndpointTranslation.legacy(mesh, WEB, HTTP_80, List.of(inMesh, outside));
+    ClusterLoadAssignment cla = variant.resource().body().unpack(ClusterLoadAssignment.class);
 
+    assertThat(variant.resource().name()).isEqualTo("outbound|80||web.demo.svc.cluster.local");
+    assertThat(cla.getEndpoints(0).hasMetadata()).isFalse();
     assertThat(cla.getEndpoints(0).getLbEndpoints(0).getMetadata().getFilterMetadataOrThrow("trellis")).isEqualTo(
         struct(Map.of("workload", string("demo/web-a"), "identity", string("spiffe://example.org/ns/demo/sa/web"),
             "node", string("n1"), "node_address", string("10.0.0.1"), "in_mesh", Value.newBuilder().setBoolValue(true)
                 .build())));
     assertThat(cla.getEndpoints(1).getLbEndpoints(0).getMetadata().getFilterMetadataOrThrow("trellis"))
-        .as("a node the mesh does not list has no address to dial; a workload outside the mesh says so")
         .isEqualTo(struct(Map.of("workload", string("demo/web-b"), "identity",
             string("spiffe://example.org/ns/demo/sa/legacy"), "node", string("n3"),
             "in_mesh", Value.newBuilder().setBoolValue(false).build())));
-    assertThat(cla.getEndpointsList()).flatExtracting(LocalityLbEndpoints::getLbEndpointsList)
-        .extracting(e -> e.getHealthStatus().name()).containsOnly("HEALTHY");
+    ClusterLoadAssignment compact = EndpointTranslation.endpoints(mesh, WEB, HTTP_80, List.of(inMesh, outside));
+    assertThat(compact.getSerializedSize()).as("the compact form is smaller").isLessThan(cla.getSerializedSize());
   }
 
   static Value string(String s) {

@@ -103,10 +103,17 @@ class TranslatorTest {
     assertThat(endpoint.getEndpoint().getAddress().getSocketAddress().getPortValue()).isEqualTo(50051);
     var meta = endpoint.getMetadata().getFilterMetadataOrThrow("trellis");
     assertThat(meta.getFieldsOrThrow("identity").getStringValue()).isEqualTo("spiffe://cluster.local/ns/demo/sa/greeter");
-    assertThat(meta.getFieldsOrThrow("node").getStringValue()).isEqualTo("node-1");
-    assertThat(meta.getFieldsOrThrow("node_address").getStringValue()).isEqualTo("127.0.1.1");
     assertThat(meta.getFieldsOrThrow("workload").getStringValue()).isEqualTo("demo/greeter-v1-0");
-    assertThat(meta.getFieldsOrThrow("in_mesh").getBoolValue()).isTrue();
+    assertThat(meta.getFieldsMap()).as("in the mesh, node and its address on the locality").doesNotContainKeys(
+        "in_mesh", "node", "node_address");
+    assertThat(cla.getEndpoints(0).getMetadata().getFilterMetadataOrThrow("trellis").getFieldsOrThrow("node_address")
+        .getStringValue()).isEqualTo("127.0.1.1");
+    XdsResource legacy = example.view(ENDPOINT, null, ClientKind.LEGACY_NODE_PROXY)
+        .get("outbound|50051||greeter-v1.demo.svc.cluster.local");
+    assertThat(legacy.body()).as("node proxies built before the compact form get the earlier one")
+        .isNotEqualTo(example.view(ENDPOINT, null).get("outbound|50051||greeter-v1.demo.svc.cluster.local").body());
+    assertThat(example.view(ENDPOINT, null, ClientKind.NODE_PROXY).get("outbound|50051||greeter-v1.demo.svc.cluster.local"))
+        .isEqualTo(example.view(ENDPOINT, null).get("outbound|50051||greeter-v1.demo.svc.cluster.local"));
     ClusterLoadAssignment all = get(example, ENDPOINT, null, "outbound|50051||" + GREETER);
     assertThat(all.getEndpointsList().stream().mapToInt(LocalityLbEndpoints::getLbEndpointsCount).sum()).isEqualTo(3);
   }
@@ -335,6 +342,7 @@ class TranslatorTest {
       served.put(kind, unpackCluster(s.view(CLUSTER, null, kind).get(name)).getLbPolicy());
     }
     assertThat(served).containsExactlyInAnyOrderEntriesOf(Map.of(ClientKind.NODE_PROXY, Cluster.LbPolicy.MAGLEV,
+        ClientKind.LEGACY_NODE_PROXY, Cluster.LbPolicy.MAGLEV,
         ClientKind.ENVOY, Cluster.LbPolicy.MAGLEV, ClientKind.PROXYLESS, Cluster.LbPolicy.RING_HASH));
     assertThat(s.variant(CLUSTER, ClientKind.PROXYLESS, name).note()).startsWith("RING_HASH instead of MAGLEV");
     Cluster ring = unpackCluster(s.view(CLUSTER, null, ClientKind.PROXYLESS).get(name));

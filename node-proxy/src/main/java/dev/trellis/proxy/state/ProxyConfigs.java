@@ -234,9 +234,18 @@ public final class ProxyConfigs {
     return c.hasHttp2ProtocolOptions() ? ClusterSpec.UpstreamProtocol.HTTP2 : ClusterSpec.UpstreamProtocol.HTTP1;
   }
 
+  /**
+   * The endpoints of {@code cla}. Reads the compact form (node = the locality's {@code sub_zone}, node address in the
+   * locality's {@code filter_metadata.trellis.node_address}, {@code in_mesh} absent = true) and the earlier one (every
+   * fact on each endpoint; a fact on the endpoint wins over the locality's), so this proxy works with a control plane
+   * from before the compact form (docs/xds.md).
+   */
   static List<EndpointSpec> endpoints(ClusterLoadAssignment cla) {
     List<EndpointSpec> out = new ArrayList<>();
     for (LocalityLbEndpoints l : cla.getEndpointsList()) {
+      Struct localityMeta = l.getMetadata().getFilterMetadataOrDefault(METADATA, Struct.getDefaultInstance());
+      String localityNode = l.getLocality().getSubZone().isEmpty() ? null : l.getLocality().getSubZone();
+      String localityNodeAddress = string(localityMeta, "node_address");
       for (LbEndpoint e : l.getLbEndpointsList()) {
         if (e.getHealthStatus() != HealthStatus.HEALTHY && e.getHealthStatus() != HealthStatus.UNKNOWN) {
           continue;
@@ -258,8 +267,10 @@ public final class ProxyConfigs {
         }
         Value inMesh = meta.getFieldsOrDefault("in_mesh", null);
         boolean mesh = identity != null && (inMesh == null || inMesh.getBoolValue());
-        out.add(new EndpointSpec(sa.getAddress(), sa.getPortValue(), identity, string(meta, "node"),
-            string(meta, "node_address"), mesh,
+        String node = string(meta, "node");
+        String nodeAddress = string(meta, "node_address");
+        out.add(new EndpointSpec(sa.getAddress(), sa.getPortValue(), identity, node != null ? node : localityNode,
+            nodeAddress != null ? nodeAddress : localityNodeAddress, mesh,
             string(meta, "workload"), l.getLocality().getSubZone(),
             e.hasLoadBalancingWeight() ? Math.max(1, e.getLoadBalancingWeight().getValue()) : 1));
       }

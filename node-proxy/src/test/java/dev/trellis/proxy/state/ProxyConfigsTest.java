@@ -1,6 +1,7 @@
 package dev.trellis.proxy.state;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.tuple;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.Struct;
@@ -216,6 +217,58 @@ public class ProxyConfigsTest {
     EndpointSpec outside = eps.get(1);
     assertThat(outside.identity()).isNull();
     assertThat(outside.inMesh()).as("no identity: plaintext passthrough").isFalse();
+  }
+
+  @Test
+  void compactEndpointsTakeNodeFromTheLocalityAndNodeAddressFromItsMetadataAndAreInTheMeshUnlessSaid() {
+    Struct inMesh = Struct.newBuilder()
+        .putFields("identity", Value.newBuilder().setStringValue("spiffe://cluster.local/ns/d/sa/web").build())
+        .putFields("workload", Value.newBuilder().setStringValue("d/web-0").build()).build();
+    Struct outside = inMesh.toBuilder().putFields("workload", Value.newBuilder().setStringValue("d/web-1").build())
+        .putFields("in_mesh", Value.newBuilder().setBoolValue(false).build()).build();
+    ClusterLoadAssignment cla = ClusterLoadAssignment.newBuilder().setClusterName(WEB)
+        .addEndpoints(LocalityLbEndpoints.newBuilder().setLocality(Locality.newBuilder().setSubZone("node-2"))
+            .setMetadata(Metadata.newBuilder().putFilterMetadata("trellis", Struct.newBuilder()
+                .putFields("node_address", Value.newBuilder().setStringValue("127.0.2.1").build()).build()))
+            .addLbEndpoints(endpoint("127.0.2.10", inMesh))
+            .addLbEndpoints(endpoint("127.0.2.11", outside)))
+        .addEndpoints(LocalityLbEndpoints.newBuilder().setLocality(Locality.newBuilder().setSubZone("node-9"))
+            .addLbEndpoints(endpoint("127.0.9.10", inMesh)))
+        .build();
+
+    List<EndpointSpec> eps = ProxyConfigs.endpoints(cla);
+
+    assertThat(eps).extracting(EndpointSpec::hostPort, EndpointSpec::node, EndpointSpec::nodeAddress,
+            EndpointSpec::inMesh, EndpointSpec::workload)
+        .containsExactly(
+            tuple("127.0.2.10:8080", "node-2", "127.0.2.1", true, "d/web-0"),
+            tuple("127.0.2.11:8080", "node-2", "127.0.2.1", false, "d/web-1"),
+            tuple("127.0.9.10:8080", "node-9", null, true, "d/web-0"));
+    assertThat(eps.getFirst().identity().toString()).isEqualTo("spiffe://cluster.local/ns/d/sa/web");
+  }
+
+  @Test
+  void aFactStatedOnTheEndpointWinsOverTheLocalitys() {
+    Struct meta = Struct.newBuilder()
+        .putFields("identity", Value.newBuilder().setStringValue("spiffe://cluster.local/ns/d/sa/web").build())
+        .putFields("node", Value.newBuilder().setStringValue("node-3").build())
+        .putFields("node_address", Value.newBuilder().setStringValue("127.0.3.1").build()).build();
+    ClusterLoadAssignment cla = ClusterLoadAssignment.newBuilder().setClusterName(WEB)
+        .addEndpoints(LocalityLbEndpoints.newBuilder().setLocality(Locality.newBuilder().setSubZone("node-2"))
+            .setMetadata(Metadata.newBuilder().putFilterMetadata("trellis", Struct.newBuilder()
+                .putFields("node_address", Value.newBuilder().setStringValue("127.0.2.1").build()).build()))
+            .addLbEndpoints(endpoint("127.0.2.10", meta)))
+        .build();
+
+    assertThat(ProxyConfigs.endpoints(cla)).extracting(EndpointSpec::node, EndpointSpec::nodeAddress)
+        .containsExactly(tuple("node-3", "127.0.3.1"));
+  }
+
+  static LbEndpoint endpoint(String address, Struct meta) {
+    return LbEndpoint.newBuilder().setEndpoint(Endpoint.newBuilder().setAddress(Address.newBuilder()
+            .setSocketAddress(SocketAddress.newBuilder().setAddress(address).setPortValue(8080))))
+        .setHealthStatus(HealthStatus.HEALTHY)
+        .setMetadata(Metadata.newBuilder().putFilterMetadata("trellis", meta)).build();
   }
 
   @Test

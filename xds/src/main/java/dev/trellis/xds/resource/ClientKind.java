@@ -17,6 +17,12 @@ import java.util.Locale;
 public enum ClientKind {
   /** A Trellis node proxy. */
   NODE_PROXY,
+  /**
+   * A Trellis node proxy that does not announce {@value #COMPACT_ENDPOINTS} in {@code Node.client_features} (one built
+   * before that form): served endpoints in the earlier form, every fact on each endpoint, so a control plane can be
+   * upgraded before its node proxies.
+   */
+  LEGACY_NODE_PROXY,
   /** Envoy. */
   ENVOY,
   /** Proxyless gRPC and every client not known to implement Envoy's full feature set. */
@@ -25,12 +31,18 @@ public enum ClientKind {
   /** The Node metadata key a Trellis node proxy sets to {@value #NODE_PROXY_ROLE}. */
   public static final String ROLE_KEY = "trellis.role";
   public static final String NODE_PROXY_ROLE = "node-proxy";
+  /**
+   * The {@code Node.client_features} entry of a node proxy that reads endpoints in the compact form: node address in
+   * the locality's {@code filter_metadata.trellis}, node as the locality's {@code sub_zone}, {@code in_mesh} only when
+   * false (docs/xds.md).
+   */
+  public static final String COMPACT_ENDPOINTS = "trellis.dev/compact-endpoints";
 
   /** The kind of the client that sent {@code node}. */
   public static ClientKind of(Node node) {
     Value role = node.getMetadata().getFieldsMap().get(ROLE_KEY);
     if (role != null && NODE_PROXY_ROLE.equals(role.getStringValue())) {
-      return NODE_PROXY;
+      return node.getClientFeaturesList().contains(COMPACT_ENDPOINTS) ? NODE_PROXY : LEGACY_NODE_PROXY;
     }
     if ("envoy".equalsIgnoreCase(node.getUserAgentName().strip())) {
       return ENVOY;
@@ -38,7 +50,7 @@ public enum ClientKind {
     return PROXYLESS;
   }
 
-  /** Lower-case, dashed: {@code node-proxy}, {@code envoy}, {@code proxyless}. */
+  /** Lower-case, dashed: {@code node-proxy}, {@code legacy-node-proxy}, {@code envoy}, {@code proxyless}. */
   public String label() {
     return name().toLowerCase(Locale.ROOT).replace('_', '-');
   }

@@ -31,7 +31,14 @@ class ClientKindTest {
 
   static Stream<Case> cases() {
     return Stream.of(
-        new Case("a Trellis node proxy names its role", node(null, "node-proxy"), ClientKind.NODE_PROXY),
+        new Case("a Trellis node proxy names its role and reads compact endpoints",
+            node(null, "node-proxy").toBuilder().addClientFeatures(ClientKind.COMPACT_ENDPOINTS).build(),
+            ClientKind.NODE_PROXY),
+        new Case("a node proxy that does not announce compact endpoints is one built before them",
+            node(null, "node-proxy"), ClientKind.LEGACY_NODE_PROXY),
+        new Case("the compact-endpoints feature alone does not make a node proxy",
+            node("gRPC Java", null).toBuilder().addClientFeatures(ClientKind.COMPACT_ENDPOINTS).build(),
+            ClientKind.PROXYLESS),
         new Case("Envoy names itself", node("envoy", null), ClientKind.ENVOY),
         new Case("grpc-java", node("gRPC Java", null), ClientKind.PROXYLESS),
         new Case("grpc-go", node("gRPC Go", null), ClientKind.PROXYLESS),

@@ -43,7 +43,8 @@ class ClientVariantTest {
 
   static Node nodeProxy(String id) {
     return Node.newBuilder().setId(id).setMetadata(Struct.newBuilder().putFields(ClientKind.ROLE_KEY,
-        Value.newBuilder().setStringValue(ClientKind.NODE_PROXY_ROLE).build())).build();
+        Value.newBuilder().setStringValue(ClientKind.NODE_PROXY_ROLE).build()))
+        .addClientFeatures(ClientKind.COMPACT_ENDPOINTS).build();
   }
 
   static Node envoy(String id) {

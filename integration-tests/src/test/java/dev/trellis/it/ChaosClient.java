@@ -8,6 +8,8 @@ import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -27,7 +29,8 @@ import java.util.regex.Pattern;
 /**
  * The chaos suite's client, run inside a client pod ({@code trellis exec POD -- java ... ChaosClient ...}) so its
  * connections are captured like a workload's. Arguments {@code key=value}: {@code seconds} (how long the load
- * runs), {@code http=VIP:PORT} (two paced HTTP/1.1 loops, see {@link HttpLoop}), {@code h2load=h2|h1} (h2load
+ * runs at most), {@code stopFile=PATH} (the load ends as soon as that file exists: the driver creates it once its
+ * actions are done), {@code http=VIP:PORT} (two paced HTTP/1.1 loops, see {@link HttpLoop}), {@code h2load=h2|h1} (h2load
  * bursts at the same {@code http} target, see {@link #h2load}), {@code tcp=VIP:PORT}, {@code tcpBytes},
  * {@code tcpSeconds} ({@link ChaosTransfer}), {@code grpc=VIP:PORT} ({@link ChaosGrpcStreams}). At the end it prints
  * one line {@code CHAOS-FIGURES {json}} and one {@code CHAOS-FAILURE ...} line per failure (the first 300), and
@@ -62,7 +65,8 @@ public final class ChaosClient {
       String[] kv = arg.split("=", 2);
       a.put(kv[0], kv[1]);
     }
-    Instant end = CLOCK.instant().plusSeconds(Long.parseLong(a.get("seconds")));
+    End end = new End(CLOCK.instant().plusSeconds(Long.parseLong(a.get("seconds"))),
+        a.containsKey("stopFile") ? Path.of(a.get("stopFile")) : null);
     Failures failures = new Failures();
     Map<String, Object> figures = new LinkedHashMap<>();
     List<Thread> threads = new ArrayList<>();
@@ -103,6 +107,28 @@ public final class ChaosClient {
     System.exit(0);
   }
 
+  /** When the load ends: at a time, or once the driver's stop file exists (checked every 100 ms). */
+  static final class End {
+    private final Instant latest;
+    private volatile boolean stopped;
+
+    End(Instant latest, Path stopFile) {
+      this.latest = latest;
+      if (stopFile != null) {
+        Thread.ofPlatform().daemon().name("stop-file").start(() -> {
+          while (!Files.exists(stopFile)) {
+            paceUntil(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100));
+          }
+          stopped = true;
+        });
+      }
+    }
+
+    boolean reached() {
+      return stopped || !CLOCK.instant().isBefore(latest);
+    }
+  }
+
   static InetSocketAddress address(String hostPort) {
     int colon = hostPort.lastIndexOf(':');
     return new InetSocketAddress(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
@@ -122,7 +148,7 @@ public final class ChaosClient {
    * hide a drain's effect instead of measuring it; with {@code -n} it reconnects. A request h2load counts as not
    * 2xx (failed, errored, timed out, or another status) is a failure.
    */
-  static void h2load(String target, String protocol, Instant end, Map<String, Long> figures, Failures failures) {
+  static void h2load(String target, String protocol, End end, Map<String, Long> figures, Failures failures) {
     List<String> command = new ArrayList<>(List.of("h2load", "-n", "40", "-c", "2", "-m", protocol.equals("h1") ? "1"
         : "4", "-N", "15s"));
     if (protocol.equals("h1")) {
@@ -133,7 +159,7 @@ public final class ChaosClient {
       figures.put(k, 0L);
     }
     long next = System.nanoTime();
-    while (CLOCK.instant().isBefore(end)) {
+    while (!end.reached()) {
       paceUntil(next);
       next = Math.max(next + TimeUnit.SECONDS.toNanos(1), System.nanoTime());
       String out;
@@ -184,7 +210,7 @@ public final class ChaosClient {
 
     private final InetSocketAddress target;
     private final Connections connections;
-    private final Instant end;
+    private final End end;
     private final Failures failures;
     private long sent;
     private long ok;
@@ -193,7 +219,7 @@ public final class ChaosClient {
     private long staleRetries;
     private long longestPauseNanos;
 
-    HttpLoop(InetSocketAddress target, Connections connections, Instant end, Failures failures) {
+    HttpLoop(InetSocketAddress target, Connections connections, End end, Failures failures) {
       this.target = target;
       this.connections = connections;
       this.end = end;
@@ -206,7 +232,7 @@ public final class ChaosClient {
       long lastOk = System.nanoTime();
       long next = System.nanoTime();
       String kind = "http-" + connections.name().toLowerCase(Locale.ROOT);
-      while (CLOCK.instant().isBefore(end)) {
+      while (!end.reached()) {
         paceUntil(next);
         next = Math.max(next + TimeUnit.MILLISECONDS.toNanos(20), System.nanoTime());
         sent++;

@@ -7,8 +7,6 @@ import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
-import java.time.Clock;
-import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -27,9 +25,8 @@ final class ChaosGrpcStreams implements Runnable {
   private static final long STREAM_NANOS = TimeUnit.SECONDS.toNanos(3);
   private static final long MESSAGE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
   private final String target;
-  private final Instant end;
+  private final ChaosClient.End end;
   private final ChaosClient.Failures failures;
-  private final Clock clock = Clock.systemUTC();
   private long streams;
   private long streamsFailed;
   private long messages;
@@ -37,7 +34,7 @@ final class ChaosGrpcStreams implements Runnable {
   private volatile long lastEcho = System.nanoTime();
   private volatile long longestGapNanos;
 
-  ChaosGrpcStreams(String target, Instant end, ChaosClient.Failures failures) {
+  ChaosGrpcStreams(String target, ChaosClient.End end, ChaosClient.Failures failures) {
     this.target = target;
     this.end = end;
     this.failures = failures;
@@ -48,7 +45,7 @@ final class ChaosGrpcStreams implements Runnable {
     ManagedChannel channel = NettyChannelBuilder.forTarget(target).usePlaintext().build();
     try {
       long seq = 0;
-      while (clock.instant().isBefore(end)) {
+      while (!end.reached()) {
         streams++;
         seq = stream(channel, seq);
       }

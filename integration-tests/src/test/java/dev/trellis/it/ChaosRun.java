@@ -39,24 +39,27 @@ final class ChaosRun {
   /**
    * How long and how much.
    *
-   * @param chaos the clients' whole run: warm-up, the actions, cool-down
-   * @param tcpPace how long the TCP transfer is paced to take (it starts with the clients)
-   * @param drainTimeout every node proxy's {@code --drain-timeout}: longer than the transfer, which holds an old
-   *     node proxy until it ends
+   * @param actions the schedule's length: warm-up, the actions spread over what is left but the cool-down; actions
+   *     that run late (a node proxy upgrade waits for the old proxy's drain) push the rest back
+   * @param maxLoad the longest the clients may run: the driver stops them once the actions and the cool-down are done
+   * @param tcpPace how long the TCP transfer is paced to take (it starts with the clients, so the first node-proxy
+   *     upgrade, at the end of the warm-up, happens while it runs)
+   * @param drainTimeout every node proxy's {@code --drain-timeout}: it must cover the TCP transfer, which holds an old
+   *     node proxy until it ends (at paranoid leak detection on 2 shared cores the mesh moved 3.8 MB/s)
    */
-  record Settings(Duration chaos, Duration warmUp, Duration coolDown, long tcpBytes, Duration tcpPace,
-      Duration drainTimeout) {
+  record Settings(Duration actions, Duration warmUp, Duration coolDown, Duration maxLoad, long tcpBytes,
+      Duration tcpPace, Duration drainTimeout) {
 
-    /** The CI form: 150 s of load and actions, about 4 minutes with set-up and tear-down. */
+    /** The CI form: actions over 120 s (they run late on a busy machine), about 4-5 minutes with set-up. */
     static Settings shortForm() {
-      return new Settings(Duration.ofSeconds(150), Duration.ofSeconds(20), Duration.ofSeconds(15), 1L << 30,
-          Duration.ofSeconds(45), Duration.ofSeconds(90));
+      return new Settings(Duration.ofSeconds(120), Duration.ofSeconds(15), Duration.ofSeconds(10),
+          Duration.ofSeconds(300), 128L << 20, Duration.ofSeconds(30), Duration.ofSeconds(120));
     }
 
-    /** {@code minutes} of load and actions ({@code scripts/chaos --minutes N}). */
+    /** Actions over {@code minutes} ({@code scripts/chaos --minutes N}), with a 1 GiB transfer. */
     static Settings minutes(long minutes) {
-      return new Settings(Duration.ofMinutes(minutes), Duration.ofSeconds(60), Duration.ofSeconds(60), 1L << 30,
-          Duration.ofSeconds(90), Duration.ofSeconds(150));
+      return new Settings(Duration.ofMinutes(minutes), Duration.ofSeconds(60), Duration.ofSeconds(60),
+          Duration.ofMinutes(minutes + 15), 1L << 30, Duration.ofSeconds(300), Duration.ofSeconds(900));
     }
   }
 
@@ -92,16 +95,19 @@ final class ChaosRun {
 
   /** Runs the load and the schedule; returns what it saw. The mesh must be up. */
   ChaosReport.Run chaos() throws Exception {
-    ChaosSchedule schedule = ChaosSchedule.plan(settings.chaos(), settings.warmUp(), settings.coolDown(),
+    ChaosSchedule schedule = ChaosSchedule.plan(settings.actions(), settings.warmUp(), settings.coolDown(),
         List.of("node-1", "node-2"), 3, 2, 20);
-    long seconds = settings.chaos().toSeconds();
+    Path stop = state.resolve("chaos.stop");
+    Files.deleteIfExists(stop);
+    List<String> common = List.of("seconds=" + settings.maxLoad().toSeconds(), "stopFile=" + stop, "http=" + HTTP);
     Map<String, Process> clients = new LinkedHashMap<>();
-    clients.put("chaos/client-1", exec("chaos/client-1", "seconds=" + seconds, "http=" + HTTP, "h2load=h2",
-        "grpc=" + GRPC, "tcp=" + TCP, "tcpBytes=" + settings.tcpBytes(), "tcpSeconds=" + settings.tcpPace().toSeconds()));
-    clients.put("chaos/client-2", exec("chaos/client-2", "seconds=" + seconds, "http=" + HTTP, "h2load=h1"));
+    clients.put("chaos/client-1", exec("chaos/client-1", common, "h2load=h2", "grpc=" + GRPC, "tcp=" + TCP,
+        "tcpBytes=" + settings.tcpBytes(), "tcpSeconds=" + settings.tcpPace().toSeconds()));
+    clients.put("chaos/client-2", exec("chaos/client-2", common, "h2load=h1"));
     Instant t0 = CLOCK.instant();
     List<ChaosReport.ActionResult> actions = new ArrayList<>();
     List<ChaosReport.Sample> afterWarmUp;
+    List<ChaosReport.Sample> atEnd;
     try (ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor()) {
       // One thread: each action runs at its time, or as soon as the one before it is done.
       ScheduledFuture<List<ChaosReport.Sample>> sampled = timer.schedule(this::samples,
@@ -114,17 +120,19 @@ final class ChaosRun {
       for (ScheduledFuture<ChaosReport.ActionResult> f : done) {
         ChaosReport.ActionResult r = f.get();
         actions.add(r);
-        System.out.printf("chaos: %s at +%d s: %s in %d ms%s%n", r.action(), Duration.between(t0, r.started())
-            .toSeconds(), r.ok() ? "done" : "FAILED", r.tookMillis(), r.ok() ? "" : " — " + r.detail());
+        System.out.printf("chaos: %s ran at +%d s: %s in %d ms%s%n", r.action(), Duration.between(t0, r.started())
+            .toSeconds(), r.ok() ? "done" : "FAILED", r.tookMillis(), r.detail().isEmpty() ? "" : " — " + r.detail());
       }
+      atEnd = timer.schedule(this::samples, settings.coolDown().toMillis(), TimeUnit.MILLISECONDS).get();
     }
+    Files.writeString(stop, "the actions are done\n");
     List<ChaosReport.ClientResult> results = new ArrayList<>();
     for (Map.Entry<String, Process> c : clients.entrySet()) {
-      results.add(collect(c.getKey(), c.getValue(), seconds));
+      results.add(collect(c.getKey(), c.getValue()));
     }
-    List<ChaosReport.Sample> atEnd = samples();
+    long seconds = Duration.between(t0, CLOCK.instant()).toSeconds();
     boolean overlap = upgradeDuringTransfer(results, actions);
-    return new ChaosReport.Run(seconds, results, actions, afterWarmUp, atEnd, Map.of(), overlap, meshReloads());
+    return new ChaosReport.Run(seconds, results, actions, afterWarmUp, atEnd, Map.of(), overlap);
   }
 
   /** The run with the leak counts of every log in the state folder (after {@code down}: shutdowns log too). */
@@ -139,7 +147,7 @@ final class ChaosRun {
       }
     }
     return new ChaosReport.Run(run.seconds(), run.clients(), run.actions(), run.afterWarmUp(), run.atEnd(), leaks,
-        run.upgradeDuringTransfer(), run.meshReloads());
+        run.upgradeDuringTransfer());
   }
 
   private ChaosReport.ActionResult act(ChaosSchedule.Action a) {
@@ -156,32 +164,56 @@ final class ChaosRun {
             Map.of(), limit);
         case RESTART_NODE_AGENT -> run(List.of(trellis, "restart", a.target(), "--node-agent", "--state-dir", dir),
             Map.of(), limit);
-        case FLIP_SPLIT -> {
-          String[] w = a.target().split("/");
-          Files.writeString(mesh, mesh(Integer.parseInt(w[0]), Integer.parseInt(w[1])));
-          yield new LocalRunIT.Result(0, "");
-        }
+        case FLIP_SPLIT -> flip(a.target());
       };
       long took = (System.nanoTime() - t) / 1_000_000;
       String tail = r.output().lines().skip(Math.max(0, r.output().lines().count() - 15)).reduce("", (x, y) -> x
           + " | " + y);
-      return new ChaosReport.ActionResult(a, started, took, r.exit() == 0, "exit " + r.exit() + tail);
+      return new ChaosReport.ActionResult(a, started, took, r.exit() == 0, r.exit() == 0 ? "" : "exit " + r.exit()
+          + tail);
     } catch (Exception e) {
       return new ChaosReport.ActionResult(a, started, (System.nanoTime() - t) / 1_000_000, false, e.toString());
     }
   }
 
-  private Process exec(String pod, String... args) throws IOException {
+  /**
+   * Writes the split {@code weights} ({@code v1/v2}) into the mesh file (the control plane reloads it) and waits until
+   * both node proxies' {@code /config_dump} (127.0.0.1:15000 in each node's namespace) have both weights: fails
+   * after 15 s.
+   */
+  private LocalRunIT.Result flip(String weights) throws Exception {
+    String[] w = weights.split("/");
+    Files.writeString(mesh, mesh(Integer.parseInt(w[0]), Integer.parseInt(w[1])));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    List<String> missing = new ArrayList<>(List.of("node-1", "node-2"));
+    while (!missing.isEmpty() && System.nanoTime() < deadline) {
+      for (String node : List.copyOf(missing)) {
+        String dump = run(List.of("ip", "netns", "exec", "trellis-node-" + node, "curl", "-s", "-m", "2",
+            "http://127.0.0.1:15000/config_dump"), Map.of(), Duration.ofSeconds(5)).output().replaceAll("\\s", "");
+        if (dump.contains("\"weight\":" + w[0] + "}") && dump.contains("\"weight\":" + w[1] + "}")) {
+          missing.remove(node);
+        }
+      }
+      if (!missing.isEmpty()) {
+        ChaosClient.paceUntil(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100));
+      }
+    }
+    return new LocalRunIT.Result(missing.isEmpty() ? 0 : 1, missing.isEmpty() ? "" : "split " + weights
+        + " not in the config of " + missing + " within 15 s");
+  }
+
+  private Process exec(String pod, List<String> common, String... args) throws IOException {
     List<String> command = new ArrayList<>(List.of(LocalRunIT.ROOT.resolve("trellis").toString(), "exec",
         "--state-dir", state.toString(), pod, "--", javaBinary(), "-Xmx256m", PARANOID, "-cp",
         System.getProperty("java.class.path"), ChaosClient.class.getName()));
+    command.addAll(common);
     command.addAll(List.of(args));
     Path out = state.resolve(pod.replace('/', '.') + ".out");
     return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
   }
 
-  private ChaosReport.ClientResult collect(String pod, Process p, long seconds) throws Exception {
-    boolean ended = p.waitFor(seconds + settings.tcpPace().toSeconds() + 180, TimeUnit.SECONDS);
+  private ChaosReport.ClientResult collect(String pod, Process p) throws Exception {
+    boolean ended = p.waitFor(settings.tcpPace().toSeconds() + 120, TimeUnit.SECONDS);
     if (!ended) {
       p.destroyForcibly();
     }
@@ -234,19 +266,6 @@ final class ChaosRun {
       }
     }
     return false;
-  }
-
-  private long meshReloads() throws IOException {
-    try (Stream<Path> files = Files.list(state)) {
-      long n = 0;
-      for (Path f : files.filter(p -> p.getFileName().toString().startsWith("control-plane")
-          && p.toString().endsWith(".log")).toList()) {
-        try (Stream<String> lines = Files.lines(f, StandardCharsets.ISO_8859_1)) {
-          n += lines.filter(l -> l.contains("mesh file") && l.contains("reloaded")).count();
-        }
-      }
-      return n;
-    }
   }
 
   private String mesh(int v1, int v2) {

@@ -18,8 +18,9 @@ record ChaosSchedule(List<Action> actions) {
   enum Kind { UPGRADE_NODE_PROXY, KILL_CONTROL_PLANE, RESTART_NODE_AGENT, FLIP_SPLIT }
 
   /**
-   * @param target the node ({@code node-1}), {@code control-plane}, or for a flip the new weights ({@code 90/10}: v1
-   *     then v2)
+   * @param target the node ({@code node-1}), {@code control-plane}, or for a flip the new weights ({@code 95/5}: v1
+   *     then v2), mostly v1 and mostly v2 in turn; no two flips, and no flip and the initial 50/50, share a weight, so
+   *     each one can be told apart in a node proxy's config
    */
   record Action(Duration at, Kind kind, String target) {
     @Override
@@ -66,7 +67,8 @@ record ChaosSchedule(List<Action> actions) {
     }
     for (int j = 0; j < flips; j++) {
       long offset = span.toMillis() * (2L * j + 1) / (2L * flips);
-      out.add(new Action(warmUp.plusMillis(offset), Kind.FLIP_SPLIT, j % 2 == 0 ? "90/10" : "10/90"));
+      out.add(new Action(warmUp.plusMillis(offset), Kind.FLIP_SPLIT, j % 2 == 0 ? (95 - j) + "/" + (5 + j)
+          : (5 + j) + "/" + (95 - j)));
     }
     out.sort(Comparator.comparing(Action::at)); // stable: on a tie the disruptive action goes first
     return new ChaosSchedule(out);

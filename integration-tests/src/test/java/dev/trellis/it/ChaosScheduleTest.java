@@ -7,6 +7,7 @@ import dev.trellis.it.ChaosSchedule.Action;
 import dev.trellis.it.ChaosSchedule.Kind;
 import java.time.Duration;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
@@ -45,11 +46,13 @@ class ChaosScheduleTest {
   }
 
   @Test
-  void flipsAlternateTheSplitAndFallBetweenTheOtherActions() {
+  void flipsAlternateTheSplitWithWeightsNoOtherFlipUsesAndFallBetweenTheOtherActions() {
     ChaosSchedule s = ChaosSchedule.plan(Duration.ofSeconds(150), Duration.ofSeconds(20), Duration.ofSeconds(20),
         NODES, 3, 2, 20);
     List<Action> flips = s.actions().stream().filter(a -> a.kind() == Kind.FLIP_SPLIT).toList();
-    assertThat(flips).extracting(Action::target).startsWith("90/10", "10/90", "90/10").endsWith("10/90");
+    assertThat(flips).extracting(Action::target).startsWith("95/5", "6/94", "93/7").endsWith("24/76");
+    assertThat(flips.stream().flatMap(f -> Stream.of(f.target().split("/")))).doesNotHaveDuplicates()
+        .doesNotContain("50");
     assertThat(flips.getFirst().at()).isEqualTo(Duration.ofMillis(20_000 + 2_750));
     assertThat(flips.getLast().at()).isEqualTo(Duration.ofMillis(20_000 + 107_250));
   }

@@ -23,7 +23,7 @@ class ChaosIT {
 
   @BeforeEach
   void needsTheHostTools() {
-    HostTools.require(HostTools.Tool.IP, HostTools.Tool.NFT, HostTools.Tool.NSENTER);
+    HostTools.require(HostTools.Tool.IP, HostTools.Tool.NFT, HostTools.Tool.NSENTER, HostTools.Tool.CURL);
     HostTools.require("h2load", "nghttp2-client");
   }
 

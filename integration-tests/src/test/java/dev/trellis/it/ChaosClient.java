@@ -34,12 +34,13 @@ import java.util.regex.Pattern;
  * bursts at the same {@code http} target, see {@link #h2load}), {@code tcp=VIP:PORT}, {@code tcpBytes},
  * {@code tcpSeconds} ({@link ChaosTransfer}), {@code grpc=VIP:PORT} ({@link ChaosGrpcStreams}). At the end it prints
  * one line {@code CHAOS-FIGURES {json}} and one {@code CHAOS-FAILURE ...} line per failure (the first 300), and
- * exits 0 (the driver judges the figures).
+ * exits 0 (the driver judges the figures). It prints {@code CHAOS-STARTED} once its load runs.
  */
 public final class ChaosClient {
 
   static final String FIGURES = "CHAOS-FIGURES ";
   static final String FAILURE = "CHAOS-FAILURE ";
+  static final String STARTED = "CHAOS-STARTED";
   private static final Clock CLOCK = Clock.systemUTC();
   private static final Pattern REQUESTS = Pattern.compile("requests: (\\d+) total, (\\d+) started, (\\d+) done, "
       + "(\\d+) succeeded, (\\d+) failed, (\\d+) errored, (\\d+) timeout");
@@ -96,6 +97,8 @@ public final class ChaosClient {
       threads.add(Thread.ofPlatform().name("tcp").start(tcp));
       collect.add(() -> figures.put("tcp", tcp.figures()));
     }
+    System.out.println(STARTED + " " + CLOCK.instant());
+    System.out.flush();
     for (Thread t : threads) {
       t.join();
     }

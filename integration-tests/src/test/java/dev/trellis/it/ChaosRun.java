@@ -104,6 +104,9 @@ final class ChaosRun {
     clients.put("chaos/client-1", exec("chaos/client-1", common, "h2load=h2", "grpc=" + GRPC, "tcp=" + TCP,
         "tcpBytes=" + settings.tcpBytes(), "tcpSeconds=" + settings.tcpPace().toSeconds()));
     clients.put("chaos/client-2", exec("chaos/client-2", common, "h2load=h1"));
+    for (String pod : clients.keySet()) {
+      awaitStarted(pod, clients.get(pod)); // a JVM takes seconds to start on a busy machine: time counts from here
+    }
     Instant t0 = CLOCK.instant();
     List<ChaosReport.ActionResult> actions = new ArrayList<>();
     List<ChaosReport.Sample> afterWarmUp;
@@ -210,6 +213,18 @@ final class ChaosRun {
     command.addAll(List.of(args));
     Path out = state.resolve(pod.replace('/', '.') + ".out");
     return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
+  }
+
+  private void awaitStarted(String pod, Process p) throws Exception {
+    Path out = state.resolve(pod.replace('/', '.') + ".out");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+    while (!Files.readString(out, StandardCharsets.ISO_8859_1).contains(ChaosClient.STARTED)) {
+      if (!p.isAlive() || System.nanoTime() > deadline) {
+        throw new IllegalStateException("the client in " + pod + " did not start its load within 90 s: "
+            + Files.readString(out, StandardCharsets.ISO_8859_1));
+      }
+      ChaosClient.paceUntil(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100));
+    }
   }
 
   private ChaosReport.ClientResult collect(String pod, Process p) throws Exception {

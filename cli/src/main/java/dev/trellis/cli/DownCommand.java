@@ -17,13 +17,18 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
+import picocli.CommandLine.TypeConversionException;
 
 /** {@code trellis down}: stops what {@code trellis up} started. Running it with nothing up is fine. */
 @Command(name = "down", mixinStandardHelpOptions = true, description = {
     "Stop the local run started by 'trellis up'.",
-    "SIGTERM to every process, SIGKILL after --grace; removes the run state (logs stay in --state-dir).",
-    "After an 'up --netns' run it also removes the namespaces, links, cgroups and redirection, and checks that",
-    "none is left.",
+    "SIGTERM to every process, SIGKILL after --grace; removes the run state (logs",
+    "  stay in --state-dir). The default grace covers a node proxy's drain: the",
+    "  longest --drain-timeout of the run's node proxies (20s unless their recorded",
+    "  command line sets another) plus 10s, so 30s by default; processes that exit",
+    "  sooner end the wait sooner.",
+    "After an 'up --netns' run it also removes the namespaces, links, cgroups and",
+    "  redirection, and checks that none is left.",
     "With no run up, says so and exits 0."})
 final class DownCommand implements Callable<Integer> {
 
@@ -32,8 +37,14 @@ final class DownCommand implements Callable<Integer> {
   @Option(names = "--state-dir", defaultValue = ".trellis/run", description = "The run's state (default: ${DEFAULT-VALUE}).")
   Path stateDir;
 
-  @Option(names = "--grace", defaultValue = "10s", converter = DurationConverter.class,
-      description = "How long processes get to exit after SIGTERM (default: ${DEFAULT-VALUE}).")
+  /** A node proxy's {@code --drain-timeout} when its command line sets none (NodeProxyMain's default). */
+  static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(20);
+  /** What the default grace adds to the longest drain: the proxy's own shutdown after its drain. */
+  static final Duration AFTER_DRAIN = Duration.ofSeconds(10);
+
+  @Option(names = "--grace", converter = DurationConverter.class, description = "How long processes get to exit after "
+      + "SIGTERM, then SIGKILL (default: the longest --drain-timeout of the run's node proxies, 20s unless set, plus "
+      + "10s: a draining proxy is not cut).")
   Duration grace;
 
   @Override
@@ -55,7 +66,7 @@ final class DownCommand implements Callable<Integer> {
           .replace('_', '-'), e.pid(), p.isPresent() ? "stopping" : "already gone");
     }
     out.flush();
-    new LocalProcesses(Clock.systemUTC()).stop(alive, grace);
+    new LocalProcesses(Clock.systemUTC()).stop(alive, grace != null ? grace : defaultGrace(state.get()));
     List<ProcessHandle> left = alive.stream().filter(ProcessHandle::isAlive).toList();
     if (!left.isEmpty()) {
       spec.commandLine().getErr().println("error: " + left.size() + " process(es) would not stop, even with SIGKILL: "
@@ -79,6 +90,41 @@ final class DownCommand implements Callable<Integer> {
     out.println("Stopped " + alive.size() + " process(es) of the mesh " + state.get().meshFile() + "; logs stay in "
         + stateDir.toAbsolutePath() + ".");
     return 0;
+  }
+
+  /**
+   * How long {@code down} waits after SIGTERM when {@code --grace} is not given: the longest {@code --drain-timeout}
+   * on the recorded command lines of the run's node proxies ({@link #DRAIN_TIMEOUT} where none is set or recorded)
+   * plus {@link #AFTER_DRAIN}, so that SIGKILL never cuts a drain.
+   */
+  static Duration defaultGrace(RunState state) {
+    Duration longest = DRAIN_TIMEOUT;
+    for (RunState.Entry proxy : state.all(RunState.Role.NODE_PROXY)) {
+      Duration drain = proxy.relaunch() == null ? DRAIN_TIMEOUT : drainTimeout(proxy.relaunch().command());
+      longest = drain.compareTo(longest) > 0 ? drain : longest;
+    }
+    return longest.plus(AFTER_DRAIN);
+  }
+
+  /** The last {@code --drain-timeout} of a node proxy's command line, or {@link #DRAIN_TIMEOUT}. */
+  static Duration drainTimeout(List<String> command) {
+    String value = null;
+    for (int i = 0; i < command.size(); i++) {
+      String arg = command.get(i);
+      if (arg.equals("--drain-timeout") && i + 1 < command.size()) {
+        value = command.get(++i);
+      } else if (arg.startsWith("--drain-timeout=")) {
+        value = arg.substring("--drain-timeout=".length());
+      }
+    }
+    if (value == null) {
+      return DRAIN_TIMEOUT;
+    }
+    try {
+      return new DurationConverter().convert(value);
+    } catch (TypeConversionException e) {
+      return DRAIN_TIMEOUT; // the proxy would not have started with it; the default is as good a guess as any
+    }
   }
 
   /** The node tokens {@code up} wrote for the proxies: secrets do not outlive the run. */

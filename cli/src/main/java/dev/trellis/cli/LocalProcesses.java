@@ -178,6 +178,11 @@ final class LocalProcesses {
     while (processes.stream().anyMatch(ProcessHandle::isAlive) && !clock.instant().isAfter(deadline)) {
       pause();
     }
+    kill(processes);
+  }
+
+  /** SIGKILL to each still alive (no SIGTERM first: a crash); returns once all are gone, or after 10 s. */
+  void kill(List<ProcessHandle> processes) {
     processes.stream().filter(ProcessHandle::isAlive).forEach(ProcessHandle::destroyForcibly);
     Instant killDeadline = clock.instant().plus(Duration.ofSeconds(10));
     while (processes.stream().anyMatch(ProcessHandle::isAlive) && !clock.instant().isAfter(killDeadline)) {

@@ -5,14 +5,18 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonParseException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
 
 /**
  * What {@code trellis up} started, kept in {@code <state-dir>/run.json} so that {@code down},
@@ -22,6 +26,8 @@ import java.util.Optional;
 record RunState(String meshFile, String startedAt, List<Entry> processes, Network network) {
 
   static final String FILE = "run.json";
+  /** Held while a command changes {@link #FILE} ({@link #update}). */
+  static final String LOCK = "run.lock";
   private static final Gson GSON = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
 
   RunState {
@@ -49,8 +55,8 @@ record RunState(String meshFile, String startedAt, List<Entry> processes, Networ
    * @param admin the admin base URL ({@code http://host:port}), or null for workloads
    * @param processStart when the process started (as the OS reports it), so a reused pid is not taken for it;
    *     null when unknown
-   * @param relaunch how to start the same process again ({@code trellis restart}); null when not recorded (roles
-   *     other than node proxies, runs started by an older {@code trellis up})
+   * @param relaunch how to start the same process again ({@code trellis restart}); {@code up} records it for every
+   *     process it starts; null in a run started by an older {@code trellis up}
    */
   record Entry(String name, Role role, long pid, String log, String address, List<Integer> ports, String admin,
       String processStart, Relaunch relaunch) {
@@ -98,6 +104,30 @@ record RunState(String meshFile, String startedAt, List<Entry> processes, Networ
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write the run state to " + stateDir.resolve(FILE) + ": " + e.getMessage()
           + " (check that the folder is writable, or choose another with --state-dir)", e);
+    }
+  }
+
+  /**
+   * Applies {@code change} to the run state as it is on disk now, under a lock ({@code run.lock}, held across
+   * processes), and writes the result: two {@code trellis restart}s at once (a chaos driver) each record their new
+   * process, instead of the later write dropping the earlier one's.
+   *
+   * @throws IllegalStateException when there is no run state any more ({@code trellis down} ran meanwhile)
+   */
+  static RunState update(Path stateDir, UnaryOperator<RunState> change) {
+    try {
+      Files.createDirectories(stateDir);
+      try (FileChannel channel = FileChannel.open(stateDir.resolve(LOCK), StandardOpenOption.CREATE,
+          StandardOpenOption.WRITE); FileLock lock = channel.lock()) {
+        RunState now = read(stateDir).orElseThrow(() -> new IllegalStateException("the run state "
+            + stateDir.resolve(FILE) + " is gone ('trellis down' ran meanwhile?); 'trellis up' starts a new run"));
+        RunState next = change.apply(now);
+        next.write(stateDir);
+        return next;
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot lock the run state " + stateDir.resolve(LOCK) + ": " + e.getMessage()
+          + " (check that the folder is writable)", e);
     }
   }
 

@@ -155,8 +155,7 @@ final class UpCommand implements Callable<Integer> {
       started.add(p);
       state = state.with(new RunState.Entry(launch.name(), launch.role(), p.pid(), launch.log().toString(),
           launch.address(), launch.ports(), launch.admin(), LocalProcesses.startOf(p),
-          launch.role() == RunState.Role.NODE_PROXY ? new RunState.Relaunch(launch.command(), launch.env(),
-              launch.workDir().toString()) : null));
+          new RunState.Relaunch(launch.command(), launch.env(), launch.workDir().toString())));
       state.write(stateDir);
       Optional<String> failure = processes.awaitReady(launch, p, timeout);
       if (failure.isPresent()) {

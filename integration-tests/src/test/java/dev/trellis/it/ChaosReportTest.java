@@ -24,7 +24,8 @@ class ChaosReportTest {
               "error":"","started":"2026-01-01T00:00:00Z","ended":"2026-01-01T00:01:00Z","longestReadPauseMs":1200},
        "failures":0}""";
   private static final ActionResult UPGRADE = new ActionResult(new ChaosSchedule.Action(Duration.ofSeconds(20),
-      ChaosSchedule.Kind.UPGRADE_NODE_PROXY, "node-1"), Instant.parse("2026-01-01T00:00:20Z"), 9000, true, "");
+      ChaosSchedule.Kind.UPGRADE_NODE_PROXY, "node-1"), Instant.parse("2026-01-01T00:00:20Z"), 9000, 30000, true,
+      "");
   private static final List<Sample> PROCESSES = List.of(new Sample("node proxy node-1", 10, 200_000, 150));
 
   @Test
@@ -35,7 +36,9 @@ class ChaosReportTest {
         + "(of them 504 UT) | 100 / 0 (0)", "equal ab", "| longest pause a client saw | 1200 ms |",
         "| Netty leak reports (`LEAK:` lines in 1 logs, paranoid detection) | 0 |",
         "| node proxy node-1: RSS / open files, after warm-up (pid 10) → at the end (same pid) | 195 MiB / 150 → 195 MiB "
-            + "/ 150 |", "1/1 node-proxy upgrades");
+            + "/ 150 |", "1/1 node-proxy upgrades",
+        "| longest node-proxy upgrade until its successor was ready (`trellis restart node-N`) | 9000 ms |",
+        "| longest node-proxy upgrade until the old proxy drained and exited (the TCP transfer holds it) | 30000 ms |");
   }
 
   @Test
@@ -44,7 +47,7 @@ class ChaosReportTest {
         .replace("\"streamsFailed\":0", "\"streamsFailed\":1")
         .replace("\"received\":1024", "\"received\":512").replace("\"exact\":true", "\"exact\":false"));
     ActionResult failedKill = new ActionResult(new ChaosSchedule.Action(Duration.ofSeconds(30),
-        ChaosSchedule.Kind.KILL_CONTROL_PLANE, "control-plane"), Instant.parse("2026-01-01T00:00:30Z"), 100, false,
+        ChaosSchedule.Kind.KILL_CONTROL_PLANE, "control-plane"), Instant.parse("2026-01-01T00:00:30Z"), 100, 100, false,
         "exit 2 | unknown option --kill");
     Run run = new Run(120, List.of(new ClientResult("chaos/client-1", f, List.of("2026-01-01T00:00:31Z grpc stream 3: "
         + "status UNAVAILABLE"), "")), List.of(UPGRADE, failedKill), PROCESSES, List.of(), Map.of("node-2.log", 2L),

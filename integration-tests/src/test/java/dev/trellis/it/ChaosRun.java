@@ -20,6 +20,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -128,6 +130,7 @@ final class ChaosRun {
       }
       atEnd = timer.schedule(this::samples, settings.coolDown().toMillis(), TimeUnit.MILLISECONDS).get();
     }
+    actions = finishUpgrades(actions);
     Files.writeString(stop, "the actions are done\n");
     List<ChaosReport.ClientResult> results = new ArrayList<>();
     for (Map.Entry<String, Process> c : clients.entrySet()) {
@@ -161,8 +164,8 @@ final class ChaosRun {
       String dir = state.toString();
       Duration limit = settings.drainTimeout().plusSeconds(120);
       LocalRunIT.Result r = switch (a.kind()) {
-        case UPGRADE_NODE_PROXY -> run(List.of(trellis, "restart", a.target(), "--state-dir", dir, "--grace",
-            settings.drainTimeout().plusSeconds(30).toSeconds() + "s"), Map.of(), limit);
+        case UPGRADE_NODE_PROXY -> startUpgrade(a, List.of(trellis, "restart", a.target(), "--state-dir", dir,
+            "--grace", settings.drainTimeout().plusSeconds(30).toSeconds() + "s"), t);
         case KILL_CONTROL_PLANE -> run(List.of(trellis, "restart", "control-plane", "--kill", "--state-dir", dir),
             Map.of(), limit);
         case RESTART_NODE_AGENT -> run(List.of(trellis, "restart", a.target(), "--node-agent", "--state-dir", dir),
@@ -172,10 +175,11 @@ final class ChaosRun {
       long took = (System.nanoTime() - t) / 1_000_000;
       String tail = r.output().lines().skip(Math.max(0, r.output().lines().count() - 15)).reduce("", (x, y) -> x
           + " | " + y);
-      return new ChaosReport.ActionResult(a, started, took, r.exit() == 0, r.exit() == 0 ? "" : "exit " + r.exit()
-          + tail);
+      return new ChaosReport.ActionResult(a, started, took, took, r.exit() == 0, r.exit() == 0 ? "" : "exit "
+          + r.exit() + tail);
     } catch (Exception e) {
-      return new ChaosReport.ActionResult(a, started, (System.nanoTime() - t) / 1_000_000, false, e.toString());
+      long took = (System.nanoTime() - t) / 1_000_000;
+      return new ChaosReport.ActionResult(a, started, took, took, false, e.toString());
     }
   }
 
@@ -203,6 +207,62 @@ final class ChaosRun {
     }
     return new LocalRunIT.Result(missing.isEmpty() ? 0 : 1, missing.isEmpty() ? "" : "split " + weights
         + " not in the config of " + missing + " within 15 s");
+  }
+
+  /** A {@code trellis restart NODE} still running: its old node proxy drains while the next actions go on. */
+  private record Upgrade(ChaosSchedule.Action action, Process process, Path out, long startNanos) {}
+
+  private final Map<ChaosSchedule.Action, Upgrade> upgrades = new LinkedHashMap<>();
+
+  /**
+   * Starts {@code trellis restart NODE} and returns once its successor is ready and recorded in run.json (exit 0), or
+   * the command failed: the old proxy's drain (which lasts as long as the TCP transfer through it) goes on while the
+   * next actions run, as old pods drain while a DaemonSet rolls on. {@link #finishUpgrades} waits for the commands.
+   */
+  private LocalRunIT.Result startUpgrade(ChaosSchedule.Action a, List<String> command, long startNanos)
+      throws Exception {
+    Path out = Files.createTempFile(state, "restart-", ".out");
+    Process p = new ProcessBuilder(command).directory(LocalRunIT.ROOT.toFile()).redirectErrorStream(true)
+        .redirectOutput(out.toFile()).start();
+    upgrades.put(a, new Upgrade(a, p, out, startNanos));
+    Pattern ready = Pattern.compile("new\\s+pid (\\d+)\\s+ready after");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
+    while (System.nanoTime() < deadline) {
+      Matcher m = ready.matcher(Files.readString(out, StandardCharsets.UTF_8));
+      if (m.find() && Files.readString(state.resolve("run.json")).contains("\"pid\": " + m.group(1) + ",")) {
+        return new LocalRunIT.Result(0, "");
+      }
+      if (!p.isAlive()) {
+        return new LocalRunIT.Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8));
+      }
+      ChaosClient.paceUntil(System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100));
+    }
+    return new LocalRunIT.Result(-1, Files.readString(out, StandardCharsets.UTF_8) + "\n(no successor ready in 150 s)");
+  }
+
+  /** Each upgrade's result once its command has ended (the old proxy drained and exited), in action order. */
+  private List<ChaosReport.ActionResult> finishUpgrades(List<ChaosReport.ActionResult> results) throws Exception {
+    List<ChaosReport.ActionResult> out = new ArrayList<>();
+    for (ChaosReport.ActionResult r : results) {
+      Upgrade u = upgrades.get(r.action());
+      if (u == null || !r.ok()) {
+        out.add(r);
+        continue;
+      }
+      boolean ended = u.process().waitFor(settings.drainTimeout().toSeconds() + 120, TimeUnit.SECONDS);
+      if (!ended) {
+        u.process().destroyForcibly();
+      }
+      long finished = (System.nanoTime() - u.startNanos()) / 1_000_000;
+      String output = Files.readString(u.out(), StandardCharsets.UTF_8);
+      boolean ok = ended && u.process().exitValue() == 0;
+      out.add(new ChaosReport.ActionResult(r.action(), r.started(), r.tookMillis(), finished, ok, ok ? ""
+          : (ended ? "exit " + u.process().exitValue() : "still running") + " | " + output.replace('\n', '|')));
+      System.out.printf("chaos: %s: old node proxy gone %d ms after the restart began%s%n", r.action(), finished,
+          ok ? "" : " — FAILED: " + output);
+      Files.deleteIfExists(u.out());
+    }
+    return out;
   }
 
   private Process exec(String pod, List<String> common, String... args) throws IOException {

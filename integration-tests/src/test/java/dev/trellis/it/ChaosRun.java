@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -210,7 +211,8 @@ final class ChaosRun {
   }
 
   /** A {@code trellis restart NODE} still running: its old node proxy drains while the next actions go on. */
-  private record Upgrade(ChaosSchedule.Action action, Process process, Path out, long startNanos) {}
+  private record Upgrade(ChaosSchedule.Action action, Process process, Path out, long startNanos,
+      CompletableFuture<Long> exitNanos) {}
 
   private final Map<ChaosSchedule.Action, Upgrade> upgrades = new LinkedHashMap<>();
 
@@ -224,7 +226,7 @@ final class ChaosRun {
     Path out = Files.createTempFile(state, "restart-", ".out");
     Process p = new ProcessBuilder(command).directory(LocalRunIT.ROOT.toFile()).redirectErrorStream(true)
         .redirectOutput(out.toFile()).start();
-    upgrades.put(a, new Upgrade(a, p, out, startNanos));
+    upgrades.put(a, new Upgrade(a, p, out, startNanos, p.onExit().thenApply(x -> System.nanoTime())));
     Pattern ready = Pattern.compile("new\\s+pid (\\d+)\\s+ready after");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(150);
     while (System.nanoTime() < deadline) {
@@ -253,7 +255,7 @@ final class ChaosRun {
       if (!ended) {
         u.process().destroyForcibly();
       }
-      long finished = (System.nanoTime() - u.startNanos()) / 1_000_000;
+      long finished = ((ended ? u.exitNanos().get() : System.nanoTime()) - u.startNanos()) / 1_000_000;
       String output = Files.readString(u.out(), StandardCharsets.UTF_8);
       boolean ok = ended && u.process().exitValue() == 0;
       out.add(new ChaosReport.ActionResult(r.action(), r.started(), r.tookMillis(), finished, ok, ok ? ""

@@ -196,7 +196,9 @@ class LocalRunTest {
     List<LaunchPlan.Launch> plan = LaunchPlan.plan(local, mesh, layout).stream()
         .map(l -> LaunchPlan.withDrainTimeout(l, Duration.ofSeconds(90))).toList();
     assertThat(plan).filteredOn(l -> l.role() == RunState.Role.NODE_PROXY).isNotEmpty()
-        .allSatisfy(l -> assertThat(l.command()).endsWith("--drain-timeout", "90000ms"));
+        .allSatisfy(l -> assertThat(l.command()).endsWith("--drain-timeout", "90000ms"))
+        .as("down's default grace reads it back").allSatisfy(l -> assertThat(DownCommand.drainTimeout(l.command()))
+            .isEqualTo(Duration.ofSeconds(90)));
     assertThat(plan).filteredOn(l -> l.role() != RunState.Role.NODE_PROXY).isNotEmpty()
         .allSatisfy(l -> assertThat(l.command()).doesNotContain("--drain-timeout"));
     assertThat(plan).filteredOn(l -> l.command().getFirst().equals("java"))

@@ -14,6 +14,7 @@ import dev.trellis.demo.DemoMain;
 import dev.trellis.proxy.NodeAgentMain;
 import dev.trellis.proxy.NodeProxyMain;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -147,6 +148,17 @@ final class LaunchPlan {
     command.addAll(List.of("--ebpf-pins", pins));
     return new Launch(proxy.name(), proxy.role(), command, proxy.env(), proxy.workDir(), proxy.log(), proxy.address(),
         proxy.ports(), proxy.admin(), proxy.ready(), proxy.secretFile(), proxy.secret());
+  }
+
+  /** A node proxy with {@code --drain-timeout} (other processes unchanged); a restart keeps it (its command line). */
+  static Launch withDrainTimeout(Launch launch, Duration drainTimeout) {
+    if (launch.role() != RunState.Role.NODE_PROXY) {
+      return launch;
+    }
+    List<String> command = new ArrayList<>(launch.command());
+    command.addAll(List.of("--drain-timeout", drainTimeout.toMillis() + "ms"));
+    return new Launch(launch.name(), launch.role(), command, launch.env(), launch.workDir(), launch.log(),
+        launch.address(), launch.ports(), launch.admin(), launch.ready(), launch.secretFile(), launch.secret());
   }
 
   /**

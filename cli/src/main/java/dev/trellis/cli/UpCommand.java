@@ -58,6 +58,11 @@ final class UpCommand implements Callable<Integer> {
       + "section.")
   String zipkin;
 
+  @Option(names = "--drain-timeout", converter = DurationConverter.class, paramLabel = "DURATION",
+      description = "Every node proxy's --drain-timeout: how long a proxy that got SIGTERM (trellis restart NODE, "
+          + "trellis down) lets in-flight requests and streams finish (default: the node proxy's, 20s).")
+  Duration drainTimeout;
+
   @Option(names = "--netns", description = {"Run each node and workload in its own network namespace, with pod traffic "
       + "captured transparently (eBPF or nftables) as on a cluster: workloads call service VIPs directly "
       + "('trellis exec'). Needs root, a mesh file with routable addresses (examples/netns/mesh.yaml) and the "
@@ -104,6 +109,9 @@ final class UpCommand implements Callable<Integer> {
     LaunchPlan.Layout layout = layout(local.mesh().telemetry());
     List<LaunchPlan.Launch> plan = net == null ? LaunchPlan.plan(local, mesh, layout)
         : LaunchPlan.plan(local, mesh, layout, net, redirect);
+    if (drainTimeout != null) {
+      plan = plan.stream().map(l -> LaunchPlan.withDrainTimeout(l, drainTimeout)).toList();
+    }
     LocalProcesses processes = new LocalProcesses(Clock.systemUTC());
     RunState state = new RunState(mesh.toAbsolutePath().normalize().toString(), Clock.systemUTC().instant().toString(),
         List.of(), net == null ? null : NetnsUp.network(net, layout, redirect));
@@ -228,9 +236,23 @@ final class UpCommand implements Callable<Integer> {
         .orElseThrow(() -> new IllegalStateException("TRELLIS_HOME is not set: run 'trellis up' through the ./trellis "
             + "launcher at the repository root, or give --home <checkout>"));
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    List<String> jvm = List.of("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow");
+    List<String> jvm = jvmOptions(System.getenv("TRELLIS_JAVA_OPTS"));
     return new LaunchPlan.Layout(java, jvm, classpath(root, "control-plane"), classpath(root, "node-proxy"),
         classpath(root, "demo"), stateDir.toAbsolutePath(), telemetry(fromFile, zipkin));
+  }
+
+  /**
+   * The JVM options of every process {@code up} starts: what Netty needs, then {@code TRELLIS_JAVA_OPTS} split at
+   * white space as the launcher's shell splits it for the CLI itself (e.g. {@code -Xmx512m
+   * -Dio.netty.leakDetection.level=paranoid}); null or blank adds nothing.
+   */
+  static List<String> jvmOptions(String javaOpts) {
+    List<String> jvm = new ArrayList<>(List.of("--enable-native-access=ALL-UNNAMED",
+        "--sun-misc-unsafe-memory-access=allow"));
+    if (javaOpts != null && !javaOpts.isBlank()) {
+      jvm.addAll(List.of(javaOpts.strip().split("\\s+")));
+    }
+    return jvm;
   }
 
   /**

@@ -7,6 +7,7 @@ import dev.trellis.cli.local.LocalMesh;
 import dev.trellis.controlplane.model.MeshTelemetry;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -180,5 +181,28 @@ class LocalRunTest {
     assertThat(UpCommand.telemetry(file, "http://127.0.0.1:9411/api/v2/spans").nodeProxyFlags("n"))
         .containsSequence("--tracing-sampling", "1.0").containsSequence("--zipkin", "http://127.0.0.1:9411/api/v2/spans");
     assertThatThrownBy(() -> UpCommand.telemetry(file, "zipkin:9411")).hasMessageContaining("--zipkin 'zipkin:9411'");
+  }
+
+  @Test
+  void upsDrainTimeoutGoesToEveryNodeProxyOnlyAndTrellisJavaOptsToEveryJvmItStarts() throws Exception {
+    Path mesh = Path.of("..", "examples", "demo", "mesh.yaml");
+    LocalMesh local = LocalMesh.load(mesh);
+    List<String> jvm = UpCommand.jvmOptions("  -Xmx256m   -Dio.netty.leakDetection.level=paranoid ");
+    assertThat(jvm).containsExactly("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
+        "-Xmx256m", "-Dio.netty.leakDetection.level=paranoid");
+    assertThat(UpCommand.jvmOptions(null)).isEqualTo(UpCommand.jvmOptions(" ")).hasSize(2);
+    LaunchPlan.Layout layout = new LaunchPlan.Layout("java", jvm, "cp.jar", "np.jar", "demo.jar", dir,
+        MeshTelemetry.DEFAULTS);
+    List<LaunchPlan.Launch> plan = LaunchPlan.plan(local, mesh, layout).stream()
+        .map(l -> LaunchPlan.withDrainTimeout(l, Duration.ofSeconds(90))).toList();
+    assertThat(plan).filteredOn(l -> l.role() == RunState.Role.NODE_PROXY).isNotEmpty()
+        .allSatisfy(l -> assertThat(l.command()).endsWith("--drain-timeout", "90000ms"))
+        .as("down's default grace reads it back").allSatisfy(l -> assertThat(DownCommand.drainTimeout(l.command()))
+            .isEqualTo(Duration.ofSeconds(90)));
+    assertThat(plan).filteredOn(l -> l.role() != RunState.Role.NODE_PROXY).isNotEmpty()
+        .allSatisfy(l -> assertThat(l.command()).doesNotContain("--drain-timeout"));
+    assertThat(plan).filteredOn(l -> l.command().getFirst().equals("java"))
+        .allSatisfy(l -> assertThat(l.command()).containsSequence("java", "--enable-native-access=ALL-UNNAMED",
+            "--sun-misc-unsafe-memory-access=allow", "-Xmx256m", "-Dio.netty.leakDetection.level=paranoid", "-cp"));
   }
 }

@@ -39,6 +39,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Opens HBONE streams from one event loop: HTTP/2 CONNECT over mutual TLS 1.3 to a peer node proxy,
@@ -50,6 +52,8 @@ import java.util.concurrent.TimeUnit;
  * upstream connection lives on the same loop as the downstream one.
  */
 public final class HboneConnector {
+
+  private static final Logger log = LoggerFactory.getLogger(HboneConnector.class);
 
   public static final int MAX_STREAMS = 100;
   static final long IDLE_MILLIS = 60_000;
@@ -112,13 +116,29 @@ public final class HboneConnector {
   public Future<Http2StreamChannel> open(SpiffeId source, SpiffeId destination, InetSocketAddress dial, String authority,
       Http2Headers extraHeaders) {
     Promise<Http2StreamChannel> result = loop.newPromise();
-    Key key = new Key(source, destination, dial);
+    open(new Key(source, destination, dial), authority, extraHeaders, result, REOPENS);
+    return result;
+  }
+
+  /**
+   * How many times a CONNECT stream that ended before any answer is opened again on another connection. Nothing of
+   * the caller's bytes has gone out then (they follow the 200), so a new stream is always safe; the case it is for is
+   * a peer that is draining: its GOAWAY crossed our new stream, which it never processed.
+   */
+  static final int REOPENS = 1;
+
+  private void open(Key key, String authority, Http2Headers extraHeaders, Promise<Http2StreamChannel> result,
+      int reopens) {
+    SpiffeId source = key.source();
+    SpiffeId destination = key.destination();
+    InetSocketAddress dial = key.dial();
     Connection conn = reusable(key);
     if (conn == null) {
       conn = connect(key);
       if (conn == null) {
-        return result.setFailure(new HboneException("no certificate for " + source
+        result.setFailure(new HboneException("no certificate for " + source
             + " yet; the workload cannot send mTLS traffic until its SVID is issued", 0, null));
+        return;
       }
     }
     Connection c = conn;
@@ -134,9 +154,8 @@ public final class HboneConnector {
             + f.cause().getMessage() + " (is the peer node proxy up, and is port 15008 reachable?)", 0, f.cause()));
         return;
       }
-      openStream(key, c, authority, extraHeaders, result);
+      openStream(key, c, authority, extraHeaders, result, reopens);
     });
-    return result;
   }
 
   private Connection reusable(Key key) {
@@ -234,12 +253,17 @@ public final class HboneConnector {
   }
 
   private void openStream(Key key, Connection c, String authority, Http2Headers extra,
-      Promise<Http2StreamChannel> result) {
+      Promise<Http2StreamChannel> result, int reopens) {
+    Runnable reopen = reopens == 0 ? null : () -> {
+      log.debug("HBONE stream to {} on {} ended before an answer (peer draining?): opening it again", authority,
+          c.channel.remoteAddress());
+      open(key, authority, extra, result, reopens - 1);
+    };
     new Http2StreamChannelBootstrap(c.channel).handler(new ChannelInitializer<Http2StreamChannel>() {
       @Override
       protected void initChannel(Http2StreamChannel stream) {
         stream.config().setAutoRead(false);
-        stream.pipeline().addLast("response", new ResponseHandler(authority, result));
+        stream.pipeline().addLast("response", new ResponseHandler(authority, result, reopen));
       }
     }).open().addListener(f -> {
       if (!f.isSuccess()) {
@@ -279,10 +303,13 @@ public final class HboneConnector {
   private static final class ResponseHandler extends ChannelInboundHandlerAdapter {
     private final String authority;
     private final Promise<Http2StreamChannel> result;
+    private final Runnable reopen;
 
-    ResponseHandler(String authority, Promise<Http2StreamChannel> result) {
+    /** @param reopen opens the CONNECT again if this stream ends before any answer; null: fail instead */
+    ResponseHandler(String authority, Promise<Http2StreamChannel> result, Runnable reopen) {
       this.authority = authority;
       this.result = result;
+      this.reopen = reopen;
     }
 
     @Override
@@ -308,6 +335,14 @@ public final class HboneConnector {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+      if (result.isDone()) {
+        return;
+      }
+      if (reopen != null) {
+        // After the stream's own close has run (its connection's stream count released), on the same event loop.
+        ctx.channel().eventLoop().execute(reopen);
+        return;
+      }
       result.tryFailure(new HboneException("HBONE stream to " + authority + " closed before a response", 0, null));
     }
   }

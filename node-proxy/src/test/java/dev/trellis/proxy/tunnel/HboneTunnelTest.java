@@ -21,6 +21,15 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.ssl.SslContext;
+import java.util.concurrent.atomic.AtomicInteger;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
@@ -269,6 +278,65 @@ class HboneTunnelTest {
   }
 
   /** Closes what it is given to inspect. */
+  /**
+   * A CONNECT stream that ends before any answer (a draining peer's GOAWAY or REFUSED_STREAM crossed it: the peer never
+   * processed it) is opened again once, since none of the caller's bytes went out; a peer that refuses every stream
+   * still fails the open, after that one more try.
+   */
+  @Test
+  void aConnectStreamEndedBeforeAnyAnswerIsOpenedAgainOnceThenFails() throws Exception {
+    AtomicInteger connects = new AtomicInteger();
+    Channel refusesFirst = refusingPeer(connects, 1);
+    try {
+      InetSocketAddress at = (InetSocketAddress) refusesFirst.localAddress();
+      Future<Http2StreamChannel> f = open(at, WEB, WEB_ADDRESS + ":80");
+      assertThat(f.cause()).as("the second CONNECT is answered 200").isNull();
+      assertThat(connects).hasValue(2);
+      f.getNow().close();
+    } finally {
+      refusesFirst.close().syncUninterruptibly();
+    }
+    AtomicInteger always = new AtomicInteger();
+    Channel refusesAll = refusingPeer(always, Integer.MAX_VALUE);
+    try {
+      Future<Http2StreamChannel> f = open((InetSocketAddress) refusesAll.localAddress(), WEB, WEB_ADDRESS + ":80");
+      assertThat(f.cause()).hasMessageContaining("closed before a response");
+      assertThat(always).as("one CONNECT, then one more").hasValue(1 + HboneConnector.REOPENS);
+    } finally {
+      refusesAll.close().syncUninterruptibly();
+    }
+  }
+
+  /** An HBONE peer (web's certificate, h2) that resets its first {@code refusals} CONNECT streams with REFUSED_STREAM. */
+  private Channel refusingPeer(AtomicInteger connects, int refusals) throws Exception {
+    SslContext tls = serverCerts.contexts(WEB).orElseThrow().serverContext();
+    return new ServerBootstrap().group(group).channel(Transport.serverChannel())
+        .childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(tls.newHandler(ch.alloc()), Http2FrameCodecBuilder.forServer().build(),
+                new ChannelInboundHandlerAdapter() {
+                  @Override
+                  public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    try {
+                      if (msg instanceof Http2HeadersFrame h && "CONNECT".contentEquals(h.headers().method())) {
+                        if (connects.incrementAndGet() <= refusals) {
+                          ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.REFUSED_STREAM).stream(h.stream()));
+                        } else {
+                          ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false)
+                              .stream(h.stream()));
+                        }
+                      }
+                    } finally {
+                      ReferenceCountUtil.release(msg);
+                    }
+                  }
+                });
+          }
+        })
+        .bind(new InetSocketAddress(SERVER_NODE, 0)).syncUninterruptibly().channel();
+  }
+
   private static final class ClosingInspector implements dev.trellis.proxy.inbound.HttpInspector {
     @Override
     public void inspect(io.netty.channel.Channel d, io.netty.channel.Channel w,

@@ -164,6 +164,10 @@ record NetnsPlan(String gateway, List<NodeNet> nodes, List<PodNet> pods, List<Li
       setup.add(List.of("ip", "netns", "add", ns));
       setup.add(List.of("ip", "-n", ns, "link", "set", "lo", "up"));
       setup.add(List.of("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"));
+      // As docs/node-proxy-operations.md (Upgrade) asks of a node: connections queued on an upgraded node proxy's
+      // listeners as it closes them move to its successor instead of being reset (Linux 5.14+; skipped before).
+      setup.add(List.of("ip", "netns", "exec", ns, "sh", "-c", "test ! -e /proc/sys/net/ipv4/tcp_migrate_req || "
+          + "sysctl -qw net.ipv4.tcp_migrate_req=1"));
       setup.add(List.of("ip", "link", "add", "n" + i, "netns", HUB, "type", "veth", "peer", "name", "eth0", "netns", ns));
       setup.add(List.of("ip", "-n", HUB, "link", "set", "n" + i, "master", "br0", "up"));
       setup.add(List.of("ip", "-n", ns, "addr", "add", n.address() + "/24", "dev", "eth0"));

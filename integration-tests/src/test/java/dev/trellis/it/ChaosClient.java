@@ -2,7 +2,6 @@ package dev.trellis.it;
 
 import com.google.gson.GsonBuilder;
 import java.io.BufferedInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -372,16 +371,7 @@ public final class ChaosClient {
     }
 
     private String line() throws IOException {
-      ByteArrayOutputStream b = new ByteArrayOutputStream();
-      for (int c = in.read(); c != '\n'; c = in.read()) {
-        if (c < 0) {
-          throw new IOException("connection closed mid-response");
-        }
-        if (c != '\r') {
-          b.write(c);
-        }
-      }
-      return b.toString(StandardCharsets.US_ASCII);
+      return MeshHttpClient.line(in);
     }
 
     void close() {

@@ -6,8 +6,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -47,7 +45,7 @@ class ChaosIT {
       LocalRunIT.Result up = chaos.up();
       assertThat(up.exit()).as(up.output()).isZero();
       pids.addAll(LocalRunIT.pids(state));
-      namespaces.addAll(namespaces(state));
+      namespaces.addAll(NetnsRunIT.namespaces(state));
       run = chaos.chaos();
       pids.addAll(LocalRunIT.pids(state)); // the last generation of every process
     } finally {
@@ -72,14 +70,5 @@ class ChaosIT {
         }
       }
     }
-  }
-
-  private static List<String> namespaces(Path state) throws Exception {
-    List<String> names = new ArrayList<>(List.of("trellis-hub"));
-    Matcher m = Pattern.compile("\"netns\": \"([^\"]+)\"").matcher(Files.readString(state.resolve("run.json")));
-    while (m.find()) {
-      names.add(m.group(1));
-    }
-    return names;
   }
 }

@@ -131,6 +131,11 @@ final class MeshHttpClient implements AutoCloseable {
   }
 
   private String line() throws IOException {
+    return line(in);
+  }
+
+  /** One CRLF- (or LF-) terminated line of {@code in}, without its end; fails if the stream ends before it. */
+  static String line(InputStream in) throws IOException {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     for (int c = in.read(); c != '\n'; c = in.read()) {
       if (c < 0) {

@@ -182,7 +182,8 @@ class NetnsRunIT {
     return m.find() ? Integer.parseInt(m.group(1)) : 0;
   }
 
-  private static List<String> namespaces(Path state) throws Exception {
+  /** The network namespaces of the run in {@code state} (its run.json), the hub first. */
+  static List<String> namespaces(Path state) throws Exception {
     List<String> names = new ArrayList<>(List.of("trellis-hub"));
     Matcher m = Pattern.compile("\"netns\": \"([^\"]+)\"").matcher(Files.readString(state.resolve("run.json")));
     while (m.find()) {

@@ -28,6 +28,8 @@ final class Http1Connection implements UpstreamConnection {
   private boolean halfClosure;
   /** When it was parked (the pool's ticker, nanos); the pool's sweep closes it after {@link UpstreamPool#IDLE_MILLIS}. */
   long idleSince;
+  /** Adopted for a downstream connection that has ended: closed instead of parked ({@link UpstreamPool#adopt}). */
+  boolean retired;
 
   Http1Connection(UpstreamPool pool, UpstreamPool.Key key, ClusterRuntime cluster) {
     this.pool = pool;

@@ -368,8 +368,15 @@ public final class UpstreamPool {
    * Takes an already connected socket to {@code host} into the pool as an idle connection speaking
    * {@code protocol} (inbound inspection connects to the workload before answering HBONE's 200).
    * Closed instead if the cluster has no connection slot left.
+   *
+   * <p>An HTTP/1.1 socket leaves the pool with {@code owner}, the downstream connection (HBONE stream) it was opened
+   * for: closed when {@code owner} closes if idle, else as soon as its request is done. Every new HBONE stream brings
+   * a socket of its own, so a pool that kept them all for the idle timeout held hundreds of workload connections at
+   * a few hundred streams a second (more than some servers keep: the JDK's HttpServer closes any beyond 200 idle).
+   * {@code owner} must be on this pool's event loop.
    */
-  public void adopt(ClusterRuntime cluster, Host host, LocalWorkload source, Protocol protocol, Channel ch) {
+  public void adopt(ClusterRuntime cluster, Host host, LocalWorkload source, Protocol protocol, Channel ch,
+      Channel owner) {
     Key key = new Key(cluster.name(), host.key(), source.identity(), protocol);
     if (!cluster.breaker().tryAcquire(Resource.CONNECTIONS)) {
       ch.close();
@@ -379,6 +386,7 @@ public final class UpstreamPool {
       Http1Connection c = new Http1Connection(this, key, cluster);
       c.attach(ch);
       park(c);
+      owner.closeFuture().addListener(f -> retire(c));
       return;
     }
     Http2Connection c = new Http2Connection(this, key, cluster);
@@ -456,8 +464,21 @@ public final class UpstreamPool {
     cluster.breaker().release(Resource.CONNECTIONS);
   }
 
+  /** {@code c}'s owner is gone: closed now if it idles, else when its request is done ({@link #park}). */
+  private void retire(Http1Connection c) {
+    c.retired = true;
+    ArrayDeque<Http1Connection> idle = idleH1.get(c.key());
+    if (idle != null && idle.remove(c)) {
+      c.close();
+    }
+  }
+
   /** Back to the pool: a waiter of the same key takes it at once, else it idles (and notices a server close). */
   void park(Http1Connection c) {
+    if (c.retired) {
+      c.close(); // adopted for a downstream connection that has ended
+      return;
+    }
     if (c.peerDraining()) {
       c.close(); // its HBONE connection got GOAWAY: the peer drains, the next request goes over a new one
       return;

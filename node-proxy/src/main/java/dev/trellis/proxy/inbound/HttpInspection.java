@@ -66,7 +66,7 @@ public final class HttpInspection implements HttpInspector {
     UpstreamPool.Protocol toWorkload = declared == ClusterSpec.UpstreamProtocol.HTTP2
         ? UpstreamPool.Protocol.HTTP2 : UpstreamPool.Protocol.HTTP1;
     downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx,
-        caller -> pool.adopt(cluster, cluster.hosts().getFirst(), target, toWorkload, workload)));
+        caller -> pool.adopt(cluster, cluster.hosts().getFirst(), target, toWorkload, workload, downstream)));
   }
 
   /**

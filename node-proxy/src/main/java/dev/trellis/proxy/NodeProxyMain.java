@@ -18,8 +18,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
@@ -63,6 +65,8 @@ import picocli.CommandLine.TypeConversionException;
 public final class NodeProxyMain implements Callable<Integer> {
 
   private static final Logger log = LoggerFactory.getLogger(NodeProxyMain.class);
+  /** About when {@code main} began: this class initializes just before it runs. */
+  private static final Instant MAIN_STARTED = Clock.systemUTC().instant();
 
   @Spec CommandSpec spec;
 
@@ -280,19 +284,7 @@ public final class NodeProxyMain implements Callable<Integer> {
         + "http://" + options.address() + ":" + proxy.adminPort() + "/metrics, debug admin (this machine only) http://"
         + hostPort(proxy.debugAdminAddress()) + "/config_dump");
     out.flush();
-    if (readyFile != null) {
-      ScheduledExecutorService readiness = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform()
-          .name("trellis-ready-file").daemon().factory());
-      ReadyFile.writeWhenReady(readyFile, ProcessHandle.current().pid(), proxy::ready, readiness, Duration.ofMillis(100))
-          .whenComplete((file, e) -> {
-            readiness.shutdown();
-            PrintWriter err = spec.commandLine().getErr();
-            if (e != null) {
-              err.println("error: " + e.getMessage());
-              err.flush();
-            }
-          });
-    }
+    watchReadiness(proxy);
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       drainThenClose(proxy, drainTimeout);
@@ -300,6 +292,31 @@ public final class NodeProxyMain implements Callable<Integer> {
     }));
     stopped.await();
     return 0;
+  }
+
+  /**
+   * Until the proxy is first ready, checks every 10 ms; then logs how long the start took ({@link StartupTimes}) and
+   * writes {@code --ready-file} if asked.
+   */
+  private void watchReadiness(NodeProxy proxy) {
+    ScheduledExecutorService readiness = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform()
+        .name("trellis-readiness").daemon().factory());
+    CompletableFuture<Instant> ready = ReadyFile.firstReady(proxy::ready, Clock.systemUTC(), readiness,
+        Duration.ofMillis(10));
+    ready.thenAccept(at -> log.info("node proxy {} {}", node, StartupTimes.ofThisProcess(MAIN_STARTED, at).describe()));
+    if (readyFile == null) {
+      ready.whenComplete((at, e) -> readiness.shutdown());
+      return;
+    }
+    ready.thenApply(at -> ReadyFile.write(readyFile, ProcessHandle.current().pid()))
+        .whenComplete((file, e) -> {
+          readiness.shutdown();
+          if (e != null) {
+            PrintWriter err = spec.commandLine().getErr();
+            err.println("error: " + (e.getCause() != null ? e.getCause() : e).getMessage());
+            err.flush();
+          }
+        });
   }
 
   /**

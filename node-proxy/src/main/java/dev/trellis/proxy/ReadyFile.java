@@ -6,7 +6,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -24,31 +26,41 @@ final class ReadyFile {
   private ReadyFile() {}
 
   /**
-   * Checks {@code ready} every {@code every} on {@code scheduler} and, once it holds, writes {@code pid} and a newline
-   * to {@code file} (atomically: a reader never sees half of it) and stops checking.
+   * Checks {@code ready} every {@code every} on {@code scheduler} and, once it holds, stops checking.
+   *
+   * @return completes with the {@code clock}'s time of the check that saw it ready
+   */
+  static CompletableFuture<Instant> firstReady(BooleanSupplier ready, Clock clock, ScheduledExecutorService scheduler,
+      Duration every) {
+    CompletableFuture<Instant> seen = new CompletableFuture<>();
+    ScheduledFuture<?>[] task = new ScheduledFuture<?>[1];
+    task[0] = scheduler.scheduleWithFixedDelay(() -> {
+      if (!seen.isDone() && ready.getAsBoolean()) {
+        seen.complete(clock.instant());
+      }
+    }, 0, every.toMillis(), TimeUnit.MILLISECONDS);
+    seen.whenComplete((at, e) -> task[0].cancel(false));
+    return seen;
+  }
+
+  /**
+   * {@link #firstReady}, then writes {@code pid} and a newline to {@code file} (atomically: a reader never sees half
+   * of it).
    *
    * @return completes with the file once written, or exceptionally if it cannot be written
    */
   static CompletableFuture<Path> writeWhenReady(Path file, long pid, BooleanSupplier ready,
       ScheduledExecutorService scheduler, Duration every) {
-    CompletableFuture<Path> written = new CompletableFuture<>();
-    ScheduledFuture<?>[] task = new ScheduledFuture<?>[1];
-    task[0] = scheduler.scheduleWithFixedDelay(() -> {
-      if (written.isDone() || !ready.getAsBoolean()) {
-        return;
-      }
-      try {
-        write(file, pid);
-        written.complete(file);
-      } catch (UncheckedIOException e) {
-        written.completeExceptionally(e);
-      }
-    }, 0, every.toMillis(), TimeUnit.MILLISECONDS);
-    written.whenComplete((f, e) -> task[0].cancel(false));
-    return written;
+    return firstReady(ready, Clock.systemUTC(), scheduler, every).thenApply(at -> write(file, pid));
   }
 
-  private static void write(Path file, long pid) {
+  /** Writes {@code pid} and a newline to {@code file} atomically; throws {@link UncheckedIOException} naming the flag. */
+  static Path write(Path file, long pid) {
+    write0(file, pid);
+    return file;
+  }
+
+  private static void write0(Path file, long pid) {
     try {
       Path dir = file.toAbsolutePath().getParent();
       Files.createDirectories(dir);

@@ -5,6 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import java.time.Duration;
 import java.util.List;
@@ -33,6 +34,9 @@ public final class ConnectionDrain {
 
   /** How a drain ended. */
   public record Result(int closedAtTimeout, Duration took) {}
+
+  /** How many of the connections closed at the timeout the log names one by one. */
+  private static final int NAMED_AT_TIMEOUT = 20;
 
   private final Set<Channel> open = ConcurrentHashMap.newKeySet();
   private final AtomicLong closedAtTimeout = new AtomicLong();
@@ -111,11 +115,15 @@ public final class ConnectionDrain {
       finishIfEmpty();
       return;
     }
-    log.warn("drain timeout: closing {} connection(s) still open (raw TCP streams and requests that did not finish)",
-        left.size());
+    log.warn("drain timeout: closing {} connection(s) still open (raw TCP streams and requests that did not finish)"
+        + "{}", left.size(), left.size() > NAMED_AT_TIMEOUT ? "; the first " + NAMED_AT_TIMEOUT + " follow" : "");
+    int named = 0;
     for (Channel ch : left) {
+      boolean name = named++ < NAMED_AT_TIMEOUT;
       ch.eventLoop().execute(() -> {
-        log.debug("[{}] closed at the drain timeout: {}", ch.id(), ch.pipeline().names());
+        if (name) {
+          log.warn("[{}] closed at the drain timeout: {}", ch.id(), describe(ch));
+        }
         Http2ConnectionHandler h2 = ch.pipeline().get(Http2ConnectionHandler.class);
         if (h2 != null) {
           h2.gracefulShutdownTimeoutMillis(0); // the close below stops waiting for the open streams
@@ -123,6 +131,24 @@ public final class ConnectionDrain {
         ch.close();
       });
     }
+  }
+
+  /**
+   * What a connection left at the timeout is, for the operator: {@code 10.61.1.10:55312 -> 10.61.0.1:15001, HTTP/2
+   * with 1 open stream}. On the connection's event loop.
+   */
+  static String describe(Channel ch) {
+    Http2ConnectionHandler h2 = ch.pipeline().get(Http2ConnectionHandler.class);
+    String what;
+    if (h2 != null) {
+      int streams = h2.connection().numActiveStreams();
+      what = "HTTP/2 with " + streams + " open stream" + (streams == 1 ? "" : "s");
+    } else if (ch.pipeline().get(HttpServerCodec.class) != null) {
+      what = "HTTP/1.1 with a request in flight";
+    } else {
+      what = "a byte stream (TCP relay, or not yet identified)";
+    }
+    return ch.remoteAddress() + " -> " + ch.localAddress() + ", " + what;
   }
 
   private void finishIfEmpty() {

@@ -64,9 +64,9 @@ import picocli.CommandLine.TypeConversionException;
         + "without a control plane.")
 public final class NodeProxyMain implements Callable<Integer> {
 
-  private static final Logger log = LoggerFactory.getLogger(NodeProxyMain.class);
-  /** About when {@code main} began: this class initializes just before it runs. */
+  /** About when {@code main} began: this class initializes just before it runs, and this field first. */
   private static final Instant MAIN_STARTED = Clock.systemUTC().instant();
+  private static final Logger log = LoggerFactory.getLogger(NodeProxyMain.class);
 
   @Spec CommandSpec spec;
 

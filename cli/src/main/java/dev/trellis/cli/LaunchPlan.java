@@ -56,7 +56,13 @@ final class LaunchPlan {
    * mesh file's {@code telemetry} section, or what {@code up}'s options made of it).
    */
   record Layout(String java, List<String> jvmOptions, String controlPlaneClasspath, String nodeProxyClasspath,
-      String demoClasspath, Path stateDir, MeshTelemetry telemetry) {}
+      String demoClasspath, Path stateDir, MeshTelemetry telemetry, List<String> nodeProxyJvmDefaults) {
+
+    Layout(String java, List<String> jvmOptions, String controlPlaneClasspath, String nodeProxyClasspath,
+        String demoClasspath, Path stateDir, MeshTelemetry telemetry) {
+      this(java, jvmOptions, controlPlaneClasspath, nodeProxyClasspath, demoClasspath, stateDir, telemetry, List.of());
+    }
+  }
 
   private LaunchPlan() {}
 
@@ -221,6 +227,8 @@ final class LaunchPlan {
   static Launch nodeProxy(MeshNode node, Layout layout) {
     Path token = layout.stateDir().resolve(node.name() + ".token").toAbsolutePath();
     List<String> command = java(layout, layout.nodeProxyClasspath(), NodeProxyMain.class.getName());
+    // The node proxy's JVM defaults first: TRELLIS_JAVA_OPTS, after them, wins.
+    command.addAll(1, layout.nodeProxyJvmDefaults());
     command.addAll(List.of("--node", node.name(), "--address", node.address(), "--token-file", token.toString()));
     command.addAll(layout.telemetry().nodeProxyFlags(node.name()));
     if (layout.telemetry().enabled() && layout.telemetry().accessLog() == null) {

@@ -205,4 +205,25 @@ class LocalRunTest {
         .allSatisfy(l -> assertThat(l.command()).containsSequence("java", "--enable-native-access=ALL-UNNAMED",
             "--sun-misc-unsafe-memory-access=allow", "-Xmx256m", "-Dio.netty.leakDetection.level=paranoid", "-cp"));
   }
+
+  @Test
+  void nodeProxiesGetTheirJvmDefaultsBeforeTrellisJavaOptsSoThoseWinAndNoOtherProcessGetsThem() throws Exception {
+    Path mesh = Path.of("..", "examples", "demo", "mesh.yaml");
+    List<String> jvm = UpCommand.jvmOptions("-Xms256m");
+    LaunchPlan.Layout layout = new LaunchPlan.Layout("java", jvm, "cp.jar", "np.jar", "demo.jar", dir,
+        MeshTelemetry.DEFAULTS, List.of("@/checkout/" + UpCommand.NODE_PROXY_JVM_DEFAULTS));
+    List<LaunchPlan.Launch> plan = LaunchPlan.plan(LocalMesh.load(mesh), mesh, layout);
+    assertThat(plan).filteredOn(l -> l.role() == RunState.Role.NODE_PROXY).isNotEmpty()
+        .allSatisfy(l -> assertThat(l.command()).startsWith("java", "@/checkout/node-proxy/src/main/jvm/node-proxy.options",
+            "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xms256m", "-cp"));
+    assertThat(plan).filteredOn(l -> l.role() != RunState.Role.NODE_PROXY).isNotEmpty()
+        .allSatisfy(l -> assertThat(String.join(" ", l.command())).doesNotContain("node-proxy.options"));
+  }
+
+  @Test
+  void theShippedNodeProxyJvmDefaultsAreAJavaArgumentFileOfOptionsOnly() throws Exception {
+    List<String> options = java.nio.file.Files.readAllLines(Path.of("..").resolve(UpCommand.NODE_PROXY_JVM_DEFAULTS))
+        .stream().map(l -> l.replaceAll("#.*", "").strip()).filter(l -> !l.isEmpty()).toList();
+    assertThat(options).isNotEmpty().allSatisfy(o -> assertThat(o).startsWith("-").doesNotContain(" "));
+  }
 }

@@ -84,7 +84,32 @@ final class RestartCommand implements Callable<Integer> {
       err.println("error: no run is up in " + stateDir.toAbsolutePath() + "; start one with 'trellis up <mesh file>'");
       return 3;
     }
-    RunState state = found.get();
+    if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]*")) {
+      err.println("error: '" + name + "' is not a process of a run: expected control-plane or a node name such as node-1");
+      return 2;
+    }
+    Path lockFile = RestartLock.file(stateDir, name, nodeAgent);
+    Optional<RestartLock> lock;
+    try {
+      lock = RestartLock.tryAcquire(lockFile);
+    } catch (UncheckedIOException e) {
+      err.println("error: " + e.getMessage());
+      return 1;
+    }
+    if (lock.isEmpty()) {
+      err.println("error: another 'trellis restart " + name + (nodeAgent ? " --node-agent" : "") + "' of this run is "
+          + "still going (it holds " + lockFile.toAbsolutePath() + "); wait for it to finish, then check 'trellis "
+          + "status'");
+      return 2;
+    }
+    try (RestartLock held = lock.get()) {
+      // As it is now that no other restart of this process can change it.
+      return restart(RunState.read(stateDir).orElse(found.get()));
+    }
+  }
+
+  private int restart(RunState state) {
+    PrintWriter err = spec.commandLine().getErr();
     return switch (RestartPlan.decide(state, name, nodeAgent, kill, stateDir)) {
       case RestartPlan.Refused r -> {
         err.println("error: " + r.message());

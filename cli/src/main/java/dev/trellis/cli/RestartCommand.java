@@ -76,6 +76,9 @@ final class RestartCommand implements Callable<Integer> {
       description = "How long the old process gets to exit after SIGTERM, then SIGKILL (default: ${DEFAULT-VALUE}).")
   Duration grace;
 
+  /** This process's restart lock while it holds it. */
+  private RestartLock held;
+
   @Override
   public Integer call() {
     PrintWriter err = spec.commandLine().getErr();
@@ -102,9 +105,23 @@ final class RestartCommand implements Callable<Integer> {
           + "status'");
       return 2;
     }
-    try (RestartLock held = lock.get()) {
+    held = lock.get();
+    try {
       // As it is now that no other restart of this process can change it.
       return restart(RunState.read(stateDir).orElse(found.get()));
+    } finally {
+      releaseLock();
+    }
+  }
+
+  /**
+   * Lets the next restart of this process begin. A node proxy upgrade lets go once its successor is ready and
+   * recorded: the next upgrade may start while the old proxy still drains (it replaces the successor, not the old one).
+   */
+  private void releaseLock() {
+    if (held != null) {
+      held.close();
+      held = null;
     }
   }
 
@@ -217,6 +234,7 @@ final class RestartCommand implements Callable<Integer> {
         entry.address(), entry.ports(), entry.admin(), LocalProcesses.startOf(next),
         new RunState.Relaunch(launch.command(), launch.env(), launch.workDir().toString()));
     RunState.update(stateDir, now -> now.replacing(replacement));
+    releaseLock();
     if (old.isPresent()) {
       Instant stopping = clock.instant();
       processes.stop(List.of(old.get()), grace);

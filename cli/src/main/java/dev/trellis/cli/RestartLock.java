@@ -12,8 +12,9 @@ import java.util.Optional;
 /**
  * One {@code trellis restart} of a given process at a time: two at once would both start a successor (two new node
  * proxies, or a control plane started twice on the same port) and each record its own in the run state. The lock is a
- * file in the state folder ({@code restart-node-1.lock}, {@code restart-node-1.agent.lock}, ...) locked while the
- * restart runs; the operating system releases it when the process ends, however it ends.
+ * file in the state folder ({@code restart-node-1.lock}, {@code restart-node-1.agent.lock}, ...) locked until the new
+ * process is ready and recorded (a node proxy upgrade does not keep it while the old proxy drains); the operating
+ * system releases it when the process ends, however it ends.
  */
 final class RestartLock implements AutoCloseable {
 

@@ -19,10 +19,21 @@ public final class DrainDecision {
     RELAY
   }
 
+  /**
+   * How long an idle HTTP/1.1 connection must stay silent, once the drain has begun, before it is closed. Closing it at
+   * once raced the client's next request, already on its way on a keep-alive connection (h2load counted such requests
+   * as errored: it does not send a request again): a request that comes within this time is answered, with {@code
+   * Connection: close}.
+   */
+  public static final java.time.Duration HTTP1_QUIET = java.time.Duration.ofSeconds(1);
+
   /** What the connection's handler does. */
   public enum Action {
-    /** Nothing in flight: close the connection now. */
-    CLOSE_NOW,
+    /**
+     * HTTP/1.1 with nothing in flight: close the connection once it has been silent for {@link #HTTP1_QUIET}; a request
+     * that comes first is answered with {@code Connection: close}, then the connection closes.
+     */
+    CLOSE_WHEN_QUIET,
     /** HTTP/1.1 with a request in flight: its response carries {@code Connection: close}, then the connection closes. */
     CLOSE_AFTER_RESPONSE,
     /**
@@ -40,7 +51,7 @@ public final class DrainDecision {
    */
   public static Action decide(Kind kind, boolean inFlight) {
     return switch (kind) {
-      case HTTP1 -> inFlight ? Action.CLOSE_AFTER_RESPONSE : Action.CLOSE_NOW;
+      case HTTP1 -> inFlight ? Action.CLOSE_AFTER_RESPONSE : Action.CLOSE_WHEN_QUIET;
       case HTTP2 -> Action.GO_AWAY;
       case RELAY -> Action.WAIT_FOR_TIMEOUT;
     };

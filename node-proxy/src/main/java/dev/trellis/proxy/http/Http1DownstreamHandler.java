@@ -28,6 +28,7 @@ import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.util.ReferenceCountUtil;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,6 +52,8 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   private RequestBodyTimer bodyTimer;
   private boolean closing;
   private boolean inputClosed;
+  /** Draining: whether a request arrived since the last quiet check ({@link DrainDecision#HTTP1_QUIET}). */
+  private boolean readSinceQuietCheck;
 
   Http1DownstreamHandler(HttpContext cx) {
     this.cx = cx;
@@ -65,6 +68,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
 
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
+    readSinceQuietCheck = true;
     if (closing || !(msg instanceof HttpObject o)) {
       ReferenceCountUtil.release(msg);
       return;
@@ -204,9 +208,9 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
     if (evt instanceof DrainEvent) {
       // In flight: the response carries Connection: close (HttpExchange asks draining()), done() then closes.
       if (!closing && DrainDecision.decide(DrainDecision.Kind.HTTP1, current != null || !queued.isEmpty())
-          == DrainDecision.Action.CLOSE_NOW) {
-        closing = true;
-        ctx.close();
+          == DrainDecision.Action.CLOSE_WHEN_QUIET) {
+        readSinceQuietCheck = false;
+        ctx.executor().schedule(() -> closeIfQuiet(ctx), DrainDecision.HTTP1_QUIET.toMillis(), TimeUnit.MILLISECONDS);
       }
       return;
     }
@@ -228,6 +232,23 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
       return;
     }
     ctx.fireUserEventTriggered(evt);
+  }
+
+  /**
+   * Draining, and idle when the drain began: closes the connection if nothing came for {@link DrainDecision#HTTP1_QUIET};
+   * a request in flight closes it after its response ({@code Connection: close}); otherwise looks again later.
+   */
+  private void closeIfQuiet(ChannelHandlerContext ctx) {
+    if (closing || !ctx.channel().isActive() || current != null || !queued.isEmpty()) {
+      return;
+    }
+    if (readSinceQuietCheck) {
+      readSinceQuietCheck = false;
+      ctx.executor().schedule(() -> closeIfQuiet(ctx), DrainDecision.HTTP1_QUIET.toMillis(), TimeUnit.MILLISECONDS);
+      return;
+    }
+    closing = true;
+    ctx.close();
   }
 
   @Override

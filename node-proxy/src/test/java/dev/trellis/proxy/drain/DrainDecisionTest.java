@@ -11,7 +11,7 @@ class DrainDecisionTest {
 
   @ParameterizedTest(name = "{0}, in flight {1}: {2}")
   @CsvSource({
-      "HTTP1, false, CLOSE_NOW",
+      "HTTP1, false, CLOSE_WHEN_QUIET",
       "HTTP1, true, CLOSE_AFTER_RESPONSE",
       "HTTP2, false, GO_AWAY",
       "HTTP2, true, GO_AWAY",

@@ -175,6 +175,23 @@ class DrainTest {
     }
   }
 
+  /**
+   * The race CI's chaos suite hit with h2load: streams a client opens while the drain's GOAWAY travels. The first
+   * GOAWAY is a notice naming the largest stream id, so such a stream is served, not refused.
+   */
+  @Test
+  void aStreamTheClientOpensAfterTheGoAwayNoticeIsStillServed() throws Exception {
+    routeToBackend(ClusterSpec.UpstreamProtocol.HTTP1);
+    try (H2Caller h2 = fx.h2Client()) {
+      assertThat(h2.start("GET", "/", List.of(), null).get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+      CompletableFuture<ConnectionDrain.Result> drained = fx.drain(Duration.ofSeconds(20));
+      await().atMost(Duration.ofSeconds(5)).until(h2::goAwayReceived);
+      assertThat(h2.start("GET", "/", List.of(), null).get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
+      await().atMost(Duration.ofSeconds(5)).until(h2::closed);
+      assertThat(drained.get(5, TimeUnit.SECONDS).closedAtTimeout()).isZero();
+    }
+  }
+
   @Test
   void aRawTcpStreamStillOpenAtTheDrainTimeoutIsCutAndCounted() throws Exception {
     fx.tcp(cluster("db"), List.of());

@@ -37,8 +37,8 @@ public final class DrainDecision {
     /** HTTP/1.1 with a request in flight: its response carries {@code Connection: close}, then the connection closes. */
     CLOSE_AFTER_RESPONSE,
     /**
-     * HTTP/2: send GOAWAY naming the last stream the peer opened, let the open streams finish, close when none is
-     * left.
+     * HTTP/2: send GOAWAY (a shutdown notice naming the largest stream id, see GoAwayOnDrainHandler), let the open
+     * streams finish, close when none is left.
      */
     GO_AWAY,
     /** Nothing to tell the peer: the connection runs until it ends or the drain timeout cuts it. */

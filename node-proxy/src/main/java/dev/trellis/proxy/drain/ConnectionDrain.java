@@ -43,6 +43,8 @@ public final class ConnectionDrain {
   private final LongSupplier ticker;
   private final ChannelHandler acceptor = new Acceptor();
   private volatile CompletableFuture<Result> drained;
+  /** What the drain tells each connection; set before {@link #drained}. */
+  private volatile DrainEvent event;
   /** How many connections the timeout closed, once it has passed (-1 before). */
   private volatile int cut = -1;
   private long started;
@@ -84,22 +86,24 @@ public final class ConnectionDrain {
     }
     started = ticker.getAsLong();
     CompletableFuture<Result> done = new CompletableFuture<>();
+    DrainEvent event = new DrainEvent(timeout);
+    this.event = event;
     drained = done;
     List<Channel> now = List.copyOf(open);
     log.info("draining {} connection(s) for at most {} ms", now.size(), timeout.toMillis());
-    now.forEach(ConnectionDrain::tell);
+    now.forEach(ch -> tell(ch, event));
     scheduler.schedule(this::cut, timeout.toMillis(), TimeUnit.MILLISECONDS);
     finishIfEmpty();
     return done;
   }
 
-  private static void tell(Channel ch) {
+  private static void tell(Channel ch, DrainEvent event) {
     ch.eventLoop().execute(() -> {
       if (!ch.isActive() || ch.hasAttr(DrainEvent.DRAINING)) {
         return;
       }
-      ch.attr(DrainEvent.DRAINING).set(Boolean.TRUE);
-      ch.pipeline().fireUserEventTriggered(DrainEvent.INSTANCE);
+      ch.attr(DrainEvent.DRAINING).set(event);
+      ch.pipeline().fireUserEventTriggered(event);
     });
   }
 
@@ -189,7 +193,7 @@ public final class ConnectionDrain {
         finishIfEmpty();
       });
       if (drained != null) {
-        tell(ch);
+        tell(ch, event);
       }
       ctx.pipeline().remove(this);
     }

@@ -1,9 +1,11 @@
 package dev.trellis.proxy.drain;
 
+import java.time.Duration;
+
 /**
- * What one downstream connection does when the proxy starts draining: a pure function of what the connection is
- * doing at that moment, so every connection kind's answer is pinned table-style ({@code DrainDecisionTest}). The
- * handler that knows the connection's protocol asks it on the connection's own event loop and does what it says.
+ * What one downstream connection does when the proxy starts draining: pure functions of what the connection is doing,
+ * so every connection kind's answer is pinned table-style ({@code DrainDecisionTest}). The handler that knows the
+ * connection's protocol asks on the connection's own event loop and does what it says.
  */
 public final class DrainDecision {
 
@@ -13,8 +15,10 @@ public final class DrainDecision {
   public enum Kind {
     /** A downstream HTTP/1.1 connection (the proxy answers its requests one at a time). */
     HTTP1,
-    /** A connection the proxy serves HTTP/2 on: downstream h2 (prior knowledge) or an HBONE tunnel connection. */
+    /** A downstream HTTP/2 connection (prior knowledge): any application's client. */
     HTTP2,
+    /** An HBONE tunnel connection: HTTP/2 from another node proxy (or another HBONE peer). */
+    HBONE,
     /** Bytes relayed as they are (a TCP service, an upgraded connection): the proxy cannot tell the client to leave. */
     RELAY
   }
@@ -25,7 +29,20 @@ public final class DrainDecision {
    * as errored: it does not send a request again): a request that comes within this time is answered, with {@code
    * Connection: close}.
    */
-  public static final java.time.Duration HTTP1_QUIET = java.time.Duration.ofSeconds(1);
+  public static final Duration HTTP1_QUIET = Duration.ofSeconds(1);
+
+  /**
+   * How long a downstream HTTP/2 connection must have had no open stream before it gets its GOAWAY notice. Some clients
+   * (h2load among them) fail every request they had not sent yet once a GOAWAY arrives instead of sending it on a new
+   * connection: a client in the middle of a batch finishes it first.
+   */
+  public static final Duration HTTP2_QUIET = Duration.ofSeconds(1);
+
+  /**
+   * The longest a busy downstream HTTP/2 connection waits for its GOAWAY notice: this, or a quarter of the drain
+   * timeout when that is shorter, so that its streams have the rest of the drain to finish.
+   */
+  public static final Duration HTTP2_NOTICE_AT_LATEST = Duration.ofSeconds(5);
 
   /** What the connection's handler does. */
   public enum Action {
@@ -37,10 +54,15 @@ public final class DrainDecision {
     /** HTTP/1.1 with a request in flight: its response carries {@code Connection: close}, then the connection closes. */
     CLOSE_AFTER_RESPONSE,
     /**
-     * HTTP/2: send GOAWAY (a shutdown notice naming the largest stream id, see GoAwayOnDrainHandler), let the open
-     * streams finish, close when none is left.
+     * HBONE: send GOAWAY now (a shutdown notice naming the largest stream id, see GoAwayOnDrainHandler), let the open
+     * streams finish, close when none is left. Node proxies open their next streams on a new connection at once.
      */
     GO_AWAY,
+    /**
+     * Downstream HTTP/2: as {@link #GO_AWAY}, but the notice waits until {@link #http2NoticeDue} says so: the
+     * connection has been quiet, or the wait has lasted long enough.
+     */
+    GO_AWAY_WHEN_QUIET,
     /** Nothing to tell the peer: the connection runs until it ends or the drain timeout cuts it. */
     WAIT_FOR_TIMEOUT
   }
@@ -52,8 +74,26 @@ public final class DrainDecision {
   public static Action decide(Kind kind, boolean inFlight) {
     return switch (kind) {
       case HTTP1 -> inFlight ? Action.CLOSE_AFTER_RESPONSE : Action.CLOSE_WHEN_QUIET;
-      case HTTP2 -> Action.GO_AWAY;
+      case HTTP2 -> Action.GO_AWAY_WHEN_QUIET;
+      case HBONE -> Action.GO_AWAY;
       case RELAY -> Action.WAIT_FOR_TIMEOUT;
     };
+  }
+
+  /**
+   * Whether a downstream HTTP/2 connection ({@link Action#GO_AWAY_WHEN_QUIET}) gets its GOAWAY notice now.
+   *
+   * @param sinceDrain how long ago the drain began
+   * @param quiet how long the connection has had no open stream ({@link Duration#ZERO} while one is open)
+   * @param timeout the drain's timeout
+   */
+  public static boolean http2NoticeDue(Duration sinceDrain, Duration quiet, Duration timeout) {
+    return quiet.compareTo(HTTP2_QUIET) >= 0 || sinceDrain.compareTo(http2NoticeAtLatest(timeout)) >= 0;
+  }
+
+  /** When a busy downstream HTTP/2 connection gets its notice: {@link #HTTP2_NOTICE_AT_LATEST} or a quarter of it. */
+  static Duration http2NoticeAtLatest(Duration timeout) {
+    Duration quarter = timeout.dividedBy(4);
+    return quarter.compareTo(HTTP2_NOTICE_AT_LATEST) < 0 ? quarter : HTTP2_NOTICE_AT_LATEST;
   }
 }

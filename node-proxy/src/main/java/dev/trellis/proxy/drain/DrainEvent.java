@@ -2,32 +2,35 @@ package dev.trellis.proxy.drain;
 
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
+import java.time.Duration;
 
 /**
  * Fired (as a user event, on the connection's own event loop) through the pipeline of every tracked downstream
  * connection when the proxy starts draining. The handler that knows the connection's protocol asks
  * {@link DrainDecision} and acts; a handler installed later (the protocol was not known yet) reads
- * {@link #draining(Channel)} when it is added.
+ * {@link #of(Channel)} when it first needs to know.
+ *
+ * @param timeout the drain's timeout: what is still open then is closed
  */
-public final class DrainEvent {
-
-  public static final DrainEvent INSTANCE = new DrainEvent();
+public record DrainEvent(Duration timeout) {
 
   /** Set on a tracked connection, on its event loop, before the event is fired. */
-  static final AttributeKey<Boolean> DRAINING = AttributeKey.valueOf("trellis.draining");
-
-  private DrainEvent() {}
+  static final AttributeKey<DrainEvent> DRAINING = AttributeKey.valueOf("trellis.draining");
 
   /**
-   * Whether the proxy is draining this connection, or the connection this HTTP/2 stream (an HBONE stream) belongs to;
-   * read on the connection's event loop.
+   * The drain of this connection, or of the connection this HTTP/2 stream (an HBONE stream) belongs to; {@code null}
+   * when the proxy is not draining it. Read on the connection's event loop.
    */
-  public static boolean draining(Channel channel) {
-    return channel.hasAttr(DRAINING) || channel.parent() != null && channel.parent().hasAttr(DRAINING);
+  public static DrainEvent of(Channel channel) {
+    if (channel.hasAttr(DRAINING)) {
+      return channel.attr(DRAINING).get();
+    }
+    Channel parent = channel.parent();
+    return parent != null && parent.hasAttr(DRAINING) ? parent.attr(DRAINING).get() : null;
   }
 
-  @Override
-  public String toString() {
-    return "DrainEvent";
+  /** Whether the proxy is draining this connection (or the connection this HTTP/2 stream belongs to). */
+  public static boolean draining(Channel channel) {
+    return of(channel) != null;
   }
 }

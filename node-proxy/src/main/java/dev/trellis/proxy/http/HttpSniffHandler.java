@@ -99,7 +99,7 @@ public final class HttpSniffHandler extends ByteToMessageDecoder {
             .initialSettings(Http2Settings.defaultSettings().maxConcurrentStreams(MAX_H2_STREAMS)
                 .maxHeaderListSize(UpstreamPool.MAX_HEADER_BYTES))
             .build());
-        p.addAfter("h2", "drain", new GoAwayOnDrainHandler());
+        p.addAfter("h2", "drain", GoAwayOnDrainHandler.downstream());
         p.addAfter("drain", "idle", new Http2IdleHandler(cx.limits(), System::nanoTime));
         p.addAfter("idle", "streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
           @Override

@@ -118,7 +118,7 @@ public final class HboneServer implements AutoCloseable {
             Http2FrameCodec codec = Http2FrameCodecBuilder.forServer()
                 .initialSettings(HboneFlowControl.settings(MAX_STREAMS)).build();
             ctx.pipeline().addBefore("refused", "h2", codec);
-            ctx.pipeline().addBefore("refused", "drain", new GoAwayOnDrainHandler());
+            ctx.pipeline().addBefore("refused", "drain", GoAwayOnDrainHandler.hbone());
             HboneFlowControl.widenConnectionWindow(ctx, codec);
             ctx.pipeline().addBefore("refused", "streams", new Http2MultiplexHandler(
                 new ChannelInitializer<Http2StreamChannel>() {

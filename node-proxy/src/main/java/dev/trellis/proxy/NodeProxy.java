@@ -138,6 +138,7 @@ public final class NodeProxy implements AutoCloseable {
   }
 
   private final Telemetry telemetry;
+  private StartupWarmup warmup = StartupWarmup.NONE;
 
   /** The proxy's telemetry (its metrics pipeline, when on, also carries the proxy's own metrics). */
   public Telemetry telemetry() {
@@ -196,8 +197,15 @@ public final class NodeProxy implements AutoCloseable {
     return true;
   }
 
+  /** Start-up work begun at {@code main} (NodeProxyMain); {@link #start} waits for each part before it needs it. */
+  NodeProxy warmup(StartupWarmup warmup) {
+    this.warmup = requireNonNull(warmup, "warmup");
+    return this;
+  }
+
   public NodeProxy start() throws IOException {
     ControlPlaneWarnings.emit(options);
+    warmup.awaitXds();
     try {
       controlPlane = ControlPlaneChannel.open(options.controlPlane(), options.controlPlaneCa());
       BearerTokenCredentials credentials = options.tokenFile() == null ? BearerTokenCredentials.of(options.token())
@@ -331,6 +339,7 @@ public final class NodeProxy implements AutoCloseable {
   }
 
   private void onConfig(ProxyConfig config) {
+    warmup.awaitCrypto();
     clusters.apply(config);
     certificates.track(identities(config));
   }

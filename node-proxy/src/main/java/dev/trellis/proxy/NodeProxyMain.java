@@ -249,6 +249,7 @@ public final class NodeProxyMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    StartupWarmup warmup = StartupWarmup.start();
     NodeProxyOptions options = options(token());
     TelemetrySettings telemetrySettings = telemetrySettings();
     if (controlPlaneCa != null) {
@@ -276,7 +277,7 @@ public final class NodeProxyMain implements Callable<Integer> {
         : Telemetry.create(telemetrySettings, "trellis-node-proxy", Attributes.builder()
             .put("trellis.node", options.node()).put("service.instance.id", options.node()).build());
     NodeProxy proxy = new NodeProxy(options, Clock.systemUTC(), redirects, telemetry).listenAfterReady(listenAfterReady)
-        .start();
+        .warmup(warmup).start();
     PrintWriter out = spec.commandLine().getOut();
     out.println("node proxy " + options.node() + " up on " + options.address() + ": "
         + (options.capture() == NodeProxyOptions.Capture.TRANSPARENT ? "outbound capture " : "entry (SOCKS5) ")

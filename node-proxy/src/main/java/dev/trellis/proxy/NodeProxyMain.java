@@ -304,20 +304,17 @@ public final class NodeProxyMain implements Callable<Integer> {
         .name("trellis-readiness").daemon().factory());
     CompletableFuture<Instant> ready = ReadyFile.firstReady(proxy::ready, Clock.systemUTC(), readiness,
         Duration.ofMillis(10));
-    ready.thenAccept(at -> log.info("node proxy {} {}", node, StartupTimes.ofThisProcess(MAIN_STARTED, at).describe()));
-    if (readyFile == null) {
-      ready.whenComplete((at, e) -> readiness.shutdown());
-      return;
-    }
-    ready.thenApply(at -> ReadyFile.write(readyFile, ProcessHandle.current().pid()))
-        .whenComplete((file, e) -> {
-          readiness.shutdown();
-          if (e != null) {
-            PrintWriter err = spec.commandLine().getErr();
-            err.println("error: " + (e.getCause() != null ? e.getCause() : e).getMessage());
-            err.flush();
-          }
-        });
+    ready.thenApply(at -> {
+      log.info("node proxy {} {}", node, StartupTimes.ofThisProcess(MAIN_STARTED, at).describe());
+      return readyFile == null ? null : ReadyFile.write(readyFile, ProcessHandle.current().pid());
+    }).whenComplete((file, e) -> {
+      readiness.shutdown();
+      if (e != null) {
+        PrintWriter err = spec.commandLine().getErr();
+        err.println("error: " + (e.getCause() != null ? e.getCause() : e).getMessage());
+        err.flush();
+      }
+    });
   }
 
   /**

@@ -43,30 +43,15 @@ final class ReadyFile {
     return seen;
   }
 
-  /**
-   * {@link #firstReady}, then writes {@code pid} and a newline to {@code file} (atomically: a reader never sees half
-   * of it).
-   *
-   * @return completes with the file once written, or exceptionally if it cannot be written
-   */
-  static CompletableFuture<Path> writeWhenReady(Path file, long pid, BooleanSupplier ready,
-      ScheduledExecutorService scheduler, Duration every) {
-    return firstReady(ready, Clock.systemUTC(), scheduler, every).thenApply(at -> write(file, pid));
-  }
-
   /** Writes {@code pid} and a newline to {@code file} atomically; throws {@link UncheckedIOException} naming the flag. */
   static Path write(Path file, long pid) {
-    write0(file, pid);
-    return file;
-  }
-
-  private static void write0(Path file, long pid) {
     try {
       Path dir = file.toAbsolutePath().getParent();
       Files.createDirectories(dir);
       Path tmp = dir.resolve(file.getFileName() + ".tmp");
       Files.writeString(tmp, pid + "\n", StandardCharsets.UTF_8);
       Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      return file;
     } catch (IOException e) {
       throw new UncheckedIOException("--ready-file " + file + ": cannot write it (" + e.getMessage() + "); check that "
           + "its folder exists and is writable", e);

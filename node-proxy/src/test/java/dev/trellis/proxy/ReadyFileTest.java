@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -25,10 +26,10 @@ class ReadyFileTest {
       AtomicBoolean ready = new AtomicBoolean();
       AtomicInteger checks = new AtomicInteger();
       Path file = dir.resolve("run/node-1.ready");
-      var written = ReadyFile.writeWhenReady(file, 4242, () -> {
+      var written = ReadyFile.firstReady(() -> {
         checks.incrementAndGet();
         return ready.get();
-      }, scheduler, Duration.ofMillis(5));
+      }, Clock.systemUTC(), scheduler, Duration.ofMillis(5)).thenApply(at -> ReadyFile.write(file, 4242));
       while (checks.get() < 3) {
         Thread.onSpinWait();
       }

@@ -16,8 +16,8 @@ import java.util.concurrent.TimeUnit;
  * the proxy drains ({@link DrainEvent}) it closes the connection the HTTP/2 way, in two steps as Envoy and gRPC
  * servers do: first a shutdown notice, GOAWAY (NO_ERROR) naming the largest stream id, so that a stream the peer opens
  * while the notice travels is still served rather than refused (h2load counted such streams as errored); then, after
- * {@link #NOTICE}, Netty's graceful close: the open streams finish, then the connection closes; the drain's timeout
- * cuts it if they do not. An HBONE connection gets the notice at once; a downstream one once it has been quiet or has
+ * {@link #NOTICE}, the final GOAWAY naming the last stream the peer opened and Netty's graceful close: the open
+ * streams finish, then the connection closes; the drain's timeout cuts it if they do not. An HBONE connection gets the notice at once; a downstream one once it has been quiet or has
  * waited long enough ({@link DrainDecision#http2NoticeDue}), checked every {@link #CHECK_EVERY}. A connection whose
  * HTTP/2 pipeline is installed after the drain began starts after its first read, so the requests that came with its
  * preface are served.
@@ -127,7 +127,14 @@ public final class GoAwayOnDrainHandler extends ChannelInboundHandlerAdapter {
     codec.goAway(codecContext, Integer.MAX_VALUE, Http2Error.NO_ERROR.code(), Unpooled.EMPTY_BUFFER,
         codecContext.newPromise());
     codecContext.flush();
-    // Netty's close sends no second GOAWAY once one went out: it waits for the open streams, then closes.
-    ctx.executor().schedule(() -> ctx.channel().close(), NOTICE.toMillis(), TimeUnit.MILLISECONDS);
+    ctx.executor().schedule(() -> {
+      if (ctx.channel().isActive()) {
+        // The final GOAWAY names the last stream the peer opened: one it opens from now on is not served, and the
+        // peer knows it may send it again elsewhere. (Netty's close sends no GOAWAY of its own once one went out.)
+        codec.goAway(codecContext, codec.connection().remote().lastStreamCreated(), Http2Error.NO_ERROR.code(),
+            Unpooled.EMPTY_BUFFER, codecContext.newPromise());
+      }
+      ctx.channel().close(); // waits for the open streams, then closes
+    }, NOTICE.toMillis(), TimeUnit.MILLISECONDS);
   }
 }

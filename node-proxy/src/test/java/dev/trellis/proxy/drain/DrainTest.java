@@ -187,8 +187,11 @@ class DrainTest {
       assertThat(h2.start("GET", "/", List.of(), null).get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
       CompletableFuture<ConnectionDrain.Result> drained = fx.drain(Duration.ofSeconds(20));
       await().atMost(Duration.ofSeconds(5)).until(h2::goAwayReceived);
+      assertThat(h2.lastStreamIdInGoAway()).as("the notice").isEqualTo(Integer.MAX_VALUE);
       assertThat(h2.start("GET", "/", List.of(), null).get(10, TimeUnit.SECONDS).status()).isEqualTo(200);
       await().atMost(Duration.ofSeconds(5)).until(h2::closed);
+      assertThat(h2.lastStreamIdInGoAway()).as("the final GOAWAY names the client's last stream")
+          .isEqualTo(h2.lastStreamOpened()).isLessThan(Integer.MAX_VALUE);
       assertThat(drained.get(5, TimeUnit.SECONDS).closedAtTimeout()).isZero();
     }
   }

@@ -12,6 +12,7 @@ import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -44,13 +45,15 @@ public final class H2Caller implements AutoCloseable {
 
   private final EventLoopGroup group = Transport.newGroup(1, "h2-caller");
   private final Channel connection;
+  /** The connection's codec (kept: a closed connection's pipeline no longer holds it). */
+  private Http2FrameCodec codec;
 
   public H2Caller(InetSocketAddress entry, String source, String destination, int port) {
     connection = new Bootstrap().group(group).channel(Transport.socketChannel())
         .handler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(new Socks5ProxyHandler(entry), Http2FrameCodecBuilder.forClient().build(),
+            ch.pipeline().addLast(new Socks5ProxyHandler(entry), codec = Http2FrameCodecBuilder.forClient().build(),
                 new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
           }
         })
@@ -64,7 +67,7 @@ public final class H2Caller implements AutoCloseable {
         .handler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast(Http2FrameCodecBuilder.forClient().build(),
+            ch.pipeline().addLast(codec = Http2FrameCodecBuilder.forClient().build(),
                 new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
           }
         })
@@ -148,6 +151,17 @@ public final class H2Caller implements AutoCloseable {
   public boolean goAwayReceived() throws Exception {
     return connection.eventLoop().submit(() -> connection.pipeline()
         .get(io.netty.handler.codec.http2.Http2FrameCodec.class).connection().goAwayReceived()).get(5, TimeUnit.SECONDS);
+  }
+
+  /** The last stream id named by the last GOAWAY the proxy sent on this connection (-1 before any). */
+  public int lastStreamIdInGoAway() throws Exception {
+    return connection.eventLoop().submit(() -> codec.connection().local().lastStreamKnownByPeer())
+        .get(5, TimeUnit.SECONDS);
+  }
+
+  /** The id of the last stream this client opened on the connection. */
+  public int lastStreamOpened() throws Exception {
+    return connection.eventLoop().submit(() -> codec.connection().local().lastStreamCreated()).get(5, TimeUnit.SECONDS);
   }
 
   /** Whether the connection is closed. */

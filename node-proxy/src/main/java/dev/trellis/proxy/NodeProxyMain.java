@@ -249,7 +249,6 @@ public final class NodeProxyMain implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    StartupWarmup warmup = StartupWarmup.start();
     NodeProxyOptions options = options(token());
     TelemetrySettings telemetrySettings = telemetrySettings();
     if (controlPlaneCa != null) {
@@ -262,6 +261,7 @@ public final class NodeProxyMain implements Callable<Integer> {
         throw usage(e.getMessage());
       }
     }
+    StartupWarmup warmup = StartupWarmup.start(); // after the flags' own checks: a usage error starts nothing
     if (capture == NodeProxyOptions.Capture.TRANSPARENT && System.getProperty("trellis.transport") == null) {
       System.setProperty("trellis.transport", "epoll"); // IP_TRANSPARENT needs Netty's native transport
     }

@@ -34,6 +34,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.composer.Composer;
 import org.snakeyaml.engine.v2.exceptions.Mark;
@@ -129,9 +130,7 @@ public final class MeshFile {
       throws MeshFileException {
     Node root;
     try {
-      LoadSettings settings = LoadSettings.builder().setLabel(label).setAllowDuplicateKeys(true)
-          .setSchema(NullOnlySchema.INSTANCE).setUseMarks(positions)
-          .setMaxAliasesForCollections(50).setCodePointLimit(MAX_BYTES).build();
+      LoadSettings settings = settings(label, positions);
       Optional<Node> composed = new Composer(settings, new NestingLimit(
           new ParserImpl(settings, new StreamReader(settings, text)), label, MAX_NESTING)).getSingleNode();
       if (composed.isEmpty()) {
@@ -150,6 +149,13 @@ public final class MeshFile {
       throw new MeshFileException(problems.messages());
     }
     return new Parsed<>(mesh, parser.runs);
+  }
+
+  /** How the file is composed: duplicate keys are reported by {@link YamlValue#fields}, not by the composer. */
+  static LoadSettings settings(String label, boolean positions) {
+    return LoadSettings.builder().setLabel(label).setAllowDuplicateKeys(true)
+        .setSchema(NullOnlySchema.INSTANCE).setUseMarks(positions)
+        .setMaxAliasesForCollections(50).setCodePointLimit(MAX_BYTES).build();
   }
 
   /**
@@ -219,6 +225,16 @@ public final class MeshFile {
     return s.replaceAll("\\s*\n\\s*", " ").strip();
   }
 
+  /**
+   * The workloads and services sections as {@link MeshFileCache} reads them, reusing what unchanged items became in
+   * an earlier parse; each returns null when it does not hold the section's items (the parser reads it as usual).
+   */
+  interface Reuse {
+    List<Service> services(Parser<?> parser);
+
+    List<Workload> workloads(Parser<?> parser);
+  }
+
   /** One parse; sections in dependency order so references can be checked where they are written. */
   static final class Parser<T> {
     final YamlValue root;
@@ -228,6 +244,8 @@ public final class MeshFile {
     final Set<String> nodeNames = new HashSet<>();
     final RunParser<T> runParser;
     final Map<ObjectRef, T> runs = new LinkedHashMap<>();
+    /** Reads the workloads and services sections from unchanged items of an earlier parse; null in a full parse. */
+    Reuse reuse;
 
     Parser(YamlValue root, YamlValue.Problems problems, Path baseDir, RunParser<T> runParser) {
       this.root = root;
@@ -257,8 +275,10 @@ public final class MeshFile {
         }
       }
       List<MeshNode> nodes = nodes(section(f, "nodes"));
-      List<Service> svcs = services(section(f, "services"));
-      List<Workload> workloads = workloads(section(f, "workloads"));
+      List<Service> svcs = reuse == null ? null : reuse.services(this);
+      svcs = svcs != null ? svcs : services(section(f, "services"));
+      List<Workload> workloads = reuse == null ? null : reuse.workloads(this);
+      workloads = workloads != null ? workloads : workloads(section(f, "workloads"));
       TrafficSections traffic = new TrafficSections(this);
       List<HttpRoute> routes = traffic.routes(section(f, "routes"));
       List<TrafficPolicy> policies = traffic.policies(section(f, "policies"));
@@ -372,44 +392,55 @@ public final class MeshFile {
       List<Service> out = new ArrayList<>();
       Map<String, String> vips = new HashMap<>();
       for (YamlValue item : items) {
-        Map<String, YamlValue> f = item.fields(Set.of("name", "namespace", "vip", "selector", "ports"));
-        String name = required(item, f, "name") ? Names.label(f.get("name")) : null;
-        String ns = required(item, f, "namespace") ? Names.label(f.get("namespace")) : null;
-        String vip = f.containsKey("vip") ? Names.ip(f.get("vip")) : null;
-        Map<String, String> selector = f.containsKey("selector") ? f.get("selector").stringMap() : Map.of();
-        List<ServicePort> ports = new ArrayList<>();
-        Set<Integer> numbers = new HashSet<>();
-        if (required(item, f, "ports")) {
-          for (YamlValue p : f.get("ports").list()) {
-            ServicePort port = port(p);
-            if (port != null && !numbers.add(port.port())) {
-              p.problem("port " + port.port() + " is declared twice");
-            } else if (port != null) {
-              ports.add(port);
-            }
-          }
-          if (ports.isEmpty() && f.get("ports").list().isEmpty()) {
-            f.get("ports").problem("a service needs at least one port");
-          }
-        }
-        if (name == null || ns == null) {
+        ServiceItem s = serviceItem(item);
+        if (s.service() == null) {
           continue;
         }
-        ObjectRef ref = new ObjectRef(ns, name);
-        if (vip != null) {
-          String other = vips.put(vip, ref.toString());
+        ObjectRef ref = s.service().ref();
+        if (s.service().vip() != null) {
+          String other = vips.put(s.service().vip(), ref.toString());
           if (other != null) {
-            f.get("vip").problem("vip " + vip + " is already the address of service " + other);
+            s.fields().get("vip").problem("vip " + s.service().vip() + " is already the address of service " + other);
           }
         }
-        Service s = new Service(name, ns, vip, selector, ports);
-        if (services.putIfAbsent(ref, s) != null) {
+        if (services.putIfAbsent(ref, s.service()) != null) {
           item.problem("service " + ref + " is declared twice");
           continue;
         }
-        out.add(s);
+        out.add(s.service());
       }
       return out;
+    }
+
+    /** A service item's fields; {@code service} is null when its name or namespace is missing or invalid. */
+    record ServiceItem(Map<String, YamlValue> fields, Service service) {}
+
+    /**
+     * What one service item says on its own, every problem reported in file order; the checks across items (vip and
+     * name taken twice) are the caller's.
+     */
+    ServiceItem serviceItem(YamlValue item) {
+      Map<String, YamlValue> f = item.fields(Set.of("name", "namespace", "vip", "selector", "ports"));
+      String name = required(item, f, "name") ? Names.label(f.get("name")) : null;
+      String ns = required(item, f, "namespace") ? Names.label(f.get("namespace")) : null;
+      String vip = f.containsKey("vip") ? Names.ip(f.get("vip")) : null;
+      Map<String, String> selector = f.containsKey("selector") ? f.get("selector").stringMap() : Map.of();
+      List<ServicePort> ports = new ArrayList<>();
+      Set<Integer> numbers = new HashSet<>();
+      if (required(item, f, "ports")) {
+        for (YamlValue p : f.get("ports").list()) {
+          ServicePort port = port(p);
+          if (port != null && !numbers.add(port.port())) {
+            p.problem("port " + port.port() + " is declared twice");
+          } else if (port != null) {
+            ports.add(port);
+          }
+        }
+        if (ports.isEmpty() && f.get("ports").list().isEmpty()) {
+          f.get("ports").problem("a service needs at least one port");
+        }
+      }
+      return new ServiceItem(f, name == null || ns == null ? null : new Service(name, ns, vip, selector, ports));
     }
 
     private ServicePort port(YamlValue item) {
@@ -436,39 +467,58 @@ public final class MeshFile {
       Set<ObjectRef> refs = new HashSet<>();
       Map<String, String> addresses = new HashMap<>();
       for (YamlValue item : items) {
-        Map<String, YamlValue> f = item.fields(Set.of("name", "namespace", "serviceAccount", "node", "address", "labels",
-            "inMesh", "mtls", "run"));
-        String name = required(item, f, "name") ? Names.label(f.get("name")) : null;
-        String ns = required(item, f, "namespace") ? Names.label(f.get("namespace")) : null;
-        String sa = f.containsKey("serviceAccount") ? Names.label(f.get("serviceAccount")) : "default";
-        String node = required(item, f, "node") ? f.get("node").string() : null;
-        if (node != null && !nodeNames.contains(node)) {
-          f.get("node").problem("no node named '" + node + "' (declared nodes: " + new TreeSet<>(nodeNames) + ")");
-          node = null;
-        }
-        String address = required(item, f, "address") ? Names.ip(f.get("address")) : null;
-        Map<String, String> labels = f.containsKey("labels") ? f.get("labels").stringMap() : Map.of();
-        Boolean inMesh = f.containsKey("inMesh") ? f.get("inMesh").bool() : Boolean.TRUE;
-        MtlsMode mtls = f.containsKey("mtls") ? f.get("mtls").enumValue(MtlsMode.class) : null;
-        T run = f.containsKey("run") ? runParser.parse(f.get("run")) : null;
-        if (name == null || ns == null || sa == null || node == null || address == null || inMesh == null) {
+        WorkloadItem<T> w = workloadItem(item, nodeNames::contains);
+        if (w.workload() == null) {
           continue;
         }
-        if (!refs.add(new ObjectRef(ns, name))) {
-          item.problem("workload " + ns + "/" + name + " is declared twice");
+        Workload workload = w.workload();
+        if (!refs.add(workload.ref())) {
+          item.problem("workload " + workload.namespace() + "/" + workload.name() + " is declared twice");
           continue;
         }
-        String other = addresses.put(address, ns + "/" + name);
+        String other = addresses.put(workload.address(), workload.namespace() + "/" + workload.name());
         if (other != null) {
-          f.get("address").problem("address " + address + " is already used by workload " + other);
+          w.fields().get("address").problem("address " + workload.address() + " is already used by workload " + other);
           continue;
         }
-        out.add(new Workload(name, ns, sa, node, address, labels, inMesh, true, mtls));
-        if (run != null) {
-          runs.put(new ObjectRef(ns, name), run);
+        out.add(workload);
+        if (w.run() != null) {
+          runs.put(workload.ref(), w.run());
         }
       }
       return out;
+    }
+
+    /**
+     * A workload item's fields, the workload (null when a field it needs is missing or invalid) and its parsed
+     * {@code run:}.
+     */
+    record WorkloadItem<R>(Map<String, YamlValue> fields, Workload workload, R run) {}
+
+    /**
+     * What one workload item says on its own, every problem reported in file order; {@code knownNode} tells whether
+     * its node is declared. The checks across items (name and address taken twice) are the caller's.
+     */
+    WorkloadItem<T> workloadItem(YamlValue item, Predicate<String> knownNode) {
+      Map<String, YamlValue> f = item.fields(Set.of("name", "namespace", "serviceAccount", "node", "address", "labels",
+          "inMesh", "mtls", "run"));
+      String name = required(item, f, "name") ? Names.label(f.get("name")) : null;
+      String ns = required(item, f, "namespace") ? Names.label(f.get("namespace")) : null;
+      String sa = f.containsKey("serviceAccount") ? Names.label(f.get("serviceAccount")) : "default";
+      String node = required(item, f, "node") ? f.get("node").string() : null;
+      if (node != null && !knownNode.test(node)) {
+        f.get("node").problem("no node named '" + node + "' (declared nodes: " + new TreeSet<>(nodeNames) + ")");
+        node = null;
+      }
+      String address = required(item, f, "address") ? Names.ip(f.get("address")) : null;
+      Map<String, String> labels = f.containsKey("labels") ? f.get("labels").stringMap() : Map.of();
+      Boolean inMesh = f.containsKey("inMesh") ? f.get("inMesh").bool() : Boolean.TRUE;
+      MtlsMode mtls = f.containsKey("mtls") ? f.get("mtls").enumValue(MtlsMode.class) : null;
+      T run = f.containsKey("run") ? runParser.parse(f.get("run")) : null;
+      if (name == null || ns == null || sa == null || node == null || address == null || inMesh == null) {
+        return new WorkloadItem<>(f, null, run);
+      }
+      return new WorkloadItem<>(f, new Workload(name, ns, sa, node, address, labels, inMesh, true, mtls), run);
     }
 
     boolean required(YamlValue item, Map<String, YamlValue> f, String field) {

@@ -48,6 +48,8 @@ public final class MeshFileSource implements AutoCloseable {
   private final Duration pollInterval;
   private final Clock clock;
   private final Consumer<Mesh> onMesh;
+  /** What the unchanged parts of the file became in the last parse: an edit reparses only what it touched. */
+  private final MeshFileCache parsed = new MeshFileCache();
 
   private FileTime lastModified;
   private long lastSize = -1;
@@ -71,7 +73,7 @@ public final class MeshFileSource implements AutoCloseable {
     FileTime modified = modifiedTime();
     long size = size();
     byte[] content = read();
-    Mesh mesh = MeshFile.parse(new String(content, StandardCharsets.UTF_8), file.toString(),
+    Mesh mesh = parsed.parse(new String(content, StandardCharsets.UTF_8), file.toString(),
         file.toAbsolutePath().getParent());
     remember(content, modified, size);
     status = new Status(clock.instant(), status.reloads(), status.failedReloads(), List.of());
@@ -136,7 +138,7 @@ public final class MeshFileSource implements AutoCloseable {
       Mesh mesh;
       long parseStart = System.nanoTime();
       try {
-        mesh = MeshFile.parse(new String(content, StandardCharsets.UTF_8), file.toString(),
+        mesh = parsed.parse(new String(content, StandardCharsets.UTF_8), file.toString(),
             file.toAbsolutePath().getParent());
       } catch (MeshFileException e) {
         if (!modified.equals(modifiedTime()) || size != size()) {

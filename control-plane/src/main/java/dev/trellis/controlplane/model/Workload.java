@@ -29,6 +29,14 @@ public record Workload(String name, String namespace, String serviceAccount, Str
 
   /** Whether every entry of {@code selector} is among this workload's labels. */
   public boolean matches(Map<String, String> selector) {
-    return !selector.isEmpty() && selector.entrySet().stream().allMatch(e -> e.getValue().equals(labels.get(e.getKey())));
+    if (selector.isEmpty()) {
+      return false;
+    }
+    for (Map.Entry<String, String> e : selector.entrySet()) {
+      if (!e.getValue().equals(labels.get(e.getKey()))) {
+        return false;
+      }
+    }
+    return true;
   }
 }

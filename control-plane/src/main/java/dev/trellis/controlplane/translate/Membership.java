@@ -21,14 +21,14 @@ final class Membership {
   private final Map<Workload, List<Service>> byWorkload = new IdentityHashMap<>();
 
   Membership(Mesh mesh) {
-    Map<String, List<Workload>> byLabel = new HashMap<>();
+    Map<Label, List<Workload>> byLabel = new HashMap<>();
     for (Workload w : mesh.workloads()) {
-      w.labels().forEach((k, v) -> byLabel.computeIfAbsent(k + "=" + v, x -> new ArrayList<>()).add(w));
+      w.labels().forEach((k, v) -> byLabel.computeIfAbsent(new Label(k, v), x -> new ArrayList<>()).add(w));
     }
     for (Service s : mesh.services()) {
       List<Workload> smallest = null;
       for (Map.Entry<String, String> e : s.selector().entrySet()) {
-        List<Workload> posting = byLabel.getOrDefault(e.getKey() + "=" + e.getValue(), List.of());
+        List<Workload> posting = byLabel.getOrDefault(new Label(e.getKey(), e.getValue()), List.of());
         if (smallest == null || posting.size() < smallest.size()) {
           smallest = posting;
         }
@@ -45,6 +45,9 @@ final class Membership {
       byService.put(s.ref(), members);
     }
   }
+
+  /** One label, as a key without building a {@code key=value} string per label per translation. */
+  private record Label(String key, String value) {}
 
   /** The workloads {@code service} selects, in mesh order. */
   List<Workload> workloads(Service service) {

@@ -3,6 +3,7 @@ package dev.trellis.controlplane.translate;
 import dev.trellis.controlplane.model.AuthorizationPolicy;
 import dev.trellis.controlplane.model.HttpRoute;
 import dev.trellis.controlplane.model.Mesh;
+import dev.trellis.controlplane.model.MeshEgress;
 import dev.trellis.controlplane.model.MeshHttp;
 import dev.trellis.controlplane.model.MtlsMode;
 import dev.trellis.controlplane.model.ObjectRef;
@@ -62,7 +63,11 @@ public final class Translator {
       translated.legacyNodeProxy().forEach(v -> snapshot.addVariant(ClientKind.LEGACY_NODE_PROXY, v));
     }
     snapshot.add(ResourceType.CLUSTER, ClusterTranslation.passthrough());
-    snapshot.add(ResourceType.LISTENER, ListenerTranslation.outbound(mesh, mesh.services()));
+    // One filter chain per service port: rebuilding and encoding it for every change was a quarter of a one-endpoint
+    // change's translation.
+    cache.get(new OutboundKey(mesh.clusterDomain(), mesh.http(), mesh.egress(), mesh.services()),
+        () -> TranslationCache.Translated.of(List.of(XdsResource.of(ResourceType.LISTENER,
+            ListenerTranslation.outbound(mesh, mesh.services()))))).resources().forEach(snapshot::add);
     snapshot.add(ResourceType.SECRET, trustBundle(mesh, bundle));
     for (Workload w : mesh.workloads()) {
       List<Service> selecting = members.services(w);
@@ -81,6 +86,9 @@ public final class Translator {
   /** Everything that decides a service's resources. */
   private record ServiceKey(String trustDomain, String clusterDomain, MeshHttp http, Service service,
       TrafficPolicy policy, List<HttpRoute> routes, List<Workload> members) {}
+
+  /** Everything that decides the outbound listener. */
+  private record OutboundKey(String clusterDomain, MeshHttp http, MeshEgress egress, List<Service> services) {}
 
   /** Everything that decides a workload's resource. */
   private record WorkloadKey(String trustDomain, String clusterDomain, MtlsMode defaultMtls, Workload workload,

@@ -34,6 +34,8 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class TranslatorTest {
 
@@ -322,6 +324,30 @@ class TranslatorTest {
     Mesh relaxed = MeshFile.parse(text + "\nhttp: {escapedSlashes: unescape-and-forward}\n", "m.yaml", null);
     assertThat(Translator.translate(relaxed, bundle, cache).diffFrom(Translator.translate(relaxed, bundle)).isEmpty())
         .as("a change of the http section is not served from the cache").isTrue();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', textBlock = """
+      a vip                | vip: 10.96.0.10             | vip: 10.96.0.11
+      a port               | '{name: http, port: 8080}'   | '{name: http, port: 8081}'
+      a service name       | '- name: frontend\\n'       | '- name: web\\n'
+      the cluster domain   | 'trustDomain:'               | 'clusterDomain: example.org\\ntrustDomain:'
+      """)
+  void aChangeTheOutboundListenerDependsOnIsNotServedFromTheCache(String what, String from, String to)
+      throws Exception {
+    String text = java.nio.file.Files.readString(Path.of("..", "examples", "mesh.yaml"));
+    TranslationCache cache = new TranslationCache();
+    TrustBundle bundle = TrustBundle.of(TrustDomain.CLUSTER_LOCAL, java.util.List.of(pki.root()));
+    Translator.translate(MeshFile.parse(text, "m.yaml", null), bundle, cache);
+    String edited = text.replace(from.translateEscapes(), to.translateEscapes());
+    assertThat(edited).isNotEqualTo(text);
+    for (String t : java.util.List.of(edited, edited + "\negress: {allowCidrs: [10.1.0.0/16]}\n",
+        edited + "\nhttp: {escapedSlashes: unescape-and-forward}\n")) {
+      Mesh changed = MeshFile.parse(t, "m.yaml", null);
+      Snapshot cached = Translator.translate(changed, bundle, cache);
+      assertThat(cached.diffFrom(Translator.translate(changed, bundle)).isEmpty()).as(what).isTrue();
+      assertThat(cached.diffFrom(example).isEmpty()).as(what).isFalse();
+    }
   }
 
   @Test

@@ -3,6 +3,7 @@ package dev.trellis.telemetry;
 import dev.trellis.telemetry.accesslog.AccessLog;
 import dev.trellis.telemetry.metrics.MeshMetrics;
 import dev.trellis.telemetry.metrics.MetricsPipeline;
+import dev.trellis.telemetry.tracing.RequestSampler;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.api.trace.TracerProvider;
 import io.opentelemetry.context.propagation.TextMapPropagator;
@@ -17,6 +18,11 @@ enum DisabledTelemetry implements Telemetry {
   @Override
   public Tracer tracer() {
     return NOOP;
+  }
+
+  @Override
+  public RequestSampler requestSampler() {
+    return RequestSampler.passThrough();
   }
 
   @Override

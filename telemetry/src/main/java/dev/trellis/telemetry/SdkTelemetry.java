@@ -4,6 +4,7 @@ import dev.trellis.telemetry.accesslog.AccessLog;
 import dev.trellis.telemetry.config.TelemetrySettings;
 import dev.trellis.telemetry.metrics.MeshMetrics;
 import dev.trellis.telemetry.metrics.MetricsPipeline;
+import dev.trellis.telemetry.tracing.RequestSampler;
 import dev.trellis.telemetry.tracing.TracingPipeline;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
@@ -71,6 +72,11 @@ final class SdkTelemetry implements Telemetry {
   @Override
   public Tracer tracer() {
     return tracing.tracer();
+  }
+
+  @Override
+  public RequestSampler requestSampler() {
+    return tracing.requestSampler();
   }
 
   @Override

@@ -4,6 +4,7 @@ import dev.trellis.telemetry.accesslog.AccessLog;
 import dev.trellis.telemetry.config.TelemetrySettings;
 import dev.trellis.telemetry.metrics.MeshMetrics;
 import dev.trellis.telemetry.metrics.MetricsPipeline;
+import dev.trellis.telemetry.tracing.RequestSampler;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.propagation.TextMapPropagator;
@@ -22,6 +23,15 @@ public interface Telemetry extends AutoCloseable {
 
   /** W3C trace context + baggage. */
   TextMapPropagator propagator();
+
+  /**
+   * The {@link #tracer()}'s sampling as a decision a request can take before starting a span, so unsampled requests
+   * skip the span machinery. The default sends every request through the tracer (a tracer whose sampler it does not
+   * know).
+   */
+  default RequestSampler requestSampler() {
+    return RequestSampler.tracer();
+  }
 
   MeshMetrics metrics();
 

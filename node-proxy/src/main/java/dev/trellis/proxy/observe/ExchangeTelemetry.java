@@ -28,12 +28,16 @@ import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.telemetry.Telemetry;
 import dev.trellis.telemetry.accesslog.AccessLogEntry;
+import dev.trellis.telemetry.tracing.RequestSampler;
+import dev.trellis.telemetry.tracing.TraceParent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.AsciiString;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
 import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanBuilder;
 import io.opentelemetry.api.trace.SpanContext;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
@@ -43,6 +47,7 @@ import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.context.propagation.TextMapSetter;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -87,14 +92,26 @@ public final class ExchangeTelemetry {
   };
   private static final TextMapSetter<HttpHeaders> SETTER = (carrier, key, value) -> carrier.set(key, value);
 
+  private static final AsciiString TRACEPARENT = AsciiString.cached("traceparent");
+  private static final AsciiString TRACESTATE = AsciiString.cached("tracestate");
+
   private final Telemetry telemetry;
   private final boolean inbound;
   private final long startNanos;
-  private final Span span;
+  /** The tracer's span (sampled, or a context only the tracer carries); invalid when the context is our own. */
+  private Span span = Span.getInvalid();
+  /** The request's trace context without a span ({@link RequestSampler.Start#UNSAMPLED} or {@code PARENT}). */
+  private boolean ownContext;
+  private long traceIdHigh;
+  private long traceIdLow;
+  private long spanId;
+  private int traceFlags;
+  private String ownTraceparent;
   private final String method;
   private final String path;
   private final String authority;
   private final String protocol;
+  private final boolean grpc;
   private final String grpcService;
   private final String grpcMethod;
   private Integer status;
@@ -116,6 +133,7 @@ public final class ExchangeTelemetry {
     this.path = null;
     this.authority = null;
     this.protocol = null;
+    this.grpc = false;
     this.grpcService = null;
     this.grpcMethod = null;
     this.ended = true;
@@ -124,7 +142,7 @@ public final class ExchangeTelemetry {
   private static final ExchangeTelemetry DISABLED = new ExchangeTelemetry();
 
   private ExchangeTelemetry(Telemetry telemetry, boolean inbound, String method, String uri, String authority,
-      String contentType, Context parent, String protocol, long startNanos) {
+      String contentType, String protocol, long startNanos) {
     this.telemetry = telemetry;
     this.inbound = inbound;
     this.startNanos = startNanos;
@@ -133,13 +151,83 @@ public final class ExchangeTelemetry {
     this.path = q < 0 ? uri : uri.substring(0, q);
     this.authority = authority;
     this.protocol = protocol;
-    boolean grpc = contentType != null && contentType.startsWith("application/grpc");
+    this.grpc = contentType != null && contentType.startsWith("application/grpc");
     int slash = path.lastIndexOf('/');
     this.grpcService = grpc && slash > 0 ? path.substring(1, slash) : null;
     this.grpcMethod = grpc && slash > 0 ? path.substring(slash + 1) : null;
-    this.span = telemetry.tracer().spanBuilder(grpc ? grpcService + "/" + grpcMethod : method)
-        .setParent(parent).setSpanKind(inbound ? SpanKind.SERVER : SpanKind.CLIENT)
-        .startSpan();
+  }
+
+  /** The span as the tracer starts it under {@code parent} (the path every request took before). */
+  private SpanBuilder spanBuilder(Context parent) {
+    return telemetry.tracer().spanBuilder(grpc ? grpcService + "/" + grpcMethod : method)
+        .setParent(parent).setSpanKind(inbound ? SpanKind.SERVER : SpanKind.CLIENT);
+  }
+
+  /**
+   * Starts this exchange's trace context without the tracer where {@link RequestSampler} says it can (not sampled,
+   * or passed through without an exporter); false when the tracer must start the span under the parent extracted
+   * as before ({@link RequestSampler.Start#TRACER}).
+   *
+   * @param traceparent the request's first {@code traceparent}, or null
+   * @param tracestate its first {@code tracestate}, or null
+   */
+  private boolean startOwnContext(String traceparent, String tracestate) {
+    RequestSampler sampler = telemetry.requestSampler();
+    if (sampler.mode() == RequestSampler.Mode.TRACER) {
+      return false;
+    }
+    boolean parentValid = traceparent != null && TraceParent.valid(traceparent);
+    long rootHigh = 0;
+    long rootLow = 0;
+    if (!parentValid && sampler.mode() == RequestSampler.Mode.PARENT_BASED_RATIO) {
+      // A new trace id as the SDK makes one (low half never zero), drawn before deciding: ratio sampling reads it.
+      ThreadLocalRandom random = ThreadLocalRandom.current();
+      rootHigh = random.nextLong();
+      do {
+        rootLow = random.nextLong();
+      } while (rootLow == 0);
+    }
+    RequestSampler.Start start = sampler.decide(parentValid, parentValid && TraceParent.sampled(traceparent),
+        parentValid && tracestate != null && !tracestate.isEmpty(), rootLow);
+    switch (start) {
+      case NONE -> {
+        return true;
+      }
+      case PARENT -> {
+        ownContext = true;
+        traceIdHigh = TraceParent.traceIdHigh(traceparent);
+        traceIdLow = TraceParent.traceIdLow(traceparent);
+        spanId = TraceParent.spanId(traceparent);
+        traceFlags = TraceParent.flags(traceparent);
+        ownTraceparent = TraceParent.canonical(traceparent) ? traceparent : null;
+        return true;
+      }
+      case UNSAMPLED -> {
+        ownContext = true;
+        traceIdHigh = parentValid ? TraceParent.traceIdHigh(traceparent) : rootHigh;
+        traceIdLow = parentValid ? TraceParent.traceIdLow(traceparent) : rootLow;
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        long id;
+        do {
+          id = random.nextLong();
+        } while (id == 0);
+        spanId = id;
+        traceFlags = RequestSampler.unsampledFlags(parentValid, parentValid ? TraceParent.flags(traceparent) : 0);
+        return true;
+      }
+      case SAMPLED_ROOT -> {
+        span = sampler.startRoot(spanBuilder(Context.root()), rootHigh, rootLow);
+        return true;
+      }
+      default -> {
+        return false;
+      }
+    }
+  }
+
+  /** Starts the tracer's span under {@code parent} (a sampled parent, or one with tracestate). */
+  private void startSpan(Context parent) {
+    span = spanBuilder(parent).startSpan();
   }
 
   /**
@@ -154,9 +242,14 @@ public final class ExchangeTelemetry {
       return DISABLED; // the hot path without telemetry does no per-request work here
     }
     HttpHeaders headers = request.headers();
-    return new ExchangeTelemetry(telemetry, kind == SpanKind.SERVER, request.method().name(), request.uri(),
-        headers.get(HttpHeaderNames.HOST), headers.get(HttpHeaderNames.CONTENT_TYPE),
-        telemetry.propagator().extract(Context.root(), headers, GETTER), protocol, System.nanoTime());
+    ExchangeTelemetry exchange = new ExchangeTelemetry(telemetry, kind == SpanKind.SERVER, request.method().name(),
+        request.uri(), headers.get(HttpHeaderNames.HOST), headers.get(HttpHeaderNames.CONTENT_TYPE), protocol,
+        System.nanoTime());
+    String traceparent = headers.get(TRACEPARENT);
+    if (!exchange.startOwnContext(traceparent, traceparent == null ? null : headers.get(TRACESTATE))) {
+      exchange.startSpan(telemetry.propagator().extract(Context.root(), headers, GETTER));
+    }
+    return exchange;
   }
 
   /**
@@ -168,17 +261,26 @@ public final class ExchangeTelemetry {
    */
   static <C> ExchangeTelemetry observed(Telemetry telemetry, String protocol, String method, String target,
       String authority, String contentType, C carrier, TextMapGetter<C> getter) {
-    return new ExchangeTelemetry(telemetry, true, method, target, authority, contentType,
-        telemetry.propagator().extract(Context.root(), carrier, getter), protocol, System.nanoTime());
+    ExchangeTelemetry exchange = new ExchangeTelemetry(telemetry, true, method, target, authority, contentType,
+        protocol, System.nanoTime());
+    String traceparent = getter.get(carrier, "traceparent");
+    if (!exchange.startOwnContext(traceparent, traceparent == null ? null : getter.get(carrier, "tracestate"))) {
+      exchange.startSpan(telemetry.propagator().extract(Context.root(), carrier, getter));
+    }
+    return exchange;
   }
 
   /** Starts the telemetry of an HTTP/1.1 request observed passively. */
   static ExchangeTelemetry observed(Telemetry telemetry, Http1Scanner.Head head) {
     // Without baggage on the request only the trace context needs reading (the composite's baggage half is costly).
-    Context parent = (head.baggage() == null ? W3CTraceContextPropagator.getInstance() : telemetry.propagator())
-        .extract(Context.root(), head, HEAD_GETTER);
-    return new ExchangeTelemetry(telemetry, true, head.method(), head.target(), head.host(), head.contentType(),
-        parent, "1.1", System.nanoTime());
+    ExchangeTelemetry exchange = new ExchangeTelemetry(telemetry, true, head.method(), head.target(), head.host(),
+        head.contentType(), "1.1", System.nanoTime());
+    if (!exchange.startOwnContext(head.traceparent(), head.tracestate())) {
+      Context parent = (head.baggage() == null ? W3CTraceContextPropagator.getInstance() : telemetry.propagator())
+          .extract(Context.root(), head, HEAD_GETTER);
+      exchange.startSpan(parent);
+    }
+    return exchange;
   }
 
   /**
@@ -186,6 +288,9 @@ public final class ExchangeTelemetry {
    * context (telemetry disabled).
    */
   String traceparent() {
+    if (ownContext) {
+      return ownTraceparent();
+    }
     SpanContext sc = span.getSpanContext();
     if (!sc.isValid()) {
       return null;
@@ -193,11 +298,23 @@ public final class ExchangeTelemetry {
     return "00-" + sc.getTraceId() + "-" + sc.getSpanId() + "-" + sc.getTraceFlags().asHex();
   }
 
+  private String ownTraceparent() {
+    if (ownTraceparent == null) {
+      ownTraceparent = TraceParent.format(traceIdHigh, traceIdLow, spanId, traceFlags);
+    }
+    return ownTraceparent;
+  }
+
   /**
-   * Puts this span's trace context on the request that goes on (replacing the caller's {@code traceparent} and
-   * {@code tracestate}; {@code baggage} is kept). An unsampled or disabled span leaves the headers as they came.
+   * Puts this exchange's trace context on the request that goes on: its {@code traceparent} replaces the caller's,
+   * and a non-empty {@code tracestate} of the context replaces the caller's; {@code baggage} is kept. Without a
+   * valid context (telemetry disabled, or no exporter and no valid parent) the headers stay as they came.
    */
   public void inject(HttpHeaders headers) {
+    if (ownContext) {
+      headers.set(TRACEPARENT, ownTraceparent()); // an own context never has tracestate (else it took the tracer)
+      return;
+    }
     SpanContext sc = span.getSpanContext();
     if (sc.isValid()) {
       telemetry.propagator().inject(Context.root().with(span), headers, SETTER);
@@ -332,9 +449,11 @@ public final class ExchangeTelemetry {
     }
     if (logged) {
       SpanContext sc = span.getSpanContext();
+      String traceId = ownContext ? TraceParent.hex(traceIdHigh) + TraceParent.hex(traceIdLow)
+          : sc.isValid() ? sc.getTraceId() : null;
+      String spanIdHex = ownContext ? TraceParent.hex(spanId) : sc.isValid() ? sc.getSpanId() : null;
       telemetry.accessLog().log(new AccessLogEntry(Instant.now().minusNanos(nanos),
-          TimeUnit.NANOSECONDS.toMicros(nanos), sc.isValid() ? sc.getTraceId() : null,
-          sc.isValid() ? sc.getSpanId() : null, inbound ? "inbound" : "outbound",
+          TimeUnit.NANOSECONDS.toMicros(nanos), traceId, spanIdHex, inbound ? "inbound" : "outbound",
           grpcStatus != null ? "gRPC" : "HTTP/" + protocol, method, authority, path, status, grpcStatus, flag,
           bytesReceived, bytesSent, cluster, host == null ? null : host.endpoint().hostPort(),
           retries + (host == null ? 0 : 1), inbound ? null : local == null ? null : local.name(), sourcePrincipal,

@@ -6,6 +6,8 @@ import dev.trellis.telemetry.accesslog.AccessLog;
 import dev.trellis.telemetry.accesslog.AccessLogEntry;
 import dev.trellis.telemetry.metrics.MeshMetrics;
 import dev.trellis.telemetry.metrics.MetricsPipeline;
+import dev.trellis.telemetry.tracing.RequestSampler;
+import dev.trellis.telemetry.tracing.TraceIdHandOff;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.propagation.TextMapPropagator;
@@ -28,13 +30,28 @@ public final class RecordingTelemetry implements Telemetry {
   public final Queue<Measurement> measurements = new ConcurrentLinkedQueue<>();
   public final Queue<AccessLogEntry> accessLog = new ConcurrentLinkedQueue<>();
   private final SdkTracerProvider provider;
+  private final RequestSampler requestSampler;
 
+  /** Every request through the tracer with {@code sampler} (the path requests took before {@link RequestSampler}). */
   public RecordingTelemetry(Sampler sampler) {
     provider = SdkTracerProvider.builder().setSampler(sampler).addSpanProcessor(SimpleSpanProcessor.create(spans)).build();
+    requestSampler = RequestSampler.tracer();
   }
 
+  /**
+   * Parent-based ratio sampling as the node proxy's telemetry has it: sampled requests through the tracer, the others
+   * with their own trace context and no span.
+   */
+  public RecordingTelemetry(double ratio) {
+    TraceIdHandOff ids = new TraceIdHandOff();
+    provider = SdkTracerProvider.builder().setSampler(Sampler.parentBased(Sampler.traceIdRatioBased(ratio)))
+        .setIdGenerator(ids).addSpanProcessor(SimpleSpanProcessor.create(spans)).build();
+    requestSampler = RequestSampler.parentBasedRatio(ratio, ids);
+  }
+
+  /** Every root sampled, parents honoured. */
   public RecordingTelemetry() {
-    this(Sampler.parentBased(Sampler.alwaysOn()));
+    this(1.0);
   }
 
   public List<Measurement> measured(String instrument) {
@@ -44,6 +61,11 @@ public final class RecordingTelemetry implements Telemetry {
   @Override
   public Tracer tracer() {
     return provider.get("trellis-test");
+  }
+
+  @Override
+  public RequestSampler requestSampler() {
+    return requestSampler;
   }
 
   @Override

@@ -31,11 +31,13 @@ public final class TracingPipeline implements AutoCloseable {
   private final SdkTracerProvider tracerProvider; // null: no exporter, no-op tracer
   private final Tracer tracer;
   private final List<SpanDrops> drops;
+  private final RequestSampler requestSampler;
 
-  private TracingPipeline(SdkTracerProvider tracerProvider, List<SpanDrops> drops) {
+  private TracingPipeline(SdkTracerProvider tracerProvider, List<SpanDrops> drops, RequestSampler requestSampler) {
     this.tracerProvider = tracerProvider;
     this.tracer = tracerProvider == null ? TracerProvider.noop().get(SCOPE) : tracerProvider.get(SCOPE);
     this.drops = List.copyOf(drops);
+    this.requestSampler = requestSampler;
   }
 
   /** The exporters {@code settings} names; none: a no-op tracer. */
@@ -48,10 +50,12 @@ public final class TracingPipeline implements AutoCloseable {
   public static TracingPipeline create(double samplingRatio, int maxQueuedSpans, Resource resource,
       List<SpanExporter> exporters) {
     if (exporters.isEmpty()) {
-      return new TracingPipeline(null, List.of());
+      return new TracingPipeline(null, List.of(), RequestSampler.passThrough());
     }
+    TraceIdHandOff ids = new TraceIdHandOff();
     SdkTracerProviderBuilder builder = SdkTracerProvider.builder()
         .setResource(resource)
+        .setIdGenerator(ids)
         .setSampler(Sampler.parentBased(Sampler.traceIdRatioBased(samplingRatio)));
     List<SpanDrops> drops = new ArrayList<>();
     for (SpanExporter exporter : exporters) {
@@ -65,11 +69,16 @@ public final class TracingPipeline implements AutoCloseable {
           .build();
       builder.addSpanProcessor(new AdmittingSpanProcessor(batch, counter, maxQueuedSpans));
     }
-    return new TracingPipeline(builder.build(), drops);
+    return new TracingPipeline(builder.build(), drops, RequestSampler.parentBasedRatio(samplingRatio, ids));
   }
 
   public Tracer tracer() {
     return tracer;
+  }
+
+  /** The tracer's sampling, decided per request before any span exists. */
+  public RequestSampler requestSampler() {
+    return requestSampler;
   }
 
   /** Spans lost for want of queue space or to failed exports, summed over exporters. */

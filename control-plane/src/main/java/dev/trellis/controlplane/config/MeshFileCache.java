@@ -352,35 +352,16 @@ public final class MeshFileCache {
   }
 
   /** The events of one piece, refusing anchors and aliases: the full parse resolves those across the whole file. */
-  private static final class PlainEvents implements Parser {
-    private final Parser parser;
-
+  private static final class PlainEvents extends CheckedEvents {
     PlainEvents(Parser parser) {
-      this.parser = parser;
+      super(parser);
     }
 
     @Override
-    public boolean checkEvent(Event.ID id) {
-      return parser.checkEvent(id);
-    }
-
-    @Override
-    public Event peekEvent() {
-      return parser.peekEvent();
-    }
-
-    @Override
-    public boolean hasNext() {
-      return parser.hasNext();
-    }
-
-    @Override
-    public Event next() {
-      Event e = parser.next();
+    void check(Event e) {
       if (e instanceof AliasEvent || e instanceof NodeEvent n && n.getAnchor().isPresent()) {
         throw new NotReusable();
       }
-      return e;
     }
   }
 }

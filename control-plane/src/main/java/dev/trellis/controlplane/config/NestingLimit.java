@@ -9,36 +9,19 @@ import org.snakeyaml.engine.v2.parser.Parser;
  * overflowed the stack (found by fuzzing). Counting on the composer's own event stream reads the text once, where a
  * separate pass before composing read it twice.
  */
-final class NestingLimit implements Parser {
-  private final Parser parser;
+final class NestingLimit extends CheckedEvents {
   private final String label;
   private final int limit;
   private int depth;
 
   NestingLimit(Parser parser, String label, int limit) {
-    this.parser = parser;
+    super(parser);
     this.label = label;
     this.limit = limit;
   }
 
   @Override
-  public boolean checkEvent(Event.ID id) {
-    return parser.checkEvent(id);
-  }
-
-  @Override
-  public Event peekEvent() {
-    return parser.peekEvent();
-  }
-
-  @Override
-  public boolean hasNext() {
-    return parser.hasNext();
-  }
-
-  @Override
-  public Event next() {
-    Event e = parser.next();
+  void check(Event e) {
     switch (e.getEventId()) {
       case SequenceStart, MappingStart -> {
         if (++depth > limit) {
@@ -50,7 +33,6 @@ final class NestingLimit implements Parser {
       case SequenceEnd, MappingEnd -> depth--;
       default -> { }
     }
-    return e;
   }
 
   /** Unchecked, to leave the composer; turned into a {@link MeshFileException} by {@code MeshFile.parse}. */

@@ -181,11 +181,8 @@ public final class ExchangeTelemetry {
     long rootLow = 0;
     if (!parentValid && sampler.mode() == RequestSampler.Mode.PARENT_BASED_RATIO) {
       // A new trace id as the SDK makes one (low half never zero), drawn before deciding: ratio sampling reads it.
-      ThreadLocalRandom random = ThreadLocalRandom.current();
-      rootHigh = random.nextLong();
-      do {
-        rootLow = random.nextLong();
-      } while (rootLow == 0);
+      rootHigh = ThreadLocalRandom.current().nextLong();
+      rootLow = nonZeroRandom();
     }
     RequestSampler.Start start = sampler.decide(parentValid, parentValid && TraceParent.sampled(traceparent),
         parentValid && tracestate != null && !tracestate.isEmpty(), rootLow);
@@ -206,12 +203,7 @@ public final class ExchangeTelemetry {
         ownContext = true;
         traceIdHigh = parentValid ? TraceParent.traceIdHigh(traceparent) : rootHigh;
         traceIdLow = parentValid ? TraceParent.traceIdLow(traceparent) : rootLow;
-        ThreadLocalRandom random = ThreadLocalRandom.current();
-        long id;
-        do {
-          id = random.nextLong();
-        } while (id == 0);
-        spanId = id;
+        spanId = nonZeroRandom();
         traceFlags = RequestSampler.unsampledFlags(parentValid, parentValid ? TraceParent.flags(traceparent) : 0);
         return true;
       }
@@ -223,6 +215,16 @@ public final class ExchangeTelemetry {
         return false;
       }
     }
+  }
+
+  /** A random id as the SDK draws span ids and a trace id's low half: never zero (zero means invalid). */
+  private static long nonZeroRandom() {
+    ThreadLocalRandom random = ThreadLocalRandom.current();
+    long id;
+    do {
+      id = random.nextLong();
+    } while (id == 0);
+    return id;
   }
 
   /** Starts the tracer's span under {@code parent} (a sampled parent, or one with tracestate). */

@@ -78,7 +78,8 @@ final class StartupWarmup {
     CsrBuilder.csrPem(SpiffeId.parse("spiffe://warmup.invalid/ns/warmup/sa/warmup"), CsrBuilder.newKeyPair());
   }
 
-  private static CompletableFuture<Void> run(String name, Runnable work) {
+  /** Runs {@code work} on a daemon thread named {@code name}; completes when it ends, normally or not. */
+  static CompletableFuture<Void> run(String name, Runnable work) {
     CompletableFuture<Void> done = new CompletableFuture<>();
     Thread.ofPlatform().name(name).daemon().start(() -> {
       try {

@@ -8,8 +8,6 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpClientCodec;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Promise;
 
 /**
@@ -56,11 +54,7 @@ final class Http1Connection implements UpstreamConnection {
    * serves no further request, so the destination's drain ends instead of waiting for an idle pooled stream.
    */
   boolean peerDraining() {
-    if (!(channel instanceof Http2StreamChannel stream)) {
-      return false;
-    }
-    Http2FrameCodec codec = stream.parent().pipeline().get(Http2FrameCodec.class);
-    return codec != null && codec.connection().goAwayReceived();
+    return UpstreamConnection.carrierDraining(channel);
   }
 
   @Override

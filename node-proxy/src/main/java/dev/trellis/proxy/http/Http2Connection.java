@@ -40,6 +40,8 @@ final class Http2Connection implements UpstreamConnection {
   private int streams;
   private int served;
   private boolean draining;
+  /** Since when it carries no stream (the pool's ticker, nanos): the pool's sweep closes it after a while. */
+  long idleSince;
   private final List<StreamLease> open = new ArrayList<>();
 
   Http2Connection(UpstreamPool pool, UpstreamPool.Key key, ClusterRuntime cluster) {
@@ -64,9 +66,17 @@ final class Http2Connection implements UpstreamConnection {
     return streams == 0;
   }
 
+  /**
+   * Whether it takes no new stream because its server sent GOAWAY or because it rides an HBONE stream whose
+   * connection got GOAWAY (the destination proxy drains; {@link UpstreamConnection#carrierDraining}).
+   */
+  boolean draining() {
+    return draining || channel != null && UpstreamConnection.carrierDraining(channel);
+  }
+
   /** Whether a new stream may open on it now (or once it is connected). */
   boolean hasRoom() {
-    if (draining || ready.isDone() && (!ready.isSuccess() || !channel.isActive())) {
+    if (ready.isDone() && (!ready.isSuccess() || !channel.isActive()) || draining()) {
       return false;
     }
     int limit = UpstreamPool.MAX_H2_STREAMS;
@@ -132,6 +142,21 @@ final class Http2Connection implements UpstreamConnection {
     channel.config().setAutoRead(true);
     pool.opened(channel, cluster, () -> pool.forget(this));
     ready.setSuccess(channel);
+    if (streams == 0) {
+      pool.idle(this); // adopted: its first request comes later, if at all
+    }
+  }
+
+  /** A stream ended (or never opened): once it carries none, it closes if it drains, else it idles in the pool. */
+  private void streamEnded() {
+    if (--streams > 0 || channel == null) {
+      return;
+    }
+    if (draining()) {
+      channel.close();
+    } else {
+      pool.idle(this);
+    }
   }
 
   /** Opens a stream for one request once the connection is ready; {@code p} receives its lease. */
@@ -151,7 +176,7 @@ final class Http2Connection implements UpstreamConnection {
         }
       }).open().addListener(o -> {
         if (!o.isSuccess()) {
-          streams--;
+          streamEnded();
           p.tryFailure(new UpstreamPool.UpstreamException(UpstreamPool.UpstreamException.Kind.CONNECT_FAILURE,
               "cannot open an HTTP/2 stream to " + key.host() + ": " + o.cause().getMessage(), o.cause()));
           pool.serveWaiters();
@@ -212,10 +237,10 @@ final class Http2Connection implements UpstreamConnection {
       released = true;
       open.remove(this);
       stream.pipeline().get(LeaseHandler.class).listener = null;
-      streams--;
       if (stream.isActive()) {
         stream.close();
       }
+      streamEnded();
       pool.serveWaiters();
       if (streams == 0 && cluster.breaker().used(Resource.PENDING_REQUESTS) > 0) {
         channel.close(); // requests wait on another event loop: free the connection slot for them

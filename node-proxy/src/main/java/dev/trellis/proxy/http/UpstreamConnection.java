@@ -4,6 +4,8 @@ import dev.trellis.proxy.cluster.Host;
 import dev.trellis.proxy.state.LocalWorkload;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Promise;
 
 /**
@@ -41,6 +43,19 @@ sealed interface UpstreamConnection permits Http1Connection, Http2Connection {
       ch.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
     }
     return halfClosure;
+  }
+
+  /**
+   * Whether {@code ch} is an HBONE stream whose connection got GOAWAY (the destination proxy drains): a connection
+   * riding it takes no new request and closes once idle, so the destination's drain ends instead of waiting for a
+   * pooled stream until its timeout.
+   */
+  static boolean carrierDraining(Channel ch) {
+    if (!(ch instanceof Http2StreamChannel stream)) {
+      return false;
+    }
+    Http2FrameCodec codec = stream.parent().pipeline().get(Http2FrameCodec.class);
+    return codec != null && codec.connection().goAwayReceived();
   }
 
   /** Closes it (once closed it gives its connection slot back to the cluster). */

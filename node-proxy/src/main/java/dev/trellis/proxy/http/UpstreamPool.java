@@ -394,9 +394,16 @@ public final class UpstreamPool {
     c.attach(ch);
   }
 
+  /** {@code c} carries no stream from now: the sweep closes it if it stays so (or once its HBONE peer drains). */
+  void idle(Http2Connection c) {
+    c.idleSince = ticker.getAsLong();
+    scheduleSweep();
+  }
+
   /**
-   * Closes HTTP/1.1 connections idle for longer than {@link #IDLE_MILLIS}. One timer per pool, running
-   * while connections idle, instead of a timer per parked connection (a schedule and a cancel per request).
+   * Closes connections idle for longer than {@link #IDLE_MILLIS}, and idle ones riding an HBONE stream whose
+   * connection got GOAWAY (else a draining destination waits for them until its drain timeout). One timer per pool,
+   * running while connections idle, instead of a timer per parked connection (a schedule and a cancel per request).
    */
   private void scheduleSweep() {
     if (sweep != null) {
@@ -419,6 +426,16 @@ public final class UpstreamPool {
           idle.pollLast().close(); // most recently used first: the oldest are at the end
         }
         any |= !idle.isEmpty();
+      }
+      // A copy: closing runs the connection's close listener at once, which removes it from its list.
+      for (Http2Connection c : h2.values().stream().flatMap(Collection::stream).toList()) {
+        if (c.idle() && c.channel() != null) {
+          if (c.draining() || now - c.idleSince >= IDLE_MILLIS * 1_000_000) {
+            c.close();
+          } else {
+            any = true;
+          }
+        }
       }
       if (any) {
         scheduleSweep();

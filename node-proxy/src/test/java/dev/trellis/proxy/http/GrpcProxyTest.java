@@ -167,6 +167,23 @@ class GrpcProxyTest {
     assertThat(fx.inbound.recent()).as("one HBONE stream carried every call").hasSize(1);
   }
 
+  /**
+   * The pooled upstream HTTP/2 connection rides one HBONE stream. Once the destination drains (its GOAWAY reaches the
+   * source) that connection takes no new call and closes when idle, so the drain ends long before its timeout
+   * instead of cutting the stream at it (seen in the chaos suite: a gRPC upstream pinned a draining proxy for 120 s).
+   */
+  @Test
+  void aDrainingDestinationIsNotHeldByThePooledHttp2UpstreamConnectionOverHbone() throws Exception {
+    route(null, null);
+    assertThat(call("before")).isEqualTo("echo before");
+    assertThat(fx.inbound.recent()).as("the HBONE stream the pooled HTTP/2 connection rides").hasSize(1);
+
+    dev.trellis.proxy.drain.ConnectionDrain.Result drained = fx.drain(Duration.ofSeconds(60)).get(40, TimeUnit.SECONDS);
+
+    assertThat(drained.closedAtTimeout()).as("connections cut at the drain timeout").isZero();
+    assertThat(drained.took()).isLessThan(Duration.ofSeconds(30));
+  }
+
   @Test
   void aStatusInTrailersReachesTheClientIntact() {
     route(null, null);

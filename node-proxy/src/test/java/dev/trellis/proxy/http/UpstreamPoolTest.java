@@ -133,6 +133,28 @@ class UpstreamPoolTest {
   }
 
   @Test
+  void anHttp2ConnectionWithoutStreamsIsClosedBySweepOnlyAfterTheIdleTime() {
+    Future<UpstreamPool.Lease> f = pool.acquire(cluster, host, SOURCE, UpstreamPool.Protocol.HTTP2);
+    loopChannel.runPendingTasks();
+    assertThat(f.isSuccess()).as("a stream at once: %s", f.cause()).isTrue();
+    EmbeddedChannel ch = dialed.getFirst();
+    assertThat(ch.pipeline().names()).contains("h2", "streams");
+    f.getNow().release(true);
+    assertThat(ch.isOpen()).as("kept for the next request").isTrue();
+
+    ticker.addAndGet(TimeUnit.MILLISECONDS.toNanos(UpstreamPool.IDLE_MILLIS) - 1);
+    sweep();
+    assertThat(ch.isOpen()).as("idle for less than %s ms", UpstreamPool.IDLE_MILLIS).isTrue();
+    assertThat(pool.connections()).isEqualTo(1);
+
+    ticker.addAndGet(1);
+    sweep();
+    assertThat(ch.isOpen()).as("a workload connection (or HBONE stream) is not held forever").isFalse();
+    assertThat(pool.connections()).isZero();
+    assertThat(cluster.breaker().used(Resource.CONNECTIONS)).isZero();
+  }
+
+  @Test
   void aRequestOnAnotherLoopHasThisLoopsIdleConnectionClosedAndTakesItsSlotWithoutOverflow() {
     ClusterRuntime one = new Clusters().findOrCreate(new ClusterSpec("one", ClusterSpec.LbAlgorithm.ROUND_ROBIN,
         Duration.ofSeconds(1), new ClusterSpec.Breaker(1, 1, 1024, 3, -1, 3), null),

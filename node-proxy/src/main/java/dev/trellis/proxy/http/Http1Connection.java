@@ -22,6 +22,8 @@ final class Http1Connection implements UpstreamConnection {
   private final ClusterRuntime cluster;
   private final LeaseHandler handler = new LeaseHandler();
   private Channel channel;
+  /** The HTTP/2 connection of the HBONE stream it rides, or null over a socket ({@link UpstreamConnection#carrierOf}). */
+  private io.netty.handler.codec.http2.Http2Connection carrier;
   /** Whether the byte channel allowed half-closure before it carried HTTP (restored for a relay after a 101). */
   private boolean halfClosure;
   /** When it was parked (the pool's ticker, nanos); the pool's sweep closes it after {@link UpstreamPool#IDLE_MILLIS}. */
@@ -54,7 +56,7 @@ final class Http1Connection implements UpstreamConnection {
    * serves no further request, so the destination's drain ends instead of waiting for an idle pooled stream.
    */
   boolean peerDraining() {
-    return UpstreamConnection.carrierDraining(channel);
+    return carrier != null && carrier.goAwayReceived();
   }
 
   @Override
@@ -74,6 +76,7 @@ final class Http1Connection implements UpstreamConnection {
   @Override
   public void attach(Channel ch) {
     channel = ch;
+    carrier = UpstreamConnection.carrierOf(ch);
     halfClosure = UpstreamConnection.closeWithPeer(ch);
     channel.pipeline().addLast("http", new HttpClientCodec(pool.decoderConfig(), true, false));
     channel.pipeline().addLast("lease", handler);

@@ -37,6 +37,8 @@ final class Http2Connection implements UpstreamConnection {
   private final ClusterRuntime cluster;
   private final Promise<Channel> ready;
   private Channel channel;
+  /** The HTTP/2 connection of the HBONE stream it rides, or null over a socket ({@link UpstreamConnection#carrierOf}). */
+  private io.netty.handler.codec.http2.Http2Connection carrier;
   private int streams;
   private int served;
   private boolean draining;
@@ -68,10 +70,10 @@ final class Http2Connection implements UpstreamConnection {
 
   /**
    * Whether it takes no new stream because its server sent GOAWAY or because it rides an HBONE stream whose
-   * connection got GOAWAY (the destination proxy drains; {@link UpstreamConnection#carrierDraining}).
+   * connection got GOAWAY (the destination proxy drains; {@link UpstreamConnection#carrierOf}).
    */
   boolean draining() {
-    return draining || channel != null && UpstreamConnection.carrierDraining(channel);
+    return draining || carrier != null && carrier.goAwayReceived();
   }
 
   /** Whether a new stream may open on it now (or once it is connected). */
@@ -107,6 +109,7 @@ final class Http2Connection implements UpstreamConnection {
   @Override
   public void attach(Channel ch) {
     channel = ch;
+    carrier = UpstreamConnection.carrierOf(ch);
     UpstreamConnection.closeWithPeer(ch);
     channel.pipeline().addLast("h2", Http2FrameCodecBuilder.forClient()
         .initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(pool.maxResponseHeaderBytes())).build());

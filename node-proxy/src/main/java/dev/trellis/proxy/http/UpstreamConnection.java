@@ -46,16 +46,17 @@ sealed interface UpstreamConnection permits Http1Connection, Http2Connection {
   }
 
   /**
-   * Whether {@code ch} is an HBONE stream whose connection got GOAWAY (the destination proxy drains): a connection
-   * riding it takes no new request and closes once idle, so the destination's drain ends instead of waiting for a
-   * pooled stream until its timeout.
+   * The HTTP/2 connection of the HBONE stream {@code ch} rides, or null when {@code ch} is a socket: once it got GOAWAY
+   * (the destination proxy drains), a connection riding the stream takes no new request and closes once idle, so the
+   * destination's drain ends instead of waiting for a pooled stream until its timeout. Looked up once per connection
+   * (a pipeline search by class), read on every lease and park.
    */
-  static boolean carrierDraining(Channel ch) {
+  static io.netty.handler.codec.http2.Http2Connection carrierOf(Channel ch) {
     if (!(ch instanceof Http2StreamChannel stream)) {
-      return false;
+      return null;
     }
     Http2FrameCodec codec = stream.parent().pipeline().get(Http2FrameCodec.class);
-    return codec != null && codec.connection().goAwayReceived();
+    return codec == null ? null : codec.connection();
   }
 
   /** Closes it (once closed it gives its connection slot back to the cluster). */

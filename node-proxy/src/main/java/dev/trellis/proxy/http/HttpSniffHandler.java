@@ -113,7 +113,8 @@ public final class HttpSniffHandler extends ByteToMessageDecoder {
       } else {
         p.addAfter(ctx.name(), "timers", new DownstreamTimersHandler(cx.limits()));
         p.addAfter("timers", "http", new HttpServerCodec(new HttpDecoderConfig()
-            .setMaxHeaderSize(UpstreamPool.MAX_HEADER_BYTES).setMaxInitialLineLength(16 * 1024)));
+            .setMaxHeaderSize(UpstreamPool.MAX_HEADER_BYTES).setMaxInitialLineLength(16 * 1024)
+            .setMaxChunkSize(UpstreamPool.MAX_BODY_PIECE)));
         p.addAfter("http", "exchange", new Http1DownstreamHandler(cx.withProtocol(UpstreamPool.Protocol.HTTP1)));
       }
       p.remove(this);

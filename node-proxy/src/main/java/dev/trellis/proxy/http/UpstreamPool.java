@@ -65,6 +65,12 @@ public final class UpstreamPool {
   static final long IDLE_MILLIS = 30_000;
   /** Request header sections from downstream (431 beyond); response heads have {@link HttpLimits}' limits. */
   static final int MAX_HEADER_BYTES = 64 * 1024;
+  /**
+   * The largest piece of an HTTP/1.1 body the decoders hand on as one message (Netty's default: 8 KiB). A piece is a
+   * slice of what one read brought, never more: a larger bound buffers nothing, it only spares a message, a trip
+   * through the exchange and an encoder write per 8 KiB of a large body.
+   */
+  static final int MAX_BODY_PIECE = 64 * 1024;
 
   public enum Protocol {
     HTTP1,
@@ -541,7 +547,8 @@ public final class UpstreamPool {
 
   /** The response decoder of an HTTP/1.1 connection: a larger header section fails the head (502 UPE). */
   HttpDecoderConfig decoderConfig() {
-    return new HttpDecoderConfig().setMaxHeaderSize(limits.maxResponseHeaderBytes()).setMaxInitialLineLength(16 * 1024);
+    return new HttpDecoderConfig().setMaxHeaderSize(limits.maxResponseHeaderBytes()).setMaxInitialLineLength(16 * 1024)
+        .setMaxChunkSize(MAX_BODY_PIECE);
   }
 
   /** The header list size an HTTP/2 connection advertises and enforces on responses. */

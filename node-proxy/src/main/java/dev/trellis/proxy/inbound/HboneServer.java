@@ -146,6 +146,7 @@ public final class HboneServer implements AutoCloseable {
     };
     Channel ch = Transport.listener(bootstrap, group)
         .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.RCVBUF_ALLOCATOR, Transport.bulkReads())
         .childHandler(init)
         .bind(address).syncUninterruptibly().channel();
     return new HboneServer(ch);

@@ -2,12 +2,14 @@ package dev.trellis.proxy.transport;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -81,7 +83,7 @@ public enum Transport {
   /**
    * A connection for a byte relay, on {@code loop} (the downstream's): auto-read off (the relay reads
    * when the other side can take more), half-closure allowed (one direction may end first), no Nagle
-   * delay, and the connect timeout. The caller adds its handlers once connected.
+   * delay, the connect timeout and {@link #bulkReads}. The caller adds its handlers once connected.
    */
   public static Bootstrap relayConnection(EventLoop loop, int connectTimeoutMillis) {
     return new Bootstrap().group(loop).channel(socketChannel())
@@ -89,7 +91,23 @@ public enum Transport {
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.TCP_NODELAY, true)
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
+        .option(ChannelOption.RCVBUF_ALLOCATOR, bulkReads())
         .handler(new ChannelInboundHandlerAdapter());
+  }
+
+  /** The largest single read of a relayed or HBONE connection ({@link #bulkReads}). */
+  public static final int MAX_READ = 256 * 1024;
+  /** How many reads one read request makes at most ({@link #bulkReads}): 1 MiB a batch, as 16 reads of 64 KiB were. */
+  public static final int READS_PER_BATCH = 4;
+
+  /**
+   * How a relayed or HBONE connection sizes its reads: as Netty's default, from 2 KiB up to what the last reads filled,
+   * but up to {@link #MAX_READ} instead of 64 KiB, at most {@link #READS_PER_BATCH} per read request. A bulk transfer
+   * then moves in fewer, larger pieces (reads, DATA frames, writes, each a trip through the pipelines); a connection
+   * that carries little never grows its buffer, and what one read batch may bring is bounded as before (1 MiB).
+   */
+  public static RecvByteBufAllocator bulkReads() {
+    return new AdaptiveRecvByteBufAllocator(64, 2048, MAX_READ).maxMessagesPerRead(READS_PER_BATCH);
   }
 
   /**
@@ -131,7 +149,8 @@ public enum Transport {
     return listener(b, group)
         .childOption(ChannelOption.AUTO_READ, false)
         .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .childOption(ChannelOption.TCP_NODELAY, true);
+        .childOption(ChannelOption.TCP_NODELAY, true)
+        .childOption(ChannelOption.RCVBUF_ALLOCATOR, bulkReads());
   }
 
   /**

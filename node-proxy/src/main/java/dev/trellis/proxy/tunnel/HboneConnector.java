@@ -189,6 +189,7 @@ public final class HboneConnector {
       cf = new Bootstrap().group(loop).channel(Transport.socketChannel())
           .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
           .option(ChannelOption.TCP_NODELAY, true)
+          .option(ChannelOption.RCVBUF_ALLOCATOR, Transport.bulkReads())
           .handler(new ChannelInitializer<SocketChannel>() {
             @Override
             protected void initChannel(SocketChannel ch) {

@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -36,6 +38,24 @@ class TransportTest {
       assertThat(Transport.choose("epoll")).isEqualTo(Transport.EPOLL);
     }
     assertThatThrownBy(() -> Transport.choose("uring")).hasMessage("trellis.transport: 'uring' (expected: nio or epoll)");
+  }
+
+  /** Relayed connections, accepted or dialed, read up to 256 KiB at a time, at most 4 reads (1 MiB) per request. */
+  @Test
+  void relayedConnectionsReadInLargerPiecesWithTheSameBatchBound() {
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    try {
+      for (Object option : new Object[] {
+          Transport.relayConnection(group.next(), 1000).config().options().get(ChannelOption.RCVBUF_ALLOCATOR),
+          Transport.relayListener(new ServerBootstrap(), group).config().childOptions()
+              .get(ChannelOption.RCVBUF_ALLOCATOR)}) {
+        assertThat(option).isInstanceOf(AdaptiveRecvByteBufAllocator.class);
+        assertThat(((AdaptiveRecvByteBufAllocator) option).maxMessagesPerRead()).isEqualTo(Transport.READS_PER_BATCH);
+      }
+      assertThat(Transport.MAX_READ * Transport.READS_PER_BATCH).as("one read batch, as before").isEqualTo(1 << 20);
+    } finally {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
   }
 
   @Test

@@ -91,11 +91,15 @@ public final class HttpSniffHandler extends ChannelDuplexHandler implements Down
 
   /**
    * Builds {@code ch}'s downstream HTTP pipeline (HTTP/1.1's; HTTP/2's replaces it if the client sends the preface)
-   * and asks for the first bytes. Auto-read must be off.
+   * and asks for the first bytes. Auto-read must be off, and {@code cx}'s pool on {@code ch}'s event loop.
    *
    * @param onProtocol told the protocol once known (inbound inspection adopts its workload connection then); may be null
    */
   public static void install(Channel ch, HttpContext cx, Consumer<UpstreamPool.Protocol> onProtocol) {
+    if (cx.pool().loop() != ch.eventLoop()) { // the sweep runs on the pool's loop and touches the handler's state
+      throw new IllegalArgumentException("the HTTP context's pool is on " + cx.pool().loop() + ", the connection on "
+          + ch.eventLoop() + " (expected: the same event loop)");
+    }
     HttpSniffHandler front = new HttpSniffHandler(cx, onProtocol);
     ChannelPipeline p = ch.pipeline();
     p.addLast("timers", front);

@@ -47,7 +47,8 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   private final ArrayDeque<HttpObject> queued = new ArrayDeque<>();
   private ChannelHandlerContext ctx;
   private HttpExchange current;
-  private DownstreamTimersHandler timers;
+  /** The connection's header and idle deadlines; null once it left the pipeline (a protocol switch). */
+  private HttpSniffHandler timers;
   /** The current request's body timeout, or null between requests. */
   private RequestBodyTimer bodyTimer;
   private boolean closing;
@@ -55,14 +56,15 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
   /** Draining: whether a request arrived since the last quiet check ({@link DrainDecision#HTTP1_QUIET}). */
   private boolean readSinceQuietCheck;
 
-  Http1DownstreamHandler(HttpContext cx) {
+  /** @param timers the connection's first handler, which keeps its header and idle deadlines; may be null */
+  Http1DownstreamHandler(HttpContext cx, HttpSniffHandler timers) {
     this.cx = cx;
+    this.timers = timers;
   }
 
   @Override
   public void handlerAdded(ChannelHandlerContext ctx) {
     this.ctx = ctx;
-    this.timers = ctx.pipeline().get(DownstreamTimersHandler.class);
     ctx.channel().config().setAutoRead(false);
   }
 
@@ -268,6 +270,7 @@ final class Http1DownstreamHandler extends ChannelInboundHandlerAdapter implemen
     p.addLast("relay", relay);
     if (timers != null) {
       p.remove(timers);
+      timers = null;
     }
     p.remove(this);
     p.remove(HttpServerCodec.class);

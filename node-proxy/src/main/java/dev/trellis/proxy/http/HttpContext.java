@@ -36,6 +36,9 @@ public record HttpContext(Supplier<ProxyConfig> config, Clusters clusters, Upstr
   }
 
   HttpContext withProtocol(UpstreamPool.Protocol p) {
+    if (p == protocol) {
+      return this;
+    }
     return new HttpContext(config, clusters, pool, routeConfig, source, sourceAddress, p, ticker, limits, gate, inbound,
         telemetry, clientCert);
   }

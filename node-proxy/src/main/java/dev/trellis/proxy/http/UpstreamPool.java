@@ -140,6 +140,7 @@ public final class UpstreamPool {
   private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
   private final Map<ClusterRuntime, Share> shares = new HashMap<>();
   private ScheduledFuture<?> sweep;
+  private DownstreamSweep downstreams;
   private int open;
   private boolean serving;
   private boolean serveAgain;
@@ -177,6 +178,17 @@ public final class UpstreamPool {
 
   UpstreamDialer dialer() {
     return dialer;
+  }
+
+  /**
+   * The deadlines of this event loop's downstream HTTP/1.1 connections, one sweep for all of them (with this pool's
+   * ticker): the pool is the HTTP engine's per-event-loop state.
+   */
+  DownstreamSweep downstreams() {
+    if (downstreams == null) {
+      downstreams = new DownstreamSweep(loop, ticker);
+    }
+    return downstreams;
   }
 
   /** Connections this pool holds open (idle or busy). */

@@ -65,8 +65,8 @@ public final class HttpInspection implements HttpInspector {
     // caller's first bytes show it is there to talk HTTP.
     UpstreamPool.Protocol toWorkload = declared == ClusterSpec.UpstreamProtocol.HTTP2
         ? UpstreamPool.Protocol.HTTP2 : UpstreamPool.Protocol.HTTP1;
-    downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx,
-        caller -> pool.adopt(cluster, cluster.hosts().getFirst(), target, toWorkload, workload, downstream)));
+    HttpSniffHandler.install(downstream, cx,
+        caller -> pool.adopt(cluster, cluster.hosts().getFirst(), target, toWorkload, workload, downstream));
   }
 
   /**

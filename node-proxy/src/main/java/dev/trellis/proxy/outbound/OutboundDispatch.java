@@ -13,6 +13,7 @@ import dev.trellis.proxy.tunnel.SocketRelayHandler;
 import dev.trellis.proxy.tunnel.SocketToStreamHandler;
 import dev.trellis.proxy.tunnel.StreamToSocketHandler;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.concurrent.Future;
 import java.net.InetAddress;
@@ -77,7 +78,12 @@ public final class OutboundDispatch implements EntryDispatcher {
         HttpContext cx = new HttpContext(services.configSupplier(), services.clusters(),
             services.pool(downstream.eventLoop()), h.routeConfig(), h.source(), source, UpstreamPool.Protocol.HTTP1,
             services.ticker(), services.limits(), null, false, services.telemetry(), null);
-        reply.accept().addListener(x -> downstream.pipeline().addLast("sniff", new HttpSniffHandler(cx, null)));
+        ChannelFuture accepted = reply.accept();
+        if (accepted.isDone()) {
+          HttpSniffHandler.install(downstream, cx, null); // a capture listener: accepted already
+        } else {
+          accepted.addListener(x -> HttpSniffHandler.install(downstream, cx, null));
+        }
       }
     }
   }

@@ -123,7 +123,7 @@ class BreakerAcrossEventLoopsTest {
             HttpContext cx = new HttpContext(() -> config, clusters, pool, NAME, SOURCE, "127.0.0.1",
                 UpstreamPool.Protocol.HTTP1, System::nanoTime, HttpLimits.DEFAULTS, null, false, Telemetry.disabled(),
                 null);
-            ch.pipeline().addLast("sniff", new HttpSniffHandler(cx, null));
+            HttpSniffHandler.install(ch, cx, null);
           }
         })
         .bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();

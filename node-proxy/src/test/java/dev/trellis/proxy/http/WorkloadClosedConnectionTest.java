@@ -165,8 +165,8 @@ class WorkloadClosedConnectionTest {
                     return;
                   }
                   Channel toWorkload = f.channel();
-                  ch.pipeline().addLast("sniff", new HttpSniffHandler(cx, protocol -> pool.adopt(cluster,
-                      cluster.hosts().getFirst(), TARGET, UpstreamPool.Protocol.HTTP1, toWorkload, ch)));
+                  HttpSniffHandler.install(ch, cx, protocol -> pool.adopt(cluster,
+                      cluster.hosts().getFirst(), TARGET, UpstreamPool.Protocol.HTTP1, toWorkload, ch));
                 });
           }
         })

@@ -8,6 +8,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -22,6 +23,7 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.util.HashSet;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -63,6 +65,42 @@ class TransportTest {
     assertThat(Transport.current()).isEqualTo(Transport.NIO);
     assertThatThrownBy(() -> Transport.transparent(new ServerBootstrap()))
         .hasMessageContaining("run the node proxy with -Dtrellis.transport=epoll");
+  }
+
+  /**
+   * Relayed connections, accepted and dialed, have no Nagle delay although neither bootstrap asks for it again: Netty
+   * turns {@code TCP_NODELAY} on for every socket it creates, on either transport (read back with getsockopt).
+   */
+  @ParameterizedTest
+  @EnumSource(Transport.class)
+  void relayedConnectionsHaveNoNagleDelay(Transport transport) throws Exception {
+    EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, transport == Transport.EPOLL
+        ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+    try {
+      CompletableFuture<Boolean> accepted = new CompletableFuture<>();
+      ServerBootstrap b = transport == Transport.current() ? Transport.relayListener(new ServerBootstrap(), group)
+          : transport.listen(new ServerBootstrap(), group).childOption(ChannelOption.AUTO_READ, false);
+      Channel listener = b.childHandler(new ChannelInitializer<SocketChannel>() {
+        @Override
+        protected void initChannel(SocketChannel ch) {
+          accepted.complete(ch.config().isTcpNoDelay());
+        }
+      }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+      if (transport == Transport.current()) {
+        Channel dialed = Transport.relayConnection(group.next(), 2000).connect(listener.localAddress()).sync().channel();
+        assertThat(((SocketChannel) dialed).config().isTcpNoDelay()).as("dialed").isTrue();
+        assertThat(accepted.get(5, TimeUnit.SECONDS)).as("accepted").isTrue();
+        dialed.close().sync();
+      } else {
+        try (Socket s = new Socket()) {
+          s.connect(listener.localAddress(), 2000);
+          assertThat(accepted.get(5, TimeUnit.SECONDS)).as("accepted").isTrue();
+        }
+      }
+      listener.close().sync();
+    } finally {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
   }
 
   /**

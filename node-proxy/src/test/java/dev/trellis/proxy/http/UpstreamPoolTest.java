@@ -13,7 +13,19 @@ import dev.trellis.proxy.testing.LeakRecorder;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpMethod;
@@ -152,6 +164,76 @@ class UpstreamPoolTest {
     assertThat(ch.isOpen()).as("a workload connection (or HBONE stream) is not held forever").isFalse();
     assertThat(pool.connections()).isZero();
     assertThat(cluster.breaker().used(Resource.CONNECTIONS)).isZero();
+  }
+
+  /**
+   * An upstream HTTP/2 connection riding an HBONE stream opens no new request stream once that stream's HBONE
+   * connection got GOAWAY (the destination proxy drains): the next request dials a fresh one, the busy one keeps its
+   * request and closes when that request ends. The HBONE connections are embedded HTTP/2 client connections, one per
+   * dial, each carrying the tunnel stream the dialer hands out.
+   */
+  @Test
+  void aBusyHttp2ConnectionWhoseHboneConnectionGotGoawayTakesNoNewStreamAndClosesWhenItsLastEnds() {
+    List<EmbeddedChannel> carriers = new ArrayList<>();
+    List<Http2StreamChannel> tunnels = new ArrayList<>();
+    UpstreamPool overHbone = new UpstreamPool(loopChannel.eventLoop(), (h, s) -> {
+      EmbeddedChannel carrier = new EmbeddedChannel(Http2FrameCodecBuilder.forClient().build(),
+          new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+      carriers.add(carrier);
+      Http2StreamChannel tunnel = new Http2StreamChannelBootstrap(carrier).handler(new DataFrames()).open().getNow();
+      tunnel.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT")
+          .authority("127.0.73.10:8080")));
+      tunnels.add(tunnel);
+      return loopChannel.eventLoop().newSucceededFuture(tunnel);
+    }, 1000, ticker::get);
+    try {
+      UpstreamPool.Lease busy = leaseOn(overHbone);
+      UpstreamPool.Lease second = leaseOn(overHbone);
+      assertThat(second.channel().parent()).as("a second stream on the same connection").isSameAs(busy.channel().parent());
+      second.release(true);
+
+      carriers.getFirst().writeInbound(goAway(tunnels.getFirst().stream().id()));
+      assertThat(carriers.getFirst().pipeline().get(Http2FrameCodec.class).connection().goAwayReceived()).isTrue();
+
+      UpstreamPool.Lease next = leaseOn(overHbone);
+      assertThat(tunnels).as("a fresh connection dialed").hasSize(2);
+      assertThat(next.channel().parent()).isSameAs(tunnels.get(1));
+      assertThat(tunnels.getFirst().isActive()).as("the busy one keeps its request").isTrue();
+
+      busy.release(true);
+      loopChannel.runPendingTasks();
+      carriers.getFirst().runPendingTasks();
+      assertThat(tunnels.getFirst().isOpen()).as("closed once its last stream ended").isFalse();
+      assertThat(overHbone.connections()).isEqualTo(1);
+      next.release(true);
+      assertThat(tunnels.get(1).isOpen()).as("the other one stays for the next request").isTrue();
+    } finally {
+      overHbone.close();
+      carriers.forEach(EmbeddedChannel::finishAndReleaseAll);
+    }
+  }
+
+  private UpstreamPool.Lease leaseOn(UpstreamPool p) {
+    Future<UpstreamPool.Lease> f = p.acquire(cluster, host, SOURCE, UpstreamPool.Protocol.HTTP2);
+    loopChannel.runPendingTasks();
+    assertThat(f.isSuccess()).as("a stream at once: %s", f.cause()).isTrue();
+    return f.getNow();
+  }
+
+  /** The server's side of an HBONE connection: its SETTINGS, then GOAWAY with {@code lastStreamId} (NO_ERROR). */
+  private static ByteBuf goAway(int lastStreamId) {
+    ByteBuf b = Unpooled.buffer();
+    b.writeMedium(0).writeByte(0x4).writeByte(0).writeInt(0); // SETTINGS, empty
+    b.writeMedium(8).writeByte(0x7).writeByte(0).writeInt(0).writeInt(lastStreamId).writeInt(0); // GOAWAY
+    return b;
+  }
+
+  /** Bytes written to a tunnel stream leave as DATA frames (what the HBONE connector's stream handler does). */
+  private static final class DataFrames extends ChannelOutboundHandlerAdapter {
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+      ctx.write(msg instanceof ByteBuf b ? new DefaultHttp2DataFrame(b) : msg, promise);
+    }
   }
 
   @Test

@@ -21,7 +21,8 @@ import java.util.concurrent.CountDownLatch;
 
 /**
  * A simulated node proxy for the load run: one ADS stream (delta or SotW) subscribed to every type
- * with a wildcard, ACKing each response at once. It records when it holds the expected number of
+ * with a wildcard but listeners (the name it is given: a node proxy asks for {@code trellis-outbound} only,
+ * {@code *} takes every listener, proxyless gRPC's API listeners too), ACKing each response at once. It records when it holds the expected number of
  * resources of each type, and when it ACKs an update of the cluster under watch.
  */
 final class LoadClient {
@@ -47,10 +48,12 @@ final class LoadClient {
   private StreamObserver<DiscoveryRequest> sotw;
   private StreamObserver<DeltaDiscoveryRequest> deltaStream;
   private final Node node;
+  private final String listeners;
 
-  LoadClient(Channel channel, CallCredentials credentials, String nodeId, boolean delta,
+  LoadClient(Channel channel, CallCredentials credentials, String nodeId, boolean delta, String listeners,
       Map<ResourceType, Integer> expected) {
     this.delta = delta;
+    this.listeners = listeners;
     this.expected = expected;
     this.node = Node.newBuilder().setId(nodeId).build();
     var stub = AggregatedDiscoveryServiceGrpc.newStub(channel).withCallCredentials(credentials);
@@ -94,13 +97,13 @@ final class LoadClient {
     for (ResourceType t : TYPES) {
       if (delta) {
         DeltaDiscoveryRequest.Builder b = DeltaDiscoveryRequest.newBuilder().setTypeUrl(t.typeUrl())
-            .addResourceNamesSubscribe("*");
+            .addResourceNamesSubscribe(names(t));
         if (first) {
           b.setNode(node);
         }
         deltaStream.onNext(b.build());
       } else {
-        DiscoveryRequest.Builder b = DiscoveryRequest.newBuilder().setTypeUrl(t.typeUrl()).addResourceNames("*");
+        DiscoveryRequest.Builder b = DiscoveryRequest.newBuilder().setTypeUrl(t.typeUrl()).addResourceNames(names(t));
         if (first) {
           b.setNode(node);
         }
@@ -108,6 +111,10 @@ final class LoadClient {
       }
       first = false;
     }
+  }
+
+  private String names(ResourceType t) {
+    return t == ResourceType.LISTENER ? listeners : "*";
   }
 
   /** Starts watching for the next update of {@code cluster}'s endpoints. */
@@ -158,7 +165,7 @@ final class LoadClient {
       }
     }
     sotw.onNext(DiscoveryRequest.newBuilder().setTypeUrl(r.getTypeUrl()).setVersionInfo(r.getVersionInfo())
-        .setResponseNonce(r.getNonce()).addResourceNames("*").build());
+        .setResponseNonce(r.getNonce()).addResourceNames(names(t)).build());
     afterAck(hit);
     checkSynced(t, sotwCounts.get(t));
   }

@@ -34,6 +34,10 @@ import java.util.regex.Pattern;
  * <p>Prints: initial full sync (all clients hold every resource), then for each of {@code --changes}
  * one-endpoint changes written to the mesh file, the time from the write until each client ACKed the
  * new endpoints (p50/p99 over all clients and changes), and the control plane's CPU time and heap.
+ * {@code --warmup-changes} (default 40) changes run first and are reported apart: their CPU is mostly the
+ * JIT compiling the change path once, which a long-running control plane pays once. Clients subscribe to
+ * listeners as a node proxy does ({@code trellis-outbound} only); {@code --listeners all} subscribes to
+ * every listener (proxyless gRPC's API listeners too), as this run did before.
  *
  * <pre>java -cp integration-tests/target/benchmarks.jar dev.trellis.bench.XdsLoadRun --clients 400 --services 1000</pre>
  */
@@ -49,14 +53,22 @@ public final class XdsLoadRun {
     String heap = opts.getOrDefault("heap", "1g");
     String poll = opts.getOrDefault("poll-interval", "100ms");
     String debounce = opts.getOrDefault("debounce", "100ms");
+    int warmup = Integer.parseInt(opts.getOrDefault("warmup-changes", "40"));
+    String listeners = switch (opts.getOrDefault("listeners", "node-proxy")) {
+      case "node-proxy" -> "trellis-outbound"; // what ProxyState watches
+      case "all" -> "*";
+      default -> throw new IllegalArgumentException("--listeners: '" + opts.get("listeners")
+          + "' (expected: node-proxy, the outbound listener only as a node proxy asks; or all, every listener)");
+    };
 
     Path dir = Files.createTempDirectory("trellis-xds-load");
     MeshGenerator gen = new MeshGenerator(services, endpoints, nodes);
     Path mesh = dir.resolve("mesh.yaml");
     Map<String, String> overrides = new HashMap<>();
     Files.writeString(mesh, gen.yaml(overrides));
-    System.out.printf("mesh: %d services x %d endpoints on %d nodes (%d KiB of YAML); %d clients (%d delta, %d SotW)%n",
-        services, endpoints, nodes, Files.size(mesh) / 1024, clients, clients / 2, clients - clients / 2);
+    System.out.printf("mesh: %d services x %d endpoints on %d nodes (%d KiB of YAML); %d clients (%d delta, %d SotW), "
+            + "listeners subscribed: %s%n", services, endpoints, nodes, Files.size(mesh) / 1024, clients, clients / 2,
+        clients - clients / 2, listeners.equals("*") ? "all (--listeners all)" : listeners + ", as a node proxy");
 
     int xds = freePort();
     int tls = freePort();
@@ -96,14 +108,14 @@ public final class XdsLoadRun {
         Map<ResourceType, Integer> expected = new EnumMap<>(ResourceType.class);
         expected.put(ResourceType.CLUSTER, services + 1);
         expected.put(ResourceType.ENDPOINT, services);
-        expected.put(ResourceType.LISTENER, services + 1);
+        expected.put(ResourceType.LISTENER, listeners.equals("*") ? services + 1 : 1);
         expected.put(ResourceType.ROUTE, services);
         expected.put(ResourceType.WORKLOAD, gen.workloadsOn(node));
         ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", xds).usePlaintext()
             .maxInboundMessageSize(64 * 1024 * 1024).build();
         channels.add(ch);
         LoadClient c = new LoadClient(ch, BearerTokenCredentials.of(MeshGenerator.nodeToken(node)),
-            MeshGenerator.nodeName(node), i % 2 == 0, expected);
+            MeshGenerator.nodeName(node), i % 2 == 0, listeners, expected);
         load.add(c);
         c.start();
       }
@@ -132,7 +144,15 @@ public final class XdsLoadRun {
       List<Long> latencies = new ArrayList<>();
       List<Long> pushLatencies = new ArrayList<>();
       double cpuBefore = afterSync.get("process_cpu_seconds_total");
-      for (int c = 0; c < changes; c++) {
+      double cpuLast = cpuBefore;
+      Map<String, Long> threadsBefore = threadCpu(cp.pid());
+      for (int c = 0; c < warmup + changes; c++) {
+        if (c == warmup && warmup > 0) {
+          System.out.printf("warm-up: %d one-endpoint changes, control plane CPU %.2f s per change (the JIT compiling the "
+              + "change path; not counted below)%n", warmup, (cpuLast - cpuBefore) / warmup);
+          cpuBefore = cpuLast;
+          threadsBefore = threadCpu(cp.pid());
+        }
         int service = (c * 37) % services;
         String cluster = MeshGenerator.cluster(service);
         CountDownLatch done = new CountDownLatch(clients);
@@ -144,7 +164,14 @@ public final class XdsLoadRun {
         if (!done.await(60, TimeUnit.SECONDS)) {
           throw new IllegalStateException("change " + c + ": only " + (clients - done.getCount()) + " clients ACKed");
         }
-        long published = (long) (metrics(http, admin).get("trellis_config_last_push_timestamp_seconds") * 1000);
+        Map<String, Double> now = metrics(http, admin);
+        long published = (long) (now.get("trellis_config_last_push_timestamp_seconds") * 1000);
+        double cpu = now.get("process_cpu_seconds_total");
+        double cpuThis = cpu - cpuLast;
+        cpuLast = cpu;
+        if (c < warmup) {
+          continue;
+        }
         for (LoadClient l : load) {
           pushLatencies.add(TimeUnit.MILLISECONDS.toNanos(l.watchAckEpochMillis() - published));
         }
@@ -153,11 +180,22 @@ public final class XdsLoadRun {
           latencies.add(x);
         }
         if (opts.containsKey("per-change")) {
-          System.out.printf("  change %2d (%s): median %d ms, last client %d ms%n", c, cluster, ms(percentile(these, 50)),
-              ms(percentile(these, 100)));
+          System.out.printf("  change %2d (%s): median %d ms, last client %d ms, control plane CPU %d ms%n", c, cluster,
+              ms(percentile(these, 50)), ms(percentile(these, 100)), Math.round(cpuThis * 1000));
         }
       }
       Map<String, Double> end = metrics(http, admin);
+      if (opts.containsKey("thread-cpu")) {
+        Map<String, Long> threadsAfter = threadCpu(cp.pid());
+        Map<String, Long> since = threadsBefore;
+        StringBuilder b = new StringBuilder();
+        threadsAfter.entrySet().stream()
+            .map(e -> Map.entry(e.getKey(), e.getValue() - since.getOrDefault(e.getKey(), 0L)))
+            .filter(e -> e.getValue() > 0).sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+            .forEach(e -> b.append(String.format(", %s %d ms", e.getKey(), e.getValue() * 10 / Math.max(1, changes))));
+        System.out.printf("control plane CPU per change by thread (Linux /proc, 10 ms ticks, threads of a kind summed)%s%n",
+            b);
+      }
       long[] lat = latencies.stream().mapToLong(Long::longValue).toArray();
       System.out.printf("one-endpoint change -> every client ACKed (%d changes x %d clients, measured from the file write,"
               + " including file watch + 25 ms settle (poll fallback %s), reparse and %s debounce): p50 %d ms, p90 %d ms, "
@@ -182,6 +220,30 @@ public final class XdsLoadRun {
       cp.destroy();
       cp.waitFor(10, TimeUnit.SECONDS);
     }
+  }
+
+  /**
+   * CPU ticks (1/100 s: utime + stime) of each thread of process {@code pid} by name, digits stripped so a kind of
+   * thread (GC workers, compiler threads, event loops) sums up; empty where /proc is not there.
+   */
+  private static Map<String, Long> threadCpu(long pid) {
+    Map<String, Long> byName = new HashMap<>();
+    try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+      for (Path t : (Iterable<Path>) tasks::iterator) {
+        try {
+          String stat = Files.readString(t.resolve("stat"));
+          int close = stat.lastIndexOf(')');
+          String name = stat.substring(stat.indexOf('(') + 1, close).replaceAll("[0-9]+", "#");
+          String[] f = stat.substring(close + 2).split(" ");
+          byName.merge(name, Long.parseLong(f[11]) + Long.parseLong(f[12]), Long::sum);
+        } catch (IOException | RuntimeException e) {
+          // the thread ended meanwhile
+        }
+      }
+    } catch (IOException e) {
+      return byName;
+    }
+    return byName;
   }
 
   private static long ms(long nanos) {

@@ -102,7 +102,8 @@ public final class SpiffeId implements Comparable<SpiffeId> {
       throw invalid(SCHEME_PREFIX + trustDomain.name() + p, problem);
     }
     SpiffeId id = new SpiffeId(trustDomain, p);
-    if (id.string.getBytes(StandardCharsets.UTF_8).length > MAX_BYTES) {
+    // Trust domain and path are validated ASCII here: one byte per character.
+    if (id.string.length() > MAX_BYTES) {
       throw invalid(id.string, "is longer than " + MAX_BYTES + " bytes");
     }
     return id;
@@ -124,19 +125,21 @@ public final class SpiffeId implements Comparable<SpiffeId> {
     while (segmentStart <= path.length()) {
       int next = path.indexOf('/', segmentStart);
       int end = next < 0 ? path.length() : next;
-      String segment = path.substring(segmentStart, end);
-      if (segment.isEmpty()) {
+      if (end == segmentStart) {
         return "path has an empty segment ('//') at index " + (SCHEME_PREFIX.length() + segmentStart);
       }
-      if (segment.equals(".") || segment.equals("..")) {
-        return "path segment '" + segment + "' is not allowed (no '.' or '..' segments)";
+      // Checked in place: this runs for every workload on every reload, and a segment is cut out only for a message.
+      if (path.charAt(segmentStart) == '.' && (end - segmentStart == 1
+          || end - segmentStart == 2 && path.charAt(segmentStart + 1) == '.')) {
+        return "path segment '" + path.substring(segmentStart, end) + "' is not allowed (no '.' or '..' segments)";
       }
-      for (int i = 0; i < segment.length(); i++) {
-        char c = segment.charAt(i);
+      for (int i = segmentStart; i < end; i++) {
+        char c = path.charAt(i);
         if (!isPathChar(c)) {
           String hint = c == '%' ? " (percent-encoding is not allowed)" : "";
-          return "path segment '" + printable(segment) + "' has character '" + printable(String.valueOf(c))
-              + "' which is not allowed" + hint + " (expected: letters, digits, '.', '-', '_')";
+          return "path segment '" + printable(path.substring(segmentStart, end)) + "' has character '"
+              + printable(String.valueOf(c)) + "' which is not allowed" + hint
+              + " (expected: letters, digits, '.', '-', '_')";
         }
       }
       if (next < 0) {

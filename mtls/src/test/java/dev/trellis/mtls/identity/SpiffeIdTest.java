@@ -51,6 +51,15 @@ class SpiffeIdTest {
   }
 
   @Test
+  void segmentsThatOnlyStartWithDotsAreAllowed() {
+    assertThat(SpiffeId.parse("spiffe://td/.a/..b/.../a.").path()).isEqualTo("/.a/..b/.../a.");
+    assertThat(SpiffeId.of(TrustDomain.of("td"), ".a", "..b", "...").path()).isEqualTo("/.a/..b/...");
+    assertThatThrownBy(() -> SpiffeId.of(TrustDomain.of("td"), "ns", "..")).hasMessageContaining("segment '..' is not allowed");
+    assertThatThrownBy(() -> SpiffeId.of(TrustDomain.of("td"), "ns", "a%b")).hasMessageContaining("segment 'a%b' has character '%'");
+    assertThatThrownBy(() -> SpiffeId.of(TrustDomain.of("td"), "p".repeat(2048))).hasMessageContaining("longer than 2048 bytes");
+  }
+
+  @Test
   void rejectsNull() {
     assertThatThrownBy(() -> SpiffeId.parse(null)).hasMessageContaining("is empty");
   }

@@ -56,11 +56,18 @@ final class LaunchPlan {
    * mesh file's {@code telemetry} section, or what {@code up}'s options made of it).
    */
   record Layout(String java, List<String> jvmOptions, String controlPlaneClasspath, String nodeProxyClasspath,
-      String demoClasspath, Path stateDir, MeshTelemetry telemetry, List<String> nodeProxyJvmDefaults) {
+      String demoClasspath, Path stateDir, MeshTelemetry telemetry, List<String> nodeProxyJvmDefaults,
+      List<String> controlPlaneJvmDefaults) {
 
     Layout(String java, List<String> jvmOptions, String controlPlaneClasspath, String nodeProxyClasspath,
         String demoClasspath, Path stateDir, MeshTelemetry telemetry) {
       this(java, jvmOptions, controlPlaneClasspath, nodeProxyClasspath, demoClasspath, stateDir, telemetry, List.of());
+    }
+
+    Layout(String java, List<String> jvmOptions, String controlPlaneClasspath, String nodeProxyClasspath,
+        String demoClasspath, Path stateDir, MeshTelemetry telemetry, List<String> nodeProxyJvmDefaults) {
+      this(java, jvmOptions, controlPlaneClasspath, nodeProxyClasspath, demoClasspath, stateDir, telemetry,
+          nodeProxyJvmDefaults, List.of());
     }
   }
 
@@ -217,6 +224,8 @@ final class LaunchPlan {
 
   static Launch controlPlane(Path meshFile, Layout layout) {
     List<String> command = java(layout, layout.controlPlaneClasspath(), ControlPlaneMain.class.getName());
+    // The control plane's JVM defaults first: TRELLIS_JAVA_OPTS, after them, wins.
+    command.addAll(1, layout.controlPlaneJvmDefaults());
     command.addAll(List.of("control-plane", "--mesh", meshFile.toAbsolutePath().toString(), "--state-dir",
         layout.stateDir().resolve("control-plane").toAbsolutePath().toString()));
     String admin = "http://127.0.0.1:" + CONTROL_PLANE_ADMIN;

@@ -237,14 +237,19 @@ final class UpCommand implements Callable<Integer> {
             + "launcher at the repository root, or give --home <checkout>"));
     String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     List<String> jvm = jvmOptions(System.getenv("TRELLIS_JAVA_OPTS"));
-    Path defaults = root.resolve(NODE_PROXY_JVM_DEFAULTS).toAbsolutePath();
     return new LaunchPlan.Layout(java, jvm, classpath(root, "control-plane"), classpath(root, "node-proxy"),
         classpath(root, "demo"), stateDir.toAbsolutePath(), telemetry(fromFile, zipkin),
-        Files.isRegularFile(defaults) ? List.of("@" + defaults) : List.of());
+        argumentFile(root.resolve(NODE_PROXY_JVM_DEFAULTS)), argumentFile(root.resolve(CONTROL_PLANE_JVM_DEFAULTS)));
+  }
+
+  private static List<String> argumentFile(Path file) {
+    return Files.isRegularFile(file) ? List.of("@" + file.toAbsolutePath()) : List.of();
   }
 
   /** The node proxy's JVM defaults, a java @argument file in the checkout (also read by ./trellis node-proxy). */
   static final String NODE_PROXY_JVM_DEFAULTS = "node-proxy/src/main/jvm/node-proxy.options";
+  /** The control plane's JVM defaults, a java @argument file in the checkout (also read by ./trellis control-plane). */
+  static final String CONTROL_PLANE_JVM_DEFAULTS = "control-plane/src/main/jvm/control-plane.options";
 
   /**
    * The JVM options of every process {@code up} starts: what Netty needs, then {@code TRELLIS_JAVA_OPTS} split at

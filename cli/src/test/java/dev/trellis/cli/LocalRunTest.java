@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The local-run pieces that need no process: run state, launch plan, status rendering, CLI errors. */
@@ -221,8 +223,25 @@ class LocalRunTest {
   }
 
   @Test
-  void theShippedNodeProxyJvmDefaultsAreAJavaArgumentFileOfOptionsOnly() throws Exception {
-    List<String> options = java.nio.file.Files.readAllLines(Path.of("..").resolve(UpCommand.NODE_PROXY_JVM_DEFAULTS))
+  void theControlPlaneGetsItsJvmDefaultsBeforeTrellisJavaOptsAndNoOtherProcessGetsThem() throws Exception {
+    Path mesh = Path.of("..", "examples", "demo", "mesh.yaml");
+    List<String> jvm = UpCommand.jvmOptions("-XX:TieredStopAtLevel=4");
+    LaunchPlan.Layout layout = new LaunchPlan.Layout("java", jvm, "cp.jar", "np.jar", "demo.jar", dir,
+        MeshTelemetry.DEFAULTS, List.of("@/checkout/" + UpCommand.NODE_PROXY_JVM_DEFAULTS),
+        List.of("@/checkout/" + UpCommand.CONTROL_PLANE_JVM_DEFAULTS));
+    List<LaunchPlan.Launch> plan = LaunchPlan.plan(LocalMesh.load(mesh), mesh, layout);
+    assertThat(plan).filteredOn(l -> l.role() == RunState.Role.CONTROL_PLANE).hasSize(1)
+        .allSatisfy(l -> assertThat(l.command()).startsWith("java",
+            "@/checkout/control-plane/src/main/jvm/control-plane.options", "--enable-native-access=ALL-UNNAMED",
+            "--sun-misc-unsafe-memory-access=allow", "-XX:TieredStopAtLevel=4", "-cp"));
+    assertThat(plan).filteredOn(l -> l.role() != RunState.Role.CONTROL_PLANE).isNotEmpty()
+        .allSatisfy(l -> assertThat(String.join(" ", l.command())).doesNotContain("control-plane.options"));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {UpCommand.NODE_PROXY_JVM_DEFAULTS, UpCommand.CONTROL_PLANE_JVM_DEFAULTS})
+  void theShippedJvmDefaultsAreAJavaArgumentFileOfOptionsOnly(String file) throws Exception {
+    List<String> options = java.nio.file.Files.readAllLines(Path.of("..").resolve(file))
         .stream().map(l -> l.replaceAll("#.*", "").strip()).filter(l -> !l.isEmpty()).toList();
     assertThat(options).isNotEmpty().allSatisfy(o -> assertThat(o).startsWith("-").doesNotContain(" "));
   }

@@ -37,7 +37,9 @@ import java.util.regex.Pattern;
  * {@code --warmup-changes} (default 40) changes run first and are reported apart: their CPU is mostly the
  * JIT compiling the change path once, which a long-running control plane pays once. Clients subscribe to
  * listeners as a node proxy does ({@code trellis-outbound} only); {@code --listeners all} subscribes to
- * every listener (proxyless gRPC's API listeners too), as this run did before.
+ * every listener (proxyless gRPC's API listeners too), as this run did before. The control plane runs with its
+ * shipped JVM defaults ({@code --jvm-defaults}, default {@code control-plane/src/main/jvm/control-plane.options};
+ * {@code none}: the JVM's own), then {@code --cp-java-options}.
  *
  * <pre>java -cp integration-tests/target/benchmarks.jar dev.trellis.bench.XdsLoadRun --clients 400 --services 1000</pre>
  */
@@ -76,6 +78,15 @@ public final class XdsLoadRun {
     String jar = Path.of(XdsLoadRun.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
     List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "-Xmx" + heap, "-XX:+UseG1GC", "--enable-native-access=ALL-UNNAMED"));
+    // The control plane's shipped JVM defaults, as ./trellis control-plane and its image run it; --cp-java-options win.
+    String defaults = opts.getOrDefault("jvm-defaults", "control-plane/src/main/jvm/control-plane.options");
+    if (!defaults.equals("none")) {
+      if (!Files.isRegularFile(Path.of(defaults))) {
+        throw new IllegalArgumentException("--jvm-defaults: no file " + Path.of(defaults).toAbsolutePath()
+            + " (run from the checkout's root, name the file, or give 'none' for the JVM's own defaults)");
+      }
+      command.add("@" + Path.of(defaults).toAbsolutePath());
+    }
     String extra = opts.getOrDefault("cp-java-options", "");
     if (!extra.isBlank()) {
       command.addAll(List.of(extra.strip().split("\\s+")));
@@ -98,8 +109,9 @@ public final class XdsLoadRun {
         }
         TimeUnit.MILLISECONDS.sleep(50); // a benchmark runner polling its child process, not a test
       }
-      System.out.printf("control plane ready in %d ms (-Xmx%s), log %s%n",
-          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startWait), heap, dir.resolve("control-plane.log"));
+      System.out.printf("control plane ready in %d ms (-Xmx%s, JVM defaults %s%s), log %s%n",
+          TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startWait), heap, defaults,
+          extra.isBlank() ? "" : ", then " + extra.strip(), dir.resolve("control-plane.log"));
       Map<String, Double> before = metrics(http, admin);
 
       long t0 = System.nanoTime();

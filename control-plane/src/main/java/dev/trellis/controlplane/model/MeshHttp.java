@@ -19,6 +19,17 @@ public record MeshHttp(EscapedSlashes escapedSlashes, PathParameters pathParamet
     Objects.requireNonNull(pathParameters, "pathParameters");
   }
 
+  // Written out, as Workload's are (see there): part of every translation cache key.
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof MeshHttp h && escapedSlashes == h.escapedSlashes && pathParameters == h.pathParameters;
+  }
+
+  @Override
+  public int hashCode() {
+    return escapedSlashes.hashCode() * 31 + pathParameters.hashCode();
+  }
+
   /** The two values of Envoy's enum that are offered; keeping them unchanged would let workloads read paths apart. */
   public enum EscapedSlashes {
     REJECT_REQUEST,

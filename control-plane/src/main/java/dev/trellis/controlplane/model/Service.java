@@ -1,5 +1,7 @@
 package dev.trellis.controlplane.model;
 
+import java.util.Objects;
+
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -14,6 +16,24 @@ public record Service(String name, String namespace, String vip, Map<String, Str
   public Service {
     selector = Map.copyOf(selector);
     ports = List.copyOf(ports);
+  }
+
+  // equals and hashCode written out: a record's generated ones run through method handles, which the control plane's
+  // C1-only JIT does not inline, and translation cache keys hash and compare these for every workload on each change.
+
+  @Override
+  public boolean equals(Object o) {
+    return this == o || o instanceof Service s && name.equals(s.name) && namespace.equals(s.namespace)
+        && Objects.equals(vip, s.vip) && selector.equals(s.selector) && ports.equals(s.ports);
+  }
+
+  @Override
+  public int hashCode() {
+    int h = name.hashCode();
+    h = 31 * h + namespace.hashCode();
+    h = 31 * h + Objects.hashCode(vip);
+    h = 31 * h + selector.hashCode();
+    return 31 * h + ports.hashCode();
   }
 
   public ObjectRef ref() {

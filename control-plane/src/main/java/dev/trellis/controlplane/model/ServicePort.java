@@ -1,5 +1,7 @@
 package dev.trellis.controlplane.model;
 
+import java.util.Objects;
+
 import java.util.List;
 import java.util.Locale;
 
@@ -9,6 +11,20 @@ import java.util.Locale;
  * @param targetPort where the workloads listen
  */
 public record ServicePort(String name, int port, int targetPort, AppProtocol protocol) {
+
+  // equals and hashCode written out: a record's generated ones run through method handles, which the control plane's
+  // C1-only JIT does not inline, and translation cache keys hash and compare these for every workload on each change.
+
+  @Override
+  public boolean equals(Object o) {
+    return this == o || o instanceof ServicePort p && port == p.port && targetPort == p.targetPort
+        && protocol == p.protocol && Objects.equals(name, p.name);
+  }
+
+  @Override
+  public int hashCode() {
+    return ((Objects.hashCode(name) * 31 + port) * 31 + targetPort) * 31 + Objects.hashCode(protocol);
+  }
 
   /** The application protocol of a port; decides L7 (HTTP routing) or L4 (TCP proxy) handling. */
   public enum AppProtocol {

@@ -1,5 +1,7 @@
 package dev.trellis.controlplane.model;
 
+import java.util.Objects;
+
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.identity.TrustDomain;
 import java.util.Map;
@@ -17,6 +19,30 @@ public record Workload(String name, String namespace, String serviceAccount, Str
 
   public Workload {
     labels = Map.copyOf(labels);
+  }
+
+  // equals and hashCode written out: a record's generated ones run through method handles, which the control plane's
+  // C1-only JIT does not inline, and translation cache keys hash and compare these for every workload on each change.
+
+  @Override
+  public boolean equals(Object o) {
+    return this == o || o instanceof Workload w && ready == w.ready && inMesh == w.inMesh && name.equals(w.name)
+        && namespace.equals(w.namespace) && Objects.equals(serviceAccount, w.serviceAccount)
+        && Objects.equals(node, w.node) && Objects.equals(address, w.address) && labels.equals(w.labels)
+        && mtls == w.mtls;
+  }
+
+  @Override
+  public int hashCode() {
+    int h = name.hashCode();
+    h = 31 * h + namespace.hashCode();
+    h = 31 * h + Objects.hashCode(serviceAccount);
+    h = 31 * h + Objects.hashCode(node);
+    h = 31 * h + Objects.hashCode(address);
+    h = 31 * h + labels.hashCode();
+    h = 31 * h + (inMesh ? 1 : 0);
+    h = 31 * h + (ready ? 1 : 0);
+    return 31 * h + Objects.hashCode(mtls);
   }
 
   public ObjectRef ref() {

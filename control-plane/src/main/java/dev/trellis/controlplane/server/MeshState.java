@@ -14,6 +14,7 @@ import java.net.SocketAddress;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 
 /**
@@ -35,7 +36,18 @@ final class MeshState implements CallerAuthenticator, WorkloadDirectory {
   private Map<Account, SpiffeId> identities = Map.of();
   private TrustDomain identitiesDomain;
 
-  private record Account(String namespace, String serviceAccount) {}
+  private record Account(String namespace, String serviceAccount) {
+    // Written out, as Workload's are (see there).
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Account a && namespace.equals(a.namespace) && Objects.equals(serviceAccount, a.serviceAccount);
+    }
+
+    @Override
+    public int hashCode() {
+      return namespace.hashCode() * 31 + Objects.hashCode(serviceAccount);
+    }
+  }
 
   /** @param cluster how callers authenticate in a cluster (TokenReview); null: the mesh file's node tokens */
   MeshState(Mesh mesh, CallerAuthenticator cluster) {

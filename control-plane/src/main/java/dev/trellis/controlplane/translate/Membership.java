@@ -47,7 +47,18 @@ final class Membership {
   }
 
   /** One label, as a key without building a {@code key=value} string per label per translation. */
-  private record Label(String key, String value) {}
+  private record Label(String key, String value) {
+    // Written out, as Workload's are (see there).
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof Label l && key.equals(l.key) && value.equals(l.value);
+    }
+
+    @Override
+    public int hashCode() {
+      return key.hashCode() * 31 + value.hashCode();
+    }
+  }
 
   /** The workloads {@code service} selects, in mesh order. */
   List<Workload> workloads(Service service) {

@@ -29,6 +29,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * The whole translation: mesh model + trust bundle → the snapshot every xDS client is served. A pure
@@ -83,16 +84,66 @@ public final class Translator {
     return snapshot.build();
   }
 
+  // The keys' equals and hashCode are written out, as Workload's and Service's are (see there: generated ones run
+  // through method handles, which the control plane's C1-only JIT does not inline).
+
   /** Everything that decides a service's resources. */
   private record ServiceKey(String trustDomain, String clusterDomain, MeshHttp http, Service service,
-      TrafficPolicy policy, List<HttpRoute> routes, List<Workload> members) {}
+      TrafficPolicy policy, List<HttpRoute> routes, List<Workload> members) {
+    @Override
+    public boolean equals(Object o) {
+      return this == o || o instanceof ServiceKey k && service.equals(k.service) && members.equals(k.members)
+          && trustDomain.equals(k.trustDomain) && clusterDomain.equals(k.clusterDomain) && http.equals(k.http)
+          && Objects.equals(policy, k.policy) && routes.equals(k.routes);
+    }
+
+    @Override
+    public int hashCode() {
+      int h = service.hashCode();
+      h = 31 * h + members.hashCode();
+      h = 31 * h + trustDomain.hashCode();
+      h = 31 * h + clusterDomain.hashCode();
+      h = 31 * h + http.hashCode();
+      h = 31 * h + Objects.hashCode(policy);
+      return 31 * h + routes.hashCode();
+    }
+  }
 
   /** Everything that decides the outbound listener. */
-  private record OutboundKey(String clusterDomain, MeshHttp http, MeshEgress egress, List<Service> services) {}
+  private record OutboundKey(String clusterDomain, MeshHttp http, MeshEgress egress, List<Service> services) {
+    @Override
+    public boolean equals(Object o) {
+      return this == o || o instanceof OutboundKey k && services.equals(k.services)
+          && clusterDomain.equals(k.clusterDomain) && http.equals(k.http) && Objects.equals(egress, k.egress);
+    }
+
+    @Override
+    public int hashCode() {
+      return ((services.hashCode() * 31 + clusterDomain.hashCode()) * 31 + http.hashCode()) * 31
+          + Objects.hashCode(egress);
+    }
+  }
 
   /** Everything that decides a workload's resource. */
   private record WorkloadKey(String trustDomain, String clusterDomain, MtlsMode defaultMtls, Workload workload,
-      List<Service> services, List<AuthorizationPolicy> authorizations) {}
+      List<Service> services, List<AuthorizationPolicy> authorizations) {
+    @Override
+    public boolean equals(Object o) {
+      return this == o || o instanceof WorkloadKey k && workload.equals(k.workload) && services.equals(k.services)
+          && trustDomain.equals(k.trustDomain) && clusterDomain.equals(k.clusterDomain)
+          && defaultMtls == k.defaultMtls && authorizations.equals(k.authorizations);
+    }
+
+    @Override
+    public int hashCode() {
+      int h = workload.hashCode();
+      h = 31 * h + services.hashCode();
+      h = 31 * h + trustDomain.hashCode();
+      h = 31 * h + clusterDomain.hashCode();
+      h = 31 * h + Objects.hashCode(defaultMtls);
+      return 31 * h + authorizations.hashCode();
+    }
+  }
 
   /** The policies of the workload's namespace whose selector its labels satisfy (empty selector: all). */
   static List<AuthorizationPolicy> authorizations(Mesh mesh, Workload w) {

@@ -35,8 +35,11 @@ public final class RequestRouting {
       return new NoRoute("no route of " + table.name() + " matches " + authority + path);
     }
     RouteTable.Action a = rule.action();
+    if (a.clusters().size() == 1) {
+      return new Forward(rule, a.clusters().getFirst().cluster()); // the common case: no split to draw
+    }
     int total = a.totalWeight();
-    String cluster = a.clusters().size() == 1 || total <= 0 ? a.clusters().getFirst().cluster()
+    String cluster = total <= 0 ? a.clusters().getFirst().cluster()
         : WeightedSplit.pick(a.clusters(), ticket.applyAsInt(total));
     return new Forward(rule, cluster);
   }

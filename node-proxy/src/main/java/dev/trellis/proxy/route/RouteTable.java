@@ -70,7 +70,11 @@ public record RouteTable(String name, List<VirtualHost> virtualHosts) {
     }
 
     public int totalWeight() {
-      return clusters.stream().mapToInt(WeightedCluster::weight).sum();
+      int total = 0; // a loop, not a stream: this runs for each request that is split
+      for (WeightedCluster c : clusters) {
+        total += c.weight();
+      }
+      return total;
     }
   }
 

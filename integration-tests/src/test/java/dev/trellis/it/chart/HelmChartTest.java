@@ -159,6 +159,26 @@ class HelmChartTest {
         .containsAllEntriesOf(deployment.getSpec().getSelector().getMatchLabels());
   }
 
+  /**
+   * The images run their JVM defaults from an @argument file on the entrypoint; javaOptions reach the JVM as
+   * _JAVA_OPTIONS, which HotSpot reads after the command line, so they win — and only the container they name gets them.
+   */
+  @Test
+  void javaOptionsReachOnlyTheirJvmAsJavaOptionsAfterTheImagesDefaults() {
+    assertThat(containers(render(Map.of()))).allSatisfy(c -> assertThat(c.getEnv())
+        .extracting(e -> e.getName()).doesNotContain("_JAVA_OPTIONS"));
+
+    List<HasMetadata> objects = render(Map.of("controlPlane.javaOptions", "-XX:TieredStopAtLevel=4 -Xmx2g",
+        "nodeProxy.javaOptions", "-Xmx512m"));
+    PodSpec cp = find(objects, Deployment.class, "trellis-control-plane").getSpec().getTemplate().getSpec();
+    PodSpec node = find(objects, DaemonSet.class, "trellis-node-proxy").getSpec().getTemplate().getSpec();
+    assertThat(only(cp.getContainers()).getEnv()).filteredOn(e -> e.getName().equals("_JAVA_OPTIONS"))
+        .extracting(e -> e.getValue()).containsExactly("-XX:TieredStopAtLevel=4 -Xmx2g");
+    assertThat(container(node, "node-proxy").getEnv()).filteredOn(e -> e.getName().equals("_JAVA_OPTIONS"))
+        .extracting(e -> e.getValue()).containsExactly("-Xmx512m");
+    assertThat(container(node, "node-agent").getEnv()).extracting(e -> e.getName()).doesNotContain("_JAVA_OPTIONS");
+  }
+
   @Test
   void controlPlaneServiceExposesXdsXdsTlsAndAdminToTheControlPlanePods() {
     List<HasMetadata> objects = render(Map.of());

@@ -23,14 +23,14 @@ public record Service(String name, String namespace, String vip, Map<String, Str
 
   @Override
   public boolean equals(Object o) {
-    return this == o || o instanceof Service s && name.equals(s.name) && namespace.equals(s.namespace)
-        && Objects.equals(vip, s.vip) && selector.equals(s.selector) && ports.equals(s.ports);
+    return this == o || o instanceof Service s && Objects.equals(name, s.name)
+        && Objects.equals(namespace, s.namespace) && Objects.equals(vip, s.vip) && selector.equals(s.selector) && ports.equals(s.ports);
   }
 
   @Override
   public int hashCode() {
-    int h = name.hashCode();
-    h = 31 * h + namespace.hashCode();
+    int h = Objects.hashCode(name);
+    h = 31 * h + Objects.hashCode(namespace);
     h = 31 * h + Objects.hashCode(vip);
     h = 31 * h + selector.hashCode();
     return 31 * h + ports.hashCode();

@@ -26,16 +26,17 @@ public record Workload(String name, String namespace, String serviceAccount, Str
 
   @Override
   public boolean equals(Object o) {
-    return this == o || o instanceof Workload w && ready == w.ready && inMesh == w.inMesh && name.equals(w.name)
-        && namespace.equals(w.namespace) && Objects.equals(serviceAccount, w.serviceAccount)
+    return this == o || o instanceof Workload w && ready == w.ready && inMesh == w.inMesh
+        && Objects.equals(name, w.name) && Objects.equals(namespace, w.namespace)
+        && Objects.equals(serviceAccount, w.serviceAccount)
         && Objects.equals(node, w.node) && Objects.equals(address, w.address) && labels.equals(w.labels)
         && mtls == w.mtls;
   }
 
   @Override
   public int hashCode() {
-    int h = name.hashCode();
-    h = 31 * h + namespace.hashCode();
+    int h = Objects.hashCode(name);
+    h = 31 * h + Objects.hashCode(namespace);
     h = 31 * h + Objects.hashCode(serviceAccount);
     h = 31 * h + Objects.hashCode(node);
     h = 31 * h + Objects.hashCode(address);

@@ -40,12 +40,13 @@ final class MeshState implements CallerAuthenticator, WorkloadDirectory {
     // Written out, as Workload's are (see there).
     @Override
     public boolean equals(Object o) {
-      return o instanceof Account a && namespace.equals(a.namespace) && Objects.equals(serviceAccount, a.serviceAccount);
+      return o instanceof Account a && Objects.equals(namespace, a.namespace)
+          && Objects.equals(serviceAccount, a.serviceAccount);
     }
 
     @Override
     public int hashCode() {
-      return namespace.hashCode() * 31 + Objects.hashCode(serviceAccount);
+      return Objects.hashCode(namespace) * 31 + Objects.hashCode(serviceAccount);
     }
   }
 

@@ -5,9 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.identity.TrustDomain;
-import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.testing.TestPki;
-import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.HttpInspector;
@@ -16,6 +14,7 @@ import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.testing.LeakRecorder;
+import dev.trellis.proxy.testing.TestCertificates;
 import dev.trellis.proxy.transport.Transport;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
@@ -33,7 +32,6 @@ import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.security.MessageDigest;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -67,23 +65,6 @@ class HboneBulkTest {
   private HboneServer server;
   private Channel echo;
 
-  private CertificateManager certs(SpiffeId id) {
-    CertificateManager m = new CertificateManager(x -> CompletableFuture.completedFuture(
-        pki.leaf(x.namespace().orElseThrow(), x.serviceAccount().orElseThrow()).issue()), certExecutor,
-        Clock.systemUTC(), TlsOptions.defaults().withAlpn("h2"),
-        Backoff.exponential(Duration.ofMillis(100), Duration.ofSeconds(1), 2, 0, new Random()));
-    m.track(Set.of(id));
-    await().atMost(Duration.ofSeconds(10)).until(() -> {
-      try {
-        m.contexts(id).orElseThrow().serverContext();
-        return true;
-      } catch (RuntimeException e) {
-        return false;
-      }
-    });
-    return m;
-  }
-
   @BeforeEach
   void start() {
     echo = new ServerBootstrap().group(group).channel(Transport.serverChannel())
@@ -94,8 +75,8 @@ class HboneBulkTest {
           }
         })
         .bind(new InetSocketAddress(WEB_ADDRESS, 0)).syncUninterruptibly().channel();
-    serverCerts = certs(WEB);
-    clientCerts = certs(CLIENT);
+    serverCerts = TestCertificates.ready(pki, certExecutor, Set.of(WEB));
+    clientCerts = TestCertificates.ready(pki, certExecutor, Set.of(CLIENT));
     LocalWorkload web = new LocalWorkload("d/web-0", "d", WEB, List.of(WEB_ADDRESS), true,
         LocalWorkload.MtlsMode.STRICT, Map.of());
     ProxyConfig config = new ProxyConfig(1, List.of(), Map.of(), Map.of(), Map.of(), Map.of(WEB_ADDRESS, web));

@@ -5,9 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.trellis.mtls.identity.SpiffeId;
 import dev.trellis.mtls.identity.TrustDomain;
-import dev.trellis.mtls.svid.Backoff;
 import dev.trellis.mtls.testing.TestPki;
-import dev.trellis.mtls.tls.TlsOptions;
 import dev.trellis.proxy.identity.CertificateManager;
 import dev.trellis.proxy.inbound.HboneServer;
 import dev.trellis.proxy.inbound.InboundRecords;
@@ -15,6 +13,7 @@ import dev.trellis.proxy.refusal.Refusals;
 import dev.trellis.proxy.state.LocalWorkload;
 import dev.trellis.proxy.state.ProxyConfig;
 import dev.trellis.proxy.transport.Transport;
+import dev.trellis.proxy.testing.TestCertificates;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -40,10 +39,8 @@ import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
@@ -78,24 +75,6 @@ class HboneTunnelTest {
   private final InboundRecords records = new InboundRecords(100);
   private final Refusals refusals = new Refusals(System::nanoTime);
 
-  private CertificateManager certs(Set<SpiffeId> ids) {
-    CertificateManager m = new CertificateManager(id -> CompletableFuture.completedFuture(
-        pki.leaf(id.namespace().orElseThrow(), id.serviceAccount().orElseThrow()).issue()), certExecutor,
-        Clock.systemUTC(), TlsOptions.defaults().withAlpn("h2"),
-        Backoff.exponential(Duration.ofMillis(100), Duration.ofSeconds(1), 2, 0, new Random()));
-    m.track(ids);
-    await().atMost(Duration.ofSeconds(10)).until(() -> ids.stream().allMatch(id -> m.current(id).isPresent()));
-    await().atMost(Duration.ofSeconds(10)).until(() -> ids.stream().allMatch(id -> {
-      try {
-        m.contexts(id).orElseThrow().serverContext();
-        return true;
-      } catch (RuntimeException e) {
-        return false;
-      }
-    }));
-    return m;
-  }
-
   private Channel echo(String address) {
     return new ServerBootstrap().group(group).channel(Transport.serverChannel())
         .childHandler(new ChannelInboundHandlerAdapter() {
@@ -110,8 +89,8 @@ class HboneTunnelTest {
   @BeforeEach
   void start() {
     echo = echo(WEB_ADDRESS);
-    serverCerts = certs(Set.of(WEB, DB));
-    clientCerts = certs(Set.of(CLIENT));
+    serverCerts = TestCertificates.ready(pki, certExecutor, Set.of(WEB, DB));
+    clientCerts = TestCertificates.ready(pki, certExecutor, Set.of(CLIENT));
     LocalWorkload web = new LocalWorkload("d/web-0", "d", WEB, List.of(WEB_ADDRESS), true, LocalWorkload.MtlsMode.STRICT,
         Map.of());
     LocalWorkload db = new LocalWorkload("d/db-0", "d", DB, List.of(DB_ADDRESS), true, LocalWorkload.MtlsMode.STRICT,

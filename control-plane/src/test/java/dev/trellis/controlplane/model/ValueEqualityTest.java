@@ -33,12 +33,8 @@ class ValueEqualityTest {
   @MethodSource("values")
   void equalWithEveryComponentEqualAndUnequalWithAnyOneChanged(Record value) throws Exception {
     RecordComponent[] components = value.getClass().getRecordComponents();
-    Object[] args = new Object[components.length];
-    for (int i = 0; i < components.length; i++) {
-      args[i] = components[i].getAccessor().invoke(value);
-    }
-    Constructor<?> canonical = value.getClass().getDeclaredConstructor(
-        Arrays.stream(components).map(RecordComponent::getType).toArray(Class<?>[]::new));
+    Object[] args = componentValues(value);
+    Constructor<?> canonical = canonical(value);
     Object copy = canonical.newInstance(args.clone());
     assertThat(copy).isEqualTo(value).isNotSameAs(value).hasSameHashCodeAs(value);
 
@@ -56,12 +52,8 @@ class ValueEqualityTest {
   @MethodSource("values")
   void aNullComponentComparesAndHashesWithoutThrowing(Record value) throws Exception {
     RecordComponent[] components = value.getClass().getRecordComponents();
-    Object[] args = new Object[components.length];
-    for (int i = 0; i < components.length; i++) {
-      args[i] = components[i].getAccessor().invoke(value);
-    }
-    Constructor<?> canonical = value.getClass().getDeclaredConstructor(
-        Arrays.stream(components).map(RecordComponent::getType).toArray(Class<?>[]::new));
+    Object[] args = componentValues(value);
+    Constructor<?> canonical = canonical(value);
     int nullable = 0;
     for (int i = 0; i < components.length; i++) {
       if (components[i].getType().isPrimitive()) {
@@ -85,6 +77,20 @@ class ValueEqualityTest {
     if (!(value instanceof MeshHttp)) {
       assertThat(nullable).as("components that may be null").isPositive();
     }
+  }
+
+  private static Object[] componentValues(Record value) throws ReflectiveOperationException {
+    RecordComponent[] components = value.getClass().getRecordComponents();
+    Object[] args = new Object[components.length];
+    for (int i = 0; i < components.length; i++) {
+      args[i] = components[i].getAccessor().invoke(value);
+    }
+    return args;
+  }
+
+  private static Constructor<?> canonical(Record value) throws NoSuchMethodException {
+    return value.getClass().getDeclaredConstructor(Arrays.stream(value.getClass().getRecordComponents())
+        .map(RecordComponent::getType).toArray(Class<?>[]::new));
   }
 
   private static Object other(Object v) {
